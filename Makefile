@@ -1,0 +1,68 @@
+# voicegrid: set-up, run and test. Every target is idempotent; `make setup` is the only place that installs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.voicegrid-setup
+
+# Debian packages: those the embedded defaults need at run time, and the real peers the tests start.
+APT_RUN :=
+APT_TEST := postgresql
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help setup setup-test run test lint typecheck pytest lock clean
+
+help:
+	@echo "make run    set up, then start voicegrid with the demo business (HTTP 127.0.0.1:8080)"
+	@echo "make test   set up, then ruff, mypy --strict and the whole pytest suite"
+	@echo "make lock   re-resolve requirements.lock from pyproject.toml"
+
+# apt-get runs only when a package is missing, so a set-up machine pays nothing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+endef
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade uv
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+setup: $(STAMP)
+	$(call apt_install,$(APT_RUN))
+
+setup-test: setup
+	$(call apt_install,$(APT_TEST))
+
+run: setup
+	$(BIN)/voicegrid serve --demo
+
+lint: setup-test
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: setup-test
+	$(BIN)/mypy
+
+pytest: setup-test
+	$(BIN)/pytest
+
+test: setup-test
+	$(MAKE) --no-print-directory lint typecheck pytest
+
+lock: $(VENV)
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+$(VENV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q uv
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,56 @@
+"""The FastAPI application: every v1 router, the error handlers and the idempotency layer."""
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from voicegrid import __version__
+from voicegrid.api.context import AppServices
+from voicegrid.api.errors import install_error_handlers
+from voicegrid.api.idempotency import IdempotencyMiddleware
+from voicegrid.api.owners import in_business, in_own_business, in_own_level, in_reseller
+from voicegrid.api.resources import resource_router
+from voicegrid.api.routes import (
+    agents,
+    api_keys,
+    audit_log,
+    branding,
+    businesses,
+    credentials,
+    limits,
+    me,
+    numbers,
+    resellers,
+    trunks,
+    users,
+)
+
+BUSINESS_PREFIX = "/v1/businesses/{business_id}"
+RESELLER_PREFIX = "/v1/resellers/{reseller_id}"
+
+
+def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
+    app = FastAPI(
+        title="voicegrid",
+        version=__version__,
+        summary="Multi-tenant AI phone agents: tenants, agents, numbers, trunks and calls",
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.engine = engine
+    app.state.services = services
+    install_error_handlers(app)
+    app.add_middleware(IdempotencyMiddleware, sessions=lambda: services.sessions)
+
+    for module in (me, resellers, businesses, limits, branding, audit_log):
+        app.include_router(module.router)
+    # Things only a business owns: under its prefix, and prefix-less for the business's own keys.
+    for spec in (agents.SPEC, numbers.SPEC, trunks.SPEC, credentials.SPEC):
+        app.include_router(resource_router(spec, in_business(spec.kind)), prefix=BUSINESS_PREFIX)
+        app.include_router(resource_router(spec, in_own_business(spec.kind)), prefix="/v1")
+    # Users and keys exist at every level; prefix-less means the caller's own level.
+    for spec in (users.SPEC, api_keys.SPEC):
+        app.include_router(resource_router(spec, in_business(spec.kind)), prefix=BUSINESS_PREFIX)
+        app.include_router(resource_router(spec, in_reseller(spec.kind)), prefix=RESELLER_PREFIX)
+        app.include_router(resource_router(spec, in_own_level(spec.kind)), prefix="/v1")
+    return app

@@ -1,0 +1,84 @@
+"""Per-request context: the database session, the authenticated principal, and the app's services."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voicegrid.core.clock import utcnow
+from voicegrid.store.models import ApiKey
+from voicegrid.tenancy import NotAuthenticated, Principal, Role, Scope, SecretBox
+from voicegrid.tenancy.keys import hash_api_key
+
+# last_used_at is written at most this often per key, so reads do not turn into writes.
+LAST_USED_GRANULARITY = timedelta(seconds=60)
+
+
+@dataclass(slots=True)
+class AppServices:
+    sessions: async_sessionmaker[AsyncSession]
+    secrets: SecretBox
+    public_url: str
+
+
+@dataclass(slots=True)
+class Ctx:
+    session: AsyncSession
+    principal: Principal
+    request: Request
+    services: AppServices
+
+    @property
+    def source_ip(self) -> str | None:
+        return self.request.client.host if self.request.client else None
+
+
+def services_of(request: Request) -> AppServices:
+    services: AppServices = request.app.state.services
+    return services
+
+
+async def open_session(request: Request):  # type: ignore[no-untyped-def]  # FastAPI generator dependency
+    async with services_of(request).sessions() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(open_session)]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("missing bearer token: send 'Authorization: Bearer <api key>'")
+    return token.strip()
+
+
+async def authenticate(request: Request, session: Session) -> Principal:
+    token = bearer_token(request)
+    key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
+    if key is None or key.revoked_at is not None:
+        raise NotAuthenticated("unknown or revoked API key")
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
+        key.last_used_at = now
+        await session.commit()
+    return Principal(
+        scope=Scope(key.scope),
+        role=Role(key.role),
+        reseller_id=key.reseller_id,
+        business_id=key.business_id,
+        key_id=key.id,
+    )
+
+
+async def get_ctx(
+    request: Request, session: Session, principal: Annotated[Principal, Depends(authenticate)]
+) -> Ctx:
+    return Ctx(session=session, principal=principal, request=request, services=services_of(request))
+
+
+CtxDep = Annotated[Ctx, Depends(get_ctx)]

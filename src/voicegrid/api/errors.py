@@ -1,0 +1,30 @@
+"""The one place where errors become HTTP responses."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from voicegrid.tenancy import InvalidInput, TenancyError
+
+log = logging.getLogger(__name__)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(InvalidInput)
+    async def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
+        # Same shape as FastAPI's own 422, so clients read one format for field errors.
+        detail = [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(TenancyError)
+    async def _tenancy(_request: Request, exc: TenancyError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # Reached only when a concurrent request won a race that the explicit checks could not see.
+        log.info("integrity conflict: %s", str(exc.orig).splitlines()[0] if exc.orig else exc)
+        return JSONResponse({"detail": "conflicts with an existing object"}, status_code=409)

@@ -1,0 +1,61 @@
+"""Cursor pagination over time-ordered ids: the cursor is the last id of the page, made opaque."""
+
+import base64
+import binascii
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from voicegrid.tenancy import InvalidInput
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+def _encode(last_id: str) -> str:
+    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("cursor", "not a cursor this API returned") from None
+
+
+async def fetch_page(
+    session: AsyncSession,
+    stmt: Select[Any],
+    id_column: InstrumentedAttribute[str],
+    params: PageParams,
+    *,
+    newest_first: bool = False,
+) -> tuple[list[Any], str | None]:
+    if params.cursor:
+        last = _decode(params.cursor)
+        stmt = stmt.where(id_column < last if newest_first else id_column > last)
+    stmt = stmt.order_by(id_column.desc() if newest_first else id_column).limit(params.limit + 1)
+    rows = list((await session.scalars(stmt)).all())
+    more = len(rows) > params.limit
+    rows = rows[: params.limit]
+    return rows, (_encode(getattr(rows[-1], id_column.key)) if more and rows else None)

@@ -1,0 +1,159 @@
+"""Agents: who answers a call, what it knows, and which STT, LLM and TTS it speaks through."""
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+from sqlalchemy import select
+
+from voicegrid.api.context import Ctx
+from voicegrid.api.owners import Owner
+from voicegrid.api.resources import ResourceSpec
+from voicegrid.api.schemas import In, LongText, Name, ShortText, Stamped
+from voicegrid.store.models import Agent, Credential, PhoneNumber
+from voicegrid.tenancy import Conflict, InvalidInput
+
+# Provider names per stage; the provider registry (pipeline issue) resolves them to clients.
+STT_PROVIDERS = ("pocketsphinx", "deepgram", "simulated")
+LLM_PROVIDERS = ("knowledge-base", "openai", "llama-cpp", "simulated")
+TTS_PROVIDERS = ("espeak-ng", "deepgram", "elevenlabs", "piper", "simulated")
+_BY_STAGE = {"stt": STT_PROVIDERS, "llm": LLM_PROVIDERS, "tts": TTS_PROVIDERS}
+DEFAULT_STAGES = {
+    "stt": {"provider": "pocketsphinx"},
+    "llm": {"provider": "knowledge-base"},
+    "tts": {"provider": "espeak-ng"},
+}
+
+
+class ProviderChoice(In):
+    provider: str = Field(min_length=1, max_length=40)
+    model: str | None = Field(default=None, max_length=200)
+    credential_id: str | None = Field(default=None, max_length=40, description="None: the platform's account")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Stage(ProviderChoice):
+    fallbacks: list[ProviderChoice] = Field(default_factory=list, max_length=5)
+
+
+class FaqEntry(In):
+    question: ShortText
+    answer: ShortText
+    keywords: list[Name] = Field(default_factory=list, max_length=50)
+
+
+class KnowledgeBase(In):
+    text: LongText = ""
+    faq: list[FaqEntry] = Field(default_factory=list, max_length=500)
+
+
+class Tool(In):
+    name: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")
+    kind: Literal["transfer_call", "end_call", "send_dtmf", "webhook"]
+    description: ShortText = ""
+    parameters: dict[str, Any] = Field(default_factory=dict, description="JSON schema of the arguments")
+    url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
+    timeout_ms: int = Field(default=5000, ge=100, le=30_000)
+    target: str | None = Field(default=None, max_length=200, description="transfer_call: number or SIP URI")
+
+    @model_validator(mode="after")
+    def _webhook_has_url(self) -> "Tool":
+        if self.kind == "webhook" and not self.url:
+            raise ValueError("a webhook tool needs a url")
+        return self
+
+
+class AgentFields(In):
+    language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    greeting: ShortText = ""
+    system_prompt: LongText = ""
+    knowledge_base: KnowledgeBase = Field(default_factory=KnowledgeBase)
+    voice: str | None = Field(default=None, max_length=200)
+    stt: Stage = Field(default_factory=lambda: Stage(**DEFAULT_STAGES["stt"]))
+    llm: Stage = Field(default_factory=lambda: Stage(**DEFAULT_STAGES["llm"]))
+    tts: Stage = Field(default_factory=lambda: Stage(**DEFAULT_STAGES["tts"]))
+    tools: list[Tool] = Field(default_factory=list, max_length=50)
+    max_call_seconds: int = Field(default=1800, ge=10, le=4 * 3600)
+    recording: bool = False
+
+
+class AgentCreate(AgentFields):
+    name: Name
+
+
+class AgentUpdate(In):
+    name: Name | None = None
+    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    greeting: ShortText | None = None
+    system_prompt: LongText | None = None
+    knowledge_base: KnowledgeBase | None = None
+    voice: str | None = Field(default=None, max_length=200)
+    stt: Stage | None = None
+    llm: Stage | None = None
+    tts: Stage | None = None
+    tools: list[Tool] | None = Field(default=None, max_length=50)
+    max_call_seconds: int | None = Field(default=None, ge=10, le=4 * 3600)
+    recording: bool | None = None
+
+
+class AgentOut(Stamped, AgentFields):
+    business_id: str
+    name: str
+
+
+_NOT_NULL = ("name", "language", "greeting", "system_prompt", "knowledge_base", "stt", "llm", "tts", "tools")
+
+
+async def _check_stage(ctx: Ctx, owner: Owner, stage: str, value: dict[str, Any]) -> None:
+    for i, choice in enumerate([value, *value.get("fallbacks", [])]):
+        where = stage if i == 0 else f"{stage}.fallbacks[{i - 1}]"
+        if choice["provider"] not in _BY_STAGE[stage]:
+            known = ", ".join(_BY_STAGE[stage])
+            raise InvalidInput(
+                f"{where}.provider", f"unknown provider {choice['provider']!r}; known: {known}"
+            )
+        cred_id = choice.get("credential_id")
+        if cred_id is not None:
+            cred = await ctx.session.scalar(
+                select(Credential).where(
+                    Credential.id == cred_id, Credential.business_id == owner.business_id
+                )
+            )
+            if cred is None:
+                raise InvalidInput(f"{where}.credential_id", "no such credential in this business")
+
+
+async def build(
+    ctx: Ctx, owner: Owner, row_id: str, given: dict[str, Any], existing: Agent | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    for name in _NOT_NULL:
+        if name in given and given[name] is None:
+            raise InvalidInput(name, "may not be null")
+    for stage in ("stt", "llm", "tts"):
+        if given.get(stage) is not None:
+            await _check_stage(ctx, owner, stage, given[stage])
+    values = dict(given)
+    if existing is None:
+        values["business_id"] = owner.business_id
+    return values, {}
+
+
+async def before_delete(ctx: Ctx, agent: Agent) -> bool:
+    routed = await ctx.session.scalar(
+        select(PhoneNumber.e164).where(PhoneNumber.agent_id == agent.id).limit(1)
+    )
+    if routed is not None:
+        raise Conflict(f"number {routed} routes to this agent; route it elsewhere first")
+    return False
+
+
+SPEC = ResourceSpec(
+    kind="agents",
+    model=Agent,
+    id_prefix="agt",
+    create=AgentCreate,
+    update=AgentUpdate,
+    out=AgentOut,
+    build=build,
+    render=lambda _ctx, row: AgentOut.model_validate(row),
+    on_delete=before_delete,
+)

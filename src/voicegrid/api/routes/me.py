@@ -1,0 +1,47 @@
+"""Who the caller is, and health probes for load balancers."""
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from voicegrid.api.context import CtxDep
+from voicegrid.store.engine import check_database
+from voicegrid.store.errors import DatabaseUnavailable
+
+router = APIRouter(tags=["meta"])
+
+
+class MeOut(BaseModel):
+    scope: str
+    role: str
+    reseller_id: str | None
+    business_id: str | None
+    key_id: str | None
+
+
+@router.get("/v1/me", response_model=MeOut)
+async def me(ctx: CtxDep) -> Any:
+    p = ctx.principal
+    return MeOut(
+        scope=p.scope.value,
+        role=p.role.value,
+        reseller_id=p.reseller_id,
+        business_id=p.business_id,
+        key_id=p.key_id,
+    )
+
+
+@router.get("/healthz", summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="The process can serve: its database answers")
+async def readyz(request: Request) -> Any:
+    try:
+        await check_database(request.app.state.engine, timeout_s=2.0)
+    except DatabaseUnavailable as exc:
+        return JSONResponse({"status": "unavailable", "reason": exc.reason}, status_code=503)
+    return {"status": "ok"}

@@ -1,0 +1,139 @@
+"""The `voicegrid` command: serve the platform, and manage its database."""
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from voicegrid import __version__
+from voicegrid.config import Settings, load_settings
+from voicegrid.store.errors import DatabaseUnavailable
+from voicegrid.tenancy import SecretError
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="voicegrid: AI phone agents, multi-tenant."
+)
+db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
+app.add_typer(db_app, name="db")
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML settings file", envvar="VOICEGRID_CONFIG")
+]
+DataDirOpt = Annotated[Path | None, typer.Option("--data-dir", help="where the database and keys live")]
+DbUrlOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy async URL")]
+
+EXIT_CONFIG = 2
+
+
+def _run(coro: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when present; turn the expected start-up failures into one line and exit code 2."""
+    try:
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
+            asyncio.run(coro)
+        else:
+            uvloop.run(coro)
+    except DatabaseUnavailable as exc:
+        typer.echo(f"voicegrid: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except SecretError as exc:
+        typer.echo(f"voicegrid: secrets key: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except KeyboardInterrupt:
+        pass
+
+
+def _settings(config: Path | None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config, **overrides)
+    except (FileNotFoundError, ValueError) as exc:
+        typer.echo(f"voicegrid: configuration: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+@app.command()
+def serve(
+    demo: Annotated[bool, typer.Option("--demo", help="seed the demo business once")] = False,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DbUrlOpt = None,
+    http_host: Annotated[str | None, typer.Option("--http-host")] = None,
+    http_port: Annotated[int | None, typer.Option("--http-port")] = None,
+    sip_port: Annotated[int | None, typer.Option("--sip-port")] = None,
+) -> None:
+    """Start the platform in the foreground."""
+    from voicegrid.server import serve as run_server
+
+    settings = _settings(
+        config,
+        data_dir=data_dir,
+        database_url=database_url,
+        http_host=http_host,
+        http_port=http_port,
+        sip_port=sip_port,
+    )
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    _run(run_server(settings, demo=demo))
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None, data_dir: DataDirOpt = None, database_url: DbUrlOpt = None) -> None:
+    """Migrate the database to the newest schema."""
+    from voicegrid.store import check_database, make_engine, upgrade
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+
+    async def go() -> None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await check_database(engine)
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    _run(go())
+    typer.echo("database at the newest schema")
+
+
+@db_app.command("downgrade")
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="target revision; 'base' empties the schema")],
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+    database_url: DbUrlOpt = None,
+) -> None:
+    """Migrate the database back to an older schema."""
+    from voicegrid.store import check_database, downgrade, make_engine
+
+    settings = _settings(config, data_dir=data_dir, database_url=database_url)
+
+    async def go() -> None:
+        engine = make_engine(settings.effective_database_url)
+        try:
+            await check_database(engine)
+            await downgrade(engine, revision)
+        finally:
+            await engine.dispose()
+
+    _run(go())
+    typer.echo(f"database at revision {revision}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app(prog_name="voicegrid")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,73 @@
+"""Settings: defaults for the embedded set-up, then a YAML file, then VOICEGRID_* variables, then flags."""
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    """Everything the composition root needs; one object, read once at start."""
+
+    model_config = SettingsConfigDict(env_prefix="VOICEGRID_", extra="forbid")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default SQLite at <data_dir>/voicegrid.db"
+    )
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    sip_host: str = "127.0.0.1"
+    sip_port: int = Field(default=5060, ge=0, le=65535)
+    public_url: str | None = Field(default=None, description="URL the API is reached at, for links")
+    admin_key: SecretStr | None = Field(default=None, description="platform owner key; else generated")
+    secret_key: SecretStr | None = Field(
+        default=None, description="base64 of 32 bytes encrypting secrets at rest; else <data_dir>/secret.key"
+    )
+    log_level: str = "info"
+
+    @field_validator("database_url")
+    @classmethod
+    def _empty_is_unset(cls, value: str | None) -> str | None:
+        return value or None
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'voicegrid.db'}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url or f"http://{self.http_host}:{self.http_port}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, YamlConfigSettingsSource(settings_cls))
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the optional YAML file, the environment and explicit overrides (None = not given)."""
+    cls: type[Settings] = Settings
+    if config_file is not None:
+        if not config_file.is_file():
+            raise FileNotFoundError(f"config file not found: {config_file}")
+
+        class _FromFile(Settings):
+            model_config = SettingsConfigDict(**{**Settings.model_config, "yaml_file": config_file})
+
+        cls = _FromFile
+    return cls(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,30 @@
+"""Object ids: a type prefix and a time-ordered, random ULID body (`agt_01JD...`).
+
+Ids sort by creation time, so a cursor is simply the last id seen, and a prefix tells a reader what
+kind of object an id names without a lookup.
+"""
+
+import os
+import time
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def _ulid(now_ms: int, entropy: bytes) -> str:
+    value = (now_ms << 80) | int.from_bytes(entropy, "big")
+    chars = []
+    for _ in range(26):
+        chars.append(_CROCKFORD[value & 31])
+        value >>= 5
+    return "".join(reversed(chars))
+
+
+def new_id(prefix: str) -> str:
+    """A new id such as `biz_01JD3Q...`: 48 bits of milliseconds, then 80 random bits."""
+    return f"{prefix}_{_ulid(time.time_ns() // 1_000_000, os.urandom(10))}"
+
+
+def id_prefix(object_id: str) -> str:
+    """The type prefix of an id (`agt` for `agt_01JD...`), or '' when it has none."""
+    head, sep, _ = object_id.partition("_")
+    return head if sep else ""

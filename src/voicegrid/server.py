@@ -1,0 +1,82 @@
+"""Composition root: settings in, a running platform out (database, migrations, keys, HTTP API)."""
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from voicegrid.api import AppServices, create_app
+from voicegrid.bootstrap import ensure_admin_key, secret_box
+from voicegrid.config import Settings
+from voicegrid.demo import demo_file, seed_demo
+from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
+
+log = logging.getLogger("voicegrid")
+
+
+@dataclass(slots=True)
+class Platform:
+    settings: Settings
+    engine: AsyncEngine
+    app: FastAPI
+    services: AppServices
+
+
+async def build_platform(settings: Settings) -> Platform:
+    """Open and migrate the database, load the secrets key, and build the app. Raises DatabaseUnavailable."""
+    # The data dir holds the database, the secrets key and demo credentials: owner-only.
+    data_dir = Path(settings.data_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        await check_database(engine)
+        await upgrade(engine)
+        services = AppServices(
+            sessions=make_sessionmaker(engine),
+            secrets=secret_box(settings),
+            public_url=settings.effective_public_url,
+        )
+    except BaseException:
+        await engine.dispose()
+        raise
+    return Platform(settings=settings, engine=engine, app=create_app(engine, services), services=services)
+
+
+def _announce(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def serve(settings: Settings, *, demo: bool) -> None:
+    platform = await build_platform(settings)
+    try:
+        async with platform.services.sessions() as session:
+            admin_key = await ensure_admin_key(session, settings)
+        if admin_key is not None:
+            _announce(
+                "\n  Platform admin key (shown this once; it is stored only as a hash):\n"
+                f"    {admin_key}\n  Set VOICEGRID_ADMIN_KEY to choose your own.\n"
+            )
+        if demo:
+            async with platform.services.sessions() as session:
+                info: dict[str, Any] = await seed_demo(session, settings)
+            _announce(
+                f"\n  Demo business ready: Bella Pizza (credentials in {demo_file(settings)})\n"
+                f"    curl -H 'Authorization: Bearer <api_key>' {info['http_url']}/v1/agents\n"
+            )
+        config = uvicorn.Config(
+            platform.app,
+            host=settings.http_host,
+            port=settings.http_port,
+            log_level=settings.log_level,
+            lifespan="on",
+            server_header=False,
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        await platform.engine.dispose()

@@ -1,0 +1,211 @@
+"""The tables: tenants (resellers, businesses), their users, keys and resources, and the audit log."""
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from voicegrid.core.clock import utcnow
+from voicegrid.store.types import UTCDateTime
+
+ID = String(40)
+
+
+# Named constraints, so that later batch migrations on SQLite can find and alter them.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSON(),
+        list[Any]: JSON(),
+    }
+
+
+class Timestamps:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class LimitColumns:
+    max_concurrent_calls: Mapped[int | None] = mapped_column(Integer)
+    max_outbound_cps: Mapped[float | None] = mapped_column(Float)
+    monthly_minutes: Mapped[int | None] = mapped_column(Integer)
+
+
+class PlatformSetting(Base):
+    """Small facts about the installation itself (demo seeded, admin key origin)."""
+
+    __tablename__ = "platform_settings"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Reseller(Timestamps, LimitColumns, Base):
+    __tablename__ = "resellers"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    product_name: Mapped[str | None] = mapped_column(String(200))
+    logo_url: Mapped[str | None] = mapped_column(String(2000))
+    primary_color: Mapped[str | None] = mapped_column(String(9))
+    accent_color: Mapped[str | None] = mapped_column(String(9))
+    support_email: Mapped[str | None] = mapped_column(String(320))
+    dashboard_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+
+
+class Business(Timestamps, LimitColumns, Base):
+    __tablename__ = "businesses"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ScopedOwner:
+    """Rows owned at one of three levels: the platform, a reseller, or a business."""
+
+    scope: Mapped[str] = mapped_column(String(16))
+    reseller_id: Mapped[str | None] = mapped_column(
+        ForeignKey("resellers.id", ondelete="CASCADE"), index=True
+    )
+    business_id: Mapped[str | None] = mapped_column(
+        ForeignKey("businesses.id", ondelete="CASCADE"), index=True
+    )
+
+
+class User(Timestamps, ScopedOwner, Base):
+    __tablename__ = "users"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class ApiKey(ScopedOwner, Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hint: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class BusinessOwned(Timestamps):
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    business_id: Mapped[str] = mapped_column(ForeignKey("businesses.id", ondelete="CASCADE"), index=True)
+
+
+class Agent(BusinessOwned, Base):
+    __tablename__ = "agents"
+    name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(35), default="en-US")
+    greeting: Mapped[str] = mapped_column(Text, default="")
+    system_prompt: Mapped[str] = mapped_column(Text, default="")
+    knowledge_base: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    voice: Mapped[str | None] = mapped_column(String(200))
+    stt: Mapped[dict[str, Any]] = mapped_column()
+    llm: Mapped[dict[str, Any]] = mapped_column()
+    tts: Mapped[dict[str, Any]] = mapped_column()
+    tools: Mapped[list[Any]] = mapped_column(default=list)
+    max_call_seconds: Mapped[int] = mapped_column(Integer, default=1800)
+    recording: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class PhoneNumber(BusinessOwned, Base):
+    __tablename__ = "phone_numbers"
+    e164: Mapped[str] = mapped_column(String(16), unique=True)
+    label: Mapped[str] = mapped_column(String(200), default="")
+    agent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("agents.id"),
+        index=True,  # NO ACTION: checked at statement end, so cascades pass
+    )
+
+
+class Trunk(BusinessOwned, Base):
+    __tablename__ = "trunks"
+    name: Mapped[str] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    inbound_cidrs: Mapped[list[Any]] = mapped_column(default=list)
+    inbound_username: Mapped[str | None] = mapped_column(String(200))
+    inbound_password_enc: Mapped[str | None] = mapped_column(Text)
+    outbound_host: Mapped[str | None] = mapped_column(String(253))
+    outbound_port: Mapped[int] = mapped_column(Integer, default=5060)
+    transport: Mapped[str] = mapped_column(String(8), default="udp")
+    outbound_username: Mapped[str | None] = mapped_column(String(200))
+    outbound_password_enc: Mapped[str | None] = mapped_column(Text)
+    caller_ids: Mapped[list[Any]] = mapped_column(default=list)
+    register_with_carrier: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Credential(BusinessOwned, Base):
+    __tablename__ = "credentials"
+    name: Mapped[str] = mapped_column(String(200))
+    provider: Mapped[str] = mapped_column(String(40))
+    base_url: Mapped[str | None] = mapped_column(String(2000))
+    secret_enc: Mapped[str] = mapped_column(Text)
+    secret_hint: Mapped[str] = mapped_column(String(16))
+
+
+class AuditEntry(Base):
+    """One write through the API: who, with which key, did what to which object, when and from where."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_business_at", "business_id", "at"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    reseller_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    business_id: Mapped[str | None] = mapped_column(String(40))
+    actor_scope: Mapped[str] = mapped_column(String(16))
+    actor_role: Mapped[str] = mapped_column(String(16))
+    key_id: Mapped[str | None] = mapped_column(String(40))
+    user_id: Mapped[str | None] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(16))
+    resource: Mapped[str] = mapped_column(String(40))
+    resource_id: Mapped[str | None] = mapped_column(String(40))
+    changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source_ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+
+
+class IdempotencyRecord(Base):
+    """The first response to a creating POST, replayed when the same Idempotency-Key comes again."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("actor", "idem_key", name="uq_idempotency_actor_key"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(40))
+    idem_key: Mapped[str] = mapped_column(String(255))
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
