@@ -1,5 +1,6 @@
 """Composition root: settings in, a running platform out (database, migrations, keys, HTTP API)."""
 
+import asyncio
 import logging
 import sys
 from dataclasses import dataclass
@@ -27,19 +28,22 @@ class Platform:
     services: AppServices
 
 
-async def build_platform(settings: Settings) -> Platform:
-    """Open and migrate the database, load the secrets key, and build the app. Raises DatabaseUnavailable."""
-    # The data dir holds the database, the secrets key and demo credentials: owner-only.
-    data_dir = Path(settings.data_dir)
+def prepare_data_dir(data_dir: Path) -> None:
+    """The data dir holds the database, the secrets key and demo credentials: owner-only."""
     data_dir.mkdir(parents=True, exist_ok=True)
     data_dir.chmod(0o700)
+
+
+async def build_platform(settings: Settings) -> Platform:
+    """Open and migrate the database, load the secrets key, and build the app. Raises DatabaseUnavailable."""
+    await asyncio.to_thread(prepare_data_dir, Path(settings.data_dir))
     engine = make_engine(settings.effective_database_url)
     try:
         await check_database(engine)
         await upgrade(engine)
         services = AppServices(
             sessions=make_sessionmaker(engine),
-            secrets=secret_box(settings),
+            secrets=await asyncio.to_thread(secret_box, settings),
             public_url=settings.effective_public_url,
         )
     except BaseException:

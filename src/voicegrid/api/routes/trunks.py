@@ -64,7 +64,15 @@ class TrunkOut(Stamped, TrunkFields):
     outbound_password_set: bool
 
 
-_NOT_NULL = ("name", "enabled", "inbound_cidrs", "outbound_port", "transport", "caller_ids", "register_with_carrier")
+_NOT_NULL = (
+    "name",
+    "enabled",
+    "inbound_cidrs",
+    "outbound_port",
+    "transport",
+    "caller_ids",
+    "register_with_carrier",
+)
 
 
 async def build(
