@@ -1,0 +1,319 @@
+"""Every route x every role x every scope x own business / other business / other reseller.
+
+The table EXPECT states, independently of the policy code, what each route allows. The test reads
+the app's own route table and fails on any route the table does not cover (and on any entry that
+no longer matches a route), so a new route cannot ship without its access rules being stated here.
+"""
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from tests.api.world import ROLES, SCOPES, World
+from tests.support.platform import Running
+
+RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
+SCOPE_RANK = {"business": 0, "reseller": 1, "platform": 2}
+SUCCESS = {"GET": 200, "POST": 201, "PUT": 200, "PATCH": 200, "DELETE": 204}
+TARGETS = ("own", "other_business", "other_reseller")
+
+# What each kind of business-owned thing needs: (role to read, role to write, lowest scope that writes).
+NEEDS = {
+    "agents": ("viewer", "member", "business"),
+    "numbers": ("viewer", "member", "business"),
+    "trunks": ("viewer", "admin", "business"),
+    "credentials": ("viewer", "admin", "business"),
+    "users": ("member", "admin", "business"),
+    "api-keys": ("admin", "admin", "business"),
+    "limits": ("viewer", "admin", "reseller"),
+    "audit-log": ("admin", "owner", "platform"),
+    "business": ("viewer", "admin", "reseller"),
+}
+
+Expect = Callable[[str, str, str, str], int]  # (method, scope, role, target) -> status
+
+
+def _role_ok(kind: str, method: str, scope: str, role: str) -> int | None:
+    """None when allowed, else 403."""
+    read, write, write_scope = NEEDS[kind]
+    if method == "GET":
+        return None if RANK[role] >= RANK[read] else 403
+    if SCOPE_RANK[scope] < SCOPE_RANK[write_scope]:
+        return 403
+    return None if RANK[role] >= RANK[write] else 403
+
+
+def _visible(scope: str, target: str) -> bool:
+    # The principals are: the platform; reseller A; business A1. Targets: A1, A2 (reseller A), B1.
+    return {"platform": True, "reseller": target != "other_reseller", "business": target == "own"}[scope]
+
+
+def business_route(kind: str) -> Expect:
+    def expect(method: str, scope: str, role: str, target: str) -> int:
+        if not _visible(scope, target):
+            return 404
+        return _role_ok(kind, method, scope, role) or SUCCESS[method]
+
+    return expect
+
+
+def own_business_route(kind: str) -> Expect:
+    def expect(method: str, scope: str, role: str, target: str) -> int:
+        if scope != "business":
+            return 403  # reseller and platform keys must name the business
+        return _role_ok(kind, method, scope, role) or SUCCESS[method]
+
+    return expect
+
+
+def reseller_level_route(kind: str) -> Expect:
+    def expect(method: str, scope: str, role: str, target: str) -> int:
+        if scope == "business":
+            return 403
+        if scope == "reseller" and target == "other_reseller":
+            return 404
+        return _role_ok(kind, method, scope, role) or SUCCESS[method]
+
+    return expect
+
+
+def own_level_route(kind: str) -> Expect:
+    def expect(method: str, scope: str, role: str, target: str) -> int:
+        return _role_ok(kind, method, scope, role) or SUCCESS[method]
+
+    return expect
+
+
+def platform_only(method: str, scope: str, role: str, target: str) -> int:
+    if scope != "platform":
+        return 403
+    needed = "viewer" if method == "GET" else "admin"
+    return SUCCESS[method] if RANK[role] >= RANK[needed] else 403
+
+
+def reseller_record(method: str, scope: str, role: str, target: str) -> int:
+    if scope == "business":
+        return 403
+    if scope == "reseller" and target == "other_reseller":
+        return 404
+    if method == "GET":
+        return 200
+    return platform_only(method, scope, role, target)
+
+
+def reseller_limits(method: str, scope: str, role: str, target: str) -> int:
+    if method == "GET":
+        return reseller_level_route("limits")(method, scope, role, target)
+    if scope == "business":
+        return 403
+    if scope == "reseller":
+        return 404 if target == "other_reseller" else 403
+    return 200 if RANK[role] >= RANK["admin"] else 403
+
+
+def own_limits(method: str, scope: str, role: str, target: str) -> int:
+    if method == "GET":
+        return 200
+    if scope == "platform":
+        return 404 if RANK[role] >= RANK["admin"] else 403
+    return 403  # limits are set from above
+
+
+def create_business(method: str, scope: str, role: str, target: str) -> int:
+    if scope == "business" or RANK[role] < RANK["admin"]:
+        return 403
+    return 201
+
+
+def branding(method: str, scope: str, role: str, target: str) -> int:
+    if method == "GET":
+        return 200
+    if scope == "business":
+        return 403
+    if RANK[role] < RANK["admin"]:
+        return 403
+    return 404 if scope == "platform" else 200
+
+
+def anyone(method: str, scope: str, role: str, target: str) -> int:
+    return SUCCESS[method]
+
+
+PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/public/branding")}
+B = "/v1/businesses/{business_id}"
+R = "/v1/resellers/{reseller_id}"
+
+EXPECT: dict[tuple[str, str], Expect] = {
+    ("GET", "/healthz"): anyone,
+    ("GET", "/readyz"): anyone,
+    ("GET", "/v1/public/branding"): anyone,
+    ("GET", "/v1/me"): anyone,
+    ("GET", "/v1/resellers"): platform_only,
+    ("POST", "/v1/resellers"): platform_only,
+    ("GET", R): reseller_record,
+    ("PATCH", R): reseller_record,
+    ("DELETE", R): reseller_record,
+    ("GET", f"{R}/limits"): reseller_limits,
+    ("PUT", f"{R}/limits"): reseller_limits,
+    ("GET", "/v1/businesses"): anyone,
+    ("POST", "/v1/businesses"): create_business,
+    ("GET", B): business_route("business"),
+    ("PATCH", B): business_route("business"),
+    ("DELETE", B): business_route("business"),
+    ("GET", f"{B}/limits"): business_route("limits"),
+    ("PUT", f"{B}/limits"): business_route("limits"),
+    ("GET", "/v1/limits"): own_limits,
+    ("PUT", "/v1/limits"): own_limits,
+    ("GET", "/v1/branding"): branding,
+    ("PUT", "/v1/branding"): branding,
+    ("GET", f"{B}/audit-log"): business_route("audit-log"),
+    ("GET", "/v1/audit-log"): own_level_route("audit-log"),
+}
+ITEM_METHODS = {"GET": "", "PATCH": "/{item_id}", "DELETE": "/{item_id}"}
+for kind in ("agents", "numbers", "trunks", "credentials", "users", "api-keys"):
+    families: list[tuple[str, Expect]] = [(B, business_route(kind))]
+    if kind in ("users", "api-keys"):
+        families += [(R, reseller_level_route(kind)), ("/v1", own_level_route(kind))]
+    else:
+        families.append(("/v1", own_business_route(kind)))
+    for prefix, expect in families:
+        EXPECT[("GET", f"{prefix}/{kind}")] = expect
+        EXPECT[("POST", f"{prefix}/{kind}")] = expect
+        EXPECT[("GET", f"{prefix}/{kind}/{{item_id}}")] = expect
+        if kind != "api-keys":
+            EXPECT[("PATCH", f"{prefix}/{kind}/{{item_id}}")] = expect
+        EXPECT[("DELETE", f"{prefix}/{kind}/{{item_id}}")] = expect
+
+
+def app_routes(run: Running) -> set[tuple[str, str]]:
+    """Every (method, path) the app serves, included routers flattened as FastAPI itself does."""
+    routes = set()
+    for context in iter_route_contexts(run.platform.app.routes):
+        if isinstance(context.original_route, APIRoute) and context.path:
+            for method in context.methods or ():
+                routes.add((method, context.path))
+    return routes
+
+
+async def test_the_matrix_covers_every_route_of_the_app_and_nothing_else(run: Running) -> None:
+    routes = app_routes(run)
+    assert routes - set(EXPECT) == set(), "routes without stated access rules"
+    assert set(EXPECT) - routes == set(), "stated rules for routes that no longer exist"
+
+
+class Cases:
+    """Builds the request for one cell: path parameters, fresh objects to act on, and a body."""
+
+    def __init__(self, run: Running, world: World) -> None:
+        self.run = run
+        self.world = world
+        self.n = itertools.count(1000000)
+
+    def business_for(self, target: str) -> str:
+        w = self.world
+        return {"own": w.business_a1, "other_business": w.business_a2, "other_reseller": w.business_b1}[
+            target
+        ]
+
+    def reseller_for(self, target: str) -> str:
+        return self.world.reseller_b if target == "other_reseller" else self.world.reseller_a
+
+    def body(self, method: str, path: str) -> Any:
+        n = next(self.n)
+        kind = path.replace("/{item_id}", "").rsplit("/", 1)[-1]
+        if method == "PUT":
+            return {"product_name": "P"} if kind == "branding" else {}
+        if method == "PATCH":
+            return {
+                "agents": {"greeting": "hi"},
+                "numbers": {"label": "x"},
+                "trunks": {"enabled": False},
+                "credentials": {"name": "c2"},
+                "users": {"name": "n"},
+            }.get(kind, {"name": f"renamed {n}"})
+        if method != "POST":
+            return None
+        return {
+            "agents": {"name": f"agent {n}"},
+            "numbers": {"number": f"+1555{n}"},
+            "trunks": {"name": "t", "inbound_cidrs": ["127.0.0.1/32"]},
+            "credentials": {"name": "c", "provider": "openai", "secret": f"sk-test-{n}"},
+            "users": {"email": f"user{n}@example.com", "role": "viewer"},
+            "api-keys": {"role": "viewer"},
+            "resellers": {"name": f"reseller {n}"},
+            "businesses": {"name": f"business {n}", "reseller_id": self.world.reseller_a},
+        }[kind]
+
+    async def fresh_item(self, collection: str) -> str:
+        created = await self.run.ok("POST", collection, json=self.body("POST", collection))
+        return str(created["id"])
+
+    async def request(self, method: str, template: str, scope: str, target: str) -> tuple[str, Any]:
+        w = self.world
+        path = template
+        deleting_tenant = method == "DELETE" and template in (B, R) and scope != "business"
+        if "{business_id}" in path:
+            business = self.business_for(target)
+            if deleting_tenant:  # delete a fresh business where the target says, never the shared ones
+                reseller = w.reseller_b if target == "other_reseller" else w.reseller_a
+                business = await self.fresh_item_json(
+                    "/v1/businesses", {"name": "doomed", "reseller_id": reseller}
+                )
+            path = path.replace("{business_id}", business)
+        if "{reseller_id}" in path:
+            reseller = self.reseller_for(target)
+            if deleting_tenant and scope == "platform":
+                reseller = await self.fresh_item("/v1/resellers")
+            path = path.replace("{reseller_id}", reseller)
+        if "{item_id}" in path:
+            collection = path.split("/{item_id}")[0]
+            if collection.startswith("/v1/") and collection.count("/") == 2:  # prefix-less: own level
+                level = {
+                    "business": f"/v1/businesses/{w.business_a1}",
+                    "reseller": f"/v1/resellers/{w.reseller_a}",
+                }
+                collection = (
+                    level.get(scope, "/v1") + collection[3:]
+                    if collection[3:] in ("/users", "/api-keys")
+                    else (f"/v1/businesses/{w.business_a1}{collection[3:]}")
+                )
+            path = path.replace("{item_id}", await self.fresh_item(collection))
+        return path, self.body(method, template)
+
+    async def fresh_item_json(self, collection: str, body: dict[str, Any]) -> str:
+        return str((await self.run.ok("POST", collection, json=body))["id"])
+
+
+async def test_every_route_answers_every_role_scope_and_tenant_as_stated(run: Running, world: World) -> None:
+    cases = Cases(run, world)
+    mismatches: list[str] = []
+    checked = 0
+    for (method, template), expect in sorted(EXPECT.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        targets = TARGETS if ("{business_id}" in template or "{reseller_id}" in template) else ("own",)
+        if template.startswith(R):
+            targets = ("own", "other_reseller")
+        for scope, role, target in itertools.product(SCOPES, ROLES, targets):
+            path, body = await cases.request(method, template, scope, target)
+            response = await run.as_key(world.key(scope, role), method, path, json=body)
+            wanted = expect(method, scope, role, target)
+            checked += 1
+            if response.status_code != wanted:
+                mismatches.append(
+                    f"{method} {template} as {scope}/{role} on {target}: got {response.status_code},"
+                    f" want {wanted}: {response.text[:160]}"
+                )
+    assert not mismatches, f"{len(mismatches)} of {checked} cells differ:\n" + "\n".join(mismatches)
+    assert checked > 1500
+
+
+async def test_every_private_route_refuses_a_request_without_a_key(run: Running, world: World) -> None:
+    cases = Cases(run, world)
+    for method, template in sorted(EXPECT):
+        path, body = await cases.request(method, template, "platform", "own")
+        response = await run.client.request(method, path, json=body)
+        if (method, template) in PUBLIC:
+            assert response.status_code == 200, path
+        else:
+            assert response.status_code == 401, f"{method} {path}: {response.status_code}"
