@@ -1,8 +1,11 @@
 """Composition root: settings in, a running platform out (database, migrations, keys, HTTP API)."""
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +84,34 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             lifespan="on",
             server_header=False,
         )
-        await uvicorn.Server(config).serve()
+        await run_until_signalled(_HttpServer(config))
     finally:
         await platform.engine.dispose()
+
+
+class _HttpServer(uvicorn.Server):
+    """uvicorn without its own signal handling: the platform owns SIGTERM and SIGINT for all its parts."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def run_until_signalled(http: uvicorn.Server) -> None:
+    """Serve until SIGTERM or SIGINT, then shut down gracefully and return (exit status 0)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.ensure_future(http.serve())
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if stop.is_set():
+            log.info("signal received: shutting down")
+        http.should_exit = True
+        await serving
+    finally:
+        stopping.cancel()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
