@@ -89,9 +89,13 @@ def test_the_generated_admin_key_is_printed_once_and_works(tmp_path: Path) -> No
     data_dir = tmp_path / "var"
     with serving(data_dir) as (url, log):
         lines = log.read_text().splitlines()
-        key_line = lines[lines.index("  Platform admin key (shown this once; it is stored only as a hash):") + 1]
+        key_line = lines[
+            lines.index("  Platform admin key (shown this once; it is stored only as a hash):") + 1
+        ]
         key = key_line.strip()
-        response = httpx.post(f"{url}/v1/resellers", json={"name": "R"}, headers={"Authorization": f"Bearer {key}"})
+        response = httpx.post(
+            f"{url}/v1/resellers", json={"name": "R"}, headers={"Authorization": f"Bearer {key}"}
+        )
         assert response.status_code == 201
     with serving(data_dir) as (url, log):
         assert "Platform admin key" not in log.read_text()
@@ -131,6 +135,8 @@ def test_db_upgrade_and_downgrade_run_from_the_command_line(tmp_path: Path) -> N
     env = _env(VOICEGRID_DATA_DIR=str(tmp_path / "var"))
     up = subprocess.run([*VOICEGRID, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
     assert up.returncode == 0, up.stderr
-    down = subprocess.run([*VOICEGRID, "db", "downgrade", "base"], env=env, capture_output=True, text=True, timeout=60)
+    down = subprocess.run(
+        [*VOICEGRID, "db", "downgrade", "base"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert down.returncode == 0, down.stderr
     assert "database at revision base" in down.stdout
