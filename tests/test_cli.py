@@ -1,59 +1,13 @@
 """The `voicegrid` command as a real process: serve --demo, the admin key, a database that is down."""
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from tests.support.ports import free_port
-
-VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEGRID_")}
-    return {**env, **extra}
-
-
-@contextmanager
-def serving(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
-    """Run `voicegrid serve` until the block ends; yields its URL and the file its stderr goes to."""
-    port = free_port()
-    log = data_dir.parent / f"serve-{port}.log"
-    with log.open("wb") as sink:
-        process = subprocess.Popen(
-            [*VOICEGRID, "serve", "--data-dir", str(data_dir), "--http-port", str(port), *args],
-            env=env or _env(),
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "voicegrid did not answer within 30 s:\n" + log.read_text()
-            time.sleep(0.1)
-        yield url, log
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=15) == 0, log.read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
+from tests.support.serve import VOICEGRID, env_without_voicegrid, serving
 
 
 def test_serve_demo_seeds_bella_pizza_and_its_key_lists_the_agent(tmp_path: Path) -> None:
@@ -105,11 +59,17 @@ def test_the_generated_admin_key_is_printed_once_and_works(tmp_path: Path) -> No
 
 def test_a_chosen_admin_key_replaces_the_one_chosen_before(tmp_path: Path) -> None:
     data_dir = tmp_path / "var"
-    with serving(data_dir, env=_env(VOICEGRID_ADMIN_KEY="vg_first_choice_0001")) as (url, log):
+    with serving(data_dir, env=env_without_voicegrid(VOICEGRID_ADMIN_KEY="vg_first_choice_0001")) as (
+        url,
+        log,
+    ):
         assert "Platform admin key" not in log.read_text()
         headers = {"Authorization": "Bearer vg_first_choice_0001"}
         assert httpx.get(f"{url}/v1/resellers", headers=headers).status_code == 200
-    with serving(data_dir, env=_env(VOICEGRID_ADMIN_KEY="vg_second_choice_0002")) as (url, _):
+    with serving(data_dir, env=env_without_voicegrid(VOICEGRID_ADMIN_KEY="vg_second_choice_0002")) as (
+        url,
+        _,
+    ):
         assert httpx.get(f"{url}/v1/resellers", headers=headers).status_code == 401
         headers = {"Authorization": "Bearer vg_second_choice_0002"}
         assert httpx.get(f"{url}/v1/resellers", headers=headers).status_code == 200
@@ -120,7 +80,7 @@ def test_a_database_that_is_down_at_start_exits_2_naming_the_url_without_its_pas
     url = f"postgresql+asyncpg://voicegrid:hunter2-secret@127.0.0.1:{port}/voicegrid"
     result = subprocess.run(
         [*VOICEGRID, "serve", "--data-dir", str(tmp_path / "var"), "--http-port", str(free_port())],
-        env=_env(VOICEGRID_DATABASE_URL=url),
+        env=env_without_voicegrid(VOICEGRID_DATABASE_URL=url),
         capture_output=True,
         text=True,
         timeout=60,
@@ -132,7 +92,7 @@ def test_a_database_that_is_down_at_start_exits_2_naming_the_url_without_its_pas
 
 
 def test_db_upgrade_and_downgrade_run_from_the_command_line(tmp_path: Path) -> None:
-    env = _env(VOICEGRID_DATA_DIR=str(tmp_path / "var"))
+    env = env_without_voicegrid(VOICEGRID_DATA_DIR=str(tmp_path / "var"))
     up = subprocess.run([*VOICEGRID, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
     assert up.returncode == 0, up.stderr
     down = subprocess.run(

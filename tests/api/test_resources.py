@@ -214,3 +214,27 @@ async def test_a_credential_secret_can_be_rotated_and_the_secret_decrypts(run: R
         assert row is not None
         assert services.secrets.decrypt(row.secret_enc, secret_context(row.id)) == "sk-second-0002"
         assert row.secret_hint == "****0002"
+
+
+async def test_a_body_over_the_cap_gets_413_whether_declared_or_streamed(run: Running, world: World) -> None:
+    from voicegrid.api.body_limit import MAX_BODY_BYTES
+
+    path = f"/v1/businesses/{world.business_a1}/agents"
+    huge = b'{"name": "' + b"x" * MAX_BODY_BYTES + b'"}'
+    declared = await run.admin("POST", path, content=huge, headers={"Content-Type": "application/json"})
+    assert declared.status_code == 413
+
+    async def chunks():  # type: ignore[no-untyped-def]  # no Content-Length: counted as it streams
+        for i in range(0, len(huge), 1 << 16):
+            yield huge[i : i + (1 << 16)]
+
+    streamed = await run.admin("POST", path, content=chunks(), headers={"Content-Type": "application/json"})
+    assert streamed.status_code == 413
+    assert (await run.ok("GET", path))["items"] == []
+
+
+async def test_a_cursor_the_api_did_not_hand_out_gets_422(run: Running, world: World) -> None:
+    for cursor in ("ö", "%%%", "bm90IGFuIGlk", "\x00"):
+        response = await run.admin("GET", "/v1/resellers", params={"cursor": cursor})
+        assert response.status_code == 422, cursor
+        assert response.json()["detail"][0]["loc"] == ["query", "cursor"]

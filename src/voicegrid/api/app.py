@@ -4,6 +4,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicegrid import __version__
+from voicegrid.api.body_limit import BodyLimitMiddleware
 from voicegrid.api.context import AppServices
 from voicegrid.api.errors import install_error_handlers
 from voicegrid.api.idempotency import IdempotencyMiddleware
@@ -41,6 +42,7 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
     app.state.services = services
     install_error_handlers(app)
     app.add_middleware(IdempotencyMiddleware, sessions=lambda: services.sessions)
+    app.add_middleware(BodyLimitMiddleware)  # added last, so it runs first
 
     for module in (me, resellers, businesses, limits, branding, audit_log):
         app.include_router(module.router)

@@ -15,7 +15,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidInput)
     async def _invalid(_request: Request, exc: InvalidInput) -> JSONResponse:
         # Same shape as FastAPI's own 422, so clients read one format for field errors.
-        detail = [{"loc": ["body", exc.field], "msg": exc.reason, "type": "value_error"}]
+        detail = [{"loc": [exc.location, exc.field], "msg": exc.reason, "type": "value_error"}]
         return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(TenancyError)

@@ -16,13 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from voicegrid.api.body_limit import MAX_BODY_BYTES
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
 from voicegrid.store.models import IdempotencyRecord
 from voicegrid.tenancy.keys import hash_api_key
 
 MAX_KEY_LENGTH = 255
-MAX_BODY_BYTES = 1 << 20
 IN_FLIGHT_STALE = timedelta(seconds=60)
 RETAIN = timedelta(hours=24)
 _PENDING = 0

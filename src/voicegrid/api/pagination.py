@@ -1,7 +1,7 @@
 """Cursor pagination over time-ordered ids: the cursor is the last id of the page, made opaque."""
 
 import base64
-import binascii
+import re
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -36,11 +36,18 @@ def _encode(last_id: str) -> str:
     return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
 
 
+_ID = re.compile(r"[A-Za-z0-9_]{1,40}")
+
+
 def _decode(cursor: str) -> str:
+    """The id inside a cursor; anything this API did not hand out is a 422, never a 500."""
     try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        raise InvalidInput("cursor", "not a cursor this API returned") from None
+        last = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except ValueError:  # binascii.Error, UnicodeDecodeError and non-ASCII input are all ValueErrors
+        last = ""
+    if not _ID.fullmatch(last):
+        raise InvalidInput("cursor", "not a cursor this API returned", location="query")
+    return last
 
 
 async def fetch_page(

@@ -49,3 +49,13 @@ class LimitsOut(Out):
     max_concurrent_calls: int | None
     max_outbound_cps: float | None
     monthly_minutes: int | None
+
+
+class TenantOut(LimitsOut):
+    """What resellers and businesses share: identity, switch, limits, timestamps."""
+
+    id: str
+    name: str
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime

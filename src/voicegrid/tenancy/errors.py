@@ -42,10 +42,11 @@ class Conflict(TenancyError):
 class InvalidInput(TenancyError):
     status = 422
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, location: str = "body") -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.reason = message
+        self.location = location  # body, query or path, as in FastAPI's own 422 details
 
 
 class SecretError(VoicegridError):

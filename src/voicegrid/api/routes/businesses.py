@@ -1,6 +1,5 @@
 """Businesses: the tenants that own agents, numbers and trunks; created by a reseller or the platform."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -12,7 +11,7 @@ from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.owners import IdPath
 from voicegrid.api.pagination import Page, PageParams, fetch_page, page_params
 from voicegrid.api.routes.limits import check_business_limits
-from voicegrid.api.schemas import In, LimitsBody, Name, Out
+from voicegrid.api.schemas import In, LimitsBody, Name, TenantOut
 from voicegrid.core.ids import new_id
 from voicegrid.store.models import Business, Reseller
 from voicegrid.tenancy import (
@@ -41,16 +40,8 @@ class BusinessUpdate(In):
     enabled: bool | None = None
 
 
-class BusinessOut(Out):
-    id: str
+class BusinessOut(TenantOut):
     reseller_id: str
-    name: str
-    enabled: bool
-    max_concurrent_calls: int | None
-    max_outbound_cps: float | None
-    monthly_minutes: int | None
-    created_at: datetime
-    updated_at: datetime
 
 
 @router.get("", response_model=Page[BusinessOut])

@@ -1,6 +1,5 @@
 """Resellers (white-label partners): the platform's tenants of the first level, and their branding."""
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
@@ -11,7 +10,7 @@ from voicegrid.api import audit
 from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.owners import IdPath
 from voicegrid.api.pagination import Page, PageParams, fetch_page, page_params
-from voicegrid.api.schemas import Color, Domain, HttpUrlText, In, LimitsBody, Name, Out
+from voicegrid.api.schemas import Color, Domain, HttpUrlText, In, LimitsBody, Name, Out, TenantOut
 from voicegrid.core.ids import new_id
 from voicegrid.store.models import Business, Reseller
 from voicegrid.tenancy import Action, Conflict, InvalidInput, NotFound, authorize_platform, authorize_reseller
@@ -48,18 +47,8 @@ class ResellerUpdate(Branding):
     enabled: bool | None = None
 
 
-class ResellerOut(BrandingOut):
-    id: str
-    name: str
-    enabled: bool
-    max_concurrent_calls: int | None
-    max_outbound_cps: float | None
-    monthly_minutes: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-BRANDING_FIELDS = tuple(Branding.model_fields)
+class ResellerOut(BrandingOut, TenantOut):
+    pass
 
 
 async def check_domain_free(ctx: Ctx, domain: str | None, reseller_id: str | None) -> None:

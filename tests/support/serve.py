@@ -1,0 +1,55 @@
+"""`voicegrid serve` as a real process on a free port, stopped by pid (SIGTERM)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from tests.support.ports import free_port
+
+VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
+
+
+def env_without_voicegrid(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEGRID_")}
+    return {**env, **extra}
+
+
+@contextmanager
+def serving(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
+    """Run `voicegrid serve` until the block ends; yields its URL and the file its stderr goes to."""
+    port = free_port()
+    log = data_dir.parent / f"serve-{port}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [*VOICEGRID, "serve", "--data-dir", str(data_dir), "--http-port", str(port), *args],
+            env=env or env_without_voicegrid(),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, "voicegrid did not answer within 30 s:\n" + log.read_text()
+            time.sleep(0.1)
+        yield url, log
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            assert process.wait(timeout=15) == 0, log.read_text()
+        finally:
+            if process.poll() is None:
+                process.kill()
