@@ -18,6 +18,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 app.add_typer(db_app, name="db")
+sip_app = typer.Typer(no_args_is_help=True, help="SIP tools.")
+app.add_typer(sip_app, name="sip")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML settings file", envvar="VOICEGRID_CONFIG")
@@ -123,6 +125,39 @@ def db_downgrade(
 
     _run(go())
     typer.echo(f"database at revision {revision}")
+
+
+@sip_app.command("check")
+def sip_check(
+    files: Annotated[list[Path], typer.Argument(help="files, each holding one SIP message", exists=False)],
+) -> None:
+    """Parse each file as one SIP message, as a UAS's parser layer would: syntax, framing, mandatory headers.
+
+    Prints `FILE: ok <method or status>` or `FILE: invalid: <reason>`; exits 0 if all are valid,
+    1 if any is invalid, 2 on a usage error (such as a file that cannot be read).
+    """
+    from voicegrid.sip import ParseError, Request, parse_message, validate
+
+    contents: list[tuple[Path, bytes]] = []
+    for path in files:
+        try:
+            contents.append((path, path.read_bytes()))
+        except OSError as exc:
+            typer.echo(f"voicegrid sip check: cannot read {path}: {exc.strerror}", err=True)
+            raise typer.Exit(EXIT_CONFIG) from None
+    all_valid = True
+    for path, data in contents:
+        try:
+            message = parse_message(data)
+            validate(message)
+        except ParseError as exc:
+            all_valid = False
+            typer.echo(f"{path}: invalid: {exc.reason} (answer {exc.status})")
+            continue
+        what = message.method if isinstance(message, Request) else str(message.status)
+        typer.echo(f"{path}: ok {what}")
+    if not all_valid:
+        raise typer.Exit(1)
 
 
 @app.command()
