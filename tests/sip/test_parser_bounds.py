@@ -204,3 +204,11 @@ def test_a_64kb_message_of_tiny_headers_parses_in_linear_steps() -> None:
 
 def test_the_shared_vectors_are_present() -> None:
     assert Path(RFC4475, "verdicts.tsv").exists()
+
+
+def test_a_header_name_looked_up_by_code_never_makes_a_bad_name_acceptable() -> None:
+    from voicegrid.sip.headers import canonical
+
+    canonical("Bad Name")
+    with pytest.raises(ParseError, match="bad header name"):
+        parse_message(INVITE.replace(b"Max-Forwards: 70", b"Bad Name: 1"))

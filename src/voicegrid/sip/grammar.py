@@ -57,28 +57,23 @@ def quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+_SPLITTERS = {
+    sep: re.compile(r'"(?:[^"\\]|\\.)*"|<[^>]*>|(' + re.escape(sep) + r')|(")') for sep in (",", ";")
+}
+
+
 def split_top(value: str, sep: str) -> list[str]:
-    """Split on `sep` outside quoted strings and angle brackets, in one pass."""
+    """Split on `sep` (',' or ';') outside quoted strings and angle brackets, in one regex pass."""
     if '"' not in value and "<" not in value:
         return value.split(sep)
     parts = []
     start = 0
-    i = 0
-    depth = 0
-    n = len(value)
-    while i < n:
-        c = value[i]
-        if c == '"':
-            i = quoted_end(value, i)
-            continue
-        if c == "<":
-            depth += 1
-        elif c == ">":
-            depth = max(0, depth - 1)
-        elif c == sep and depth == 0:
-            parts.append(value[start:i])
-            start = i + 1
-        i += 1
+    for m in _SPLITTERS[sep].finditer(value):
+        if m.group(1) is not None:
+            parts.append(value[start : m.start()])
+            start = m.end()
+        elif m.group(2) is not None:
+            raise ParseError("unterminated quoted string")
     parts.append(value[start:])
     return parts
 

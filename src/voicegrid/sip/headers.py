@@ -1,5 +1,6 @@
 """An ordered multi-map of SIP headers with canonical names; compact forms expanded on the way in."""
 
+import re
 from collections.abc import Iterator
 
 from voicegrid.sip.grammar import split_top
@@ -59,6 +60,7 @@ LIST_HEADERS = frozenset(
     }
 )
 _cache: dict[str, str] = {}
+_NAME = re.compile(r"[A-Za-z0-9\-.!%*_+`'~]+")
 
 
 def canonical(name: str) -> str:
@@ -70,18 +72,36 @@ def canonical(name: str) -> str:
     result = (
         COMPACT.get(lower) or _SPECIAL.get(lower) or "-".join(p[:1].upper() + p[1:] for p in lower.split("-"))
     )
-    if len(_cache) < 4096:  # bounded: names come from the network
+    # Bounded (names come from the network); only valid names, since the parser trusts cached ones.
+    if len(_cache) < 4096 and _NAME.fullmatch(name):
         _cache[name] = result
     return result
+
+
+canonical_cached = _cache.get  # the hot path's shortcut: a dict lookup, no call into canonical()
 
 
 class Headers:
     """Headers in wire order. Names are canonical; values are unfolded and stripped of outer LWS."""
 
-    __slots__ = ("_items",)
+    __slots__ = ("_index", "_items")
 
     def __init__(self, items: list[tuple[str, str]] | None = None) -> None:
         self._items: list[tuple[str, str]] = items if items is not None else []
+        self._index: dict[str, list[str]] | None = None  # name -> values, built on first lookup
+
+    def _lookup(self, name: str) -> list[str]:
+        index = self._index
+        if index is None:
+            index = {}
+            for n, v in self._items:
+                found = index.get(n)
+                if found is None:
+                    index[n] = [v]
+                else:
+                    found.append(v)
+            self._index = index
+        return index.get(_cache.get(name) or canonical(name), [])
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self._items)
@@ -90,35 +110,31 @@ class Headers:
         return len(self._items)
 
     def __contains__(self, name: str) -> bool:
-        key = canonical(name)
-        return any(n == key for n, _ in self._items)
+        return bool(self._lookup(name))
 
     def get(self, name: str) -> str | None:
-        key = canonical(name)
-        for n, v in self._items:
-            if n == key:
-                return v
-        return None
+        found = self._lookup(name)
+        return found[0] if found else None
 
     def raw_values(self, name: str) -> list[str]:
         """Every header line's value for `name`, unsplit."""
-        key = canonical(name)
-        return [v for n, v in self._items if n == key]
+        return list(self._lookup(name))
 
     def values(self, name: str) -> list[str]:
         """All values of `name`: every header line, comma lists split (for list headers)."""
-        key = canonical(name)
-        raw = [v for n, v in self._items if n == key]
-        if key not in LIST_HEADERS:
-            return raw
+        raw = self._lookup(name)
+        if canonical(name) not in LIST_HEADERS:
+            return list(raw)
         return [part.strip(" \t") for v in raw for part in split_top(v, ",")]
 
     def add(self, name: str, value: str) -> None:
         self._items.append((canonical(name), value))
+        self._index = None
 
     def set(self, name: str, value: str) -> None:
         """Replace every `name` header by one, at the place of the first (or at the end)."""
         key = canonical(name)
+        self._index = None
         for i, (n, _) in enumerate(self._items):
             if n == key:
                 self._items[i] = (key, value)
@@ -129,6 +145,7 @@ class Headers:
     def remove(self, name: str) -> None:
         key = canonical(name)
         self._items = [item for item in self._items if item[0] != key]
+        self._index = None
 
     def copy(self) -> "Headers":
         return Headers(list(self._items))

@@ -6,12 +6,13 @@ mandatory headers a UAS needs. Both raise ParseError carrying the status to answ
 """
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from voicegrid.sip.address import Address, parse_address
 from voicegrid.sip.errors import MessageTooLarge, ParseError
 from voicegrid.sip.grammar import TOKEN, parse_uint32, split_top
-from voicegrid.sip.headers import Headers, canonical
+from voicegrid.sip.headers import Headers, canonical, canonical_cached
 from voicegrid.sip.via import Via, parse_via
 
 ENCODING = "utf-8"
@@ -38,6 +39,23 @@ DEFAULT_LIMITS = Limits()
 class _Message:
     headers: Headers
     body: bytes
+    # Parsed header values keyed by their raw text, so a changed header is simply parsed anew.
+    _parsed: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+
+    def address(self, name: str, value: str) -> Address:
+        """`value` (one address of header `name`) parsed, once per message."""
+        key = (name, value)
+        found = self._parsed.get(key)
+        if found is None:
+            found = self._parsed[key] = parse_address(value, name)
+        return found
+
+    def via(self, value: str) -> Via:
+        key = ("Via", value)
+        found = self._parsed.get(key)
+        if found is None:
+            found = self._parsed[key] = parse_via(value)
+        return found
 
     @property
     def call_id(self) -> str:
@@ -51,22 +69,22 @@ class _Message:
 
     @property
     def vias(self) -> list[Via]:
-        return [parse_via(v) for v in self.headers.values("Via")]
+        return [self.via(v) for v in self.headers.values("Via")]
 
     @property
     def top_via(self) -> Via:
         first = self.headers.get("Via")
         if first is None:
             raise ParseError("no Via")
-        return parse_via(split_top(first, ",")[0])
+        return self.via(split_top(first, ",")[0].strip(" \t"))
 
     @property
     def from_(self) -> Address:
-        return parse_address(self.headers.get("From") or "", "From")
+        return self.address("From", self.headers.get("From") or "")
 
     @property
     def to(self) -> Address:
-        return parse_address(self.headers.get("To") or "", "To")
+        return self.address("To", self.headers.get("To") or "")
 
     def _serialize(self, start_line: str) -> bytes:
         """The message on the wire; Content-Length always states the body's real length."""
@@ -160,18 +178,16 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS, *, datagram: boo
     head = data[start:end].decode(ENCODING, ERRORS)
     rest = data[end + 4 :]
 
+    crlfs = head.count("\r\n")
+    if head.count("\r") != crlfs or head.count("\n") != crlfs:
+        raise ParseError("bare CR or LF inside the headers")
     raw_lines = head.split("\r\n")
-    first = raw_lines[0]
-    if len(first) > limits.max_line_bytes:
-        raise MessageTooLarge("start line over the line limit")
-    start_line = _start_line(first)
+    if max(map(len, raw_lines)) > limits.max_line_bytes:
+        raise MessageTooLarge(f"a line is over the limit of {limits.max_line_bytes} bytes")
+    start_line = _start_line(raw_lines[0])
 
     items: list[tuple[str, str]] = []
     for line in raw_lines[1:]:
-        if len(line) > limits.max_line_bytes:
-            raise MessageTooLarge(f"header line over the limit of {limits.max_line_bytes} bytes")
-        if "\r" in line or "\n" in line:
-            raise ParseError("bare CR or LF inside the headers")
         if line[:1] in (" ", "\t"):  # folded: a continuation is one SP (RFC 3261 §7.3.1)
             if not items:
                 raise ParseError("continuation line before any header")
@@ -183,11 +199,14 @@ def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS, *, datagram: boo
         if not colon:
             raise ParseError(f"header line without ':': {line[:60]!r}")
         name = name.rstrip(" \t")
-        if not _HEADER_NAME.fullmatch(name):
-            raise ParseError(f"bad header name {name[:60]!r}")
-        if len(items) >= limits.max_headers:
-            raise MessageTooLarge(f"more than {limits.max_headers} headers")
-        items.append((canonical(name), value.strip(" \t")))
+        known = canonical_cached(name)  # a name in the cache was checked when it first came in
+        if known is None:
+            if not _HEADER_NAME.fullmatch(name):
+                raise ParseError(f"bad header name {name[:60]!r}")
+            known = canonical(name)
+        items.append((known, value.strip(" \t")))
+    if len(items) > limits.max_headers:  # the work so far is bounded by max_header_bytes
+        raise MessageTooLarge(f"more than {limits.max_headers} headers")
     lengths = [value for name, value in items if name == "Content-Length"]
 
     length = _content_length(lengths, limits)

@@ -14,6 +14,14 @@ _HOSTPORT = re.compile(f"({HOST})(?::([0-9]{{1,5}}))?")
 _URI_PARAMS_CHARS = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$%;=]*")
 _HEADERS_CHARS = re.compile(r"[A-Za-z0-9\-_.!~*'()\[\]/?:+$%&=]*")
 _OPAQUE = re.compile(r"[^\s<>\"]+")
+# The whole of a SIP URI in one match; the parts are then checked no further than the slow path does.
+_SIP_URI = re.compile(
+    r"(?:([A-Za-z0-9\-_.!~*'()&=+$,;?/%]+)(?::([A-Za-z0-9\-_.!~*'()&=+$,%]*))?@)?"
+    f"({HOST})"
+    r"(?::([0-9]{1,5}))?"
+    r"((?:;[A-Za-z0-9\-_.!~*'()\[\]/:&+$%=]*)*)"
+    r"(?:\?([A-Za-z0-9\-_.!~*'()\[\]/?:+$%&=]*))?"
+)
 
 
 @dataclass(slots=True)
@@ -69,6 +77,18 @@ def parse_uri(text: str) -> Uri:
         if not _OPAQUE.fullmatch(rest):
             raise ParseError(f"malformed {scheme} URI")
         return AbsoluteUri(scheme, rest)
+    m = _SIP_URI.fullmatch(rest)
+    if m is not None and "%" not in rest:
+        user, password, host, port_text, params_text, headers = m.groups()
+        port = int(port_text) if port_text else None
+        if port is None or port <= 65535:
+            params = parse_params(params_text, "SIP URI") if params_text else {}
+            return SipUri(scheme, host, user, password, port, params, headers)
+    return _parse_sip_slowly(scheme, rest)
+
+
+def _parse_sip_slowly(scheme: str, rest: str) -> SipUri:
+    """The same grammar step by step, so that a bad URI gets an error that says what is wrong."""
     user = password = None
     at = rest.find("@")
     if at >= 0:

@@ -6,12 +6,10 @@ answered, statelessly, with the status its ParseError carries.
 
 import re
 
-from voicegrid.sip.address import parse_address
 from voicegrid.sip.errors import ParseError
 from voicegrid.sip.grammar import TOKEN, parse_uint32, split_top
 from voicegrid.sip.message import Message, Request
 from voicegrid.sip.uri import SipUri, parse_uri
-from voicegrid.sip.via import parse_via
 
 _WORD = r"[A-Za-z0-9\-.!%*_+`'~()<>:\\\"/\[\]?{}]+"
 _CALL_ID = re.compile(f"{_WORD}(?:@{_WORD})?")
@@ -33,7 +31,7 @@ def _address(msg: Message, name: str) -> None:
     value = _single(msg, name, required=True) or ""
     if len(split_top(value, ",")) > 1:
         raise ParseError(f"more than one value in {name}")
-    parse_address(value, name)
+    msg.address(name, value)
 
 
 def validate(msg: Message) -> None:
@@ -42,7 +40,7 @@ def validate(msg: Message) -> None:
     if not vias:
         raise ParseError("missing Via header")
     for value in vias:
-        parse_via(value)
+        msg.via(value)
     _address(msg, "To")
     _address(msg, "From")
     call_id = _single(msg, "Call-ID", required=True)
@@ -72,7 +70,7 @@ def _validate_request(msg: Request, cseq_method: str) -> None:
     for value in msg.headers.values("Contact"):
         if value == "*":
             continue
-        contact = parse_address(value, "Contact")
+        contact = msg.address("Contact", value)
         expires = contact.params.get("expires")
         if expires is not None:
             parse_uint32(expires, "Contact expires")

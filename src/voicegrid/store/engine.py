@@ -17,7 +17,7 @@ def safe_url(url: str) -> str:
     """The URL as it may be shown in logs and errors: the password replaced by ***."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except Exception:  # an unparsable URL must still be reportable, whatever the parser raised
         return "<unparsable database URL>"
 
 
@@ -55,6 +55,6 @@ async def check_database(engine: AsyncEngine, timeout_s: float = CONNECT_TIMEOUT
             await conn.execute(text("SELECT 1"))
     except TimeoutError:
         raise DatabaseUnavailable(url, f"no answer within {timeout_s:g} s") from None
-    except Exception as exc:
+    except Exception as exc:  # every driver has its own exception tree; all mean 'unreachable'
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise DatabaseUnavailable(url, reason) from exc
