@@ -1,0 +1,86 @@
+"""Building messages from messages: responses to requests (§8.2.6), ACKs for non-2xx (§17.1.1.3), ids."""
+
+import secrets
+
+from voicegrid.sip.headers import Headers
+from voicegrid.sip.message import Request, Response
+from voicegrid.sip.via import MAGIC_COOKIE
+
+REASONS = {
+    100: "Trying",
+    180: "Ringing",
+    181: "Call Is Being Forwarded",
+    183: "Session Progress",
+    200: "OK",
+    202: "Accepted",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    407: "Proxy Authentication Required",
+    408: "Request Timeout",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+    416: "Unsupported URI Scheme",
+    420: "Bad Extension",
+    480: "Temporarily Unavailable",
+    481: "Call/Transaction Does Not Exist",
+    483: "Too Many Hops",
+    486: "Busy Here",
+    487: "Request Terminated",
+    488: "Not Acceptable Here",
+    491: "Request Pending",
+    500: "Server Internal Error",
+    501: "Not Implemented",
+    503: "Service Unavailable",
+    505: "Version Not Supported",
+    513: "Message Too Large",
+    603: "Decline",
+}
+
+
+def new_branch() -> str:
+    return MAGIC_COOKIE + secrets.token_hex(8)
+
+
+def new_tag() -> str:
+    return secrets.token_hex(6)
+
+
+def new_call_id(host: str) -> str:
+    return f"{secrets.token_hex(12)}@{host}"
+
+
+def response_to(
+    request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None
+) -> Response:
+    """A response with the request's Via, From, To (plus our tag), Call-ID and CSeq (§8.2.6.2)."""
+    headers = Headers()
+    for value in request.headers.raw_values("Via"):
+        headers.add("Via", value)
+    for name in ("From", "To", "Call-ID", "CSeq"):
+        single = request.headers.get(name)
+        if single is not None:
+            headers.add(name, single)
+    if to_tag is not None and status > 100:
+        to = headers.get("To") or ""
+        if ";tag=" not in to.replace(" ", "").lower():
+            headers.set("To", f"{to};tag={to_tag}")
+    return Response(headers=headers, body=b"", status=status, reason=reason or REASONS.get(status, "Unknown"))
+
+
+def ack_for(invite: Request, response: Response) -> Request:
+    """The ACK a client INVITE transaction sends for a non-2xx final response: same branch (§17.1.1.3)."""
+    headers = Headers()
+    top_via = invite.headers.raw_values("Via")[0]
+    headers.add("Via", top_via)
+    for value in invite.headers.raw_values("Route"):
+        headers.add("Route", value)
+    headers.add("Max-Forwards", "70")
+    headers.add("From", invite.headers.get("From") or "")
+    headers.add("To", response.headers.get("To") or "")
+    headers.add("Call-ID", invite.headers.get("Call-ID") or "")
+    number, _ = invite.cseq
+    headers.add("CSeq", f"{number} ACK")
+    return Request(headers=headers, body=b"", method="ACK", uri=invite.uri)
