@@ -131,6 +131,11 @@ class Headers:
         self._items.append((canonical(name), value))
         self._index = None
 
+    def prepend(self, name: str, value: str) -> None:
+        """Put a header first (a new top Via)."""
+        self._items.insert(0, (canonical(name), value))
+        self._index = None
+
     def set(self, name: str, value: str) -> None:
         """Replace every `name` header by one, at the place of the first (or at the end)."""
         key = canonical(name)

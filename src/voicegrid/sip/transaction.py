@@ -22,6 +22,9 @@ class Timers:
     t4: float = 5.0
 
 
+DEFAULT_TIMERS = Timers()
+
+
 class State(Enum):
     CALLING = "calling"
     TRYING = "trying"
@@ -228,7 +231,7 @@ class ClientTransaction(Transaction):
         now: float,
         *,
         reliable: bool,
-        timers: Timers = Timers(),
+        timers: Timers = DEFAULT_TIMERS,
         on_ack: Callable[[Response], Request] | None = None,
     ) -> "ClientTransaction":
         invite = request.method == "INVITE"
@@ -258,7 +261,7 @@ class ClientTransaction(Transaction):
 class ServerTransaction(Transaction):
     @classmethod
     def start(
-        cls, request: Request, now: float, *, reliable: bool, timers: Timers = Timers()
+        cls, request: Request, now: float, *, reliable: bool, timers: Timers = DEFAULT_TIMERS
     ) -> "ServerTransaction":
         invite = request.method == "INVITE"
         return cls(

@@ -1,0 +1,460 @@
+"""The user agent core, sans-I/O: bytes and `now` in; bytes to send, timer deadlines and events out.
+
+It does what RFC 3261 asks of every UA so the application does not have to: matches messages to
+transactions, answers invalid requests statelessly, answers OPTIONS, CANCEL (200, then 487 to the
+INVITE) and BYE, retransmits a 2xx to INVITE until its ACK (§13.3.1.4), keeps dialogs, answers
+requests in unknown dialogs with 481, and retries an outbound request once per digest challenge.
+"""
+
+import heapq
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from voicegrid.sip import auth
+from voicegrid.sip.build import ack_for, new_branch, new_tag, response_to
+from voicegrid.sip.dialog import Dialog, DialogId, DialogState
+from voicegrid.sip.errors import AuthError, DialogError, ParseError
+from voicegrid.sip.message import DEFAULT_LIMITS, Limits, Message, Request, Response, parse_message
+from voicegrid.sip.transaction import DEFAULT_TIMERS, ClientTransaction, ServerTransaction, State, Timers
+from voicegrid.sip.validate import validate
+
+Addr = tuple[str, str, int]  # transport ("udp" or "tcp"), host, port
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
+KNOWN_METHODS = frozenset(ALLOW.replace(" ", "").split(","))
+
+
+@dataclass(slots=True)
+class Incoming:
+    """A request for the application: answer it with UserAgent.respond (ACK needs no answer)."""
+
+    request: Request
+    source: Addr
+    transaction: ServerTransaction | None
+    dialog: Dialog | None = None
+
+
+@dataclass(slots=True)
+class Outcome:
+    """A response to a request the application sent, a timeout (response None), or a cancelled INVITE."""
+
+    kind: str  # "response", "timeout", "cancelled", "ack-timeout", "bye"
+    transaction: ClientTransaction | ServerTransaction | None
+    response: Response | None = None
+    dialog: Dialog | None = None
+
+
+Event = Incoming | Outcome
+
+
+@dataclass(eq=False)
+class _PendingAck:
+    response: Response
+    dest: Addr
+    deadline: float
+    interval: float
+    give_up: float
+    dialog: Dialog
+
+
+@dataclass(eq=False)
+class _Client:
+    tx: ClientTransaction
+    dest: Addr
+    credentials: tuple[str, str] | None
+    auth_tries: int = 0
+
+
+@dataclass
+class Counters:
+    received: int = 0
+    unparseable: int = 0
+    invalid_requests: int = 0
+    stray_responses: int = 0
+
+
+class UserAgent:
+    def __init__(
+        self,
+        local: Addr,
+        *,
+        timers: Timers = DEFAULT_TIMERS,
+        limits: Limits = DEFAULT_LIMITS,
+        user_agent: str = "voicegrid",
+        tag_factory: Callable[[], str] = new_tag,
+    ) -> None:
+        self.local = local
+        self.timers = timers
+        self.limits = limits
+        self.user_agent = user_agent
+        self.new_tag = tag_factory
+        self.options_status = 200  # 503 while draining
+        self.counters = Counters()
+        self.dialogs: dict[DialogId, Dialog] = {}
+        self._servers: dict[tuple[str, str, str], tuple[ServerTransaction, Addr]] = {}
+        self._clients: dict[tuple[str, str], _Client] = {}
+        self._acks: dict[tuple[str, int], _PendingAck] = {}
+        self._out: list[tuple[bytes, Addr]] = []
+        self._events: list[Event] = []
+        self._heap: list[tuple[float, int, object]] = []
+        self._seq = itertools.count()
+
+    # ---- outputs -------------------------------------------------------------------------------
+    def datagrams_to_send(self) -> list[tuple[bytes, Addr]]:
+        out, self._out = self._out, []
+        return out
+
+    def next_event(self) -> Event | None:
+        return self._events.pop(0) if self._events else None
+
+    def get_timer(self) -> float | None:
+        while self._heap:
+            when, _, owner = self._heap[0]
+            if self._live(owner) and self._deadline_of(owner) == when:
+                return when
+            heapq.heappop(self._heap)
+        return None
+
+    def handle_timer(self, now: float) -> None:
+        due = []
+        while self._heap and self._heap[0][0] <= now:
+            _, _, owner = heapq.heappop(self._heap)
+            if self._live(owner) and owner not in due:
+                due.append(owner)
+        for owner in due:
+            if isinstance(owner, _PendingAck):
+                self._ack_timer(owner, now)
+            elif isinstance(owner, ClientTransaction | ServerTransaction):
+                owner.handle_timer(now)
+                self._drain(owner, now)
+
+    # ---- input ---------------------------------------------------------------------------------
+    def receive(self, data: bytes, source: Addr, now: float) -> None:
+        """One datagram, or one framed message from a stream."""
+        self.counters.received += 1
+        try:
+            message = parse_message(data, self.limits, datagram=source[0] == "udp")
+        except ParseError:
+            self.counters.unparseable += 1
+            return
+        self.receive_message(message, source, now)
+
+    def receive_message(self, message: Message, source: Addr, now: float) -> None:
+        try:
+            validate(message)
+        except ParseError as exc:
+            if isinstance(message, Request) and message.method != "ACK":
+                self.counters.invalid_requests += 1
+                self._stateless(message, exc.status, exc.reason[:120], source)
+            else:
+                self.counters.stray_responses += 1
+            return
+        if isinstance(message, Response):
+            self._on_response(message, now)
+        else:
+            self._on_request(message, source, now)
+
+    # ---- requests in ---------------------------------------------------------------------------
+    def _key(self, request: Request, method: str) -> tuple[str, str, str]:
+        via = request.top_via
+        branch = (
+            via.branch if via.rfc3261_branch and via.branch else f"2543:{request.call_id}:{request.cseq[0]}"
+        )
+        return (branch, f"{via.host}:{via.port or 5060}", method)
+
+    def _on_request(self, request: Request, source: Addr, now: float) -> None:
+        method = request.method
+        if method == "ACK":
+            self._on_ack(request, source, now)
+            return
+        key = self._key(request, "INVITE" if method == "ACK" else method)
+        existing = self._servers.get(key)
+        if existing is not None:
+            tx, _ = existing
+            tx.receive(request, now)
+            self._drain(tx, now)
+            return
+        if method == "CANCEL":
+            self._on_cancel(request, source, now)
+            return
+        tx = ServerTransaction.start(request, now, reliable=source[0] != "udp", timers=self.timers)
+        self._servers[key] = (tx, self._reply_address(request, source))
+        dialog: Dialog | None = None
+        to_tag = request.to.tag
+        if to_tag is not None:
+            dialog = self.dialogs.get((request.call_id, to_tag, request.from_.tag or ""))
+            if dialog is None or dialog.state is DialogState.TERMINATED:
+                self._respond_tx(tx, response_to(request, 481), now)
+                return
+            try:
+                dialog.check_remote_cseq(request)
+            except DialogError:
+                self._respond_tx(tx, response_to(request, 500, "CSeq out of order"), now)
+                return
+            if method == "BYE":
+                dialog.step("bye")
+                self._respond_tx(tx, response_to(request, 200), now)
+                self._events.append(Outcome("bye", tx, None, dialog))
+                return
+        elif method not in KNOWN_METHODS:
+            self._respond_tx(
+                tx, self._with(response_to(request, 501, to_tag=self.new_tag()), Allow=ALLOW), now
+            )
+            return
+        elif method == "BYE":
+            self._respond_tx(tx, response_to(request, 481), now)
+            return
+        elif method == "OPTIONS":
+            response = response_to(request, self.options_status, to_tag=self.new_tag())
+            self._respond_tx(tx, self._with(response, Allow=ALLOW, Accept="application/sdp"), now)
+            return
+        if method == "INVITE":
+            self._respond_tx(tx, response_to(request, 100), now)
+        self._events.append(Incoming(request, source, tx, dialog))
+
+    def _on_cancel(self, cancel: Request, source: Addr, now: float) -> None:
+        reply_to = self._reply_address(cancel, source)
+        found = self._servers.get(self._key(cancel, "INVITE"))
+        tx = ServerTransaction.start(cancel, now, reliable=source[0] != "udp", timers=self.timers)
+        self._servers[self._key(cancel, "CANCEL")] = (tx, reply_to)
+        if found is None:
+            self._respond_tx(tx, response_to(cancel, 481), now)
+            return
+        invite_tx, _ = found
+        self._respond_tx(tx, response_to(cancel, 200, to_tag=self.new_tag()), now)
+        if invite_tx.state is State.PROCEEDING:  # not answered yet: the INVITE ends with 487
+            tag = invite_tx.last_response.to.tag if invite_tx.last_response is not None else None
+            self._respond_tx(
+                invite_tx, response_to(invite_tx.request, 487, to_tag=tag or self.new_tag()), now
+            )
+            self._events.append(Outcome("cancelled", invite_tx))
+
+    def _on_ack(self, ack: Request, source: Addr, now: float) -> None:
+        pending = self._acks.pop((ack.call_id, ack.cseq[0]), None)
+        if pending is not None:  # the ACK of our 2xx: the call is up
+            self._events.append(Incoming(ack, source, None, pending.dialog))
+            return
+        found = self._servers.get(self._key(ack, "INVITE"))
+        if found is not None:  # the ACK of a failure: the transaction absorbs it
+            found[0].receive(ack, now)
+            self._drain(found[0], now)
+
+    def _reply_address(self, request: Request, source: Addr) -> Addr:
+        """Where responses go (§18.2.2, RFC 3581): back over the connection, or to the source when rport."""
+        if source[0] != "udp":
+            return source
+        via = request.top_via
+        if "rport" in via.params:
+            return source
+        return ("udp", source[1], via.port or 5060)
+
+    def _stateless(self, request: Request, status: int, reason: str, source: Addr) -> None:
+        try:
+            response = response_to(request, status, reason, to_tag=self.new_tag())
+            self._out.append((bytes(response), self._reply_address(request, source)))
+        except ParseError:
+            pass  # not even a usable Via: nothing can be answered
+
+    # ---- answering -----------------------------------------------------------------------------
+    @staticmethod
+    def _with(response: Response, **headers: str) -> Response:
+        for name, value in headers.items():
+            response.headers.add(name.replace("_", "-"), value)
+        return response
+
+    def respond(
+        self, incoming: Incoming, response: Response, now: float, *, contact: str | None = None
+    ) -> None:
+        """Answer a request from the application. A 2xx to INVITE makes (or confirms) the dialog."""
+        tx = incoming.transaction
+        if tx is None:
+            raise DialogError("an ACK takes no response")
+        request = incoming.request
+        if request.method == "INVITE" and response.status > 100:
+            tag = response.to.tag
+            if tag is None:
+                tag = incoming.dialog.local_tag if incoming.dialog else self.new_tag()
+                response.headers.set("To", f"{response.headers.get('To')};tag={tag}")
+            if contact is not None and "Contact" not in response.headers:
+                response.headers.add("Contact", contact)
+            if 200 <= response.status < 300:
+                dialog = incoming.dialog or Dialog.as_uas(request, tag)
+                if dialog.state is DialogState.EARLY:
+                    dialog.step("2xx")
+                self.dialogs[dialog.id] = dialog
+                dest = self._servers[self._key(request, "INVITE")][1]
+                pending = _PendingAck(
+                    response, dest, now + self.timers.t1, self.timers.t1, now + 64 * self.timers.t1, dialog
+                )
+                self._acks[(request.call_id, request.cseq[0])] = pending
+                if dest[0] == "udp":
+                    self._arm(pending.deadline, pending)
+                else:
+                    self._arm(pending.give_up, pending)
+        response.headers.set("User-Agent", self.user_agent)
+        self._respond_tx(tx, response, now)
+
+    def _ack_timer(self, pending: _PendingAck, now: float) -> None:
+        key = next((k for k, v in self._acks.items() if v is pending), None)
+        if key is None:
+            return
+        if now >= pending.give_up:
+            del self._acks[key]
+            self._events.append(Outcome("ack-timeout", None, pending.response, pending.dialog))
+            return
+        self._out.append((bytes(pending.response), pending.dest))
+        pending.interval = min(pending.interval * 2, self.timers.t2)
+        pending.deadline = min(now + pending.interval, pending.give_up)
+        self._arm(pending.deadline, pending)
+
+    def _respond_tx(self, tx: ServerTransaction, response: Response, now: float) -> None:
+        tx.respond(response, now)
+        self._drain(tx, now)
+
+    # ---- requests out --------------------------------------------------------------------------
+    def via(self, transport: str) -> str:
+        _, host, port = self.local
+        return f"SIP/2.0/{transport.upper()} {host}:{port};branch={new_branch()};rport"
+
+    def send(
+        self, request: Request, dest: Addr, now: float, *, credentials: tuple[str, str] | None = None
+    ) -> ClientTransaction:
+        """Send a request in a new client transaction; a digest challenge is answered once per try."""
+        request.headers.remove("Via")
+        request.headers.prepend("Via", self.via(dest[0]))
+        if "User-Agent" not in request.headers:
+            request.headers.add("User-Agent", self.user_agent)
+        invite = request if request.method == "INVITE" else None
+        tx = ClientTransaction.start(
+            request,
+            now,
+            reliable=dest[0] != "udp",
+            timers=self.timers,
+            on_ack=(lambda r: ack_for(invite, r)) if invite is not None else None,
+        )
+        self._clients[(request.top_via.branch or "", request.method)] = _Client(tx, dest, credentials)
+        self._drain(tx, now, dest)
+        return tx
+
+    def ack_2xx(self, dialog: Dialog, response: Response, dest: Addr, contact: str) -> None:
+        """The UAC's ACK for a 2xx (its own transaction, §13.2.2.4); call again for each retransmitted 2xx."""
+        ack = dialog.new_request("ACK", contact)
+        ack.headers.set("CSeq", f"{response.cseq[0]} ACK")
+        ack.headers.prepend("Via", self.via(dest[0]))
+        self._out.append((bytes(ack), dest))
+
+    def _on_response(self, response: Response, now: float) -> None:
+        branch = response.top_via.branch or ""
+        client = self._clients.get((branch, response.cseq[1]))
+        if client is None:
+            self.counters.stray_responses += 1
+            if 200 <= response.status < 300 and response.cseq[1] == "INVITE":
+                self._events.append(Outcome("response", None, response))  # 2xx after the tx ended: re-ACK
+            return
+        if response.status in (401, 407) and client.credentials is not None and client.auth_tries < 2:
+            header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+            challenge = response.headers.get(header)
+            if challenge is not None and self._retry_with_auth(client, response, challenge, now):
+                return
+        client.tx.receive(response, now)
+        self._drain(client.tx, now, client.dest)
+
+    def _retry_with_auth(self, client: _Client, response: Response, challenge: str, now: float) -> bool:
+        try:
+            parsed = auth.Challenge.parse(challenge)
+        except (AuthError, ParseError):
+            return False
+        client.tx.receive(response, now)  # completes the first transaction (and ACKs an INVITE's 401)
+        self._drain(client.tx, now, client.dest, quiet=True)
+        old = client.tx.request
+        retry = Request(headers=old.headers.copy(), body=old.body, method=old.method, uri=old.uri)
+        number, method = old.cseq
+        retry.headers.set("CSeq", f"{number + 1} {method}")
+        username, password = client.credentials or ("", "")
+        name = "Authorization" if response.status == 401 else "Proxy-Authorization"
+        retry.headers.set(
+            name, auth.authorization(parsed, method=method, uri=old.uri, username=username, password=password)
+        )
+        new = self.send(retry, client.dest, now, credentials=client.credentials)
+        self._clients[(new.request.top_via.branch or "", method)].auth_tries = client.auth_tries + 1
+        self._events.append(Outcome("retried", new, response))
+        return True
+
+    # ---- plumbing ------------------------------------------------------------------------------
+    def _arm(self, when: float, owner: object) -> None:
+        heapq.heappush(self._heap, (when, next(self._seq), owner))
+
+    def _deadline_of(self, owner: object) -> float | None:
+        if isinstance(owner, _PendingAck):
+            return owner.deadline if owner.deadline < owner.give_up else owner.give_up
+        if isinstance(owner, ClientTransaction | ServerTransaction):
+            return owner.get_timer()
+        return None
+
+    def _live(self, owner: object) -> bool:
+        if isinstance(owner, _PendingAck):
+            return any(v is owner for v in self._acks.values())
+        return isinstance(owner, ClientTransaction | ServerTransaction) and not owner.terminated
+
+    def _drain(
+        self,
+        tx: ClientTransaction | ServerTransaction,
+        now: float,
+        dest: Addr | None = None,
+        *,
+        quiet: bool = False,
+    ) -> None:
+        if dest is None:
+            if isinstance(tx, ServerTransaction):
+                dest = self._servers[self._key(tx.request, tx.request.method)][1]
+            else:
+                dest = next(c.dest for c in self._clients.values() if c.tx is tx)
+        self._out += [(data, dest) for data in tx.outbox]
+        tx.outbox.clear()
+        for event in tx.events:
+            if quiet or event.kind == "terminated":
+                continue
+            if isinstance(tx, ClientTransaction):
+                dialog = None
+                response = event.response
+                if (
+                    event.kind == "response"
+                    and response is not None
+                    and tx.request.method == "INVITE"
+                    and 200 <= response.status < 300
+                ):
+                    dialog = self._uac_dialog(tx.request, response)
+                self._events.append(Outcome(event.kind, tx, response, dialog))
+            elif event.kind == "timeout":
+                self._events.append(Outcome("timeout", tx))
+        tx.events.clear()
+        if tx.terminated:
+            self._forget(tx)
+        else:
+            deadline = tx.get_timer()
+            if deadline is not None:
+                self._arm(deadline, tx)
+
+    def _uac_dialog(self, invite: Request, response: Response) -> Dialog:
+        key = (invite.call_id, invite.from_.tag or "", response.to.tag or "")
+        dialog = self.dialogs.get(key)
+        if dialog is None:
+            dialog = Dialog.as_uac(invite, response)
+            dialog.step("2xx")
+            self.dialogs[key] = dialog
+        return dialog
+
+    def _forget(self, tx: ClientTransaction | ServerTransaction) -> None:
+        if isinstance(tx, ServerTransaction):
+            for server_key, (found, _) in list(self._servers.items()):
+                if found is tx:
+                    del self._servers[server_key]
+        else:
+            for client_key, client in list(self._clients.items()):
+                if client.tx is tx:
+                    del self._clients[client_key]
+
+    def end_dialog(self, dialog: Dialog) -> None:
+        if dialog.state is not DialogState.TERMINATED:
+            dialog.state = DialogState.TERMINATED
+        self.dialogs.pop(dialog.id, None)
