@@ -27,7 +27,7 @@ class Net:
     def pump(self) -> None:
         for _ in range(50):
             moved = False
-            for src, dst, name in ((self.a, self.b, "b"), (self.b, self.a, "a")):
+            for src, dst in ((self.a, self.b), (self.b, self.a)):
                 for data, to in src.datagrams_to_send():
                     self.wire.append(data)
                     moved = True
@@ -227,3 +227,22 @@ def test_an_unacknowledged_200_gives_up_after_64_t1() -> None:
     net.pump()
     net.run_until(40)
     assert net.outcomes("b", "ack-timeout")
+
+
+def test_a_cancel_after_the_answer_gets_200_with_the_dialogs_tag_and_changes_nothing() -> None:
+    net = Net()
+    incoming, invite = _call(net)
+    net.b.respond(incoming, response_to(incoming.request, 200, to_tag="T1"), net.now)
+    net.pump()
+    cancel = Request(headers=Headers(), body=b"", method="CANCEL", uri=invite.uri)
+    for name in ("Via", "From", "To", "Call-ID"):
+        cancel.headers.add(name, invite.headers.get(name) or "")
+    cancel.headers.add("CSeq", "1 CANCEL")
+    cancel.headers.add("Max-Forwards", "70")
+    net.b.receive(bytes(cancel), A, net.now)
+    ((data, _),) = net.b.datagrams_to_send()
+    response = parse_message(data)
+    assert isinstance(response, Response)
+    assert (response.status, response.to.tag) == (200, "T1")
+    assert not net.outcomes("b", "cancelled")
+    assert len(net.b.dialogs) == 1

@@ -71,6 +71,8 @@ class Counters:
     unparseable: int = 0
     invalid_requests: int = 0
     stray_responses: int = 0
+    retransmitted: int = 0  # messages we sent again on a timer (requests, failures, 2xx awaiting ACK)
+    duplicates: int = 0  # retransmitted requests matched to a transaction we already have
 
 
 class UserAgent:
@@ -126,6 +128,7 @@ class UserAgent:
                 self._ack_timer(owner, now)
             elif isinstance(owner, ClientTransaction | ServerTransaction):
                 owner.handle_timer(now)
+                self.counters.retransmitted += len(owner.outbox)
                 self._drain(owner, now)
 
     # ---- input ---------------------------------------------------------------------------------
@@ -170,6 +173,7 @@ class UserAgent:
         key = self._key(request, "INVITE" if method == "ACK" else method)
         existing = self._servers.get(key)
         if existing is not None:
+            self.counters.duplicates += 1
             tx, _ = existing
             tx.receive(request, now)
             self._drain(tx, now)
@@ -221,12 +225,12 @@ class UserAgent:
             self._respond_tx(tx, response_to(cancel, 481), now)
             return
         invite_tx, _ = found
-        self._respond_tx(tx, response_to(cancel, 200, to_tag=self.new_tag()), now)
+        # The CANCEL's 200 carries the To tag the INVITE's responses already carry, if any.
+        last = invite_tx.last_response
+        tag = (last.to.tag if last is not None else None) or self.new_tag()
+        self._respond_tx(tx, response_to(cancel, 200, to_tag=tag), now)
         if invite_tx.state is State.PROCEEDING:  # not answered yet: the INVITE ends with 487
-            tag = invite_tx.last_response.to.tag if invite_tx.last_response is not None else None
-            self._respond_tx(
-                invite_tx, response_to(invite_tx.request, 487, to_tag=tag or self.new_tag()), now
-            )
+            self._respond_tx(invite_tx, response_to(invite_tx.request, 487, to_tag=tag), now)
             self._events.append(Outcome("cancelled", invite_tx))
 
     def _on_ack(self, ack: Request, source: Addr, now: float) -> None:
@@ -303,6 +307,7 @@ class UserAgent:
             self._events.append(Outcome("ack-timeout", None, pending.response, pending.dialog))
             return
         self._out.append((bytes(pending.response), pending.dest))
+        self.counters.retransmitted += 1
         pending.interval = min(pending.interval * 2, self.timers.t2)
         pending.deadline = min(now + pending.interval, pending.give_up)
         self._arm(pending.deadline, pending)

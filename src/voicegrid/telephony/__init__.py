@@ -1,0 +1,1 @@
+"""Call control: SIP transports, inbound routing, outbound dialling, transfer and hangup."""

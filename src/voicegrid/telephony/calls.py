@@ -1,0 +1,307 @@
+"""Call control over SIP: inbound INVITEs to a decision hook, answers with SDP, outbound dialling, BYE.
+
+The decision hook (routing, trunk checks, admission) is the application's; this layer does the SIP
+choreography around it: 100 (by the user agent), 180, 200 with an SDP answer, 488 when no codec is
+shared, the ACK that puts a call up, BYE from either side, and CANCEL while ringing.
+"""
+
+import asyncio
+import itertools
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from voicegrid.sip.build import new_call_id, new_tag, response_to
+from voicegrid.sip.dialog import Dialog
+from voicegrid.sip.errors import ParseError, SdpError
+from voicegrid.sip.headers import Headers
+from voicegrid.sip.message import Request, Response
+from voicegrid.sip.sdp import Negotiated, answer, offer, parse_sdp
+from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
+from voicegrid.telephony.sip_transport import SipEndpoint
+
+log = logging.getLogger(__name__)
+
+
+class CallState(Enum):
+    RINGING = "ringing"
+    UP = "up"
+    ENDED = "ended"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What to do with an inbound INVITE: a failure status, or ring for `ring_ms` then answer."""
+
+    status: int = 200
+    reason: str | None = None
+    ring_ms: int = 0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Decide = Callable[[Request, Addr], Awaitable[Decision]]
+
+
+@dataclass(eq=False)
+class Call:
+    id: str
+    direction: str
+    call_id: str
+    state: CallState = CallState.RINGING
+    dialog: Dialog | None = None
+    media: Negotiated | None = None
+    incoming: Incoming | None = None
+    dest: Addr | None = None
+    outcome: str | None = None  # answered, busy, no-answer, cancelled, failed, ...
+    ended_by: str | None = None
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+_ids = itertools.count(1)
+
+
+class CallControl:
+    def __init__(self, ua: UserAgent, decide: Decide, *, rtp_port: Callable[[], int] | None = None) -> None:
+        self.ua = ua
+        self.decide = decide
+        self.endpoint: SipEndpoint | None = None
+        self.calls: dict[str, Call] = {}  # by Call-ID
+        self._rtp_port = rtp_port or (lambda: 40000)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session = secrets.randbelow(2**31)
+
+    async def start(self, host: str, port: int) -> None:
+        self.endpoint = SipEndpoint(self.ua, self.on_event)
+        await self.endpoint.start(host, port)
+        self.ua.local = (self.ua.local[0], host, self.endpoint.port)
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self.endpoint is not None:
+            await self.endpoint.stop()
+
+    @property
+    def contact(self) -> str:
+        _, host, port = self.ua.local
+        return f"<sip:voicegrid@{host}:{port}>"
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _flush(self) -> None:
+        if self.endpoint is not None:
+            self.endpoint.flush()
+
+    def _now(self) -> float:
+        return asyncio.get_running_loop().time()
+
+    # ---- events from the user agent ------------------------------------------------------------
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Incoming):
+            method = event.request.method
+            if method == "INVITE" and event.dialog is None:
+                call = Call(f"call-{next(_ids)}", "inbound", event.request.call_id, incoming=event)
+                self.calls[call.call_id] = call
+                self._spawn(self._inbound(call))
+            elif method == "ACK" and event.dialog is not None:
+                acked = self.calls.get(event.request.call_id)
+                if acked is not None and acked.state is CallState.RINGING:
+                    acked.state = CallState.UP
+                    acked.answered.set()
+            elif event.transaction is not None and method != "INVITE":
+                self.ua.respond(event, response_to(event.request, 200), self._now())
+            elif event.transaction is not None:  # a re-INVITE: answered with our current SDP
+                self._reinvite(event)
+            return
+        self._on_outcome(event)
+
+    def _on_outcome(self, event: Outcome) -> None:
+        if event.kind in ("bye", "cancelled", "ack-timeout"):
+            call_id = event.dialog.call_id if event.dialog is not None else None
+            if call_id is None and event.transaction is not None:
+                call_id = event.transaction.request.call_id
+            call = self.calls.get(call_id or "")
+            if call is not None:
+                if event.kind == "ack-timeout" and call.dialog is not None:
+                    self._send_bye(call)
+                self._end(
+                    call,
+                    {"bye": "remote", "cancelled": "remote", "ack-timeout": "local"}[event.kind],
+                    {"bye": None, "cancelled": "cancelled", "ack-timeout": "failed"}[event.kind],
+                )
+            return
+        if event.transaction is None or event.transaction.request.method != "INVITE":
+            if event.kind == "response" and event.response is not None and event.transaction is None:
+                call = self.calls.get(event.response.call_id)  # a 2xx retransmitted: ACK it again
+                if call is not None and call.dialog is not None and call.dest is not None:
+                    self.ua.ack_2xx(call.dialog, event.response, call.dest, self.contact)
+            return
+        call = self.calls.get(event.transaction.request.call_id)
+        if call is None or call.direction != "outbound":
+            return
+        if event.kind == "timeout":
+            self._end(call, "network", "no-answer")
+        elif event.kind == "response" and event.response is not None:
+            self._outbound_response(call, event.response, event.dialog)
+
+    # ---- inbound -------------------------------------------------------------------------------
+    async def _inbound(self, call: Call) -> None:
+        incoming = call.incoming
+        if incoming is None:
+            return
+        request = incoming.request
+        try:
+            decision = await self.decide(request, incoming.source)
+        except Exception:
+            log.exception("call decision failed")
+            decision = Decision(500)
+        if call.state is CallState.ENDED:
+            return  # cancelled while deciding
+        if decision.status >= 300:
+            response = response_to(request, decision.status, decision.reason)
+            for name, value in decision.headers.items():
+                response.headers.add(name, value)
+            self.ua.respond(incoming, response, self._now())
+            self._end(call, "local", "rejected")
+            self._flush()
+            return
+        try:
+            body, media = answer(
+                parse_sdp(request.body),
+                local_address=self.ua.local[1],
+                local_port=self._rtp_port(),
+                session_id=self._session,
+                version=1,
+            )
+        except SdpError as exc:
+            self.ua.respond(incoming, response_to(request, exc.status, exc.reason[:100]), self._now())
+            self._end(call, "local", "failed")
+            self._flush()
+            return
+        call.media = media
+        tag = new_tag()
+        if decision.ring_ms:
+            self.ua.respond(
+                incoming, response_to(request, 180, to_tag=tag), self._now(), contact=self.contact
+            )
+            self._flush()
+            await asyncio.sleep(decision.ring_ms / 1000)
+            if call.ended.is_set():
+                return
+        ok = response_to(request, 200, to_tag=tag)
+        ok.headers.add("Content-Type", "application/sdp")
+        ok.body = bytes(body)
+        self.ua.respond(incoming, ok, self._now(), contact=self.contact)
+        call.dialog = self.ua.dialogs.get((request.call_id, tag, request.from_.tag or ""))
+        call.dest = incoming.source
+        self._flush()
+
+    def _reinvite(self, event: Incoming) -> None:
+        call = self.calls.get(event.request.call_id)
+        ok = response_to(event.request, 200)
+        if call is not None and event.request.body:
+            try:
+                body, call.media = answer(
+                    parse_sdp(event.request.body),
+                    local_address=self.ua.local[1],
+                    local_port=self._rtp_port(),
+                    session_id=self._session,
+                    version=2,
+                )
+            except SdpError as exc:
+                self.ua.respond(event, response_to(event.request, exc.status), self._now())
+                return
+            ok.headers.add("Content-Type", "application/sdp")
+            ok.body = bytes(body)
+        self.ua.respond(event, ok, self._now(), contact=self.contact)
+
+    # ---- outbound ------------------------------------------------------------------------------
+    def dial(
+        self, to_uri: str, dest: Addr, *, from_uri: str, credentials: tuple[str, str] | None = None
+    ) -> Call:
+        headers = Headers()
+        headers.add("Max-Forwards", "70")
+        headers.add("From", f"<{from_uri}>;tag={new_tag()}")
+        headers.add("To", f"<{to_uri}>")
+        call_id = new_call_id(self.ua.local[1])
+        headers.add("Call-ID", call_id)
+        headers.add("CSeq", "1 INVITE")
+        headers.add("Contact", self.contact)
+        headers.add("Content-Type", "application/sdp")
+        body = offer(
+            local_address=self.ua.local[1], local_port=self._rtp_port(), session_id=self._session, version=1
+        )
+        call = Call(f"call-{next(_ids)}", "outbound", call_id, dest=dest)
+        self.calls[call_id] = call
+        self.ua.send(
+            Request(headers=headers, body=bytes(body), method="INVITE", uri=to_uri),
+            dest,
+            self._now(),
+            credentials=credentials,
+        )
+        self._flush()
+        return call
+
+    def _outbound_response(self, call: Call, response: Response, dialog: Dialog | None) -> None:
+        if response.status < 200:
+            return
+        if response.status < 300 and dialog is not None and call.dest is not None:
+            call.dialog = dialog
+            self.ua.ack_2xx(dialog, response, call.dest, self.contact)
+            try:
+                if response.body:
+                    _, call.media = answer(
+                        parse_sdp(response.body),
+                        local_address=self.ua.local[1],
+                        local_port=self._rtp_port(),
+                        session_id=self._session,
+                        version=1,
+                    )
+            except (SdpError, ParseError):
+                log.info("answer SDP unusable on %s", call.call_id)
+            if call.state is CallState.RINGING:
+                call.state = CallState.UP
+                call.outcome = "answered"
+                call.answered.set()
+            self._flush()
+            return
+        outcome = {
+            486: "busy",
+            600: "busy",
+            480: "no-answer",
+            408: "no-answer",
+            487: "cancelled",
+            603: "declined",
+        }
+        self._end(call, "remote", outcome.get(response.status, "failed"))
+
+    # ---- ending --------------------------------------------------------------------------------
+    def hangup(self, call: Call) -> None:
+        if call.state is CallState.UP and call.dialog is not None:
+            self._send_bye(call)
+        self._end(call, "local", call.outcome)
+        self._flush()
+
+    def _send_bye(self, call: Call) -> None:
+        if call.dialog is None:
+            return
+        dest = call.dest
+        if dest is None:
+            return
+        bye = call.dialog.new_request("BYE", self.contact)
+        self.ua.send(bye, dest, self._now())
+        self.ua.end_dialog(call.dialog)
+
+    def _end(self, call: Call, by: str, outcome: str | None) -> None:
+        if call.state is CallState.ENDED:
+            return
+        call.state = CallState.ENDED
+        call.ended_by = call.ended_by or by
+        call.outcome = call.outcome or outcome or "completed"
+        call.ended.set()

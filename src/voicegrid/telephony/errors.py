@@ -1,0 +1,15 @@
+"""Errors of call control.
+
+TelephonyError(VoicegridError)
+  TransportError    a SIP socket could not be opened, or a peer could not be reached
+"""
+
+from voicegrid.core.errors import VoicegridError
+
+
+class TelephonyError(VoicegridError):
+    pass
+
+
+class TransportError(TelephonyError):
+    pass

@@ -1,0 +1,158 @@
+"""The asyncio side of SIP: one UDP socket and one TCP listener feed a sans-I/O UserAgent.
+
+Thin on purpose: bytes in -> `ua.receive`, then drain what the agent wants sent, hand its events to
+the application, and re-arm a single timer at the agent's next deadline. TCP connections are
+framed with StreamFramer, reused for responses and for requests to the same peer, and answer a
+double-CRLF keep-alive with a single CRLF (RFC 5626).
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from voicegrid.sip.errors import ParseError
+from voicegrid.sip.framing import StreamFramer
+from voicegrid.sip.useragent import Addr, Event, UserAgent
+from voicegrid.telephony.errors import TransportError
+
+log = logging.getLogger(__name__)
+CONNECT_TIMEOUT_S = 5.0
+
+
+class _Udp(asyncio.DatagramProtocol):
+    def __init__(self, endpoint: "SipEndpoint") -> None:
+        self.endpoint = endpoint
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.endpoint.on_bytes(data, ("udp", addr[0], addr[1]))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class SipEndpoint:
+    def __init__(self, ua: UserAgent, on_event: Callable[[Event], None]) -> None:
+        self.ua = ua
+        self.on_event = on_event
+        self._loop = asyncio.get_running_loop()
+        self._udp: asyncio.DatagramTransport | None = None
+        self._server: asyncio.Server | None = None
+        self._conns: dict[tuple[str, int], asyncio.StreamWriter] = {}
+        self._connecting: dict[tuple[str, int], list[bytes]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> None:
+        try:
+            self._udp, _ = await self._loop.create_datagram_endpoint(
+                lambda: _Udp(self), local_addr=(host, port)
+            )
+            self.port = self._udp.get_extra_info("sockname")[1]
+            self._server = await asyncio.start_server(self._serve_tcp, host, self.port)
+        except OSError as exc:
+            raise TransportError(f"cannot listen for SIP on {host}:{port}: {exc.strerror}") from exc
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._udp is not None:
+            self._udp.close()
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._conns.values()):
+            writer.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    # ---- in ------------------------------------------------------------------------------------
+    def on_bytes(self, data: bytes, source: Addr) -> None:
+        self.ua.receive(data, source, self._loop.time())
+        self.flush()
+
+    async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        await self._read_stream(reader, writer, (peer[0], peer[1]))
+
+    async def _read_stream(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: tuple[str, int]
+    ) -> None:
+        self._conns[peer] = writer
+        framer = StreamFramer(self.ua.limits)
+        try:
+            while data := await reader.read(65536):
+                pings = framer.keepalives
+                try:
+                    messages = framer.feed(data)
+                except ParseError as exc:
+                    log.info("closing SIP/TCP from %s:%s: %s", peer[0], peer[1], exc.reason)
+                    break
+                if framer.keepalives > pings:
+                    writer.write(b"\r\n")
+                now = self._loop.time()
+                for message in messages:
+                    self.ua.receive_message(message, ("tcp", peer[0], peer[1]), now)
+                self.flush()
+        except ConnectionError:
+            pass
+        finally:
+            if self._conns.get(peer) is writer:
+                del self._conns[peer]
+            writer.close()
+
+    # ---- out -----------------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Send what the agent queued, deliver its events, and re-arm the one timer."""
+        for data, (transport, host, port) in self.ua.datagrams_to_send():
+            if transport == "udp":
+                if self._udp is not None:
+                    self._udp.sendto(data, (host, port))
+            else:
+                self._send_stream(data, (host, port))
+        while (event := self.ua.next_event()) is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # one bad handler must not stop the signalling of every other call
+                log.exception("SIP event handler failed")
+        self._rearm()
+
+    def _send_stream(self, data: bytes, peer: tuple[str, int]) -> None:
+        writer = self._conns.get(peer)
+        if writer is not None and not writer.is_closing():
+            writer.write(data)
+            return
+        queued = self._connecting.get(peer)
+        if queued is not None:
+            queued.append(data)
+            return
+        self._connecting[peer] = [data]
+        task = self._loop.create_task(self._connect(peer))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connect(self, peer: tuple[str, int]) -> None:
+        try:
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                reader, writer = await asyncio.open_connection(peer[0], peer[1])
+        except (OSError, TimeoutError) as exc:
+            log.info("SIP/TCP connect to %s:%s failed: %s", peer[0], peer[1], exc)
+            self._connecting.pop(peer, None)
+            return  # the transaction's timer B/F reports the failure to its user
+        for data in self._connecting.pop(peer, []):
+            writer.write(data)
+        await self._read_stream(reader, writer, peer)
+
+    def _rearm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        deadline = self.ua.get_timer()
+        if deadline is not None:
+            self._timer = self._loop.call_at(deadline, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self.ua.handle_timer(self._loop.time())
+        self.flush()

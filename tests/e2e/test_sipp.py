@@ -1,0 +1,156 @@
+"""SIPp against voicegrid's SIP stack over real UDP and TCP sockets on loopback."""
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.sipp import SCENARIOS, run_sipp
+from voicegrid.sip.message import Request
+from voicegrid.sip.useragent import Addr, UserAgent
+from voicegrid.telephony.calls import Call, CallControl, CallState, Decision
+
+
+def free_udp_and_tcp_port() -> int:
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
+    raise RuntimeError("no port free for both UDP and TCP")
+
+
+async def decide(request: Request, source: Addr) -> Decision:
+    user = request.uri.split(":", 1)[1].split("@", 1)[0]
+    if user == "+15550100":
+        return Decision(200, ring_ms=50)
+    if user == "ring":
+        return Decision(200, ring_ms=20_000)
+    if user == "late":
+        return Decision(200, ring_ms=300)
+    if user == "busy":
+        return Decision(486)
+    return Decision(404)
+
+
+@pytest.fixture
+async def control() -> AsyncIterator[CallControl]:
+    port = free_udp_and_tcp_port()
+    calls = CallControl(UserAgent(("udp", "127.0.0.1", port)), decide)
+    await calls.start("127.0.0.1", port)
+    try:
+        yield calls
+    finally:
+        await calls.stop()
+
+
+def _sipp_args(control: CallControl, *extra: str) -> list[str]:
+    port = free_udp_and_tcp_port()
+    return [f"127.0.0.1:{control.ua.local[2]}", "-i", "127.0.0.1", "-p", str(port), *extra]
+
+
+@pytest.mark.parametrize("transport", ["u1", "t1"])
+async def test_sipps_builtin_uac_completes_its_calls(
+    control: CallControl, transport: str, tmp_path: Path
+) -> None:
+    run = await run_sipp(
+        _sipp_args(
+            control, "-sn", "uac", "-s", "+15550100", "-m", "10", "-r", "20", "-d", "200", "-t", transport
+        ),
+        tmp_path,
+    )
+    assert run.returncode == 0, run.log
+    ended = [c for c in control.calls.values() if c.state is CallState.ENDED]
+    assert len(ended) == 10
+    assert all(c.ended_by == "remote" and c.media is not None for c in ended)
+
+
+async def test_calls_complete_under_10_percent_packet_loss(control: CallControl, tmp_path: Path) -> None:
+    run = await run_sipp(
+        _sipp_args(
+            control, "-sn", "uac", "-s", "+15550100", "-m", "20", "-r", "20", "-d", "200", "-lost", "10"
+        ),
+        tmp_path,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.log
+    counters = control.ua.counters
+    assert counters.retransmitted + counters.duplicates > 0  # loss was repaired by retransmission
+
+
+@pytest.mark.parametrize("transport", ["u1", "t1"])
+async def test_cancel_while_ringing_ends_in_487(control: CallControl, transport: str, tmp_path: Path) -> None:
+    scenario = str(SCENARIOS / "uac_cancel.xml")
+    run = await run_sipp(
+        _sipp_args(control, "-sf", scenario, "-s", "ring", "-m", "3", "-t", transport), tmp_path
+    )
+    assert run.returncode == 0, run.log
+    outcomes = sorted(c.outcome or "" for c in control.calls.values())
+    assert outcomes == ["cancelled"] * 3
+
+
+@pytest.mark.parametrize("transport", ["u1", "t1"])
+async def test_a_cancel_that_loses_the_race_leaves_the_call_answered(
+    control: CallControl, transport: str, tmp_path: Path
+) -> None:
+    scenario = str(SCENARIOS / "uac_cancel_after_answer.xml")
+    run = await run_sipp(
+        _sipp_args(control, "-sf", scenario, "-s", "+15550100", "-m", "3", "-t", transport), tmp_path
+    )
+    assert run.returncode == 0, run.log
+    assert sorted(c.outcome or "" for c in control.calls.values()) == ["completed"] * 3
+    assert all(c.ended_by == "remote" for c in control.calls.values())
+
+
+async def test_unknown_number_gets_404_and_busy_gets_486(control: CallControl, tmp_path: Path) -> None:
+    for user, status in (("+19990000", "404"), ("busy", "486")):
+        run = await run_sipp(_sipp_args(control, "-sn", "uac", "-s", user, "-m", "1"), tmp_path / user)
+        assert run.returncode != 0  # SIPp's uac expects a 200
+        assert f"SIP/2.0 {status}" in run.log or status in run.log
+
+
+@pytest.mark.parametrize("transport", ["u1", "t1"])
+async def test_an_outbound_invite_answers_a_digest_challenge_and_connects(
+    control: CallControl, transport: str, tmp_path: Path
+) -> None:
+    port = free_udp_and_tcp_port()
+    sipp = asyncio.ensure_future(
+        run_sipp(
+            [
+                *("-sf", str(SCENARIOS / "uas_digest.xml")),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-m",
+                "1",
+                "-t",
+                transport,
+            ],
+            tmp_path,
+        )
+    )
+    await asyncio.sleep(0.5)  # let SIPp bind
+    dest = ("udp" if transport == "u1" else "tcp", "127.0.0.1", port)
+    call: Call = control.dial(
+        f"sip:+15557654321@127.0.0.1:{port}",
+        dest,
+        from_uri="sip:+15550100@127.0.0.1",
+        credentials=("carrier", "pa55word"),
+    )
+    async with asyncio.timeout(15):
+        await call.answered.wait()
+    assert call.media is not None
+    assert call.media.codec.name == "PCMU"
+    await asyncio.sleep(0.2)
+    control.hangup(call)
+    run = await sipp
+    assert run.returncode == 0, run.log
+    assert call.outcome == "answered"

@@ -1,0 +1,51 @@
+"""SIPp as a real peer: started by the test on loopback, awaited with a deadline, killed by pid."""
+
+import asyncio
+import shutil
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "e2e" / "scenarios"
+
+
+@dataclass
+class SippRun:
+    returncode: int
+    log: str
+
+
+def sipp_binary() -> str:
+    found = shutil.which("sipp")
+    if found is None:
+        raise RuntimeError("SIPp is not installed: run `make setup-test` (Debian package sip-tester)")
+    return found
+
+
+async def run_sipp(args: list[str], workdir: Path, *, timeout: float = 60.0) -> SippRun:
+    """Run SIPp to completion in `workdir` (its logs land there); exit code 0 means every call passed."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_path = workdir / "sipp.out"
+    with log_path.open("wb") as sink:
+        process = await asyncio.create_subprocess_exec(
+            sipp_binary(),
+            *args,
+            "-nostdin",
+            "-trace_err",
+            "-timeout",
+            f"{int(timeout)}s",
+            cwd=workdir,
+            stdout=sink,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        try:
+            async with asyncio.timeout(timeout + 10):
+                code = await process.wait()
+        except TimeoutError:
+            process.send_signal(signal.SIGKILL)
+            await process.wait()
+            code = -9
+    text = log_path.read_text(errors="replace")
+    for error_log in workdir.glob("*_errors.log"):
+        text += "\n--- " + error_log.name + "\n" + error_log.read_text(errors="replace")[-3000:]
+    return SippRun(code, text[-6000:])
