@@ -78,7 +78,7 @@ async def test_calls_complete_under_10_percent_packet_loss(control: CallControl,
             control, "-sn", "uac", "-s", "+15550100", "-m", "20", "-r", "20", "-d", "200", "-lost", "10"
         ),
         tmp_path,
-        timeout=120,
+        limit_s=120,
     )
     assert run.returncode == 0, run.log
     counters = control.ua.counters

@@ -22,11 +22,19 @@ def sipp_binary() -> str:
     return found
 
 
-async def run_sipp(args: list[str], workdir: Path, *, timeout: float = 60.0) -> SippRun:
+def _collect(workdir: Path) -> str:
+    text = (workdir / "sipp.out").read_text(errors="replace")
+    for error_log in workdir.glob("*_errors.log"):
+        text += "\n--- " + error_log.name + "\n" + error_log.read_text(errors="replace")[-3000:]
+    return text[-6000:]
+
+
+async def run_sipp(args: list[str], workdir: Path, *, limit_s: float = 60.0) -> SippRun:
     """Run SIPp to completion in `workdir` (its logs land there); exit code 0 means every call passed."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    log_path = workdir / "sipp.out"
-    with log_path.open("wb") as sink:
+    timeout = limit_s
+    await asyncio.to_thread(workdir.mkdir, parents=True, exist_ok=True)
+    sink = await asyncio.to_thread(open, workdir / "sipp.out", "wb")
+    with sink:
         process = await asyncio.create_subprocess_exec(
             sipp_binary(),
             *args,
@@ -45,7 +53,4 @@ async def run_sipp(args: list[str], workdir: Path, *, timeout: float = 60.0) -> 
             process.send_signal(signal.SIGKILL)
             await process.wait()
             code = -9
-    text = log_path.read_text(errors="replace")
-    for error_log in workdir.glob("*_errors.log"):
-        text += "\n--- " + error_log.name + "\n" + error_log.read_text(errors="replace")[-3000:]
-    return SippRun(code, text[-6000:])
+    return SippRun(code, await asyncio.to_thread(_collect, workdir))
