@@ -1,0 +1,82 @@
+"""baresip as a real softphone: a config dir made per test, loopback only, auto-answer, stopped by pid."""
+
+import asyncio
+import shutil
+import signal
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.support.ports import free_port
+
+CONFIG = """poll_method\t\tepoll
+sip_listen\t\t127.0.0.1:{sip_port}
+sip_trans_def\t\tudp
+net_interface\t\t127.0.0.1
+audio_source\t\taufile,{tone}
+audio_alert\t\taufile,/dev/null
+module_path\t\t/usr/lib/baresip/modules
+module\t\t\tg711.so
+module\t\t\taufile.so
+module\t\t\taccount.so
+module_app\t\tmenu.so
+rtp_ports\t\t{rtp_low}-{rtp_high}
+"""
+
+
+@dataclass
+class Baresip:
+    confdir: Path
+    sip_port: int
+    log: Path
+
+    @property
+    def uri(self) -> str:
+        return f"sip:baresip@127.0.0.1:{self.sip_port}"
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def make_baresip(workdir: Path) -> Baresip:
+    if shutil.which("baresip") is None:
+        raise RuntimeError("baresip is not installed: run `make setup-test` (Debian package baresip)")
+    workdir.mkdir(parents=True, exist_ok=True)
+    tone = workdir / "tone.wav"
+    # Eight seconds of a 440 Hz tone at 8 kHz, made here with sox so the test ships no audio file.
+    subprocess.run(
+        ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone), "synth", "8", "sine", "440"],
+        check=True,
+        timeout=30,
+    )
+    sip_port = free_port()
+    rtp_low = 20000 + (free_port() % 20000) // 2 * 2
+    (workdir / "config").write_text(
+        CONFIG.format(sip_port=sip_port, tone=tone, rtp_low=rtp_low, rtp_high=rtp_low + 20)
+    )
+    (workdir / "accounts").write_text("<sip:baresip@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU\n")
+    return Baresip(workdir, sip_port, workdir / "baresip.log")
+
+
+async def run_baresip(phone: Baresip, *args: str, quit_after_s: int) -> asyncio.subprocess.Process:
+    sink = await asyncio.to_thread(open, phone.log, "wb")
+    with sink:
+        return await asyncio.create_subprocess_exec(
+            "baresip",
+            "-f",
+            str(phone.confdir),
+            "-t",
+            str(quit_after_s),
+            *args,
+            stdout=sink,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+
+
+async def stop(process: asyncio.subprocess.Process, limit_s: float = 15.0) -> None:
+    try:
+        async with asyncio.timeout(limit_s):
+            await process.wait()
+    except TimeoutError:
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
