@@ -11,6 +11,7 @@ import typer
 from voicegrid import __version__
 from voicegrid.config import Settings, load_settings
 from voicegrid.store.errors import DatabaseUnavailable
+from voicegrid.telephony.errors import TransportError
 from voicegrid.tenancy import SecretError
 
 app = typer.Typer(
@@ -40,6 +41,9 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
         else:
             uvloop.run(coro)
     except DatabaseUnavailable as exc:
+        typer.echo(f"voicegrid: {exc}", err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
+    except TransportError as exc:
         typer.echo(f"voicegrid: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
     except SecretError as exc:

@@ -18,7 +18,10 @@ from voicegrid.api import AppServices, create_app
 from voicegrid.bootstrap import ensure_admin_key, secret_box
 from voicegrid.config import Settings
 from voicegrid.demo import demo_file, seed_demo
+from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
+from voicegrid.telephony.calls import CallControl
+from voicegrid.telephony.routing import InboundRouter
 
 log = logging.getLogger("voicegrid")
 
@@ -84,7 +87,16 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             lifespan="on",
             server_header=False,
         )
-        await run_until_signalled(_HttpServer(config))
+        sip = CallControl(
+            UserAgent(("udp", settings.sip_host, settings.sip_port)),
+            InboundRouter(platform.services.sessions).decide,
+        )
+        await sip.start(settings.sip_host, settings.sip_port)
+        log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])
+        try:
+            await run_until_signalled(_HttpServer(config))
+        finally:
+            await sip.stop()
     finally:
         await platform.engine.dispose()
 

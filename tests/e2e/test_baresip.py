@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_sipp import free_udp_and_tcp_port
 from tests.support.baresip import make_baresip, run_baresip, stop
+from tests.support.ports import free_udp_and_tcp_port
 from voicegrid.sip.message import Request
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.calls import CallControl, CallState, Decision

@@ -1,30 +1,16 @@
 """SIPp against voicegrid's SIP stack over real UDP and TCP sockets on loopback."""
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_udp_and_tcp_port
 from tests.support.sipp import SCENARIOS, run_sipp
 from voicegrid.sip.message import Request
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.calls import Call, CallControl, CallState, Decision
-
-
-def free_udp_and_tcp_port() -> int:
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no port free for both UDP and TCP")
 
 
 async def decide(request: Request, source: Addr) -> Decision:

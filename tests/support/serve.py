@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_port
+from tests.support.ports import free_port, free_udp_and_tcp_port
 
 VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
 
@@ -22,13 +22,26 @@ def env_without_voicegrid(**extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, Path]]:
+def serving(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None, sip_port: int | None = None
+) -> Iterator[tuple[str, Path]]:
     """Run `voicegrid serve` until the block ends; yields its URL and the file its stderr goes to."""
     port = free_port()
+    sip = sip_port or free_udp_and_tcp_port()
     log = data_dir.parent / f"serve-{port}.log"
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [*VOICEGRID, "serve", "--data-dir", str(data_dir), "--http-port", str(port), *args],
+            [
+                *VOICEGRID,
+                "serve",
+                "--data-dir",
+                str(data_dir),
+                "--http-port",
+                str(port),
+                "--sip-port",
+                str(sip),
+                *args,
+            ],
             env=env or env_without_voicegrid(),
             stdout=sink,
             stderr=subprocess.STDOUT,
