@@ -9,6 +9,7 @@ import pytest
 from tests.support.ports import free_udp_and_tcp_port
 from tests.support.sipp import SCENARIOS, run_sipp
 from voicegrid.sip.message import Request
+from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.calls import Call, CallControl, CallState, Decision
 
@@ -140,3 +141,44 @@ async def test_an_outbound_invite_answers_a_digest_challenge_and_connects(
     run = await sipp
     assert run.returncode == 0, run.log
     assert call.outcome == "answered"
+
+
+@pytest.mark.parametrize("transport", ["u1", "t1"])
+async def test_an_outbound_call_to_sipps_builtin_uas_connects_and_hangs_up(
+    control: CallControl, transport: str, tmp_path: Path
+) -> None:
+    port = free_udp_and_tcp_port()
+    sipp = asyncio.ensure_future(
+        run_sipp(["-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-t", transport], tmp_path)
+    )
+    await asyncio.sleep(0.5)
+    dest = ("udp" if transport == "u1" else "tcp", "127.0.0.1", port)
+    call = control.dial(f"sip:service@127.0.0.1:{port}", dest, from_uri="sip:+15550100@127.0.0.1")
+    async with asyncio.timeout(15):
+        await call.answered.wait()
+    control.hangup(call)
+    run = await sipp
+    assert run.returncode == 0, run.log
+    assert (call.outcome, call.ended_by) == ("answered", "local")
+
+
+async def test_a_registration_answers_the_challenge_and_refreshes_before_expiry(
+    control: CallControl, tmp_path: Path
+) -> None:
+    port = free_udp_and_tcp_port()
+    sipp = asyncio.ensure_future(
+        run_sipp(
+            ["-sf", str(SCENARIOS / "registrar_digest.xml"), "-i", "127.0.0.1", "-p", str(port), "-m", "1"],
+            tmp_path,
+            limit_s=20,
+        )
+    )
+    await asyncio.sleep(0.5)
+    registration = Registration(f"sip:127.0.0.1:{port}", "sip:+15550100@carrier.test", control.contact, 3600)
+    control.register(registration, ("udp", "127.0.0.1", port), ("trunkuser", "trunkpass"))
+    run = await sipp
+    assert run.returncode == 0, run.log
+    await asyncio.sleep(0.2)
+    assert registration.state == "registered"
+    assert registration.cseq == 4  # two REGISTERs, each challenged once
+    assert registration.expires_at is not None

@@ -18,6 +18,7 @@ from voicegrid.sip.dialog import Dialog
 from voicegrid.sip.errors import ParseError, SdpError
 from voicegrid.sip.headers import Headers
 from voicegrid.sip.message import Request, Response
+from voicegrid.sip.registration import Registration
 from voicegrid.sip.sdp import Negotiated, answer, offer, parse_sdp
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
@@ -72,6 +73,8 @@ class CallControl:
         self._rtp_port = rtp_port or (lambda: 40000)
         self._tasks: set[asyncio.Task[None]] = set()
         self._session = secrets.randbelow(2**31)
+        self._registrations: dict[str, tuple[Registration, Addr, tuple[str, str] | None]] = {}
+        self._register_timers: dict[str, asyncio.TimerHandle] = {}
 
     async def start(self, host: str, port: int) -> None:
         self.endpoint = SipEndpoint(self.ua, self.on_event)
@@ -79,6 +82,7 @@ class CallControl:
         self.ua.local = (self.ua.local[0], host, self.endpoint.port)
 
     async def stop(self) -> None:
+        self.unregister_all()
         for task in list(self._tasks):
             task.cancel()
         if self.endpoint is not None:
@@ -135,6 +139,9 @@ class CallControl:
                     {"bye": "remote", "cancelled": "remote", "ack-timeout": "local"}[event.kind],
                     {"bye": None, "cancelled": "cancelled", "ack-timeout": "failed"}[event.kind],
                 )
+            return
+        if event.transaction is not None and event.transaction.request.method == "REGISTER":
+            self._on_register_outcome(event)
             return
         if event.transaction is None or event.transaction.request.method != "INVITE":
             if event.kind == "response" and event.response is not None and event.transaction is None:
@@ -280,6 +287,45 @@ class CallControl:
             603: "declined",
         }
         self._end(call, "remote", outcome.get(response.status, "failed"))
+
+    # ---- registrations -------------------------------------------------------------------------
+    def register(self, registration: Registration, dest: Addr, credentials: tuple[str, str] | None) -> None:
+        """Keep `registration` registered at `dest`: sent now, refreshed and retried on its own timer."""
+        self._registrations[registration.call_id] = (registration, dest, credentials)
+        self._send_register(registration.call_id)
+
+    def _send_register(self, call_id: str) -> None:
+        found = self._registrations.get(call_id)
+        if found is None:
+            return
+        registration, dest, credentials = found
+        self.ua.send(registration.request(self._now()), dest, self._now(), credentials=credentials)
+        self._flush()
+
+    def _on_register_outcome(self, event: Outcome) -> None:
+        if event.transaction is None:
+            return
+        found = self._registrations.get(event.transaction.request.call_id)
+        if found is None or event.kind == "retried":
+            return
+        registration = found[0]
+        now = self._now()
+        if event.kind == "timeout":
+            registration.on_timeout(now)
+        elif event.response is not None and event.response.status >= 200:
+            registration.on_response(event.response, now)
+        else:
+            return
+        when = registration.get_timer()
+        if when is not None:
+            handle = asyncio.get_running_loop().call_at(when, self._send_register, registration.call_id)
+            self._register_timers[registration.call_id] = handle
+
+    def unregister_all(self) -> None:
+        for handle in self._register_timers.values():
+            handle.cancel()
+        self._register_timers.clear()
+        self._registrations.clear()
 
     # ---- ending --------------------------------------------------------------------------------
     def hangup(self, call: Call) -> None:
