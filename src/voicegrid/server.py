@@ -89,7 +89,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         )
         sip = CallControl(
             UserAgent(("udp", settings.sip_host, settings.sip_port)),
-            InboundRouter(platform.services.sessions).decide,
+            InboundRouter(platform.services.sessions, platform.services.secrets).decide,
         )
         await sip.start(settings.sip_host, settings.sip_port)
         log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])

@@ -5,9 +5,11 @@ import socket
 import subprocess
 from pathlib import Path
 
+import httpx
+
 from tests.support.ports import free_udp_and_tcp_port
-from tests.support.serve import serving
-from tests.support.sipp import sipp_binary
+from tests.support.serve import env_without_voicegrid, serving
+from tests.support.sipp import SCENARIOS, sipp_binary
 from voicegrid.sip import Response, parse_message
 
 
@@ -69,3 +71,64 @@ def test_sipp_calls_the_demo_number_and_routing_refuses_unknown_numbers(tmp_path
         assert unknown.returncode != 0
         errors = "".join(p.read_text() for p in (tmp_path / "unknown").glob("*_errors.log"))
         assert "SIP/2.0 404" in errors
+
+
+def test_a_trunk_with_digest_credentials_challenges_and_admits_only_the_right_password(
+    tmp_path: Path,
+) -> None:
+    sip_port = free_udp_and_tcp_port()
+    admin = "vg_admin_for_digest_trunk_test_01"
+    env = env_without_voicegrid(VOICEGRID_ADMIN_KEY=admin)
+    with serving(tmp_path / "var", "--demo", sip_port=sip_port, env=env) as (url, _):
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"})
+        demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+        clinic = api.post(
+            "/v1/businesses", json={"name": "Clinic", "reseller_id": demo["reseller_id"]}
+        ).json()
+        base = f"/v1/businesses/{clinic['id']}"
+        agent = api.post(f"{base}/agents", json={"name": "Front desk"}).json()
+        api.post(f"{base}/numbers", json={"number": "+15550177", "agent_id": agent["id"]}).raise_for_status()
+        api.post(
+            f"{base}/trunks",
+            json={
+                "name": "carrier",
+                "inbound_cidrs": ["198.51.100.0/24"],
+                "inbound_username": "clinic",
+                "inbound_password": "clinic-pass-1",
+                "inbound_digest_algorithms": ["MD5"],  # SIPp can answer MD5 only
+            },
+        ).raise_for_status()
+        scenario = str(SCENARIOS / "uac_digest.xml")
+        good = _sipp(
+            sip_port,
+            tmp_path / "good",
+            "-sf",
+            scenario,
+            "-s",
+            "+15550177",
+            "-m",
+            "2",
+            "-au",
+            "clinic",
+            "-ap",
+            "clinic-pass-1",
+        )
+        assert good.returncode == 0, good.stderr[-3000:]
+        bad = _sipp(
+            sip_port,
+            tmp_path / "bad",
+            "-sf",
+            scenario,
+            "-s",
+            "+15550177",
+            "-m",
+            "1",
+            "-au",
+            "clinic",
+            "-ap",
+            "guess",
+            "-trace_err",
+        )
+        assert bad.returncode != 0
+        errors = "".join(p.read_text() for p in (tmp_path / "bad").glob("*_errors.log"))
+        assert "SIP/2.0 403" in errors

@@ -156,6 +156,8 @@ class Trunk(BusinessOwned, Base):
     inbound_cidrs: Mapped[list[Any]] = mapped_column(default=list)
     inbound_username: Mapped[str | None] = mapped_column(String(200))
     inbound_password_enc: Mapped[str | None] = mapped_column(Text)
+    # Digest algorithms offered to callers, preferred first (RFC 8760); one challenge header each.
+    inbound_digest_algorithms: Mapped[list[Any]] = mapped_column(default=lambda: ["SHA-256", "MD5"])
     outbound_host: Mapped[str | None] = mapped_column(String(253))
     outbound_port: Mapped[int] = mapped_column(Integer, default=5060)
     transport: Mapped[str] = mapped_column(String(8), default="udp")

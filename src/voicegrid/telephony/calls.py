@@ -39,7 +39,7 @@ class Decision:
     status: int = 200
     reason: str | None = None
     ring_ms: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: list[tuple[str, str]] = field(default_factory=list)
 
 
 Decide = Callable[[Request, Addr], Awaitable[Decision]]
@@ -172,7 +172,7 @@ class CallControl:
             return  # cancelled while deciding
         if decision.status >= 300:
             response = response_to(request, decision.status, decision.reason)
-            for name, value in decision.headers.items():
+            for name, value in decision.headers:
                 response.headers.add(name, value)
             self.ua.respond(incoming, response, self._now())
             self._end(call, "local", "rejected")

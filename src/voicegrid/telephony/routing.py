@@ -1,21 +1,25 @@
 """Inbound routing: which business and agent an INVITE is for, and whether its source may call.
 
 Number: the Request-URI's user part, else the To header's, normalised to E.164. Source: a trunk of
-that business whose inbound CIDRs hold the sender's address. Unknown number 404; no trunk
-matched 403; disabled business 403; a number routed to no agent 480.
+that business whose inbound CIDRs hold the sender's address, or, failing that, a trunk whose digest
+credentials the caller proves (401 challenge, `stale=true` for an expired nonce, 403 for wrong
+credentials). Unknown number 404; no trunk matched 403; disabled business 403; no agent 480.
 """
 
 import logging
+import os
+import time
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voicegrid.sip.auth import DigestServer
 from voicegrid.sip.message import Request
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.sip.useragent import Addr
 from voicegrid.store.models import Business, PhoneNumber, Trunk
 from voicegrid.telephony.calls import Decision
-from voicegrid.tenancy import InvalidInput, normalize_e164
+from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e164
 from voicegrid.tenancy.network import source_allowed
 
 log = logging.getLogger(__name__)
@@ -32,8 +36,51 @@ def dialled_number(request: Request) -> str | None:
 
 
 class InboundRouter:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, realm: str = "voicegrid"
+    ) -> None:
         self.sessions = sessions
+        self.secrets = secrets
+        self.digest = DigestServer(realm, os.urandom(32))
+
+    def _challenges(self, now: float, trunks: list[Trunk], *, stale: bool) -> list[tuple[str, str]]:
+        # RFC 8760: one challenge per algorithm, preferred first. Some devices (SIPp among them) read
+        # only the first and know only MD5, so each trunk says which algorithms to offer, in order.
+        algorithms = dict.fromkeys(
+            a for t in trunks for a in (t.inbound_digest_algorithms or ["SHA-256", "MD5"])
+        )
+        return [
+            ("WWW-Authenticate", self.digest.challenge(now, stale=stale, algorithm=algorithm))
+            for algorithm in algorithms
+        ]
+
+    def _check_digest(self, request: Request, trunks: list[Trunk]) -> Decision | None:
+        """None when a trunk's credentials are proven; else the challenge or refusal to send."""
+        passwords: dict[str, str] = {}
+        credentialed = [t for t in trunks if t.inbound_username and t.inbound_password_enc]
+        for trunk in credentialed:
+            if trunk.inbound_username and trunk.inbound_password_enc:
+                try:
+                    passwords[trunk.inbound_username] = self.secrets.decrypt(
+                        trunk.inbound_password_enc, f"trunk:{trunk.id}:inbound"
+                    )
+                except SecretError:
+                    log.warning(
+                        "trunk %s: inbound password cannot be decrypted with the configured key", trunk.id
+                    )
+        if not passwords:
+            return Decision(403, "Source not allowed")
+        now = time.time()
+        header = request.headers.get("Authorization")
+        if header is None:
+            return Decision(401, headers=self._challenges(now, credentialed, stale=False))
+        verdict = self.digest.verify(header, method=request.method, password_for=passwords.get, now=now)
+        if verdict.ok:
+            return None
+        if verdict.stale:
+            return Decision(401, headers=self._challenges(now, credentialed, stale=True))
+        log.info("INVITE refused: %s", verdict.reason)
+        return Decision(403, "Wrong credentials")
 
     async def decide(self, request: Request, source: Addr) -> Decision:
         number = dialled_number(request)
@@ -50,12 +97,10 @@ class InboundRouter:
                 )
             ).all()
         if not any(source_allowed(source[1], list(t.inbound_cidrs)) for t in trunks):
-            log.info(
-                "INVITE to %s from %s refused: no trunk of the business accepts that source",
-                number,
-                source[1],
-            )
-            return Decision(403, "Source not allowed")
+            refusal = self._check_digest(request, list(trunks))
+            if refusal is not None:
+                log.info("INVITE to %s from %s refused: %s", number, source[1], refusal.status)
+                return refusal
         if business is None or not business.enabled:
             return Decision(403, "Business disabled")
         if row.agent_id is None:

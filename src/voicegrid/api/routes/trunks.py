@@ -13,6 +13,13 @@ from voicegrid.tenancy import InvalidInput, normalize_e164
 from voicegrid.tenancy.network import normalize_cidrs
 
 Transport = Literal["udp", "tcp", "tls"]
+DigestAlgorithm = Literal["SHA-256", "MD5"]
+
+
+def _both_digests() -> list[DigestAlgorithm]:
+    return ["SHA-256", "MD5"]
+
+
 _SECRET = Field(default=None, min_length=1, max_length=200)
 
 
@@ -20,6 +27,9 @@ class TrunkFields(In):
     enabled: bool = True
     inbound_cidrs: list[str] = Field(default_factory=list, max_length=100)
     inbound_username: str | None = Field(default=None, min_length=1, max_length=200)
+    inbound_digest_algorithms: list[DigestAlgorithm] = Field(
+        default_factory=_both_digests, min_length=1, max_length=2, description="preferred first"
+    )
     outbound_host: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")
     outbound_port: int = Field(default=5060, ge=1, le=65535)
     transport: Transport = "udp"
@@ -48,6 +58,7 @@ class TrunkUpdate(In):
     inbound_cidrs: list[str] | None = Field(default=None, max_length=100)
     inbound_username: str | None = Field(default=None, min_length=1, max_length=200)
     inbound_password: str | None = _SECRET
+    inbound_digest_algorithms: list[DigestAlgorithm] | None = Field(default=None, min_length=1, max_length=2)
     outbound_host: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")
     outbound_port: int | None = Field(default=None, ge=1, le=65535)
     transport: Transport | None = None
@@ -68,6 +79,7 @@ _NOT_NULL = (
     "name",
     "enabled",
     "inbound_cidrs",
+    "inbound_digest_algorithms",
     "outbound_port",
     "transport",
     "caller_ids",
@@ -82,6 +94,8 @@ async def build(
     for name in _NOT_NULL:
         if name in values and values[name] is None:
             raise InvalidInput(name, "may not be null")
+    if values.get("inbound_digest_algorithms") is not None:
+        values["inbound_digest_algorithms"] = list(dict.fromkeys(values["inbound_digest_algorithms"]))
     if values.get("inbound_cidrs") is not None:
         values["inbound_cidrs"] = normalize_cidrs(values["inbound_cidrs"])
     if values.get("caller_ids") is not None:
