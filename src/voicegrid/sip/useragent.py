@@ -281,8 +281,16 @@ class UserAgent:
                 response.headers.set("To", f"{response.headers.get('To')};tag={tag}")
             if contact is not None and "Contact" not in response.headers:
                 response.headers.add("Contact", contact)
+            key = (request.call_id, tag, request.from_.tag or "")
+            if response.status < 200:  # an early dialog (§12.1.1)
+                if key not in self.dialogs and incoming.dialog is None:
+                    self.dialogs[key] = Dialog.as_uas(request, tag)
+            elif response.status >= 300:
+                early = self.dialogs.get(key)
+                if early is not None and early.state is DialogState.EARLY:
+                    self.end_dialog(early)
             if 200 <= response.status < 300:
-                dialog = incoming.dialog or Dialog.as_uas(request, tag)
+                dialog = incoming.dialog or self.dialogs.get(key) or Dialog.as_uas(request, tag)
                 if dialog.state is DialogState.EARLY:
                     dialog.step("2xx")
                 self.dialogs[dialog.id] = dialog
@@ -426,7 +434,7 @@ class UserAgent:
                     event.kind == "response"
                     and response is not None
                     and tx.request.method == "INVITE"
-                    and 200 <= response.status < 300
+                    and response.status > 100
                 ):
                     dialog = self._uac_dialog(tx.request, response)
                 self._events.append(Outcome(event.kind, tx, response, dialog))
@@ -440,13 +448,19 @@ class UserAgent:
             if deadline is not None:
                 self._arm(deadline, tx)
 
-    def _uac_dialog(self, invite: Request, response: Response) -> Dialog:
-        key = (invite.call_id, invite.from_.tag or "", response.to.tag or "")
+    def _uac_dialog(self, invite: Request, response: Response) -> Dialog | None:
+        """The dialog a response to our INVITE makes: early on a 1xx with a to-tag, confirmed on 2xx."""
+        if response.to.tag is None:
+            return None
+        key = (invite.call_id, invite.from_.tag or "", response.to.tag)
         dialog = self.dialogs.get(key)
         if dialog is None:
             dialog = Dialog.as_uac(invite, response)
-            dialog.step("2xx")
             self.dialogs[key] = dialog
+        if 200 <= response.status < 300 and dialog.state is DialogState.EARLY:
+            dialog.step("2xx")
+        elif response.status >= 300:
+            self.end_dialog(dialog)
         return dialog
 
     def _forget(self, tx: ClientTransaction | ServerTransaction) -> None:

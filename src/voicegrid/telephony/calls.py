@@ -119,7 +119,8 @@ class CallControl:
                     acked.state = CallState.UP
                     acked.answered.set()
             elif event.transaction is not None and method != "INVITE":
-                self.ua.respond(event, response_to(event.request, 200), self._now())
+                status = 202 if method == "REFER" else 200  # REFER is accepted, then reported (RFC 3515)
+                self.ua.respond(event, response_to(event.request, status), self._now())
             elif event.transaction is not None:  # a re-INVITE: answered with our current SDP
                 self._reinvite(event)
             return
