@@ -182,3 +182,37 @@ async def test_a_registration_answers_the_challenge_and_refreshes_before_expiry(
     assert registration.state == "registered"
     assert registration.cseq == 4  # two REGISTERs, each challenged once
     assert registration.expires_at is not None
+
+
+@pytest.mark.parametrize("transport", ["u1", "t1"])
+async def test_hanging_up_a_ringing_outbound_call_cancels_it(
+    control: CallControl, transport: str, tmp_path: Path
+) -> None:
+    port = free_udp_and_tcp_port()
+    sipp = asyncio.ensure_future(
+        run_sipp(
+            [
+                "-sf",
+                str(SCENARIOS / "uas_ring_then_cancel.xml"),
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-m",
+                "1",
+                "-t",
+                transport,
+            ],
+            tmp_path,
+        )
+    )
+    await asyncio.sleep(0.5)
+    dest = ("udp" if transport == "u1" else "tcp", "127.0.0.1", port)
+    call = control.dial(f"sip:+15557654321@127.0.0.1:{port}", dest, from_uri="sip:+15550100@127.0.0.1")
+    await asyncio.sleep(0.5)  # it rings
+    control.hangup(call)
+    async with asyncio.timeout(10):
+        await call.ended.wait()
+    run = await sipp
+    assert run.returncode == 0, run.log
+    assert (call.outcome, call.ended_by) == ("cancelled", "local")

@@ -70,6 +70,19 @@ def response_to(
     return Response(headers=headers, body=b"", status=status, reason=reason or REASONS.get(status, "Unknown"))
 
 
+def cancel_for(invite: Request) -> Request:
+    """The CANCEL of a pending INVITE: same Request-URI, Call-ID, From, To, CSeq number and top Via (§9.1)."""
+    headers = Headers()
+    headers.add("Via", invite.headers.raw_values("Via")[0])
+    for value in invite.headers.raw_values("Route"):
+        headers.add("Route", value)
+    headers.add("Max-Forwards", "70")
+    for name in ("From", "To", "Call-ID"):
+        headers.add(name, invite.headers.get(name) or "")
+    headers.add("CSeq", f"{invite.cseq[0]} CANCEL")
+    return Request(headers=headers, body=b"", method="CANCEL", uri=invite.uri)
+
+
 def ack_for(invite: Request, response: Response) -> Request:
     """The ACK a client INVITE transaction sends for a non-2xx final response: same branch (§17.1.1.3)."""
     headers = Headers()

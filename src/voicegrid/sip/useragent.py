@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from voicegrid.sip import auth
-from voicegrid.sip.build import ack_for, new_branch, new_tag, response_to
+from voicegrid.sip.build import ack_for, cancel_for, new_branch, new_tag, response_to
 from voicegrid.sip.dialog import Dialog, DialogId, DialogState
 from voicegrid.sip.errors import AuthError, DialogError, ParseError
 from voicegrid.sip.message import DEFAULT_LIMITS, Limits, Message, Request, Response, parse_message
@@ -63,6 +63,7 @@ class _Client:
     dest: Addr
     credentials: tuple[str, str] | None
     auth_tries: int = 0
+    cancel_pending: bool = False
 
 
 @dataclass
@@ -349,6 +350,27 @@ class UserAgent:
         self._drain(tx, now, dest)
         return tx
 
+    def cancel(self, invite_tx: ClientTransaction, now: float) -> bool:
+        """CANCEL a pending INVITE (§9.1): at once if it rang, else as soon as a provisional response comes.
+
+        Returns False when there is nothing left to cancel (a final response already came).
+        """
+        client = self._clients.get((invite_tx.request.top_via.branch or "", "INVITE"))
+        if client is None or invite_tx.state not in (State.CALLING, State.PROCEEDING):
+            return False
+        if invite_tx.state is State.CALLING:
+            client.cancel_pending = True
+            return True
+        self._send_cancel(client, now)
+        return True
+
+    def _send_cancel(self, client: _Client, now: float) -> None:
+        client.cancel_pending = False
+        cancel = cancel_for(client.tx.request)
+        tx = ClientTransaction.start(cancel, now, reliable=client.dest[0] != "udp", timers=self.timers)
+        self._clients[(cancel.top_via.branch or "", "CANCEL")] = _Client(tx, client.dest, None)
+        self._drain(tx, now, client.dest)
+
     def ack_2xx(self, dialog: Dialog, response: Response, dest: Addr, contact: str) -> None:
         """The UAC's ACK for a 2xx (its own transaction, §13.2.2.4); call again for each retransmitted 2xx."""
         ack = dialog.new_request("ACK", contact)
@@ -371,6 +393,8 @@ class UserAgent:
                 return
         client.tx.receive(response, now)
         self._drain(client.tx, now, client.dest)
+        if client.cancel_pending and response.status < 200:
+            self._send_cancel(client, now)
 
     def _retry_with_auth(self, client: _Client, response: Response, challenge: str, now: float) -> bool:
         try:

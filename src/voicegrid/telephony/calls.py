@@ -20,6 +20,7 @@ from voicegrid.sip.headers import Headers
 from voicegrid.sip.message import Request, Response
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.sdp import Negotiated, answer, offer, parse_sdp
+from voicegrid.sip.transaction import ClientTransaction
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
 
@@ -56,6 +57,7 @@ class Call:
     incoming: Incoming | None = None
     dest: Addr | None = None
     outcome: str | None = None  # answered, busy, no-answer, cancelled, failed, ...
+    invite_tx: ClientTransaction | None = None
     ended_by: str | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -153,7 +155,9 @@ class CallControl:
         call = self.calls.get(event.transaction.request.call_id)
         if call is None or call.direction != "outbound":
             return
-        if event.kind == "timeout":
+        if event.kind == "retried" and isinstance(event.transaction, ClientTransaction):
+            call.invite_tx = event.transaction  # the INVITE again, with credentials
+        elif event.kind == "timeout":
             self._end(call, "network", "no-answer")
         elif event.kind == "response" and event.response is not None:
             self._outbound_response(call, event.response, event.dialog)
@@ -247,7 +251,7 @@ class CallControl:
         )
         call = Call(f"call-{next(_ids)}", "outbound", call_id, dest=dest)
         self.calls[call_id] = call
-        self.ua.send(
+        call.invite_tx = self.ua.send(
             Request(headers=headers, body=bytes(body), method="INVITE", uri=to_uri),
             dest,
             self._now(),
@@ -330,8 +334,19 @@ class CallControl:
 
     # ---- ending --------------------------------------------------------------------------------
     def hangup(self, call: Call) -> None:
+        """BYE an answered call; CANCEL an outbound call still ringing (it ends when the 487 comes)."""
         if call.state is CallState.UP and call.dialog is not None:
             self._send_bye(call)
+        elif (
+            call.direction == "outbound"
+            and call.state is CallState.RINGING
+            and call.invite_tx is not None
+            and self.ua.cancel(call.invite_tx, self._now())
+        ):
+            call.outcome = "cancelled"
+            call.ended_by = "local"
+            self._flush()
+            return
         self._end(call, "local", call.outcome)
         self._flush()
 
