@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.ports import free_udp_and_tcp_port
-from tests.support.sipp import SCENARIOS, run_sipp
+from tests.support.sipp import SCENARIOS, SippRun, run_sipp
 from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
@@ -103,31 +103,24 @@ async def test_unknown_number_gets_404_and_busy_gets_486(control: CallControl, t
         assert f"SIP/2.0 {status}" in run.log or status in run.log
 
 
+async def sipp_server(
+    scenario: list[str], transport: str, workdir: Path
+) -> tuple["asyncio.Future[SippRun]", Addr]:
+    """SIPp as a callee or registrar on a free port; returns its run (to await) and its address."""
+    port = free_udp_and_tcp_port()
+    args = [*scenario, "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-t", transport]
+    sipp = asyncio.ensure_future(run_sipp(args, workdir, limit_s=20))
+    await asyncio.sleep(0.5)  # let SIPp bind
+    return sipp, ("udp" if transport == "u1" else "tcp", "127.0.0.1", port)
+
+
 @pytest.mark.parametrize("transport", ["u1", "t1"])
 async def test_an_outbound_invite_answers_a_digest_challenge_and_connects(
     control: CallControl, transport: str, tmp_path: Path
 ) -> None:
-    port = free_udp_and_tcp_port()
-    sipp = asyncio.ensure_future(
-        run_sipp(
-            [
-                *("-sf", str(SCENARIOS / "uas_digest.xml")),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-m",
-                "1",
-                "-t",
-                transport,
-            ],
-            tmp_path,
-        )
-    )
-    await asyncio.sleep(0.5)  # let SIPp bind
-    dest = ("udp" if transport == "u1" else "tcp", "127.0.0.1", port)
+    sipp, dest = await sipp_server(["-sf", str(SCENARIOS / "uas_digest.xml")], transport, tmp_path)
     call: Call = control.dial(
-        f"sip:+15557654321@127.0.0.1:{port}",
+        f"sip:+15557654321@127.0.0.1:{dest[2]}",
         dest,
         from_uri="sip:+15550100@127.0.0.1",
         credentials=("carrier", "pa55word"),
@@ -147,13 +140,8 @@ async def test_an_outbound_invite_answers_a_digest_challenge_and_connects(
 async def test_an_outbound_call_to_sipps_builtin_uas_connects_and_hangs_up(
     control: CallControl, transport: str, tmp_path: Path
 ) -> None:
-    port = free_udp_and_tcp_port()
-    sipp = asyncio.ensure_future(
-        run_sipp(["-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-m", "1", "-t", transport], tmp_path)
-    )
-    await asyncio.sleep(0.5)
-    dest = ("udp" if transport == "u1" else "tcp", "127.0.0.1", port)
-    call = control.dial(f"sip:service@127.0.0.1:{port}", dest, from_uri="sip:+15550100@127.0.0.1")
+    sipp, dest = await sipp_server(["-sn", "uas"], transport, tmp_path)
+    call = control.dial(f"sip:service@127.0.0.1:{dest[2]}", dest, from_uri="sip:+15550100@127.0.0.1")
     async with asyncio.timeout(15):
         await call.answered.wait()
     control.hangup(call)
@@ -165,17 +153,11 @@ async def test_an_outbound_call_to_sipps_builtin_uas_connects_and_hangs_up(
 async def test_a_registration_answers_the_challenge_and_refreshes_before_expiry(
     control: CallControl, tmp_path: Path
 ) -> None:
-    port = free_udp_and_tcp_port()
-    sipp = asyncio.ensure_future(
-        run_sipp(
-            ["-sf", str(SCENARIOS / "registrar_digest.xml"), "-i", "127.0.0.1", "-p", str(port), "-m", "1"],
-            tmp_path,
-            limit_s=20,
-        )
+    sipp, dest = await sipp_server(["-sf", str(SCENARIOS / "registrar_digest.xml")], "u1", tmp_path)
+    registration = Registration(
+        f"sip:127.0.0.1:{dest[2]}", "sip:+15550100@carrier.test", control.contact, 3600
     )
-    await asyncio.sleep(0.5)
-    registration = Registration(f"sip:127.0.0.1:{port}", "sip:+15550100@carrier.test", control.contact, 3600)
-    control.register(registration, ("udp", "127.0.0.1", port), ("trunkuser", "trunkpass"))
+    control.register(registration, dest, ("trunkuser", "trunkpass"))
     run = await sipp
     assert run.returncode == 0, run.log
     await asyncio.sleep(0.2)
@@ -188,27 +170,8 @@ async def test_a_registration_answers_the_challenge_and_refreshes_before_expiry(
 async def test_hanging_up_a_ringing_outbound_call_cancels_it(
     control: CallControl, transport: str, tmp_path: Path
 ) -> None:
-    port = free_udp_and_tcp_port()
-    sipp = asyncio.ensure_future(
-        run_sipp(
-            [
-                "-sf",
-                str(SCENARIOS / "uas_ring_then_cancel.xml"),
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "-m",
-                "1",
-                "-t",
-                transport,
-            ],
-            tmp_path,
-        )
-    )
-    await asyncio.sleep(0.5)
-    dest = ("udp" if transport == "u1" else "tcp", "127.0.0.1", port)
-    call = control.dial(f"sip:+15557654321@127.0.0.1:{port}", dest, from_uri="sip:+15550100@127.0.0.1")
+    sipp, dest = await sipp_server(["-sf", str(SCENARIOS / "uas_ring_then_cancel.xml")], transport, tmp_path)
+    call = control.dial(f"sip:+15557654321@127.0.0.1:{dest[2]}", dest, from_uri="sip:+15550100@127.0.0.1")
     await asyncio.sleep(0.5)  # it rings
     control.hangup(call)
     async with asyncio.timeout(10):

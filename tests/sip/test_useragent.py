@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 from voicegrid.sip import Request, Response, parse_message
 from voicegrid.sip.auth import DigestServer
-from voicegrid.sip.build import new_call_id, new_tag, response_to
+from voicegrid.sip.build import cancel_for, new_call_id, new_tag, response_to
 from voicegrid.sip.headers import Headers
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
 
@@ -187,12 +187,7 @@ def test_cancel_while_ringing_gets_200_and_the_invite_487() -> None:
     incoming, invite = _call(net)
     net.b.respond(incoming, response_to(incoming.request, 180), net.now)
     net.pump()
-    cancel = Request(headers=Headers(), body=b"", method="CANCEL", uri=invite.uri)
-    for name in ("Via", "From", "To", "Call-ID"):
-        cancel.headers.add(name, invite.headers.get(name) or "")
-    cancel.headers.add("CSeq", "1 CANCEL")
-    cancel.headers.add("Max-Forwards", "70")
-    net.a._out.append((bytes(cancel), B))  # same branch as the INVITE (§9.1): sent as the UAC would
+    net.a._out.append((bytes(cancel_for(invite)), B))  # raw, so the test sees B's answer alone
     net.pump()
     assert _statuses(net.wire, "CANCEL") == [200]
     assert _statuses(net.wire, "INVITE")[-1] == 487
@@ -234,12 +229,7 @@ def test_a_cancel_after_the_answer_gets_200_with_the_dialogs_tag_and_changes_not
     incoming, invite = _call(net)
     net.b.respond(incoming, response_to(incoming.request, 200, to_tag="T1"), net.now)
     net.pump()
-    cancel = Request(headers=Headers(), body=b"", method="CANCEL", uri=invite.uri)
-    for name in ("Via", "From", "To", "Call-ID"):
-        cancel.headers.add(name, invite.headers.get(name) or "")
-    cancel.headers.add("CSeq", "1 CANCEL")
-    cancel.headers.add("Max-Forwards", "70")
-    net.b.receive(bytes(cancel), A, net.now)
+    net.b.receive(bytes(cancel_for(invite)), A, net.now)
     ((data, _),) = net.b.datagrams_to_send()
     response = parse_message(data)
     assert isinstance(response, Response)
