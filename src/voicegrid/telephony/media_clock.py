@@ -1,0 +1,79 @@
+"""The one media clock of the process: a single task wakes once per sub-slot and lets the streams due
+in that slot send their packet. No call has a sleep loop of its own.
+
+Each stream's `on_tick(scheduled, now)` is called at its turn; it sends one packet (audio, or
+comfort silence when nothing is queued) and may use `now - scheduled` as its lateness.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from voicegrid.media.clock import MediaSchedule
+
+log = logging.getLogger(__name__)
+Tick = Callable[[float, float], None]
+
+
+class Stream(Protocol):
+    def on_tick(self, scheduled: float, now: float) -> None: ...
+
+
+class MediaClock:
+    def __init__(
+        self, period_s: float = 0.020, slots: int = 20, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        # time.monotonic, not loop.time(): uvloop's loop time is a cached millisecond count, too
+        # coarse to schedule 1 ms sub-slots or to measure lateness against them.
+        self.clock = clock
+        self.schedule = MediaSchedule(period_s, slots)
+        self._streams: dict[int, Stream] = {}
+        self._task: asyncio.Task[None] | None = None
+        self.ticks = 0
+        self.overruns = 0  # slots that started after the next one was due
+
+    def register(self, stream: Stream) -> None:
+        self._streams[id(stream)] = stream
+        self.schedule.add(id(stream))
+
+    def unregister(self, stream: Stream) -> None:
+        self._streams.pop(id(stream), None)
+        self.schedule.remove(id(stream))
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        start = self.clock()
+        slot_s = self.schedule.slot_s
+        tick = 0
+        while True:
+            scheduled = start + tick * slot_s
+            delay = scheduled - self.clock()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            now = self.clock()
+            if now - scheduled > slot_s:
+                self.overruns += 1
+            for key in self.schedule.due(tick):
+                stream = self._streams.get(key)  # type: ignore[call-overload]
+                if stream is None:
+                    continue
+                try:
+                    stream.on_tick(scheduled, now)
+                except Exception:  # one broken stream must not silence every other call
+                    log.exception("media stream tick failed; removing it")
+                    self.unregister(stream)
+            self.ticks += 1
+            tick += 1
