@@ -1,0 +1,92 @@
+"""The call-session interface every agent and transport plugs into.
+
+Audio in: `AudioFrame`s of PCM16 mono with a timestamp, one per 20 ms. Audio out: `queue()` frames,
+`flush()` to drop what is queued at once (barge-in). Plus DTMF digits in, and hangup and transfer
+out. RTP calls, WebSocket bridges and test harnesses all implement `CallSession`.
+"""
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+Pcm = npt.NDArray[np.int16]
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFrame:
+    pcm: Pcm  # int16 mono
+    sample_rate: int
+    timestamp_s: float  # media time of the first sample, from the start of the call's audio
+    concealed: bool = False  # produced by loss concealment, not heard from the caller
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / self.sample_rate
+
+    def level_dbfs(self) -> float:
+        if not len(self.pcm):
+            return -120.0
+        rms = float(np.sqrt(np.mean(self.pcm.astype(np.float64) ** 2)))
+        return 20 * float(np.log10(max(rms, 1e-6) / 32768))
+
+
+class Agent(Protocol):
+    """What listens and talks on a call: told of audio, digits and the end; acts through the session."""
+
+    def on_start(self, session: "CallSession") -> None: ...
+    def on_audio(self, session: "CallSession", frame: AudioFrame) -> None: ...
+    def on_dtmf(self, session: "CallSession", digit: str) -> None: ...
+    def on_end(self, session: "CallSession") -> None: ...
+
+
+class CallSession(Protocol):
+    sample_rate: int
+
+    def queue(self, pcm: Pcm) -> None: ...
+    def flush(self) -> int: ...
+    def hangup(self, reason: str = "agent") -> None: ...
+    def transfer(self, to: str) -> None: ...
+    def send_dtmf(self, digits: str) -> None: ...
+
+
+class OutboundAudio:
+    """Frames waiting to be sent, 20 ms each at the session's rate; flushed at once on barge-in."""
+
+    def __init__(self, sample_rate: int, frame_ms: int = 20, max_seconds: float = 120.0) -> None:
+        self.samples_per_frame = sample_rate * frame_ms // 1000
+        self._frames: deque[Pcm] = deque()
+        self._partial = np.zeros(0, dtype=np.int16)
+        self._max_frames = int(max_seconds * 1000 / frame_ms)
+        self.dropped = 0
+
+    def push(self, pcm: Pcm) -> None:
+        data = np.concatenate([self._partial, pcm.astype(np.int16, copy=False)])
+        n = len(data) // self.samples_per_frame
+        for i in range(n):
+            if len(self._frames) >= self._max_frames:
+                self.dropped += 1
+                continue
+            self._frames.append(data[i * self.samples_per_frame : (i + 1) * self.samples_per_frame])
+        self._partial = data[n * self.samples_per_frame :]
+
+    def pop(self) -> Pcm | None:
+        if self._frames:
+            return self._frames.popleft()
+        if len(self._partial):  # the tail of an utterance, padded with silence
+            tail = np.zeros(self.samples_per_frame, dtype=np.int16)
+            tail[: len(self._partial)] = self._partial
+            self._partial = np.zeros(0, dtype=np.int16)
+            return tail
+        return None
+
+    def flush(self) -> int:
+        n = len(self._frames) + (1 if len(self._partial) else 0)
+        self._frames.clear()
+        self._partial = np.zeros(0, dtype=np.int16)
+        return n
+
+    def __len__(self) -> int:
+        return len(self._frames)

@@ -1,0 +1,140 @@
+"""An RTP session over real UDP sockets on loopback, with a Python peer and the echo agent."""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from tests.support.ports import free_udp_and_tcp_port
+from voicegrid.media.codecs import make_codec
+from voicegrid.media.dtmf import event_packets
+from voicegrid.media.g711 import ulaw_decode, ulaw_encode
+from voicegrid.media.rtp import RtpPacket
+from voicegrid.telephony.media_clock import MediaClock
+from voicegrid.telephony.rtp_session import EchoAgent, RtpSession
+
+
+class Peer(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.packets: list[RtpPacket] = []
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.packets.append(RtpPacket.parse(data))
+
+
+@pytest.fixture
+async def clock() -> AsyncIterator[MediaClock]:
+    media_clock = MediaClock()
+    media_clock.start()
+    yield media_clock
+    await media_clock.stop()
+
+
+async def _pair(clock: MediaClock, **kwargs) -> tuple[RtpSession, Peer, tuple[str, int]]:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    peer_port, our_port = free_udp_and_tcp_port(), free_udp_and_tcp_port()
+    _, peer = await loop.create_datagram_endpoint(Peer, local_addr=("127.0.0.1", peer_port))
+    session = RtpSession(
+        codec=make_codec("PCMU"), remote=("127.0.0.1", peer_port), agent=EchoAgent(), clock=clock, **kwargs
+    )
+    await session.open("127.0.0.1", our_port)
+    return session, peer, ("127.0.0.1", our_port)
+
+
+TONE = (8000 * np.sin(2 * np.pi * 1000 * np.arange(8000) / 8000)).astype(np.int16)  # 1 s, 1 kHz
+
+
+async def _send_tone(peer: Peer, dest: tuple[str, int]) -> None:
+    assert peer.transport is not None
+    for i in range(50):
+        payload = ulaw_encode(TONE[i * 160 : (i + 1) * 160])
+        peer.transport.sendto(bytes(RtpPacket(0, 100 + i, i * 160, 0xAB, payload)), dest)
+        await asyncio.sleep(0.02)
+
+
+async def test_the_echo_agent_returns_the_callers_audio_with_a_bounded_delay(clock: MediaClock) -> None:
+    session, peer, dest = await _pair(clock)
+    try:
+        await _send_tone(peer, dest)
+        await asyncio.sleep(0.4)
+    finally:
+        session.close()
+    audio_packets = [p for p in peer.packets if p.payload_type == 0]
+    assert session.counters.received == 50
+    assert session.stats.lost == 0
+    # The echo comes back frame for frame: the first packet that is not digital silence is frame 0.
+    first = next(i for i, p in enumerate(audio_packets) if p.payload != b"\xff" * 160)
+    heard = np.concatenate([ulaw_decode(p.payload) for p in audio_packets[first : first + 50]])
+    assert len(heard) == len(TONE)
+    assert np.corrcoef(heard.astype(np.float64), TONE.astype(np.float64))[0, 1] > 0.99  # the same tone
+    delay_ms = (audio_packets[first].timestamp - audio_packets[0].timestamp) / 8  # RTP time to the echo
+    assert delay_ms < 300
+    assert [p.sequence for p in peer.packets] == [
+        (peer.packets[0].sequence + i) % 65536 for i in range(len(peer.packets))
+    ]
+
+
+async def test_packets_from_another_source_are_ignored_and_malformed_ones_counted(clock: MediaClock) -> None:
+    session, peer, dest = await _pair(clock)
+    loop = asyncio.get_running_loop()
+    intruder_transport, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.2", 0)
+    )
+    try:
+        intruder_transport.sendto(bytes(RtpPacket(0, 1, 160, 0xBAD, b"\x00" * 160)), dest)
+        assert peer.transport is not None
+        peer.transport.sendto(b"\x00\x01garbage", dest)
+        await asyncio.sleep(0.1)
+    finally:
+        intruder_transport.close()
+        session.close()
+    assert session.counters.wrong_source == 1
+    assert session.counters.malformed == 1
+    assert session.counters.received == 0
+
+
+async def test_dtmf_digits_arrive_as_events_and_the_echo_sends_them_back(clock: MediaClock) -> None:
+    heard: list[str] = []
+
+    class Digits(EchoAgent):
+        def on_dtmf(self, session, digit):  # type: ignore[no-untyped-def]
+            heard.append(digit)
+            super().on_dtmf(session, digit)
+
+    session, peer, dest = await _pair(clock)
+    session.agent = Digits()
+    try:
+        assert peer.transport is not None
+        for n, digit in enumerate("123"):
+            for seq, payload in enumerate(event_packets(digit)):
+                peer.transport.sendto(bytes(RtpPacket(101, 10 * n + seq, 8000 * n, 0xAB, payload)), dest)
+                await asyncio.sleep(0.005)
+        await asyncio.sleep(0.5)
+    finally:
+        session.close()
+    assert heard == ["1", "2", "3"]
+    events = [p for p in peer.packets if p.payload_type == 101]
+    assert len(events) == 3 * len(event_packets("1"))
+
+
+async def test_a_call_without_rtp_hangs_up_after_the_timeout(clock: MediaClock) -> None:
+    ended = asyncio.Event()
+    reasons: list[str] = []
+
+    def on_hangup(reason: str) -> None:
+        reasons.append(reason)
+        ended.set()
+
+    session, _, _ = await _pair(clock, on_hangup=on_hangup, no_rtp_timeout_s=0.2)
+    try:
+        async with asyncio.timeout(5):
+            await ended.wait()
+    finally:
+        session.close()
+    assert reasons == ["no-rtp"]
+    assert session.counters.silence_sent > 0  # it kept sending comfort silence meanwhile
