@@ -1,6 +1,7 @@
 """SIPp against voicegrid's SIP stack over real UDP and TCP sockets on loopback."""
 
 import asyncio
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.calls import Call, CallControl, CallState, Decision
+from voicegrid.telephony.rtp_session import EchoAgent
 
 
 async def decide(request: Request, source: Addr) -> Decision:
@@ -179,3 +181,68 @@ async def test_hanging_up_a_ringing_outbound_call_cancels_it(
     run = await sipp
     assert run.returncode == 0, run.log
     assert (call.outcome, call.ended_by) == ("cancelled", "local")
+
+
+async def test_sipp_audio_into_the_echo_agent_is_received_and_sent_back(tmp_path: Path) -> None:
+    """SIPp streams two seconds of a PCMU tone; the echo agent hears it and sends it back."""
+    port = free_udp_and_tcp_port()
+
+    async def echo(request: Request, source: Addr) -> Decision:
+        return Decision(200, agent=EchoAgent())
+
+    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), echo)
+    await control.start("127.0.0.1", port)
+    try:
+        tone = tmp_path / "tone.ulaw"
+        await asyncio.to_thread(
+            subprocess.run,
+            [
+                "sox",
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-e",
+                "u-law",
+                "-t",
+                "raw",
+                str(tone),
+                "synth",
+                "2",
+                "sine",
+                "700",
+            ],
+            check=True,
+            timeout=30,
+        )
+        run = await run_sipp(
+            [
+                f"127.0.0.1:{port}",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_and_tcp_port()),
+                "-sf",
+                str(SCENARIOS / "uac_rtp_stream.xml"),
+                "-s",
+                "+15550100",
+                "-m",
+                "1",
+                "-mp",
+                str(free_udp_and_tcp_port() // 2 * 2),
+            ],
+            tmp_path,
+        )
+        assert run.returncode == 0, run.log
+        (call,) = control.calls.values()
+        media = call.media_summary
+        assert media["packets_received"] >= 90  # about 100 packets of 20 ms
+        assert media["packets_lost"] <= 2
+        assert media["packets_sent"] >= media["packets_received"]  # the echo, plus comfort silence
+        assert media["packets_sent"] - media["silence_sent"] >= 90  # the echo itself
+        assert media["wrong_source"] == 0
+        assert call.rtp_port is None  # released at hangup
+        assert control.ports.in_use == 0
+    finally:
+        await control.stop()

@@ -13,6 +13,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from voicegrid.media.codecs import make_codec
+from voicegrid.media.ports import PortAllocator, PortsExhausted
+from voicegrid.media.session import Agent
 from voicegrid.sip.build import new_call_id, new_tag, response_to
 from voicegrid.sip.dialog import Dialog
 from voicegrid.sip.errors import ParseError, SdpError
@@ -22,6 +25,8 @@ from voicegrid.sip.registration import Registration
 from voicegrid.sip.sdp import Negotiated, answer, offer, parse_sdp
 from voicegrid.sip.transaction import ClientTransaction
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
+from voicegrid.telephony.media_clock import MediaClock
+from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,7 @@ class Decision:
     reason: str | None = None
     ring_ms: int = 0
     headers: list[tuple[str, str]] = field(default_factory=list)
+    agent: Agent | None = None  # who talks on the call once it is up; None: comfort silence
 
 
 Decide = Callable[[Request, Addr], Awaitable[Decision]]
@@ -58,6 +64,10 @@ class Call:
     dest: Addr | None = None
     outcome: str | None = None  # answered, busy, no-answer, cancelled, failed, ...
     invite_tx: ClientTransaction | None = None
+    rtp_port: int | None = None
+    media_session: RtpSession | None = None
+    agent: Agent | None = None
+    media_summary: dict[str, float] = field(default_factory=dict)  # kept when the session closes
     ended_by: str | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -67,28 +77,42 @@ _ids = itertools.count(1)
 
 
 class CallControl:
-    def __init__(self, ua: UserAgent, decide: Decide, *, rtp_port: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        ua: UserAgent,
+        decide: Decide,
+        *,
+        ports: PortAllocator | None = None,
+        clock: MediaClock | None = None,
+        no_rtp_timeout_s: float = 30.0,
+    ) -> None:
         self.ua = ua
         self.decide = decide
         self.endpoint: SipEndpoint | None = None
         self.calls: dict[str, Call] = {}  # by Call-ID
-        self._rtp_port = rtp_port or (lambda: 40000)
+        self.ports = ports or PortAllocator()
+        self.clock = clock or MediaClock()
+        self.no_rtp_timeout_s = no_rtp_timeout_s
         self._tasks: set[asyncio.Task[None]] = set()
         self._session = secrets.randbelow(2**31)
         self._registrations: dict[str, tuple[Registration, Addr, tuple[str, str] | None]] = {}
         self._register_timers: dict[str, asyncio.TimerHandle] = {}
 
     async def start(self, host: str, port: int) -> None:
+        self.clock.start()
         self.endpoint = SipEndpoint(self.ua, self.on_event)
         await self.endpoint.start(host, port)
         self.ua.local = (self.ua.local[0], host, self.endpoint.port)
 
     async def stop(self) -> None:
         self.unregister_all()
+        for call in list(self.calls.values()):
+            self._close_media(call)
         for task in list(self._tasks):
             task.cancel()
         if self.endpoint is not None:
             await self.endpoint.stop()
+        await self.clock.stop()
 
     @property
     def contact(self) -> str:
@@ -184,10 +208,19 @@ class CallControl:
             self._flush()
             return
         try:
+            call.rtp_port = self.ports.allocate()
+        except PortsExhausted:
+            busy = response_to(request, 503, "No media ports free")
+            busy.headers.add("Retry-After", "5")
+            self.ua.respond(incoming, busy, self._now())
+            self._end(call, "local", "rejected")
+            self._flush()
+            return
+        try:
             body, media = answer(
                 parse_sdp(request.body),
                 local_address=self.ua.local[1],
-                local_port=self._rtp_port(),
+                local_port=call.rtp_port,
                 session_id=self._session,
                 version=1,
             )
@@ -197,6 +230,7 @@ class CallControl:
             self._flush()
             return
         call.media = media
+        call.agent = decision.agent
         tag = new_tag()
         if decision.ring_ms:
             self.ua.respond(
@@ -213,6 +247,7 @@ class CallControl:
         call.dialog = self.ua.dialogs.get((request.call_id, tag, request.from_.tag or ""))
         call.dest = incoming.source
         self._flush()
+        await self._start_media(call)
 
     def _reinvite(self, event: Incoming) -> None:
         call = self.calls.get(event.request.call_id)
@@ -222,7 +257,7 @@ class CallControl:
                 body, call.media = answer(
                     parse_sdp(event.request.body),
                     local_address=self.ua.local[1],
-                    local_port=self._rtp_port(),
+                    local_port=call.rtp_port or 0,
                     session_id=self._session,
                     version=2,
                 )
@@ -235,8 +270,16 @@ class CallControl:
 
     # ---- outbound ------------------------------------------------------------------------------
     def dial(
-        self, to_uri: str, dest: Addr, *, from_uri: str, credentials: tuple[str, str] | None = None
+        self,
+        to_uri: str,
+        dest: Addr,
+        *,
+        from_uri: str,
+        credentials: tuple[str, str] | None = None,
+        agent: Agent | None = None,
     ) -> Call:
+        """Place an outbound call; raises PortsExhausted when no media port is free."""
+        rtp_port = self.ports.allocate()
         headers = Headers()
         headers.add("Max-Forwards", "70")
         headers.add("From", f"<{from_uri}>;tag={new_tag()}")
@@ -246,10 +289,8 @@ class CallControl:
         headers.add("CSeq", "1 INVITE")
         headers.add("Contact", self.contact)
         headers.add("Content-Type", "application/sdp")
-        body = offer(
-            local_address=self.ua.local[1], local_port=self._rtp_port(), session_id=self._session, version=1
-        )
-        call = Call(f"call-{next(_ids)}", "outbound", call_id, dest=dest)
+        body = offer(local_address=self.ua.local[1], local_port=rtp_port, session_id=self._session, version=1)
+        call = Call(f"call-{next(_ids)}", "outbound", call_id, dest=dest, rtp_port=rtp_port, agent=agent)
         self.calls[call_id] = call
         call.invite_tx = self.ua.send(
             Request(headers=headers, body=bytes(body), method="INVITE", uri=to_uri),
@@ -271,7 +312,7 @@ class CallControl:
                     _, call.media = answer(
                         parse_sdp(response.body),
                         local_address=self.ua.local[1],
-                        local_port=self._rtp_port(),
+                        local_port=call.rtp_port or 0,
                         session_id=self._session,
                         version=1,
                     )
@@ -281,6 +322,7 @@ class CallControl:
                 call.state = CallState.UP
                 call.outcome = "answered"
                 call.answered.set()
+                self._spawn(self._start_media(call))
             self._flush()
             return
         outcome = {
@@ -360,9 +402,59 @@ class CallControl:
         self.ua.send(bye, dest, self._now())
         self.ua.end_dialog(call.dialog)
 
+    async def _start_media(self, call: Call) -> None:
+        media = call.media
+        if media is None or call.rtp_port is None or media.remote_address is None or call.ended.is_set():
+            return
+        session = RtpSession(
+            codec=make_codec(media.codec.name),
+            remote=(media.remote_address, media.remote_port),
+            agent=call.agent or SilentAgent(),
+            clock=self.clock,
+            telephone_event=media.telephone_event,
+            on_hangup=lambda reason: self._session_hangup(call, reason),
+            no_rtp_timeout_s=self.no_rtp_timeout_s,
+        )
+        try:
+            await session.open(self.ua.local[1], call.rtp_port)
+        except OSError as exc:
+            log.warning("RTP port %s unusable for %s: %s", call.rtp_port, call.call_id, exc)
+            self.hangup(call)
+            return
+        call.media_session = session
+        if call.ended.is_set():
+            self._close_media(call)
+
+    def _session_hangup(self, call: Call, reason: str) -> None:
+        call.ended_by = call.ended_by or ("network" if reason == "no-rtp" else "agent")
+        call.outcome = call.outcome or ("failed" if reason == "no-rtp" else "completed")
+        self.hangup(call)
+
+    def _close_media(self, call: Call) -> None:
+        session = call.media_session
+        if session is not None:
+            session.close()
+            c = session.counters
+            call.media_summary = {
+                "packets_received": c.received,
+                "packets_sent": c.sent,
+                "silence_sent": c.silence_sent,
+                "packets_lost": session.stats.lost,
+                "jitter_ms": round(session.stats.jitter_ms, 2),
+                "malformed": c.malformed,
+                "wrong_source": c.wrong_source,
+                "dtmf_received": c.dtmf_received,
+                "concealed": session.jitter.counters.concealed,
+            }
+            call.media_session = None
+        if call.rtp_port is not None:
+            self.ports.release(call.rtp_port)
+            call.rtp_port = None
+
     def _end(self, call: Call, by: str, outcome: str | None) -> None:
         if call.state is CallState.ENDED:
             return
+        self._close_media(call)
         call.state = CallState.ENDED
         call.ended_by = call.ended_by or by
         call.outcome = call.outcome or outcome or "completed"

@@ -219,3 +219,13 @@ class EchoAgent:
 
     def on_end(self, session: CallSession) -> None:
         pass
+
+
+class SilentAgent(EchoAgent):
+    """Listens and says nothing: the session sends comfort silence (voice agents until the pipeline)."""
+
+    def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
+        pass
+
+    def on_dtmf(self, session: CallSession, digit: str) -> None:
+        pass
