@@ -9,6 +9,7 @@ import pytest
 
 from tests.support.ports import free_udp_and_tcp_port
 from tests.support.sipp import SCENARIOS, SippRun, run_sipp
+from voicegrid.media.session import CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
@@ -244,5 +245,43 @@ async def test_sipp_audio_into_the_echo_agent_is_received_and_sent_back(tmp_path
         assert media["wrong_source"] == 0
         assert call.rtp_port is None  # released at hangup
         assert control.ports.in_use == 0
+    finally:
+        await control.stop()
+
+
+async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(tmp_path: Path) -> None:
+    port = free_udp_and_tcp_port()
+    digits: list[str] = []
+
+    class Digits(EchoAgent):
+        def on_dtmf(self, session: CallSession, digit: str) -> None:
+            digits.append(digit)
+
+    async def listen(request: Request, source: Addr) -> Decision:
+        return Decision(200, agent=Digits())
+
+    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), listen)
+    await control.start("127.0.0.1", port)
+    try:
+        run = await run_sipp(
+            [
+                f"127.0.0.1:{port}",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_and_tcp_port()),
+                "-sf",
+                str(SCENARIOS / "uac_dtmf.xml"),
+                "-s",
+                "+15550100",
+                "-m",
+                "1",
+                "-mp",
+                str(free_udp_and_tcp_port() // 2 * 2),
+            ],
+            tmp_path,
+        )
+        assert run.returncode == 0, run.log
+        assert digits == ["1", "2", "3"]
     finally:
         await control.stop()
