@@ -285,3 +285,28 @@ async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(tmp_path: Path) -> None:
         assert digits == ["1", "2", "3"]
     finally:
         await control.stop()
+
+
+async def test_an_outbound_call_to_a_busy_callee_ends_busy(control: CallControl, tmp_path: Path) -> None:
+    sipp, dest = await sipp_server(["-sf", str(SCENARIOS / "uas_busy.xml")], "u1", tmp_path)
+    call = control.dial(f"sip:+15557654321@127.0.0.1:{dest[2]}", dest, from_uri="sip:+15550100@127.0.0.1")
+    async with asyncio.timeout(10):
+        await call.ended.wait()
+    run = await sipp
+    assert run.returncode == 0, run.log
+    assert (call.outcome, call.ended_by) == ("busy", "remote")
+    assert control.ports.in_use == 0
+
+
+async def test_an_outbound_call_nobody_answers_ends_no_answer_at_the_ring_timeout(
+    control: CallControl, tmp_path: Path
+) -> None:
+    sipp, dest = await sipp_server(["-sf", str(SCENARIOS / "uas_ring_then_cancel.xml")], "u1", tmp_path)
+    call = control.dial(
+        f"sip:+15557654321@127.0.0.1:{dest[2]}", dest, from_uri="sip:+15550100@127.0.0.1", ring_timeout_s=1.0
+    )
+    async with asyncio.timeout(10):
+        await call.ended.wait()
+    run = await sipp
+    assert run.returncode == 0, run.log  # SIPp got its CANCEL and sent 487
+    assert (call.outcome, call.ended_by) == ("no-answer", "local")

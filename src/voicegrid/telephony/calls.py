@@ -277,8 +277,12 @@ class CallControl:
         from_uri: str,
         credentials: tuple[str, str] | None = None,
         agent: Agent | None = None,
+        ring_timeout_s: float = 45.0,
     ) -> Call:
-        """Place an outbound call; raises PortsExhausted when no media port is free."""
+        """Place an outbound call; raises PortsExhausted when no media port is free.
+
+        Unanswered after `ring_timeout_s`, it is cancelled with outcome `no-answer`.
+        """
         rtp_port = self.ports.allocate()
         headers = Headers()
         headers.add("Max-Forwards", "70")
@@ -299,7 +303,17 @@ class CallControl:
             credentials=credentials,
         )
         self._flush()
+        self._spawn(self._ring_timeout(call, ring_timeout_s))
         return call
+
+    async def _ring_timeout(self, call: Call, seconds: float) -> None:
+        try:
+            async with asyncio.timeout(seconds):
+                await call.answered.wait()
+        except TimeoutError:
+            if call.state is CallState.RINGING:
+                call.outcome = "no-answer"
+                self.hangup(call)
 
     def _outbound_response(self, call: Call, response: Response, dialog: Dialog | None) -> None:
         if response.status < 200:
@@ -385,7 +399,7 @@ class CallControl:
             and call.invite_tx is not None
             and self.ua.cancel(call.invite_tx, self._now())
         ):
-            call.outcome = "cancelled"
+            call.outcome = call.outcome or "cancelled"
             call.ended_by = "local"
             self._flush()
             return
