@@ -310,3 +310,40 @@ async def test_an_outbound_call_nobody_answers_ends_no_answer_at_the_ring_timeou
     run = await sipp
     assert run.returncode == 0, run.log  # SIPp got its CANCEL and sent 487
     assert (call.outcome, call.ended_by) == ("no-answer", "local")
+
+
+async def test_the_agent_transfers_the_caller_by_refer_and_leaves_when_it_succeeds(tmp_path: Path) -> None:
+    port = free_udp_and_tcp_port()
+
+    class Transferring(EchoAgent):
+        def on_start(self, session: CallSession) -> None:
+            asyncio.get_running_loop().call_later(0.5, session.transfer, "sip:+15550199@127.0.0.1")
+
+    async def route(request: Request, source: Addr) -> Decision:
+        return Decision(200, agent=Transferring())
+
+    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), route)
+    await control.start("127.0.0.1", port)
+    try:
+        run = await run_sipp(
+            [
+                f"127.0.0.1:{port}",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_and_tcp_port()),
+                "-sf",
+                str(SCENARIOS / "uac_accepts_refer.xml"),
+                "-s",
+                "+15550100",
+                "-m",
+                "1",
+            ],
+            tmp_path,
+        )
+        assert run.returncode == 0, run.log
+        (call,) = control.calls.values()
+        assert (call.transfer_state, call.outcome, call.ended_by) == ("done", "transferred", "local")
+        assert call.transfer_to == "sip:+15550199@127.0.0.1"
+    finally:
+        await control.stop()

@@ -68,6 +68,8 @@ class Call:
     media_session: RtpSession | None = None
     agent: Agent | None = None
     media_summary: dict[str, float] = field(default_factory=dict)  # kept when the session closes
+    transfer_to: str | None = None
+    transfer_state: str | None = None  # requested, accepted, done, failed
     ended_by: str | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -147,6 +149,8 @@ class CallControl:
             elif event.transaction is not None and method != "INVITE":
                 status = 202 if method == "REFER" else 200  # REFER is accepted, then reported (RFC 3515)
                 self.ua.respond(event, response_to(event.request, status), self._now())
+                if method == "NOTIFY":
+                    self._transfer_progress(event.request)
             elif event.transaction is not None:  # a re-INVITE: answered with our current SDP
                 self._reinvite(event)
             return
@@ -169,6 +173,9 @@ class CallControl:
             return
         if event.transaction is not None and event.transaction.request.method == "REGISTER":
             self._on_register_outcome(event)
+            return
+        if event.transaction is not None and event.transaction.request.method == "REFER":
+            self._on_refer_outcome(event)
             return
         if event.transaction is None or event.transaction.request.method != "INVITE":
             if event.kind == "response" and event.response is not None and event.transaction is None:
@@ -349,6 +356,55 @@ class CallControl:
         }
         self._end(call, "remote", outcome.get(response.status, "failed"))
 
+    # ---- transfer ------------------------------------------------------------------------------
+    def transfer(self, call: Call, to_uri: str) -> bool:
+        """Blind transfer (RFC 3515): ask the peer to call `to_uri`; we leave once it reports success."""
+        if call.state is not CallState.UP or call.dialog is None or call.dest is None:
+            return False
+        extra = Headers()
+        extra.add("Refer-To", f"<{to_uri}>")
+        extra.add("Referred-By", self.contact)
+        refer = call.dialog.new_request("REFER", self.contact, extra=extra)
+        self.ua.send(refer, call.dest, self._now())
+        call.transfer_to = to_uri
+        call.transfer_state = "requested"
+        self._flush()
+        return True
+
+    def _agent_transfer(self, call: Call, to_uri: str) -> None:
+        if not self.transfer(call, to_uri):
+            log.info("transfer of %s to %s asked while the call is not up", call.call_id, to_uri)
+
+    def _on_refer_outcome(self, event: Outcome) -> None:
+        if event.transaction is None:
+            return
+        call = self.calls.get(event.transaction.request.call_id)
+        if call is None:
+            return
+        if event.kind == "timeout":
+            call.transfer_state = "failed"
+        elif event.response is not None and event.response.status >= 200:
+            call.transfer_state = "accepted" if event.response.status < 300 else "failed"
+            if call.transfer_state == "failed":
+                log.info("REFER refused with %s on %s", event.response.status, call.call_id)
+
+    def _transfer_progress(self, notify: Request) -> None:
+        """A NOTIFY of the transfer: its sipfrag body says how the new call went (RFC 3515 §2.4.5)."""
+        call = self.calls.get(notify.call_id)
+        if call is None or call.transfer_state not in ("requested", "accepted"):
+            return
+        first_line = notify.body.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+        parts = first_line.split(" ")
+        if len(parts) < 2 or not parts[1].isdigit():
+            return
+        status = int(parts[1])
+        if 200 <= status < 300:
+            call.transfer_state = "done"
+            call.outcome = "transferred"
+            self.hangup(call)
+        elif status >= 300:
+            call.transfer_state = "failed"
+
     # ---- registrations -------------------------------------------------------------------------
     def register(self, registration: Registration, dest: Addr, credentials: tuple[str, str] | None) -> None:
         """Keep `registration` registered at `dest`: sent now, refreshed and retried on its own timer."""
@@ -427,6 +483,7 @@ class CallControl:
             clock=self.clock,
             telephone_event=media.telephone_event,
             on_hangup=lambda reason: self._session_hangup(call, reason),
+            on_transfer=lambda to: self._agent_transfer(call, to),
             no_rtp_timeout_s=self.no_rtp_timeout_s,
         )
         try:
