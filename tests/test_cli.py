@@ -21,12 +21,14 @@ def test_serve_demo_seeds_bella_pizza_and_its_key_lists_the_agent(tmp_path: Path
         assert demo["sip_uri"].startswith("sip:+15550100@127.0.0.1:")
         headers = {"Authorization": f"Bearer {demo['api_key']}"}
         agents = httpx.get(f"{url}/v1/agents", headers=headers).json()["items"]
-        assert [a["id"] for a in agents] == [demo["agent_id"]]
-        kb = agents[0]["knowledge_base"]
-        assert "11:00 to 22:00" in kb["text"]
-        assert any(t["kind"] == "transfer_call" for t in agents[0]["tools"])
+        assert [a["id"] for a in agents if a["kind"] == "voice"] == [demo["agent_id"]]
+        assert [a["name"] for a in agents if a["kind"] == "echo"] == ["Echo test"]
+        receptionist = next(a for a in agents if a["id"] == demo["agent_id"])
+        assert "11:00 to 22:00" in receptionist["knowledge_base"]["text"]
+        assert any(t["kind"] == "transfer_call" for t in receptionist["tools"])
         numbers = httpx.get(f"{url}/v1/numbers", headers=headers).json()["items"]
-        assert [(n["number"], n["agent_id"]) for n in numbers] == [("+15550100", demo["agent_id"])]
+        assert ("+15550100", demo["agent_id"]) in [(n["number"], n["agent_id"]) for n in numbers]
+        assert demo["echo_number"] in [n["number"] for n in numbers]
         trunks = httpx.get(f"{url}/v1/trunks", headers=headers).json()["items"]
         assert "127.0.0.0/8" in trunks[0]["inbound_cidrs"]
         branding = httpx.get(f"{url}/v1/branding", headers=headers).json()
@@ -36,7 +38,7 @@ def test_serve_demo_seeds_bella_pizza_and_its_key_lists_the_agent(tmp_path: Path
         again = json.loads((data_dir / "demo.json").read_text())
         assert again == demo
         listed = httpx.get(f"{url}/v1/agents", headers={"Authorization": f"Bearer {demo['api_key']}"}).json()
-        assert len(listed["items"]) == 1
+        assert len(listed["items"]) == 2  # not seeded twice
 
 
 def test_the_generated_admin_key_is_printed_once_and_works(tmp_path: Path) -> None:

@@ -25,6 +25,11 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, ge=0, le=65535)
     sip_host: str = "127.0.0.1"
     sip_port: int = Field(default=5060, ge=0, le=65535)
+    rtp_port_min: int = Field(default=40000, ge=1024, le=65534)
+    rtp_port_max: int = Field(default=49999, ge=1025, le=65535)
+    no_rtp_timeout_s: float = Field(default=30.0, gt=0)
+    drain_seconds: float = Field(default=30.0, ge=0, description="on SIGTERM, how long calls may go on")
+    invite_rate_per_source: float = Field(default=20.0, gt=0, description="new calls per second per source")
     public_url: str | None = Field(default=None, description="URL the API is reached at, for links")
     admin_key: SecretStr | None = Field(default=None, description="platform owner key; else generated")
     secret_key: SecretStr | None = Field(

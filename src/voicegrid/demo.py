@@ -15,6 +15,7 @@ from voicegrid.tenancy import Role, Scope
 from voicegrid.tenancy.keys import generate_api_key
 
 DEMO_NUMBER = "+15550100"
+ECHO_NUMBER = "+15550101"  # an echo agent: hear yourself, to check the media path
 HUMAN_NUMBER = "+15550199"
 SEEDED_MARK = "demo_business_id"
 
@@ -136,6 +137,16 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
         max_call_seconds=600,
     )
     number = PhoneNumber(id=new_id("num"), business_id=business.id, e164=DEMO_NUMBER, agent_id=agent.id)
+    echo = Agent(
+        id=new_id("agt"),
+        business_id=business.id,
+        name="Echo test",
+        kind="echo",
+        stt={"provider": "pocketsphinx", "fallbacks": []},
+        llm={"provider": "knowledge-base", "fallbacks": []},
+        tts={"provider": "espeak-ng", "fallbacks": []},
+    )
+    echo_number = PhoneNumber(id=new_id("num"), business_id=business.id, e164=ECHO_NUMBER, agent_id=echo.id)
     trunk = Trunk(
         id=new_id("trk"),
         business_id=business.id,
@@ -147,9 +158,9 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
     await session.flush()
     session.add(business)
     await session.flush()
-    session.add_all([agent, trunk])
+    session.add_all([agent, echo, trunk])
     await session.flush()
-    session.add(number)
+    session.add_all([number, echo_number])
     key = await _new_business_key(session, business)
     session.add(PlatformSetting(key=SEEDED_MARK, value=business.id))
     await session.commit()
@@ -163,6 +174,7 @@ def _describe(settings: Settings, business: Business, agent_id: str, key: str, p
         "agent_id": agent_id,
         "api_key": key,
         "number": DEMO_NUMBER,
+        "echo_number": ECHO_NUMBER,
         "sip_uri": f"sip:{DEMO_NUMBER}@{settings.sip_host}:{settings.sip_port}",
         "http_url": settings.effective_public_url,
     }

@@ -5,7 +5,7 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,11 @@ from voicegrid.api import AppServices, create_app
 from voicegrid.bootstrap import ensure_admin_key, secret_box
 from voicegrid.config import Settings
 from voicegrid.demo import demo_file, seed_demo
+from voicegrid.media.ports import PortAllocator
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
 from voicegrid.telephony.calls import CallControl
+from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.routing import InboundRouter
 
 log = logging.getLogger("voicegrid")
@@ -90,11 +92,16 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         sip = CallControl(
             UserAgent(("udp", settings.sip_host, settings.sip_port)),
             InboundRouter(platform.services.sessions, platform.services.secrets).decide,
+            ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max),
+            no_rtp_timeout_s=settings.no_rtp_timeout_s,
+            limiter=SourceRateLimiter(settings.invite_rate_per_source, 2 * settings.invite_rate_per_source),
         )
         await sip.start(settings.sip_host, settings.sip_port)
         log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])
         try:
-            await run_until_signalled(_HttpServer(config))
+            await run_until_signalled(
+                _HttpServer(config), before_exit=lambda: sip.drain(settings.drain_seconds)
+            )
         finally:
             await sip.stop()
     finally:
@@ -109,8 +116,10 @@ class _HttpServer(uvicorn.Server):
         yield
 
 
-async def run_until_signalled(http: uvicorn.Server) -> None:
-    """Serve until SIGTERM or SIGINT, then shut down gracefully and return (exit status 0)."""
+async def run_until_signalled(
+    http: uvicorn.Server, before_exit: Callable[[], Awaitable[object]] | None = None
+) -> None:
+    """Serve until SIGTERM or SIGINT; then `before_exit` (drain calls), stop HTTP, return (exit 0)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -120,7 +129,9 @@ async def run_until_signalled(http: uvicorn.Server) -> None:
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
         if stop.is_set():
-            log.info("signal received: shutting down")
+            log.info("signal received: draining calls, then shutting down")
+            if before_exit is not None:
+                await before_exit()
         http.should_exit = True
         await serving
     finally:

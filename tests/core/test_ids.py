@@ -18,8 +18,10 @@ def test_ids_made_later_sort_after_earlier_ones() -> None:
     assert first < second
 
 
-def test_ids_made_in_the_same_millisecond_are_distinct() -> None:
-    assert len({new_id("x") for _ in range(10_000)}) == 10_000
+def test_ids_made_in_the_same_millisecond_are_distinct_and_in_order() -> None:
+    ids = [new_id("x") for _ in range(10_000)]
+    assert len(set(ids)) == 10_000
+    assert ids == sorted(ids)
 
 
 def test_a_string_without_underscore_has_no_prefix() -> None:

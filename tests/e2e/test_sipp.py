@@ -14,6 +14,7 @@ from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.calls import Call, CallControl, CallState, Decision
+from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.rtp_session import EchoAgent
 
 
@@ -347,3 +348,56 @@ async def test_the_agent_transfers_the_caller_by_refer_and_leaves_when_it_succee
         assert call.transfer_to == "sip:+15550199@127.0.0.1"
     finally:
         await control.stop()
+
+
+async def test_an_invite_flood_from_one_source_gets_503_with_retry_after(tmp_path: Path) -> None:
+    port = free_udp_and_tcp_port()
+    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), decide, limiter=SourceRateLimiter(5, 5))
+    await control.start("127.0.0.1", port)
+    try:
+        run = await run_sipp(
+            [
+                *_sipp_args(control, "-sn", "uac", "-s", "+15550100", "-m", "40", "-r", "200", "-d", "100"),
+                "-trace_err",
+            ],
+            tmp_path,
+        )
+        assert run.returncode != 0  # SIPp's uac counts the refused calls as failed
+        assert "SIP/2.0 503 Too many calls from this source" in run.log
+        assert control.limiter.refused > 0
+        answered = [c for c in control.calls.values() if c.outcome == "completed"]
+        assert len(answered) >= 5  # the burst got through and completed normally
+    finally:
+        await control.stop()
+
+
+async def test_draining_refuses_new_calls_and_ends_the_rest_at_the_deadline(
+    control: CallControl, tmp_path: Path
+) -> None:
+    got_call = asyncio.Event()
+    route = control.decide
+
+    async def spy(request: Request, source: Addr) -> Decision:
+        got_call.set()
+        return await route(request, source)
+
+    control.decide = spy
+    long_call = asyncio.ensure_future(
+        run_sipp(
+            _sipp_args(control, "-sn", "uac", "-s", "+15550100", "-m", "1", "-d", "20000"), tmp_path / "long"
+        )
+    )
+    async with asyncio.timeout(10):
+        await got_call.wait()
+        await next(iter(control.calls.values())).answered.wait()
+    hung_up = await control.drain(limit_s=0.5)
+    assert hung_up == 1
+    (call,) = control.calls.values()
+    assert (call.outcome, call.ended_by) == ("drained", "local")
+    refused = await run_sipp(
+        [*_sipp_args(control, "-sn", "uac", "-s", "+15550100", "-m", "1"), "-trace_err"], tmp_path / "new"
+    )
+    assert "SIP/2.0 503 Shutting down" in refused.log
+    assert control.ua.options_status == 503
+    ended = await long_call  # SIPp saw our BYE where it expected to send its own
+    assert ended.returncode != 0

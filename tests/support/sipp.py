@@ -53,4 +53,8 @@ async def run_sipp(args: list[str], workdir: Path, *, limit_s: float = 60.0) -> 
             process.send_signal(signal.SIGKILL)
             await process.wait()
             code = -9
+        except asyncio.CancelledError:
+            process.send_signal(signal.SIGKILL)  # never leave a SIPp behind a cancelled test
+            await process.wait()
+            raise
     return SippRun(code, await asyncio.to_thread(_collect, workdir))

@@ -26,6 +26,7 @@ from voicegrid.sip.sdp import Negotiated, answer, offer, parse_sdp
 from voicegrid.sip.transaction import ClientTransaction
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
 from voicegrid.telephony.media_clock import MediaClock
+from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
 
@@ -87,8 +88,11 @@ class CallControl:
         ports: PortAllocator | None = None,
         clock: MediaClock | None = None,
         no_rtp_timeout_s: float = 30.0,
+        limiter: SourceRateLimiter | None = None,
     ) -> None:
         self.ua = ua
+        self.limiter = limiter or SourceRateLimiter()
+        self.draining = False
         self.decide = decide
         self.endpoint: SipEndpoint | None = None
         self.calls: dict[str, Call] = {}  # by Call-ID
@@ -138,6 +142,10 @@ class CallControl:
         if isinstance(event, Incoming):
             method = event.request.method
             if method == "INVITE" and event.dialog is None:
+                refusal = self._refusal(event)
+                if refusal is not None:
+                    self.ua.respond(event, refusal, self._now())
+                    return
                 call = Call(f"call-{next(_ids)}", "inbound", event.request.call_id, incoming=event)
                 self.calls[call.call_id] = call
                 self._spawn(self._inbound(call))
@@ -192,6 +200,43 @@ class CallControl:
             self._end(call, "network", "no-answer")
         elif event.kind == "response" and event.response is not None:
             self._outbound_response(call, event.response, event.dialog)
+
+    def _refusal(self, event: Incoming) -> Response | None:
+        """503 with Retry-After while draining, or for a source over its INVITE rate."""
+        if self.draining:
+            response = response_to(event.request, 503, "Shutting down")
+            response.headers.add("Retry-After", "30")
+            return response
+        if not self.limiter.allow(event.source[1], self._now()):
+            response = response_to(event.request, 503, "Too many calls from this source")
+            response.headers.add("Retry-After", "1")
+            return response
+        return None
+
+    @property
+    def active_calls(self) -> list[Call]:
+        return [c for c in self.calls.values() if c.state is not CallState.ENDED]
+
+    async def drain(self, limit_s: float) -> int:
+        """Take no new calls (INVITE and OPTIONS say 503), let calls end for up to `limit_s`, then hang up
+        the rest. Returns how many were hung up at the deadline."""
+        self.draining = True
+        self.ua.options_status = 503
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        while self.active_calls and loop.time() < deadline:
+            pending = [asyncio.ensure_future(c.ended.wait()) for c in self.active_calls]
+            try:
+                await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
+            finally:
+                for task in pending:
+                    task.cancel()
+        remaining = self.active_calls
+        for call in remaining:
+            call.ended_by = call.ended_by or "local"
+            call.outcome = call.outcome or "drained"
+            self.hangup(call)
+        return len(remaining)
 
     # ---- inbound -------------------------------------------------------------------------------
     async def _inbound(self, call: Call) -> None:

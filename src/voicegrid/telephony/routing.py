@@ -17,8 +17,9 @@ from voicegrid.sip.auth import DigestServer
 from voicegrid.sip.message import Request
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.sip.useragent import Addr
-from voicegrid.store.models import Business, PhoneNumber, Trunk
+from voicegrid.store.models import Agent, Business, PhoneNumber, Trunk
 from voicegrid.telephony.calls import Decision
+from voicegrid.telephony.rtp_session import EchoAgent, SilentAgent
 from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e164
 from voicegrid.tenancy.network import source_allowed
 
@@ -105,4 +106,9 @@ class InboundRouter:
             return Decision(403, "Business disabled")
         if row.agent_id is None:
             return Decision(480, "No agent on this number")
-        return Decision(200)
+        async with self.sessions() as session:
+            agent = await session.get(Agent, row.agent_id)
+        if agent is None:
+            return Decision(480, "No agent on this number")
+        # Voice agents listen in silence until the voice pipeline lands; echo agents send back.
+        return Decision(200, agent=EchoAgent() if agent.kind == "echo" else SilentAgent())

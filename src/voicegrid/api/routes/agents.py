@@ -63,6 +63,9 @@ class Tool(In):
 
 
 class AgentFields(In):
+    kind: Literal["voice", "echo"] = Field(
+        default="voice", description="voice: the STT-LLM-TTS agent; echo: sends back what it hears (tests)"
+    )
     language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     greeting: ShortText = ""
     system_prompt: LongText = ""
@@ -82,6 +85,7 @@ class AgentCreate(AgentFields):
 
 class AgentUpdate(In):
     name: Name | None = None
+    kind: Literal["voice", "echo"] | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     greeting: ShortText | None = None
     system_prompt: LongText | None = None
@@ -100,7 +104,18 @@ class AgentOut(Stamped, AgentFields):
     name: str
 
 
-_NOT_NULL = ("name", "language", "greeting", "system_prompt", "knowledge_base", "stt", "llm", "tts", "tools")
+_NOT_NULL = (
+    "name",
+    "kind",
+    "language",
+    "greeting",
+    "system_prompt",
+    "knowledge_base",
+    "stt",
+    "llm",
+    "tts",
+    "tools",
+)
 
 
 async def _check_stage(ctx: Ctx, owner: Owner, stage: str, value: dict[str, Any]) -> None:
