@@ -8,9 +8,11 @@ import pytest
 
 from tests.support.baresip import make_baresip, run_baresip, stop
 from tests.support.ports import free_udp_and_tcp_port
+from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.calls import CallControl, CallState, Decision
+from voicegrid.telephony.rtp_session import EchoAgent
 
 
 async def answer(request: Request, source: Addr) -> Decision:
@@ -64,3 +66,33 @@ async def test_voicegrid_calls_baresip_and_hangs_up(control: CallControl, tmp_pa
     assert "Call established" in log, log
     assert "terminated" in log
     assert (call.outcome, call.ended_by) == ("answered", "local")
+
+
+async def test_a_g722_call_from_baresip_is_decoded_at_16_khz(tmp_path: Path) -> None:
+    heard: list[tuple[int, float]] = []
+
+    class Levels(EchoAgent):
+        def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
+            if not frame.concealed:
+                heard.append((frame.sample_rate, frame.level_dbfs()))
+
+    async def wideband(request: Request, source: Addr) -> Decision:
+        return Decision(200, agent=Levels())
+
+    port = free_udp_and_tcp_port()
+    calls = CallControl(UserAgent(("udp", "127.0.0.1", port)), wideband)
+    await calls.start("127.0.0.1", port)
+    try:
+        phone = await asyncio.to_thread(make_baresip, tmp_path, "G722")
+        process = await run_baresip(phone, "-e", f"/dial sip:+15550100@127.0.0.1:{port}", quit_after_s=3)
+        await stop(process)
+        await asyncio.sleep(0.3)
+    finally:
+        await calls.stop()
+    (call,) = calls.calls.values()
+    assert call.media is not None
+    assert call.media.codec.name == "G722"
+    assert len(heard) > 50  # over a second of audio
+    assert {rate for rate, _ in heard} == {16000}
+    levels = sorted(level for _, level in heard)
+    assert levels[len(levels) // 2] > -30  # the tone, decoded: not silence, not noise floor

@@ -401,3 +401,23 @@ async def test_draining_refuses_new_calls_and_ends_the_rest_at_the_deadline(
     assert control.ua.options_status == 503
     ended = await long_call  # SIPp saw our BYE where it expected to send its own
     assert ended.returncode != 0
+
+
+async def test_a_call_longer_than_the_agents_maximum_is_hung_up(tmp_path: Path) -> None:
+    port = free_udp_and_tcp_port()
+
+    async def short(request: Request, source: Addr) -> Decision:
+        return Decision(200, max_duration_s=0.5)
+
+    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), short)
+    await control.start("127.0.0.1", port)
+    try:
+        run = await run_sipp(
+            [*_sipp_args(control, "-sn", "uac", "-s", "+15550100", "-m", "1", "-d", "10000"), "-trace_err"],
+            tmp_path,
+        )
+        assert run.returncode != 0  # SIPp wanted to hang up itself, after 10 s
+        (call,) = control.calls.values()
+        assert (call.outcome, call.ended_by) == ("max-duration", "local")
+    finally:
+        await control.stop()

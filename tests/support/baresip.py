@@ -17,6 +17,7 @@ audio_source\t\taufile,{tone}
 audio_alert\t\taufile,/dev/null
 module_path\t\t/usr/lib/baresip/modules
 module\t\t\tg711.so
+module\t\t\tg722.so
 module\t\t\taufile.so
 module\t\t\taccount.so
 module_app\t\tmenu.so
@@ -38,14 +39,15 @@ class Baresip:
         return self.log.read_text(errors="replace")
 
 
-def make_baresip(workdir: Path) -> Baresip:
+def make_baresip(workdir: Path, codec: str = "PCMU") -> Baresip:
     if shutil.which("baresip") is None:
         raise RuntimeError("baresip is not installed: run `make setup-test` (Debian package baresip)")
     workdir.mkdir(parents=True, exist_ok=True)
     tone = workdir / "tone.wav"
     # Eight seconds of a 440 Hz tone at 8 kHz, made here with sox so the test ships no audio file.
+    rate = "16000" if codec == "G722" else "8000"
     subprocess.run(
-        ["sox", "-n", "-r", "8000", "-c", "1", "-b", "16", str(tone), "synth", "8", "sine", "440"],
+        ["sox", "-n", "-r", rate, "-c", "1", "-b", "16", str(tone), "synth", "8", "sine", "440"],
         check=True,
         timeout=30,
     )
@@ -54,7 +56,9 @@ def make_baresip(workdir: Path) -> Baresip:
     (workdir / "config").write_text(
         CONFIG.format(sip_port=sip_port, tone=tone, rtp_low=rtp_low, rtp_high=rtp_low + 20)
     )
-    (workdir / "accounts").write_text("<sip:baresip@127.0.0.1>;regint=0;answermode=auto;audio_codecs=PCMU\n")
+    (workdir / "accounts").write_text(
+        f"<sip:baresip@127.0.0.1>;regint=0;answermode=auto;audio_codecs={codec}\n"
+    )
     return Baresip(workdir, sip_port, workdir / "baresip.log")
 
 

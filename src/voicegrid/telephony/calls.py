@@ -48,6 +48,7 @@ class Decision:
     ring_ms: int = 0
     headers: list[tuple[str, str]] = field(default_factory=list)
     agent: Agent | None = None  # who talks on the call once it is up; None: comfort silence
+    max_duration_s: float | None = None  # hang up this long after the answer
 
 
 Decide = Callable[[Request, Addr], Awaitable[Decision]]
@@ -71,6 +72,7 @@ class Call:
     media_summary: dict[str, float] = field(default_factory=dict)  # kept when the session closes
     transfer_to: str | None = None
     transfer_state: str | None = None  # requested, accepted, done, failed
+    max_duration_s: float | None = None
     ended_by: str | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -283,6 +285,7 @@ class CallControl:
             return
         call.media = media
         call.agent = decision.agent
+        call.max_duration_s = decision.max_duration_s
         tag = new_tag()
         if decision.ring_ms:
             self.ua.respond(
@@ -540,6 +543,18 @@ class CallControl:
         call.media_session = session
         if call.ended.is_set():
             self._close_media(call)
+        elif call.max_duration_s is not None:
+            self._spawn(self._limit_duration(call, call.max_duration_s))
+
+    async def _limit_duration(self, call: Call, seconds: float) -> None:
+        try:
+            async with asyncio.timeout(seconds):
+                await call.ended.wait()
+        except TimeoutError:
+            if call.state is not CallState.ENDED:
+                call.outcome = call.outcome or "max-duration"
+                call.ended_by = "local"
+                self.hangup(call)
 
     def _session_hangup(self, call: Call, reason: str) -> None:
         call.ended_by = call.ended_by or ("network" if reason == "no-rtp" else "agent")

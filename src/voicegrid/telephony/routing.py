@@ -111,4 +111,8 @@ class InboundRouter:
         if agent is None:
             return Decision(480, "No agent on this number")
         # Voice agents listen in silence until the voice pipeline lands; echo agents send back.
-        return Decision(200, agent=EchoAgent() if agent.kind == "echo" else SilentAgent())
+        return Decision(
+            200,
+            agent=EchoAgent() if agent.kind == "echo" else SilentAgent(),
+            max_duration_s=float(agent.max_call_seconds),
+        )
