@@ -138,3 +138,48 @@ async def test_a_call_without_rtp_hangs_up_after_the_timeout(clock: MediaClock) 
         session.close()
     assert reasons == ["no-rtp"]
     assert session.counters.silence_sent > 0  # it kept sending comfort silence meanwhile
+
+
+def _even_port_pair() -> int:
+    import socket
+
+    for _ in range(100):
+        port = free_udp_and_tcp_port() // 2 * 2
+        try:
+            with (
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
+                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
+            ):
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+            return port
+        except OSError:
+            continue
+    raise RuntimeError("no free RTP/RTCP port pair")
+
+
+async def test_two_sessions_exchange_rtcp_reports_about_each_others_streams(
+    clock: MediaClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voicegrid.telephony import rtp_session
+
+    monkeypatch.setattr(rtp_session, "RTCP_INTERVAL_S", 0.2)
+    port_a, port_b = _even_port_pair(), _even_port_pair()
+    a = RtpSession(codec=make_codec("PCMU"), remote=("127.0.0.1", port_b), agent=EchoAgent(), clock=clock)
+    b = RtpSession(codec=make_codec("PCMU"), remote=("127.0.0.1", port_a), agent=EchoAgent(), clock=clock)
+    await a.open("127.0.0.1", port_a)
+    await b.open("127.0.0.1", port_b)
+    try:
+        a.queue(TONE)
+        await asyncio.sleep(1.2)
+    finally:
+        a.close()
+        b.close()
+    for session in (a, b):
+        assert session.rtcp.reports_sent >= 3
+        assert session.rtcp.reports_received >= 2
+        assert session.rtcp.malformed == 0
+        assert session.rtcp.blocks_about_us >= 2  # the peer reported on our own stream
+        assert session.rtcp.remote_cumulative_lost == 0
+        assert session.rtcp.remote_fraction_lost == 0.0
+    assert b.stats.received > 40

@@ -576,6 +576,9 @@ class CallControl:
                 "wrong_source": c.wrong_source,
                 "dtmf_received": c.dtmf_received,
                 "concealed": session.jitter.counters.concealed,
+                "rtcp_reports_received": session.rtcp.reports_received,
+                "remote_fraction_lost": session.rtcp.remote_fraction_lost,
+                "remote_jitter_ms": round(session.rtcp.remote_jitter_ms, 2),
             }
             call.media_session = None
         if call.rtp_port is not None:

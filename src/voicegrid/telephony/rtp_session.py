@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from voicegrid.media import rtcp
 from voicegrid.media.codecs import Codec
 from voicegrid.media.dtmf import DtmfReceiver, event_packets
 from voicegrid.media.errors import RtpError
@@ -26,6 +27,36 @@ from voicegrid.media.session import Agent, AudioFrame, CallSession, OutboundAudi
 from voicegrid.telephony.media_clock import MediaClock
 
 log = logging.getLogger(__name__)
+
+
+RTCP_INTERVAL_S = 5.0
+NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 to 1970
+
+
+def ntp_timestamp(unix_s: float) -> int:
+    seconds = int(unix_s) + NTP_EPOCH_OFFSET
+    return (seconds << 32) | int((unix_s % 1) * (1 << 32))
+
+
+class _Rtcp(asyncio.DatagramProtocol):
+    def __init__(self, session: "RtpSession") -> None:
+        self.session = session
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.session.rtcp_received(data, addr)
+
+
+@dataclass
+class RtcpView:
+    """What RTCP told us: the peer's own view of our stream (loss and jitter at their end)."""
+
+    reports_received: int = 0
+    reports_sent: int = 0
+    blocks_about_us: int = 0  # report blocks whose SSRC is our stream's
+    malformed: int = 0
+    remote_fraction_lost: float = 0.0
+    remote_cumulative_lost: int = 0
+    remote_jitter_ms: float = 0.0
 
 
 @dataclass
@@ -63,6 +94,10 @@ class RtpSession(asyncio.DatagramProtocol):
         self._on_transfer = on_transfer
         self.no_rtp_timeout_s = no_rtp_timeout_s
         self.counters = RtpCounters()
+        self.rtcp = RtcpView()
+        self._rtcp_transport: asyncio.DatagramTransport | None = None
+        self._next_rtcp = time.monotonic() + RTCP_INTERVAL_S
+        self._octets_sent = 0
         self.stats = ReceiverStats(codec.rtp_clock_rate)
         self.jitter = JitterBuffer(clock_rate=codec.rtp_clock_rate)
         self.dtmf = DtmfReceiver(codec.rtp_clock_rate)
@@ -77,6 +112,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._last_pcm: Pcm | None = None
         self._closed = False
         self.ended_reason: str | None = None
+        self.remote_ssrc: int | None = None
         self._silence = (
             bytes([codec.silence_byte]) * codec.samples_per_frame if codec.silence_byte is not None else None
         )
@@ -85,6 +121,12 @@ class RtpSession(asyncio.DatagramProtocol):
     async def open(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
         self._transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        try:
+            self._rtcp_transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Rtcp(self), local_addr=(host, port + 1)
+            )
+        except OSError as exc:  # RTCP is optional: the call goes on without reports
+            log.info("no RTCP socket on %s: %s", port + 1, exc)
         self._last_rx = time.monotonic()
         self.clock.register(self)
         self.agent.on_start(self)
@@ -95,7 +137,10 @@ class RtpSession(asyncio.DatagramProtocol):
         self._closed = True
         self.clock.unregister(self)
         if self._transport is not None:
+            self._send_rtcp(goodbye=True)
             self._transport.close()
+        if self._rtcp_transport is not None:
+            self._rtcp_transport.close()
         self.agent.on_end(self)
 
     # ---- CallSession ---------------------------------------------------------------------------
@@ -133,6 +178,7 @@ class RtpSession(asyncio.DatagramProtocol):
             self.counters.malformed += 1
             return
         self.counters.received += 1
+        self.remote_ssrc = packet.ssrc
         now = time.monotonic()
         self._last_rx = now
         if packet.payload_type == self.telephone_event and self.telephone_event is not None:
@@ -151,12 +197,52 @@ class RtpSession(asyncio.DatagramProtocol):
         self.stats.update(packet.sequence, packet.timestamp, now)
         self.jitter.push(packet, now)
 
+    # ---- RTCP ----------------------------------------------------------------------------------
+    @property
+    def ssrc(self) -> int:
+        return self._ssrc
+
+    @property
+    def rtp_timestamp(self) -> int:
+        return self._ts
+
+    @property
+    def octets_sent(self) -> int:
+        return self._octets_sent
+
+    def _send_rtcp(self, goodbye: bool = False) -> None:
+        if self._rtcp_transport is None:
+            return
+        self._rtcp_transport.sendto(_rtcp_for(self, goodbye), (self.remote[0], self.remote[1] + 1))
+        self.rtcp.reports_sent += 1
+
+    def rtcp_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if addr[0] != self.remote[0]:
+            return
+        try:
+            packets = rtcp.parse_compound(data)
+        except RtpError:
+            self.rtcp.malformed += 1
+            return
+        for packet in packets:
+            if isinstance(packet, rtcp.SenderReport | rtcp.ReceiverReport):
+                self.rtcp.reports_received += 1
+                for block in packet.reports:
+                    if block.ssrc == self._ssrc:
+                        self.rtcp.blocks_about_us += 1
+                        self.rtcp.remote_fraction_lost = block.fraction_lost / 256
+                        self.rtcp.remote_cumulative_lost = block.cumulative_lost
+                        self.rtcp.remote_jitter_ms = block.jitter * 1000 / self.codec.rtp_clock_rate
+
     # ---- the clock's tick ----------------------------------------------------------------------
     def on_tick(self, scheduled: float, now: float) -> None:
         if self._closed:
             return
         self._play(now)
         self._send()
+        if now >= self._next_rtcp:
+            self._next_rtcp = now + RTCP_INTERVAL_S
+            self._send_rtcp()
         if now - self._last_rx > self.no_rtp_timeout_s:
             self.hangup("no-rtp")
 
@@ -200,8 +286,35 @@ class RtpSession(asyncio.DatagramProtocol):
         packet = RtpPacket(pt, self._seq, self._ts, self._ssrc, payload, marker)
         self._transport.sendto(bytes(packet), self.remote)
         self.counters.sent += 1
+        self._octets_sent += len(payload)
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + self.codec.timestamp_step) & 0xFFFFFFFF
+
+
+def _rtcp_for(session: "RtpSession", goodbye: bool) -> bytes:
+    blocks = []
+    if session.stats.started and session.stats.received:
+        blocks.append(
+            rtcp.ReportBlock(
+                ssrc=session.remote_ssrc or 0,
+                fraction_lost=session.stats.fraction_lost_since_last(),
+                cumulative_lost=session.stats.lost,
+                highest_seq=(session.stats.cycles + session.stats.max_seq) & 0xFFFFFFFF,
+                jitter=int(session.stats.jitter),
+            )
+        )
+    report = rtcp.SenderReport(
+        session.ssrc,
+        ntp_timestamp(time.time()),
+        session.rtp_timestamp,
+        session.counters.sent,
+        session.octets_sent,
+        blocks,
+    )
+    data = bytes(report) + bytes(rtcp.SourceDescription(session.ssrc, f"voicegrid@{session.remote[0]}"))
+    if goodbye:
+        data += bytes(rtcp.Goodbye([session.ssrc]))
+    return data
 
 
 class EchoAgent:
