@@ -24,6 +24,7 @@ from voicegrid.store import check_database, make_engine, make_sessionmaker, upgr
 from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.routing import InboundRouter
+from voicegrid.telephony.service import CallService
 
 log = logging.getLogger("voicegrid")
 
@@ -97,6 +98,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             limiter=SourceRateLimiter(settings.invite_rate_per_source, 2 * settings.invite_rate_per_source),
         )
         await sip.start(settings.sip_host, settings.sip_port)
+        platform.services.calls = CallService(sip, platform.services.sessions, platform.services.secrets)
         log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])
         try:
             await run_until_signalled(

@@ -22,6 +22,7 @@ TARGETS = ("own", "other_business", "other_reseller")
 # What each kind of business-owned thing needs: (role to read, role to write, lowest scope that writes).
 NEEDS = {
     "agents": ("viewer", "member", "business"),
+    "calls": ("viewer", "member", "business"),
     "numbers": ("viewer", "member", "business"),
     "trunks": ("viewer", "admin", "business"),
     "credentials": ("viewer", "admin", "business"),
@@ -171,7 +172,33 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", f"{B}/audit-log"): business_route("audit-log"),
     ("GET", "/v1/audit-log"): own_level_route("audit-log"),
 }
-ITEM_METHODS = {"GET": "", "PATCH": "/{item_id}", "DELETE": "/{item_id}"}
+
+
+def accepted(expect: Expect) -> Expect:
+    """Actions on a call answer 202 where a create would answer 201."""
+
+    def wrapped(method: str, scope: str, role: str, target: str) -> int:
+        status = expect(method, scope, role, target)
+        return 202 if status == 201 else status
+
+    return wrapped
+
+
+def conflict(expect: Expect) -> Expect:
+    """Transfer of a call that never answered: allowed callers get 409, the rest their refusal."""
+
+    def wrapped(method: str, scope: str, role: str, target: str) -> int:
+        status = expect(method, scope, role, target)
+        return 409 if status == 201 else status
+
+    return wrapped
+
+
+for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_route("calls"))):
+    EXPECT[("POST", f"{prefix}/calls")] = calls_expect
+    EXPECT[("GET", f"{prefix}/calls/{{call_id}}")] = calls_expect
+    EXPECT[("POST", f"{prefix}/calls/{{call_id}}/hangup")] = accepted(calls_expect)
+    EXPECT[("POST", f"{prefix}/calls/{{call_id}}/transfer")] = conflict(calls_expect)
 for kind in ("agents", "numbers", "trunks", "credentials", "users", "api-keys"):
     families: list[tuple[str, Expect]] = [(B, business_route(kind))]
     if kind in ("users", "api-keys"):
@@ -220,8 +247,24 @@ class Cases:
     def reseller_for(self, target: str) -> str:
         return self.world.reseller_b if target == "other_reseller" else self.world.reseller_a
 
+    async def outbound_ready(self, business: str) -> str:
+        """An agent and a trunk that can dial out, in `business`; returns the agent's id."""
+        base = f"/v1/businesses/{business}"
+        trunk = {
+            "name": "out",
+            "outbound_host": "127.0.0.1",
+            "outbound_port": 5099,
+            "caller_ids": ["+15550000"],
+        }
+        await self.run.ok("POST", f"{base}/trunks", json=trunk)
+        return str((await self.run.ok("POST", f"{base}/agents", json={"name": "dialer"}))["id"])
+
     def body(self, method: str, path: str) -> Any:
         n = next(self.n)
+        if path.endswith("/transfer"):
+            return {"to": "+15550199"}
+        if "/calls" in path:
+            return None
         kind = path.replace("/{item_id}", "").rsplit("/", 1)[-1]
         if method == "PUT":
             return {"product_name": "P"} if kind == "branding" else {}
@@ -267,6 +310,18 @@ class Cases:
             if deleting_tenant and scope == "platform":
                 reseller = await self.fresh_item("/v1/resellers")
             path = path.replace("{reseller_id}", reseller)
+        if "/calls" in template:
+            business = (
+                path.split("/v1/businesses/")[1].split("/")[0] if "/v1/businesses/" in path else w.business_a1
+            )
+            agent = await self.outbound_ready(business)
+            if "{call_id}" in path:
+                call = await self.run.ok(
+                    "POST", f"/v1/businesses/{business}/calls", json={"agent_id": agent, "to": "+15557770000"}
+                )
+                path = path.replace("{call_id}", call["id"])
+            elif method == "POST":
+                return path, {"agent_id": agent, "to": "+15557770000"}
         if "{item_id}" in path:
             collection = path.split("/{item_id}")[0]
             if collection.startswith("/v1/") and collection.count("/") == 2:  # prefix-less: own level

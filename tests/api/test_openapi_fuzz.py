@@ -23,6 +23,10 @@ def test_no_generated_request_gets_a_server_error(tmp_path: Path) -> None:
                 f"Authorization: Bearer {ADMIN}",
                 "--checks",
                 "not_a_server_error",
+                # Placing calls dials real SIP to the trunk's host: never from a fuzzer, which could
+                # name any address. The call routes are covered by the authorization matrix and e2e.
+                "--exclude-tag",
+                "calls",
                 "--phases",
                 "examples,coverage,fuzzing",
                 "--max-examples",

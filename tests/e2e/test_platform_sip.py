@@ -3,6 +3,7 @@
 import json
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -132,3 +133,85 @@ def test_a_trunk_with_digest_credentials_challenges_and_admits_only_the_right_pa
         assert bad.returncode != 0
         errors = "".join(p.read_text() for p in (tmp_path / "bad").glob("*_errors.log"))
         assert "SIP/2.0 403" in errors
+
+
+def test_an_api_call_through_a_digest_trunk_connects_is_watched_and_hung_up(tmp_path: Path) -> None:
+    sip_port, carrier_port = free_udp_and_tcp_port(), free_udp_and_tcp_port()
+    workdir = tmp_path / "carrier"
+    workdir.mkdir()
+    carrier = subprocess.Popen(
+        [
+            sipp_binary(),
+            "-sf",
+            str(SCENARIOS / "uas_digest.xml"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(carrier_port),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        with serving(tmp_path / "var", "--demo", sip_port=sip_port) as (url, _):
+            demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+            api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"})
+            trunk = api.post(
+                "/v1/trunks",
+                json={
+                    "name": "carrier",
+                    "outbound_host": "127.0.0.1",
+                    "outbound_port": carrier_port,
+                    "outbound_username": "carrier",
+                    "outbound_password": "pa55word",
+                    "caller_ids": ["+15550100"],
+                },
+            ).json()
+            refused = api.post(
+                "/v1/calls", json={"agent_id": demo["agent_id"], "to": "+15557654321", "from": "+15559999"}
+            )
+            assert refused.status_code == 403
+            unknown = api.post("/v1/calls", json={"agent_id": "agt_nope", "to": "+15557654321"})
+            assert unknown.status_code == 422
+            created = api.post(
+                "/v1/calls",
+                json={
+                    "agent_id": demo["agent_id"],
+                    "to": "+15557654321",
+                    "trunk_id": trunk["id"],
+                    "metadata": {"k": "v"},
+                },
+            )
+            assert created.status_code == 201, created.text
+            call = created.json()
+            assert (call["direction"], call["from_number"], call["metadata"]) == (
+                "outbound",
+                "+15550100",
+                {"k": "v"},
+            )
+            assert call["to"] == f"sip:+15557654321@127.0.0.1:{carrier_port}"
+            state = call["state"]
+            for _ in range(100):
+                state = api.get(f"/v1/calls/{call['id']}").json()["state"]
+                if state == "up":
+                    break
+                time.sleep(0.1)
+            assert state == "up"
+            hung = api.post(f"/v1/calls/{call['id']}/hangup")
+            assert hung.status_code == 202
+            ended = api.get(f"/v1/calls/{call['id']}").json()
+            assert (ended["state"], ended["outcome"], ended["ended_by"]) == ("ended", "answered", "local")
+            other = api.get("/v1/calls/call_01AAAAAAAAAAAAAAAAAAAAAAAA")
+            assert other.status_code == 404
+        assert carrier.wait(timeout=30) == 0, carrier.stdout.read() if carrier.stdout else ""
+    finally:
+        if carrier.poll() is None:
+            carrier.kill()
+            carrier.wait()

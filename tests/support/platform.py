@@ -11,8 +11,16 @@ import httpx
 from voicegrid.bootstrap import ensure_admin_key
 from voicegrid.config import Settings
 from voicegrid.server import Platform, build_platform
+from voicegrid.sip.message import Request
+from voicegrid.sip.useragent import Addr, UserAgent
+from voicegrid.telephony.calls import CallControl, Decision
+from voicegrid.telephony.service import CallService
 
 ADMIN_KEY = "vg_test_platform_owner_key_0123456789"
+
+
+async def _refuse(request: Request, source: Addr) -> Decision:
+    return Decision(503)
 
 
 @dataclass
@@ -39,6 +47,10 @@ class Running:
 async def running_platform(database_url: str, data_dir: Path) -> AsyncIterator[Running]:
     settings = Settings(data_dir=data_dir, database_url=database_url, admin_key=ADMIN_KEY)
     platform = await build_platform(settings)
+    # A call control that is never started: calls placed through the API are set up and kept, but
+    # their SIP goes nowhere. Tests of real calls start their own SIP stack.
+    control = CallControl(UserAgent(("udp", "127.0.0.1", 5060)), _refuse)
+    platform.services.calls = CallService(control, platform.services.sessions, platform.services.secrets)
     try:
         async with platform.services.sessions() as session:
             await ensure_admin_key(session, settings)
@@ -46,4 +58,5 @@ async def running_platform(database_url: str, data_dir: Path) -> AsyncIterator[R
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Running(platform=platform, client=client)
     finally:
+        await control.stop()
         await platform.engine.dispose()

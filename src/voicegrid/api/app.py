@@ -16,6 +16,7 @@ from voicegrid.api.routes import (
     audit_log,
     branding,
     businesses,
+    calls,
     credentials,
     limits,
     me,
@@ -50,6 +51,8 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
     for spec in (agents.SPEC, numbers.SPEC, trunks.SPEC, credentials.SPEC):
         app.include_router(resource_router(spec, in_business(spec.kind)), prefix=BUSINESS_PREFIX)
         app.include_router(resource_router(spec, in_own_business(spec.kind)), prefix="/v1")
+    app.include_router(calls.calls_router(in_business("calls")), prefix=BUSINESS_PREFIX)
+    app.include_router(calls.calls_router(in_own_business("calls")), prefix="/v1")
     # Users and keys exist at every level; prefix-less means the caller's own level.
     for spec in (users.SPEC, api_keys.SPEC):
         app.include_router(resource_router(spec, in_business(spec.kind)), prefix=BUSINESS_PREFIX)

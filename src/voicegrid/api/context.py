@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.core.clock import utcnow
 from voicegrid.store.models import ApiKey
+from voicegrid.telephony.service import CallService
 from voicegrid.tenancy import NotAuthenticated, Principal, Role, Scope, SecretBox
 from voicegrid.tenancy.keys import hash_api_key
 
@@ -22,6 +23,7 @@ class AppServices:
     sessions: async_sessionmaker[AsyncSession]
     secrets: SecretBox
     public_url: str
+    calls: "CallService | None" = None  # set once the SIP stack runs
 
 
 @dataclass(slots=True)

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from voicegrid.telephony.service import TelephonyUnavailable
 from voicegrid.tenancy import InvalidInput, TenancyError
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,10 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _tenancy(_request: Request, exc: TenancyError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(TelephonyUnavailable)
+    async def _no_telephony(_request: Request, exc: TelephonyUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> JSONResponse:

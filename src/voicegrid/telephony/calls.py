@@ -6,13 +6,15 @@ shared, the ACK that puts a call up, BYE from either side, and CANCEL while ring
 """
 
 import asyncio
-import itertools
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 
+from voicegrid.core.clock import utcnow
+from voicegrid.core.ids import new_id
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.ports import PortAllocator, PortsExhausted
 from voicegrid.media.session import Agent
@@ -24,6 +26,7 @@ from voicegrid.sip.message import Request, Response
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.sdp import Negotiated, answer, offer, parse_sdp
 from voicegrid.sip.transaction import ClientTransaction
+from voicegrid.sip.uri import SipUri
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.ratelimit import SourceRateLimiter
@@ -31,6 +34,7 @@ from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
 
 log = logging.getLogger(__name__)
+MAX_KEPT_CALLS = 10_000  # ended calls kept for the API until the store keeps call records
 
 
 class CallState(Enum):
@@ -49,6 +53,8 @@ class Decision:
     headers: list[tuple[str, str]] = field(default_factory=list)
     agent: Agent | None = None  # who talks on the call once it is up; None: comfort silence
     max_duration_s: float | None = None  # hang up this long after the answer
+    business_id: str | None = None
+    agent_id: str | None = None
 
 
 Decide = Callable[[Request, Addr], Awaitable[Decision]]
@@ -73,12 +79,18 @@ class Call:
     transfer_to: str | None = None
     transfer_state: str | None = None  # requested, accepted, done, failed
     max_duration_s: float | None = None
+    business_id: str | None = None
+    agent_id: str | None = None
+    trunk_id: str | None = None
+    from_number: str | None = None
+    to: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=utcnow)
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
     ended_by: str | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-_ids = itertools.count(1)
 
 
 class CallControl:
@@ -98,6 +110,7 @@ class CallControl:
         self.decide = decide
         self.endpoint: SipEndpoint | None = None
         self.calls: dict[str, Call] = {}  # by Call-ID
+        self.by_id: dict[str, Call] = {}  # by our call id
         self.ports = ports or PortAllocator()
         self.clock = clock or MediaClock()
         self.no_rtp_timeout_s = no_rtp_timeout_s
@@ -148,13 +161,14 @@ class CallControl:
                 if refusal is not None:
                     self.ua.respond(event, refusal, self._now())
                     return
-                call = Call(f"call-{next(_ids)}", "inbound", event.request.call_id, incoming=event)
-                self.calls[call.call_id] = call
+                call = Call(new_id("call"), "inbound", event.request.call_id, incoming=event)
+                self._keep(call)
                 self._spawn(self._inbound(call))
             elif method == "ACK" and event.dialog is not None:
                 acked = self.calls.get(event.request.call_id)
                 if acked is not None and acked.state is CallState.RINGING:
                     acked.state = CallState.UP
+                    acked.answered_at = utcnow()
                     acked.answered.set()
             elif event.transaction is not None and method != "INVITE":
                 status = 202 if method == "REFER" else 200  # REFER is accepted, then reported (RFC 3515)
@@ -286,6 +300,9 @@ class CallControl:
         call.media = media
         call.agent = decision.agent
         call.max_duration_s = decision.max_duration_s
+        call.business_id, call.agent_id = decision.business_id, decision.agent_id
+        call.to = request.uri
+        call.from_number = request.from_.uri.user if isinstance(request.from_.uri, SipUri) else None
         tag = new_tag()
         if decision.ring_ms:
             self.ua.respond(
@@ -349,8 +366,8 @@ class CallControl:
         headers.add("Contact", self.contact)
         headers.add("Content-Type", "application/sdp")
         body = offer(local_address=self.ua.local[1], local_port=rtp_port, session_id=self._session, version=1)
-        call = Call(f"call-{next(_ids)}", "outbound", call_id, dest=dest, rtp_port=rtp_port, agent=agent)
-        self.calls[call_id] = call
+        call = Call(new_id("call"), "outbound", call_id, dest=dest, rtp_port=rtp_port, agent=agent)
+        self._keep(call)
         call.invite_tx = self.ua.send(
             Request(headers=headers, body=bytes(body), method="INVITE", uri=to_uri),
             dest,
@@ -390,6 +407,7 @@ class CallControl:
             if call.state is CallState.RINGING:
                 call.state = CallState.UP
                 call.outcome = "answered"
+                call.answered_at = utcnow()
                 call.answered.set()
                 self._spawn(self._start_media(call))
             self._flush()
@@ -585,11 +603,20 @@ class CallControl:
             self.ports.release(call.rtp_port)
             call.rtp_port = None
 
+    def _keep(self, call: Call) -> None:
+        self.calls[call.call_id] = call
+        self.by_id[call.id] = call
+        if len(self.calls) > MAX_KEPT_CALLS:  # forget the oldest ended calls; live ones always stay
+            for old in [c for c in self.calls.values() if c.state is CallState.ENDED][: MAX_KEPT_CALLS // 10]:
+                self.calls.pop(old.call_id, None)
+                self.by_id.pop(old.id, None)
+
     def _end(self, call: Call, by: str, outcome: str | None) -> None:
         if call.state is CallState.ENDED:
             return
         self._close_media(call)
         call.state = CallState.ENDED
+        call.ended_at = utcnow()
         call.ended_by = call.ended_by or by
         call.outcome = call.outcome or outcome or "completed"
         call.ended.set()

@@ -115,4 +115,6 @@ class InboundRouter:
             200,
             agent=EchoAgent() if agent.kind == "echo" else SilentAgent(),
             max_duration_s=float(agent.max_call_seconds),
+            business_id=row.business_id,
+            agent_id=agent.id,
         )

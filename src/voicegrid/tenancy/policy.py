@@ -28,6 +28,7 @@ class Rule:
 BUSINESS_RULES: dict[str, Rule] = {
     "business": Rule(read=Role.VIEWER, write=Role.ADMIN, write_scope=Scope.RESELLER),
     "agents": Rule(read=Role.VIEWER, write=Role.MEMBER),
+    "calls": Rule(read=Role.VIEWER, write=Role.MEMBER),
     "numbers": Rule(read=Role.VIEWER, write=Role.MEMBER),
     "trunks": Rule(read=Role.VIEWER, write=Role.ADMIN),
     "credentials": Rule(read=Role.VIEWER, write=Role.ADMIN),

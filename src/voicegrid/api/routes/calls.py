@@ -1,0 +1,148 @@
+"""Calls: place one through the business's trunk, watch it live, hang it up, transfer it."""
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from pydantic import Field
+
+from voicegrid.api import audit
+from voicegrid.api.context import Ctx
+from voicegrid.api.owners import IdPath, Owner, OwnerLocator
+from voicegrid.api.schemas import In, Out
+from voicegrid.telephony.calls import Call
+from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
+from voicegrid.tenancy import Action
+
+Located = tuple[Ctx, OwnerLocator]
+TARGET = Field(
+    min_length=3, max_length=300, description="an E.164 number, or a SIP URI reached through the trunk"
+)
+
+
+class CallCreate(In):
+    agent_id: str = Field(max_length=40)
+    to: str = TARGET
+    from_: str | None = Field(
+        default=None, alias="from", max_length=40, description="a caller ID of the trunk"
+    )
+    trunk_id: str | None = Field(default=None, max_length=40)
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=50)
+    ring_timeout_s: float = Field(default=45.0, ge=1, le=300)
+
+
+class TransferBody(In):
+    to: str = TARGET
+
+
+class CallOut(Out):
+    id: str
+    business_id: str | None
+    agent_id: str | None
+    direction: str
+    state: str
+    outcome: str | None
+    from_number: str | None
+    to: str | None
+    trunk_id: str | None
+    ended_by: str | None
+    transfer_to: str | None
+    transfer_state: str | None
+    metadata: dict[str, str]
+    media: dict[str, float]
+    created_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+
+def render(call: Call) -> CallOut:
+    return CallOut(
+        id=call.id,
+        business_id=call.business_id,
+        agent_id=call.agent_id,
+        direction=call.direction,
+        state=call.state.value,
+        outcome=call.outcome,
+        from_number=call.from_number,
+        to=call.to,
+        trunk_id=call.trunk_id,
+        ended_by=call.ended_by,
+        transfer_to=call.transfer_to,
+        transfer_state=call.transfer_state,
+        metadata=call.metadata,
+        media=call.media_summary,
+        created_at=call.created_at,
+        answered_at=call.answered_at,
+        ended_at=call.ended_at,
+    )
+
+
+def _service(ctx: Ctx) -> CallService:
+    service = ctx.services.calls
+    if service is None:
+        raise TelephonyUnavailable("telephony is not running in this process")
+    return service
+
+
+def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
+    router = APIRouter(prefix="/calls", tags=["calls"])
+    Loc = Annotated[Located, Depends(locate)]
+
+    def _audit(ctx: Ctx, owner: Owner, action: str, call_id: str, changes: dict[str, Any]) -> None:
+        audit.record(
+            ctx,
+            action,
+            "calls",
+            call_id,
+            business_id=owner.business_id,
+            reseller_id=owner.reseller_id,
+            changes=changes,
+        )
+
+    @router.post("", response_model=CallOut, status_code=201, summary="Place an outbound call")
+    async def create_call(loc: Loc, body: CallCreate) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.WRITE)
+        service = _service(ctx)
+        call = await service.place(
+            owner.business_id or "",
+            CallRequest(
+                body.agent_id, body.to, body.from_, body.trunk_id, body.metadata, body.ring_timeout_s
+            ),
+        )
+        _audit(ctx, owner, "create", call.id, body.model_dump(by_alias=True))
+        await ctx.session.commit()
+        return render(call)
+
+    @router.get("/{call_id}", response_model=CallOut, summary="A call's live state")
+    async def get_call(loc: Loc, call_id: IdPath) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        return render(_service(ctx).get(owner.business_id or "", call_id))
+
+    @router.post("/{call_id}/hangup", response_model=CallOut, status_code=202, summary="Hang up a call")
+    async def hangup_call(loc: Loc, call_id: IdPath) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.WRITE)
+        service = _service(ctx)
+        call = service.get(owner.business_id or "", call_id)
+        service.hangup(call)
+        _audit(ctx, owner, "hangup", call.id, {})
+        await ctx.session.commit()
+        return render(call)
+
+    @router.post(
+        "/{call_id}/transfer", response_model=CallOut, status_code=202, summary="Blind transfer (REFER)"
+    )
+    async def transfer_call(loc: Loc, call_id: IdPath, body: TransferBody) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.WRITE)
+        service = _service(ctx)
+        call = service.get(owner.business_id or "", call_id)
+        service.transfer(call, body.to)
+        _audit(ctx, owner, "transfer", call.id, {"to": body.to})
+        await ctx.session.commit()
+        return render(call)
+
+    return router

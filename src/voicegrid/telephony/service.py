@@ -1,0 +1,151 @@
+"""Calls as the API sees them: placed through the business's own trunk and caller IDs, found by id.
+
+Outbound rules: the agent must be the business's; the trunk is the business's own (the one named,
+else its first enabled trunk with an outbound proxy); the caller ID must be one that trunk may
+present; the call goes to that trunk's proxy, whatever the destination. Calls are kept in memory
+(live state, and recent ended calls) until the call records of the analytics issue store them.
+"""
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voicegrid.media.ports import PortsExhausted
+from voicegrid.sip.errors import ParseError
+from voicegrid.sip.uri import SipUri, parse_uri
+from voicegrid.store.models import Agent, Trunk
+from voicegrid.telephony.calls import Call, CallControl, CallState
+from voicegrid.telephony.rtp_session import EchoAgent, SilentAgent
+from voicegrid.tenancy import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SecretBox,
+    SecretError,
+    normalize_e164,
+)
+
+
+class TelephonyUnavailable(Exception):
+    """No SIP stack runs in this process (a 503 for the API)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallRequest:
+    agent_id: str
+    to: str
+    from_number: str | None = None
+    trunk_id: str | None = None
+    metadata: dict[str, str] | None = None
+    ring_timeout_s: float = 45.0
+
+
+class CallService:
+    def __init__(
+        self, control: CallControl | None, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox
+    ) -> None:
+        self.control = control
+        self.sessions = sessions
+        self.secrets = secrets
+
+    def _require(self) -> CallControl:
+        if self.control is None:
+            raise TelephonyUnavailable("telephony is not running in this process")
+        return self.control
+
+    def get(self, business_id: str, call_id: str) -> Call:
+        """The call if it belongs to `business_id`; NotFound otherwise (never whose it is)."""
+        control = self._require()
+        call = control.by_id.get(call_id)
+        if call is None or call.business_id != business_id:
+            raise NotFound()
+        return call
+
+    async def place(self, business_id: str, request: CallRequest) -> Call:
+        control = self._require()
+        async with self.sessions() as session:
+            agent = await session.scalar(
+                select(Agent).where(Agent.id == request.agent_id, Agent.business_id == business_id)
+            )
+            if agent is None:
+                raise InvalidInput("agent_id", "no such agent in this business")
+            trunk = await self._trunk(session, business_id, request.trunk_id)
+        to_uri = self._destination(request.to, trunk)
+        caller_ids = list(trunk.caller_ids or [])
+        if request.from_number is not None:
+            from_number = normalize_e164(request.from_number, "from")
+            if from_number not in caller_ids:
+                raise Forbidden(f"caller ID {from_number} is not one the trunk may present")
+        elif caller_ids:
+            from_number = caller_ids[0]
+        else:
+            raise InvalidInput("from", "the trunk has no caller IDs; add one to it first")
+        credentials = None
+        if trunk.outbound_username and trunk.outbound_password_enc:
+            try:
+                password = self.secrets.decrypt(trunk.outbound_password_enc, f"trunk:{trunk.id}:outbound")
+            except SecretError as exc:
+                raise Conflict("the trunk's password cannot be decrypted with this server's key") from exc
+            credentials = (trunk.outbound_username, password)
+        host = trunk.outbound_host or ""
+        dest = (trunk.transport, host.strip("[]"), trunk.outbound_port)
+        try:
+            call = control.dial(
+                to_uri,
+                dest,
+                from_uri=f"sip:{from_number}@{host}",
+                credentials=credentials,
+                agent=EchoAgent() if agent.kind == "echo" else SilentAgent(),
+                ring_timeout_s=request.ring_timeout_s,
+            )
+        except PortsExhausted as exc:
+            raise Conflict("no media port is free; try again shortly") from exc
+        call.business_id, call.agent_id, call.trunk_id = business_id, agent.id, trunk.id
+        call.from_number, call.to, call.metadata = from_number, to_uri, dict(request.metadata or {})
+        call.max_duration_s = float(agent.max_call_seconds)
+        return call
+
+    async def _trunk(self, session: AsyncSession, business_id: str, trunk_id: str | None) -> Trunk:
+        stmt = select(Trunk).where(
+            Trunk.business_id == business_id, Trunk.enabled, Trunk.outbound_host.is_not(None)
+        )
+        if trunk_id is not None:
+            stmt = stmt.where(Trunk.id == trunk_id)
+        trunk = await session.scalar(stmt.order_by(Trunk.id).limit(1))
+        if trunk is None:
+            field = "trunk_id" if trunk_id else "trunk"
+            raise InvalidInput(field, "no enabled trunk of this business with an outbound proxy")
+        if trunk.transport not in ("udp", "tcp"):
+            raise InvalidInput("trunk_id", f"{trunk.transport} trunks are not supported yet")
+        return trunk
+
+    @staticmethod
+    def _destination(to: str, trunk: Trunk) -> str:
+        """A number becomes sip:<number>@<trunk proxy>; a SIP URI is kept (it still goes via the trunk)."""
+        if to.startswith(("sip:", "sips:")):
+            try:
+                uri = parse_uri(to)
+            except ParseError as exc:
+                raise InvalidInput("to", exc.reason) from None
+            if not isinstance(uri, SipUri) or uri.headers is not None:
+                raise InvalidInput("to", "a SIP URI without headers")
+            return str(uri)
+        number = normalize_e164(to, "to")
+        port = f":{trunk.outbound_port}" if trunk.outbound_port != 5060 else ""
+        return f"sip:{number}@{trunk.outbound_host}{port}"
+
+    def hangup(self, call: Call) -> None:
+        self._require().hangup(call)
+
+    def transfer(self, call: Call, to: str) -> None:
+        if call.state is not CallState.UP:
+            raise Conflict(f"the call is {call.state.value}; only an answered call can be transferred")
+        target = (
+            to
+            if to.startswith(("sip:", "sips:"))
+            else f"sip:{normalize_e164(to, 'to')}@{self._require().ua.local[1]}"
+        )
+        if not self._require().transfer(call, target):
+            raise Conflict("the call cannot be transferred now")
