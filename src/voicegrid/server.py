@@ -96,6 +96,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max),
             no_rtp_timeout_s=settings.no_rtp_timeout_s,
             limiter=SourceRateLimiter(settings.invite_rate_per_source, 2 * settings.invite_rate_per_source),
+            recordings_dir=Path(settings.data_dir) / "recordings",
         )
         await sip.start(settings.sip_host, settings.sip_port)
         platform.services.calls = CallService(sip, platform.services.sessions, platform.services.secrets)

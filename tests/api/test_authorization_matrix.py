@@ -194,11 +194,22 @@ def conflict(expect: Expect) -> Expect:
     return wrapped
 
 
+def no_recording(expect: Expect) -> Expect:
+    """A call that never answered has no recording: 404 for those allowed to ask."""
+
+    def wrapped(method: str, scope: str, role: str, target: str) -> int:
+        status = expect(method, scope, role, target)
+        return 404 if status == 200 else status
+
+    return wrapped
+
+
 for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_route("calls"))):
     EXPECT[("POST", f"{prefix}/calls")] = calls_expect
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}")] = calls_expect
     EXPECT[("POST", f"{prefix}/calls/{{call_id}}/hangup")] = accepted(calls_expect)
     EXPECT[("POST", f"{prefix}/calls/{{call_id}}/transfer")] = conflict(calls_expect)
+    EXPECT[("GET", f"{prefix}/calls/{{call_id}}/recording")] = no_recording(calls_expect)
 for kind in ("agents", "numbers", "trunks", "credentials", "users", "api-keys"):
     families: list[tuple[str, Expect]] = [(B, business_route(kind))]
     if kind in ("users", "api-keys"):

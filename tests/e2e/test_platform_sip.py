@@ -163,6 +163,7 @@ def test_an_api_call_through_a_digest_trunk_connects_is_watched_and_hung_up(tmp_
         with serving(tmp_path / "var", "--demo", sip_port=sip_port) as (url, _):
             demo = json.loads((tmp_path / "var" / "demo.json").read_text())
             api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"})
+            api.patch(f"/v1/agents/{demo['agent_id']}", json={"recording": True}).raise_for_status()
             trunk = api.post(
                 "/v1/trunks",
                 json={
@@ -210,6 +211,15 @@ def test_an_api_call_through_a_digest_trunk_connects_is_watched_and_hung_up(tmp_
             assert (ended["state"], ended["outcome"], ended["ended_by"]) == ("ended", "answered", "local")
             other = api.get("/v1/calls/call_01AAAAAAAAAAAAAAAAAAAAAAAA")
             assert other.status_code == 404
+            recording = api.get(f"/v1/calls/{call['id']}/recording")
+            for _ in range(50):  # written off the event loop just after the hangup
+                if recording.status_code == 200:
+                    break
+                time.sleep(0.1)
+                recording = api.get(f"/v1/calls/{call['id']}/recording")
+            assert recording.status_code == 200
+            assert recording.headers["content-type"] == "audio/wav"
+            assert recording.content[:4] == b"RIFF"
         assert carrier.wait(timeout=30) == 0, carrier.stdout.read() if carrier.stdout else ""
     finally:
         if carrier.poll() is None:

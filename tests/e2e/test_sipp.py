@@ -1,10 +1,13 @@
 """SIPp against voicegrid's SIP stack over real UDP and TCP sockets on loopback."""
 
 import asyncio
+import io
 import subprocess
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.support.ports import free_udp_and_tcp_port
@@ -419,5 +422,72 @@ async def test_a_call_longer_than_the_agents_maximum_is_hung_up(tmp_path: Path) 
         assert run.returncode != 0  # SIPp wanted to hang up itself, after 10 s
         (call,) = control.calls.values()
         assert (call.outcome, call.ended_by) == ("max-duration", "local")
+    finally:
+        await control.stop()
+
+
+async def test_a_recorded_call_leaves_a_wav_of_both_directions(tmp_path: Path) -> None:
+    port = free_udp_and_tcp_port()
+
+    async def record(request: Request, source: Addr) -> Decision:
+        return Decision(200, agent=EchoAgent(), record=True, business_id="biz_test")
+
+    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), record, recordings_dir=tmp_path / "rec")
+    await control.start("127.0.0.1", port)
+    try:
+        tone = tmp_path / "tone.ulaw"
+        await asyncio.to_thread(
+            subprocess.run,
+            [
+                "sox",
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-e",
+                "u-law",
+                "-t",
+                "raw",
+                str(tone),
+                "synth",
+                "2",
+                "sine",
+                "700",
+            ],
+            check=True,
+            timeout=30,
+        )
+        run = await run_sipp(
+            [
+                f"127.0.0.1:{port}",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(free_udp_and_tcp_port()),
+                "-sf",
+                str(SCENARIOS / "uac_rtp_stream.xml"),
+                "-s",
+                "+15550100",
+                "-m",
+                "1",
+                "-mp",
+                str(free_udp_and_tcp_port() // 2 * 2),
+            ],
+            tmp_path,
+        )
+        assert run.returncode == 0, run.log
+        (call,) = control.calls.values()
+        async with asyncio.timeout(10):
+            await call.recorded.wait()
+        assert call.recording_path == tmp_path / "rec" / "biz_test" / f"{call.id}.wav"
+        data = await asyncio.to_thread(call.recording_path.read_bytes)
+        with wave.open(io.BytesIO(data)) as wav:
+            assert (wav.getnchannels(), wav.getframerate()) == (1, 8000)
+            seconds = wav.getnframes() / 8000
+            pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+        assert 2.0 <= seconds <= 4.0  # the call: 2 s of tone and the pause before the BYE
+        loud = np.abs(pcm.astype(np.int32)) > 3000
+        assert loud.sum() > 8000  # the tone heard, and echoed, over a second and more
     finally:
         await control.stop()

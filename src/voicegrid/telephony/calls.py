@@ -7,16 +7,19 @@ shared, the ACK that puts a call up, BYE from either side, and CANCEL while ring
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from pathlib import Path
 
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.ports import PortAllocator, PortsExhausted
+from voicegrid.media.recording import Recorder
 from voicegrid.media.session import Agent
 from voicegrid.sip.build import new_call_id, new_tag, response_to
 from voicegrid.sip.dialog import Dialog
@@ -34,6 +37,17 @@ from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
 
 log = logging.getLogger(__name__)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    tmp.replace(path)
+
+
 MAX_KEPT_CALLS = 10_000  # ended calls kept for the API until the store keeps call records
 
 
@@ -55,6 +69,7 @@ class Decision:
     max_duration_s: float | None = None  # hang up this long after the answer
     business_id: str | None = None
     agent_id: str | None = None
+    record: bool = False
 
 
 Decide = Callable[[Request, Addr], Awaitable[Decision]]
@@ -88,6 +103,9 @@ class Call:
     created_at: datetime = field(default_factory=utcnow)
     answered_at: datetime | None = None
     ended_at: datetime | None = None
+    record: bool = False
+    recording_path: Path | None = None  # set once the WAV is written
+    recorded: asyncio.Event = field(default_factory=asyncio.Event)
     ended_by: str | None = None
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -103,7 +121,9 @@ class CallControl:
         clock: MediaClock | None = None,
         no_rtp_timeout_s: float = 30.0,
         limiter: SourceRateLimiter | None = None,
+        recordings_dir: Path | None = None,
     ) -> None:
+        self.recordings_dir = recordings_dir
         self.ua = ua
         self.limiter = limiter or SourceRateLimiter()
         self.draining = False
@@ -300,6 +320,7 @@ class CallControl:
         call.media = media
         call.agent = decision.agent
         call.max_duration_s = decision.max_duration_s
+        call.record = decision.record
         call.business_id, call.agent_id = decision.business_id, decision.agent_id
         call.to = request.uri
         call.from_number = request.from_.uri.user if isinstance(request.from_.uri, SipUri) else None
@@ -551,6 +572,9 @@ class CallControl:
             on_hangup=lambda reason: self._session_hangup(call, reason),
             on_transfer=lambda to: self._agent_transfer(call, to),
             no_rtp_timeout_s=self.no_rtp_timeout_s,
+            recorder=Recorder(media.codec.sample_rate, call.max_duration_s or 4 * 3600)
+            if call.record
+            else None,
         )
         try:
             await session.open(self.ua.local[1], call.rtp_port)
@@ -574,6 +598,19 @@ class CallControl:
                 call.ended_by = "local"
                 self.hangup(call)
 
+    async def _save_recording(self, call: Call, recorder: Recorder) -> None:
+        """The WAV, written off the event loop, under <recordings dir>/<business>/<call id>.wav."""
+        if self.recordings_dir is None:
+            return
+        path = self.recordings_dir / (call.business_id or "unknown") / f"{call.id}.wav"
+        try:
+            await asyncio.to_thread(_write_private, path, recorder.wav_bytes())
+            call.recording_path = path
+        except OSError as exc:
+            log.warning("recording of %s not saved: %s", call.id, exc)
+        finally:
+            call.recorded.set()
+
     def _session_hangup(self, call: Call, reason: str) -> None:
         call.ended_by = call.ended_by or ("network" if reason == "no-rtp" else "agent")
         call.outcome = call.outcome or ("failed" if reason == "no-rtp" else "completed")
@@ -583,6 +620,8 @@ class CallControl:
         session = call.media_session
         if session is not None:
             session.close()
+            if session.recorder is not None and self.recordings_dir is not None:
+                self._spawn(self._save_recording(call, session.recorder))
             c = session.counters
             call.media_summary = {
                 "packets_received": c.received,

@@ -117,4 +117,5 @@ class InboundRouter:
             max_duration_s=float(agent.max_call_seconds),
             business_id=row.business_id,
             agent_id=agent.id,
+            record=agent.recording,
         )

@@ -22,6 +22,7 @@ from voicegrid.media.codecs import Codec
 from voicegrid.media.dtmf import DtmfReceiver, event_packets
 from voicegrid.media.errors import RtpError
 from voicegrid.media.jitter import JitterBuffer
+from voicegrid.media.recording import Recorder
 from voicegrid.media.rtp import ReceiverStats, RtpPacket
 from voicegrid.media.session import Agent, AudioFrame, CallSession, OutboundAudio, Pcm
 from voicegrid.telephony.media_clock import MediaClock
@@ -83,8 +84,11 @@ class RtpSession(asyncio.DatagramProtocol):
         on_hangup: Callable[[str], None] = lambda reason: None,
         on_transfer: Callable[[str], None] = lambda to: None,
         no_rtp_timeout_s: float = 30.0,
+        recorder: Recorder | None = None,
     ) -> None:
         self.codec = codec
+        self.recorder = recorder
+        self._played: Pcm | None = None
         self.sample_rate = codec.sample_rate
         self.remote = remote
         self.agent = agent
@@ -266,6 +270,7 @@ class RtpSession(asyncio.DatagramProtocol):
                 else np.zeros(self.codec.samples_per_frame, np.int16)
             )
         self._last_pcm = pcm
+        self._played = pcm
         self.agent.on_audio(self, AudioFrame(pcm, self.sample_rate, self._media_time, concealed))
         self._media_time += len(pcm) / self.sample_rate
 
@@ -278,6 +283,9 @@ class RtpSession(asyncio.DatagramProtocol):
         else:
             pcm = self.outbound.pop()
             pt = self.codec.payload_type
+            if self.recorder is not None:
+                self.recorder.tick(self._played, pcm)
+                self._played = None
             if pcm is None:
                 self.counters.silence_sent += 1
                 payload = self._silence or self.codec.encode(np.zeros(self.codec.samples_per_frame, np.int16))

@@ -105,6 +105,7 @@ class CallService:
         call.business_id, call.agent_id, call.trunk_id = business_id, agent.id, trunk.id
         call.from_number, call.to, call.metadata = from_number, to_uri, dict(request.metadata or {})
         call.max_duration_s = float(agent.max_call_seconds)
+        call.record = agent.recording
         return call
 
     async def _trunk(self, session: AsyncSession, business_id: str, trunk_id: str | None) -> Trunk:

@@ -1,10 +1,12 @@
 """Calls: place one through the business's trunk, watch it live, hang it up, transfer it."""
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
 from pydantic import Field
 
 from voicegrid.api import audit
@@ -13,7 +15,7 @@ from voicegrid.api.owners import IdPath, Owner, OwnerLocator
 from voicegrid.api.schemas import In, Out
 from voicegrid.telephony.calls import Call
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
-from voicegrid.tenancy import Action
+from voicegrid.tenancy import Action, NotFound
 
 Located = tuple[Ctx, OwnerLocator]
 TARGET = Field(
@@ -51,6 +53,7 @@ class CallOut(Out):
     transfer_state: str | None
     metadata: dict[str, str]
     media: dict[str, float]
+    recording: bool
     created_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
@@ -72,6 +75,7 @@ def render(call: Call) -> CallOut:
         transfer_state=call.transfer_state,
         metadata=call.metadata,
         media=call.media_summary,
+        recording=call.recording_path is not None,
         created_at=call.created_at,
         answered_at=call.answered_at,
         ended_at=call.ended_at,
@@ -120,6 +124,21 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
         return render(_service(ctx).get(owner.business_id or "", call_id))
+
+    @router.get(
+        "/{call_id}/recording",
+        response_class=FileResponse,
+        summary="The call's recording (WAV, both directions mixed), for the call's own business",
+        responses={200: {"content": {"audio/wav": {}}}},
+    )
+    async def get_recording(loc: Loc, call_id: IdPath) -> FileResponse:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        call = _service(ctx).get(owner.business_id or "", call_id)
+        path = call.recording_path
+        if path is None or not await asyncio.to_thread(path.is_file):
+            raise NotFound("this call has no recording")
+        return FileResponse(path, media_type="audio/wav", filename=f"{call.id}.wav")
 
     @router.post("/{call_id}/hangup", response_model=CallOut, status_code=202, summary="Hang up a call")
     async def hangup_call(loc: Loc, call_id: IdPath) -> Any:
