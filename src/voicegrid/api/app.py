@@ -20,6 +20,7 @@ from voicegrid.api.routes import (
     credentials,
     limits,
     me,
+    media_streams,
     numbers,
     resellers,
     trunks,
@@ -45,7 +46,7 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware, sessions=lambda: services.sessions)
     app.add_middleware(BodyLimitMiddleware)  # added last, so it runs first
 
-    for module in (me, resellers, businesses, limits, branding, audit_log):
+    for module in (me, resellers, businesses, limits, branding, audit_log, media_streams):
         app.include_router(module.router)
     # Things only a business owns: under its prefix, and prefix-less for the business's own keys.
     for spec in (agents.SPEC, numbers.SPEC, trunks.SPEC, credentials.SPEC):

@@ -59,8 +59,8 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def authenticate(request: Request, session: Session) -> Principal:
-    token = bearer_token(request)
+async def principal_for_key(session: AsyncSession, token: str) -> Principal:
+    """The principal an API key stands for; NotAuthenticated for an unknown or revoked key."""
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
     if key is None or key.revoked_at is not None:
         raise NotAuthenticated("unknown or revoked API key")
@@ -75,6 +75,10 @@ async def authenticate(request: Request, session: Session) -> Principal:
         business_id=key.business_id,
         key_id=key.id,
     )
+
+
+async def authenticate(request: Request, session: Session) -> Principal:
+    return await principal_for_key(session, bearer_token(request))
 
 
 async def get_ctx(

@@ -19,7 +19,7 @@ from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.sip.useragent import Addr
 from voicegrid.store.models import Agent, Business, PhoneNumber, Trunk
 from voicegrid.telephony.calls import Decision
-from voicegrid.telephony.rtp_session import EchoAgent, SilentAgent
+from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e164
 from voicegrid.tenancy.network import source_allowed
 
@@ -113,7 +113,7 @@ class InboundRouter:
         # Voice agents listen in silence until the voice pipeline lands; echo agents send back.
         return Decision(
             200,
-            agent=EchoAgent() if agent.kind == "echo" else SilentAgent(),
+            agent=agent_for_kind(agent.kind),
             max_duration_s=float(agent.max_call_seconds),
             business_id=row.business_id,
             agent_id=agent.id,

@@ -350,3 +350,8 @@ class SilentAgent(EchoAgent):
 
     def on_dtmf(self, session: CallSession, digit: str) -> None:
         pass
+
+
+def agent_for_kind(kind: str) -> Agent:
+    """The built-in agent of an agent kind; voice agents listen in silence until the pipeline lands."""
+    return EchoAgent() if kind == "echo" else SilentAgent()

@@ -16,7 +16,7 @@ from voicegrid.sip.errors import ParseError
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.store.models import Agent, Trunk
 from voicegrid.telephony.calls import Call, CallControl, CallState
-from voicegrid.telephony.rtp_session import EchoAgent, SilentAgent
+from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import (
     Conflict,
     Forbidden,
@@ -97,7 +97,7 @@ class CallService:
                 dest,
                 from_uri=f"sip:{from_number}@{host}",
                 credentials=credentials,
-                agent=EchoAgent() if agent.kind == "echo" else SilentAgent(),
+                agent=agent_for_kind(agent.kind),
                 ring_timeout_s=request.ring_timeout_s,
             )
         except PortsExhausted as exc:
