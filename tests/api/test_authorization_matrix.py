@@ -142,7 +142,12 @@ def anyone(method: str, scope: str, role: str, target: str) -> int:
     return SUCCESS[method]
 
 
-PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/v1/public/branding")}
+PUBLIC = {
+    ("GET", "/healthz"),
+    ("GET", "/readyz"),
+    ("GET", "/v1/public/branding"),
+    ("GET", "/talk/{agent_id}"),
+}
 B = "/v1/businesses/{business_id}"
 R = "/v1/resellers/{reseller_id}"
 
@@ -150,6 +155,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/healthz"): anyone,
     ("GET", "/readyz"): anyone,
     ("GET", "/v1/public/branding"): anyone,
+    ("GET", "/talk/{agent_id}"): anyone,  # the page only; the socket it opens checks the key
     ("GET", "/v1/me"): anyone,
     ("GET", "/v1/resellers"): platform_only,
     ("POST", "/v1/resellers"): platform_only,

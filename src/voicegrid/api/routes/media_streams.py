@@ -8,13 +8,18 @@ member or above) and an agent of that business; anything else closes the socket 
 
 import asyncio
 import contextlib
+import json
 import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from voicegrid.api.context import AppServices, principal_for_key
 from voicegrid.store.models import Agent
+from voicegrid.telephony.browser_stream import BrowserStream
 from voicegrid.telephony.media_streams import TwilioStream
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import NotAuthenticated, Role, Scope
@@ -39,6 +44,38 @@ async def _agent_kind(services: AppServices, api_key: str, agent_id: str) -> str
         )
 
 
+Outgoing = asyncio.Queue[str | bytes | None]
+
+
+async def _serve(websocket: WebSocket, outgoing: Outgoing, receiver: Callable[[], Awaitable[None]]) -> None:
+    """Run `receiver` beside one task that sends what the session queued, until either ends."""
+
+    async def sender() -> None:
+        while (item := await outgoing.get()) is not None:
+            if isinstance(item, bytes):
+                await websocket.send_bytes(item)
+            else:
+                await websocket.send_text(item)
+
+    async def receive_then_stop() -> None:
+        try:
+            await receiver()
+        except (WebSocketDisconnect, TimeoutError):
+            pass
+        finally:
+            outgoing.put_nowait(None)
+
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(receive_then_stop())
+            tasks.create_task(sender())
+    except* (WebSocketDisconnect, RuntimeError) as errors:  # the socket went away mid-send
+        log.debug("media stream ended: %s", errors.exceptions[0])
+    finally:
+        with contextlib.suppress(RuntimeError):
+            await websocket.close()
+
+
 @router.websocket("/v1/media-streams/twilio")
 async def twilio_media_stream(websocket: WebSocket) -> None:
     services: AppServices = websocket.app.state.services
@@ -47,13 +84,9 @@ async def twilio_media_stream(websocket: WebSocket) -> None:
         await websocket.close(code=TRY_AGAIN_LATER, reason="telephony is not running")
         return
     clock = services.calls.control.clock
-    outgoing: asyncio.Queue[str | None] = asyncio.Queue()
+    outgoing: Outgoing = asyncio.Queue()
     closing = asyncio.Event()
     stream = TwilioStream(outgoing.put_nowait, lambda reason: closing.set())
-
-    async def sender() -> None:
-        while (text := await outgoing.get()) is not None:
-            await websocket.send_text(text)
 
     async def receiver() -> None:
         try:
@@ -70,19 +103,58 @@ async def twilio_media_stream(websocket: WebSocket) -> None:
             stream.agent.on_start(stream)
             while not closing.is_set():
                 stream.receive(await websocket.receive_text())
-        except (WebSocketDisconnect, TimeoutError):
-            pass
         finally:
+            clock.unregister(stream)
             stream.hangup("remote")
-            outgoing.put_nowait(None)
 
-    try:
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(receiver())
-            tasks.create_task(sender())
-    except* (WebSocketDisconnect, RuntimeError) as errors:  # the socket went away mid-send
-        log.debug("media stream ended: %s", errors.exceptions[0])
-    finally:
-        clock.unregister(stream)
-        with contextlib.suppress(RuntimeError):
-            await websocket.close()
+    await _serve(websocket, outgoing, receiver)
+
+
+TALK_PAGE = (Path(__file__).resolve().parents[1] / "static" / "talk.html").read_text()
+
+
+@router.get("/talk/{agent_id}", response_class=HTMLResponse, include_in_schema=False)
+async def talk_page(agent_id: str) -> HTMLResponse:
+    """The page itself holds no secret: it asks for the business's key and sends it over the socket."""
+    return HTMLResponse(TALK_PAGE, headers={"Cache-Control": "no-store"})
+
+
+@router.websocket("/v1/talk")
+async def talk_stream(websocket: WebSocket) -> None:
+    services: AppServices = websocket.app.state.services
+    await websocket.accept()
+    if services.calls is None or services.calls.control is None:
+        await websocket.close(code=TRY_AGAIN_LATER, reason="telephony is not running")
+        return
+    clock = services.calls.control.clock
+    outgoing: Outgoing = asyncio.Queue()
+    closing = asyncio.Event()
+
+    async def receiver() -> None:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            hello = await websocket.receive_text()
+        try:
+            params = json.loads(hello)
+            kind = await _agent_kind(services, str(params["api_key"]), str(params["agent_id"]))
+        except (ValueError, KeyError, TypeError):
+            kind = None
+        if kind is None:
+            await websocket.close(code=POLICY_VIOLATION, reason="unknown key or agent")
+            return
+        stream = BrowserStream(
+            agent_for_kind(kind), outgoing.put_nowait, outgoing.put_nowait, lambda r: closing.set()
+        )
+        clock.register(stream)
+        stream.agent.on_start(stream)
+        try:
+            while not closing.is_set():
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("bytes") is not None:
+                    stream.receive(message["bytes"])
+        finally:
+            clock.unregister(stream)
+            stream.hangup("remote")
+
+    await _serve(websocket, outgoing, receiver)
