@@ -188,73 +188,60 @@ async def test_hanging_up_a_ringing_outbound_call_cancels_it(
     assert (call.outcome, call.ended_by) == ("cancelled", "local")
 
 
-async def test_sipp_audio_into_the_echo_agent_is_received_and_sent_back(tmp_path: Path) -> None:
+async def stream_tone(port: int, workdir: Path) -> SippRun:
+    """SIPp calls 127.0.0.1:`port` and streams two seconds of a 700 Hz PCMU tone, then hangs up."""
+    tone = workdir / "tone.ulaw"
+    await asyncio.to_thread(
+        subprocess.run,
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-e",
+            "u-law",
+            "-t",
+            "raw",
+            str(tone),
+            "synth",
+            "2",
+            "sine",
+            "700",
+        ],
+        check=True,
+        timeout=30,
+    )
+    rtp_port = free_udp_and_tcp_port() // 2 * 2
+    scenario = str(SCENARIOS / "uac_rtp_stream.xml")
+    args = [f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_udp_and_tcp_port()), "-sf", scenario]
+    return await run_sipp([*args, "-s", "+15550100", "-m", "1", "-mp", str(rtp_port)], workdir)
+
+
+async def test_sipp_audio_into_the_echo_agent_is_received_and_sent_back(
+    control: CallControl, tmp_path: Path
+) -> None:
     """SIPp streams two seconds of a PCMU tone; the echo agent hears it and sends it back."""
-    port = free_udp_and_tcp_port()
 
     async def echo(request: Request, source: Addr) -> Decision:
         return Decision(200, agent=EchoAgent())
 
-    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), echo)
-    await control.start("127.0.0.1", port)
-    try:
-        tone = tmp_path / "tone.ulaw"
-        await asyncio.to_thread(
-            subprocess.run,
-            [
-                "sox",
-                "-n",
-                "-r",
-                "8000",
-                "-c",
-                "1",
-                "-e",
-                "u-law",
-                "-t",
-                "raw",
-                str(tone),
-                "synth",
-                "2",
-                "sine",
-                "700",
-            ],
-            check=True,
-            timeout=30,
-        )
-        run = await run_sipp(
-            [
-                f"127.0.0.1:{port}",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_udp_and_tcp_port()),
-                "-sf",
-                str(SCENARIOS / "uac_rtp_stream.xml"),
-                "-s",
-                "+15550100",
-                "-m",
-                "1",
-                "-mp",
-                str(free_udp_and_tcp_port() // 2 * 2),
-            ],
-            tmp_path,
-        )
-        assert run.returncode == 0, run.log
-        (call,) = control.calls.values()
-        media = call.media_summary
-        assert media["packets_received"] >= 90  # about 100 packets of 20 ms
-        assert media["packets_lost"] <= 2
-        assert media["packets_sent"] >= media["packets_received"]  # the echo, plus comfort silence
-        assert media["packets_sent"] - media["silence_sent"] >= 90  # the echo itself
-        assert media["wrong_source"] == 0
-        assert call.rtp_port is None  # released at hangup
-        assert control.ports.in_use == 0
-    finally:
-        await control.stop()
+    control.decide = echo
+    run = await stream_tone(control.ua.local[2], tmp_path)
+    assert run.returncode == 0, run.log
+    (call,) = control.calls.values()
+    media = call.media_summary
+    assert media["packets_received"] >= 90  # about 100 packets of 20 ms
+    assert media["packets_lost"] <= 2
+    assert media["packets_sent"] >= media["packets_received"]  # the echo, plus comfort silence
+    assert media["packets_sent"] - media["silence_sent"] >= 90  # the echo itself
+    assert media["wrong_source"] == 0
+    assert call.rtp_port is None  # released at hangup
+    assert control.ports.in_use == 0
 
 
-async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(tmp_path: Path) -> None:
-    port = free_udp_and_tcp_port()
+async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(control: CallControl, tmp_path: Path) -> None:
     digits: list[str] = []
 
     class Digits(EchoAgent):
@@ -264,31 +251,27 @@ async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(tmp_path: Path) -> None:
     async def listen(request: Request, source: Addr) -> Decision:
         return Decision(200, agent=Digits())
 
-    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), listen)
-    await control.start("127.0.0.1", port)
-    try:
-        run = await run_sipp(
-            [
-                f"127.0.0.1:{port}",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_udp_and_tcp_port()),
-                "-sf",
-                str(SCENARIOS / "uac_dtmf.xml"),
-                "-s",
-                "+15550100",
-                "-m",
-                "1",
-                "-mp",
-                str(free_udp_and_tcp_port() // 2 * 2),
-            ],
-            tmp_path,
-        )
-        assert run.returncode == 0, run.log
-        assert digits == ["1", "2", "3"]
-    finally:
-        await control.stop()
+    control.decide = listen
+    run = await run_sipp(
+        [
+            f"127.0.0.1:{control.ua.local[2]}",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(free_udp_and_tcp_port()),
+            "-sf",
+            str(SCENARIOS / "uac_dtmf.xml"),
+            "-s",
+            "+15550100",
+            "-m",
+            "1",
+            "-mp",
+            str(free_udp_and_tcp_port() // 2 * 2),
+        ],
+        tmp_path,
+    )
+    assert run.returncode == 0, run.log
+    assert digits == ["1", "2", "3"]
 
 
 async def test_an_outbound_call_to_a_busy_callee_ends_busy(control: CallControl, tmp_path: Path) -> None:
@@ -316,8 +299,9 @@ async def test_an_outbound_call_nobody_answers_ends_no_answer_at_the_ring_timeou
     assert (call.outcome, call.ended_by) == ("no-answer", "local")
 
 
-async def test_the_agent_transfers_the_caller_by_refer_and_leaves_when_it_succeeds(tmp_path: Path) -> None:
-    port = free_udp_and_tcp_port()
+async def test_the_agent_transfers_the_caller_by_refer_and_leaves_when_it_succeeds(
+    control: CallControl, tmp_path: Path
+) -> None:
 
     class Transferring(EchoAgent):
         def on_start(self, session: CallSession) -> None:
@@ -326,52 +310,46 @@ async def test_the_agent_transfers_the_caller_by_refer_and_leaves_when_it_succee
     async def route(request: Request, source: Addr) -> Decision:
         return Decision(200, agent=Transferring())
 
-    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), route)
-    await control.start("127.0.0.1", port)
-    try:
-        run = await run_sipp(
-            [
-                f"127.0.0.1:{port}",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_udp_and_tcp_port()),
-                "-sf",
-                str(SCENARIOS / "uac_accepts_refer.xml"),
-                "-s",
-                "+15550100",
-                "-m",
-                "1",
-            ],
-            tmp_path,
-        )
-        assert run.returncode == 0, run.log
-        (call,) = control.calls.values()
-        assert (call.transfer_state, call.outcome, call.ended_by) == ("done", "transferred", "local")
-        assert call.transfer_to == "sip:+15550199@127.0.0.1"
-    finally:
-        await control.stop()
+    control.decide = route
+    run = await run_sipp(
+        [
+            f"127.0.0.1:{control.ua.local[2]}",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(free_udp_and_tcp_port()),
+            "-sf",
+            str(SCENARIOS / "uac_accepts_refer.xml"),
+            "-s",
+            "+15550100",
+            "-m",
+            "1",
+        ],
+        tmp_path,
+    )
+    assert run.returncode == 0, run.log
+    (call,) = control.calls.values()
+    assert (call.transfer_state, call.outcome, call.ended_by) == ("done", "transferred", "local")
+    assert call.transfer_to == "sip:+15550199@127.0.0.1"
 
 
-async def test_an_invite_flood_from_one_source_gets_503_with_retry_after(tmp_path: Path) -> None:
-    port = free_udp_and_tcp_port()
-    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), decide, limiter=SourceRateLimiter(5, 5))
-    await control.start("127.0.0.1", port)
-    try:
-        run = await run_sipp(
-            [
-                *_sipp_args(control, "-sn", "uac", "-s", "+15550100", "-m", "40", "-r", "200", "-d", "100"),
-                "-trace_err",
-            ],
-            tmp_path,
-        )
-        assert run.returncode != 0  # SIPp's uac counts the refused calls as failed
-        assert "SIP/2.0 503 Too many calls from this source" in run.log
-        assert control.limiter.refused > 0
-        answered = [c for c in control.calls.values() if c.outcome == "completed"]
-        assert len(answered) >= 5  # the burst got through and completed normally
-    finally:
-        await control.stop()
+async def test_an_invite_flood_from_one_source_gets_503_with_retry_after(
+    control: CallControl, tmp_path: Path
+) -> None:
+    control.decide = decide
+    control.limiter = SourceRateLimiter(5, 5)
+    run = await run_sipp(
+        [
+            *_sipp_args(control, "-sn", "uac", "-s", "+15550100", "-m", "40", "-r", "200", "-d", "100"),
+            "-trace_err",
+        ],
+        tmp_path,
+    )
+    assert run.returncode != 0  # SIPp's uac counts the refused calls as failed
+    assert "SIP/2.0 503 Too many calls from this source" in run.log
+    assert control.limiter.refused > 0
+    answered = [c for c in control.calls.values() if c.outcome == "completed"]
+    assert len(answered) >= 5  # the burst got through and completed normally
 
 
 async def test_draining_refuses_new_calls_and_ends_the_rest_at_the_deadline(
@@ -406,88 +384,39 @@ async def test_draining_refuses_new_calls_and_ends_the_rest_at_the_deadline(
     assert ended.returncode != 0
 
 
-async def test_a_call_longer_than_the_agents_maximum_is_hung_up(tmp_path: Path) -> None:
-    port = free_udp_and_tcp_port()
+async def test_a_call_longer_than_the_agents_maximum_is_hung_up(control: CallControl, tmp_path: Path) -> None:
 
     async def short(request: Request, source: Addr) -> Decision:
         return Decision(200, max_duration_s=0.5)
 
-    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), short)
-    await control.start("127.0.0.1", port)
-    try:
-        run = await run_sipp(
-            [*_sipp_args(control, "-sn", "uac", "-s", "+15550100", "-m", "1", "-d", "10000"), "-trace_err"],
-            tmp_path,
-        )
-        assert run.returncode != 0  # SIPp wanted to hang up itself, after 10 s
-        (call,) = control.calls.values()
-        assert (call.outcome, call.ended_by) == ("max-duration", "local")
-    finally:
-        await control.stop()
+    control.decide = short
+    run = await run_sipp(
+        [*_sipp_args(control, "-sn", "uac", "-s", "+15550100", "-m", "1", "-d", "10000"), "-trace_err"],
+        tmp_path,
+    )
+    assert run.returncode != 0  # SIPp wanted to hang up itself, after 10 s
+    (call,) = control.calls.values()
+    assert (call.outcome, call.ended_by) == ("max-duration", "local")
 
 
-async def test_a_recorded_call_leaves_a_wav_of_both_directions(tmp_path: Path) -> None:
-    port = free_udp_and_tcp_port()
+async def test_a_recorded_call_leaves_a_wav_of_both_directions(control: CallControl, tmp_path: Path) -> None:
 
     async def record(request: Request, source: Addr) -> Decision:
         return Decision(200, agent=EchoAgent(), record=True, business_id="biz_test")
 
-    control = CallControl(UserAgent(("udp", "127.0.0.1", port)), record, recordings_dir=tmp_path / "rec")
-    await control.start("127.0.0.1", port)
-    try:
-        tone = tmp_path / "tone.ulaw"
-        await asyncio.to_thread(
-            subprocess.run,
-            [
-                "sox",
-                "-n",
-                "-r",
-                "8000",
-                "-c",
-                "1",
-                "-e",
-                "u-law",
-                "-t",
-                "raw",
-                str(tone),
-                "synth",
-                "2",
-                "sine",
-                "700",
-            ],
-            check=True,
-            timeout=30,
-        )
-        run = await run_sipp(
-            [
-                f"127.0.0.1:{port}",
-                "-i",
-                "127.0.0.1",
-                "-p",
-                str(free_udp_and_tcp_port()),
-                "-sf",
-                str(SCENARIOS / "uac_rtp_stream.xml"),
-                "-s",
-                "+15550100",
-                "-m",
-                "1",
-                "-mp",
-                str(free_udp_and_tcp_port() // 2 * 2),
-            ],
-            tmp_path,
-        )
-        assert run.returncode == 0, run.log
-        (call,) = control.calls.values()
-        async with asyncio.timeout(10):
-            await call.recorded.wait()
-        assert call.recording_path == tmp_path / "rec" / "biz_test" / f"{call.id}.wav"
-        data = await asyncio.to_thread(call.recording_path.read_bytes)
-        with wave.open(io.BytesIO(data)) as wav:
-            assert (wav.getnchannels(), wav.getframerate()) == (1, 8000)
-            seconds = wav.getnframes() / 8000
-            pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
-        assert 2.0 <= seconds <= 4.0  # the call: 2 s of tone and the pause before the BYE
-        loud = np.abs(pcm.astype(np.int32)) > 3000
-        assert loud.sum() > 8000  # the tone heard, and echoed, over a second and more
-    finally:
-        await control.stop()
+    control.decide = record
+    control.recordings_dir = tmp_path / "rec"
+    run = await stream_tone(control.ua.local[2], tmp_path)
+    assert run.returncode == 0, run.log
+    (call,) = control.calls.values()
+    async with asyncio.timeout(10):
+        await call.recorded.wait()
+    assert call.recording_path == tmp_path / "rec" / "biz_test" / f"{call.id}.wav"
+    data = await asyncio.to_thread(call.recording_path.read_bytes)
+    with wave.open(io.BytesIO(data)) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (1, 8000)
+        seconds = wav.getnframes() / 8000
+        pcm = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    assert 2.0 <= seconds <= 4.0  # the call: 2 s of tone and the pause before the BYE
+    loud = np.abs(pcm.astype(np.int32)) > 3000
+    assert loud.sum() > 8000  # the tone heard, and echoed, over a second and more

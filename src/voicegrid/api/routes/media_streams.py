@@ -20,6 +20,7 @@ from sqlalchemy import select
 from voicegrid.api.context import AppServices, principal_for_key
 from voicegrid.store.models import Agent
 from voicegrid.telephony.browser_stream import BrowserStream
+from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.media_streams import TwilioStream
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import NotAuthenticated, Role, Scope
@@ -76,14 +77,21 @@ async def _serve(websocket: WebSocket, outgoing: Outgoing, receiver: Callable[[]
             await websocket.close()
 
 
-@router.websocket("/v1/media-streams/twilio")
-async def twilio_media_stream(websocket: WebSocket) -> None:
-    services: AppServices = websocket.app.state.services
+async def _accept(websocket: WebSocket, services: AppServices) -> MediaClock | None:
+    """Accept the socket; the media clock to pace it, or None (closed: no telephony here)."""
     await websocket.accept()
     if services.calls is None or services.calls.control is None:
         await websocket.close(code=TRY_AGAIN_LATER, reason="telephony is not running")
+        return None
+    return services.calls.control.clock
+
+
+@router.websocket("/v1/media-streams/twilio")
+async def twilio_media_stream(websocket: WebSocket) -> None:
+    services: AppServices = websocket.app.state.services
+    clock = await _accept(websocket, services)
+    if clock is None:
         return
-    clock = services.calls.control.clock
     outgoing: Outgoing = asyncio.Queue()
     closing = asyncio.Event()
     stream = TwilioStream(outgoing.put_nowait, lambda reason: closing.set())
@@ -122,11 +130,9 @@ async def talk_page(agent_id: str) -> HTMLResponse:
 @router.websocket("/v1/talk")
 async def talk_stream(websocket: WebSocket) -> None:
     services: AppServices = websocket.app.state.services
-    await websocket.accept()
-    if services.calls is None or services.calls.control is None:
-        await websocket.close(code=TRY_AGAIN_LATER, reason="telephony is not running")
+    clock = await _accept(websocket, services)
+    if clock is None:
         return
-    clock = services.calls.control.clock
     outgoing: Outgoing = asyncio.Queue()
     closing = asyncio.Event()
 
