@@ -1,9 +1,11 @@
 """baresip, a real softphone, calls voicegrid and is called by it, over UDP on loopback."""
 
 import asyncio
+import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.support.baresip import make_baresip, run_baresip, stop
@@ -96,3 +98,35 @@ async def test_a_g722_call_from_baresip_is_decoded_at_16_khz(tmp_path: Path) -> 
     assert {rate for rate, _ in heard} == {16000}
     levels = sorted(level for _, level in heard)
     assert levels[len(levels) // 2] > -30  # the tone, decoded: not silence, not noise floor
+
+
+def _wav(path: Path) -> np.ndarray:  # type: ignore[type-arg]
+    with wave.open(str(path)) as wav:
+        assert (wav.getnchannels(), wav.getframerate()) == (1, 8000)
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float64)
+
+
+async def test_baresip_hears_its_own_voice_back_from_the_echo_agent(tmp_path: Path) -> None:
+    async def echo(request: Request, source: Addr) -> Decision:
+        return Decision(200, agent=EchoAgent())
+
+    port = free_udp_and_tcp_port()
+    calls = CallControl(UserAgent(("udp", "127.0.0.1", port)), echo)
+    await calls.start("127.0.0.1", port)
+    try:
+        phone = await asyncio.to_thread(lambda: make_baresip(tmp_path, record=True, sweep=True))
+        process = await run_baresip(phone, "-e", f"/dial sip:+15550101@127.0.0.1:{port}", quit_after_s=4)
+        await stop(process)
+    finally:
+        await calls.stop()
+    sent = await asyncio.to_thread(lambda: _wav(next(tmp_path.glob("dump-*-enc.wav"))))
+    heard = await asyncio.to_thread(lambda: _wav(next(tmp_path.glob("dump-*-dec.wav"))))
+    assert len(heard) > 2 * 8000  # more than two seconds of what came back
+    # The echo's delay: where a second of what was sent best matches what was heard (a sweep has one).
+    probe = sent[8000:16000]
+    scores = np.correlate(heard[: 16000 + 8000], probe, mode="valid")
+    lag = int(np.argmax(scores)) - 8000  # samples after the probe was sent
+    assert 0 <= lag < 0.5 * 8000  # back within half a second (40 ms here)
+    echoed = heard[8000 + lag : 16000 + lag]
+    assert np.corrcoef(echoed, probe)[0, 1] > 0.9  # the same sound, through G.711 twice
+    assert 0.5 < np.std(echoed) / np.std(probe) < 2.0  # at about the same level

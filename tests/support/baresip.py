@@ -39,7 +39,9 @@ class Baresip:
         return self.log.read_text(errors="replace")
 
 
-def make_baresip(workdir: Path, codec: str = "PCMU") -> Baresip:
+def make_baresip(workdir: Path, codec: str = "PCMU", *, record: bool = False, sweep: bool = False) -> Baresip:
+    """A config dir for one baresip; `record`: its sndfile module dumps what it sends and hears;
+    `sweep`: it sends a 300-3000 Hz sweep (which has one best alignment) instead of a 440 Hz tone."""
     if shutil.which("baresip") is None:
         raise RuntimeError("baresip is not installed: run `make setup-test` (Debian package baresip)")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -47,15 +49,30 @@ def make_baresip(workdir: Path, codec: str = "PCMU") -> Baresip:
     # Eight seconds of a 440 Hz tone at 8 kHz, made here with sox so the test ships no audio file.
     rate = "16000" if codec == "G722" else "8000"
     subprocess.run(
-        ["sox", "-n", "-r", rate, "-c", "1", "-b", "16", str(tone), "synth", "8", "sine", "440"],
+        [
+            "sox",
+            "-n",
+            "-r",
+            rate,
+            "-c",
+            "1",
+            "-b",
+            "16",
+            str(tone),
+            "synth",
+            "8",
+            "sine",
+            "300-3000" if sweep else "440",
+        ],
         check=True,
         timeout=30,
     )
     sip_port = free_port()
     rtp_low = 20000 + (free_port() % 20000) // 2 * 2
-    (workdir / "config").write_text(
-        CONFIG.format(sip_port=sip_port, tone=tone, rtp_low=rtp_low, rtp_high=rtp_low + 20)
-    )
+    config = CONFIG.format(sip_port=sip_port, tone=tone, rtp_low=rtp_low, rtp_high=rtp_low + 20)
+    if record:
+        config += f"module\t\t\tsndfile.so\nsnd_path\t\t{workdir}\n"
+    (workdir / "config").write_text(config)
     (workdir / "accounts").write_text(
         f"<sip:baresip@127.0.0.1>;regint=0;answermode=auto;audio_codecs={codec}\n"
     )
