@@ -16,7 +16,7 @@ from voicegrid.media.session import CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
-from voicegrid.telephony.calls import Call, CallControl, CallState, Decision
+from voicegrid.telephony.calls import Call, CallControl, CallState, Decision, DialPlan
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.rtp_session import EchoAgent
 
@@ -420,3 +420,69 @@ async def test_a_recorded_call_leaves_a_wav_of_both_directions(control: CallCont
     assert 2.0 <= seconds <= 4.0  # the call: 2 s of tone and the pause before the BYE
     loud = np.abs(pcm.astype(np.int32)) > 3000
     assert loud.sum() > 8000  # the tone heard, and echoed, over a second and more
+
+
+async def test_when_the_caller_refuses_refer_we_call_the_target_and_bridge_the_audio(
+    control: CallControl, tmp_path: Path
+) -> None:
+    target_run, target = await sipp_server(["-sn", "uas"], "u1", tmp_path / "target")
+    target_uri = f"sip:desk@127.0.0.1:{target[2]}"
+
+    async def route(call: Call, to: str) -> DialPlan | None:
+        return DialPlan(to, target, "sip:+15550100@127.0.0.1")
+
+    class Transferring(EchoAgent):
+        def on_start(self, session: CallSession) -> None:
+            asyncio.get_running_loop().call_later(0.5, session.transfer, target_uri)
+
+    async def answer(request: Request, source: Addr) -> Decision:
+        return Decision(200, agent=Transferring())
+
+    control.decide = answer
+    control.transfer_route = route
+    tone = tmp_path / "tone.ulaw"
+    await asyncio.to_thread(
+        subprocess.run,
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-e",
+            "u-law",
+            "-t",
+            "raw",
+            str(tone),
+            "synth",
+            "3",
+            "sine",
+            "700",
+        ],
+        check=True,
+        timeout=30,
+    )
+    caller = await run_sipp(
+        _sipp_args(
+            control,
+            "-sf",
+            str(SCENARIOS / "uac_refuses_refer.xml"),
+            "-s",
+            "+15550100",
+            "-m",
+            "1",
+            "-mp",
+            str(free_udp_and_tcp_port() // 2 * 2),
+        ),
+        tmp_path,
+    )
+    assert caller.returncode == 0, caller.log
+    assert (await target_run).returncode == 0  # the target was called, answered, and hung up by us
+    first = next(c for c in control.calls.values() if c.direction == "inbound")
+    leg = next(c for c in control.calls.values() if c.direction == "outbound")
+    assert first.transfer_state == "bridged"
+    assert leg.to == target_uri
+    forwarded = leg.media_summary["packets_sent"] - leg.media_summary["silence_sent"]
+    assert forwarded >= 50  # the caller's tone went on to the target
+    assert leg.state is CallState.ENDED

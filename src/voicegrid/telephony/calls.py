@@ -9,6 +9,7 @@ import asyncio
 import logging
 import os
 import secrets
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -31,12 +32,22 @@ from voicegrid.sip.sdp import Negotiated, answer, offer, parse_sdp
 from voicegrid.sip.transaction import ClientTransaction
 from voicegrid.sip.uri import SipUri
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
+from voicegrid.telephony.bridge import BridgeAgent
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
 
 log = logging.getLogger(__name__)
+
+
+def _bindable(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -75,6 +86,20 @@ class Decision:
 Decide = Callable[[Request, Addr], Awaitable[Decision]]
 
 
+@dataclass(frozen=True, slots=True)
+class DialPlan:
+    """How to reach a transfer target ourselves: Request-URI, next hop, From, and trunk credentials."""
+
+    to_uri: str
+    dest: Addr
+    from_uri: str
+    credentials: tuple[str, str] | None = None
+    trunk_id: str | None = None
+
+
+TransferRoute = Callable[["Call", str], Awaitable[DialPlan | None]]
+
+
 @dataclass(eq=False)
 class Call:
     id: str
@@ -92,7 +117,8 @@ class Call:
     agent: Agent | None = None
     media_summary: dict[str, float] = field(default_factory=dict)  # kept when the session closes
     transfer_to: str | None = None
-    transfer_state: str | None = None  # requested, accepted, done, failed
+    transfer_state: str | None = None  # requested, accepted, done, failed, bridging, bridged
+    bridged_to: "Call | None" = None
     max_duration_s: float | None = None
     business_id: str | None = None
     agent_id: str | None = None
@@ -122,8 +148,10 @@ class CallControl:
         no_rtp_timeout_s: float = 30.0,
         limiter: SourceRateLimiter | None = None,
         recordings_dir: Path | None = None,
+        transfer_route: TransferRoute | None = None,
     ) -> None:
         self.recordings_dir = recordings_dir
+        self.transfer_route = transfer_route  # for bridging when the peer refuses REFER
         self.ua = ua
         self.limiter = limiter or SourceRateLimiter()
         self.draining = False
@@ -296,7 +324,7 @@ class CallControl:
             self._flush()
             return
         try:
-            call.rtp_port = self.ports.allocate()
+            call.rtp_port = self._free_rtp_port()
         except PortsExhausted:
             busy = response_to(request, 503, "No media ports free")
             busy.headers.add("Retry-After", "5")
@@ -376,7 +404,7 @@ class CallControl:
 
         Unanswered after `ring_timeout_s`, it is cancelled with outcome `no-answer`.
         """
-        rtp_port = self.ports.allocate()
+        rtp_port = self._free_rtp_port()
         headers = Headers()
         headers.add("Max-Forwards", "70")
         headers.add("From", f"<{from_uri}>;tag={new_tag()}")
@@ -388,6 +416,7 @@ class CallControl:
         headers.add("Content-Type", "application/sdp")
         body = offer(local_address=self.ua.local[1], local_port=rtp_port, session_id=self._session, version=1)
         call = Call(new_id("call"), "outbound", call_id, dest=dest, rtp_port=rtp_port, agent=agent)
+        call.to, call.from_number = to_uri, from_uri.split(":", 1)[-1].split("@", 1)[0]
         self._keep(call)
         call.invite_tx = self.ua.send(
             Request(headers=headers, body=bytes(body), method="INVITE", uri=to_uri),
@@ -468,12 +497,39 @@ class CallControl:
         call = self.calls.get(event.transaction.request.call_id)
         if call is None:
             return
-        if event.kind == "timeout":
-            call.transfer_state = "failed"
+        if event.kind == "timeout" or (event.response is not None and event.response.status >= 300):
+            log.info("REFER refused on %s; bridging through our media instead", call.call_id)
+            call.transfer_state = "bridging"
+            self._spawn(self._bridge_transfer(call))
         elif event.response is not None and event.response.status >= 200:
-            call.transfer_state = "accepted" if event.response.status < 300 else "failed"
-            if call.transfer_state == "failed":
-                log.info("REFER refused with %s on %s", event.response.status, call.call_id)
+            call.transfer_state = "accepted"
+
+    async def _bridge_transfer(self, call: Call) -> None:
+        """The transfer the peer would not do: we call the target and carry the audio between them."""
+        target = call.transfer_to
+        plan = await self.transfer_route(call, target) if self.transfer_route and target else None
+        if plan is None or call.state is not CallState.UP:
+            call.transfer_state = "failed"
+            return
+        leg = self.dial(plan.to_uri, plan.dest, from_uri=plan.from_uri, credentials=plan.credentials)
+        leg.business_id, leg.agent_id = call.business_id, call.agent_id
+        leg.agent = BridgeAgent(call)
+        call.bridged_to, leg.bridged_to = leg, call
+        waiters = [asyncio.ensure_future(leg.answered.wait()), asyncio.ensure_future(leg.ended.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        if leg.state is not CallState.UP or call.state is not CallState.UP:
+            call.transfer_state = "failed"
+            call.bridged_to = None
+            if leg.state is not CallState.ENDED:
+                self.hangup(leg)
+            return
+        if call.media_session is not None:
+            call.media_session.agent = BridgeAgent(leg)  # the caller now hears the target, and back
+        call.transfer_state = "bridged"
 
     def _transfer_progress(self, notify: Request) -> None:
         """A NOTIFY of the transfer: its sipfrag body says how the new call went (RFC 3515 §2.4.5)."""
@@ -642,6 +698,21 @@ class CallControl:
             self.ports.release(call.rtp_port)
             call.rtp_port = None
 
+    def _free_rtp_port(self) -> int:
+        """A port of the range that is free right now, RTCP's next to it: the range is ours to hand out,
+        but another process may still hold a port of it, and a port in our SDP must be one we can bind."""
+        busy: list[int] = []
+        try:
+            for _ in range(64):
+                port = self.ports.allocate()
+                if _bindable(self.ua.local[1], port) and _bindable(self.ua.local[1], port + 1):
+                    return port
+                busy.append(port)
+            raise PortsExhausted("no free RTP port pair found in 64 tries")
+        finally:
+            for port in busy:
+                self.ports.release(port)
+
     def _keep(self, call: Call) -> None:
         self.calls[call.call_id] = call
         self.by_id[call.id] = call
@@ -653,6 +724,12 @@ class CallControl:
     def _end(self, call: Call, by: str, outcome: str | None) -> None:
         if call.state is CallState.ENDED:
             return
+        partner, call.bridged_to = call.bridged_to, None
+        if partner is not None:
+            partner.bridged_to = None  # unlinked first, so the partner's end does not come back here
+            if partner.state is not CallState.ENDED:  # one side left: so does the other
+                partner.outcome = partner.outcome or "completed"
+                self.hangup(partner)
         self._close_media(call)
         call.state = CallState.ENDED
         call.ended_at = utcnow()

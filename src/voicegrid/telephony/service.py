@@ -6,6 +6,7 @@ present; the call goes to that trunk's proxy, whatever the destination. Calls ar
 (live state, and recent ended calls) until the call records of the analytics issue store them.
 """
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from voicegrid.media.ports import PortsExhausted
 from voicegrid.sip.errors import ParseError
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.store.models import Agent, Trunk
-from voicegrid.telephony.calls import Call, CallControl, CallState
+from voicegrid.telephony.calls import Call, CallControl, CallState, DialPlan
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import (
     Conflict,
@@ -24,8 +25,11 @@ from voicegrid.tenancy import (
     NotFound,
     SecretBox,
     SecretError,
+    TenancyError,
     normalize_e164,
 )
+
+log = logging.getLogger(__name__)
 
 
 class TelephonyUnavailable(Exception):
@@ -49,6 +53,8 @@ class CallService:
         self.control = control
         self.sessions = sessions
         self.secrets = secrets
+        if control is not None:
+            control.transfer_route = self.transfer_route
 
     def _require(self) -> CallControl:
         if self.control is None:
@@ -63,23 +69,20 @@ class CallService:
             raise NotFound()
         return call
 
-    async def place(self, business_id: str, request: CallRequest) -> Call:
-        control = self._require()
+    async def plan(
+        self, business_id: str, to: str, from_number: str | None = None, trunk_id: str | None = None
+    ) -> DialPlan:
+        """How this business reaches `to`: its own trunk, a caller ID that trunk lists, its credentials."""
         async with self.sessions() as session:
-            agent = await session.scalar(
-                select(Agent).where(Agent.id == request.agent_id, Agent.business_id == business_id)
-            )
-            if agent is None:
-                raise InvalidInput("agent_id", "no such agent in this business")
-            trunk = await self._trunk(session, business_id, request.trunk_id)
-        to_uri = self._destination(request.to, trunk)
+            trunk = await self._trunk(session, business_id, trunk_id)
+        to_uri = self._destination(to, trunk)
         caller_ids = list(trunk.caller_ids or [])
-        if request.from_number is not None:
-            from_number = normalize_e164(request.from_number, "from")
-            if from_number not in caller_ids:
-                raise Forbidden(f"caller ID {from_number} is not one the trunk may present")
+        if from_number is not None:
+            number = normalize_e164(from_number, "from")
+            if number not in caller_ids:
+                raise Forbidden(f"caller ID {number} is not one the trunk may present")
         elif caller_ids:
-            from_number = caller_ids[0]
+            number = caller_ids[0]
         else:
             raise InvalidInput("from", "the trunk has no caller IDs; add one to it first")
         credentials = None
@@ -91,19 +94,41 @@ class CallService:
             credentials = (trunk.outbound_username, password)
         host = trunk.outbound_host or ""
         dest = (trunk.transport, host.strip("[]"), trunk.outbound_port)
+        return DialPlan(to_uri, dest, f"sip:{number}@{host}", credentials, trunk.id)
+
+    async def transfer_route(self, call: Call, target: str) -> DialPlan | None:
+        """Where a bridged transfer goes: through the call's business's own trunk, like any outbound call."""
+        if call.business_id is None:
+            return None
+        try:
+            return await self.plan(call.business_id, target)
+        except TenancyError as exc:
+            log.info("transfer of %s to %s cannot be bridged: %s", call.id, target, exc.message)
+            return None
+
+    async def place(self, business_id: str, request: CallRequest) -> Call:
+        control = self._require()
+        async with self.sessions() as session:
+            agent = await session.scalar(
+                select(Agent).where(Agent.id == request.agent_id, Agent.business_id == business_id)
+            )
+        if agent is None:
+            raise InvalidInput("agent_id", "no such agent in this business")
+        plan = await self.plan(business_id, request.to, request.from_number, request.trunk_id)
         try:
             call = control.dial(
-                to_uri,
-                dest,
-                from_uri=f"sip:{from_number}@{host}",
-                credentials=credentials,
+                plan.to_uri,
+                plan.dest,
+                from_uri=plan.from_uri,
+                credentials=plan.credentials,
                 agent=agent_for_kind(agent.kind),
                 ring_timeout_s=request.ring_timeout_s,
             )
         except PortsExhausted as exc:
             raise Conflict("no media port is free; try again shortly") from exc
-        call.business_id, call.agent_id, call.trunk_id = business_id, agent.id, trunk.id
-        call.from_number, call.to, call.metadata = from_number, to_uri, dict(request.metadata or {})
+        call.business_id, call.agent_id, call.trunk_id = business_id, agent.id, plan.trunk_id
+        call.from_number = plan.from_uri.split(":", 1)[1].split("@", 1)[0]
+        call.to, call.metadata = plan.to_uri, dict(request.metadata or {})
         call.max_duration_s = float(agent.max_call_seconds)
         call.record = agent.recording
         return call
