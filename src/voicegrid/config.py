@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     no_rtp_timeout_s: float = Field(default=30.0, gt=0)
     drain_seconds: float = Field(default=30.0, ge=0, description="on SIGTERM, how long calls may go on")
     invite_rate_per_source: float = Field(default=20.0, gt=0, description="new calls per second per source")
+    registration_sync_s: float = Field(
+        default=30.0, gt=0, description="how often trunk registrations follow the database"
+    )
     public_url: str | None = Field(default=None, description="URL the API is reached at, for links")
     admin_key: SecretStr | None = Field(default=None, description="platform owner key; else generated")
     secret_key: SecretStr | None = Field(

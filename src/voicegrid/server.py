@@ -23,6 +23,7 @@ from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
 from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.ratelimit import SourceRateLimiter
+from voicegrid.telephony.registrations import TrunkRegistrations
 from voicegrid.telephony.routing import InboundRouter
 from voicegrid.telephony.service import CallService
 
@@ -100,12 +101,17 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         )
         await sip.start(settings.sip_host, settings.sip_port)
         platform.services.calls = CallService(sip, platform.services.sessions, platform.services.secrets)
+        registrations = TrunkRegistrations(
+            sip, platform.services.sessions, platform.services.secrets, settings.registration_sync_s
+        )
+        registrations.start()
         log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])
         try:
             await run_until_signalled(
                 _HttpServer(config), before_exit=lambda: sip.drain(settings.drain_seconds)
             )
         finally:
+            await registrations.stop()
             await sip.stop()
     finally:
         await platform.engine.dispose()

@@ -225,3 +225,52 @@ def test_an_api_call_through_a_digest_trunk_connects_is_watched_and_hung_up(tmp_
         if carrier.poll() is None:
             carrier.kill()
             carrier.wait()
+
+
+def test_a_trunk_that_registers_with_its_carrier_does_and_refreshes(tmp_path: Path) -> None:
+    registrar_port = free_udp_and_tcp_port()
+    workdir = tmp_path / "registrar"
+    workdir.mkdir()
+    registrar = subprocess.Popen(
+        [
+            sipp_binary(),
+            "-sf",
+            str(SCENARIOS / "registrar_digest.xml"),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(registrar_port),
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "30s",
+        ],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    env = env_without_voicegrid(VOICEGRID_REGISTRATION_SYNC_S="0.5")
+    try:
+        with serving(tmp_path / "var", "--demo", env=env) as (url, _):
+            demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+            api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"})
+            created = api.post(
+                "/v1/trunks",
+                json={
+                    "name": "registering carrier",
+                    "outbound_host": "127.0.0.1",
+                    "outbound_port": registrar_port,
+                    "outbound_username": "trunkuser",
+                    "outbound_password": "trunkpass",
+                    "register_with_carrier": True,
+                },
+            )
+            assert created.status_code == 201, created.text
+            # The registrar ends once it has seen the REGISTER and its refresh, each challenged and checked.
+            assert registrar.wait(timeout=30) == 0, registrar.stdout.read() if registrar.stdout else ""
+    finally:
+        if registrar.poll() is None:
+            registrar.kill()
+            registrar.wait()

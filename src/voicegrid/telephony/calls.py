@@ -581,6 +581,13 @@ class CallControl:
             handle = asyncio.get_running_loop().call_at(when, self._send_register, registration.call_id)
             self._register_timers[registration.call_id] = handle
 
+    def unregister(self, registration: Registration) -> None:
+        """Stop refreshing `registration` (the carrier lets it lapse at its expiry)."""
+        self._registrations.pop(registration.call_id, None)
+        handle = self._register_timers.pop(registration.call_id, None)
+        if handle is not None:
+            handle.cancel()
+
     def unregister_all(self) -> None:
         for handle in self._register_timers.values():
             handle.cancel()
