@@ -274,3 +274,36 @@ def test_a_trunk_that_registers_with_its_carrier_does_and_refreshes(tmp_path: Pa
         if registrar.poll() is None:
             registrar.kill()
             registrar.wait()
+
+
+def test_a_disabled_business_and_an_unknown_source_are_refused_with_403(tmp_path: Path) -> None:
+    sip_port = free_udp_and_tcp_port()
+    admin = "vg_admin_for_refusal_tests_0001"
+    env = env_without_voicegrid(VOICEGRID_ADMIN_KEY=admin)
+    with serving(tmp_path / "var", "--demo", sip_port=sip_port, env=env) as (url, _):
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"})
+        demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+        trunks = api.get(f"/v1/businesses/{demo['business_id']}/trunks").json()["items"]
+        loopback = next(t for t in trunks if "127.0.0.0/8" in t["inbound_cidrs"])
+        base = f"/v1/businesses/{demo['business_id']}"
+        api.patch(
+            f"{base}/trunks/{loopback['id']}", json={"inbound_cidrs": ["198.51.100.0/24"]}
+        ).raise_for_status()
+        unknown = _sipp(
+            sip_port, tmp_path / "source", "-sn", "uac", "-s", "+15550100", "-m", "1", "-trace_err"
+        )
+        assert "SIP/2.0 403 Source not allowed" in "".join(
+            p.read_text() for p in (tmp_path / "source").glob("*_errors.log")
+        )
+        assert unknown.returncode != 0
+        api.patch(
+            f"{base}/trunks/{loopback['id']}", json={"inbound_cidrs": ["127.0.0.0/8"]}
+        ).raise_for_status()
+        api.patch(base, json={"enabled": False}).raise_for_status()
+        disabled = _sipp(
+            sip_port, tmp_path / "disabled", "-sn", "uac", "-s", "+15550100", "-m", "1", "-trace_err"
+        )
+        assert "SIP/2.0 403 Business disabled" in "".join(
+            p.read_text() for p in (tmp_path / "disabled").glob("*_errors.log")
+        )
+        assert disabled.returncode != 0

@@ -12,7 +12,8 @@ import pytest
 
 from tests.support.ports import free_udp_and_tcp_port
 from tests.support.sipp import SCENARIOS, SippRun, run_sipp
-from voicegrid.media.session import CallSession
+from voicegrid.media.ports import PortAllocator
+from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
@@ -486,3 +487,68 @@ async def test_when_the_caller_refuses_refer_we_call_the_target_and_bridge_the_a
     forwarded = leg.media_summary["packets_sent"] - leg.media_summary["silence_sent"]
     assert forwarded >= 50  # the caller's tone went on to the target
     assert leg.state is CallState.ENDED
+
+
+async def test_early_media_on_183_is_heard_before_the_answer(control: CallControl, tmp_path: Path) -> None:
+    tone = tmp_path / "tone.ulaw"
+    await asyncio.to_thread(
+        subprocess.run,
+        [
+            "sox",
+            "-n",
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-e",
+            "u-law",
+            "-t",
+            "raw",
+            str(tone),
+            "synth",
+            "1",
+            "sine",
+            "500",
+        ],
+        check=True,
+        timeout=30,
+    )
+    sipp, dest = await sipp_server(
+        ["-sf", str(SCENARIOS / "uas_early_media.xml"), "-mp", str(free_udp_and_tcp_port() // 2 * 2)],
+        "u1",
+        tmp_path,
+    )
+    early: list[float] = []
+
+    class Listener(EchoAgent):
+        def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
+            if not call.answered.is_set() and not frame.concealed:
+                early.append(frame.level_dbfs())
+
+    call = control.dial(
+        f"sip:+15557654321@127.0.0.1:{dest[2]}", dest, from_uri="sip:+15550100@127.0.0.1", agent=Listener()
+    )
+    async with asyncio.timeout(15):
+        await call.answered.wait()
+    control.hangup(call)
+    run = await sipp
+    assert run.returncode == 0, run.log
+    assert len(early) > 25  # over half a second of the announcement, before the 200
+    assert sorted(early)[len(early) // 2] > -30  # and it was the tone, not silence
+
+
+async def test_when_every_rtp_port_is_taken_a_new_call_gets_503(control: CallControl, tmp_path: Path) -> None:
+    low = free_udp_and_tcp_port() // 2 * 2
+    control.ports = PortAllocator(low, low + 2)  # room for one call
+    run = await run_sipp(
+        [
+            *_sipp_args(
+                control, "-sn", "uac", "-s", "+15550100", "-m", "2", "-l", "2", "-r", "10", "-d", "1500"
+            ),
+            "-trace_err",
+        ],
+        tmp_path,
+    )
+    assert run.returncode != 0  # one of the two calls was refused
+    assert "SIP/2.0 503 No media ports free" in run.log
+    assert [c.outcome for c in control.calls.values()].count("completed") == 1

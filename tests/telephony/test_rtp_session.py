@@ -183,3 +183,24 @@ async def test_two_sessions_exchange_rtcp_reports_about_each_others_streams(
         assert session.rtcp.remote_cumulative_lost == 0
         assert session.rtcp.remote_fraction_lost == 0.0
     assert b.stats.received > 40
+
+
+async def test_the_play_agent_sends_a_1_khz_beep_then_quiet(clock: MediaClock) -> None:
+    from voicegrid.telephony.rtp_session import PlayAgent
+
+    session, peer, dest = await _pair(clock)
+    session.agent = PlayAgent()
+    session.agent.on_start(session)
+    try:
+        assert peer.transport is not None
+        for i in range(100):  # two seconds of the caller's silence: it paces the prompt's refills
+            peer.transport.sendto(bytes(RtpPacket(0, i, i * 160, 0xAB, b"\xff" * 160)), dest)
+            await asyncio.sleep(0.02)
+    finally:
+        session.close()
+    audio = np.concatenate([ulaw_decode(p.payload) for p in peer.packets if p.payload_type == 0])
+    first = next(i for i in range(0, len(audio), 160) if np.abs(audio[i : i + 160]).max() > 1000)
+    beep = audio[first : first + 8000].astype(np.float64)
+    spectrum = np.abs(np.fft.rfft(beep))
+    assert np.argmax(spectrum) * 8000 / len(beep) == pytest.approx(1000, abs=5)  # the beep is 1 kHz
+    assert np.abs(audio[first + 8200 : first + 15800]).max() < 100  # then a second of quiet

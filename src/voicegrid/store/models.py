@@ -126,7 +126,7 @@ class BusinessOwned(Timestamps):
 class Agent(BusinessOwned, Base):
     __tablename__ = "agents"
     name: Mapped[str] = mapped_column(String(200))
-    kind: Mapped[str] = mapped_column(String(16), default="voice")  # voice, echo
+    kind: Mapped[str] = mapped_column(String(16), default="voice")  # voice, echo, play
     language: Mapped[str] = mapped_column(String(35), default="en-US")
     greeting: Mapped[str] = mapped_column(Text, default="")
     system_prompt: Mapped[str] = mapped_column(Text, default="")

@@ -116,6 +116,7 @@ class Call:
     media_session: RtpSession | None = None
     agent: Agent | None = None
     media_summary: dict[str, float] = field(default_factory=dict)  # kept when the session closes
+    media_starting: bool = False
     transfer_to: str | None = None
     transfer_state: str | None = None  # requested, accepted, done, failed, bridging, bridged
     bridged_to: "Call | None" = None
@@ -439,6 +440,8 @@ class CallControl:
 
     def _outbound_response(self, call: Call, response: Response, dialog: Dialog | None) -> None:
         if response.status < 200:
+            if response.status == 183 and response.body and call.media_session is None:
+                self._early_media(call, response)
             return
         if response.status < 300 and dialog is not None and call.dest is not None:
             call.dialog = dialog
@@ -459,6 +462,8 @@ class CallControl:
                 call.outcome = "answered"
                 call.answered_at = utcnow()
                 call.answered.set()
+                if call.media_session is not None and call.max_duration_s is not None:
+                    self._spawn(self._limit_duration(call, call.max_duration_s))  # media came early
                 self._spawn(self._start_media(call))
             self._flush()
             return
@@ -622,9 +627,35 @@ class CallControl:
         self.ua.send(bye, dest, self._now())
         self.ua.end_dialog(call.dialog)
 
+    def _early_media(self, call: Call, response: Response) -> None:
+        """183 with SDP: the far end plays ringback or an announcement before it answers; hear it."""
+        try:
+            _, call.media = answer(
+                parse_sdp(response.body),
+                local_address=self.ua.local[1],
+                local_port=call.rtp_port or 0,
+                session_id=self._session,
+                version=1,
+            )
+        except (SdpError, ParseError):
+            log.info("early media SDP unusable on %s", call.call_id)
+            return
+        self._spawn(self._start_media(call))
+
     async def _start_media(self, call: Call) -> None:
         media = call.media
         if media is None or call.rtp_port is None or media.remote_address is None or call.ended.is_set():
+            return
+        if call.media_session is not None or call.media_starting:  # early media already runs it
+            return
+        call.media_starting = True
+        try:
+            await self._open_media(call, media)
+        finally:
+            call.media_starting = False
+
+    async def _open_media(self, call: Call, media: Negotiated) -> None:
+        if media.remote_address is None or call.rtp_port is None:
             return
         session = RtpSession(
             codec=make_codec(media.codec.name),
@@ -648,7 +679,7 @@ class CallControl:
         call.media_session = session
         if call.ended.is_set():
             self._close_media(call)
-        elif call.max_duration_s is not None:
+        elif call.max_duration_s is not None and (call.direction == "inbound" or call.state is CallState.UP):
             self._spawn(self._limit_duration(call, call.max_duration_s))
 
     async def _limit_duration(self, call: Call, seconds: float) -> None:

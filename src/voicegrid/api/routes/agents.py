@@ -63,8 +63,9 @@ class Tool(In):
 
 
 class AgentFields(In):
-    kind: Literal["voice", "echo"] = Field(
-        default="voice", description="voice: the STT-LLM-TTS agent; echo: sends back what it hears (tests)"
+    kind: Literal["voice", "echo", "play"] = Field(
+        default="voice",
+        description="voice: the STT-LLM-TTS agent; echo: sends back what it hears; play: a test prompt",
     )
     language: str = Field(default="en-US", pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     greeting: ShortText = ""
@@ -85,7 +86,7 @@ class AgentCreate(AgentFields):
 
 class AgentUpdate(In):
     name: Name | None = None
-    kind: Literal["voice", "echo"] | None = None
+    kind: Literal["voice", "echo", "play"] | None = None
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
     greeting: ShortText | None = None
     system_prompt: LongText | None = None
