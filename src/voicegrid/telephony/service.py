@@ -168,10 +168,18 @@ class CallService:
     def transfer(self, call: Call, to: str) -> None:
         if call.state is not CallState.UP:
             raise Conflict(f"the call is {call.state.value}; only an answered call can be transferred")
-        target = (
-            to
-            if to.startswith(("sip:", "sips:"))
-            else f"sip:{normalize_e164(to, 'to')}@{self._require().ua.local[1]}"
-        )
-        if not self._require().transfer(call, target):
+        if not self._require().transfer(call, transfer_target(to, call)):
             raise Conflict("the call cannot be transferred now")
+
+
+def transfer_target(to: str, call: Call) -> str:
+    """Where a REFER sends the caller: a SIP URI as given; a number at the call's peer (the carrier for
+    an inbound call, our trunk's proxy for an outbound one), which routes numbers on its own network."""
+    if to.startswith(("sip:", "sips:")):
+        return to
+    number = normalize_e164(to, "to")
+    if call.dest is None:
+        return f"tel:{number}"
+    _, host, port = call.dest
+    host = f"[{host}]" if ":" in host else host
+    return f"sip:{number}@{host}" + (f":{port}" if port != 5060 else "")
