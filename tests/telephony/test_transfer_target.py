@@ -10,8 +10,7 @@ def _call(dest: tuple[str, str, int] | None) -> Call:
 
 def test_a_number_is_sent_to_the_carrier_that_brought_the_call() -> None:
     assert (
-        transfer_target("+1 555 019 9", _call(("udp", "198.51.100.7", 5060)))
-        == "sip:+15550199@198.51.100.7"
+        transfer_target("+1 555 019 9", _call(("udp", "198.51.100.7", 5060))) == "sip:+15550199@198.51.100.7"
     )
     assert (
         transfer_target("+15550199", _call(("udp", "198.51.100.7", 5080)))
