@@ -36,6 +36,18 @@ def _sipp(sip_port: int, workdir: Path, *args: str) -> subprocess.CompletedProce
     )
 
 
+def start_sipp_server(scenario: str, port: int, workdir: Path) -> subprocess.Popen[str]:
+    """SIPp running one call of `scenario` as a server on `port`; the test waits for it and kills it."""
+    command = [sipp_binary(), "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port), "-m", "1"]
+    return subprocess.Popen(
+        [*command, "-nostdin", "-timeout", "30s"],
+        cwd=workdir,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def _options(sip_port: int) -> Response:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -139,26 +151,7 @@ def test_an_api_call_through_a_digest_trunk_connects_is_watched_and_hung_up(tmp_
     sip_port, carrier_port = free_udp_and_tcp_port(), free_udp_and_tcp_port()
     workdir = tmp_path / "carrier"
     workdir.mkdir()
-    carrier = subprocess.Popen(
-        [
-            sipp_binary(),
-            "-sf",
-            str(SCENARIOS / "uas_digest.xml"),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(carrier_port),
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "30s",
-        ],
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    carrier = start_sipp_server("uas_digest.xml", carrier_port, workdir)
     try:
         with serving(tmp_path / "var", "--demo", sip_port=sip_port) as (url, _):
             demo = json.loads((tmp_path / "var" / "demo.json").read_text())
@@ -231,26 +224,7 @@ def test_a_trunk_that_registers_with_its_carrier_does_and_refreshes(tmp_path: Pa
     registrar_port = free_udp_and_tcp_port()
     workdir = tmp_path / "registrar"
     workdir.mkdir()
-    registrar = subprocess.Popen(
-        [
-            sipp_binary(),
-            "-sf",
-            str(SCENARIOS / "registrar_digest.xml"),
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(registrar_port),
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "30s",
-        ],
-        cwd=workdir,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    registrar = start_sipp_server("registrar_digest.xml", registrar_port, workdir)
     env = env_without_voicegrid(VOICEGRID_REGISTRATION_SYNC_S="0.5")
     try:
         with serving(tmp_path / "var", "--demo", env=env) as (url, _):

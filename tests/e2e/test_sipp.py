@@ -189,31 +189,17 @@ async def test_hanging_up_a_ringing_outbound_call_cancels_it(
     assert (call.outcome, call.ended_by) == ("cancelled", "local")
 
 
+async def make_tone(path: Path, *, seconds: int, hz: int) -> None:
+    """A raw PCMU tone file for SIPp's rtp_stream, made with sox."""
+    command = ["sox", "-n", "-r", "8000", "-c", "1", "-e", "u-law", "-t", "raw", str(path)]
+    await asyncio.to_thread(
+        subprocess.run, [*command, "synth", str(seconds), "sine", str(hz)], check=True, timeout=30
+    )
+
+
 async def stream_tone(port: int, workdir: Path) -> SippRun:
     """SIPp calls 127.0.0.1:`port` and streams two seconds of a 700 Hz PCMU tone, then hangs up."""
-    tone = workdir / "tone.ulaw"
-    await asyncio.to_thread(
-        subprocess.run,
-        [
-            "sox",
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-e",
-            "u-law",
-            "-t",
-            "raw",
-            str(tone),
-            "synth",
-            "2",
-            "sine",
-            "700",
-        ],
-        check=True,
-        timeout=30,
-    )
+    await make_tone(workdir / "tone.ulaw", seconds=2, hz=700)
     rtp_port = free_udp_and_tcp_port() // 2 * 2
     scenario = str(SCENARIOS / "uac_rtp_stream.xml")
     args = [f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_udp_and_tcp_port()), "-sf", scenario]
@@ -441,29 +427,7 @@ async def test_when_the_caller_refuses_refer_we_call_the_target_and_bridge_the_a
 
     control.decide = answer
     control.transfer_route = route
-    tone = tmp_path / "tone.ulaw"
-    await asyncio.to_thread(
-        subprocess.run,
-        [
-            "sox",
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-e",
-            "u-law",
-            "-t",
-            "raw",
-            str(tone),
-            "synth",
-            "3",
-            "sine",
-            "700",
-        ],
-        check=True,
-        timeout=30,
-    )
+    await make_tone(tmp_path / "tone.ulaw", seconds=3, hz=700)
     caller = await run_sipp(
         _sipp_args(
             control,
@@ -490,29 +454,7 @@ async def test_when_the_caller_refuses_refer_we_call_the_target_and_bridge_the_a
 
 
 async def test_early_media_on_183_is_heard_before_the_answer(control: CallControl, tmp_path: Path) -> None:
-    tone = tmp_path / "tone.ulaw"
-    await asyncio.to_thread(
-        subprocess.run,
-        [
-            "sox",
-            "-n",
-            "-r",
-            "8000",
-            "-c",
-            "1",
-            "-e",
-            "u-law",
-            "-t",
-            "raw",
-            str(tone),
-            "synth",
-            "1",
-            "sine",
-            "500",
-        ],
-        check=True,
-        timeout=30,
-    )
+    await make_tone(tmp_path / "tone.ulaw", seconds=1, hz=500)
     sipp, dest = await sipp_server(
         ["-sf", str(SCENARIOS / "uas_early_media.xml"), "-mp", str(free_udp_and_tcp_port() // 2 * 2)],
         "u1",

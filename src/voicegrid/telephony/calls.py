@@ -28,7 +28,7 @@ from voicegrid.sip.errors import ParseError, SdpError
 from voicegrid.sip.headers import Headers
 from voicegrid.sip.message import Request, Response
 from voicegrid.sip.registration import Registration
-from voicegrid.sip.sdp import Negotiated, answer, offer, parse_sdp
+from voicegrid.sip.sdp import Negotiated, SessionDescription, answer, offer, parse_sdp
 from voicegrid.sip.transaction import ClientTransaction
 from voicegrid.sip.uri import SipUri
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
@@ -303,6 +303,18 @@ class CallControl:
             self.hangup(call)
         return len(remaining)
 
+    def _negotiate(self, body: bytes, rtp_port: int, version: int) -> tuple[SessionDescription, Negotiated]:
+        """Our answer to the far end's SDP (offer or answer) on `rtp_port`, and what it settles.
+
+        Raises SdpError (status 488 when nothing is shared) or ParseError."""
+        return answer(
+            parse_sdp(body),
+            local_address=self.ua.local[1],
+            local_port=rtp_port,
+            session_id=self._session,
+            version=version,
+        )
+
     # ---- inbound -------------------------------------------------------------------------------
     async def _inbound(self, call: Call) -> None:
         incoming = call.incoming
@@ -334,13 +346,7 @@ class CallControl:
             self._flush()
             return
         try:
-            body, media = answer(
-                parse_sdp(request.body),
-                local_address=self.ua.local[1],
-                local_port=call.rtp_port,
-                session_id=self._session,
-                version=1,
-            )
+            body, media = self._negotiate(request.body, call.rtp_port, 1)
         except SdpError as exc:
             self.ua.respond(incoming, response_to(request, exc.status, exc.reason[:100]), self._now())
             self._end(call, "local", "failed")
@@ -376,13 +382,7 @@ class CallControl:
         ok = response_to(event.request, 200)
         if call is not None and event.request.body:
             try:
-                body, call.media = answer(
-                    parse_sdp(event.request.body),
-                    local_address=self.ua.local[1],
-                    local_port=call.rtp_port or 0,
-                    session_id=self._session,
-                    version=2,
-                )
+                body, call.media = self._negotiate(event.request.body, call.rtp_port or 0, 2)
             except SdpError as exc:
                 self.ua.respond(event, response_to(event.request, exc.status), self._now())
                 return
@@ -448,13 +448,7 @@ class CallControl:
             self.ua.ack_2xx(dialog, response, call.dest, self.contact)
             try:
                 if response.body:
-                    _, call.media = answer(
-                        parse_sdp(response.body),
-                        local_address=self.ua.local[1],
-                        local_port=call.rtp_port or 0,
-                        session_id=self._session,
-                        version=1,
-                    )
+                    _, call.media = self._negotiate(response.body, call.rtp_port or 0, 1)
             except (SdpError, ParseError):
                 log.info("answer SDP unusable on %s", call.call_id)
             if call.state is CallState.RINGING:
@@ -630,13 +624,7 @@ class CallControl:
     def _early_media(self, call: Call, response: Response) -> None:
         """183 with SDP: the far end plays ringback or an announcement before it answers; hear it."""
         try:
-            _, call.media = answer(
-                parse_sdp(response.body),
-                local_address=self.ua.local[1],
-                local_port=call.rtp_port or 0,
-                session_id=self._session,
-                version=1,
-            )
+            _, call.media = self._negotiate(response.body, call.rtp_port or 0, 1)
         except (SdpError, ParseError):
             log.info("early media SDP unusable on %s", call.call_id)
             return
