@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.voicegrid-setup
 
 # Debian packages: those the embedded defaults need at run time, and the real peers the tests start.
-APT_RUN :=
+APT_RUN := espeak-ng
 APT_TEST := postgresql sip-tester baresip sox chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -6,6 +6,7 @@ out. RTP calls, WebSocket bridges and test harnesses all implement `CallSession`
 """
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,6 +51,9 @@ class CallSession(Protocol):
     def hangup(self, reason: str = "agent") -> None: ...
     def transfer(self, to: str) -> None: ...
     def send_dtmf(self, digits: str) -> None: ...
+    def mark_played(self, callback: Callable[[], None]) -> None:
+        """Call `callback` once the audio queued so far has gone out (at once if none is queued)."""
+        ...
 
 
 class OutboundAudio:
@@ -61,6 +65,9 @@ class OutboundAudio:
         self._partial = np.zeros(0, dtype=np.int16)
         self._max_frames = int(max_seconds * 1000 / frame_ms)
         self.dropped = 0
+        self.pushed = 0  # whole frames queued, ever
+        self.popped = 0  # frames sent, ever
+        self._marks: deque[tuple[int, Callable[[], None]]] = deque()
 
     def push(self, pcm: Pcm) -> None:
         data = np.concatenate([self._partial, pcm.astype(np.int16, copy=False)])
@@ -70,22 +77,35 @@ class OutboundAudio:
                 self.dropped += 1
                 continue
             self._frames.append(data[i * self.samples_per_frame : (i + 1) * self.samples_per_frame])
+            self.pushed += 1
         self._partial = data[n * self.samples_per_frame :]
 
+    def mark(self, callback: Callable[[], None]) -> None:
+        """Call `callback` at the pop that sends the last frame queued so far (or the next pop)."""
+        self._marks.append((self.pushed + (1 if len(self._partial) else 0), callback))
+
     def pop(self) -> Pcm | None:
+        frame: Pcm | None = None
         if self._frames:
-            return self._frames.popleft()
-        if len(self._partial):  # the tail of an utterance, padded with silence
-            tail = np.zeros(self.samples_per_frame, dtype=np.int16)
-            tail[: len(self._partial)] = self._partial
+            frame = self._frames.popleft()
+        elif len(self._partial):  # the tail of an utterance, padded with silence
+            frame = np.zeros(self.samples_per_frame, dtype=np.int16)
+            frame[: len(self._partial)] = self._partial
             self._partial = np.zeros(0, dtype=np.int16)
-            return tail
-        return None
+            self.pushed += 1
+        if frame is not None:
+            self.popped += 1
+        while self._marks and self._marks[0][0] <= self.popped:
+            self._marks.popleft()[1]()
+        return frame
 
     def flush(self) -> int:
         n = len(self._frames) + (1 if len(self._partial) else 0)
         self._frames.clear()
         self._partial = np.zeros(0, dtype=np.int16)
+        self.pushed = self.popped
+        while self._marks:  # what was dropped is never played; its marks fire now, as "done"
+            self._marks.popleft()[1]()
         return n
 
     def __len__(self) -> int:

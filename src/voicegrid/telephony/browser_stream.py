@@ -63,6 +63,9 @@ class BrowserStream:
     def queue(self, pcm: Pcm) -> None:
         self.outbound.push(pcm)
 
+    def mark_played(self, callback: Callable[[], None]) -> None:
+        self.outbound.mark(callback)
+
     def flush(self) -> int:
         dropped = self.outbound.flush()
         self.send_text(json.dumps({"event": "clear"}))

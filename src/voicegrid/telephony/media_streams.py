@@ -130,6 +130,9 @@ class TwilioStream:
         """Be told (a `mark` back) once everything queued before now has been sent."""
         self._marks.append((len(self.outbound) + (1 if self.outbound._partial.size else 0), name))
 
+    def mark_played(self, callback: Callable[[], None]) -> None:
+        self.outbound.mark(callback)
+
     def flush(self) -> int:
         dropped = self.outbound.flush()
         self._marks.clear()

@@ -151,6 +151,9 @@ class RtpSession(asyncio.DatagramProtocol):
     def queue(self, pcm: Pcm) -> None:
         self.outbound.push(pcm)
 
+    def mark_played(self, callback: Callable[[], None]) -> None:
+        self.outbound.mark(callback)
+
     def flush(self) -> int:
         return self.outbound.flush()
 

@@ -1,0 +1,97 @@
+"""Typed events a voice session emits for analytics, each with a `type` and units in field names.
+
+Timestamps (`*_at`) are `time.monotonic()` seconds; durations are `*_ms`. Observers receive them
+outside the media path (the session calls them from its own tasks, never from the media clock).
+"""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(slots=True)
+class TurnMetrics:
+    """One exchange: the caller spoke, the agent answered. Times are None where a step did not run."""
+
+    index: int
+    user_text: str = ""
+    agent_text: str = ""  # what the caller actually heard (cut at barge-in)
+    interrupted: bool = False
+    speech_end_at: float | None = None  # last voiced frame of the caller
+    stt_final_at: float | None = None
+    turn_end_at: float | None = None  # when the reply was requested
+    llm_first_token_at: float | None = None
+    tts_first_audio_at: float | None = None
+    first_packet_at: float | None = None  # first frame of the reply sent to the caller
+    llm_provider: str | None = None
+    tts_provider: str | None = None
+    type: Literal["turn"] = "turn"
+
+    def _ms(self, a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else round((b - a) * 1000, 1)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(
+            stt_final_ms=self._ms(self.speech_end_at, self.stt_final_at),
+            llm_first_token_ms=self._ms(self.turn_end_at, self.llm_first_token_at),
+            tts_first_audio_ms=self._ms(self.llm_first_token_at, self.tts_first_audio_at),
+            first_packet_ms=self._ms(self.tts_first_audio_at, self.first_packet_at),
+            voice_to_voice_ms=self._ms(self.speech_end_at, self.first_packet_at),
+        )
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class BargeIn:
+    at: float
+    turn: int
+    dropped_frames: int
+    outbound_rtp_timestamp: int | None  # the RTP timestamp of the next packet the call sends
+    type: Literal["barge_in"] = "barge_in"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderFailed:
+    at: float
+    stage: str
+    error: dict[str, Any]
+    type: Literal["provider_failed"] = "provider_failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolInvoked:
+    at: float
+    name: str
+    arguments: str
+    result: str
+    ok: bool
+    type: Literal["tool"] = "tool"
+
+
+@dataclass(frozen=True, slots=True)
+class Said:
+    """A line of the transcript."""
+
+    at: float
+    speaker: Literal["agent", "caller"]
+    text: str
+    interrupted: bool = False
+    turn: int | None = None
+    type: Literal["said"] = "said"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEnded:
+    at: float
+    reason: str
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    type: Literal["ended"] = "ended"
+
+
+Event = TurnMetrics | BargeIn | ProviderFailed | ToolInvoked | Said | SessionEnded
+
+
+def as_dict(event: Event) -> dict[str, Any]:
+    if isinstance(event, TurnMetrics):
+        return event.as_dict()
+    return asdict(event)

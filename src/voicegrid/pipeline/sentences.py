@@ -1,0 +1,50 @@
+"""Cut streaming LLM text into sentences, or long clauses, as soon as each is complete, for TTS."""
+
+import re
+
+END = re.compile(r"([.!?]+[\"')\]]*)(\s+)")
+CLAUSE = re.compile(r"([,;:\u2014])(\s+)")
+MAX_WORDLESS = 400
+
+
+class SentenceSplitter:
+    """`push(delta)` returns the sentences completed by it; `flush()` the rest.
+
+    A clause (cut at , ; : or a dash) is sent on its own once it is `clause_chars` long, so the first
+    audio of a long sentence does not wait for its full stop. Abbreviations like "Dr." are rare on
+    the phone and cost only a short pause, so they are not special-cased.
+    """
+
+    def __init__(self, clause_chars: int = 60, first_clause_chars: int = 25) -> None:
+        self.clause_chars = clause_chars
+        self.first_clause_chars = first_clause_chars
+        self._buf = ""
+        self._sent = 0
+
+    def push(self, delta: str) -> list[str]:
+        self._buf += delta
+        out: list[str] = []
+        while True:
+            match = END.search(self._buf)
+            limit = self.first_clause_chars if not self._sent and not out else self.clause_chars
+            clause = CLAUSE.search(self._buf) if len(self._buf) >= limit else None
+            cut = None
+            if match is not None:
+                cut = match.end(1), match.end(2)
+            elif clause is not None and clause.end(1) >= limit:
+                cut = clause.end(1), clause.end(2)
+            elif len(self._buf) > MAX_WORDLESS:
+                space = self._buf.rfind(" ", 0, MAX_WORDLESS)
+                cut = (space, space + 1) if space > 0 else (MAX_WORDLESS, MAX_WORDLESS)
+            if cut is None:
+                break
+            piece = self._buf[: cut[0]].strip()
+            self._buf = self._buf[cut[1] :]
+            if piece:
+                out.append(piece)
+        self._sent += len(out)
+        return out
+
+    def flush(self) -> list[str]:
+        piece, self._buf = self._buf.strip(), ""
+        return [piece] if piece else []

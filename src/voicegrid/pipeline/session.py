@@ -1,0 +1,537 @@
+"""`VoiceSession`: one call's conversation loop, plugged into a call through the `Agent` interface.
+
+Audio frames arrive from the media clock (`on_audio`, synchronous). Each is judged by the VAD at once,
+so barge-in costs no scheduling delay, and queued for the STT stream. The rest runs in the session's
+own tasks, which live and die with the call:
+
+  listen   STT stream: send audio, read transcripts (failover inside `FallbackStt`)
+  turns    end of turn = VAD quiet for `min_silence_ms`, then the STT's final (or `max_wait_ms`)
+  reply    LLM stream -> sentences -> TTS -> the call's outbound queue; tools between rounds
+  idle     re-prompt after silence, then goodbye and hang up
+
+A reply the caller has not heard yet is dropped if the caller goes on talking; its words join the
+next turn. A reply being heard is cut by barge-in: outbound audio is flushed in the same frame the
+decision is made, and only the words actually played enter the history.
+"""
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from voicegrid.media.session import AudioFrame, CallSession
+from voicegrid.media.vad import VoiceDetector
+from voicegrid.pipeline.config import VoiceConfig
+from voicegrid.pipeline.events import (
+    BargeIn,
+    Event,
+    ProviderFailed,
+    Said,
+    SessionEnded,
+    ToolInvoked,
+    TurnMetrics,
+    as_dict,
+)
+from voicegrid.pipeline.sentences import SentenceSplitter
+from voicegrid.pipeline.tools import ToolOutcome, ToolRunner
+from voicegrid.providers.base import Meter
+from voicegrid.providers.errors import ProviderError
+from voicegrid.providers.llm.base import Llm, Message, TextDelta, ToolCall
+from voicegrid.providers.stt.base import Stt, SttStream, Transcript
+from voicegrid.providers.tts.base import Tts
+
+log = logging.getLogger(__name__)
+MAX_EVENTS = 5000
+MAX_AUDIO_BACKLOG = 500  # 10 s of frames waiting for a slow STT; older ones are dropped
+
+
+class VoiceSession:
+    def __init__(
+        self,
+        config: VoiceConfig,
+        *,
+        stt: Stt,
+        llm: Llm,
+        tts: Tts,
+        tools: ToolRunner | None = None,
+        meter: Meter | None = None,
+        observers: list[Callable[[Event], None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.stt, self.llm, self.tts = stt, llm, tts
+        self.tools = tools or ToolRunner([])
+        self.meter = meter or Meter()
+        self.observers = list(observers or [])
+        self.clock = clock
+        self.events: list[Event] = []
+        self.turns: list[TurnMetrics] = []
+        self.history: list[Message] = [{"role": "system", "content": config.system_message()}]
+        self.session: CallSession | None = None
+        self.sample_rate = 8000
+        self.vad: VoiceDetector | None = None
+        self.ended_reason: str | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._reply: asyncio.Task[None] | None = None
+        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._stt_alive = True
+        self._speech_ended = asyncio.Event()
+        self._final = asyncio.Event()
+        self._finals: list[str] = []
+        self._final_at: float | None = None
+        self._interim = ""
+        self._carry = ""  # words of a turn whose reply was dropped because the caller went on
+        self._user_speaking = False
+        self._speech_end_at = 0.0
+        self._last_activity = clock()
+        self._reprompts = 0
+        self._turn_index = 0
+        # the reply in progress
+        self._reply_turn: TurnMetrics | None = None
+        self._reply_heard = False
+        self._spoken: list[list[Any]] = []  # [sentence, samples queued]
+        self._assistant: Message | None = None
+        self._history_mark = 0
+        self._audible = False
+        self._audio_gen = 0
+        self._silent = asyncio.Event()
+        self._silent.set()
+        self.barge_ins = 0
+
+    # ---- the Agent interface (called by the call, synchronously) ---------------------------------
+    def on_start(self, session: CallSession) -> None:
+        self.session = session
+        self.sample_rate = session.sample_rate
+        self.vad = VoiceDetector(
+            self.sample_rate,
+            aggressiveness=self.config.vad_aggressiveness,
+            start_ms=60.0,
+            stop_ms=self.config.min_silence_ms,
+        )
+        self._last_activity = self.clock()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="voice-session")
+
+    def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
+        if self.ended_reason is not None or self.vad is None:
+            return
+        if self._stt_alive:
+            if self._audio.qsize() >= MAX_AUDIO_BACKLOG:
+                self._audio.get_nowait()
+            self._audio.put_nowait(frame.pcm.tobytes())
+        self._vad_step(frame)
+
+    def on_dtmf(self, session: CallSession, digit: str) -> None:
+        self._emit(Said(self.clock(), "caller", f"[pressed {digit}]"))
+
+    def on_end(self, session: CallSession) -> None:
+        if self.ended_reason is not None:
+            return
+        self.ended_reason = "call ended"
+        if self._reply is not None:
+            self._reply.cancel()
+        if self._task is not None:
+            self._task.cancel()
+        self._emit(SessionEnded(self.clock(), self.ended_reason, [u.as_dict() for u in self.meter.lines()]))
+
+    async def wait_closed(self) -> None:
+        """For tests and shutdown: until the session's tasks have finished."""
+        for task in (self._task, self._reply):
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # ---- what the API shows of the call --------------------------------------------------------
+    def summary(self) -> dict[str, Any]:
+        return {
+            "transcript": [as_dict(e) for e in self.events if isinstance(e, Said)],
+            "turns": [t.as_dict() for t in self.turns],
+            "usage": [u.as_dict() for u in self.meter.lines()],
+            "errors": [as_dict(e) for e in self.events if isinstance(e, ProviderFailed)],
+            "tools": [as_dict(e) for e in self.events if isinstance(e, ToolInvoked)],
+            "barge_ins": [as_dict(e) for e in self.events if isinstance(e, BargeIn)],
+        }
+
+    def provider_failed(self, stage: str, error: ProviderError) -> None:
+        """The failover lists report each failure here (wired by whoever builds the session)."""
+        log.info("%s provider failed: %s", stage, error)
+        self._emit(ProviderFailed(self.clock(), stage, error.describe()))
+
+    # ---- turn-taking on each frame ---------------------------------------------------------------
+    def _vad_step(self, frame: AudioFrame) -> None:
+        assert self.vad is not None
+        now = self.clock()
+        was = self._user_speaking
+        speaking = self.vad.feed(frame.pcm)
+        state = self.vad.state
+        if self._audible and self._reply_heard and state.voiced_ms >= self.config.barge_in_ms:
+            self._barge_in(now)
+        if speaking and not was:
+            self._user_speaking = True
+            self._last_activity = now
+            self._reprompts = 0
+            self._speech_ended.clear()
+            self._final.clear()
+            if self._reply is not None and not self._reply.done() and not self._reply_heard:
+                self._drop_unheard_reply()
+        elif was and not speaking:
+            self._user_speaking = False
+            self._speech_end_at = now - state.silence_ms / 1000
+            self._last_activity = now
+            if self._stt_alive:
+                self._audio.put_nowait(None)  # finalize: transcribe what is buffered now
+            self._speech_ended.set()
+
+    def _drop_unheard_reply(self) -> None:
+        assert self._reply is not None
+        self._reply.cancel()
+        self.tts.cancel()
+        turn = self._reply_turn
+        if turn is not None and turn.user_text:
+            self._carry = (self._carry + " " + turn.user_text).strip()
+            del self.history[self._history_mark :]
+            if turn in self.turns:
+                self.turns.remove(turn)
+        self._reply_turn = None
+
+    def _barge_in(self, now: float) -> None:
+        assert self.session is not None
+        dropped = self.session.flush()
+        self.tts.cancel()
+        self.barge_ins += 1
+        heard = self._heard_text(dropped)
+        turn = self._reply_turn
+        self._emit(
+            BargeIn(now, turn.index if turn else -1, dropped, getattr(self.session, "rtp_timestamp", None))
+        )
+        if self._assistant is not None:
+            self._assistant["content"] = heard
+            if "tool_calls" in self._assistant and self.history[-1] is self._assistant:
+                del self._assistant["tool_calls"]  # never answered: the model must not see them
+        elif heard:
+            self.history.append({"role": "assistant", "content": heard})
+        if turn is not None:
+            turn.interrupted = True
+            turn.agent_text = heard
+            self._finish_turn(turn)
+        self._emit(Said(now, "agent", heard, interrupted=True, turn=turn.index if turn else None))
+        self._reply_turn = None
+        self._reply_heard = False
+        if self._reply is not None:
+            self._reply.cancel()
+
+    def _heard_text(self, dropped_frames: int) -> str:
+        frame = self.sample_rate // 50
+        queued = sum(int(s[1]) for s in self._spoken)
+        played = max(0, queued - dropped_frames * frame)
+        words: list[str] = []
+        for sentence, samples in self._spoken:
+            if played >= samples:
+                words.append(sentence)
+                played -= samples
+                continue
+            parts = str(sentence).split()
+            keep = int(len(parts) * played / samples) if samples else 0
+            if keep:
+                words.append(" ".join(parts[:keep]))
+            break
+        return " ".join(words)
+
+    # ---- the session's tasks ---------------------------------------------------------------------
+    async def _run(self) -> None:
+        stream: SttStream | None = None
+        try:
+            async with asyncio.TaskGroup() as tg:
+                if self.config.greeting:
+                    self._start_reply(self._say(self.config.greeting))
+                stream = await self._open_stt()
+                if stream is not None:
+                    tg.create_task(self._pump(stream))
+                    tg.create_task(self._read(stream))
+                tg.create_task(self._turns())
+                tg.create_task(self._idle())
+        except Exception:  # a bug in one task must end the conversation, not the process
+            log.exception("voice session failed")
+            if self.session is not None:
+                self.session.hangup("error")
+        finally:
+            if self._reply is not None:
+                self._reply.cancel()
+            if stream is not None:
+                with contextlib.suppress(ProviderError, OSError, TimeoutError):
+                    async with asyncio.timeout(2):
+                        await stream.aclose()
+            with contextlib.suppress(ProviderError, OSError, TimeoutError):
+                async with asyncio.timeout(2):
+                    await self.tts.aclose()
+
+    async def _open_stt(self) -> SttStream | None:
+        try:
+            return await self.stt.open(self.sample_rate, self.config.language, self.meter)
+        except ProviderError:
+            self._stt_alive = False  # turns still end on VAD quiet, with a re-prompt
+            return None
+
+    async def _pump(self, stream: SttStream) -> None:
+        try:
+            while True:
+                item = await self._audio.get()
+                if item is None:
+                    await stream.finalize()
+                else:
+                    await stream.send(item)
+        except ProviderError:
+            self._stt_alive = False
+
+    async def _read(self, stream: SttStream) -> None:
+        try:
+            while (item := await stream.recv()) is not None:
+                self._on_transcript(item)
+        except ProviderError:
+            self._stt_alive = False
+        self._stt_alive = False
+
+    def _on_transcript(self, transcript: Transcript) -> None:
+        if not transcript.is_final:
+            self._interim = transcript.text
+            return
+        if transcript.text.strip():
+            self._finals.append(transcript.text.strip())
+        self._interim = ""
+        self._final_at = self.clock()
+        self._final.set()
+
+    async def _turns(self) -> None:
+        while True:
+            await self._speech_ended.wait()
+            self._speech_ended.clear()
+            speech_end = self._speech_end_at
+            early: asyncio.Task[None] | None = None
+            if self.config.early_llm and self._interim and not self._final.is_set():
+                early = self._take_turn(speech_end, self._interim, final=False)
+            remaining = self.config.max_wait_ms / 1000 - (self.clock() - speech_end)
+            got_final = False
+            if self._stt_alive and remaining > 0:
+                try:
+                    async with asyncio.timeout(remaining):
+                        await self._final.wait()
+                    got_final = True
+                except TimeoutError:
+                    pass
+            if self._user_speaking:
+                continue  # the caller went on: this turn is not over
+            text = " ".join(self._finals) if got_final or self._finals else self._interim
+            if early is not None and self._reply_turn is not None:
+                if _same(self._reply_turn.user_text, (self._carry + " " + text).strip()):
+                    self._finals.clear()
+                    self._interim = ""
+                    self._reply_turn.stt_final_at = self._final_at if got_final else None
+                    continue
+                self._drop_unheard_reply()
+                self._carry = ""
+            self._take_turn(speech_end, text, final=got_final)
+
+    def _take_turn(self, speech_end: float, text: str, *, final: bool) -> asyncio.Task[None]:
+        said = (self._carry + " " + text).strip()
+        self._carry = ""
+        self._finals.clear()
+        self._interim = ""
+        self._turn_index += 1
+        turn = TurnMetrics(
+            self._turn_index,
+            user_text=said,
+            speech_end_at=speech_end,
+            stt_final_at=self._final_at if final else None,
+            turn_end_at=self.clock(),
+        )
+        if not said:
+            return self._start_reply(self._say(self.config.not_heard_text, turn))
+        return self._start_reply(self._respond(said, turn))
+
+    async def _idle(self) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            now = self.clock()
+            busy = (
+                self._user_speaking or self._audible or (self._reply is not None and not self._reply.done())
+            )
+            if busy:
+                self._last_activity = now
+                continue
+            if now - self._last_activity < self.config.reprompt_after_s:
+                continue
+            self._last_activity = now
+            if self._reprompts >= self.config.max_reprompts:
+                self._start_reply(self._say(self.config.goodbye_text, end="no answer"))
+                return
+            self._reprompts += 1
+            self._start_reply(self._say(self.config.reprompt_text))
+
+    # ---- replies ---------------------------------------------------------------------------------
+    def _start_reply(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        if self._reply is not None and not self._reply.done():
+            self._reply.cancel()
+        self._reply_heard = False
+        self._spoken = []
+        self._assistant = None
+        self._history_mark = len(self.history)
+        self._reply = asyncio.get_running_loop().create_task(coro, name="voice-reply")
+        return self._reply
+
+    async def _say(self, text: str, turn: TurnMetrics | None = None, *, end: str | None = None) -> None:
+        """Speak a fixed line (greeting, re-prompt, goodbye) without asking the LLM."""
+        self._reply_turn = turn
+        if turn is not None:
+            self.turns.append(turn)
+            if turn.user_text:
+                self._emit(Said(self.clock(), "caller", turn.user_text, turn=turn.index))
+        self._assistant = {"role": "assistant", "content": text}
+        self.history.append(self._assistant)
+        await self._speak(text, turn)
+        await self._wait_played()
+        self._emit(Said(self.clock(), "agent", text, turn=turn.index if turn else None))
+        if turn is not None:
+            turn.agent_text = text
+            self._finish_turn(turn)
+        self._reply_turn = None
+        if end is not None and self.session is not None:
+            self.session.hangup(end)
+
+    async def _respond(self, text: str, turn: TurnMetrics) -> None:
+        self._reply_turn = turn
+        self.turns.append(turn)
+        self.history.append({"role": "user", "content": text})
+        actions: list[ToolOutcome] = []
+        for _ in range(self.config.max_tool_rounds):
+            reply_text, calls = await self._round(turn)
+            self._assistant = {"role": "assistant", "content": reply_text or None}
+            if calls:
+                self._assistant["tool_calls"] = [
+                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                    for c in calls
+                ]
+            self.history.append(self._assistant)
+            outcomes = []
+            for call in calls:
+                outcome = await self.tools.run(call)
+                outcomes.append(outcome)
+                self._emit(ToolInvoked(self.clock(), call.name, call.arguments, outcome.result, outcome.ok))
+                self.history.append({"role": "tool", "tool_call_id": call.id, "content": outcome.result})
+                if outcome.action == "dtmf" and self.session is not None:
+                    self.session.send_dtmf(outcome.argument)
+            actions.extend(o for o in outcomes if o.action in ("end", "transfer"))
+            if not calls or actions:
+                break
+        await self._wait_played()
+        turn.agent_text = " ".join(str(s[0]) for s in self._spoken)
+        self._emit(Said(self.clock(), "agent", turn.agent_text, turn=turn.index))
+        self._finish_turn(turn)
+        self._reply_turn = None
+        self._trim_history()
+        for action in actions:
+            if self.session is None:
+                break
+            if action.action == "end":
+                self.session.hangup("agent")
+            elif action.action == "transfer":
+                self.session.transfer(action.argument)
+
+    async def _round(self, turn: TurnMetrics) -> tuple[str, list[ToolCall]]:
+        """One LLM request: its text is spoken sentence by sentence as it streams."""
+        sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        splitter = SentenceSplitter()
+        text: list[str] = []
+        calls: list[ToolCall] = []
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._speak_queue(sentences, turn))
+            try:
+                async for chunk in self.llm.stream(list(self.history), self.tools.specs(), self.meter):
+                    if isinstance(chunk, TextDelta):
+                        if turn.llm_first_token_at is None:
+                            turn.llm_first_token_at = self.clock()
+                            turn.llm_provider = getattr(self.llm, "last_used", None) or self.llm.name
+                        text.append(chunk.text)
+                        for sentence in splitter.push(chunk.text):
+                            sentences.put_nowait(sentence)
+                    elif isinstance(chunk, ToolCall):
+                        calls.append(chunk)
+            except ProviderError:
+                if not text:
+                    text.append(self.config.trouble_text)
+                    sentences.put_nowait(self.config.trouble_text)
+            finally:
+                for sentence in splitter.flush():
+                    sentences.put_nowait(sentence)
+                sentences.put_nowait(None)
+        return "".join(text).strip(), calls
+
+    async def _speak_queue(self, sentences: "asyncio.Queue[str | None]", turn: TurnMetrics) -> None:
+        while (sentence := await sentences.get()) is not None:
+            await self._speak(sentence, turn)
+
+    async def _speak(self, text: str, turn: TurnMetrics | None) -> None:
+        assert self.session is not None
+        entry: list[Any] = [text, 0]
+        self._spoken.append(entry)
+        try:
+            async for pcm in self.tts.synthesize(text, self.sample_rate, self.meter):
+                if turn is not None and turn.tts_first_audio_at is None:
+                    turn.tts_first_audio_at = self.clock()
+                    turn.tts_provider = getattr(self.tts, "last_used", None) or self.tts.name
+                    self.session.mark_played(functools.partial(self._first_packet, turn))
+                if turn is not None and self._reply_heard is False and turn.user_text:
+                    self._emit(Said(self.clock(), "caller", turn.user_text, turn=turn.index))
+                self._reply_heard = True
+                self.session.queue(pcm)
+                entry[1] += len(pcm)
+                self._audio_gen += 1
+                self._audible = True
+                self._silent.clear()
+                self.session.mark_played(functools.partial(self._quiet, self._audio_gen))
+        except ProviderError:
+            log.info("no TTS could speak %r", text[:60])
+
+    def _first_packet(self, turn: TurnMetrics) -> None:
+        if turn.first_packet_at is None and not turn.interrupted:
+            turn.first_packet_at = self.clock()
+
+    def _quiet(self, generation: int) -> None:
+        if generation == self._audio_gen:
+            self._audible = False
+            self._last_activity = self.clock()
+            self._silent.set()
+
+    async def _wait_played(self) -> None:
+        await self._silent.wait()
+
+    def _finish_turn(self, turn: TurnMetrics) -> None:
+        if turn not in self.turns:
+            self.turns.append(turn)
+        self._emit(turn)
+
+    def _trim_history(self) -> None:
+        keep = self.config.history_messages
+        if len(self.history) > keep + 1:
+            tail = self.history[-keep:]
+            while tail and tail[0].get("role") == "tool":  # never start with an orphan tool answer
+                tail.pop(0)
+            self.history = [self.history[0], *tail]
+
+    def _emit(self, event: Event) -> None:
+        if len(self.events) < MAX_EVENTS:
+            self.events.append(event)
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:  # an observer's bug must not break the call
+                log.exception("voice session observer failed")
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.lower().replace(",", " ").replace(".", " ").split())
+
+
+def _same(a: str, b: str) -> bool:
+    return _norm(a) == _norm(b)

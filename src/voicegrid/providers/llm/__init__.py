@@ -1,0 +1,1 @@
+"""LLM providers: the interface in base.py, one module per client or engine."""

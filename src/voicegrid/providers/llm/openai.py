@@ -1,0 +1,97 @@
+"""LLMs through the `openai` SDK with a configurable `base_url`: OpenAI, Groq, vLLM, Ollama, llama.cpp.
+
+Chat Completions with `stream=True` and `stream_options={"include_usage": true}` (OpenAI API
+reference, "Create chat completion" and "The chat completion chunk object"): text arrives in
+`choices[0].delta.content`, tool calls in `delta.tool_calls` as fragments keyed by `index` (id and
+name first, then pieces of `arguments`), and the last chunk carries `usage` with
+`prompt_tokens_details.cached_tokens`. The SDK's own retries are off: failover is ours.
+"""
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import openai
+
+from voicegrid.providers.base import Usage
+from voicegrid.providers.errors import (
+    ProviderAuthError,
+    ProviderClosed,
+    ProviderConnectError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderTimeout,
+    for_status,
+)
+from voicegrid.providers.llm.base import Llm, LlmChunk, LlmUsage, Message, TextDelta, ToolCall, ToolSpec
+
+
+def map_error(provider: str, exc: openai.OpenAIError) -> ProviderError:
+    if isinstance(exc, openai.APITimeoutError):
+        return ProviderTimeout(provider, "request timed out")
+    if isinstance(exc, openai.APIConnectionError):
+        return ProviderConnectError(provider, f"cannot connect: {exc}")
+    if isinstance(exc, openai.APIStatusError):
+        return for_status(provider, exc.status_code, f"HTTP {exc.status_code}: {str(exc.message)[:200]}")
+    if isinstance(exc, openai.APIResponseValidationError):
+        return ProviderProtocolError(provider, "unreadable response")
+    return ProviderClosed(provider, f"stream failed: {type(exc).__name__}")
+
+
+class OpenAiLlm(Llm):
+    name = "openai"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.name = self.config.provider
+        self._client: openai.AsyncOpenAI | None = None
+
+    def client(self) -> openai.AsyncOpenAI:
+        if self._client is None:
+            self._client = openai.AsyncOpenAI(
+                api_key=self.config.api_key or "none",
+                base_url=self.config.base_url,
+                timeout=openai.Timeout(self.config.idle_timeout_s, connect=self.config.connect_timeout_s),
+                max_retries=0,
+            )
+        return self._client
+
+    async def _stream(
+        self, messages: list[Message], tools: list[ToolSpec], usage: Usage
+    ) -> AsyncGenerator[LlmChunk, None]:
+        if self.config.provider == "openai" and not self.config.api_key and not self.config.base_url:
+            raise ProviderAuthError(self.name, "no API key")
+        params: dict[str, Any] = {
+            "model": self.config.model or "gpt-4o-mini",
+            "messages": messages,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "temperature": float(self.config.option("temperature", 0.3)),
+        }
+        if tools:
+            params["tools"] = [t.openai() for t in tools]
+        if "max_tokens" in self.config.options:
+            params["max_tokens"] = int(self.config.options["max_tokens"])
+        calls: dict[int, dict[str, str]] = {}
+        try:
+            stream = await self.client().chat.completions.create(**params)
+            async for chunk in stream:
+                if chunk.usage is not None:
+                    details = getattr(chunk.usage, "prompt_tokens_details", None)
+                    cached = int(getattr(details, "cached_tokens", 0) or 0)
+                    yield LlmUsage(chunk.usage.prompt_tokens, chunk.usage.completion_tokens, cached)
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    if delta.content:
+                        yield TextDelta(delta.content)
+                    for fragment in delta.tool_calls or []:
+                        slot = calls.setdefault(fragment.index, {"id": "", "name": "", "arguments": ""})
+                        if fragment.id:
+                            slot["id"] = fragment.id
+                        if fragment.function is not None:
+                            slot["name"] += fragment.function.name or ""
+                            slot["arguments"] += fragment.function.arguments or ""
+        except openai.OpenAIError as exc:
+            raise map_error(self.name, exc) from exc
+        for index in sorted(calls):
+            call = calls[index]
+            yield ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])

@@ -1,0 +1,100 @@
+"""Provider names to factories, per stage; `build_*` wraps an agent's ordered list in failover.
+
+Factories import their client on first use, so importing the registry loads no vendor library.
+"""
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from voicegrid.providers.base import ProviderConfig
+from voicegrid.providers.errors import ProviderConnectError
+from voicegrid.providers.llm.base import FallbackLlm, Llm
+from voicegrid.providers.stt.base import ErrorSink, FallbackStt, Stt
+from voicegrid.providers.tts.base import FallbackTts, Tts
+
+T = TypeVar("T")
+
+
+def _stt(name: str) -> Callable[[ProviderConfig], Stt]:
+    def make(config: ProviderConfig) -> Stt:
+        if name == "pocketsphinx":
+            from voicegrid.providers.stt.pocketsphinx import PocketsphinxStt
+
+            return PocketsphinxStt(config)
+        if name == "deepgram":
+            from voicegrid.providers.stt.deepgram import DeepgramStt
+
+            return DeepgramStt(config)
+        from voicegrid.providers.stt.simulated import SimulatedStt
+
+        return SimulatedStt(config)
+
+    return make
+
+
+def _llm(name: str) -> Callable[[ProviderConfig], Llm]:
+    def make(config: ProviderConfig) -> Llm:
+        if name == "knowledge-base":
+            from voicegrid.providers.llm.knowledge_base import KnowledgeBaseLlm
+
+            return KnowledgeBaseLlm(config)
+        if name in ("openai", "llama-cpp"):
+            from voicegrid.providers.llm.openai import OpenAiLlm
+
+            return OpenAiLlm(config)
+        from voicegrid.providers.llm.simulated import SimulatedLlm
+
+        return SimulatedLlm(config)
+
+    return make
+
+
+def _tts(name: str) -> Callable[[ProviderConfig], Tts]:
+    def make(config: ProviderConfig) -> Tts:
+        if name == "espeak-ng":
+            from voicegrid.providers.tts.espeak import EspeakTts
+
+            return EspeakTts(config)
+        if name == "deepgram":
+            from voicegrid.providers.tts.deepgram import AuraTts
+
+            return AuraTts(config)
+        if name == "elevenlabs":
+            from voicegrid.providers.tts.elevenlabs import ElevenLabsTts
+
+            return ElevenLabsTts(config)
+        from voicegrid.providers.tts.simulated import SimulatedTts
+
+        return SimulatedTts(config)
+
+    return make
+
+
+STT: dict[str, Callable[[ProviderConfig], Stt]] = {
+    n: _stt(n) for n in ("pocketsphinx", "deepgram", "simulated")
+}
+LLM: dict[str, Callable[[ProviderConfig], Llm]] = {
+    n: _llm(n) for n in ("knowledge-base", "openai", "llama-cpp", "simulated")
+}
+TTS: dict[str, Callable[[ProviderConfig], Tts]] = {
+    n: _tts(n) for n in ("espeak-ng", "deepgram", "elevenlabs", "simulated")
+}
+
+
+def _pick(table: dict[str, Callable[[ProviderConfig], T]], stage: str, config: ProviderConfig) -> T:
+    factory = table.get(config.provider)
+    if factory is None:
+        raise ProviderConnectError(config.provider, f"no {stage} provider of that name is installed")
+    return factory(config)
+
+
+def build_stt(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackStt:
+    return FallbackStt([_pick(STT, "stt", c) for c in configs], on_error)
+
+
+def build_llm(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackLlm:
+    return FallbackLlm([_pick(LLM, "llm", c) for c in configs], on_error)
+
+
+def build_tts(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackTts:
+    return FallbackTts([_pick(TTS, "tts", c) for c in configs], on_error)

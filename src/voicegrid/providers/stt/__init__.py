@@ -1,0 +1,1 @@
+"""STT providers: the interface in base.py, one module per client or engine."""

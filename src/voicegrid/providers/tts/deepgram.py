@@ -1,0 +1,176 @@
+"""Deepgram Aura-2 text-to-speech: WebSocket `/v1/speak` per call, REST `/v1/speak` as the fallback.
+
+Written from Deepgram's public docs (developers.deepgram.com: "Text to Speech Streaming" /v1/speak
+WebSocket reference, "Flush", "Clear", "Close"; and the REST /v1/speak reference):
+
+- connect to `{base}/v1/speak?model=aura-2-thalia-en&encoding=linear16&sample_rate=<8000|16000|24000>`
+  with `Authorization: Token <key>`; one connection serves the whole call;
+- send `{"type": "Speak", "text"}`, then `{"type": "Flush"}`; audio comes back as binary frames, then
+  `{"type": "Flushed", "sequence_id"}`; `{"type": "Clear"}` drops queued text (answered by `Cleared`);
+  `{"type": "Close"}` ends the connection;
+- REST: `POST {base}/v1/speak?model=..&encoding=linear16&sample_rate=..&container=none` with
+  `{"text": ...}`; the body is the audio, streamed.
+"""
+
+import contextlib
+import json
+from collections.abc import AsyncGenerator
+from urllib.parse import urlencode
+
+import httpx
+import numpy as np
+
+from voicegrid.media.session import Pcm
+from voicegrid.providers.base import ProviderConfig, Usage
+from voicegrid.providers.errors import (
+    ProviderAuthError,
+    ProviderConnectError,
+    ProviderError,
+    ProviderProtocolError,
+    ProviderServerError,
+    ProviderTimeout,
+    for_status,
+)
+from voicegrid.providers.tts.base import Tts
+from voicegrid.providers.ws import ClientConnection, closed_error, open_ws, websockets
+
+DEFAULT_BASE = "https://api.deepgram.com"
+
+
+class AuraTts(Tts):
+    name = "deepgram"
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self._ws: ClientConnection | None = None
+        self._ws_rate = 0
+        self._needs_clear = False
+
+    def _query(self, sample_rate: int, rest: bool) -> str:
+        query: dict[str, str | int] = {
+            "model": self.config.model or "aura-2-thalia-en",
+            "encoding": "linear16",
+            "sample_rate": sample_rate,
+        }
+        if rest:
+            query["container"] = "none"
+        return urlencode(query)
+
+    def _base(self, ws: bool) -> str:
+        base = (self.config.base_url or DEFAULT_BASE).rstrip("/")
+        if ws:
+            return base.replace("https://", "wss://").replace("http://", "ws://")
+        return base.replace("wss://", "https://").replace("ws://", "http://")
+
+    def cancel(self) -> None:
+        if self._ws is not None:
+            self._needs_clear = True
+
+    async def aclose(self) -> None:
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            with contextlib.suppress(websockets.ConnectionClosed, OSError):
+                await ws.send(json.dumps({"type": "Close"}))
+            await ws.close()
+
+    async def _synthesize(self, text: str, sample_rate: int, usage: Usage) -> AsyncGenerator[Pcm, None]:
+        if not self.config.api_key:
+            raise ProviderAuthError(self.name, "no API key")
+        if self.config.option("transport") != "rest":
+            try:
+                ws = await self._connection(sample_rate)
+            except (ProviderConnectError, ProviderServerError, ProviderTimeout):
+                ws = None  # the REST endpoint may still answer
+            if ws is not None:
+                async for pcm in self._over_ws(ws, text):
+                    yield pcm
+                return
+        async for pcm in self._over_rest(text, sample_rate):
+            yield pcm
+
+    async def _connection(self, sample_rate: int) -> ClientConnection:
+        if self._ws is not None and self._ws_rate != sample_rate:
+            await self.aclose()
+        if self._ws is None:
+            url = f"{self._base(True)}/v1/speak?{self._query(sample_rate, rest=False)}"
+            headers = {"Authorization": f"Token {self.config.api_key}"}
+            self._ws = await open_ws(self.name, url, headers, self.config.connect_timeout_s)
+            self._ws_rate, self._needs_clear = sample_rate, False
+        return self._ws
+
+    async def _over_ws(self, ws: ClientConnection, text: str) -> AsyncGenerator[Pcm, None]:
+        carry = b""
+        try:
+            if self._needs_clear:  # the last answer was cut off: drop what the server still holds
+                await ws.send(json.dumps({"type": "Clear"}))
+                while not _is(await ws.recv(), "Cleared"):
+                    pass
+                self._needs_clear = False
+            await ws.send(json.dumps({"type": "Speak", "text": text}))
+            await ws.send(json.dumps({"type": "Flush"}))
+            while True:
+                message = await ws.recv()
+                if isinstance(message, bytes):
+                    data = carry + message
+                    cut = len(data) // 2 * 2
+                    carry = data[cut:]
+                    if cut:
+                        yield np.frombuffer(data[:cut], dtype="<i2").astype(np.int16)
+                    continue
+                parsed = _parse(self.name, message)
+                if parsed.get("type") == "Flushed":
+                    return
+                if parsed.get("type") == "Error":
+                    raise ProviderProtocolError(self.name, str(parsed.get("description") or parsed)[:200])
+        except websockets.ConnectionClosed as exc:
+            self._ws = None
+            raise closed_error(self.name, exc) from exc
+        except BaseException:
+            self._needs_clear = True  # cancelled or failed mid-answer: clear before the next one
+            raise
+
+    async def _over_rest(self, text: str, sample_rate: int) -> AsyncGenerator[Pcm, None]:
+        url = f"{self._base(False)}/v1/speak?{self._query(sample_rate, rest=True)}"
+        headers = {"Authorization": f"Token {self.config.api_key}", "Content-Type": "application/json"}
+        timeout = httpx.Timeout(self.config.first_byte_timeout_s, connect=self.config.connect_timeout_s)
+        carry = b""
+        try:
+            async with (
+                httpx.AsyncClient(timeout=timeout) as client,
+                client.stream("POST", url, headers=headers, json={"text": text}) as response,
+            ):
+                if response.status_code >= 400:
+                    body = (await response.aread())[:200].decode(errors="replace")
+                    raise for_status(self.name, response.status_code, f"HTTP {response.status_code}: {body}")
+                async for block in response.aiter_bytes():
+                    data = carry + block
+                    cut = len(data) // 2 * 2
+                    carry = data[cut:]
+                    if cut:
+                        yield np.frombuffer(data[:cut], dtype="<i2").astype(np.int16)
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(self.name, "REST speak timed out") from exc
+        except httpx.HTTPError as exc:
+            raise ProviderConnectError(self.name, f"REST speak failed: {type(exc).__name__}") from exc
+
+
+def _parse(provider: str, message: str | bytes) -> dict[str, object]:
+    try:
+        parsed = json.loads(message)
+    except ValueError as exc:
+        raise ProviderProtocolError(provider, "unreadable message") from exc
+    if not isinstance(parsed, dict):
+        raise ProviderProtocolError(provider, "a message that is not an object")
+    return parsed
+
+
+def _is(message: str | bytes, kind: str) -> bool:
+    if isinstance(message, bytes):
+        return False
+    try:
+        return bool(json.loads(message).get("type") == kind)
+    except (ValueError, AttributeError):
+        return False
+
+
+__all__ = ["AuraTts", "ProviderError"]

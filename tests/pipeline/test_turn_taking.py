@@ -1,0 +1,201 @@
+"""Barge-in, a caller who goes on talking, silence, failover and bad tool calls, on a scripted line."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from tests.support.voice import Line
+from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
+from voicegrid.pipeline.events import BargeIn, ProviderFailed
+from voicegrid.pipeline.tools import verify
+from voicegrid.providers.base import ProviderConfig
+from voicegrid.providers.llm.base import ToolCall
+from voicegrid.providers.registry import build_llm, build_stt, build_tts
+
+
+def session_with(
+    stt: list[dict[str, object]],
+    llm: list[dict[str, object]],
+    tts: list[dict[str, object]] | None = None,
+    tools: ToolRunner | None = None,
+    **config: object,
+) -> VoiceSession:
+    session: VoiceSession
+
+    def report(stage: str, error: object) -> None:
+        session.provider_failed(stage, error)  # type: ignore[arg-type]
+
+    def configs(items: list[dict[str, object]]) -> list[ProviderConfig]:
+        return [ProviderConfig("simulated", options=o, first_byte_timeout_s=1.0) for o in items]
+
+    session = VoiceSession(
+        VoiceConfig(**config),  # type: ignore[arg-type]
+        stt=build_stt(configs(stt), report),
+        llm=build_llm(configs(llm), report),
+        tts=build_tts(configs(tts or [{"first_byte_ms": 50, "ms_per_char": 60}]), report),
+        tools=tools,
+    )
+    return session
+
+
+async def test_barge_in_flushes_the_agent_at_once_and_keeps_only_the_words_played() -> None:
+    long_answer = "We bake every pizza in a wood oven, with flour from a mill nearby. " * 3
+    session = session_with(
+        [{"transcripts": ["tell me about your pizza", "stop"], "final_ms": 50}],
+        [{"replies": [long_answer.strip(), "Sure."], "first_token_ms": 50}],
+    )
+    line = Line(speech=[(0.5, 0.8), (3.5, 0.6)])  # the second part talks over the long answer
+    await line.run(session, seconds=6)
+    await session.wait_closed()
+    barge = [e for e in session.events if isinstance(e, BargeIn)]
+    assert len(barge) == 1
+    # Outbound audio stopped in the frame the decision was made: no voiced frame went out after it.
+    next_reply = session.turns[1].first_packet_at
+    assert next_reply is not None
+    after = [t for t, voiced in line.sent if voiced and barge[0].at < t < next_reply - 0.001]
+    assert after == []
+    interrupted = session.turns[0]
+    assert interrupted.interrupted
+    assert 0 < len(interrupted.agent_text) < len(long_answer.strip())
+    assert long_answer.startswith(interrupted.agent_text.rsplit(" ", 1)[0])
+    history = [m for m in session.history if m["role"] == "assistant"]
+    assert history[0]["content"] == interrupted.agent_text
+
+
+async def test_a_reply_not_yet_heard_is_dropped_when_the_caller_goes_on_and_their_words_join() -> None:
+    session = session_with(
+        [{"transcripts": ["i would like", "a large pizza"], "final_ms": 50}],
+        [{"replies": ["What would you like?", "One large pizza, coming up."], "first_token_ms": 700}],
+    )
+    # A pause of 0.5 s: the turn ends, the LLM is asked, and the caller goes on before it answers.
+    line = Line(speech=[(0.5, 0.6), (1.6, 0.6)])
+    await line.run(session, seconds=6)
+    await session.wait_closed()
+    assert [t.user_text for t in session.turns] == ["i would like a large pizza"]
+    assert session.turns[0].agent_text == "One large pizza, coming up."
+    users = [m["content"] for m in session.history if m["role"] == "user"]
+    assert users == ["i would like a large pizza"]
+
+
+async def test_an_stt_that_sends_nothing_ends_the_turn_on_vad_silence_with_a_reprompt() -> None:
+    session = session_with(
+        [{"transcripts": [], "final_ms": 5000}],
+        [{"replies": ["never asked"]}],
+        [{"first_byte_ms": 20, "ms_per_char": 20}],
+        max_wait_ms=500,
+    )
+    line = Line(speech=[(0.3, 0.8)])
+    await line.run(session, seconds=3.5)
+    await session.wait_closed()
+    assert len(session.turns) == 1
+    turn = session.turns[0]
+    assert turn.user_text == "" and turn.agent_text == VoiceConfig().not_heard_text
+    assert turn.turn_end_at is not None and turn.speech_end_at is not None
+    assert 0.5 <= turn.turn_end_at - turn.speech_end_at < 0.6
+    assert [u.stage for u in session.meter.lines() if u.requests] == ["stt", "tts"]  # no LLM asked
+
+
+async def test_silence_brings_reprompts_then_a_goodbye_and_hangup() -> None:
+    session = session_with([{}], [{}], reprompt_after_s=0.6, max_reprompts=2, greeting="Hi.")
+    line = Line()
+    await line.run(session, seconds=8)
+    await session.wait_closed()
+    said = [e["text"] for e in session.summary()["transcript"]]
+    assert said == ["Hi.", "Are you still there?", "Are you still there?", "Goodbye."]
+    assert line.hung_up == "no answer"
+
+
+@pytest.mark.parametrize("stage", ["stt", "llm", "tts"])
+async def test_a_failing_provider_hands_the_turn_to_the_next_one(stage: str) -> None:
+    broken: dict[str, object] = {"fail": "auth"}
+    stt: list[dict[str, object]] = [{"transcripts": ["hello"], "final_ms": 50}]
+    llm: list[dict[str, object]] = [{"replies": ["Hi there."], "first_token_ms": 50}]
+    tts: list[dict[str, object]] = [{"first_byte_ms": 20, "ms_per_char": 30}]
+    chosen = {"stt": stt, "llm": llm, "tts": tts}[stage]
+    chosen.insert(0, broken)
+    session = session_with(stt, llm, tts)
+    line = Line(speech=[(0.3, 0.6)])
+    await line.run(session, seconds=2.5)
+    await session.wait_closed()
+    assert [(t.user_text, t.agent_text) for t in session.turns] == [("hello", "Hi there.")]
+    failures = [e for e in session.events if isinstance(e, ProviderFailed)]
+    assert [(f.stage, f.error["kind"], f.error["retryable"]) for f in failures] == [
+        (stage, "ProviderAuthError", False)
+    ]
+
+
+async def test_an_stt_stream_lost_mid_utterance_is_replayed_to_the_next_provider() -> None:
+    session = session_with(
+        [{"fail": "midstream", "transcripts": ["lost"]}, {"transcripts": ["hello again"], "final_ms": 50}],
+        [{"replies": ["Welcome back."], "first_token_ms": 20}],
+    )
+    line = Line(speech=[(0.3, 0.8)])
+    await line.run(session, seconds=2.5)
+    await session.wait_closed()
+    assert [t.user_text for t in session.turns] == ["hello again"]
+    assert [e.error["kind"] for e in session.events if isinstance(e, ProviderFailed)] == ["ProviderClosed"]
+
+
+async def test_a_tool_call_with_invalid_json_gets_an_error_answer_and_the_call_goes_on() -> None:
+    runner = ToolRunner([{"name": "end_call", "kind": "end_call"}])
+    outcome = await runner.run(ToolCall("1", "end_call", "{not json"))
+    assert not outcome.ok and outcome.action is None
+    assert "not valid JSON" in json.loads(outcome.result)["error"]
+    unknown = await runner.run(ToolCall("2", "launch_rocket", "{}"))
+    assert "no tool named" in json.loads(unknown.result)["error"]
+    session = session_with(
+        [{"transcripts": ["bye"], "final_ms": 20}],
+        [{"replies": [{"text": "Okay.", "tools": [["end_call", "{oops"]]}], "after_tool": "Sorry, goodbye."}],
+        tools=runner,
+    )
+    line = Line(speech=[(0.3, 0.5)])
+    await line.run(session, seconds=3)
+    await session.wait_closed()
+    assert line.hung_up is None  # the broken call did nothing; the model was told and spoke again
+    assert session.turns[0].agent_text == "Okay. Sorry, goodbye."
+
+
+async def test_a_webhook_that_hangs_answers_with_its_timeout_and_a_signed_request_reaches_the_server() -> (
+    None
+):
+    bodies: list[tuple[str, dict[str, str], bytes]] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        lines = head.split("\r\n")
+        headers = {k.lower(): v.strip() for k, v in (h.split(":", 1) for h in lines[1:] if ":" in h)}
+        body = await reader.readexactly(int(headers["content-length"]))
+        path = lines[0].split()[1]
+        bodies.append((path, headers, body))
+        if path == "/hang":
+            await asyncio.sleep(5)
+        answer = b'{"table": "booked"}'
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 19\r\n\r\n" + answer
+        )
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    tools = [
+        {"name": "book", "kind": "webhook", "url": f"http://127.0.0.1:{port}/ok", "timeout_ms": 2000},
+        {"name": "stuck", "kind": "webhook", "url": f"http://127.0.0.1:{port}/hang", "timeout_ms": 200},
+    ]
+    runner = ToolRunner(tools, signing_key=b"k" * 32, call_id="call_1")
+    try:
+        ok = await runner.run(ToolCall("1", "book", '{"people": 2}'))
+        assert json.loads(ok.result) == {"table": "booked"}
+        started = time.monotonic()
+        stuck = await runner.run(ToolCall("2", "stuck", "{}"))
+        assert time.monotonic() - started < 1.0
+        assert "did not answer in 0.2 s" in json.loads(stuck.result)["error"]
+    finally:
+        server.close()
+    _, headers, body = bodies[0]
+    assert verify(b"k" * 32, body, headers["x-voicegrid-signature"], now=time.time())
+    assert not verify(b"x" * 32, body, headers["x-voicegrid-signature"], now=time.time())
+    assert not verify(b"k" * 32, body, headers["x-voicegrid-signature"], now=time.time() + 3600)
+    assert json.loads(body)["arguments"] == {"people": 2}
