@@ -72,6 +72,7 @@ class OpenAiLlm(Llm):
         if "max_tokens" in self.config.options:
             params["max_tokens"] = int(self.config.options["max_tokens"])
         calls: dict[int, dict[str, str]] = {}
+        started = False
         try:
             stream = await self.client().chat.completions.create(**params)
             async for chunk in stream:
@@ -82,6 +83,7 @@ class OpenAiLlm(Llm):
                 for choice in chunk.choices:
                     delta = choice.delta
                     if delta.content:
+                        started = True
                         yield TextDelta(delta.content)
                     for fragment in delta.tool_calls or []:
                         slot = calls.setdefault(fragment.index, {"id": "", "name": "", "arguments": ""})
@@ -90,6 +92,10 @@ class OpenAiLlm(Llm):
                         if fragment.function is not None:
                             slot["name"] += fragment.function.name or ""
                             slot["arguments"] += fragment.function.arguments or ""
+        except openai.APIConnectionError as exc:
+            if started:  # the connection dropped mid-answer
+                raise ProviderClosed(self.name, "stream cut off mid-answer") from exc
+            raise map_error(self.name, exc) from exc
         except openai.OpenAIError as exc:
             raise map_error(self.name, exc) from exc
         for index in sorted(calls):

@@ -1,0 +1,124 @@
+"""An emulator of OpenAI's streaming Chat Completions (`POST /v1/chat/completions`, server-sent events).
+
+It follows the OpenAI API reference ("Create chat completion", "The chat completion chunk object"):
+`Authorization: Bearer <key>`; with `stream: true` the answer is `data: <chunk JSON>` lines ending
+in `data: [DONE]`; text in `choices[0].delta.content`, tool calls as `delta.tool_calls` fragments
+(`index`, `id`, `function.name`, then `function.arguments` in pieces); with
+`stream_options.include_usage` a last chunk with empty `choices` and `usage`. Errors are
+`{"error": {"message", "type", "code"}}` with the HTTP status.
+
+Script entries: a string, or {"text": ..., "tools": [[name, arguments JSON]]}. Without a script it
+echoes the last user message.
+"""
+
+import asyncio
+import json
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from voicegrid.testing.emulators.base import Emulator
+
+
+class OpenAiEmulator(Emulator):
+    def __init__(self, *, token_ms: float = 5.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.token_ms = token_ms
+        self.app.router.routes.append(Route("/v1/chat/completions", self.completions, methods=["POST"]))
+        self.bodies: list[dict[str, Any]] = []
+
+    async def completions(self, request: Request) -> Response:
+        self.requests += 1
+        fault = self.faults.next()
+        if request.headers.get("authorization") != f"Bearer {self.api_key}":
+            return JSONResponse(
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                        "code": "invalid_api_key",
+                    }
+                },
+                status_code=401,
+            )
+        refused = self.http_fault(fault)
+        if refused is not None:
+            return refused
+        try:
+            body = await request.json()
+        except ValueError:
+            return JSONResponse(
+                {"error": {"message": "bad JSON", "type": "invalid_request_error"}}, status_code=400
+            )
+        self.bodies.append(body)
+        messages = body.get("messages", [])
+        last_user = next((str(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
+        if messages and messages[-1].get("role") == "tool":
+            entry: Any = "Done."
+        else:
+            entry = self.next_line(f"You said: {last_user}")
+        text = entry if isinstance(entry, str) else str(entry.get("text", ""))
+        tools = [] if isinstance(entry, str) else list(entry.get("tools", []))
+        model = str(body.get("model", "gpt-4o-mini"))
+        created = int(time.time())
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+            data = {
+                "id": "chatcmpl-emulated",
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+            return f"data: {json.dumps(data)}\n\n"
+
+        async def events() -> Any:
+            await self.first_byte(fault)
+            yield chunk({"role": "assistant", "content": ""})
+            words = text.split(" ") if text else []
+            for i, word in enumerate(words):
+                if fault == "disconnect" and i >= 1:
+                    raise ConnectionResetError("emulated failure")
+                yield chunk({"content": word if i == 0 else " " + word})
+                await asyncio.sleep(self.token_ms / 1000)
+            for n, (name, arguments) in enumerate(tools):
+                args = arguments if isinstance(arguments, str) else json.dumps(arguments)
+                yield chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": n,
+                                "id": f"call_{n}",
+                                "type": "function",
+                                "function": {"name": name, "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+                half = len(args) // 2
+                for piece in (args[:half], args[half:]):
+                    yield chunk({"tool_calls": [{"index": n, "function": {"arguments": piece}}]})
+            yield chunk({}, "tool_calls" if tools else "stop")
+            if (body.get("stream_options") or {}).get("include_usage"):
+                prompt = sum(len(str(m.get("content") or "")) for m in messages) // 4
+                usage = {
+                    "prompt_tokens": prompt,
+                    "completion_tokens": max(1, len(text) // 4),
+                    "total_tokens": prompt + max(1, len(text) // 4),
+                    "prompt_tokens_details": {"cached_tokens": 0},
+                }
+                data = {
+                    "id": "chatcmpl-emulated",
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
+                yield f"data: {json.dumps(data)}\n\n"
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")

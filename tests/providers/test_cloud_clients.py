@@ -1,0 +1,262 @@
+"""The Deepgram, Aura-2, ElevenLabs and OpenAI clients against their protocol emulators.
+
+Each client holds a conversation of several turns, meets every fault kind with the right error, and
+hands the turn to the next provider inside a failover list.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import numpy as np
+import pytest
+
+from voicegrid.providers.base import Meter, ProviderConfig
+from voicegrid.providers.errors import (
+    ProviderAuthError,
+    ProviderClosed,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderServerError,
+    ProviderTimeout,
+)
+from voicegrid.providers.llm.base import LlmUsage, TextDelta, ToolCall, ToolSpec
+from voicegrid.providers.registry import build_llm, build_stt, build_tts
+from voicegrid.providers.tts.simulated import voice_like
+from voicegrid.testing.emulators import DeepgramEmulator, ElevenLabsEmulator, Emulator, Faults, OpenAiEmulator
+
+KEY = "test-key"
+FAULT_ERRORS = {
+    "401": ProviderAuthError,
+    "429": ProviderRateLimited,
+    "500": ProviderServerError,
+    "disconnect": ProviderClosed,
+    "slow": ProviderTimeout,
+}
+
+
+async def running(emulator: Emulator) -> Emulator:
+    await emulator.start()
+    return emulator
+
+
+@pytest.fixture
+async def emulators() -> AsyncIterator[list[Emulator]]:
+    started: list[Emulator] = []
+    yield started
+    for emulator in started:
+        await emulator.stop()
+
+
+def config(provider: str, emulator: Emulator, model: str | None = None, key: str = KEY) -> ProviderConfig:
+    base = emulator.http_url + ("/v1" if provider == "openai" else "")
+    return ProviderConfig(provider, model=model, api_key=key, base_url=base, first_byte_timeout_s=1.0)
+
+
+async def say(stream: object, seconds: float, rate: int = 16000) -> None:
+    speech = voice_like(seconds, rate)
+    frame = rate // 50
+    for i in range(0, len(speech), frame):
+        await stream.send(speech[i : i + frame].tobytes())  # type: ignore[attr-defined]
+    for _ in range(20):  # 400 ms of quiet: past Flux's own end-of-turn
+        await stream.send(np.zeros(frame, np.int16).tobytes())  # type: ignore[attr-defined]
+
+
+async def final(stream: object) -> str:
+    while True:
+        item = await asyncio.wait_for(stream.recv(), 5)  # type: ignore[attr-defined]
+        assert item is not None
+        if item.is_final:
+            return str(item.text)
+
+
+# ---- Deepgram STT -------------------------------------------------------------------------------
+@pytest.mark.parametrize("model", ["nova-3", "flux-general-en"])
+async def test_deepgram_stt_transcribes_each_utterance_of_a_conversation(
+    emulators: list[Emulator], model: str
+) -> None:
+    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=20, script=["hello", "are you open", "bye"])
+    emulators.append(await running(emulator))
+    meter = Meter()
+    stream = await build_stt([config("deepgram", emulator, model)]).open(16000, "en-US", meter)
+    heard = []
+    for _ in range(3):
+        await say(stream, 0.5)
+        await stream.finalize()
+        heard.append(await final(stream))
+    await stream.aclose()
+    assert heard == ["hello", "are you open", "bye"]
+    usage = meter.line("stt", "deepgram", model)
+    assert usage.audio_seconds == pytest.approx(3 * 0.9, abs=0.05)
+    if model.startswith("nova"):
+        assert '{"type": "Finalize"}' in emulator.messages
+        assert emulator.messages[-1] == '{"type": "CloseStream"}'
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))
+async def test_deepgram_stt_maps_each_fault_and_fails_over_within_the_utterance(
+    emulators: list[Emulator], fault: str
+) -> None:
+    broken = DeepgramEmulator(api_key=KEY, faults=Faults(fault, slow_s=3), script=["never"])
+    healthy = DeepgramEmulator(api_key=KEY, first_byte_ms=10, script=["recovered"])
+    for emulator in (broken, healthy):
+        emulators.append(await running(emulator))
+    errors: list[ProviderError] = []
+    stt = build_stt([config("deepgram", broken), config("deepgram", healthy)], lambda s, e: errors.append(e))
+    stream = await stt.open(16000, "en-US", Meter())
+    await say(stream, 0.5)
+    await stream.finalize()
+    if fault == "slow":  # a stream that never answers is the turn's max-wait to handle, not a failure
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(stream.recv(), 0.5)
+        await stream.aclose()
+        return
+    assert await final(stream) == "recovered"
+    await stream.aclose()
+    assert [type(e) for e in errors] == [FAULT_ERRORS[fault]]
+
+
+async def test_deepgram_stt_with_a_wrong_key_is_an_auth_error_that_is_not_retryable(
+    emulators: list[Emulator],
+) -> None:
+    emulator = DeepgramEmulator(api_key=KEY)
+    emulators.append(await running(emulator))
+    with pytest.raises(ProviderAuthError) as caught:
+        await build_stt([config("deepgram", emulator, key="wrong")]).open(16000, "en-US", Meter())
+    assert not caught.value.retryable
+
+
+# ---- TTS: Aura-2 and ElevenLabs ----------------------------------------------------------------
+async def speak(tts: object, text: str, rate: int, meter: Meter) -> int:
+    samples = 0
+    async for pcm in tts.synthesize(text, rate, meter):  # type: ignore[attr-defined]
+        samples += len(pcm)
+    return samples
+
+
+@pytest.mark.parametrize(
+    ("provider", "rate"),
+    [("deepgram", 16000), ("deepgram", 8000), ("elevenlabs", 16000), ("elevenlabs", 8000)],
+)
+async def test_tts_clients_speak_several_sentences_at_the_calls_rate(
+    emulators: list[Emulator], provider: str, rate: int
+) -> None:
+    emulator = (DeepgramEmulator if provider == "deepgram" else ElevenLabsEmulator)(
+        api_key=KEY, first_byte_ms=10
+    )
+    emulators.append(await running(emulator))
+    meter = Meter()
+    tts = build_tts([config(provider, emulator)])
+    for sentence in ["Hello there.", "We are open until ten tonight.", "Goodbye!"]:
+        samples = await speak(tts, sentence, rate, meter)
+        assert samples == pytest.approx(len(sentence) * 0.060 * rate, abs=rate * 0.02)
+    tts.cancel()  # a barge-in between answers: the next answer clears first
+    assert await speak(tts, "Again.", rate, meter) > 0
+    await tts.aclose()
+    usage = [u for u in meter.lines() if u.provider == provider][0]
+    assert usage.characters == len("Hello there.We are open until ten tonight.Goodbye!Again.")
+    if provider == "deepgram":
+        assert emulator.requests == 1  # one WebSocket for the whole call
+        assert '{"type": "Clear"}' in emulator.messages
+
+
+@pytest.mark.parametrize("provider", ["deepgram", "elevenlabs"])
+@pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))
+async def test_tts_clients_map_each_fault_and_the_next_provider_speaks_the_sentence(
+    emulators: list[Emulator], provider: str, fault: str
+) -> None:
+    kind = DeepgramEmulator if provider == "deepgram" else ElevenLabsEmulator
+    broken = kind(api_key=KEY, faults=Faults(fault, slow_s=3), first_byte_ms=5)
+    healthy = kind(api_key=KEY, first_byte_ms=5)
+    for emulator in (broken, healthy):
+        emulators.append(await running(emulator))
+    errors: list[ProviderError] = []
+    options = {"transport": "ws"}
+    first = config(provider, broken)
+    first = ProviderConfig(
+        first.provider, api_key=KEY, base_url=first.base_url, options=options, first_byte_timeout_s=1.0
+    )
+    tts = build_tts([first, config(provider, healthy)], lambda s, e: errors.append(e))
+    expected = FAULT_ERRORS[fault]
+    if fault == "disconnect":
+        # audio had started when the connection dropped: the sentence is cut, not repeated
+        with pytest.raises(ProviderClosed):
+            await speak(tts, "Still here.", 16000, Meter())
+        await tts.aclose()
+        assert [type(e) for e in errors] == [expected]
+        return
+    samples = await speak(tts, "Still here.", 16000, Meter())
+    await tts.aclose()
+    assert samples == pytest.approx(len("Still here.") * 0.060 * 16000, abs=400)
+    assert type(errors[-1]) is expected
+
+
+async def test_aura_falls_back_to_rest_when_the_websocket_is_refused(emulators: list[Emulator]) -> None:
+    emulator = DeepgramEmulator(api_key=KEY, faults=Faults("500", count=1), first_byte_ms=5)
+    emulators.append(await running(emulator))
+    errors: list[ProviderError] = []
+    tts = build_tts([config("deepgram", emulator)], lambda s, e: errors.append(e))
+    samples = await speak(tts, "Over REST.", 8000, Meter())
+    assert samples == pytest.approx(len("Over REST.") * 0.060 * 8000, abs=200)
+    assert errors == [] and emulator.requests == 2
+
+
+# ---- OpenAI-compatible LLM ---------------------------------------------------------------------
+async def ask(
+    llm: object, messages: list[dict[str, object]], meter: Meter, tools: list[ToolSpec] | None = None
+) -> tuple[str, list[ToolCall], list[LlmUsage]]:
+    text, calls, usage = [], [], []
+    async for chunk in llm.stream(messages, tools or [], meter):  # type: ignore[attr-defined]
+        if isinstance(chunk, TextDelta):
+            text.append(chunk.text)
+        elif isinstance(chunk, ToolCall):
+            calls.append(chunk)
+        else:
+            usage.append(chunk)
+    return "".join(text), calls, usage
+
+
+async def test_openai_client_streams_text_tool_calls_and_usage_over_turns(emulators: list[Emulator]) -> None:
+    script = [
+        "We open at eleven.",
+        {"text": "Transferring you.", "tools": [["transfer_call", {"to": "+15550199"}]]},
+    ]
+    emulator = OpenAiEmulator(api_key=KEY, first_byte_ms=10, script=script)
+    emulators.append(await running(emulator))
+    meter = Meter()
+    llm = build_llm([config("openai", emulator, "gpt-4o-mini")])
+    history: list[dict[str, object]] = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "When do you open?"},
+    ]
+    text, calls, usage = await ask(llm, history, meter)
+    assert (text, calls) == ("We open at eleven.", [])
+    history += [{"role": "assistant", "content": text}, {"role": "user", "content": "A person please"}]
+    spec = ToolSpec("transfer_call", "to staff", {"type": "object", "properties": {"to": {"type": "string"}}})
+    text, calls, usage = await ask(llm, history, meter, [spec])
+    assert text == "Transferring you."
+    assert [(c.name, c.arguments) for c in calls] == [("transfer_call", '{"to": "+15550199"}')]
+    assert emulator.bodies[1]["tools"][0]["function"]["name"] == "transfer_call"
+    assert emulator.bodies[1]["stream_options"] == {"include_usage": True}
+    line = meter.line("llm", "openai", "gpt-4o-mini")
+    assert line.requests == 2 and line.tokens_in > 0 and line.tokens_out > 0
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))
+async def test_openai_client_maps_each_fault_and_the_next_provider_answers_the_turn(
+    emulators: list[Emulator], fault: str
+) -> None:
+    broken = OpenAiEmulator(api_key=KEY, faults=Faults(fault, slow_s=3), script=["Broken answer here."])
+    healthy = OpenAiEmulator(api_key=KEY, script=["From the backup."])
+    for emulator in (broken, healthy):
+        emulators.append(await running(emulator))
+    errors: list[ProviderError] = []
+    llm = build_llm([config("openai", broken), config("openai", healthy)], lambda s, e: errors.append(e))
+    messages: list[dict[str, object]] = [{"role": "user", "content": "hi"}]
+    if fault == "disconnect":  # the first word was already out: the reply ends, it is not repeated
+        with pytest.raises(ProviderClosed):
+            await ask(llm, messages, Meter())
+        assert [type(e) for e in errors] == [ProviderClosed]
+        return
+    text, _, _ = await ask(llm, messages, Meter())
+    assert text == "From the backup."
+    assert [type(e) for e in errors] == [FAULT_ERRORS[fault]]
