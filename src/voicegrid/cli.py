@@ -4,7 +4,7 @@ import asyncio
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -31,15 +31,18 @@ DbUrlOpt = Annotated[str | None, typer.Option("--database-url", help="SQLAlchemy
 EXIT_CONFIG = 2
 
 
-def _run(coro: Coroutine[Any, Any, None]) -> None:
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T | None:
     """Run on uvloop when present; turn the expected start-up failures into one line and exit code 2."""
     try:
         try:
             import uvloop
         except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-            asyncio.run(coro)
+            return asyncio.run(coro)
         else:
-            uvloop.run(coro)
+            return uvloop.run(coro)
     except DatabaseUnavailable as exc:
         typer.echo(f"voicegrid: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -50,7 +53,7 @@ def _run(coro: Coroutine[Any, Any, None]) -> None:
         typer.echo(f"voicegrid: secrets key: {exc}", err=True)
         raise typer.Exit(EXIT_CONFIG) from None
     except KeyboardInterrupt:
-        pass
+        return None
 
 
 def _settings(config: Path | None, **overrides: Any) -> Settings:
@@ -162,6 +165,102 @@ def sip_check(
         typer.echo(f"{path}: ok {what}")
     if not all_valid:
         raise typer.Exit(1)
+
+
+@app.command()
+def call(
+    target: Annotated[str, typer.Argument(help="e.g. sip:+15550100@127.0.0.1:5060")],
+    say: Annotated[
+        list[str] | None, typer.Option("--say", help="a line to say; repeat for each turn")
+    ] = None,
+    api_url: Annotated[str | None, typer.Option("--api-url", help="default: the local demo's")] = None,
+    api_key: Annotated[str | None, typer.Option("--api-key", help="default: the local demo's key")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the conversation as JSON")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="seconds for the whole call")] = 120.0,
+    config: ConfigOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Call an agent over SIP, say each line after it stops talking, and print the conversation."""
+    import json
+
+    from voicegrid.caller import place_call
+    from voicegrid.demo import demo_file
+
+    settings = _settings(config, data_dir=data_dir)
+    demo = demo_file(settings)
+    if (api_url is None or api_key is None) and demo.exists():
+        known = json.loads(demo.read_text())
+        api_url = api_url or known.get("http_url")
+        api_key = api_key or known.get("api_key")
+    try:
+        result = _run(
+            place_call(
+                target,
+                list(say or []),
+                api_url=api_url,
+                api_key=api_key,
+                timeout_s=timeout,
+                model_dir=Path(settings.data_dir) / "models",
+            )
+        )
+    except (ValueError, OSError) as exc:
+        typer.echo(f"call failed: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if result is None:
+        raise typer.Exit(1)
+    if as_json:
+        keys = ("call_id", "turns")
+        typer.echo(json.dumps({k: result[k] for k in keys} | {"completed": result["completed"]}, indent=2))
+    else:
+        typer.echo(f"call {result['call_id']} ({result['codec']}, {result['seconds']} s)")
+        for turn in result["turns"]:
+            if turn["speaker"] == "caller":
+                typer.echo(f"  caller: {turn['text']}")
+                continue
+            latency = "" if turn["voice_to_voice_ms"] is None else f"  [{turn['voice_to_voice_ms']} ms]"
+            typer.echo(f"  agent:  {turn['text'] or '?'}{latency}")
+            typer.echo(f"          (heard: {turn['heard']!r}, {turn['audio_ms']} ms of audio)")
+    if not result["completed"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def emulate(
+    provider: Annotated[str, typer.Argument(help="deepgram, elevenlabs or openai")],
+    port: Annotated[int, typer.Option("--port")] = 0,
+    api_key: Annotated[str, typer.Option("--api-key")] = "test-key",
+    first_byte_ms: Annotated[float, typer.Option("--first-byte-ms")] = 0.0,
+    jitter_ms: Annotated[float, typer.Option("--jitter-ms")] = 0.0,
+    fault: Annotated[str, typer.Option("--fault", help="none, 401, 429, 500, disconnect, slow")] = "none",
+    fault_count: Annotated[int | None, typer.Option("--fault-count", help="fail only the first N")] = None,
+    script: Annotated[
+        list[str] | None, typer.Option("--script", help="a transcript or reply, in order")
+    ] = None,
+) -> None:
+    """Run a provider's protocol emulator on 127.0.0.1 until interrupted."""
+    from voicegrid.testing.emulators import EMULATORS, Faults
+    from voicegrid.testing.emulators.base import FAULTS
+
+    if provider not in EMULATORS or fault not in FAULTS:
+        typer.echo(f"provider: one of {', '.join(EMULATORS)}; fault: one of {', '.join(FAULTS)}", err=True)
+        raise typer.Exit(2)
+    emulator = EMULATORS[provider](
+        api_key=api_key,
+        faults=Faults(fault, fault_count),
+        first_byte_ms=first_byte_ms,
+        jitter_ms=jitter_ms,
+        script=list(script or []),
+    )
+
+    async def run() -> None:
+        bound = await emulator.start(port)
+        typer.echo(f"{provider} emulator on http://127.0.0.1:{bound} (ws://127.0.0.1:{bound})", err=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await emulator.stop()
+
+    _run(run())
 
 
 @app.command()

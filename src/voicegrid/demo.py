@@ -46,7 +46,19 @@ KNOWLEDGE = {
             "question": "Can I talk to a person?",
             "answer": "Of course, I am transferring you to a colleague now.",
             "keywords": ["person", "human", "someone", "staff", "colleague", "transfer"],
+            "tool": "transfer_call",
         },
+    ],
+    "phrases": [
+        "are you open at nine pm",
+        "are you open tonight",
+        "what time do you close",
+        "what are your opening hours",
+        "do you deliver to my street",
+        "what is your address",
+        "can i talk to a person",
+        "thank you bye",
+        "thanks goodbye",
     ],
 }
 
@@ -134,6 +146,8 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
             },
             {"name": "end_call", "kind": "end_call", "description": "when the caller is done"},
         ],
+        # espeak-ng, like many callers, pauses ~200 ms at a comma: 400 ms of quiet ends a turn here
+        turn={"min_silence_ms": 400},
         max_call_seconds=600,
     )
     number = PhoneNumber(id=new_id("num"), business_id=business.id, e164=DEMO_NUMBER, agent_id=agent.id)

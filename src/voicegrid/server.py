@@ -26,6 +26,7 @@ from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.registrations import TrunkRegistrations
 from voicegrid.telephony.routing import InboundRouter
 from voicegrid.telephony.service import CallService
+from voicegrid.voice_agents import VoiceAgentFactory
 
 log = logging.getLogger("voicegrid")
 
@@ -93,7 +94,13 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         )
         sip = CallControl(
             UserAgent(("udp", settings.sip_host, settings.sip_port)),
-            InboundRouter(platform.services.sessions, platform.services.secrets).decide,
+            InboundRouter(
+                platform.services.sessions,
+                platform.services.secrets,
+                voice_agent=VoiceAgentFactory(
+                    platform.services.sessions, platform.services.secrets, Path(settings.data_dir)
+                ).build,
+            ).decide,
             ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max),
             no_rtp_timeout_s=settings.no_rtp_timeout_s,
             limiter=SourceRateLimiter(settings.invite_rate_per_source, 2 * settings.invite_rate_per_source),

@@ -212,6 +212,7 @@ def no_recording(expect: Expect) -> Expect:
 
 for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_route("calls"))):
     EXPECT[("POST", f"{prefix}/calls")] = calls_expect
+    EXPECT[("GET", f"{prefix}/calls")] = calls_expect
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}")] = calls_expect
     EXPECT[("POST", f"{prefix}/calls/{{call_id}}/hangup")] = accepted(calls_expect)
     EXPECT[("POST", f"{prefix}/calls/{{call_id}}/transfer")] = conflict(calls_expect)

@@ -88,13 +88,32 @@ def _pick(table: dict[str, Callable[[ProviderConfig], T]], stage: str, config: P
     return factory(config)
 
 
+def _all(
+    table: dict[str, Callable[[ProviderConfig], T]],
+    stage: str,
+    configs: list[ProviderConfig],
+    on_error: ErrorSink | None,
+) -> list[T]:
+    """The providers that exist, in order; an unknown name is reported and skipped."""
+    out = []
+    for config in configs:
+        try:
+            out.append(_pick(table, stage, config))
+        except ProviderConnectError as exc:
+            if on_error is not None:
+                on_error(stage, exc)
+    if not out:
+        raise ProviderConnectError(stage, "none of the configured providers is installed")
+    return out
+
+
 def build_stt(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackStt:
-    return FallbackStt([_pick(STT, "stt", c) for c in configs], on_error)
+    return FallbackStt(_all(STT, "stt", configs, on_error), on_error)
 
 
 def build_llm(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackLlm:
-    return FallbackLlm([_pick(LLM, "llm", c) for c in configs], on_error)
+    return FallbackLlm(_all(LLM, "llm", configs, on_error), on_error)
 
 
 def build_tts(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackTts:
-    return FallbackTts([_pick(TTS, "tts", c) for c in configs], on_error)
+    return FallbackTts(_all(TTS, "tts", configs, on_error), on_error)

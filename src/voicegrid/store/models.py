@@ -136,6 +136,7 @@ class Agent(BusinessOwned, Base):
     llm: Mapped[dict[str, Any]] = mapped_column()
     tts: Mapped[dict[str, Any]] = mapped_column()
     tools: Mapped[list[Any]] = mapped_column(default=list)
+    turn: Mapped[dict[str, Any]] = mapped_column(default=dict)  # turn-taking settings (pipeline)
     max_call_seconds: Mapped[int] = mapped_column(Integer, default=1800)
     recording: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
@@ -81,6 +82,7 @@ class Decision:
     business_id: str | None = None
     agent_id: str | None = None
     record: bool = False
+    details: Callable[[], dict[str, Any]] | None = None  # the agent's conversation, for the call record
 
 
 Decide = Callable[[Request, Addr], Awaitable[Decision]]
@@ -134,6 +136,7 @@ class Call:
     recording_path: Path | None = None  # set once the WAV is written
     recorded: asyncio.Event = field(default_factory=asyncio.Event)
     ended_by: str | None = None
+    details: Callable[[], dict[str, Any]] | None = None  # transcript, turns, usage (voice agents)
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -354,6 +357,7 @@ class CallControl:
             return
         call.media = media
         call.agent = decision.agent
+        call.details = decision.details
         call.max_duration_s = decision.max_duration_s
         call.record = decision.record
         call.business_id, call.agent_id = decision.business_id, decision.agent_id

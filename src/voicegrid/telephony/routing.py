@@ -9,10 +9,12 @@ credentials). Unknown number 404; no trunk matched 403; disabled business 403; n
 import logging
 import os
 import time
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.sip.auth import DigestServer
 from voicegrid.sip.message import Request
 from voicegrid.sip.uri import SipUri, parse_uri
@@ -24,6 +26,7 @@ from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e1
 from voicegrid.tenancy.network import source_allowed
 
 log = logging.getLogger(__name__)
+VoiceAgentBuilder = Callable[[Agent], Awaitable[MediaAgent]]
 
 
 def dialled_number(request: Request) -> str | None:
@@ -38,8 +41,13 @@ def dialled_number(request: Request) -> str | None:
 
 class InboundRouter:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, realm: str = "voicegrid"
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        secrets: SecretBox,
+        realm: str = "voicegrid",
+        voice_agent: VoiceAgentBuilder | None = None,
     ) -> None:
+        self.voice_agent = voice_agent  # builds the pipeline for `voice` agents (the composition root's)
         self.sessions = sessions
         self.secrets = secrets
         self.digest = DigestServer(realm, os.urandom(32))
@@ -110,10 +118,19 @@ class InboundRouter:
             agent = await session.get(Agent, row.agent_id)
         if agent is None:
             return Decision(480, "No agent on this number")
-        # Voice agents listen in silence until the voice pipeline lands; echo agents send back.
+        built: MediaAgent = agent_for_kind(agent.kind)
+        details = None
+        if agent.kind == "voice" and self.voice_agent is not None:
+            try:
+                built = await self.voice_agent(agent)
+            except Exception:  # a broken agent is answered with 500, never a silent call
+                log.exception("could not build voice agent %s", agent.id)
+                return Decision(500, "Agent unavailable")
+            details = getattr(built, "summary", None)
         return Decision(
             200,
-            agent=agent_for_kind(agent.kind),
+            agent=built,
+            details=details,
             max_duration_s=float(agent.max_call_seconds),
             business_id=row.business_id,
             agent_id=agent.id,

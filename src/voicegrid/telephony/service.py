@@ -69,6 +69,17 @@ class CallService:
             raise NotFound()
         return call
 
+    def recent(self, business_id: str, sip_call_id: str | None = None, limit: int = 50) -> list[Call]:
+        """The business's live and recently ended calls, newest first."""
+        control = self._require()
+        calls = [
+            c
+            for c in control.by_id.values()
+            if c.business_id == business_id and (sip_call_id is None or c.call_id == sip_call_id)
+        ]
+        calls.sort(key=lambda c: c.created_at, reverse=True)
+        return calls[:limit]
+
     async def plan(
         self, business_id: str, to: str, from_number: str | None = None, trunk_id: str | None = None
     ) -> DialPlan:

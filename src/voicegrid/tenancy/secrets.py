@@ -7,6 +7,7 @@ decryption only, so the platform key can be rotated.
 
 import base64
 import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -48,6 +49,7 @@ class SecretBox:
     """Encrypts with the first key; decrypts with whichever configured key made the ciphertext."""
 
     def __init__(self, key: bytes, *old_keys: bytes) -> None:
+        self._derive_root = hashlib.sha256(b"voicegrid-derive:" + key).digest()
         self._primary = (_key_id(key), AESGCM(key))
         self._by_id = {_key_id(k): AESGCM(k) for k in (key, *old_keys)}
 
@@ -56,6 +58,10 @@ class SecretBox:
         nonce = os.urandom(12)
         sealed = aead.encrypt(nonce, plaintext.encode(), context.encode())
         return f"{_VERSION}:{kid}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def derive(self, label: str) -> bytes:
+        """A stable 32-byte key for `label` (e.g. a business's webhook signing key), never stored."""
+        return hmac.new(self._derive_root, label.encode(), hashlib.sha256).digest()
 
     def decrypt(self, stored: str, context: str) -> str:
         try:

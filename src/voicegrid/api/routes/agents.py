@@ -15,7 +15,7 @@ from voicegrid.tenancy import Conflict, InvalidInput
 # Provider names per stage; the provider registry (pipeline issue) resolves them to clients.
 STT_PROVIDERS = ("pocketsphinx", "deepgram", "simulated")
 LLM_PROVIDERS = ("knowledge-base", "openai", "llama-cpp", "simulated")
-TTS_PROVIDERS = ("espeak-ng", "deepgram", "elevenlabs", "piper", "simulated")
+TTS_PROVIDERS = ("espeak-ng", "deepgram", "elevenlabs", "simulated")
 _BY_STAGE = {"stt": STT_PROVIDERS, "llm": LLM_PROVIDERS, "tts": TTS_PROVIDERS}
 DEFAULT_STAGES = {
     "stt": {"provider": "pocketsphinx"},
@@ -39,11 +39,31 @@ class FaqEntry(In):
     question: ShortText
     answer: ShortText
     keywords: list[Name] = Field(default_factory=list, max_length=50)
+    tool: str | None = Field(
+        default=None, max_length=64, description="knowledge-base agent: a tool to call after answering"
+    )
+
+
+class TurnSettings(In):
+    """How the voice pipeline takes turns; every field has a telephone-grade default."""
+
+    min_silence_ms: int = Field(default=200, ge=100, le=3000, description="quiet that may end the turn")
+    max_wait_ms: int = Field(default=1200, ge=100, le=10_000, description="then wait this long for STT")
+    barge_in_ms: int = Field(default=200, ge=60, le=3000, description="voiced audio that interrupts")
+    early_llm: bool = Field(default=False, description="start the LLM on a stable interim transcript")
+    reprompt_after_s: float = Field(default=8.0, ge=2, le=120)
+    max_reprompts: int = Field(default=2, ge=0, le=10)
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
 
 
 class KnowledgeBase(In):
     text: LongText = ""
     faq: list[FaqEntry] = Field(default_factory=list, max_length=500)
+    phrases: list[ShortText] = Field(
+        default_factory=list,
+        max_length=500,
+        description="what callers may say, beyond the FAQ: trains the embedded STT's language model",
+    )
 
 
 class Tool(In):
@@ -76,6 +96,7 @@ class AgentFields(In):
     llm: Stage = Field(default_factory=lambda: Stage(**DEFAULT_STAGES["llm"]))
     tts: Stage = Field(default_factory=lambda: Stage(**DEFAULT_STAGES["tts"]))
     tools: list[Tool] = Field(default_factory=list, max_length=50)
+    turn: TurnSettings = Field(default_factory=TurnSettings)
     max_call_seconds: int = Field(default=1800, ge=10, le=4 * 3600)
     recording: bool = False
 
@@ -96,6 +117,7 @@ class AgentUpdate(In):
     llm: Stage | None = None
     tts: Stage | None = None
     tools: list[Tool] | None = Field(default=None, max_length=50)
+    turn: TurnSettings | None = None
     max_call_seconds: int | None = Field(default=None, ge=10, le=4 * 3600)
     recording: bool | None = None
 
@@ -116,6 +138,7 @@ _NOT_NULL = (
     "llm",
     "tts",
     "tools",
+    "turn",
 )
 
 

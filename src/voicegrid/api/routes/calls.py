@@ -5,7 +5,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import Field
 
@@ -40,6 +40,7 @@ class TransferBody(In):
 
 class CallOut(Out):
     id: str
+    sip_call_id: str
     business_id: str | None
     agent_id: str | None
     direction: str
@@ -57,11 +58,20 @@ class CallOut(Out):
     created_at: datetime
     answered_at: datetime | None
     ended_at: datetime | None
+    conversation: dict[str, Any] | None = Field(
+        default=None, description="voice agents: transcript, per-turn latency, usage, provider errors"
+    )
+
+
+class CallList(Out):
+    data: list[CallOut]
 
 
 def render(call: Call) -> CallOut:
     return CallOut(
         id=call.id,
+        sip_call_id=call.call_id,
+        conversation=call.details() if call.details is not None else None,
         business_id=call.business_id,
         agent_id=call.agent_id,
         direction=call.direction,
@@ -118,6 +128,17 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         _audit(ctx, owner, "create", call.id, body.model_dump(by_alias=True))
         await ctx.session.commit()
         return render(call)
+
+    @router.get("", response_model=CallList, summary="Live and recently ended calls, newest first")
+    async def list_calls(
+        loc: Loc,
+        sip_call_id: Annotated[str | None, Query(max_length=300)] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    ) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        calls = _service(ctx).recent(owner.business_id or "", sip_call_id, limit)
+        return CallList(data=[render(c) for c in calls])
 
     @router.get("/{call_id}", response_model=CallOut, summary="A call's live state")
     async def get_call(loc: Loc, call_id: IdPath) -> Any:

@@ -129,7 +129,7 @@ class FallbackStt(Stt):
 
 class FallbackSttStream(SttStream):
     def __init__(self, owner: FallbackStt, sample_rate: int, language: str, meter: Meter) -> None:
-        super().__init__("fallback", sample_rate, meter.line("stt", "fallback", None))
+        super().__init__("fallback", sample_rate, Usage("stt", "fallback", None))  # not billed
         self.owner = owner
         self.language = language
         self.meter = meter

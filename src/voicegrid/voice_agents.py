@@ -1,0 +1,128 @@
+"""Composition: turn a stored voice agent into a `VoiceSession` for one call.
+
+Part of the composition root (with `server` and `cli`): it reads the agent's provider lists,
+decrypts the business's provider credentials, derives the business's webhook signing key, and
+builds the failover lists, tools and turn settings the pipeline runs with.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
+from voicegrid.providers.base import ProviderConfig
+from voicegrid.providers.errors import ProviderError
+from voicegrid.providers.registry import build_llm, build_stt, build_tts
+from voicegrid.providers.stt.pocketsphinx import agent_phrases
+from voicegrid.store.models import Agent, Credential
+from voicegrid.tenancy.errors import SecretError
+from voicegrid.tenancy.secrets import SecretBox
+
+log = logging.getLogger(__name__)
+TURN_KEYS = ("min_silence_ms", "max_wait_ms", "barge_in_ms", "early_llm", "reprompt_after_s", "max_reprompts")
+
+
+def knowledge_text(kb: dict[str, Any]) -> str:
+    lines = [str(kb.get("text", ""))]
+    lines += [f"Q: {e.get('question', '')}\nA: {e.get('answer', '')}" for e in kb.get("faq", [])]
+    return "\n".join(line for line in lines if line.strip())
+
+
+class VoiceAgentFactory:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, data_dir: Path
+    ) -> None:
+        self.sessions = sessions
+        self.secrets = secrets
+        self.model_dir = data_dir / "models"
+
+    def webhook_key(self, business_id: str) -> bytes:
+        return self.secrets.derive(f"webhook:{business_id}")
+
+    async def _credentials(self, agent: Agent) -> dict[str, Credential]:
+        ids = {
+            c.get("credential_id")
+            for stage in (agent.stt, agent.llm, agent.tts)
+            for c in [stage, *stage.get("fallbacks", [])]
+            if c.get("credential_id")
+        }
+        if not ids:
+            return {}
+        async with self.sessions() as session:
+            rows = await session.scalars(
+                select(Credential).where(Credential.id.in_(ids), Credential.business_id == agent.business_id)
+            )
+            return {row.id: row for row in rows}
+
+    def _configs(self, stage: str, agent: Agent, creds: dict[str, Credential]) -> list[ProviderConfig]:
+        value = {"stt": agent.stt, "llm": agent.llm, "tts": agent.tts}[stage]
+        out = []
+        for choice in [value, *value.get("fallbacks", [])]:
+            options = dict(choice.get("options") or {})
+            api_key = base_url = None
+            cred = creds.get(choice.get("credential_id") or "")
+            if cred is not None:
+                try:
+                    api_key = self.secrets.decrypt(cred.secret_enc, f"credential:{cred.id}")
+                except SecretError:
+                    log.warning("credential %s cannot be decrypted; its provider will fail over", cred.id)
+                base_url = cred.base_url
+            provider = str(choice["provider"])
+            if provider == "pocketsphinx":
+                options.setdefault("phrases", agent_phrases(agent.knowledge_base or {}, agent.greeting))
+                options.setdefault("model_dir", str(self.model_dir))
+            elif provider == "knowledge-base":
+                options.setdefault("knowledge_base", agent.knowledge_base or {})
+            elif provider == "espeak-ng":
+                options.setdefault("language", agent.language)
+                if agent.voice:
+                    options.setdefault("voice", agent.voice)
+            elif provider == "elevenlabs" and agent.voice:
+                options.setdefault("voice_id", agent.voice)
+            out.append(
+                ProviderConfig(
+                    provider,
+                    model=choice.get("model")
+                    or (agent.voice if provider == "deepgram" and stage == "tts" else None),
+                    api_key=api_key,
+                    base_url=options.pop("base_url", None) or base_url,
+                    options=options,
+                )
+            )
+        return out
+
+    async def build(self, agent: Agent, call_id: str = "") -> VoiceSession:
+        creds = await self._credentials(agent)
+        turn = {k: v for k, v in (agent.turn or {}).items() if k in TURN_KEYS}
+        config = VoiceConfig(
+            greeting=agent.greeting,
+            system_prompt=agent.system_prompt,
+            knowledge_text=knowledge_text(agent.knowledge_base or {}),
+            language=agent.language,
+            **turn,
+        )
+        session: VoiceSession
+
+        def report(stage: str, error: ProviderError) -> None:
+            session.provider_failed(stage, error)
+
+        session = VoiceSession(
+            config,
+            stt=build_stt(self._configs("stt", agent, creds), report),
+            llm=build_llm(self._configs("llm", agent, creds), report),
+            tts=build_tts(self._configs("tts", agent, creds), report),
+            tools=ToolRunner(
+                list(agent.tools or []),
+                signing_key=self.webhook_key(agent.business_id),
+                call_id=call_id,
+                agent_id=agent.id,
+            ),
+        )
+        return session
+
+
+AgentBuilder = Callable[[Agent], Awaitable[VoiceSession]]
