@@ -50,12 +50,14 @@ def test_voicegrid_call_gets_the_opening_hours_from_the_demo_agent_over_sip_and_
     assert greeting["text"].startswith("Hello, thank you for calling Bella Pizza")
     assert answer["text"] == "We are open every day from 11 am to 10 pm."
     # What the caller itself heard and transcribed from the RTP it received:
-    assert "open" in answer["heard"] and "every day" in answer["heard"]
+    assert "open" in answer["heard"]
+    assert "every day" in answer["heard"]
     assert answer["audio_ms"] > 1500
     assert 100 < answer["voice_to_voice_ms"] < 3000
     assert goodbye["text"] == "Thank you for calling. Goodbye!"
     # The platform's record: the agent ended the call, and every turn has its timestamps in order.
-    assert record["ended_by"] == "agent" and record["state"] == "ended"
+    assert record["ended_by"] == "agent"
+    assert record["state"] == "ended"
     turns = record["conversation"]["turns"]
     assert len(turns) == 2
     for turn in turns:

@@ -38,9 +38,12 @@ def make_session(transcripts: list[str], replies: list[object], **config: object
 
 
 def check_turn(turn: TurnMetrics, min_silence_s: float = 0.2) -> None:
-    assert turn.speech_end_at is not None and turn.stt_final_at is not None
-    assert turn.turn_end_at is not None and turn.llm_first_token_at is not None
-    assert turn.tts_first_audio_at is not None and turn.first_packet_at is not None
+    assert turn.speech_end_at is not None
+    assert turn.stt_final_at is not None
+    assert turn.turn_end_at is not None
+    assert turn.llm_first_token_at is not None
+    assert turn.tts_first_audio_at is not None
+    assert turn.first_packet_at is not None
     # The STT is asked to finalize after the VAD's quiet, and answers FINAL_MS later.
     stt = turn.stt_final_at - turn.speech_end_at
     assert min_silence_s + FINAL_MS / 1000 - 0.021 <= stt <= min_silence_s + FINAL_MS / 1000 + SLACK_S
@@ -76,7 +79,8 @@ async def test_a_two_turn_conversation_records_every_timestamp_in_order_and_ends
     spans = line.voiced_spans()
     assert len(spans) == 3
     assert spans[0][0] < 0.5
-    assert turns[0].first_packet_at is not None and turns[0].speech_end_at is not None
+    assert turns[0].first_packet_at is not None
+    assert turns[0].speech_end_at is not None
     assert spans[1][0] == pytest.approx(turns[0].first_packet_at - line.started_at, abs=0.025)
     said = [(e["speaker"], e["text"]) for e in session.summary()["transcript"]]
     assert said == [

@@ -91,8 +91,10 @@ async def test_an_stt_that_sends_nothing_ends_the_turn_on_vad_silence_with_a_rep
     await session.wait_closed()
     assert len(session.turns) == 1
     turn = session.turns[0]
-    assert turn.user_text == "" and turn.agent_text == VoiceConfig().not_heard_text
-    assert turn.turn_end_at is not None and turn.speech_end_at is not None
+    assert turn.user_text == ""
+    assert turn.agent_text == VoiceConfig().not_heard_text
+    assert turn.turn_end_at is not None
+    assert turn.speech_end_at is not None
     assert 0.5 <= turn.turn_end_at - turn.speech_end_at < 0.6
     assert [u.stage for u in session.meter.lines() if u.requests] == ["stt", "tts"]  # no LLM asked
 
@@ -141,7 +143,8 @@ async def test_an_stt_stream_lost_mid_utterance_is_replayed_to_the_next_provider
 async def test_a_tool_call_with_invalid_json_gets_an_error_answer_and_the_call_goes_on() -> None:
     runner = ToolRunner([{"name": "end_call", "kind": "end_call"}])
     outcome = await runner.run(ToolCall("1", "end_call", "{not json"))
-    assert not outcome.ok and outcome.action is None
+    assert not outcome.ok
+    assert outcome.action is None
     assert "not valid JSON" in json.loads(outcome.result)["error"]
     unknown = await runner.run(ToolCall("2", "launch_rocket", "{}"))
     assert "no tool named" in json.loads(unknown.result)["error"]

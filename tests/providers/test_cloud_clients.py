@@ -152,7 +152,7 @@ async def test_tts_clients_speak_several_sentences_at_the_calls_rate(
     tts.cancel()  # a barge-in between answers: the next answer clears first
     assert await speak(tts, "Again.", rate, meter) > 0
     await tts.aclose()
-    usage = [u for u in meter.lines() if u.provider == provider][0]
+    usage = next(u for u in meter.lines() if u.provider == provider)
     assert usage.characters == len("Hello there.We are open until ten tonight.Goodbye!Again.")
     if provider == "deepgram":
         assert emulator.requests == 1  # one WebSocket for the whole call
@@ -197,7 +197,8 @@ async def test_aura_falls_back_to_rest_when_the_websocket_is_refused(emulators: 
     tts = build_tts([config("deepgram", emulator)], lambda s, e: errors.append(e))
     samples = await speak(tts, "Over REST.", 8000, Meter())
     assert samples == pytest.approx(len("Over REST.") * 0.060 * 8000, abs=200)
-    assert errors == [] and emulator.requests == 2
+    assert errors == []
+    assert emulator.requests == 2
 
 
 # ---- OpenAI-compatible LLM ---------------------------------------------------------------------
@@ -230,15 +231,18 @@ async def test_openai_client_streams_text_tool_calls_and_usage_over_turns(emulat
     ]
     text, calls, usage = await ask(llm, history, meter)
     assert (text, calls) == ("We open at eleven.", [])
+    assert usage[0].tokens_in > 0  # the last chunk carried usage
     history += [{"role": "assistant", "content": text}, {"role": "user", "content": "A person please"}]
     spec = ToolSpec("transfer_call", "to staff", {"type": "object", "properties": {"to": {"type": "string"}}})
-    text, calls, usage = await ask(llm, history, meter, [spec])
+    text, calls, _usage = await ask(llm, history, meter, [spec])
     assert text == "Transferring you."
     assert [(c.name, c.arguments) for c in calls] == [("transfer_call", '{"to": "+15550199"}')]
     assert emulator.bodies[1]["tools"][0]["function"]["name"] == "transfer_call"
     assert emulator.bodies[1]["stream_options"] == {"include_usage": True}
     line = meter.line("llm", "openai", "gpt-4o-mini")
-    assert line.requests == 2 and line.tokens_in > 0 and line.tokens_out > 0
+    assert line.requests == 2
+    assert line.tokens_in > 0
+    assert line.tokens_out > 0
 
 
 @pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))

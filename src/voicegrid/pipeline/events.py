@@ -17,9 +17,11 @@ class TurnMetrics:
     agent_text: str = ""  # what the caller actually heard (cut at barge-in)
     interrupted: bool = False
     speech_end_at: float | None = None  # last voiced frame of the caller
+    stt_finalize_at: float | None = None  # the VAD's quiet ended the utterance; the STT was told
     stt_final_at: float | None = None
     turn_end_at: float | None = None  # when the reply was requested
     llm_first_token_at: float | None = None
+    tts_request_at: float | None = None  # the first sentence went to the TTS
     tts_first_audio_at: float | None = None
     first_packet_at: float | None = None  # first frame of the reply sent to the caller
     llm_provider: str | None = None
@@ -38,7 +40,39 @@ class TurnMetrics:
             first_packet_ms=self._ms(self.tts_first_audio_at, self.first_packet_at),
             voice_to_voice_ms=self._ms(self.speech_end_at, self.first_packet_at),
         )
+        data.update(self.shares())
         return data
+
+    def shares(self) -> dict[str, float | None]:
+        """Voice-to-voice split into endpointing (configured quiet), provider time and our own time.
+
+        Provider time: waiting for the STT's final after telling it to finalize, for the LLM's first
+        sentence, and for the TTS's first audio. The platform's share is the rest: deciding the turn
+        is over, and getting the first audio onto the wire (at most one 20 ms media tick).
+        """
+        found = [
+            s
+            for s in (
+                self.speech_end_at,
+                self.stt_finalize_at,
+                self.stt_final_at,
+                self.turn_end_at,
+                self.tts_request_at,
+                self.tts_first_audio_at,
+                self.first_packet_at,
+            )
+            if s is not None
+        ]
+        if len(found) < 7:
+            return {"endpointing_ms": None, "provider_ms": None, "platform_ms": None}
+        speech_end, finalize, final, turn_end, tts_request, tts_audio, packet = found
+        provider = (final - finalize) + (tts_request - turn_end) + (tts_audio - tts_request)
+        platform = (turn_end - final) + (packet - tts_audio)
+        return {
+            "endpointing_ms": round((finalize - speech_end) * 1000, 1),
+            "provider_ms": round(provider * 1000, 1),
+            "platform_ms": round(platform * 1000, 1),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,7 @@ class VoiceSession:
         self._carry = ""  # words of a turn whose reply was dropped because the caller went on
         self._user_speaking = False
         self._speech_end_at = 0.0
+        self._finalize_at = 0.0
         self._last_activity = clock()
         self._reprompts = 0
         self._turn_index = 0
@@ -179,6 +180,7 @@ class VoiceSession:
         elif was and not speaking:
             self._user_speaking = False
             self._speech_end_at = now - state.silence_ms / 1000
+            self._finalize_at = now
             self._last_activity = now
             if self._stt_alive:
                 self._audio.put_nowait(None)  # finalize: transcribe what is buffered now
@@ -307,10 +309,10 @@ class VoiceSession:
         while True:
             await self._speech_ended.wait()
             self._speech_ended.clear()
-            speech_end = self._speech_end_at
+            speech_end, finalize_at = self._speech_end_at, self._finalize_at
             early: asyncio.Task[None] | None = None
             if self.config.early_llm and self._interim and not self._final.is_set():
-                early = self._take_turn(speech_end, self._interim, final=False)
+                early = self._take_turn(speech_end, finalize_at, self._interim, final=False)
             remaining = self.config.max_wait_ms / 1000 - (self.clock() - speech_end)
             got_final = False
             if self._stt_alive and remaining > 0:
@@ -331,9 +333,11 @@ class VoiceSession:
                     continue
                 self._drop_unheard_reply()
                 self._carry = ""
-            self._take_turn(speech_end, text, final=got_final)
+            self._take_turn(speech_end, finalize_at, text, final=got_final)
 
-    def _take_turn(self, speech_end: float, text: str, *, final: bool) -> asyncio.Task[None]:
+    def _take_turn(
+        self, speech_end: float, finalize_at: float, text: str, *, final: bool
+    ) -> asyncio.Task[None]:
         said = (self._carry + " " + text).strip()
         self._carry = ""
         self._finals.clear()
@@ -343,6 +347,7 @@ class VoiceSession:
             self._turn_index,
             user_text=said,
             speech_end_at=speech_end,
+            stt_finalize_at=finalize_at,
             stt_final_at=self._final_at if final else None,
             turn_end_at=self.clock(),
         )
@@ -475,6 +480,8 @@ class VoiceSession:
         assert self.session is not None
         entry: list[Any] = [text, 0]
         self._spoken.append(entry)
+        if turn is not None and turn.tts_request_at is None:
+            turn.tts_request_at = self.clock()
         try:
             async for pcm in self.tts.synthesize(text, self.sample_rate, self.meter):
                 if turn is not None and turn.tts_first_audio_at is None:
