@@ -57,6 +57,9 @@ async def build_platform(settings: Settings) -> Platform:
             secrets=await asyncio.to_thread(secret_box, settings),
             public_url=settings.effective_public_url,
         )
+        services.voice_agent = VoiceAgentFactory(
+            services.sessions, services.secrets, Path(settings.data_dir)
+        ).build
     except BaseException:
         await engine.dispose()
         raise
@@ -97,9 +100,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             InboundRouter(
                 platform.services.sessions,
                 platform.services.secrets,
-                voice_agent=VoiceAgentFactory(
-                    platform.services.sessions, platform.services.secrets, Path(settings.data_dir)
-                ).build,
+                voice_agent=platform.services.voice_agent,
             ).decide,
             ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max),
             no_rtp_timeout_s=settings.no_rtp_timeout_s,

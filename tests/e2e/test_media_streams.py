@@ -72,6 +72,26 @@ def test_a_twilio_stream_to_the_echo_agent_gets_its_audio_back(tmp_path: Path) -
         assert np.corrcoef(heard.astype(np.float64), TONE.astype(np.float64))[0, 1] > 0.99
 
 
+def test_a_twilio_stream_to_the_voice_agent_hears_its_spoken_greeting(tmp_path: Path) -> None:
+    """One pipeline serves every transport: the demo's voice agent greets over the media stream."""
+    with serving(tmp_path / "var", "--demo") as (url, _):
+        demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+        ws_url = url.replace("http://", "ws://") + "/v1/media-streams/twilio"
+        received: list[bytes] = []
+        with connect(ws_url, open_timeout=10) as ws:
+            ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            ws.send(_start(demo["api_key"], demo["agent_id"]))
+            deadline = time.monotonic() + 10
+            while len(received) < 100 and time.monotonic() < deadline:
+                message = json.loads(ws.recv(timeout=10))
+                if message["event"] == "media":
+                    received.append(base64.b64decode(message["media"]["payload"]))
+            ws.send(json.dumps({"event": "stop", "sequenceNumber": "99", "streamSid": "MZ0123456789abcdef"}))
+        heard = np.concatenate([ulaw_decode(chunk) for chunk in received]).astype(np.float64)
+        voiced = sum(1 for i in range(0, len(heard), 160) if np.sqrt(np.mean(heard[i : i + 160] ** 2)) > 300)
+        assert voiced > 50  # over a second of speech: espeak-ng saying the greeting
+
+
 def test_a_stream_with_a_wrong_key_is_closed_as_a_policy_violation(tmp_path: Path) -> None:
     with serving(tmp_path / "var", "--demo") as (url, _):
         ws_url = url.replace("http://", "ws://") + "/v1/media-streams/twilio"

@@ -202,3 +202,36 @@ async def test_a_webhook_that_hangs_answers_with_its_timeout_and_a_signed_reques
     assert not verify(b"x" * 32, body, headers["x-voicegrid-signature"], now=time.time())
     assert not verify(b"k" * 32, body, headers["x-voicegrid-signature"], now=time.time() + 3600)
     assert json.loads(body)["arguments"] == {"people": 2}
+
+
+async def test_early_llm_starts_on_a_stable_interim_and_keeps_the_reply_when_the_final_agrees() -> None:
+    session = session_with(
+        [{"transcripts": ["hello"], "final_ms": 300, "interim": True}],
+        [{"replies": ["Hi!"], "first_token_ms": 100}],
+        early_llm=True,
+    )
+    line = Line(speech=[(0.3, 0.6)])
+    await line.run(session, seconds=2.5)
+    await session.wait_closed()
+    [turn] = session.turns
+    assert (turn.user_text, turn.agent_text) == ("hello", "Hi!")
+    assert turn.turn_end_at is not None
+    assert turn.stt_final_at is not None
+    assert turn.llm_first_token_at is not None
+    # The LLM was asked before the final arrived, and had answered by then.
+    assert turn.turn_end_at < turn.llm_first_token_at < turn.stt_final_at
+
+
+async def test_early_llm_is_cancelled_and_asked_again_when_the_final_differs() -> None:
+    session = session_with(
+        [{"transcripts": ["are you open tonight"], "final_ms": 300, "interim": True}],
+        [{"replies": ["(answer to a half sentence)", "Yes, until ten."], "first_token_ms": 500}],
+        early_llm=True,
+    )
+    line = Line(speech=[(0.3, 0.8)])
+    await line.run(session, seconds=3.5)
+    await session.wait_closed()
+    assert [(t.user_text, t.agent_text) for t in session.turns] == [
+        ("are you open tonight", "Yes, until ten.")
+    ]
+    assert [m["content"] for m in session.history if m["role"] == "user"] == ["are you open tonight"]

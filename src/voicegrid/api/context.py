@@ -1,5 +1,6 @@
 """Per-request context: the database session, the authenticated principal, and the app's services."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -9,7 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.core.clock import utcnow
-from voicegrid.store.models import ApiKey
+from voicegrid.media.session import Agent as MediaAgent
+from voicegrid.store.models import Agent, ApiKey
 from voicegrid.telephony.service import CallService
 from voicegrid.tenancy import NotAuthenticated, Principal, Role, Scope, SecretBox
 from voicegrid.tenancy.keys import hash_api_key
@@ -24,6 +26,8 @@ class AppServices:
     secrets: SecretBox
     public_url: str
     calls: "CallService | None" = None  # set once the SIP stack runs
+    # builds a voice agent's pipeline for one conversation (the composition root sets it)
+    voice_agent: "Callable[[Agent], Awaitable[MediaAgent]] | None" = None
 
 
 @dataclass(slots=True)

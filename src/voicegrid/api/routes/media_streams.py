@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from voicegrid.api.context import AppServices, principal_for_key
+from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.store.models import Agent
 from voicegrid.telephony.browser_stream import BrowserStream
 from voicegrid.telephony.media_clock import MediaClock
@@ -32,7 +33,17 @@ TRY_AGAIN_LATER = 1013
 START_TIMEOUT_S = 10.0
 
 
-async def _agent_kind(services: AppServices, api_key: str, agent_id: str) -> str | None:
+async def _agent(services: AppServices, api_key: str, agent_id: str) -> MediaAgent | None:
+    """The agent that talks on this stream, if the key may use it: voice agents get the pipeline."""
+    row = await _agent_row(services, api_key, agent_id)
+    if row is None:
+        return None
+    if row.kind == "voice" and services.voice_agent is not None:
+        return await services.voice_agent(row)
+    return agent_for_kind(row.kind)
+
+
+async def _agent_row(services: AppServices, api_key: str, agent_id: str) -> Agent | None:
     async with services.sessions() as session:
         try:
             principal = await principal_for_key(session, api_key)
@@ -41,7 +52,7 @@ async def _agent_kind(services: AppServices, api_key: str, agent_id: str) -> str
         if principal.scope is not Scope.BUSINESS or not principal.role.at_least(Role.MEMBER):
             return None
         return await session.scalar(
-            select(Agent.kind).where(Agent.id == agent_id, Agent.business_id == principal.business_id)
+            select(Agent).where(Agent.id == agent_id, Agent.business_id == principal.business_id)
         )
 
 
@@ -102,11 +113,11 @@ async def twilio_media_stream(websocket: WebSocket) -> None:
                 while stream.start is None:
                     stream.receive(await websocket.receive_text())
             params = stream.start.parameters
-            kind = await _agent_kind(services, params.get("api_key", ""), params.get("agent_id", ""))
-            if kind is None:
+            agent = await _agent(services, params.get("api_key", ""), params.get("agent_id", ""))
+            if agent is None:
                 await websocket.close(code=POLICY_VIOLATION, reason="unknown key or agent")
                 return
-            stream.agent = agent_for_kind(kind)
+            stream.agent = agent
             clock.register(stream)
             stream.agent.on_start(stream)
             while not closing.is_set():
@@ -141,15 +152,13 @@ async def talk_stream(websocket: WebSocket) -> None:
             hello = await websocket.receive_text()
         try:
             params = json.loads(hello)
-            kind = await _agent_kind(services, str(params["api_key"]), str(params["agent_id"]))
+            agent = await _agent(services, str(params["api_key"]), str(params["agent_id"]))
         except (ValueError, KeyError, TypeError):
-            kind = None
-        if kind is None:
+            agent = None
+        if agent is None:
             await websocket.close(code=POLICY_VIOLATION, reason="unknown key or agent")
             return
-        stream = BrowserStream(
-            agent_for_kind(kind), outgoing.put_nowait, outgoing.put_nowait, lambda r: closing.set()
-        )
+        stream = BrowserStream(agent, outgoing.put_nowait, outgoing.put_nowait, lambda r: closing.set())
         clock.register(stream)
         stream.agent.on_start(stream)
         try:
