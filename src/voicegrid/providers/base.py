@@ -1,8 +1,14 @@
 """What every provider shares: its configuration, the call's usage meter, and latency sampling."""
 
+import asyncio
 import random
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from voicegrid.providers.errors import ProviderError, ProviderTimeout
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,3 +89,64 @@ def sample_latency_s(options: dict[str, Any], name: str, default_ms: float, rng:
         return median / 1000
     sigma = min(2.0, jitter / median)
     return median * rng.lognormvariate(0.0, sigma) / 1000
+
+
+async def timed(
+    chunks: AsyncGenerator[T, None],
+    config: ProviderConfig,
+    provider: str,
+    usage: Usage,
+    what: str,
+    started_by: Callable[[T], bool] = lambda chunk: True,
+) -> AsyncGenerator[T, None]:
+    """Yield `chunks` under the first-byte timeout until one `started_by` it, then the idle timeout.
+
+    Failures are counted on `usage`; the source generator is always closed.
+    """
+    first = True
+    try:
+        while True:
+            limit = config.first_byte_timeout_s if first else config.idle_timeout_s
+            try:
+                async with asyncio.timeout(limit):
+                    chunk = await anext(chunks)
+            except StopAsyncIteration:
+                return
+            except TimeoutError as exc:
+                which = "first" if first else "next"
+                raise ProviderTimeout(provider, f"no {which} {what} within {limit:.1f} s") from exc
+            if first and started_by(chunk):
+                first = False
+            yield chunk
+    except ProviderError:
+        usage.errors += 1
+        raise
+    finally:
+        await chunks.aclose()
+
+
+async def first_that_answers(
+    stage: str,
+    attempts: Sequence[tuple[str, Callable[[], AsyncIterator[T]]]],
+    on_error: Callable[[str, ProviderError], None],
+    on_start: Callable[[str], None],
+    started_by: Callable[[T], bool] = lambda chunk: True,
+) -> AsyncGenerator[T, None]:
+    """Failover: stream from each attempt in turn until one answers; once one has started, its
+    failure ends the stream (what was said stands)."""
+    error: ProviderError | None = None
+    for name, attempt in attempts:
+        started = False
+        try:
+            async for chunk in attempt():
+                if not started and started_by(chunk):
+                    started = True
+                    on_start(name)
+                yield chunk
+            return
+        except ProviderError as exc:
+            on_error(stage, exc)
+            if started:
+                raise
+            error = exc
+    raise error or ProviderError(stage, "no provider to try")

@@ -6,14 +6,13 @@ OpenAI-compatible server. `FallbackLlm` moves to the next provider when one fail
 token; after that, what was said stands and the failure ends the reply.
 """
 
-import asyncio
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicegrid.providers.base import Meter, ProviderConfig, Usage
-from voicegrid.providers.errors import ProviderError, ProviderTimeout
+from voicegrid.providers.base import Meter, ProviderConfig, Usage, first_that_answers, timed
 from voicegrid.providers.stt.base import ErrorSink
 
 Message = dict[str, Any]
@@ -66,36 +65,22 @@ class Llm(ABC):
         usage = meter.line("llm", self.name, self.config.model)
         usage.requests += 1
         chunks = self._stream(messages, tools, usage)
-        first = True
-        try:
-            while True:
-                limit = self.config.first_byte_timeout_s if first else self.config.idle_timeout_s
-                try:
-                    async with asyncio.timeout(limit):
-                        chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as exc:
-                    what = "first token" if first else "next token"
-                    raise ProviderTimeout(self.name, f"no {what} within {limit:.1f} s") from exc
-                if isinstance(chunk, LlmUsage):
-                    usage.tokens_in += chunk.tokens_in
-                    usage.tokens_out += chunk.tokens_out
-                    usage.tokens_cached += chunk.tokens_cached
-                else:
-                    first = False
-                yield chunk
-        except ProviderError:
-            usage.errors += 1
-            raise
-        finally:
-            await chunks.aclose()
+        async for chunk in timed(chunks, self.config, self.name, usage, "token", _is_output):
+            if isinstance(chunk, LlmUsage):
+                usage.tokens_in += chunk.tokens_in
+                usage.tokens_out += chunk.tokens_out
+                usage.tokens_cached += chunk.tokens_cached
+            yield chunk
 
     @abstractmethod
     def _stream(
         self, messages: list[Message], tools: list[ToolSpec], usage: Usage
     ) -> AsyncGenerator[LlmChunk, None]:
         """Yield text deltas, complete tool calls and (once) usage; raise ProviderError on failure."""
+
+
+def _is_output(chunk: LlmChunk) -> bool:
+    return not isinstance(chunk, LlmUsage)
 
 
 class FallbackLlm(Llm):
@@ -112,23 +97,12 @@ class FallbackLlm(Llm):
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec], meter: Meter
     ) -> AsyncIterator[LlmChunk]:
-        error: ProviderError | None = None
-        for provider in self.providers:
-            started = False
-            try:
-                async for chunk in provider.stream(messages, tools, meter):
-                    if not isinstance(chunk, LlmUsage):
-                        started = True
-                        self.last_used = provider.name
-                    yield chunk
-                return
-            except ProviderError as exc:
-                self.on_error("llm", exc)
-                if started:
-                    raise
-                error = exc
-        assert error is not None
-        raise error
+        attempts = [(p.name, functools.partial(p.stream, messages, tools, meter)) for p in self.providers]
+        async for chunk in first_that_answers("llm", attempts, self.on_error, self._started, _is_output):
+            yield chunk
+
+    def _started(self, name: str) -> None:
+        self.last_used = name
 
     def _stream(
         self, messages: list[Message], tools: list[ToolSpec], usage: Usage

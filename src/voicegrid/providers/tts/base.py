@@ -6,14 +6,14 @@ between-chunk timeouts and counts characters; a provider implements `_synthesize
 provider with a persistent connection to drop what it is still generating (barge-in).
 """
 
-import asyncio
 import contextlib
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from voicegrid.media.session import Pcm
-from voicegrid.providers.base import Meter, ProviderConfig, Usage
-from voicegrid.providers.errors import ProviderError, ProviderTimeout
+from voicegrid.providers.base import Meter, ProviderConfig, Usage, first_that_answers, timed
+from voicegrid.providers.errors import ProviderError
 from voicegrid.providers.stt.base import ErrorSink
 
 
@@ -28,26 +28,9 @@ class Tts(ABC):
         usage.requests += 1
         usage.characters += len(text)
         chunks = self._synthesize(text, sample_rate, usage)
-        first = True
-        try:
-            while True:
-                limit = self.config.first_byte_timeout_s if first else self.config.idle_timeout_s
-                try:
-                    async with asyncio.timeout(limit):
-                        chunk = await anext(chunks)
-                except StopAsyncIteration:
-                    return
-                except TimeoutError as exc:
-                    what = "first audio" if first else "next audio"
-                    raise ProviderTimeout(self.name, f"no {what} within {limit:.1f} s") from exc
-                if len(chunk):
-                    first = False
-                    yield chunk
-        except ProviderError:
-            usage.errors += 1
-            raise
-        finally:
-            await chunks.aclose()
+        async for chunk in timed(chunks, self.config, self.name, usage, "audio", _has_audio):
+            if len(chunk):
+                yield chunk
 
     def cancel(self) -> None:  # noqa: B027 - a hook: most providers have nothing to cancel
         """Barge-in: drop what is being generated. Providers without a connection need nothing."""
@@ -57,6 +40,10 @@ class Tts(ABC):
 
     @abstractmethod
     def _synthesize(self, text: str, sample_rate: int, usage: Usage) -> AsyncGenerator[Pcm, None]: ...
+
+
+def _has_audio(chunk: Pcm) -> bool:
+    return len(chunk) > 0
 
 
 class FallbackTts(Tts):
@@ -71,22 +58,14 @@ class FallbackTts(Tts):
         self.last_used: str | None = None
 
     async def synthesize(self, text: str, sample_rate: int, meter: Meter) -> AsyncIterator[Pcm]:
-        error: ProviderError | None = None
-        for provider in self.providers:
-            started = False
-            try:
-                async for chunk in provider.synthesize(text, sample_rate, meter):
-                    started = True
-                    self.last_used = provider.name
-                    yield chunk
-                return
-            except ProviderError as exc:
-                self.on_error("tts", exc)
-                if started:
-                    raise
-                error = exc
-        assert error is not None
-        raise error
+        attempts = [
+            (p.name, functools.partial(p.synthesize, text, sample_rate, meter)) for p in self.providers
+        ]
+        async for chunk in first_that_answers("tts", attempts, self.on_error, self._started, _has_audio):
+            yield chunk
+
+    def _started(self, name: str) -> None:
+        self.last_used = name
 
     def cancel(self) -> None:
         for provider in self.providers:
