@@ -1,5 +1,7 @@
 """A whole conversation with simulated providers, its turn timestamps checked arithmetically."""
 
+import asyncio
+
 import pytest
 
 from tests.support.voice import Line
@@ -69,6 +71,9 @@ async def test_a_two_turn_conversation_records_every_timestamp_in_order_and_ends
     line = Line(speech=[(2.0, 1.0), (5.5, 0.8)])
     await line.run(session, seconds=12)
     await session.wait_closed()
+    await asyncio.sleep(0)  # let cancelled provider tasks finish
+    leaked = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    assert leaked == []  # the call's tasks died with it
     assert line.hung_up == "agent"
     turns = session.turns
     assert [t.user_text for t in turns] == ["are you open tonight", "thanks bye"]

@@ -529,6 +529,10 @@ class VoiceSession:
     def _emit(self, event: Event) -> None:
         if len(self.events) < MAX_EVENTS:
             self.events.append(event)
+        if self.observers:  # never on the media clock's time: observers run in a later loop turn
+            asyncio.get_running_loop().call_soon(self._notify, event)
+
+    def _notify(self, event: Event) -> None:
         for observer in self.observers:
             try:
                 observer(event)
