@@ -68,6 +68,8 @@ async def test_a_two_turn_conversation_records_every_timestamp_in_order_and_ends
         ["are you open tonight", "thanks bye"],
         ["Yes, we are open until ten.", {"text": "Goodbye!", "tools": [["end_call", {"reason": "done"}]]}],
     )
+    seen: list[object] = []
+    session.observers.append(seen.append)
     line = Line(speech=[(2.0, 1.0), (5.5, 0.8)])
     await line.run(session, seconds=12)
     await session.wait_closed()
@@ -75,6 +77,7 @@ async def test_a_two_turn_conversation_records_every_timestamp_in_order_and_ends
     leaked = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     assert leaked == []  # the call's tasks died with it
     assert line.hung_up == "agent"
+    assert seen == session.events  # observers got every event, in order
     turns = session.turns
     assert [t.user_text for t in turns] == ["are you open tonight", "thanks bye"]
     assert [t.agent_text for t in turns] == ["Yes, we are open until ten.", "Goodbye!"]

@@ -110,18 +110,20 @@ async def test_silence_brings_reprompts_then_a_goodbye_and_hangup() -> None:
 
 
 @pytest.mark.parametrize("stage", ["stt", "llm", "tts"])
-async def test_a_failing_provider_hands_the_turn_to_the_next_one(stage: str) -> None:
+async def test_a_provider_with_wrong_credentials_hands_over_and_is_not_tried_again_on_the_call(
+    stage: str,
+) -> None:
     broken: dict[str, object] = {"fail": "auth"}
-    stt: list[dict[str, object]] = [{"transcripts": ["hello"], "final_ms": 50}]
-    llm: list[dict[str, object]] = [{"replies": ["Hi there."], "first_token_ms": 50}]
+    stt: list[dict[str, object]] = [{"transcripts": ["hello", "again"], "final_ms": 50}]
+    llm: list[dict[str, object]] = [{"replies": ["Hi there.", "Yes?"], "first_token_ms": 50}]
     tts: list[dict[str, object]] = [{"first_byte_ms": 20, "ms_per_char": 30}]
     chosen = {"stt": stt, "llm": llm, "tts": tts}[stage]
     chosen.insert(0, broken)
     session = session_with(stt, llm, tts)
-    line = Line(speech=[(0.3, 0.6)])
-    await line.run(session, seconds=2.5)
+    line = Line(speech=[(0.3, 0.6), (2.0, 0.6)])
+    await line.run(session, seconds=3.5)
     await session.wait_closed()
-    assert [(t.user_text, t.agent_text) for t in session.turns] == [("hello", "Hi there.")]
+    assert [(t.user_text, t.agent_text) for t in session.turns] == [("hello", "Hi there."), ("again", "Yes?")]
     failures = [e for e in session.events if isinstance(e, ProviderFailed)]
     assert [(f.stage, f.error["kind"], f.error["retryable"]) for f in failures] == [
         (stage, "ProviderAuthError", False)

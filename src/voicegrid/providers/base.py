@@ -4,9 +4,9 @@ import asyncio
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
-from voicegrid.providers.errors import ProviderError, ProviderTimeout
+from voicegrid.providers.errors import ProviderAuthError, ProviderConnectError, ProviderError, ProviderTimeout
 
 T = TypeVar("T")
 
@@ -125,28 +125,42 @@ async def timed(
         await chunks.aclose()
 
 
-async def first_that_answers(
-    stage: str,
-    attempts: Sequence[tuple[str, Callable[[], AsyncIterator[T]]]],
-    on_error: Callable[[str, ProviderError], None],
-    on_start: Callable[[str], None],
-    started_by: Callable[[T], bool] = lambda chunk: True,
-) -> AsyncGenerator[T, None]:
-    """Failover: stream from each attempt in turn until one answers; once one has started, its
-    failure ends the stream (what was said stands)."""
-    error: ProviderError | None = None
-    for name, attempt in attempts:
-        started = False
-        try:
-            async for chunk in attempt():
-                if not started and started_by(chunk):
-                    started = True
-                    on_start(name)
-                yield chunk
-            return
-        except ProviderError as exc:
-            on_error(stage, exc)
-            if started:
-                raise
-            error = exc
-    raise error or ProviderError(stage, "no provider to try")
+class Failover(Generic[T]):
+    """Providers in order of preference, tried in turn until one answers.
+
+    Once one has started answering, its failure ends the answer (what was said stands). A provider
+    that refuses our credentials is skipped for the rest of the call instead of failing every turn.
+    """
+
+    def __init__(self, stage: str, names: list[str], on_error: Callable[[str, ProviderError], None]) -> None:
+        if not names:
+            raise ValueError("a fallback list needs at least one provider")
+        self.stage = stage
+        self.names = names
+        self.on_error = on_error
+        self.dead: set[int] = set()
+        self.last_used: str | None = None
+
+    async def stream(
+        self, attempts: Sequence[Callable[[], AsyncIterator[T]]], started_by: Callable[[T], bool]
+    ) -> AsyncGenerator[T, None]:
+        error: ProviderError | None = None
+        for index, attempt in enumerate(attempts):
+            if index in self.dead:
+                continue
+            started = False
+            try:
+                async for chunk in attempt():
+                    if not started and started_by(chunk):
+                        started = True
+                        self.last_used = self.names[index]
+                    yield chunk
+                return
+            except ProviderError as exc:
+                self.on_error(self.stage, exc)
+                if isinstance(exc, ProviderAuthError):
+                    self.dead.add(index)
+                if started:
+                    raise
+                error = exc
+        raise error or ProviderConnectError(self.stage, "every provider of this stage has failed for good")

@@ -12,7 +12,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from voicegrid.providers.base import Meter, ProviderConfig, Usage, first_that_answers, timed
+from voicegrid.providers.base import Failover, Meter, ProviderConfig, Usage, timed
 from voicegrid.providers.stt.base import ErrorSink
 
 Message = dict[str, Any]
@@ -87,22 +87,22 @@ class FallbackLlm(Llm):
     name = "fallback"
 
     def __init__(self, providers: list[Llm], on_error: ErrorSink | None = None) -> None:
-        if not providers:
-            raise ValueError("a fallback list needs at least one provider")
+        self.failover: Failover[Any] = Failover(
+            "llm", [p.name for p in providers], on_error or (lambda stage, error: None)
+        )
         super().__init__(providers[0].config)
         self.providers = providers
-        self.on_error = on_error or (lambda stage, error: None)
-        self.last_used: str | None = None
+
+    @property
+    def last_used(self) -> str | None:
+        return self.failover.last_used
 
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec], meter: Meter
     ) -> AsyncIterator[LlmChunk]:
-        attempts = [(p.name, functools.partial(p.stream, messages, tools, meter)) for p in self.providers]
-        async for chunk in first_that_answers("llm", attempts, self.on_error, self._started, _is_output):
+        attempts = [functools.partial(p.stream, messages, tools, meter) for p in self.providers]
+        async for chunk in self.failover.stream(attempts, _is_output):
             yield chunk
-
-    def _started(self, name: str) -> None:
-        self.last_used = name
 
     def _stream(
         self, messages: list[Message], tools: list[ToolSpec], usage: Usage

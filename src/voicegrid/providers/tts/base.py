@@ -10,9 +10,10 @@ import contextlib
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 from voicegrid.media.session import Pcm
-from voicegrid.providers.base import Meter, ProviderConfig, Usage, first_that_answers, timed
+from voicegrid.providers.base import Failover, Meter, ProviderConfig, Usage, timed
 from voicegrid.providers.errors import ProviderError
 from voicegrid.providers.stt.base import ErrorSink
 
@@ -50,22 +51,20 @@ class FallbackTts(Tts):
     name = "fallback"
 
     def __init__(self, providers: list[Tts], on_error: ErrorSink | None = None) -> None:
-        if not providers:
-            raise ValueError("a fallback list needs at least one provider")
+        self.failover: Failover[Any] = Failover(
+            "tts", [p.name for p in providers], on_error or (lambda stage, error: None)
+        )
         super().__init__(providers[0].config)
         self.providers = providers
-        self.on_error = on_error or (lambda stage, error: None)
-        self.last_used: str | None = None
+
+    @property
+    def last_used(self) -> str | None:
+        return self.failover.last_used
 
     async def synthesize(self, text: str, sample_rate: int, meter: Meter) -> AsyncIterator[Pcm]:
-        attempts = [
-            (p.name, functools.partial(p.synthesize, text, sample_rate, meter)) for p in self.providers
-        ]
-        async for chunk in first_that_answers("tts", attempts, self.on_error, self._started, _has_audio):
+        attempts = [functools.partial(p.synthesize, text, sample_rate, meter) for p in self.providers]
+        async for chunk in self.failover.stream(attempts, _has_audio):
             yield chunk
-
-    def _started(self, name: str) -> None:
-        self.last_used = name
 
     def cancel(self) -> None:
         for provider in self.providers:
