@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     no_rtp_timeout_s: float = Field(default=30.0, gt=0)
     drain_seconds: float = Field(default=30.0, ge=0, description="on SIGTERM, how long calls may go on")
     invite_rate_per_source: float = Field(default=20.0, gt=0, description="new calls per second per source")
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="let agents' webhook tools reach loopback, private and link-local addresses",
+    )
     registration_sync_s: float = Field(
         default=30.0, gt=0, description="how often trunk registrations follow the database"
     )

@@ -58,7 +58,10 @@ async def build_platform(settings: Settings) -> Platform:
             public_url=settings.effective_public_url,
         )
         services.voice_agent = VoiceAgentFactory(
-            services.sessions, services.secrets, Path(settings.data_dir)
+            services.sessions,
+            services.secrets,
+            Path(settings.data_dir),
+            webhook_allow_private=settings.webhook_allow_private,
         ).build
     except BaseException:
         await engine.dispose()

@@ -34,8 +34,14 @@ def knowledge_text(kb: dict[str, Any]) -> str:
 
 class VoiceAgentFactory:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox, data_dir: Path
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        secrets: SecretBox,
+        data_dir: Path,
+        *,
+        webhook_allow_private: bool = False,
     ) -> None:
+        self.webhook_allow_private = webhook_allow_private
         self.sessions = sessions
         self.secrets = secrets
         self.model_dir = data_dir / "models"
@@ -120,6 +126,7 @@ class VoiceAgentFactory:
                 signing_key=self.webhook_key(agent.business_id),
                 call_id=call_id,
                 agent_id=agent.id,
+                allow_private=self.webhook_allow_private,
             ),
         )
         return session

@@ -185,6 +185,7 @@ async def test_a_webhook_that_hangs_answers_with_its_timeout_and_a_signed_reques
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
+    # This test's server is on loopback, which only a platform that allows private webhooks reaches.
     tools = [
         {"name": "book", "kind": "webhook", "url": f"http://127.0.0.1:{port}/ok", "timeout_ms": 2000},
         {"name": "stuck", "kind": "webhook", "url": f"http://127.0.0.1:{port}/hang", "timeout_ms": 200},
@@ -199,6 +200,10 @@ async def test_a_webhook_that_hangs_answers_with_its_timeout_and_a_signed_reques
         assert "did not answer in 0.2 s" in json.loads(stuck.result)["error"]
     finally:
         server.close()
+    guarded = ToolRunner(tools, signing_key=b"k" * 32, allow_private=False)
+    refused = await guarded.run(ToolCall("3", "book", "{}"))
+    assert "address is not allowed" in json.loads(refused.result)["error"]
+    assert len(bodies) == 2  # the guarded call never reached the server
     _, headers, body = bodies[0]
     assert verify(b"k" * 32, body, headers["x-voicegrid-signature"], now=time.time())
     assert not verify(b"x" * 32, body, headers["x-voicegrid-signature"], now=time.time())

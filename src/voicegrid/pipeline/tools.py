@@ -4,6 +4,8 @@ The LLM sees each tool as a JSON-schema function. `ToolRunner.run()` never raise
 did wrong: arguments that are not JSON, an unknown tool, a webhook that fails or hangs past its
 timeout all come back as an error text, which the model reads and can recover from.
 
+Webhooks to loopback, private or link-local addresses are refused unless the platform allows them
+(`webhook_allow_private`), so a tenant cannot reach the platform's own network through a tool.
 Webhooks are POSTed as JSON `{"tool", "arguments", "call_id", "agent_id"}` with the header
 `X-Voicegrid-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under the business's
 webhook key, so the receiver can check origin and freshness.
@@ -12,10 +14,13 @@ webhook key, so the receiver can check origin and freshness.
 import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -60,7 +65,9 @@ class ToolRunner:
         call_id: str = "",
         agent_id: str = "",
         http: httpx.AsyncClient | None = None,
+        allow_private: bool = True,
     ) -> None:
+        self.allow_private = allow_private  # False on a shared platform: no webhook into our network
         self.tools = {str(t["name"]): t for t in tools}
         self.signing_key = signing_key
         self.call_id = call_id
@@ -117,6 +124,18 @@ class ToolRunner:
             return ToolOutcome(json.dumps({"ok": True}), "dtmf", digits)
         return await self._webhook(tool, call.name, args)
 
+    async def _destination_allowed(self, url: str) -> bool:
+        """Tenants' webhooks may not reach loopback, private or link-local addresses (SSRF)."""
+        if self.allow_private:
+            return True
+        host = urlsplit(url).hostname or ""
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+        except OSError:
+            return False
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
+        return bool(addresses) and all(a.is_global for a in addresses)
+
     async def _webhook(self, tool: dict[str, Any], name: str, args: dict[str, Any]) -> ToolOutcome:
         body = json.dumps(
             {"tool": name, "arguments": args, "call_id": self.call_id, "agent_id": self.agent_id}
@@ -126,6 +145,10 @@ class ToolRunner:
             "X-Voicegrid-Signature": sign(self.signing_key, body, time.time()),
         }
         timeout = float(tool.get("timeout_ms", 5000)) / 1000
+        if not await self._destination_allowed(str(tool["url"])):
+            return ToolOutcome(
+                json.dumps({"error": f"the {name} service's address is not allowed"}), ok=False
+            )
         client = self._http or httpx.AsyncClient()
         try:
             async with asyncio.timeout(timeout):  # a whole-request deadline; httpx times each read
