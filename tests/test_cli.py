@@ -102,3 +102,32 @@ def test_db_upgrade_and_downgrade_run_from_the_command_line(tmp_path: Path) -> N
     )
     assert down.returncode == 0, down.stderr
     assert "database at revision base" in down.stdout
+
+
+def test_plan_prints_the_sizing_as_json_and_reproduces_the_tts_rule_of_thumb() -> None:
+    done = subprocess.run(
+        [
+            *VOICEGRID,
+            "plan",
+            "--calls-per-hour",
+            "600",
+            "--mean-call-s",
+            "180",
+            "--tts-slots",
+            "1,3",
+            "--json",
+        ],
+        env=env_without_voicegrid(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["plan"]["offered_erlangs"] == 30.0
+    assert out["plan"]["blocking"] <= 0.01
+    assert [(a["slots"], a["naive_low"], a["naive_high"]) for a in out["tts_advice"]] == [
+        (1, 40, 80),
+        (3, 120, 240),
+    ]
+    assert out["deepgram_plan"] == "pay-as-you-go"

@@ -141,8 +141,8 @@ def _free_udp_port() -> int:
 async def _agent_knowledge(api: httpx.AsyncClient, number: str) -> list[str]:
     """The called agent's phrases (greeting, FAQ), for a language model that knows its words."""
     with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, StopIteration):
-        numbers = (await api.get("/v1/numbers", params={"limit": 200})).json()["data"]
-        agent_id = next(n["agent_id"] for n in numbers if n["e164"] == number)
+        numbers = (await api.get("/v1/numbers", params={"limit": 200})).json()["items"]
+        agent_id = next(n["agent_id"] for n in numbers if n["number"] == number)
         agent = (await api.get(f"/v1/agents/{agent_id}")).json()
         kb = agent.get("knowledge_base") or {}
         answers = [str(e.get("answer", "")) for e in kb.get("faq", [])]

@@ -264,6 +264,87 @@ def emulate(
 
 
 @app.command()
+def plan(
+    calls_per_hour: Annotated[float, typer.Option("--calls-per-hour", help="at the busy hour")] = 600.0,
+    mean_call_s: Annotated[float, typer.Option("--mean-call-s")] = 180.0,
+    talk_share: Annotated[float, typer.Option("--talk-share", help="of a call the agent speaks")] = 0.5,
+    turns_per_minute: Annotated[float, typer.Option("--turns-per-minute")] = 4.0,
+    tts_request_ms: Annotated[float, typer.Option("--tts-request-ms")] = 250.0,
+    llm_request_ms: Annotated[float, typer.Option("--llm-request-ms")] = 800.0,
+    blocking: Annotated[float, typer.Option("--blocking", help="target share of calls refused")] = 0.01,
+    wait_ms: Annotated[float, typer.Option("--wait-ms", help="per-turn wait bound")] = 100.0,
+    wait_target: Annotated[float, typer.Option("--wait-target", help="share that may wait longer")] = 0.01,
+    tts_slots: Annotated[str, typer.Option("--tts-slots", help="slot counts to advise on")] = "1,3,10,45",
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Size concurrent calls and provider slots (Erlang B and C), and check the TTS rule of thumb."""
+    import dataclasses
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from voicegrid.capacity import planning
+
+    result = planning.plan(
+        calls_per_hour=calls_per_hour,
+        mean_call_s=mean_call_s,
+        agent_talk_share=talk_share,
+        turns_per_minute=turns_per_minute,
+        tts_request_s=tts_request_ms / 1000,
+        llm_request_s=llm_request_ms / 1000,
+        blocking_target=blocking,
+        wait_bound_s=wait_ms / 1000,
+        wait_target=wait_target,
+    )
+    try:
+        slot_counts = [int(x) for x in tts_slots.split(",") if x.strip()]
+    except ValueError:
+        typer.echo("--tts-slots: comma-separated whole numbers", err=True)
+        raise typer.Exit(2) from None
+    advice = [
+        planning.tts_advice(n, tts_request_ms / 1000, wait_s=wait_ms / 1000, target=wait_target)
+        for n in slot_counts
+    ]
+    buy = planning.deepgram_plan_for(result.concurrent_calls, result.tts_slots)
+    if as_json:
+        out = {
+            "plan": dataclasses.asdict(result),
+            "deepgram_plan": buy,
+            "tts_advice": [dataclasses.asdict(a) for a in advice],
+        }
+        typer.echo(json.dumps(out, indent=2))
+        return
+    console = Console()
+    table = Table(
+        title=f"{calls_per_hour:g} calls/h of {mean_call_s:g} s = {result.offered_erlangs:.1f} Erlangs"
+    )
+    for column in ("need", "how many", "at"):
+        table.add_column(column)
+    table.add_row(
+        "concurrent calls = STT streams", str(result.concurrent_calls), f"{result.blocking:.2%} refused"
+    )
+    table.add_row(
+        "TTS slots", str(result.tts_slots), f"{result.tts_wait_probability:.2%} wait > {wait_ms:g} ms"
+    )
+    table.add_row(
+        "LLM slots", str(result.llm_slots), f"{result.llm_wait_probability:.2%} wait > {wait_ms:g} ms"
+    )
+    table.add_row("Deepgram plan", buy, "")
+    console.print(table)
+    rule = Table(title=f"TTS slots: one {tts_request_ms:g} ms request every 10-20 s per conversation")
+    for column in (
+        "slots",
+        "rule of thumb (100% busy)",
+        f"with P(wait > {wait_ms:g} ms) <= {wait_target:.0%}",
+    ):
+        rule.add_column(column)
+    for a in advice:
+        rule.add_row(str(a.slots), f"{a.naive_low}-{a.naive_high}", f"{a.served}-{a.served_at_long_interval}")
+    console.print(rule)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

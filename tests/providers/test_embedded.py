@@ -110,3 +110,11 @@ async def test_the_knowledge_base_agent_answers_tolerantly_and_calls_its_tools(
     llm = KnowledgeBaseLlm(ProviderConfig("knowledge-base", options={"knowledge_base": FAQ}))
     specs = [ToolSpec("transfer_call"), ToolSpec("end_call")]
     assert await reply(llm, said, specs) == (answer, tools)
+
+
+def test_numbers_in_an_agents_phrases_become_the_words_a_tts_says() -> None:
+    from voicegrid.providers.stt.pocketsphinx import spell_numbers
+
+    assert spell_numbers("open 11 am to 10 pm").split() == ["open", "eleven", "am", "to", "ten", "pm"]
+    assert spell_numbers("105 and 42").split() == ["one", "hundred", "five", "and", "forty", "two"]
+    assert spell_numbers("2026").split() == ["two", "zero", "two", "six"]

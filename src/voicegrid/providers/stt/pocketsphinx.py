@@ -50,6 +50,48 @@ def _pronunciations() -> dict[str, list[str]]:
     return table
 
 
+ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+NUMBER = re.compile(r"\d+")
+
+
+def number_words(n: int) -> str:
+    """0-999 as spoken English words (what a TTS says for the digits); larger numbers digit by digit."""
+    if n < 20:
+        return ONES[n]
+    if n < 100:
+        return TENS[n // 10] + ("" if n % 10 == 0 else " " + ONES[n % 10])
+    if n < 1000:
+        rest = n % 100
+        return ONES[n // 100] + " hundred" + ("" if rest == 0 else " " + number_words(rest))
+    return " ".join(ONES[int(d)] for d in str(n))
+
+
+def spell_numbers(text: str) -> str:
+    return NUMBER.sub(lambda m: " " + number_words(int(m.group())) + " ", text)
+
+
 def build_domain_model(phrases: list[str], model_dir: Path) -> tuple[Path, Path]:
     """An ARPA trigram model and a dictionary for `phrases` (cached by content); blocking."""
     from pocketsphinx.lm import ArpaBoLM
@@ -57,7 +99,7 @@ def build_domain_model(phrases: list[str], model_dir: Path) -> tuple[Path, Path]
     table = _pronunciations()
     sentences = []
     for phrase in [*phrases, *COMMON]:
-        kept = [w for w in WORD.findall(phrase.lower()) if w in table]
+        kept = [w for w in WORD.findall(spell_numbers(phrase).lower()) if w in table]
         if kept:
             sentences.append(" ".join(kept))
     text = "\n".join(sorted(set(sentences))) + "\n"

@@ -1,0 +1,1 @@
+"""Capacity and admission control. So far: `planning`, the queueing arithmetic behind `voicegrid plan`."""
