@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicegrid.api import AppServices, create_app
 from voicegrid.bootstrap import ensure_admin_key, secret_box
+from voicegrid.capacity.leases import CallLeases
 from voicegrid.config import Settings
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
@@ -98,12 +99,14 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             lifespan="on",
             server_header=False,
         )
+        leases = CallLeases()  # concurrent calls per business and reseller, in and out
         sip = CallControl(
             UserAgent(("udp", settings.sip_host, settings.sip_port)),
             InboundRouter(
                 platform.services.sessions,
                 platform.services.secrets,
                 voice_agent=platform.services.voice_agent,
+                leases=leases,
             ).decide,
             ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max),
             no_rtp_timeout_s=settings.no_rtp_timeout_s,
@@ -111,7 +114,13 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             recordings_dir=Path(settings.data_dir) / "recordings",
         )
         await sip.start(settings.sip_host, settings.sip_port)
-        platform.services.calls = CallService(sip, platform.services.sessions, platform.services.secrets)
+        platform.services.calls = CallService(
+            sip,
+            platform.services.sessions,
+            platform.services.secrets,
+            leases=leases,
+            voice_agent=platform.services.voice_agent,
+        )
         registrations = TrunkRegistrations(
             sip, platform.services.sessions, platform.services.secrets, settings.registration_sync_s
         )

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
+from voicegrid.capacity.errors import OverLimit
 from voicegrid.telephony.service import TelephonyUnavailable
 from voicegrid.tenancy import InvalidInput, TenancyError
 
@@ -23,6 +24,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _tenancy(_request: Request, exc: TenancyError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(OverLimit)
+    async def _over_limit(_request: Request, exc: OverLimit) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc), "limit": exc.limit},
+            status_code=429,
+            headers={"Retry-After": str(exc.retry_after_s)},
+        )
 
     @app.exception_handler(TelephonyUnavailable)
     async def _no_telephony(_request: Request, exc: TelephonyUnavailable) -> JSONResponse:

@@ -83,6 +83,7 @@ class Decision:
     agent_id: str | None = None
     record: bool = False
     details: Callable[[], dict[str, Any]] | None = None  # the agent's conversation, for the call record
+    on_end: Callable[[], None] | None = None  # gives back what admission took (the call's lease)
 
 
 Decide = Callable[[Request, Addr], Awaitable[Decision]]
@@ -137,6 +138,7 @@ class Call:
     recorded: asyncio.Event = field(default_factory=asyncio.Event)
     ended_by: str | None = None
     details: Callable[[], dict[str, Any]] | None = None  # transcript, turns, usage (voice agents)
+    on_end: Callable[[], None] | None = None  # runs once when the call ends (admission's release)
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -329,7 +331,9 @@ class CallControl:
         except Exception:
             log.exception("call decision failed")
             decision = Decision(500)
+        call.on_end = decision.on_end
         if call.state is CallState.ENDED:
+            self._run_on_end(call)
             return  # cancelled while deciding
         if decision.status >= 300:
             response = response_to(request, decision.status, decision.reason)
@@ -751,6 +755,14 @@ class CallControl:
                 self.calls.pop(old.call_id, None)
                 self.by_id.pop(old.id, None)
 
+    def _run_on_end(self, call: Call) -> None:
+        callback, call.on_end = call.on_end, None
+        if callback is not None:
+            try:
+                callback()
+            except Exception:  # a release that fails must not leave the call half-ended
+                log.exception("call end hook failed")
+
     def _end(self, call: Call, by: str, outcome: str | None) -> None:
         if call.state is CallState.ENDED:
             return
@@ -766,3 +778,4 @@ class CallControl:
         call.ended_by = call.ended_by or by
         call.outcome = call.outcome or outcome or "completed"
         call.ended.set()
+        self._run_on_end(call)

@@ -6,6 +6,7 @@ credentials the caller proves (401 challenge, `stale=true` for an expired nonce,
 credentials). Unknown number 404; no trunk matched 403; disabled business 403; no agent 480.
 """
 
+import functools
 import logging
 import os
 import time
@@ -14,12 +15,13 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voicegrid.capacity.leases import CallLeases, Refusal, call_limits
 from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.sip.auth import DigestServer
 from voicegrid.sip.message import Request
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.sip.useragent import Addr
-from voicegrid.store.models import Agent, Business, PhoneNumber, Trunk
+from voicegrid.store.models import Agent, Business, PhoneNumber, Reseller, Trunk
 from voicegrid.telephony.calls import Decision
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e164
@@ -46,7 +48,9 @@ class InboundRouter:
         secrets: SecretBox,
         realm: str = "voicegrid",
         voice_agent: VoiceAgentBuilder | None = None,
+        leases: CallLeases | None = None,
     ) -> None:
+        self.leases = leases or CallLeases()  # concurrent calls per business and reseller
         self.voice_agent = voice_agent  # builds the pipeline for `voice` agents (the composition root's)
         self.sessions = sessions
         self.secrets = secrets
@@ -116,8 +120,27 @@ class InboundRouter:
             return Decision(480, "No agent on this number")
         async with self.sessions() as session:
             agent = await session.get(Agent, row.agent_id)
+            reseller = await session.get(Reseller, business.reseller_id)
         if agent is None:
             return Decision(480, "No agent on this number")
+        admitted = self.leases.admit(
+            call_limits(
+                business.id,
+                business.max_concurrent_calls,
+                reseller.id if reseller is not None else None,
+                reseller.max_concurrent_calls if reseller is not None else None,
+            ),
+            "inbound",
+            time.monotonic(),
+        )
+        if isinstance(admitted, Refusal):
+            log.info("INVITE to %s refused: %s", number, admitted.limit)
+            return Decision(
+                503,
+                "Over capacity",
+                headers=[("Retry-After", str(admitted.retry_after_s)), ("X-Voicegrid-Limit", admitted.limit)],
+            )
+        lease = admitted
         built: MediaAgent = agent_for_kind(agent.kind)
         details = None
         if agent.kind == "voice" and self.voice_agent is not None:
@@ -125,12 +148,14 @@ class InboundRouter:
                 built = await self.voice_agent(agent)
             except Exception:  # a broken agent is answered with 500, never a silent call
                 log.exception("could not build voice agent %s", agent.id)
+                self.leases.release(lease)
                 return Decision(500, "Agent unavailable")
             details = getattr(built, "summary", None)
         return Decision(
             200,
             agent=built,
             details=details,
+            on_end=functools.partial(self.leases.release, lease),
             max_duration_s=float(agent.max_call_seconds),
             business_id=row.business_id,
             agent_id=agent.id,

@@ -6,16 +6,22 @@ present; the call goes to that trunk's proxy, whatever the destination. Calls ar
 (live state, and recent ended calls) until the call records of the analytics issue store them.
 """
 
+import functools
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voicegrid.capacity.errors import OverLimit
+from voicegrid.capacity.leases import CallLeases, Refusal, call_limits
 from voicegrid.media.ports import PortsExhausted
+from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.sip.errors import ParseError
 from voicegrid.sip.uri import SipUri, parse_uri
-from voicegrid.store.models import Agent, Trunk
+from voicegrid.store.models import Agent, Business, Reseller, Trunk
 from voicegrid.telephony.calls import Call, CallControl, CallState, DialPlan
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import (
@@ -48,8 +54,16 @@ class CallRequest:
 
 class CallService:
     def __init__(
-        self, control: CallControl | None, sessions: async_sessionmaker[AsyncSession], secrets: SecretBox
+        self,
+        control: CallControl | None,
+        sessions: async_sessionmaker[AsyncSession],
+        secrets: SecretBox,
+        *,
+        leases: CallLeases | None = None,
+        voice_agent: Callable[[Agent], Awaitable[MediaAgent]] | None = None,
     ) -> None:
+        self.leases = leases or CallLeases()  # shared with inbound routing: one count per business
+        self.voice_agent = voice_agent
         self.control = control
         self.sessions = sessions
         self.secrets = secrets
@@ -126,17 +140,43 @@ class CallService:
         if agent is None:
             raise InvalidInput("agent_id", "no such agent in this business")
         plan = await self.plan(business_id, request.to, request.from_number, request.trunk_id)
+        async with self.sessions() as session:
+            business = await session.get(Business, business_id)
+            reseller = await session.get(Reseller, business.reseller_id) if business is not None else None
+        if business is None:
+            raise InvalidInput("business", "no such business")
+        admitted = self.leases.admit(
+            call_limits(
+                business.id,
+                business.max_concurrent_calls,
+                reseller.id if reseller is not None else None,
+                reseller.max_concurrent_calls if reseller is not None else None,
+            ),
+            "outbound",
+            time.monotonic(),
+        )
+        if isinstance(admitted, Refusal):
+            raise OverLimit(admitted.limit, admitted.retry_after_s)
         try:
+            talker = agent_for_kind(agent.kind)
+            if agent.kind == "voice" and self.voice_agent is not None:
+                talker = await self.voice_agent(agent)
             call = control.dial(
                 plan.to_uri,
                 plan.dest,
                 from_uri=plan.from_uri,
                 credentials=plan.credentials,
-                agent=agent_for_kind(agent.kind),
+                agent=talker,
                 ring_timeout_s=request.ring_timeout_s,
             )
         except PortsExhausted as exc:
+            self.leases.release(admitted)
             raise Conflict("no media port is free; try again shortly") from exc
+        except BaseException:
+            self.leases.release(admitted)
+            raise
+        call.on_end = functools.partial(self.leases.release, admitted)
+        call.details = getattr(talker, "summary", None)
         call.business_id, call.agent_id, call.trunk_id = business_id, agent.id, plan.trunk_id
         call.from_number = plan.from_uri.split(":", 1)[1].split("@", 1)[0]
         call.to, call.metadata = plan.to_uri, dict(request.metadata or {})

@@ -1,0 +1,85 @@
+"""Admission at call start over real SIP: a business at its concurrent-call limit gets 503 with
+Retry-After and a header naming the limit (SIPp is the caller), and the slot comes back at hangup;
+over the API, an outbound call over the limit is refused with 429 naming it."""
+
+import json
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.support.ports import free_udp_and_tcp_port
+from tests.support.serve import env_without_voicegrid, serving
+from tests.support.sipp import sipp_binary
+
+
+def sipp(sip_port: int, workdir: Path, *args: str) -> list[str]:
+    workdir.mkdir(parents=True, exist_ok=True)
+    return [
+        sipp_binary(),
+        f"127.0.0.1:{sip_port}",
+        "-i", "127.0.0.1",
+        "-p", str(free_udp_and_tcp_port()),
+        "-nostdin", "-timeout", "30s", "-trace_err",
+        "-sn", "uac", "-s", "+15550101", "-m", "1",
+        *args,
+    ]  # fmt: skip
+
+
+def errors(workdir: Path) -> str:
+    return "".join(p.read_text() for p in workdir.glob("*_errors.log"))
+
+
+def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_returns_at_hangup(
+    tmp_path: Path,
+) -> None:
+    sip_port = free_udp_and_tcp_port()
+    admin = "vg_admin_for_admission_tests_01"
+    env = env_without_voicegrid(VOICEGRID_ADMIN_KEY=admin)
+    with serving(tmp_path / "var", "--demo", sip_port=sip_port, env=env) as (url, _):
+        demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin}"}, timeout=10)
+        limits = {"max_concurrent_calls": 1, "max_outbound_cps": None, "monthly_minutes": None}
+        base = f"/v1/businesses/{demo['business_id']}"
+        api.put(f"{base}/limits", json=limits).raise_for_status()
+        trunk = api.get(f"{base}/trunks").json()["items"][0]
+        carrier = {"outbound_host": "127.0.0.1", "outbound_port": free_udp_and_tcp_port()}
+        api.patch(f"{base}/trunks/{trunk['id']}", json=carrier).raise_for_status()
+        held = subprocess.Popen(
+            sipp(sip_port, tmp_path / "held", "-d", "4000"), cwd=tmp_path / "held", stdout=subprocess.DEVNULL
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                live = api.get(f"/v1/businesses/{demo['business_id']}/calls").json()["data"]
+                if any(c["state"] == "up" for c in live):
+                    break
+                time.sleep(0.1)
+            refused = subprocess.run(
+                sipp(sip_port, tmp_path / "refused"),
+                cwd=tmp_path / "refused",
+                capture_output=True,
+                timeout=60,
+            )
+            assert refused.returncode != 0
+            log = errors(tmp_path / "refused")
+            assert "SIP/2.0 503 Over capacity" in log
+            assert "Retry-After: 5" in log
+            assert "X-Voicegrid-Limit: business max_concurrent_calls=1" in log
+            # Outbound over the same limit, through the API: 429 naming the limit, nothing dialled.
+            outbound = api.post(
+                f"/v1/businesses/{demo['business_id']}/calls",
+                json={"agent_id": demo["agent_id"], "to": "+15557770000"},
+            )
+            assert outbound.status_code == 429, outbound.text
+            assert outbound.headers["Retry-After"] == "5"
+            assert outbound.json()["limit"] == "business max_concurrent_calls=1"
+            assert held.wait(timeout=30) == 0
+        finally:
+            if held.poll() is None:
+                held.kill()
+        again = subprocess.run(
+            sipp(sip_port, tmp_path / "again"), cwd=tmp_path / "again", capture_output=True, timeout=60
+        )
+        assert again.returncode == 0, errors(tmp_path / "again")
