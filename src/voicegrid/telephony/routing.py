@@ -15,13 +15,14 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voicegrid.capacity.leases import CallLeases, Refusal, call_limits
+from voicegrid.capacity.leases import CallLeases, Refusal
 from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.sip.auth import DigestServer
 from voicegrid.sip.message import Request
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.sip.useragent import Addr
 from voicegrid.store.models import Agent, Business, PhoneNumber, Reseller, Trunk
+from voicegrid.telephony.admission import admit_call
 from voicegrid.telephony.calls import Decision
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e164
@@ -123,16 +124,7 @@ class InboundRouter:
             reseller = await session.get(Reseller, business.reseller_id)
         if agent is None:
             return Decision(480, "No agent on this number")
-        admitted = self.leases.admit(
-            call_limits(
-                business.id,
-                business.max_concurrent_calls,
-                reseller.id if reseller is not None else None,
-                reseller.max_concurrent_calls if reseller is not None else None,
-            ),
-            "inbound",
-            time.monotonic(),
-        )
+        admitted = admit_call(self.leases, business, reseller, "inbound")
         if isinstance(admitted, Refusal):
             log.info("INVITE to %s refused: %s", number, admitted.limit)
             return Decision(

@@ -8,7 +8,6 @@ present; the call goes to that trunk's proxy, whatever the destination. Calls ar
 
 import functools
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,12 +15,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.capacity.errors import OverLimit
-from voicegrid.capacity.leases import CallLeases, Refusal, call_limits
+from voicegrid.capacity.leases import CallLeases, Refusal
 from voicegrid.media.ports import PortsExhausted
 from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.sip.errors import ParseError
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.store.models import Agent, Business, Reseller, Trunk
+from voicegrid.telephony.admission import admit_call
 from voicegrid.telephony.calls import Call, CallControl, CallState, DialPlan
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import (
@@ -145,16 +145,7 @@ class CallService:
             reseller = await session.get(Reseller, business.reseller_id) if business is not None else None
         if business is None:
             raise InvalidInput("business", "no such business")
-        admitted = self.leases.admit(
-            call_limits(
-                business.id,
-                business.max_concurrent_calls,
-                reseller.id if reseller is not None else None,
-                reseller.max_concurrent_calls if reseller is not None else None,
-            ),
-            "outbound",
-            time.monotonic(),
-        )
+        admitted = admit_call(self.leases, business, reseller, "outbound")
         if isinstance(admitted, Refusal):
             raise OverLimit(admitted.limit, admitted.retry_after_s)
         try:
