@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
+from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.errors import ProviderError
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
@@ -40,7 +41,9 @@ class VoiceAgentFactory:
         data_dir: Path,
         *,
         webhook_allow_private: bool = False,
+        slots: ProviderSlots | None = None,
     ) -> None:
+        self.slots = slots or ProviderSlots()  # provider accounts' fair pools, shared by every call
         self.webhook_allow_private = webhook_allow_private
         self.sessions = sessions
         self.secrets = secrets
@@ -116,11 +119,16 @@ class VoiceAgentFactory:
         def report(stage: str, error: ProviderError) -> None:
             session.provider_failed(stage, error)
 
+        tenant, wait_s = agent.business_id, float((agent.turn or {}).get("slot_wait_ms", 300)) / 1000
         session = VoiceSession(
             config,
             stt=build_stt(self._configs("stt", agent, creds), report),
-            llm=build_llm(self._configs("llm", agent, creds), report),
-            tts=build_tts(self._configs("tts", agent, creds), report),
+            llm=build_llm(
+                self._configs("llm", agent, creds), report, lambda p: self.slots.gate_llm(p, tenant, wait_s)
+            ),
+            tts=build_tts(
+                self._configs("tts", agent, creds), report, lambda p: self.slots.gate_tts(p, tenant, wait_s)
+            ),
             tools=ToolRunner(
                 list(agent.tools or []),
                 signing_key=self.webhook_key(agent.business_id),

@@ -111,9 +111,18 @@ def build_stt(configs: list[ProviderConfig], on_error: ErrorSink | None = None) 
     return FallbackStt(_all(STT, "stt", configs, on_error), on_error)
 
 
-def build_llm(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackLlm:
-    return FallbackLlm(_all(LLM, "llm", configs, on_error), on_error)
+def build_llm(
+    configs: list[ProviderConfig],
+    on_error: ErrorSink | None = None,
+    wrap: Callable[[Llm], Llm] = lambda llm: llm,
+) -> FallbackLlm:
+    """`wrap` lets the caller put each provider behind its account's gate (capacity)."""
+    return FallbackLlm([wrap(p) for p in _all(LLM, "llm", configs, on_error)], on_error)
 
 
-def build_tts(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackTts:
-    return FallbackTts(_all(TTS, "tts", configs, on_error), on_error)
+def build_tts(
+    configs: list[ProviderConfig],
+    on_error: ErrorSink | None = None,
+    wrap: Callable[[Tts], Tts] = lambda tts: tts,
+) -> FallbackTts:
+    return FallbackTts([wrap(p) for p in _all(TTS, "tts", configs, on_error)], on_error)

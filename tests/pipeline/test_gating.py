@@ -1,0 +1,79 @@
+"""Per-turn gating: a provider account with no free slot hands the turn to the next provider."""
+
+import pytest
+
+from tests.pipeline.test_turn_taking import session_with
+from tests.support.voice import Line
+from voicegrid.capacity.fair import FairPool
+from voicegrid.capacity.memory import SlotPool
+from voicegrid.pipeline.events import ProviderFailed
+from voicegrid.pipeline.gating import Aimd, ProviderSlots
+from voicegrid.providers.base import Meter, ProviderConfig
+from voicegrid.providers.errors import ProviderRateLimited
+from voicegrid.providers.registry import build_tts
+from voicegrid.testing.emulators import DeepgramEmulator, Faults
+
+
+async def test_a_turn_whose_tts_account_is_full_is_spoken_by_the_next_provider_after_the_wait() -> None:
+    slots = ProviderSlots({("tts", "simulated"): 1})
+    busy = ProviderConfig("simulated", api_key="account-a", options={"first_byte_ms": 10})
+    spare = ProviderConfig("simulated", api_key="account-b", options={"first_byte_ms": 10})
+    account_a = slots.account("tts", busy)
+    assert account_a is not None
+    await account_a.pool.acquire("another-business", 1.0)  # account A is fully used elsewhere
+    session = session_with(
+        [{"transcripts": ["hello"], "final_ms": 20}], [{"replies": ["Hi there."], "first_token_ms": 20}]
+    )
+    errors: list[object] = []
+    session.tts = build_tts(
+        [busy, spare],
+        lambda stage, e: (errors.append(e), session.provider_failed(stage, e)),
+        lambda p: slots.gate_tts(p, "this-business", 0.15),
+    )
+    line = Line(speech=[(0.3, 0.6)])
+    await line.run(session, seconds=2.5)
+    await session.wait_closed()
+    [turn] = session.turns
+    assert turn.agent_text == "Hi there."
+    failures = [e for e in session.events if isinstance(e, ProviderFailed)]
+    assert [f.error["kind"] for f in failures] == ["ProviderBusy"]
+    assert "no tts:simulated slot for this-business" in failures[0].error["message"]
+    assert account_a.pool.pool.in_use["this-business"] == 0  # nothing left held
+    assert slots.account("tts", spare).pool.pool.used == 0  # type: ignore[union-attr]
+
+
+async def test_a_429_halves_the_accounts_slots_and_quiet_cooldowns_give_them_back() -> None:
+    aimd = Aimd(SlotPool("tts", FairPool(8)), limit=8, cooldown_s=30)
+    aimd.throttled(now=100)
+    assert aimd.pool.pool.capacity == 4
+    aimd.throttled(now=101)
+    assert aimd.pool.pool.capacity == 2
+    aimd.tick(now=120)
+    assert aimd.pool.pool.capacity == 2  # still cooling down
+    aimd.tick(now=131)
+    assert aimd.pool.pool.capacity == 3
+    for t in range(1, 20):
+        aimd.tick(now=131 + 30 * t)
+    assert aimd.pool.pool.capacity == 8  # back to the configured limit, never above
+    assert aimd.decreases == 2
+
+
+async def test_a_429_through_the_gate_shrinks_the_accounts_slots_and_frees_the_slot_it_held() -> None:
+    emulator = DeepgramEmulator(api_key="key", faults=Faults("429"))
+    await emulator.start()
+    try:
+        slots = ProviderSlots({("tts", "deepgram"): 4})
+        config = ProviderConfig(
+            "deepgram", api_key="key", base_url=emulator.http_url, options={"transport": "ws"}
+        )
+        [tts] = build_tts([config], None, lambda p: slots.gate_tts(p, "business-1", 0.1)).providers
+        with pytest.raises(ProviderRateLimited):
+            async for _ in tts.synthesize("Hello.", 8000, Meter()):
+                pass
+    finally:
+        await emulator.stop()
+    account = slots.account("tts", config)
+    assert account is not None
+    assert account.pool.pool.capacity == 2
+    assert account.decreases == 1
+    assert account.pool.pool.used == 0
