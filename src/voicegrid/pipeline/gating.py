@@ -16,10 +16,10 @@ from voicegrid.capacity.errors import SlotUnavailable
 from voicegrid.capacity.fair import FairPool
 from voicegrid.capacity.memory import SlotPool
 from voicegrid.media.session import Pcm
-from voicegrid.providers.base import Meter, ProviderConfig, Usage
+from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.errors import ProviderError, ProviderRateLimited
-from voicegrid.providers.llm.base import Llm, LlmChunk, Message, ToolSpec
-from voicegrid.providers.tts.base import Tts
+from voicegrid.providers.llm.base import LlmChunk, LlmStage, Message, ToolSpec
+from voicegrid.providers.tts.base import TtsStage
 
 
 class ProviderBusy(ProviderError):
@@ -65,8 +65,8 @@ async def _slot(aimd: Aimd, tenant: str, wait_s: float, provider: str) -> AsyncI
         aimd.pool.release(tenant)
 
 
-class GatedTts(Tts):
-    def __init__(self, inner: Tts, aimd: Aimd, tenant: str, wait_s: float) -> None:
+class GatedTts(TtsStage):
+    def __init__(self, inner: TtsStage, aimd: Aimd, tenant: str, wait_s: float) -> None:
         super().__init__(inner.config)
         self.name = inner.name
         self.inner, self.aimd, self.tenant, self.wait_s = inner, aimd, tenant, wait_s
@@ -82,12 +82,9 @@ class GatedTts(Tts):
     async def aclose(self) -> None:
         await self.inner.aclose()
 
-    def _synthesize(self, text: str, sample_rate: int, usage: Usage) -> AsyncGenerator[Pcm, None]:
-        raise NotImplementedError  # pragma: no cover - synthesize() is overridden
 
-
-class GatedLlm(Llm):
-    def __init__(self, inner: Llm, aimd: Aimd, tenant: str, wait_s: float) -> None:
+class GatedLlm(LlmStage):
+    def __init__(self, inner: LlmStage, aimd: Aimd, tenant: str, wait_s: float) -> None:
         super().__init__(inner.config)
         self.name = inner.name
         self.inner, self.aimd, self.tenant, self.wait_s = inner, aimd, tenant, wait_s
@@ -98,11 +95,6 @@ class GatedLlm(Llm):
         async with _slot(self.aimd, self.tenant, self.wait_s, self.name):
             async for chunk in self.inner.stream(messages, tools, meter):
                 yield chunk
-
-    def _stream(
-        self, messages: list[Message], tools: list[ToolSpec], usage: Usage
-    ) -> AsyncGenerator[LlmChunk, None]:
-        raise NotImplementedError  # pragma: no cover - stream() is overridden
 
 
 # Concurrent requests per provider account, from PROVIDER_FACTS.md 4.6 (the entry plans); None: the
@@ -128,10 +120,10 @@ class ProviderSlots:
             self.accounts[account] = Aimd(SlotPool(name, FairPool(limit)), limit)
         return self.accounts[account]
 
-    def gate_tts(self, tts: Tts, tenant: str, wait_s: float) -> Tts:
+    def gate_tts(self, tts: TtsStage, tenant: str, wait_s: float) -> TtsStage:
         aimd = self.account("tts", tts.config)
         return tts if aimd is None else GatedTts(tts, aimd, tenant, wait_s)
 
-    def gate_llm(self, llm: Llm, tenant: str, wait_s: float) -> Llm:
+    def gate_llm(self, llm: LlmStage, tenant: str, wait_s: float) -> LlmStage:
         aimd = self.account("llm", llm.config)
         return llm if aimd is None else GatedLlm(llm, aimd, tenant, wait_s)

@@ -39,9 +39,9 @@ from voicegrid.pipeline.sentences import SentenceSplitter
 from voicegrid.pipeline.tools import ToolOutcome, ToolRunner
 from voicegrid.providers.base import Meter
 from voicegrid.providers.errors import ProviderError
-from voicegrid.providers.llm.base import Llm, Message, TextDelta, ToolCall
-from voicegrid.providers.stt.base import Stt, SttStream, Transcript
-from voicegrid.providers.tts.base import Tts
+from voicegrid.providers.llm.base import LlmStage, Message, TextDelta, ToolCall
+from voicegrid.providers.stt.base import SttStage, Transcript, TranscriptStream
+from voicegrid.providers.tts.base import TtsStage
 
 log = logging.getLogger(__name__)
 MAX_EVENTS = 5000
@@ -53,9 +53,9 @@ class VoiceSession:
         self,
         config: VoiceConfig,
         *,
-        stt: Stt,
-        llm: Llm,
-        tts: Tts,
+        stt: SttStage,
+        llm: LlmStage,
+        tts: TtsStage,
         tools: ToolRunner | None = None,
         meter: Meter | None = None,
         observers: list[Callable[[Event], None]] | None = None,
@@ -243,7 +243,7 @@ class VoiceSession:
 
     # ---- the session's tasks ---------------------------------------------------------------------
     async def _run(self) -> None:
-        stream: SttStream | None = None
+        stream: TranscriptStream | None = None
         try:
             async with asyncio.TaskGroup() as tg:
                 if self.config.greeting:
@@ -269,14 +269,14 @@ class VoiceSession:
                 async with asyncio.timeout(2):
                     await self.tts.aclose()
 
-    async def _open_stt(self) -> SttStream | None:
+    async def _open_stt(self) -> TranscriptStream | None:
         try:
             return await self.stt.open(self.sample_rate, self.config.language, self.meter)
         except ProviderError:
             self._stt_alive = False  # turns still end on VAD quiet, with a re-prompt
             return None
 
-    async def _pump(self, stream: SttStream) -> None:
+    async def _pump(self, stream: TranscriptStream) -> None:
         try:
             while True:
                 item = await self._audio.get()
@@ -287,7 +287,7 @@ class VoiceSession:
         except ProviderError:
             self._stt_alive = False
 
-    async def _read(self, stream: SttStream) -> None:
+    async def _read(self, stream: TranscriptStream) -> None:
         try:
             while (item := await stream.recv()) is not None:
                 self._on_transcript(item)

@@ -3,14 +3,14 @@
 Factories import their client on first use, so importing the registry loads no vendor library.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.errors import ProviderConnectError
-from voicegrid.providers.llm.base import FallbackLlm, Llm
+from voicegrid.providers.llm.base import FallbackLlm, Llm, LlmStage
 from voicegrid.providers.stt.base import ErrorSink, FallbackStt, Stt
-from voicegrid.providers.tts.base import FallbackTts, Tts
+from voicegrid.providers.tts.base import FallbackTts, Tts, TtsStage
 
 T = TypeVar("T")
 
@@ -81,7 +81,7 @@ TTS: dict[str, Callable[[ProviderConfig], Tts]] = {
 }
 
 
-def _pick(table: dict[str, Callable[[ProviderConfig], T]], stage: str, config: ProviderConfig) -> T:
+def _pick(table: Mapping[str, Callable[[ProviderConfig], T]], stage: str, config: ProviderConfig) -> T:
     factory = table.get(config.provider)
     if factory is None:
         raise ProviderConnectError(config.provider, f"no {stage} provider of that name is installed")
@@ -89,7 +89,7 @@ def _pick(table: dict[str, Callable[[ProviderConfig], T]], stage: str, config: P
 
 
 def _all(
-    table: dict[str, Callable[[ProviderConfig], T]],
+    table: Mapping[str, Callable[[ProviderConfig], T]],
     stage: str,
     configs: list[ProviderConfig],
     on_error: ErrorSink | None,
@@ -114,7 +114,7 @@ def build_stt(configs: list[ProviderConfig], on_error: ErrorSink | None = None) 
 def build_llm(
     configs: list[ProviderConfig],
     on_error: ErrorSink | None = None,
-    wrap: Callable[[Llm], Llm] = lambda llm: llm,
+    wrap: Callable[[Llm], LlmStage] = lambda llm: llm,
 ) -> FallbackLlm:
     """`wrap` lets the caller put each provider behind its account's gate (capacity)."""
     return FallbackLlm([wrap(p) for p in _all(LLM, "llm", configs, on_error)], on_error)
@@ -123,6 +123,6 @@ def build_llm(
 def build_tts(
     configs: list[ProviderConfig],
     on_error: ErrorSink | None = None,
-    wrap: Callable[[Tts], Tts] = lambda tts: tts,
+    wrap: Callable[[Tts], TtsStage] = lambda tts: tts,
 ) -> FallbackTts:
     return FallbackTts([wrap(p) for p in _all(TTS, "tts", configs, on_error)], on_error)

@@ -53,11 +53,22 @@ class LlmUsage:
 LlmChunk = TextDelta | ToolCall | LlmUsage
 
 
-class Llm(ABC):
+class LlmStage(ABC):
+    """What the pipeline holds for the LLM: something that streams a reply."""
+
     name = "llm"
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+
+    @abstractmethod
+    def stream(
+        self, messages: list[Message], tools: list[ToolSpec], meter: Meter
+    ) -> AsyncIterator[LlmChunk]: ...
+
+
+class Llm(LlmStage):
+    """A provider: the base owns the timeouts and token usage; the provider implements `_stream`."""
 
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec], meter: Meter
@@ -83,10 +94,10 @@ def _is_output(chunk: LlmChunk) -> bool:
     return not isinstance(chunk, LlmUsage)
 
 
-class FallbackLlm(Llm):
+class FallbackLlm(LlmStage):
     name = "fallback"
 
-    def __init__(self, providers: list[Llm], on_error: ErrorSink | None = None) -> None:
+    def __init__(self, providers: list[LlmStage], on_error: ErrorSink | None = None) -> None:
         self.failover: Failover[Any] = Failover(
             "llm", [p.name for p in providers], on_error or (lambda stage, error: None)
         )
@@ -103,8 +114,3 @@ class FallbackLlm(Llm):
         attempts = [functools.partial(p.stream, messages, tools, meter) for p in self.providers]
         async for chunk in self.failover.stream(attempts, _is_output):
             yield chunk
-
-    def _stream(
-        self, messages: list[Message], tools: list[ToolSpec], usage: Usage
-    ) -> AsyncGenerator[LlmChunk, None]:  # pragma: no cover - stream() is overridden
-        raise NotImplementedError

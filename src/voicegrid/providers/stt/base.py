@@ -29,15 +29,36 @@ class Transcript:
     provider: str = ""
 
 
-class SttStream(ABC):
-    """One live recognition stream: `send` PCM16 mono audio, `recv` transcripts, `finalize` to flush."""
+class TranscriptStream(ABC):
+    """What the pipeline holds: `send` PCM16 mono audio, `recv` transcripts, `finalize` to flush."""
 
-    def __init__(self, provider: str, sample_rate: int, usage: Usage) -> None:
+    def __init__(self, provider: str, sample_rate: int) -> None:
         self.provider = provider
         self.sample_rate = sample_rate
+        self.closed = False
+
+    @abstractmethod
+    async def send(self, pcm: bytes) -> None: ...
+
+    @abstractmethod
+    async def finalize(self) -> None:
+        """The caller paused: transcribe what is buffered now instead of waiting for more audio."""
+
+    @abstractmethod
+    async def recv(self) -> Transcript | None:
+        """The next transcript; None once the stream has ended; raises the stream's failure."""
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+class SttStream(TranscriptStream):
+    """A provider's stream: the base counts audio seconds and queues what the provider emits."""
+
+    def __init__(self, provider: str, sample_rate: int, usage: Usage) -> None:
+        super().__init__(provider, sample_rate)
         self.usage = usage
         self._events: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
-        self.closed = False
 
     async def send(self, pcm: bytes) -> None:
         if self.closed:
@@ -46,12 +67,10 @@ class SttStream(ABC):
         await self._send(pcm)
 
     async def finalize(self) -> None:
-        """The caller paused: transcribe what is buffered now instead of waiting for more audio."""
         if not self.closed:
             await self._finalize()
 
     async def recv(self) -> Transcript | None:
-        """The next transcript; None once the stream has ended; raises the stream's failure."""
         item = await self._events.get()
         if isinstance(item, ProviderError):
             self.usage.errors += 1
@@ -83,11 +102,20 @@ class SttStream(ABC):
     async def _close(self) -> None: ...
 
 
-class Stt(ABC):
+class SttStage(ABC):
+    """What the pipeline holds for speech-to-text: something that opens a transcript stream."""
+
     name = "stt"
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+
+    @abstractmethod
+    async def open(self, sample_rate: int, language: str, meter: Meter) -> TranscriptStream: ...
+
+
+class Stt(SttStage):
+    """A provider: the base owns the connect timeout and usage; the provider implements `_open`."""
 
     async def open(self, sample_rate: int, language: str, meter: Meter) -> SttStream:
         usage = meter.line("stt", self.name, self.config.model)
@@ -106,35 +134,32 @@ class Stt(ABC):
     async def _open(self, sample_rate: int, language: str, usage: Usage) -> SttStream: ...
 
 
-class FallbackStt(Stt):
+class FallbackStt(SttStage):
     """Providers in order; on any failure the next one takes over the stream, within the turn."""
 
     name = "fallback"
 
-    def __init__(self, providers: list[Stt], on_error: ErrorSink | None = None) -> None:
+    def __init__(self, providers: list[SttStage], on_error: ErrorSink | None = None) -> None:
         if not providers:
             raise ValueError("a fallback list needs at least one provider")
         super().__init__(providers[0].config)
         self.providers = providers
         self.on_error = on_error or (lambda stage, error: None)
 
-    async def open(self, sample_rate: int, language: str, meter: Meter) -> SttStream:
+    async def open(self, sample_rate: int, language: str, meter: Meter) -> TranscriptStream:
         stream = FallbackSttStream(self, sample_rate, language, meter)
         await stream.start()
         return stream
 
-    async def _open(self, sample_rate: int, language: str, usage: Usage) -> SttStream:
-        raise NotImplementedError  # open() is overridden
 
-
-class FallbackSttStream(SttStream):
+class FallbackSttStream(TranscriptStream):
     def __init__(self, owner: FallbackStt, sample_rate: int, language: str, meter: Meter) -> None:
-        super().__init__("fallback", sample_rate, Usage("stt", "fallback", None))  # not billed
+        super().__init__("fallback", sample_rate)
         self.owner = owner
         self.language = language
         self.meter = meter
         self.index = -1
-        self.inner: SttStream | None = None
+        self.inner: TranscriptStream | None = None
         self._replay: deque[bytes] = deque(maxlen=int(REPLAY_SECONDS * 50))
         self.switches = 0
         self.last_switch_at: float | None = None
@@ -210,18 +235,14 @@ class FallbackSttStream(SttStream):
                 self._replay.clear()
             return item
 
-    async def _send(self, pcm: bytes) -> None:  # pragma: no cover - send() is overridden
-        raise NotImplementedError
-
-    async def _finalize(self) -> None:  # pragma: no cover
-        raise NotImplementedError
-
-    async def _close(self) -> None:
-        if self.inner is not None:
-            await _quietly_close(self.inner)
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            if self.inner is not None:
+                await _quietly_close(self.inner)
 
 
-async def _quietly_close(stream: SttStream) -> None:
+async def _quietly_close(stream: TranscriptStream) -> None:
     try:
         async with asyncio.timeout(2.0):
             await stream.aclose()

@@ -18,11 +18,26 @@ from voicegrid.providers.errors import ProviderError
 from voicegrid.providers.stt.base import ErrorSink
 
 
-class Tts(ABC):
+class TtsStage(ABC):
+    """What the pipeline holds for speech output: text in, PCM chunks at the call's rate out."""
+
     name = "tts"
 
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
+
+    @abstractmethod
+    def synthesize(self, text: str, sample_rate: int, meter: Meter) -> AsyncIterator[Pcm]: ...
+
+    def cancel(self) -> None:  # noqa: B027 - a hook: most providers have nothing to cancel
+        """Barge-in: drop what is being generated. Providers without a connection need nothing."""
+
+    async def aclose(self) -> None:  # noqa: B027 - a hook: most providers hold no connection
+        """Release connections held for the call."""
+
+
+class Tts(TtsStage):
+    """A provider: the base owns the timeouts and characters; the provider implements `_synthesize`."""
 
     async def synthesize(self, text: str, sample_rate: int, meter: Meter) -> AsyncIterator[Pcm]:
         usage = meter.line("tts", self.name, self.config.model)
@@ -33,12 +48,6 @@ class Tts(ABC):
             if len(chunk):
                 yield chunk
 
-    def cancel(self) -> None:  # noqa: B027 - a hook: most providers have nothing to cancel
-        """Barge-in: drop what is being generated. Providers without a connection need nothing."""
-
-    async def aclose(self) -> None:  # noqa: B027 - a hook: most providers hold no connection
-        """Release connections held for the call."""
-
     @abstractmethod
     def _synthesize(self, text: str, sample_rate: int, usage: Usage) -> AsyncGenerator[Pcm, None]: ...
 
@@ -47,10 +56,10 @@ def _has_audio(chunk: Pcm) -> bool:
     return len(chunk) > 0
 
 
-class FallbackTts(Tts):
+class FallbackTts(TtsStage):
     name = "fallback"
 
-    def __init__(self, providers: list[Tts], on_error: ErrorSink | None = None) -> None:
+    def __init__(self, providers: list[TtsStage], on_error: ErrorSink | None = None) -> None:
         self.failover: Failover[Any] = Failover(
             "tts", [p.name for p in providers], on_error or (lambda stage, error: None)
         )
@@ -74,8 +83,3 @@ class FallbackTts(Tts):
         for provider in self.providers:
             with contextlib.suppress(ProviderError, OSError):
                 await provider.aclose()
-
-    def _synthesize(
-        self, text: str, sample_rate: int, usage: Usage
-    ) -> AsyncGenerator[Pcm, None]:  # pragma: no cover - synthesize() is overridden
-        raise NotImplementedError
