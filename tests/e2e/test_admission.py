@@ -11,24 +11,12 @@ import httpx
 
 from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import env_without_voicegrid, serving
-from tests.support.sipp import sipp_binary
+from tests.support.sipp import sipp_command, sipp_errors
 
 
 def sipp(sip_port: int, workdir: Path, *args: str) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
-    return [
-        sipp_binary(),
-        f"127.0.0.1:{sip_port}",
-        "-i", "127.0.0.1",
-        "-p", str(free_udp_and_tcp_port()),
-        "-nostdin", "-timeout", "30s", "-trace_err",
-        "-sn", "uac", "-s", "+15550101", "-m", "1",
-        *args,
-    ]  # fmt: skip
-
-
-def errors(workdir: Path) -> str:
-    return "".join(p.read_text() for p in workdir.glob("*_errors.log"))
+    return sipp_command(sip_port, "-trace_err", "-sn", "uac", "-s", "+15550101", "-m", "1", *args)
 
 
 def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_returns_at_hangup(
@@ -63,7 +51,7 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
                 timeout=60,
             )
             assert refused.returncode != 0
-            log = errors(tmp_path / "refused")
+            log = sipp_errors(tmp_path / "refused")
             assert "SIP/2.0 503 Over capacity" in log
             assert "Retry-After: 5" in log
             assert "X-Voicegrid-Limit: business max_concurrent_calls=1" in log
@@ -82,4 +70,4 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
         again = subprocess.run(
             sipp(sip_port, tmp_path / "again"), cwd=tmp_path / "again", capture_output=True, timeout=60
         )
-        assert again.returncode == 0, errors(tmp_path / "again")
+        assert again.returncode == 0, sipp_errors(tmp_path / "again")

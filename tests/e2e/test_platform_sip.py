@@ -10,25 +10,14 @@ import httpx
 
 from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import env_without_voicegrid, serving
-from tests.support.sipp import SCENARIOS, sipp_binary
+from tests.support.sipp import SCENARIOS, sipp_binary, sipp_command, sipp_errors
 from voicegrid.sip import Response, parse_message
 
 
 def _sipp(sip_port: int, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
-        [
-            sipp_binary(),
-            f"127.0.0.1:{sip_port}",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(free_udp_and_tcp_port()),
-            "-nostdin",
-            "-timeout",
-            "30s",
-            *args,
-        ],
+        sipp_command(sip_port, *args),
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -266,9 +255,7 @@ def test_a_disabled_business_and_an_unknown_source_are_refused_with_403(tmp_path
         unknown = _sipp(
             sip_port, tmp_path / "source", "-sn", "uac", "-s", "+15550100", "-m", "1", "-trace_err"
         )
-        assert "SIP/2.0 403 Source not allowed" in "".join(
-            p.read_text() for p in (tmp_path / "source").glob("*_errors.log")
-        )
+        assert "SIP/2.0 403 Source not allowed" in sipp_errors(tmp_path / "source")
         assert unknown.returncode != 0
         api.patch(
             f"{base}/trunks/{loopback['id']}", json={"inbound_cidrs": ["127.0.0.0/8"]}
@@ -277,7 +264,5 @@ def test_a_disabled_business_and_an_unknown_source_are_refused_with_403(tmp_path
         disabled = _sipp(
             sip_port, tmp_path / "disabled", "-sn", "uac", "-s", "+15550100", "-m", "1", "-trace_err"
         )
-        assert "SIP/2.0 403 Business disabled" in "".join(
-            p.read_text() for p in (tmp_path / "disabled").glob("*_errors.log")
-        )
+        assert "SIP/2.0 403 Business disabled" in sipp_errors(tmp_path / "disabled")
         assert disabled.returncode != 0

@@ -6,6 +6,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.ports import free_udp_and_tcp_port
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "e2e" / "scenarios"
 
 
@@ -20,6 +22,23 @@ def sipp_binary() -> str:
     if found is None:
         raise RuntimeError("SIPp is not installed: run `make setup-test` (Debian package sip-tester)")
     return found
+
+
+def sipp_command(sip_port: int, *args: str) -> list[str]:
+    """SIPp against our SIP port on loopback, from a free port of its own, with a 30 s call timeout."""
+    return [
+        sipp_binary(),
+        f"127.0.0.1:{sip_port}",
+        "-i", "127.0.0.1",
+        "-p", str(free_udp_and_tcp_port()),
+        "-nostdin", "-timeout", "30s",
+        *args,
+    ]  # fmt: skip
+
+
+def sipp_errors(workdir: Path) -> str:
+    """What SIPp logged as unexpected messages (with -trace_err) in `workdir`."""
+    return "".join(p.read_text() for p in workdir.glob("*_errors.log"))
 
 
 def _collect(workdir: Path) -> str:
