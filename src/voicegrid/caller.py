@@ -19,7 +19,7 @@ import httpx
 import numpy as np
 
 from voicegrid.media.ports import PortAllocator
-from voicegrid.media.session import AudioFrame, CallSession, Pcm
+from voicegrid.media.session import AudioFrame, CallSession, Pcm, rms
 from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.local import run_local
 from voicegrid.providers.stt.pocketsphinx import agent_phrases, build_domain_model
@@ -85,7 +85,7 @@ class ScriptedCaller:
 
     def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
         now = time.monotonic()
-        level = float(np.sqrt(np.mean(frame.pcm.astype(np.float32) ** 2))) if len(frame.pcm) else 0.0
+        level = rms(frame.pcm)
         talking = level > TALKING_RMS and not frame.concealed
         if self._we_speak:
             return

@@ -30,8 +30,14 @@ class AudioFrame:
     def level_dbfs(self) -> float:
         if not len(self.pcm):
             return -120.0
-        rms = float(np.sqrt(np.mean(self.pcm.astype(np.float64) ** 2)))
-        return 20 * float(np.log10(max(rms, 1e-6) / 32768))
+        return 20 * float(np.log10(max(rms(self.pcm), 1e-6) / 32768))
+
+
+def rms(pcm: "Pcm") -> float:
+    """Root-mean-square level of PCM16 samples (0 for none): the one loudness measure we use."""
+    if not len(pcm):
+        return 0.0
+    return float(np.sqrt(np.mean(pcm.astype(np.float64) ** 2)))
 
 
 class Agent(Protocol):

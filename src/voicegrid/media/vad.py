@@ -11,7 +11,7 @@ import numpy as np
 import webrtcvad
 
 from voicegrid.media.errors import CodecError
-from voicegrid.media.session import Pcm
+from voicegrid.media.session import Pcm, rms
 
 RATES = (8000, 16000, 32000, 48000)
 
@@ -51,8 +51,7 @@ class VoiceDetector:
     def is_voiced(self, pcm: Pcm) -> bool:
         if not len(pcm):
             return False
-        rms = float(np.sqrt(np.mean(pcm.astype(np.float32) ** 2)))
-        if rms < self.min_rms:  # webrtcvad calls faint hiss speech; a floor keeps it honest
+        if rms(pcm) < self.min_rms:  # webrtcvad calls faint hiss speech; a floor keeps it honest
             return False
         ms = len(pcm) * 1000 // self.sample_rate
         if ms not in (10, 20, 30) or len(pcm) * 1000 % self.sample_rate:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import soxr
 
+from voicegrid.media.session import rms
 from voicegrid.providers.base import Usage
 from voicegrid.providers.errors import ProviderClosed, ProviderConnectError
 from voicegrid.providers.local import run_local
@@ -177,7 +178,7 @@ class PocketsphinxStream(SttStream):
     async def _send(self, pcm: bytes) -> None:
         if not self._pending:
             samples = np.frombuffer(pcm, dtype=np.int16)
-            loud = len(samples) and float(np.sqrt(np.mean(samples.astype(np.float32) ** 2))) > START_RMS
+            loud = rms(samples) > START_RMS
             self._preroll.append(pcm)
             if loud:
                 self._pending = list(self._preroll)

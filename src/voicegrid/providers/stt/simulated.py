@@ -10,6 +10,7 @@ import random
 
 import numpy as np
 
+from voicegrid.media.session import rms
 from voicegrid.providers.base import ProviderConfig, Usage, sample_latency_s
 from voicegrid.providers.errors import ProviderAuthError, ProviderClosed, ProviderConnectError
 from voicegrid.providers.stt.base import Stt, SttStream, Transcript
@@ -47,7 +48,7 @@ class SimulatedSttStream(SttStream):
 
     async def _send(self, pcm: bytes) -> None:
         samples = np.frombuffer(pcm, dtype=np.int16)
-        if len(samples) and float(np.sqrt(np.mean(samples.astype(np.float32) ** 2))) > VOICED_RMS:
+        if rms(samples) > VOICED_RMS:
             self.voiced_s += len(samples) / self.sample_rate
         if self.owner.config.option("fail") == "midstream" and self.voiced_s > 0.2:
             self.fail(ProviderClosed(self.provider, "connection lost (simulated)"))

@@ -12,6 +12,8 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, Response
 from starlette.websockets import WebSocket
 
+from voicegrid.providers.base import sample_latency_s
+
 FAULTS = ("none", "401", "429", "500", "disconnect", "slow")
 
 
@@ -39,10 +41,8 @@ class Latency:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
     def sample_s(self) -> float:
-        if self.jitter_ms <= 0:
-            return self.first_byte_ms / 1000
-        sigma = min(2.0, self.jitter_ms / max(self.first_byte_ms, 1.0))
-        return self.first_byte_ms * self.rng.lognormvariate(0.0, sigma) / 1000
+        options = {"first_byte_ms": self.first_byte_ms, "first_byte_jitter_ms": self.jitter_ms}
+        return sample_latency_s(options, "first_byte", self.first_byte_ms, self.rng)
 
 
 class Emulator:

@@ -21,6 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from voicegrid.media.session import rms
 from voicegrid.providers.tts.simulated import voice_like
 from voicegrid.testing.emulators.base import Emulator
 
@@ -70,9 +71,7 @@ class DeepgramEmulator(Emulator):
                     samples = np.frombuffer(message["bytes"][: len(message["bytes"]) // 2 * 2], dtype="<i2")
                     seconds = len(samples) / rate
                     self.audio_seconds += seconds
-                    loud = (
-                        len(samples) and float(np.sqrt(np.mean(samples.astype(np.float32) ** 2))) > VOICED_RMS
-                    )
+                    loud = rms(samples) > VOICED_RMS
                     if loud:
                         voiced_s += seconds
                         quiet_s = 0.0
