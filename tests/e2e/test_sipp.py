@@ -240,12 +240,8 @@ async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(control: CallControl, tm
 
     control.decide = listen
     run = await run_sipp(
-        [
-            f"127.0.0.1:{control.ua.local[2]}",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(free_udp_and_tcp_port()),
+        _sipp_args(
+            control,
             "-sf",
             str(SCENARIOS / "uac_dtmf.xml"),
             "-s",
@@ -254,7 +250,7 @@ async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(control: CallControl, tm
             "1",
             "-mp",
             str(free_udp_and_tcp_port() // 2 * 2),
-        ],
+        ),
         tmp_path,
     )
     assert run.returncode == 0, run.log
@@ -299,19 +295,15 @@ async def test_the_agent_transfers_the_caller_by_refer_and_leaves_when_it_succee
 
     control.decide = route
     run = await run_sipp(
-        [
-            f"127.0.0.1:{control.ua.local[2]}",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            str(free_udp_and_tcp_port()),
+        _sipp_args(
+            control,
             "-sf",
             str(SCENARIOS / "uac_accepts_refer.xml"),
             "-s",
             "+15550100",
             "-m",
             "1",
-        ],
+        ),
         tmp_path,
     )
     assert run.returncode == 0, run.log
