@@ -8,6 +8,7 @@ import asyncpg
 import pytest
 
 from tests.support.postgres import PostgresServer, start_postgres
+from voicegrid.testing.redis_server import RedisServer, start_redis
 
 ENGINES = ["sqlite", "postgresql"]
 _counter = itertools.count()
@@ -16,6 +17,15 @@ _counter = itertools.count()
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = start_redis()
     try:
         yield server
     finally:

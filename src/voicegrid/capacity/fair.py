@@ -96,6 +96,21 @@ class FairPool:
             self._queues[tenant].pop(ticket, None)
         return self._dispatch()
 
+    def reconfigure(
+        self, capacity: int, weights: dict[str, float], minimums: dict[str, int]
+    ) -> list[tuple[str, object]]:
+        """Change the pool in place (an edit, or AIMD's view of the account); returns new grants.
+
+        A smaller capacity takes nothing back: holders keep their slots and the excess drains.
+        """
+        if capacity < 0:
+            raise CapacityError("capacity must not be negative")
+        self.capacity, self.weights, self.minimums = capacity, dict(weights), dict(minimums)
+        return self._dispatch()
+
+    def waiting_by_tenant(self) -> dict[str, int]:
+        return {tenant: len(q) for tenant, q in self._queues.items() if q}
+
     def _grant(self, tenant: str) -> None:
         self.in_use[tenant] += 1
         self.granted += 1

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Lease:
-    id: int
+    id: str
     keys: tuple[str, ...]
     direction: str
 
@@ -28,13 +28,23 @@ class Limit:
     key: str  # the counter, e.g. "business:biz_123"
     maximum: int | None  # None: unlimited
     label: str = ""
+    reserve_inbound: int = 0  # of the maximum, this many are kept for inbound calls
+
+    def allows(self, direction: str) -> int | None:
+        """The most calls this direction may find in use and still be admitted (None: no limit)."""
+        if self.maximum is None:
+            return None
+        return self.maximum - self.reserve_inbound if direction == "outbound" else self.maximum
+
+    def refusal_label(self) -> str:
+        return self.label or f"{self.key} max={self.maximum}"
 
 
 class CallLeases:
     def __init__(self, ttl_s: float | None = None, retry_after_s: int = 5) -> None:
         self.ttl_s = ttl_s
         self.retry_after_s = retry_after_s
-        self._held: dict[str, dict[int, float]] = {}  # key -> lease id -> expiry (inf without TTL)
+        self._held: dict[str, dict[str, float]] = {}  # key -> lease id -> expiry (inf without TTL)
         self._ids = itertools.count(1)
         self.admitted = 0
         self.refused = 0
@@ -45,10 +55,11 @@ class CallLeases:
 
     def admit(self, limits: list[Limit], direction: str, now: float) -> Lease | Refusal:
         for limit in limits:
-            if limit.maximum is not None and self.count(limit.key, now) >= limit.maximum:
+            allowed = limit.allows(direction)
+            if allowed is not None and self.count(limit.key, now) >= allowed:
                 self.refused += 1
-                return Refusal(limit.label or f"{limit.key} max={limit.maximum}", self.retry_after_s)
-        lease = Lease(next(self._ids), tuple(limit.key for limit in limits), direction)
+                return Refusal(limit.refusal_label(), self.retry_after_s)
+        lease = Lease(str(next(self._ids)), tuple(limit.key for limit in limits), direction)
         expiry = float("inf") if self.ttl_s is None else now + self.ttl_s
         for key in lease.keys:
             self._held.setdefault(key, {})[lease.id] = expiry

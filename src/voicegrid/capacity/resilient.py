@@ -1,0 +1,185 @@
+"""Redis with a local fallback: when Redis cannot be reached, this node keeps taking calls within its
+configured fraction of each limit, says so, and hands what it admitted meanwhile back to Redis when
+Redis answers again.
+
+- Degraded: the first Redis failure (a timeout, a refused connection) switches every decision to an
+  in-process backend whose limits and pools are `fraction` of the real ones. A warning is logged
+  and `degraded` is exposed (metrics and /health).
+- Reconciling: a probe pings Redis every `probe_s`. When it answers, the calls admitted locally are
+  counted in Redis (whatever the limit says: they are up), the pools are configured again, and new
+  decisions go to Redis. Slots held locally are short and simply drain.
+- A lease Redis could not be told about at hangup is no longer renewed, so it expires within the TTL.
+- A request Redis did not answer may still run there (a frozen server wakes and runs what it was
+  sent); those are undone before anything else when Redis answers again.
+"""
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+
+from voicegrid.capacity.backend import PoolSpec, PoolUsage, Slot
+from voicegrid.capacity.leases import Lease, Limit, Refusal
+from voicegrid.capacity.memory import MemoryBackend
+from voicegrid.capacity.shared import UNANSWERED as UNREACHABLE
+from voicegrid.capacity.shared import RedisBackend
+
+log = logging.getLogger(__name__)
+
+
+def scaled(maximum: int | None, fraction: float) -> int | None:
+    return None if maximum is None else math.floor(maximum * fraction)
+
+
+class ResilientBackend:
+    name = "redis"
+
+    def __init__(self, shared: RedisBackend, fraction: float = 0.5, probe_s: float = 1.0) -> None:
+        if not 0 <= fraction <= 1:
+            raise ValueError("the fallback fraction is between 0 and 1")
+        self.shared, self.fraction, self.probe_s = shared, fraction, probe_s
+        self.local = MemoryBackend(retry_after_s=shared.retry_after_s)
+        self.specs: dict[str, PoolSpec] = {}
+        self._local_leases: dict[str, tuple[Lease, Lease]] = {}  # our id -> (ours, the memory one)
+        self._local_slots: set[str] = set()
+        self.degraded_since: float | None = None
+        self.outages = 0
+        self._probe: asyncio.Task[None] | None = None
+
+    @property
+    def degraded(self) -> bool:
+        return self.degraded_since is not None
+
+    async def start(self) -> None:
+        try:
+            await self.shared.start()
+        except UNREACHABLE as exc:
+            await self._degrade(exc)
+
+    async def aclose(self) -> None:
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+        await self.shared.aclose()
+
+    # ---- switching -------------------------------------------------------------------------------
+    async def _degrade(self, exc: BaseException) -> None:
+        if self.degraded:
+            return
+        self.degraded_since = time.monotonic()
+        self.outages += 1
+        log.warning(
+            "capacity: Redis unreachable (%s); this node now admits within %.0f%% of each limit",
+            exc or type(exc).__name__,
+            self.fraction * 100,
+        )
+        for spec in self.specs.values():
+            await self.local.configure(self._local_spec(spec))
+        self._probe = asyncio.create_task(self._reconnect(), name="capacity-probe")
+
+    def _local_spec(self, spec: PoolSpec) -> PoolSpec:
+        capacity = max(1, math.floor(spec.capacity * self.fraction)) if spec.capacity else 0
+        minimums = {t: math.floor(m * self.fraction) for t, m in spec.minimums.items()}
+        return PoolSpec(spec.name, capacity, spec.weights, minimums, spec.default_weight)
+
+    async def _reconnect(self) -> None:
+        while True:
+            await asyncio.sleep(self.probe_s)
+            try:
+                await self.shared.redis.ping()
+                if not self.shared._tasks:
+                    await self.shared.start()
+                await self.shared.undo_uncertain()
+                for spec in self.specs.values():
+                    await self.shared.configure(spec)
+                for lease, inner in list(self._local_leases.values()):
+                    await self.shared.adopt(lease)
+                    del self._local_leases[lease.id]
+                    await self.local.release(inner)
+            except UNREACHABLE:
+                continue
+            log.warning(
+                "capacity: Redis is back after %.1f s; local admissions handed over",
+                time.monotonic() - (self.degraded_since or 0),
+            )
+            self.degraded_since = None
+            self._probe = None
+            return
+
+    # ---- Backend ---------------------------------------------------------------------------------
+    async def admit(self, limits: list[Limit], direction: str) -> Lease | Refusal:
+        if not self.degraded:
+            try:
+                return await self.shared.admit(limits, direction)
+            except UNREACHABLE as exc:
+                await self._degrade(exc)
+        local = [
+            Limit(limit.key, scaled(limit.maximum, self.fraction), limit.label, limit.reserve_inbound)
+            for limit in limits
+        ]
+        answer = await self.local.admit(local, direction)
+        if isinstance(answer, Refusal):
+            return Refusal(
+                f"{answer.limit} (degraded: {self.fraction:.0%} of it on this node)", answer.retry_after_s
+            )
+        lease = Lease(f"{self.shared.node}:local:{answer.id}", answer.keys, answer.direction)
+        self._local_leases[lease.id] = (lease, answer)
+        return lease
+
+    async def release(self, lease: Lease) -> None:
+        local = self._local_leases.pop(lease.id, None)
+        if local is not None:
+            await self.local.release(local[1])
+            return
+        try:
+            await self.shared.release(lease)
+        except UNREACHABLE as exc:
+            await self._degrade(exc)  # the lease is no longer renewed: it expires within the TTL
+
+    async def count(self, key: str) -> int:
+        if not self.degraded:
+            try:
+                return await self.shared.count(key)
+            except UNREACHABLE as exc:
+                await self._degrade(exc)
+        return await self.local.count(key)
+
+    async def configure(self, spec: PoolSpec) -> None:
+        self.specs[spec.name] = spec
+        await self.local.configure(self._local_spec(spec))
+        if not self.degraded:
+            try:
+                await self.shared.configure(spec)
+            except UNREACHABLE as exc:
+                await self._degrade(exc)
+
+    async def acquire_slot(self, pool: str, tenant: str, wait_s: float) -> Slot:
+        if not self.degraded:
+            try:
+                return await self.shared.acquire_slot(pool, tenant, wait_s)
+            except UNREACHABLE as exc:
+                await self._degrade(exc)
+        slot = await self.local.acquire_slot(pool, tenant, wait_s)
+        slot = Slot(slot.pool, slot.tenant, f"local:{slot.ticket}")
+        self._local_slots.add(slot.ticket)
+        return slot
+
+    async def release_slot(self, slot: Slot) -> None:
+        if slot.ticket in self._local_slots:
+            self._local_slots.discard(slot.ticket)
+            await self.local.release_slot(slot)
+            return
+        try:
+            await self.shared.release_slot(slot)
+        except UNREACHABLE as exc:
+            await self._degrade(exc)
+
+    async def usage(self, pool: str) -> PoolUsage:
+        if not self.degraded:
+            try:
+                return await self.shared.usage(pool)
+            except UNREACHABLE as exc:
+                await self._degrade(exc)
+        return await self.local.usage(pool)
