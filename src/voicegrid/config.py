@@ -43,6 +43,19 @@ class Settings(BaseSettings):
         default=None, description="base64 of 32 bytes encrypting secrets at rest; else <data_dir>/secret.key"
     )
     log_level: str = "info"
+    capacity_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db: call limits and provider slots shared by nodes; else in-process",
+    )
+    capacity_ttl_s: float = Field(
+        default=15.0, ge=1, le=600, description="a dead node's calls and slots are freed within this"
+    )
+    capacity_fallback_fraction: float = Field(
+        default=0.5, ge=0, le=1, description="share of each limit a node may use alone while Redis is away"
+    )
+    node_id: str | None = Field(
+        default=None, max_length=100, description="this node's name; else host-pid-random"
+    )
 
     @field_validator("database_url")
     @classmethod

@@ -15,13 +15,20 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicegrid.api import AppServices, create_app
+from voicegrid.api.routes.capacity import load_provider_limits
 from voicegrid.bootstrap import ensure_admin_key, secret_box
-from voicegrid.capacity.leases import CallLeases
+from voicegrid.capacity.backend import Backend
+from voicegrid.capacity.memory import MemoryBackend
+from voicegrid.capacity.metrics import CapacityMetrics
+from voicegrid.capacity.resilient import ResilientBackend
+from voicegrid.capacity.shared import RedisBackend
 from voicegrid.config import Settings
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
+from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
+from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.registrations import TrunkRegistrations
@@ -50,6 +57,7 @@ async def build_platform(settings: Settings) -> Platform:
     """Open and migrate the database, load the secrets key, and build the app. Raises DatabaseUnavailable."""
     await asyncio.to_thread(prepare_data_dir, Path(settings.data_dir))
     engine = make_engine(settings.effective_database_url)
+    admission: Admission | None = None
     try:
         await check_database(engine)
         await upgrade(engine)
@@ -58,16 +66,36 @@ async def build_platform(settings: Settings) -> Platform:
             secrets=await asyncio.to_thread(secret_box, settings),
             public_url=settings.effective_public_url,
         )
+        backend = capacity_backend(settings)
+        metrics = CapacityMetrics()
+        if isinstance(backend, ResilientBackend):
+            metrics.watch_degraded(lambda: backend.degraded)
+        await backend.start()
+        services.admission = admission = Admission(backend, metrics)
+        services.provider_slots = ProviderSlots(
+            await load_provider_limits(services.sessions), backend, metrics
+        )
         services.voice_agent = VoiceAgentFactory(
             services.sessions,
             services.secrets,
             Path(settings.data_dir),
             webhook_allow_private=settings.webhook_allow_private,
+            slots=services.provider_slots,
         ).build
     except BaseException:
+        if admission is not None:
+            await admission.backend.aclose()
         await engine.dispose()
         raise
     return Platform(settings=settings, engine=engine, app=create_app(engine, services), services=services)
+
+
+def capacity_backend(settings: Settings) -> Backend:
+    """In-process by default; with `capacity_url`, Redis shared by every node, with a local fallback."""
+    if not settings.capacity_url:
+        return MemoryBackend()
+    shared = RedisBackend(settings.capacity_url, node_id=settings.node_id, ttl_s=settings.capacity_ttl_s)
+    return ResilientBackend(shared, settings.capacity_fallback_fraction)
 
 
 def _announce(text: str) -> None:
@@ -99,14 +127,15 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             lifespan="on",
             server_header=False,
         )
-        leases = CallLeases()  # concurrent calls per business and reseller, in and out
+        admission = platform.services.admission
+        assert admission is not None
         sip = CallControl(
             UserAgent(("udp", settings.sip_host, settings.sip_port)),
             InboundRouter(
                 platform.services.sessions,
                 platform.services.secrets,
                 voice_agent=platform.services.voice_agent,
-                leases=leases,
+                admission=admission,
             ).decide,
             ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max),
             no_rtp_timeout_s=settings.no_rtp_timeout_s,
@@ -118,7 +147,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             sip,
             platform.services.sessions,
             platform.services.secrets,
-            leases=leases,
+            admission=admission,
             voice_agent=platform.services.voice_agent,
         )
         registrations = TrunkRegistrations(
@@ -133,7 +162,10 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         finally:
             await registrations.stop()
             await sip.stop()
+            await admission.aclose()
     finally:
+        if platform.services.admission is not None:
+            await platform.services.admission.backend.aclose()
         await platform.engine.dispose()
 
 

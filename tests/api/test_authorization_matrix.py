@@ -177,6 +177,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("PUT", "/v1/branding"): branding,
     ("GET", f"{B}/audit-log"): business_route("audit-log"),
     ("GET", "/v1/audit-log"): own_level_route("audit-log"),
+    ("GET", "/v1/capacity"): platform_only,
+    ("GET", "/v1/capacity/provider-limits"): platform_only,
+    ("PUT", "/v1/capacity/provider-limits"): platform_only,
+    ("GET", "/metrics"): platform_only,
 }
 
 
@@ -284,6 +288,8 @@ class Cases:
         if "/calls" in path:
             return None
         kind = path.replace("/{item_id}", "").rsplit("/", 1)[-1]
+        if method == "PUT" and kind == "provider-limits":
+            return {"limits": [{"stage": "tts", "provider": "deepgram", "slots": 45}]}
         if method == "PUT":
             return {"product_name": "P"} if kind == "branding" else {}
         if method == "PATCH":

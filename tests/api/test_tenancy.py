@@ -35,8 +35,14 @@ async def test_limits_are_a_singleton_read_and_set_from_above(run: Running, worl
         "max_concurrent_calls": None,
         "max_outbound_cps": None,
         "monthly_minutes": None,
+        "reserved_inbound_calls": None,
     }
-    body = {"max_concurrent_calls": 20, "max_outbound_cps": 2.5, "monthly_minutes": 10_000}
+    body = {
+        "max_concurrent_calls": 20,
+        "max_outbound_cps": 2.5,
+        "monthly_minutes": 10_000,
+        "reserved_inbound_calls": 4,
+    }
     assert await run.ok("PUT", path, world.key("reseller", "admin"), json=body) == body
     assert await run.ok("GET", "/v1/limits", world.key("business", "viewer")) == body
     own = await run.as_key(

@@ -162,3 +162,21 @@ async def test_three_businesses_share_ten_slots_and_one_bursting_tenfold_does_no
     assert peak_seen_by_backend <= 10
     usage = await backend.usage(spec.name)
     assert (usage.in_use, usage.waiting) == ({}, {})
+
+
+async def test_a_rate_limit_takes_at_most_its_rate_in_any_second(backend: Backend) -> None:
+    taken = [await backend.rate("cps:business:b1", 3) for _ in range(5)]
+    assert taken == [True, True, True, False, False]
+    assert await backend.rate("cps:business:b2", 3)  # another business's own window
+    await asyncio.sleep(1.05)
+    assert await backend.rate("cps:business:b1", 3)
+
+
+async def test_running_totals_add_up_and_vanish_when_they_expire(backend: Backend) -> None:
+    assert await backend.total("minutes:b1:2026-11") == 0
+    await backend.add("minutes:b1:2026-11", 1.5, time.time() + 60)
+    assert await backend.add("minutes:b1:2026-11", 2.25, time.time() + 60) == 3.75
+    assert await backend.total("minutes:b1:2026-11") == 3.75
+    await backend.add("minutes:b1:2026-10", 5, time.time() + 1)
+    await asyncio.sleep(2.1)
+    assert await backend.total("minutes:b1:2026-10") == 0

@@ -1,6 +1,7 @@
 """Admission at call start over real SIP: a business at its concurrent-call limit gets 503 with
 Retry-After and a header naming the limit (SIPp is the caller), and the slot comes back at hangup;
-over the API, an outbound call over the limit is refused with 429 naming it."""
+over the API, an outbound call over the limit is refused with 429 naming it, or, when the request
+asks to queue, accepted as queued and dialled (SIPp answers as the carrier) once the slot is free."""
 
 import json
 import subprocess
@@ -11,7 +12,7 @@ import httpx
 
 from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import env_without_voicegrid, serving
-from tests.support.sipp import sipp_command, sipp_errors
+from tests.support.sipp import sipp_binary, sipp_command, sipp_errors
 
 
 def sipp(sip_port: int, workdir: Path, *args: str) -> list[str]:
@@ -32,8 +33,29 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
         base = f"/v1/businesses/{demo['business_id']}"
         api.put(f"{base}/limits", json=limits).raise_for_status()
         trunk = api.get(f"{base}/trunks").json()["items"][0]
-        carrier = {"outbound_host": "127.0.0.1", "outbound_port": free_udp_and_tcp_port()}
+        carrier_port = free_udp_and_tcp_port()
+        carrier = {"outbound_host": "127.0.0.1", "outbound_port": carrier_port}
         api.patch(f"{base}/trunks/{trunk['id']}", json=carrier).raise_for_status()
+        (tmp_path / "carrier").mkdir()
+        carrier_sipp = subprocess.Popen(
+            [
+                sipp_binary(),
+                "-sn",
+                "uas",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(carrier_port),
+                "-m",
+                "1",
+                "-nostdin",
+                "-timeout",
+                "60s",
+                "-trace_err",
+            ],
+            cwd=tmp_path / "carrier",
+            stdout=subprocess.DEVNULL,
+        )
         held = subprocess.Popen(
             sipp(sip_port, tmp_path / "held", "-d", "4000"), cwd=tmp_path / "held", stdout=subprocess.DEVNULL
         )
@@ -63,10 +85,27 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
             assert outbound.status_code == 429, outbound.text
             assert outbound.headers["Retry-After"] == "5"
             assert outbound.json()["limit"] == "business max_concurrent_calls=1"
+            # The same call asking to queue: accepted now, dialled when the held call hangs up.
+            queued = api.post(
+                f"/v1/businesses/{demo['business_id']}/calls",
+                json={"agent_id": demo["agent_id"], "to": "+15557770000", "queue_deadline_s": 30},
+            )
+            assert queued.status_code == 202, queued.text
+            assert queued.json()["state"] == "queued"
+            call_url = f"/v1/businesses/{demo['business_id']}/calls/{queued.json()['id']}"
+            assert api.get(call_url).json()["state"] == "queued"
             assert held.wait(timeout=30) == 0
+            deadline = time.monotonic() + 15
+            while (state := api.get(call_url).json()["state"]) != "up":
+                assert state in ("queued", "ringing"), api.get(call_url).json()
+                assert time.monotonic() < deadline, "the queued call was not dialled"
+                time.sleep(0.1)
+            api.post(f"{call_url}/hangup").raise_for_status()
+            assert carrier_sipp.wait(timeout=30) == 0, sipp_errors(tmp_path / "carrier")
         finally:
-            if held.poll() is None:
-                held.kill()
+            for process in (held, carrier_sipp):
+                if process.poll() is None:
+                    process.kill()
         again = subprocess.run(
             sipp(sip_port, tmp_path / "again"), cwd=tmp_path / "again", capture_output=True, timeout=60
         )

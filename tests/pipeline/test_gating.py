@@ -4,10 +4,10 @@ import pytest
 
 from tests.pipeline.test_turn_taking import session_with
 from tests.support.voice import Line
-from voicegrid.capacity.fair import FairPool
-from voicegrid.capacity.memory import SlotPool
+from voicegrid.capacity.memory import MemoryBackend
+from voicegrid.capacity.metrics import CapacityMetrics
 from voicegrid.pipeline.events import ProviderFailed
-from voicegrid.pipeline.gating import Aimd, ProviderSlots
+from voicegrid.pipeline.gating import Account, ProviderSlots
 from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.errors import ProviderRateLimited
 from voicegrid.providers.registry import build_tts
@@ -20,7 +20,7 @@ async def test_a_turn_whose_tts_account_is_full_is_spoken_by_the_next_provider_a
     spare = ProviderConfig("simulated", api_key="account-b", options={"first_byte_ms": 10})
     account_a = slots.account("tts", busy)
     assert account_a is not None
-    await account_a.pool.acquire("another-business", 1.0)  # account A is fully used elsewhere
+    await account_a.acquire("another-business", 1.0)  # account A is fully used elsewhere
     session = session_with(
         [{"transcripts": ["hello"], "final_ms": 20}], [{"replies": ["Hi there."], "first_token_ms": 20}]
     )
@@ -37,25 +37,29 @@ async def test_a_turn_whose_tts_account_is_full_is_spoken_by_the_next_provider_a
     assert turn.agent_text == "Hi there."
     failures = [e for e in session.events if isinstance(e, ProviderFailed)]
     assert [f.error["kind"] for f in failures] == ["ProviderBusy"]
-    assert "no tts:simulated slot for this-business" in failures[0].error["message"]
-    assert account_a.pool.pool.in_use["this-business"] == 0  # nothing left held
-    assert slots.account("tts", spare).pool.pool.used == 0  # type: ignore[union-attr]
+    assert f"no {account_a.name} slot for this-business" in failures[0].error["message"]
+    assert (await slots.backend.usage(account_a.name)).in_use == {"another-business": 1}  # nothing left held
+    spare_account = slots.account("tts", spare)
+    assert spare_account is not None
+    assert (await slots.backend.usage(spare_account.name)).in_use == {}
 
 
 async def test_a_429_halves_the_accounts_slots_and_quiet_cooldowns_give_them_back() -> None:
-    aimd = Aimd(SlotPool("tts", FairPool(8)), limit=8, cooldown_s=30)
-    aimd.throttled(now=100)
-    assert aimd.pool.pool.capacity == 4
-    aimd.throttled(now=101)
-    assert aimd.pool.pool.capacity == 2
-    aimd.tick(now=120)
-    assert aimd.pool.pool.capacity == 2  # still cooling down
-    aimd.tick(now=131)
-    assert aimd.pool.pool.capacity == 3
+    backend = MemoryBackend()
+    aimd = Account(backend, "tts", limit=8, metrics=CapacityMetrics(), cooldown_s=30)
+    await aimd.throttled(now=100)
+    assert (aimd.capacity, (await backend.usage("tts")).capacity) == (4, 4)
+    await aimd.throttled(now=101)
+    assert aimd.capacity == 2
+    await aimd.tick(now=120)
+    assert aimd.capacity == 2  # still cooling down
+    await aimd.tick(now=131)
+    assert aimd.capacity == 3
     for t in range(1, 20):
-        aimd.tick(now=131 + 30 * t)
-    assert aimd.pool.pool.capacity == 8  # back to the configured limit, never above
+        await aimd.tick(now=131 + 30 * t)
+    assert (aimd.capacity, (await backend.usage("tts")).capacity) == (8, 8)  # back to the limit, never above
     assert aimd.decreases == 2
+    assert b'voicegrid_provider_throttles_total{account="tts"} 2.0' in aimd.metrics.render()
 
 
 async def test_a_429_through_the_gate_shrinks_the_accounts_slots_and_frees_the_slot_it_held() -> None:
@@ -74,6 +78,6 @@ async def test_a_429_through_the_gate_shrinks_the_accounts_slots_and_frees_the_s
         await emulator.stop()
     account = slots.account("tts", config)
     assert account is not None
-    assert account.pool.pool.capacity == 2
-    assert account.decreases == 1
-    assert account.pool.pool.used == 0
+    usage = await slots.backend.usage(account.name)
+    assert (account.capacity, usage.capacity, account.decreases) == (2, 2, 1)
+    assert usage.in_use == {}

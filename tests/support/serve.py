@@ -23,9 +23,16 @@ def env_without_voicegrid(**extra: str) -> dict[str, str]:
 
 @contextmanager
 def serving(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None, sip_port: int | None = None
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    sip_port: int | None = None,
+    processes: list["subprocess.Popen[bytes]"] | None = None,
 ) -> Iterator[tuple[str, Path]]:
-    """Run `voicegrid serve` until the block ends; yields its URL and the file its stderr goes to."""
+    """Run `voicegrid serve` until the block ends; yields its URL and the file its stderr goes to.
+
+    `processes` receives the process, for a test that kills it (-9); it is then not stopped again.
+    """
     port = free_port()
     sip = sip_port or free_udp_and_tcp_port()
     log = data_dir.parent / f"serve-{port}.log"
@@ -46,6 +53,8 @@ def serving(
             stdout=sink,
             stderr=subprocess.STDOUT,
         )
+    if processes is not None:
+        processes.append(process)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -60,9 +69,10 @@ def serving(
             time.sleep(0.1)
         yield url, log
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            assert process.wait(timeout=15) == 0, log.read_text()
-        finally:
-            if process.poll() is None:
-                process.kill()
+        if process.poll() != -signal.SIGKILL:  # killed by the test on purpose: nothing to stop
+            process.send_signal(signal.SIGTERM)
+            try:
+                assert process.wait(timeout=15) == 0, log.read_text()
+            finally:
+                if process.poll() is None:
+                    process.kill()

@@ -17,6 +17,7 @@ from voicegrid.api.routes import (
     branding,
     businesses,
     calls,
+    capacity,
     credentials,
     limits,
     me,
@@ -46,7 +47,7 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware, sessions=lambda: services.sessions)
     app.add_middleware(BodyLimitMiddleware)  # added last, so it runs first
 
-    for module in (me, resellers, businesses, limits, branding, audit_log, media_streams):
+    for module in (me, resellers, businesses, limits, branding, audit_log, media_streams, capacity):
         app.include_router(module.router)
     # Things only a business owns: under its prefix, and prefix-less for the business's own keys.
     for spec in (agents.SPEC, numbers.SPEC, trunks.SPEC, credentials.SPEC):

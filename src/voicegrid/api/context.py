@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.core.clock import utcnow
 from voicegrid.media.session import Agent as MediaAgent
+from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.store.models import Agent, ApiKey
+from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.service import CallService
 from voicegrid.tenancy import NotAuthenticated, Principal, Role, Scope, SecretBox
 from voicegrid.tenancy.keys import hash_api_key
@@ -28,6 +30,8 @@ class AppServices:
     calls: "CallService | None" = None  # set once the SIP stack runs
     # builds a voice agent's pipeline for one conversation (the composition root sets it)
     voice_agent: "Callable[[Agent], Awaitable[MediaAgent]] | None" = None
+    admission: "Admission | None" = None  # business and reseller limits, shared by SIP and the API
+    provider_slots: "ProviderSlots | None" = None  # the provider accounts' pools (per-turn gating)
 
 
 @dataclass(slots=True)

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(max_length=2000)]
@@ -43,12 +43,24 @@ class LimitsBody(In):
     max_concurrent_calls: int | None = Field(default=None, ge=0, le=1_000_000)
     max_outbound_cps: float | None = Field(default=None, ge=0, le=10_000)
     monthly_minutes: int | None = Field(default=None, ge=0, le=10**12)
+    reserved_inbound_calls: int | None = Field(
+        default=None, ge=0, le=1_000_000, description="of max_concurrent_calls, kept free for inbound calls"
+    )
+
+    @model_validator(mode="after")
+    def _reserve_within_maximum(self) -> "LimitsBody":
+        if self.reserved_inbound_calls and (
+            self.max_concurrent_calls is None or self.reserved_inbound_calls > self.max_concurrent_calls
+        ):
+            raise ValueError("reserved_inbound_calls needs a max_concurrent_calls at least as large")
+        return self
 
 
 class LimitsOut(Out):
     max_concurrent_calls: int | None
     max_outbound_cps: float | None
     monthly_minutes: int | None
+    reserved_inbound_calls: int | None = None
 
 
 class TenantOut(LimitsOut):

@@ -21,6 +21,8 @@ class Lease:
 class Refusal:
     limit: str  # which limit was full, e.g. "business biz_123 max_concurrent_calls=2"
     retry_after_s: int
+    reason: str = "concurrent_calls"  # for metrics: concurrent_calls, outbound_cps, monthly_minutes
+    queueable: bool = True  # worth waiting for (a call ends, a second passes); not a spent month
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,15 +91,3 @@ class CallLeases:
         if held:
             for lease_id in [i for i, expiry in held.items() if expiry <= now]:
                 del held[lease_id]
-
-
-def call_limits(
-    business_id: str, business_max: int | None, reseller_id: str | None, reseller_max: int | None
-) -> list[Limit]:
-    """The concurrent-call limits a business's call counts against: its own and its reseller's."""
-    limits = [Limit(f"business:{business_id}", business_max, f"business max_concurrent_calls={business_max}")]
-    if reseller_id is not None:
-        limits.append(
-            Limit(f"reseller:{reseller_id}", reseller_max, f"reseller max_concurrent_calls={reseller_max}")
-        )
-    return limits

@@ -4,6 +4,7 @@ interface that the Redis backend shares.
 """
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import time
@@ -95,6 +96,8 @@ class MemoryBackend:
         self.leases = CallLeases(retry_after_s=retry_after_s)
         self.pools: dict[str, SlotPool] = {}
         self._tickets = itertools.count(1)
+        self._events: dict[str, collections.deque[float]] = {}
+        self._totals: dict[str, tuple[float, float]] = {}  # key -> (total, expires at)
 
     async def start(self) -> None:
         return None
@@ -137,3 +140,28 @@ class MemoryBackend:
     async def usage(self, pool: str) -> PoolUsage:
         fair = self._pool(pool).pool
         return PoolUsage(fair.capacity, {t: n for t, n in fair.in_use.items() if n}, fair.waiting_by_tenant())
+
+    async def rate(self, key: str, per_second: float) -> bool:
+        now = time.monotonic()
+        events = self._events.setdefault(key, collections.deque())
+        while events and events[0] <= now - 1.0:
+            events.popleft()
+        if len(events) >= per_second:
+            return False
+        events.append(now)
+        return True
+
+    async def add(self, key: str, amount: float, expires_at: float) -> float:
+        total = await self.total(key) + amount
+        self._totals[key] = (total, expires_at)
+        return total
+
+    def reset_totals(self) -> None:
+        self._totals.clear()
+
+    async def total(self, key: str) -> float:
+        total, expires_at = self._totals.get(key, (0.0, 0.0))
+        if expires_at <= time.time():
+            self._totals.pop(key, None)
+            return 0.0
+        return total

@@ -46,6 +46,18 @@ return restored
 """
 )
 
+# KEYS[1]: the event window; ARGV: per second, a unique member. 1 taken, 0 the second is full.
+RATE = (
+    _CLOCK
+    + """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', NOW - 1000)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], NOW, ARGV[2])
+redis.call('PEXPIRE', KEYS[1], 2000)
+return 1
+"""
+)
+
 COUNT = (
     _CLOCK
     + """

@@ -46,6 +46,8 @@ class ResilientBackend:
         self.degraded_since: float | None = None
         self.outages = 0
         self._probe: asyncio.Task[None] | None = None
+        self._pending_totals: list[tuple[str, float, float]] = []
+        self._last_totals: dict[str, float] = {}  # Redis's totals as last read, for the outage
 
     @property
     def degraded(self) -> bool:
@@ -94,6 +96,10 @@ class ResilientBackend:
                 await self.shared.undo_uncertain()
                 for spec in self.specs.values():
                     await self.shared.configure(spec)
+                while self._pending_totals:
+                    await self.shared.add(*self._pending_totals[0])
+                    self._pending_totals.pop(0)
+                self.local.reset_totals()
                 for lease, inner in list(self._local_leases.values()):
                     await self.shared.adopt(lease)
                     del self._local_leases[lease.id]
@@ -175,6 +181,35 @@ class ResilientBackend:
             await self.shared.release_slot(slot)
         except UNREACHABLE as exc:
             await self._degrade(exc)
+
+    async def rate(self, key: str, per_second: float) -> bool:
+        if not self.degraded:
+            try:
+                return await self.shared.rate(key, per_second)
+            except UNREACHABLE as exc:
+                await self._degrade(exc)
+        return await self.local.rate(key, per_second * self.fraction)
+
+    async def add(self, key: str, amount: float, expires_at: float) -> float:
+        if not self.degraded:
+            try:
+                total = await self.shared.add(key, amount, expires_at)
+                self._last_totals[key] = total
+                return total
+            except UNREACHABLE as exc:
+                await self._degrade(exc)
+        self._pending_totals.append((key, amount, expires_at))  # added to Redis when it returns
+        return self._last_totals.get(key, 0.0) + await self.local.add(key, amount, expires_at)
+
+    async def total(self, key: str) -> float:
+        if not self.degraded:
+            try:
+                total = await self.shared.total(key)
+                self._last_totals[key] = total
+                return total
+            except UNREACHABLE as exc:
+                await self._degrade(exc)
+        return self._last_totals.get(key, 0.0) + await self.local.total(key)
 
     async def usage(self, pool: str) -> PoolUsage:
         if not self.degraded:

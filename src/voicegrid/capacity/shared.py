@@ -64,7 +64,17 @@ class RedisBackend:
         self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
         self._scripts: dict[str, AsyncScript] = {
             name: self.redis.register_script(getattr(lua, name))
-            for name in ("ADMIT", "RENEW", "COUNT", "ACQUIRE", "RELEASE", "CANCEL", "CONFIGURE", "USAGE")
+            for name in (
+                "ADMIT",
+                "RENEW",
+                "COUNT",
+                "RATE",
+                "ACQUIRE",
+                "RELEASE",
+                "CANCEL",
+                "CONFIGURE",
+                "USAGE",
+            )
         }
         self._ids = itertools.count(1)
         self.leases: dict[str, Lease] = {}  # held by this node's calls, renewed by the heartbeat
@@ -221,6 +231,20 @@ class RedisBackend:
         in_use = {str(rest[i]): int(rest[i + 1]) for i in range(0, len(rest), 3) if int(rest[i + 1])}
         waiting = {str(rest[i]): int(rest[i + 2]) for i in range(0, len(rest), 3) if int(rest[i + 2])}
         return PoolUsage(capacity, in_use, waiting)
+
+    async def rate(self, key: str, per_second: float) -> bool:
+        member = f"{self.node}:{next(self._ids)}"
+        return bool(await self._run("RATE", [f"{self.prefix}rate:{key}"], [per_second, member]))
+
+    async def add(self, key: str, amount: float, expires_at: float) -> float:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.incrbyfloat(f"{self.prefix}total:{key}", amount)
+            pipe.expireat(f"{self.prefix}total:{key}", int(expires_at))
+            total, _ = await pipe.execute()
+        return float(total)
+
+    async def total(self, key: str) -> float:
+        return float(await self.redis.get(f"{self.prefix}total:{key}") or 0.0)
 
     async def undo_uncertain(self) -> None:
         while self.uncertain:

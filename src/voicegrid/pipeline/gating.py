@@ -12,9 +12,10 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
+from voicegrid.capacity.backend import Backend, PoolSpec, Slot
 from voicegrid.capacity.errors import SlotUnavailable
-from voicegrid.capacity.fair import FairPool
-from voicegrid.capacity.memory import SlotPool
+from voicegrid.capacity.memory import MemoryBackend
+from voicegrid.capacity.metrics import CapacityMetrics
 from voicegrid.media.session import Pcm
 from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.errors import ProviderError, ProviderRateLimited
@@ -29,50 +30,84 @@ class ProviderBusy(ProviderError):
 
 
 @dataclass
-class Aimd:
-    """Our view of a provider account's real limit, shrunk by 429s and regrown while quiet."""
+class Account:
+    """One provider account's pool on the capacity backend, and our view of its real limit (AIMD)."""
 
-    pool: SlotPool
+    backend: Backend
+    name: str
     limit: int
+    metrics: CapacityMetrics
     cooldown_s: float = 30.0
     decreases: int = 0
+    capacity: int = 0
     _last_change: float = 0.0
+    _configured: bool = False
 
-    def throttled(self, now: float) -> None:
-        self.pool.pool.capacity = max(1, self.pool.pool.capacity // 2)
+    def __post_init__(self) -> None:
+        self.capacity = self.capacity or self.limit
+
+    @property
+    def configured(self) -> bool:
+        return self._configured
+
+    async def resize(self, capacity: int) -> None:
+        self.capacity = capacity
+        await self.backend.configure(PoolSpec(self.name, capacity))
+        self._configured = True
+        self.metrics.capacity(self.name, capacity)
+
+    async def throttled(self, now: float) -> None:
         self.decreases += 1
         self._last_change = now
+        self.metrics.throttled(self.name)
+        await self.resize(max(1, self.capacity // 2))
 
-    def tick(self, now: float) -> None:
-        if self.pool.pool.capacity < self.limit and now - self._last_change >= self.cooldown_s:
-            self.pool.pool.capacity += 1
+    async def tick(self, now: float) -> None:
+        if not self._configured:
+            await self.resize(self.capacity)
+        if self.capacity < self.limit and now - self._last_change >= self.cooldown_s:
             self._last_change = now
+            await self.resize(self.capacity + 1)
+
+    async def acquire(self, tenant: str, wait_s: float) -> Slot:
+        await self.tick(time.monotonic())
+        started = time.monotonic()
+        try:
+            slot = await self.backend.acquire_slot(self.name, tenant, wait_s)
+        except SlotUnavailable:
+            self.metrics.slot_timeout(self.name)
+            raise
+        self.metrics.slot_taken(self.name, tenant, time.monotonic() - started)
+        return slot
+
+    async def release(self, slot: Slot) -> None:
+        self.metrics.slot_released(self.name, slot.tenant)
+        await self.backend.release_slot(slot)
 
 
 @contextlib.asynccontextmanager
-async def _slot(aimd: Aimd, tenant: str, wait_s: float, provider: str) -> AsyncIterator[None]:
-    aimd.tick(time.monotonic())
+async def _slot(account: Account, tenant: str, wait_s: float, provider: str) -> AsyncIterator[None]:
     try:
-        await aimd.pool.acquire(tenant, wait_s)
+        slot = await account.acquire(tenant, wait_s)
     except SlotUnavailable as exc:
         raise ProviderBusy(provider, str(exc)) from exc
     try:
         yield
     except ProviderRateLimited:
-        aimd.throttled(time.monotonic())
+        await account.throttled(time.monotonic())
         raise
     finally:
-        aimd.pool.release(tenant)
+        await account.release(slot)
 
 
 class GatedTts(TtsStage):
-    def __init__(self, inner: TtsStage, aimd: Aimd, tenant: str, wait_s: float) -> None:
+    def __init__(self, inner: TtsStage, account: Account, tenant: str, wait_s: float) -> None:
         super().__init__(inner.config)
         self.name = inner.name
-        self.inner, self.aimd, self.tenant, self.wait_s = inner, aimd, tenant, wait_s
+        self.inner, self.account, self.tenant, self.wait_s = inner, account, tenant, wait_s
 
     async def synthesize(self, text: str, sample_rate: int, meter: Meter) -> AsyncGenerator[Pcm, None]:
-        async with _slot(self.aimd, self.tenant, self.wait_s, self.name):
+        async with _slot(self.account, self.tenant, self.wait_s, self.name):
             async for chunk in self.inner.synthesize(text, sample_rate, meter):
                 yield chunk
 
@@ -84,15 +119,15 @@ class GatedTts(TtsStage):
 
 
 class GatedLlm(LlmStage):
-    def __init__(self, inner: LlmStage, aimd: Aimd, tenant: str, wait_s: float) -> None:
+    def __init__(self, inner: LlmStage, account: Account, tenant: str, wait_s: float) -> None:
         super().__init__(inner.config)
         self.name = inner.name
-        self.inner, self.aimd, self.tenant, self.wait_s = inner, aimd, tenant, wait_s
+        self.inner, self.account, self.tenant, self.wait_s = inner, account, tenant, wait_s
 
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec], meter: Meter
     ) -> AsyncGenerator[LlmChunk, None]:
-        async with _slot(self.aimd, self.tenant, self.wait_s, self.name):
+        async with _slot(self.account, self.tenant, self.wait_s, self.name):
             async for chunk in self.inner.stream(messages, tools, meter):
                 yield chunk
 
@@ -103,27 +138,44 @@ DEFAULT_SLOTS: dict[tuple[str, str], int] = {("tts", "deepgram"): 45, ("tts", "e
 
 
 class ProviderSlots:
-    """The process's fair pools, one per provider account (provider, endpoint and key)."""
+    """The provider accounts' fair pools (provider, endpoint and key), on the capacity backend."""
 
-    def __init__(self, limits: dict[tuple[str, str], int] | None = None) -> None:
+    def __init__(
+        self,
+        limits: dict[tuple[str, str], int] | None = None,
+        backend: Backend | None = None,
+        metrics: CapacityMetrics | None = None,
+    ) -> None:
         self.limits = dict(DEFAULT_SLOTS if limits is None else limits)
-        self.accounts: dict[tuple[str, str, str, str], Aimd] = {}
+        self.backend: Backend = backend or MemoryBackend()
+        self.metrics = metrics or CapacityMetrics()
+        self.accounts: dict[tuple[str, str, str, str], Account] = {}
 
-    def account(self, stage: str, config: ProviderConfig) -> Aimd | None:
+    def account(self, stage: str, config: ProviderConfig) -> Account | None:
         limit = self.limits.get((stage, config.provider))
         if limit is None:
             return None
-        key_id = hashlib.sha256((config.api_key or "").encode()).hexdigest()[:16]
+        key_id = hashlib.sha256(f"{config.base_url or ''} {config.api_key or ''}".encode()).hexdigest()[:12]
         account = (stage, config.provider, config.base_url or "", key_id)
         if account not in self.accounts:
-            name = f"{stage}:{config.provider}"
-            self.accounts[account] = Aimd(SlotPool(name, FairPool(limit)), limit)
+            name = f"{stage}:{config.provider}:{key_id}"
+            self.accounts[account] = Account(self.backend, name, limit, self.metrics)
         return self.accounts[account]
 
+    async def set_limits(self, limits: dict[tuple[str, str], int]) -> None:
+        """New plan limits (the API): accounts in use take them at once, on every node sharing the pool."""
+        self.limits = dict(limits)
+        for (stage, provider, _, _), account in list(self.accounts.items()):
+            limit = self.limits.get((stage, provider))
+            if limit is None:
+                continue
+            account.limit = limit
+            await account.resize(min(account.capacity, limit) if account.decreases else limit)
+
     def gate_tts(self, tts: TtsStage, tenant: str, wait_s: float) -> TtsStage:
-        aimd = self.account("tts", tts.config)
-        return tts if aimd is None else GatedTts(tts, aimd, tenant, wait_s)
+        account = self.account("tts", tts.config)
+        return tts if account is None else GatedTts(tts, account, tenant, wait_s)
 
     def gate_llm(self, llm: LlmStage, tenant: str, wait_s: float) -> LlmStage:
-        aimd = self.account("llm", llm.config)
-        return llm if aimd is None else GatedLlm(llm, aimd, tenant, wait_s)
+        account = self.account("llm", llm.config)
+        return llm if account is None else GatedLlm(llm, account, tenant, wait_s)

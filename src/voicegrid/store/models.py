@@ -51,6 +51,7 @@ class LimitColumns:
     max_concurrent_calls: Mapped[int | None] = mapped_column(Integer)
     max_outbound_cps: Mapped[float | None] = mapped_column(Float)
     monthly_minutes: Mapped[int | None] = mapped_column(Integer)
+    reserved_inbound_calls: Mapped[int | None] = mapped_column(Integer)
 
 
 class PlatformSetting(Base):

@@ -64,6 +64,7 @@ MAX_KEPT_CALLS = 10_000  # ended calls kept for the API until the store keeps ca
 
 
 class CallState(Enum):
+    QUEUED = "queued"  # outbound, waiting for capacity (held by the call service, not yet dialled)
     RINGING = "ringing"
     UP = "up"
     ENDED = "ended"
@@ -408,8 +409,11 @@ class CallControl:
         credentials: tuple[str, str] | None = None,
         agent: Agent | None = None,
         ring_timeout_s: float = 45.0,
+        id: str | None = None,
     ) -> Call:
         """Place an outbound call; raises PortsExhausted when no media port is free.
+
+        `id` keeps the id a queued call was given when it was accepted.
 
         Unanswered after `ring_timeout_s`, it is cancelled with outcome `no-answer`.
         """
@@ -424,7 +428,7 @@ class CallControl:
         headers.add("Contact", self.contact)
         headers.add("Content-Type", "application/sdp")
         body = offer(local_address=self.ua.local[1], local_port=rtp_port, session_id=self._session, version=1)
-        call = Call(new_id("call"), "outbound", call_id, dest=dest, rtp_port=rtp_port, agent=agent)
+        call = Call(id or new_id("call"), "outbound", call_id, dest=dest, rtp_port=rtp_port, agent=agent)
         call.to, call.from_number = to_uri, from_uri.split(":", 1)[-1].split("@", 1)[0]
         self._keep(call)
         call.invite_tx = self.ua.send(

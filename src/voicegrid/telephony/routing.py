@@ -15,14 +15,15 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voicegrid.capacity.leases import CallLeases, Refusal
+from voicegrid.capacity.leases import Refusal
+from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.sip.auth import DigestServer
 from voicegrid.sip.message import Request
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.sip.useragent import Addr
 from voicegrid.store.models import Agent, Business, PhoneNumber, Reseller, Trunk
-from voicegrid.telephony.admission import admit_call
+from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import Decision
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e164
@@ -49,9 +50,9 @@ class InboundRouter:
         secrets: SecretBox,
         realm: str = "voicegrid",
         voice_agent: VoiceAgentBuilder | None = None,
-        leases: CallLeases | None = None,
+        admission: Admission | None = None,
     ) -> None:
-        self.leases = leases or CallLeases()  # concurrent calls per business and reseller
+        self.admission = admission or Admission(MemoryBackend())  # business and reseller limits
         self.voice_agent = voice_agent  # builds the pipeline for `voice` agents (the composition root's)
         self.sessions = sessions
         self.secrets = secrets
@@ -124,7 +125,7 @@ class InboundRouter:
             reseller = await session.get(Reseller, business.reseller_id)
         if agent is None:
             return Decision(480, "No agent on this number")
-        admitted = admit_call(self.leases, business, reseller, "inbound")
+        admitted = await self.admission.admit(business, reseller, "inbound")
         if isinstance(admitted, Refusal):
             log.info("INVITE to %s refused: %s", number, admitted.limit)
             return Decision(
@@ -140,14 +141,14 @@ class InboundRouter:
                 built = await self.voice_agent(agent)
             except Exception:  # a broken agent is answered with 500, never a silent call
                 log.exception("could not build voice agent %s", agent.id)
-                self.leases.release(lease)
+                await self.admission.release(lease)
                 return Decision(500, "Agent unavailable")
             details = getattr(built, "summary", None)
         return Decision(
             200,
             agent=built,
             details=details,
-            on_end=functools.partial(self.leases.release, lease),
+            on_end=functools.partial(self.admission.release_soon, lease),
             max_duration_s=float(agent.max_call_seconds),
             business_id=row.business_id,
             agent_id=agent.id,

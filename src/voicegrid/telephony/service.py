@@ -6,6 +6,7 @@ present; the call goes to that trunk's proxy, whatever the destination. Calls ar
 (live state, and recent ended calls) until the call records of the analytics issue store them.
 """
 
+import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -15,13 +16,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.capacity.errors import OverLimit
-from voicegrid.capacity.leases import CallLeases, Refusal
+from voicegrid.capacity.leases import Lease, Refusal
+from voicegrid.capacity.memory import MemoryBackend
+from voicegrid.core.clock import utcnow
+from voicegrid.core.ids import new_id
 from voicegrid.media.ports import PortsExhausted
 from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.sip.errors import ParseError
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.store.models import Agent, Business, Reseller, Trunk
-from voicegrid.telephony.admission import admit_call
+from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import Call, CallControl, CallState, DialPlan
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import (
@@ -50,6 +54,7 @@ class CallRequest:
     trunk_id: str | None = None
     metadata: dict[str, str] | None = None
     ring_timeout_s: float = 45.0
+    queue_deadline_s: float | None = None  # over a limit: wait this long in the queue, else 429
 
 
 class CallService:
@@ -59,10 +64,12 @@ class CallService:
         sessions: async_sessionmaker[AsyncSession],
         secrets: SecretBox,
         *,
-        leases: CallLeases | None = None,
+        admission: Admission | None = None,
         voice_agent: Callable[[Agent], Awaitable[MediaAgent]] | None = None,
     ) -> None:
-        self.leases = leases or CallLeases()  # shared with inbound routing: one count per business
+        self.admission = admission or Admission(MemoryBackend())  # shared with inbound routing
+        self.queued: dict[str, Call] = {}  # outbound calls waiting for capacity, by id
+        self._tasks: set[asyncio.Task[None]] = set()
         self.voice_agent = voice_agent
         self.control = control
         self.sessions = sessions
@@ -78,7 +85,7 @@ class CallService:
     def get(self, business_id: str, call_id: str) -> Call:
         """The call if it belongs to `business_id`; NotFound otherwise (never whose it is)."""
         control = self._require()
-        call = control.by_id.get(call_id)
+        call = control.by_id.get(call_id) or self.queued.get(call_id)
         if call is None or call.business_id != business_id:
             raise NotFound()
         return call
@@ -88,7 +95,7 @@ class CallService:
         control = self._require()
         calls = [
             c
-            for c in control.by_id.values()
+            for c in [*control.by_id.values(), *self.queued.values()]
             if c.business_id == business_id and (sip_call_id is None or c.call_id == sip_call_id)
         ]
         calls.sort(key=lambda c: c.created_at, reverse=True)
@@ -132,7 +139,8 @@ class CallService:
             return None
 
     async def place(self, business_id: str, request: CallRequest) -> Call:
-        control = self._require()
+        """Dial now, or (with `queue_deadline_s`) accept the call as queued and dial when admitted."""
+        self._require()
         async with self.sessions() as session:
             agent = await session.scalar(
                 select(Agent).where(Agent.id == request.agent_id, Agent.business_id == business_id)
@@ -145,9 +153,23 @@ class CallService:
             reseller = await session.get(Reseller, business.reseller_id) if business is not None else None
         if business is None:
             raise InvalidInput("business", "no such business")
-        admitted = admit_call(self.leases, business, reseller, "outbound")
+        admitted = await self.admission.admit(business, reseller, "outbound")
         if isinstance(admitted, Refusal):
-            raise OverLimit(admitted.limit, admitted.retry_after_s)
+            if request.queue_deadline_s is None or not admitted.queueable:
+                raise OverLimit(admitted.limit, admitted.retry_after_s)
+            return self._enqueue(business, reseller, agent, plan, request, admitted)
+        return await self._dial(admitted, agent, plan, request, business_id)
+
+    async def _dial(
+        self,
+        lease: Lease,
+        agent: Agent,
+        plan: DialPlan,
+        request: CallRequest,
+        business_id: str,
+        id: str | None = None,
+    ) -> Call:
+        control = self._require()
         try:
             talker = agent_for_kind(agent.kind)
             if agent.kind == "voice" and self.voice_agent is not None:
@@ -159,14 +181,15 @@ class CallService:
                 credentials=plan.credentials,
                 agent=talker,
                 ring_timeout_s=request.ring_timeout_s,
+                id=id,
             )
         except PortsExhausted as exc:
-            self.leases.release(admitted)
+            await self.admission.release(lease)
             raise Conflict("no media port is free; try again shortly") from exc
         except BaseException:
-            self.leases.release(admitted)
+            await self.admission.release(lease)
             raise
-        call.on_end = functools.partial(self.leases.release, admitted)
+        call.on_end = functools.partial(self.admission.release_soon, lease)
         call.details = getattr(talker, "summary", None)
         call.business_id, call.agent_id, call.trunk_id = business_id, agent.id, plan.trunk_id
         call.from_number = plan.from_uri.split(":", 1)[1].split("@", 1)[0]
@@ -174,6 +197,54 @@ class CallService:
         call.max_duration_s = float(agent.max_call_seconds)
         call.record = agent.recording
         return call
+
+    def _enqueue(
+        self,
+        business: Business,
+        reseller: Reseller | None,
+        agent: Agent,
+        plan: DialPlan,
+        request: CallRequest,
+        refusal: Refusal,
+    ) -> Call:
+        queued = Call(new_id("call"), "outbound", "", state=CallState.QUEUED)
+        queued.business_id, queued.agent_id, queued.trunk_id = business.id, agent.id, plan.trunk_id
+        queued.from_number = plan.from_uri.split(":", 1)[1].split("@", 1)[0]
+        queued.to, queued.metadata = plan.to_uri, dict(request.metadata or {})
+        self.queued[queued.id] = queued
+        while len(self.queued) > 1000:  # ended placeholders are kept for a while, for GET
+            oldest = next(iter(self.queued))
+            if self.queued[oldest].state is not CallState.ENDED:
+                break
+            del self.queued[oldest]
+        task = asyncio.get_running_loop().create_task(
+            self._dial_when_admitted(queued, business, reseller, agent, plan, request, refusal)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return queued
+
+    async def _dial_when_admitted(
+        self,
+        queued: Call,
+        business: Business,
+        reseller: Reseller | None,
+        agent: Agent,
+        plan: DialPlan,
+        request: CallRequest,
+        refusal: Refusal,
+    ) -> None:
+        assert request.queue_deadline_s is not None
+        try:
+            lease = await self.admission.wait_in_queue(business, reseller, refusal, request.queue_deadline_s)
+            await self._dial(lease, agent, plan, request, business.id, id=queued.id)
+        except Exception as exc:  # the placeholder says what became of the call
+            queued.outcome = "queue-timeout" if isinstance(exc, OverLimit) else "failed"
+            log.info("queued call %s not placed: %s", queued.id, exc)
+            queued.state, queued.ended_at, queued.ended_by = CallState.ENDED, utcnow(), "local"
+            queued.ended.set()
+            return
+        del self.queued[queued.id]  # the live call carries the same id from here on
 
     async def _trunk(self, session: AsyncSession, business_id: str, trunk_id: str | None) -> Trunk:
         stmt = select(Trunk).where(

@@ -12,6 +12,7 @@ class Limits:
     max_concurrent_calls: int | None = None
     max_outbound_cps: float | None = None
     monthly_minutes: int | None = None
+    reserved_inbound_calls: int | None = None  # of max_concurrent_calls, kept for inbound calls
 
 
 LIMIT_FIELDS = tuple(f.name for f in fields(Limits))

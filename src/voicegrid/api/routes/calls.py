@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from pydantic import Field
 
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator
 from voicegrid.api.schemas import In, Out
-from voicegrid.telephony.calls import Call
+from voicegrid.telephony.calls import Call, CallState
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
 from voicegrid.tenancy import Action, NotFound
 
@@ -32,6 +32,13 @@ class CallCreate(In):
     trunk_id: str | None = Field(default=None, max_length=40)
     metadata: dict[str, str] = Field(default_factory=dict, max_length=50)
     ring_timeout_s: float = Field(default=45.0, ge=1, le=300)
+    queue_deadline_s: float | None = Field(
+        default=None,
+        ge=1,
+        le=3600,
+        description="over a limit: queue the call (202, state `queued`) and dial when admitted, "
+        "giving up after this many seconds (outcome `queue-timeout`); absent: 429 naming the limit",
+    )
 
 
 class TransferBody(In):
@@ -114,17 +121,31 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
             changes=changes,
         )
 
-    @router.post("", response_model=CallOut, status_code=201, summary="Place an outbound call")
-    async def create_call(loc: Loc, body: CallCreate) -> Any:
+    @router.post(
+        "",
+        response_model=CallOut,
+        status_code=201,
+        summary="Place an outbound call",
+        responses={202: {"model": CallOut, "description": "over a limit: queued, dialled when admitted"}},
+    )
+    async def create_call(loc: Loc, body: CallCreate, response: Response) -> Any:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.WRITE)
         service = _service(ctx)
         call = await service.place(
             owner.business_id or "",
             CallRequest(
-                body.agent_id, body.to, body.from_, body.trunk_id, body.metadata, body.ring_timeout_s
+                body.agent_id,
+                body.to,
+                body.from_,
+                body.trunk_id,
+                body.metadata,
+                body.ring_timeout_s,
+                body.queue_deadline_s,
             ),
         )
+        if call.state is CallState.QUEUED:
+            response.status_code = 202
         _audit(ctx, owner, "create", call.id, body.model_dump(by_alias=True))
         await ctx.session.commit()
         return render(call)

@@ -108,7 +108,9 @@ async def get_own_limits(ctx: CtxDep) -> Any:
         return await ctx.session.get(Business, owner.business_id)
     if owner.scope is Scope.RESELLER:
         return await ctx.session.get(Reseller, owner.reseller_id)
-    return LimitsOut(max_concurrent_calls=None, max_outbound_cps=None, monthly_minutes=None)
+    return LimitsOut(
+        max_concurrent_calls=None, max_outbound_cps=None, monthly_minutes=None, reserved_inbound_calls=None
+    )
 
 
 @router.put("/v1/limits", response_model=LimitsOut, summary="Set the caller's own limits")

@@ -1,0 +1,134 @@
+"""Capacity, for the platform: provider plan limits (editable), the backend's state, Prometheus metrics.
+
+Provider limits default to the entry plans in PROVIDER_FACTS.md (`pipeline.gating.DEFAULT_SLOTS`);
+what the platform sets is stored and applied at once to the pools in use. With the Redis backend the
+pool's size is shared, so every node follows; a node starting later reads the stored limits.
+"""
+
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from pydantic import Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voicegrid.api import audit
+from voicegrid.api.context import Ctx, CtxDep
+from voicegrid.api.schemas import In, Out
+from voicegrid.capacity.resilient import ResilientBackend
+from voicegrid.pipeline.gating import DEFAULT_SLOTS
+from voicegrid.store.models import PlatformSetting
+from voicegrid.tenancy import Forbidden, Role, Scope
+
+router = APIRouter(tags=["capacity"])
+SETTING = "provider_slots"
+
+
+class ProviderLimit(In):
+    stage: Literal["stt", "llm", "tts"]
+    provider: str = Field(min_length=1, max_length=40)
+    slots: int = Field(ge=1, le=100_000, description="concurrent streams or requests per account")
+
+
+class ProviderLimits(In):
+    limits: list[ProviderLimit] = Field(max_length=200)
+
+
+class ProviderLimitsOut(Out):
+    limits: list[dict[str, Any]]
+
+
+class CapacityOut(Out):
+    backend: str
+    degraded: bool
+    node: str | None
+    pools: dict[str, dict[str, Any]]
+    outbound_queue: int
+
+
+async def load_provider_limits(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str, str], int]:
+    limits = dict(DEFAULT_SLOTS)
+    async with sessions() as session:
+        row = await session.get(PlatformSetting, SETTING)
+    if row is not None:
+        limits = {(item["stage"], item["provider"]): int(item["slots"]) for item in json.loads(row.value)}
+    return limits
+
+
+def _platform_only(ctx: Ctx, role: Role = Role.VIEWER) -> None:
+    if ctx.principal.scope is not Scope.PLATFORM:
+        raise Forbidden("capacity is the platform's")
+    if not ctx.principal.role.at_least(role):
+        raise Forbidden(f"needs the {role} role")
+
+
+def _render(limits: dict[tuple[str, str], int]) -> ProviderLimitsOut:
+    return ProviderLimitsOut(
+        limits=[{"stage": s, "provider": p, "slots": n} for (s, p), n in sorted(limits.items())]
+    )
+
+
+@router.get("/v1/capacity/provider-limits", response_model=ProviderLimitsOut, summary="Provider plan limits")
+async def get_provider_limits(ctx: CtxDep) -> Any:
+    _platform_only(ctx)
+    return _render(await load_provider_limits(ctx.services.sessions))
+
+
+@router.put(
+    "/v1/capacity/provider-limits", response_model=ProviderLimitsOut, summary="Set provider plan limits"
+)
+async def put_provider_limits(body: ProviderLimits, ctx: CtxDep) -> Any:
+    _platform_only(ctx, Role.ADMIN)
+    limits: dict[tuple[str, str], int] = {(item.stage, item.provider): item.slots for item in body.limits}
+    value = json.dumps([item.model_dump() for item in body.limits])
+    row = await ctx.session.get(PlatformSetting, SETTING)
+    if row is None:
+        ctx.session.add(PlatformSetting(key=SETTING, value=value))
+    else:
+        row.value = value
+    audit.record(
+        ctx, "update", "capacity", SETTING, business_id=None, reseller_id=None, changes={"limits": value}
+    )
+    await ctx.session.commit()
+    if ctx.services.provider_slots is not None:
+        await ctx.services.provider_slots.set_limits(limits)
+    return _render(limits)
+
+
+@router.get("/v1/capacity", response_model=CapacityOut, summary="The capacity backend and its pools, now")
+async def get_capacity(ctx: CtxDep) -> Any:
+    _platform_only(ctx)
+    admission, slots = ctx.services.admission, ctx.services.provider_slots
+    backend = admission.backend if admission is not None else None
+    pools: dict[str, dict[str, Any]] = {}
+    if slots is not None:
+        for account in slots.accounts.values():
+            usage = await slots.backend.usage(account.name) if account.configured else None
+            pools[account.name] = {
+                "limit": account.limit,
+                "capacity": account.capacity,
+                "decreases": account.decreases,
+                "in_use": usage.in_use if usage else {},
+                "waiting": usage.waiting if usage else {},
+            }
+    return CapacityOut(
+        backend=backend.name if backend is not None else "none",
+        degraded=isinstance(backend, ResilientBackend) and backend.degraded,
+        node=backend.shared.node if isinstance(backend, ResilientBackend) else None,
+        pools=pools,
+        outbound_queue=len(admission.queue) if admission is not None else 0,
+    )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    summary="Prometheus metrics (platform key)",
+    responses={200: {"content": {"text/plain": {}}}},
+)
+async def metrics(ctx: CtxDep) -> Response:
+    _platform_only(ctx)
+    admission = ctx.services.admission
+    body = admission.metrics.render() if admission is not None else b""
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
