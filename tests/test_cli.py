@@ -115,6 +115,8 @@ def test_plan_prints_the_sizing_as_json_and_reproduces_the_tts_rule_of_thumb() -
             "180",
             "--tts-slots",
             "1,3",
+            "--call-limit",
+            "35",
             "--json",
         ],
         env=env_without_voicegrid(),
@@ -131,3 +133,7 @@ def test_plan_prints_the_sizing_as_json_and_reproduces_the_tts_rule_of_thumb() -
         (3, 120, 240),
     ]
     assert out["deepgram_plan"] == "pay-as-you-go"
+    calls, stt, tts = out["under_limits"]  # the call limit set, and the default Deepgram plan's
+    assert (calls["limit"], calls["value"], calls["meaning"]) == ("max_concurrent_calls", 35, "refused")
+    assert 0.05 < calls["probability"] < 0.06
+    assert (stt["value"], tts["value"]) == (150, 45)

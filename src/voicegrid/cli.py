@@ -275,6 +275,10 @@ def plan(
     wait_ms: Annotated[float, typer.Option("--wait-ms", help="per-turn wait bound")] = 100.0,
     wait_target: Annotated[float, typer.Option("--wait-target", help="share that may wait longer")] = 0.01,
     tts_slots: Annotated[str, typer.Option("--tts-slots", help="slot counts to advise on")] = "1,3,10,45",
+    call_limit: Annotated[int | None, typer.Option("--call-limit", help="max_concurrent_calls set")] = None,
+    stt_limit: Annotated[int, typer.Option("--stt-limit", help="STT streams of the account")] = 150,
+    tts_limit: Annotated[int, typer.Option("--tts-limit", help="TTS slots of the account")] = 45,
+    llm_limit: Annotated[int | None, typer.Option("--llm-limit", help="LLM slots, if limited")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Size concurrent calls and provider slots (Erlang B and C), and check the TTS rule of thumb."""
@@ -307,11 +311,22 @@ def plan(
         for n in slot_counts
     ]
     buy = planning.deepgram_plan_for(result.concurrent_calls, result.tts_slots)
+    checks = planning.check_limits(
+        result,
+        calls=call_limit,
+        stt=stt_limit,
+        tts=tts_limit,
+        llm=llm_limit,
+        tts_request_s=tts_request_ms / 1000,
+        llm_request_s=llm_request_ms / 1000,
+        wait_bound_s=wait_ms / 1000,
+    )
     if as_json:
         out = {
             "plan": dataclasses.asdict(result),
             "deepgram_plan": buy,
             "tts_advice": [dataclasses.asdict(a) for a in advice],
+            "under_limits": [dataclasses.asdict(c) for c in checks],
         }
         typer.echo(json.dumps(out, indent=2))
         return
@@ -342,6 +357,12 @@ def plan(
     for a in advice:
         rule.add_row(str(a.slots), f"{a.naive_low}-{a.naive_high}", f"{a.served}-{a.served_at_long_interval}")
     console.print(rule)
+    limits = Table(title="Under the limits set")
+    for column in ("limit", "set", "offered / limit", "share of requests"):
+        limits.add_column(column)
+    for c in checks:
+        limits.add_row(c.limit, str(c.value), f"{c.utilisation:.0%}", f"{c.probability:.2%} {c.meaning}")
+    console.print(limits)
 
 
 @app.command()

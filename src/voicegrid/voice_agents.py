@@ -122,7 +122,9 @@ class VoiceAgentFactory:
         tenant, wait_s = agent.business_id, float((agent.turn or {}).get("slot_wait_ms", 300)) / 1000
         session = VoiceSession(
             config,
-            stt=build_stt(self._configs("stt", agent, creds), report),
+            stt=build_stt(
+                self._configs("stt", agent, creds), report, lambda p: self.slots.gate_stt(p, tenant, wait_s)
+            ),
             llm=build_llm(
                 self._configs("llm", agent, creds), report, lambda p: self.slots.gate_llm(p, tenant, wait_s)
             ),

@@ -3,6 +3,7 @@
 import pytest
 
 from voicegrid.capacity.planning import (
+    check_limits,
     erlang_b,
     erlang_c,
     mean_wait_s,
@@ -71,3 +72,17 @@ def test_a_plan_sizes_calls_and_provider_slots_for_a_traffic_profile() -> None:
     assert result.tts_wait_probability <= 0.01
     assert result.llm_wait_probability <= 0.01
     assert 0 < result.tts_slots < result.concurrent_calls
+
+
+def test_the_limits_set_are_checked_for_the_share_refused_or_kept_waiting() -> None:
+    result = plan(calls_per_hour=600, mean_call_s=180)
+    calls, stt, tts, llm = check_limits(result, calls=35, stt=150, tts=1, llm=4, llm_request_s=0.8)
+    assert (calls.limit, calls.meaning) == ("max_concurrent_calls", "refused")
+    assert calls.probability == pytest.approx(erlang_b(30, 35))
+    assert 0.05 < calls.probability < 0.06  # 35 lines at 30 Erlangs lose about one call in 19
+    assert stt.probability < 1e-12
+    assert tts.utilisation == pytest.approx(result.tts_erlangs)
+    assert tts.probability == pytest.approx(wait_exceeds(result.tts_erlangs, 1, 0.25, 0.1))
+    assert llm.probability == pytest.approx(wait_exceeds(result.llm_erlangs, 4, 0.8, 0.1))
+    overloaded = check_limits(result, llm=1)
+    assert overloaded[0].probability == 1.0  # more offered than served: every request waits

@@ -7,15 +7,16 @@ from tests.support.voice import Line
 from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.capacity.metrics import CapacityMetrics
 from voicegrid.pipeline.events import ProviderFailed
-from voicegrid.pipeline.gating import Account, ProviderSlots
+from voicegrid.pipeline.gating import Account, PlanLimit, ProviderSlots
 from voicegrid.providers.base import Meter, ProviderConfig
-from voicegrid.providers.errors import ProviderRateLimited
-from voicegrid.providers.registry import build_tts
+from voicegrid.providers.errors import ProviderError, ProviderRateLimited
+from voicegrid.providers.llm.base import TextDelta
+from voicegrid.providers.registry import build_llm, build_stt, build_tts
 from voicegrid.testing.emulators import DeepgramEmulator, Faults
 
 
 async def test_a_turn_whose_tts_account_is_full_is_spoken_by_the_next_provider_after_the_wait() -> None:
-    slots = ProviderSlots({("tts", "simulated"): 1})
+    slots = ProviderSlots({("tts", "simulated"): PlanLimit(slots=1)})
     busy = ProviderConfig("simulated", api_key="account-a", options={"first_byte_ms": 10})
     spare = ProviderConfig("simulated", api_key="account-b", options={"first_byte_ms": 10})
     account_a = slots.account("tts", busy)
@@ -66,7 +67,7 @@ async def test_a_429_through_the_gate_shrinks_the_accounts_slots_and_frees_the_s
     emulator = DeepgramEmulator(api_key="key", faults=Faults("429"))
     await emulator.start()
     try:
-        slots = ProviderSlots({("tts", "deepgram"): 4})
+        slots = ProviderSlots({("tts", "deepgram"): PlanLimit(slots=4)})
         config = ProviderConfig(
             "deepgram", api_key="key", base_url=emulator.http_url, options={"transport": "ws"}
         )
@@ -81,3 +82,52 @@ async def test_a_429_through_the_gate_shrinks_the_accounts_slots_and_frees_the_s
     usage = await slots.backend.usage(account.name)
     assert (account.capacity, usage.capacity, account.decreases) == (2, 2, 1)
     assert usage.in_use == {}
+
+
+async def test_a_live_stt_stream_holds_its_accounts_slot_for_the_call_and_a_full_account_fails_over() -> None:
+    slots = ProviderSlots({("stt", "simulated"): PlanLimit(slots=1)})
+    busy = ProviderConfig("simulated", api_key="account-a", options={"transcripts": ["hello"]})
+    spare = ProviderConfig("simulated", api_key="account-b", options={"transcripts": ["hello"]})
+    account_a, account_b = slots.account("stt", busy), slots.account("stt", spare)
+    assert account_a is not None
+    assert account_b is not None
+    await account_a.acquire("another-business", 1.0)  # account A's one stream is in use elsewhere
+    errors: list[ProviderError] = []
+    stt = build_stt(
+        [busy, spare], lambda stage, e: errors.append(e), lambda p: slots.gate_stt(p, "this-business", 0.05)
+    )
+    stream = await stt.open(8000, "en", Meter())
+    assert [type(e).__name__ for e in errors] == ["ProviderBusy"]
+    assert (await slots.backend.usage(account_b.name)).in_use == {"this-business": 1}  # held while open
+    await stream.aclose()
+    assert (await slots.backend.usage(account_b.name)).in_use == {}
+    assert (await slots.backend.usage(account_a.name)).in_use == {"another-business": 1}
+
+
+async def test_an_llm_account_over_its_tokens_per_minute_sends_the_next_request_to_the_next_provider() -> (
+    None
+):
+    slots = ProviderSlots({("llm", "simulated"): PlanLimit(tpm=20)})
+    small = ProviderConfig(
+        "simulated", api_key="small-tier", options={"first_token_ms": 5, "replies": ["A"] * 5}
+    )
+    other = ProviderConfig(
+        "simulated", api_key="other-tier", options={"first_token_ms": 5, "replies": ["B"] * 5}
+    )
+    account = slots.account("llm", small)
+    assert account is not None
+    account.wall = lambda: 6_000.0  # one minute throughout, whenever the test runs
+    errors: list[ProviderError] = []
+    llm = build_llm(
+        [small, other], lambda stage, e: errors.append(e), lambda p: slots.gate_llm(p, "biz", 0.1)
+    )
+    prompt = [{"role": "user", "content": "x" * 100}]  # 25 tokens in: the first request spends the minute
+
+    async def reply() -> str:
+        return "".join([c.text async for c in llm.stream(prompt, [], Meter()) if isinstance(c, TextDelta)])
+
+    assert await reply() == "A"
+    assert await reply() == "B"  # the small account's minute is spent: the next provider answers
+    assert [type(e).__name__ for e in errors] == ["ProviderBusy"]
+    assert "tpm=20" in str(errors[0])
+    assert await slots.backend.total(account._minute()[0]) == 26  # 25 in, 1 out

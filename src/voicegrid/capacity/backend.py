@@ -64,8 +64,8 @@ class Backend(Protocol):
 
     async def usage(self, pool: str) -> PoolUsage: ...
 
-    async def rate(self, key: str, per_second: float) -> bool:
-        """Take one event of a rate limit (a sliding second); False if the second is full."""
+    async def rate(self, key: str, limit: float, window_s: float = 1.0) -> bool:
+        """Take one event of a rate limit (`limit` per sliding `window_s`); False if it is full."""
         ...
 
     async def add(self, key: str, amount: float, expires_at: float) -> float:

@@ -141,12 +141,12 @@ class MemoryBackend:
         fair = self._pool(pool).pool
         return PoolUsage(fair.capacity, {t: n for t, n in fair.in_use.items() if n}, fair.waiting_by_tenant())
 
-    async def rate(self, key: str, per_second: float) -> bool:
+    async def rate(self, key: str, limit: float, window_s: float = 1.0) -> bool:
         now = time.monotonic()
         events = self._events.setdefault(key, collections.deque())
-        while events and events[0] <= now - 1.0:
+        while events and events[0] <= now - window_s:
             events.popleft()
-        if len(events) >= per_second:
+        if len(events) >= limit:
             return False
         events.append(now)
         return True

@@ -109,6 +109,8 @@ class Plan:
     tts_wait_probability: float
     llm_slots: int
     llm_wait_probability: float
+    tts_erlangs: float = 0.0  # offered load on the TTS and LLM pools
+    llm_erlangs: float = 0.0
 
 
 def plan(
@@ -144,7 +146,77 @@ def plan(
         tts_wait_probability=wait_exceeds(tts_load, tts, tts_request_s, wait_bound_s),
         llm_slots=llm,
         llm_wait_probability=wait_exceeds(llm_load, llm, llm_request_s, wait_bound_s),
+        tts_erlangs=tts_load,
+        llm_erlangs=llm_load,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class LimitCheck:
+    """What a configured limit does to the profile: the share refused, or waiting past the bound."""
+
+    limit: str
+    value: int
+    probability: float
+    meaning: str  # "refused" (calls: 503 or 429), "fall back" (STT), "wait > N ms" (TTS, LLM)
+    utilisation: float
+
+
+def check_limits(
+    p: Plan,
+    *,
+    calls: int | None = None,
+    stt: int | None = None,
+    tts: int | None = None,
+    llm: int | None = None,
+    tts_request_s: float = 0.25,
+    llm_request_s: float = 0.8,
+    wait_bound_s: float = 0.1,
+) -> list[LimitCheck]:
+    """The blocking (Erlang B) or waiting (Erlang C) probability under the limits actually set."""
+    wait = f"wait > {wait_bound_s * 1000:g} ms"
+    checks = []
+    if calls is not None:
+        checks.append(
+            LimitCheck(
+                "max_concurrent_calls",
+                calls,
+                erlang_b(p.offered_erlangs, calls),
+                "refused",
+                p.offered_erlangs / max(calls, 1),
+            )
+        )
+    if stt is not None:
+        checks.append(
+            LimitCheck(
+                "STT streams",
+                stt,
+                erlang_b(p.offered_erlangs, stt),
+                "fall back",
+                p.offered_erlangs / max(stt, 1),
+            )
+        )
+    if tts is not None:
+        checks.append(
+            LimitCheck(
+                "TTS slots",
+                tts,
+                wait_exceeds(p.tts_erlangs, tts, tts_request_s, wait_bound_s),
+                wait,
+                p.tts_erlangs / max(tts, 1),
+            )
+        )
+    if llm is not None:
+        checks.append(
+            LimitCheck(
+                "LLM slots",
+                llm,
+                wait_exceeds(p.llm_erlangs, llm, llm_request_s, wait_bound_s),
+                wait,
+                p.llm_erlangs / max(llm, 1),
+            )
+        )
+    return checks
 
 
 # Deepgram's published concurrency per plan (PROVIDER_FACTS.md 4.6): (STT streams, TTS WebSocket streams)

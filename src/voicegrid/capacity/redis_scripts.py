@@ -46,14 +46,15 @@ return restored
 """
 )
 
-# KEYS[1]: the event window; ARGV: per second, a unique member. 1 taken, 0 the second is full.
+# KEYS[1]: the event window; ARGV: limit, a unique member, window ms. 1 taken, 0 the window is full.
 RATE = (
     _CLOCK
     + """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', NOW - 1000)
+local window = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', NOW - window)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], NOW, ARGV[2])
-redis.call('PEXPIRE', KEYS[1], 2000)
+redis.call('PEXPIRE', KEYS[1], 2 * window)
 return 1
 """
 )

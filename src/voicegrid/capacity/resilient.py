@@ -182,13 +182,13 @@ class ResilientBackend:
         except UNREACHABLE as exc:
             await self._degrade(exc)
 
-    async def rate(self, key: str, per_second: float) -> bool:
+    async def rate(self, key: str, limit: float, window_s: float = 1.0) -> bool:
         if not self.degraded:
             try:
-                return await self.shared.rate(key, per_second)
+                return await self.shared.rate(key, limit, window_s)
             except UNREACHABLE as exc:
                 await self._degrade(exc)
-        return await self.local.rate(key, per_second * self.fraction)
+        return await self.local.rate(key, limit * self.fraction, window_s)
 
     async def add(self, key: str, amount: float, expires_at: float) -> float:
         if not self.degraded:

@@ -232,9 +232,10 @@ class RedisBackend:
         waiting = {str(rest[i]): int(rest[i + 2]) for i in range(0, len(rest), 3) if int(rest[i + 2])}
         return PoolUsage(capacity, in_use, waiting)
 
-    async def rate(self, key: str, per_second: float) -> bool:
+    async def rate(self, key: str, limit: float, window_s: float = 1.0) -> bool:
         member = f"{self.node}:{next(self._ids)}"
-        return bool(await self._run("RATE", [f"{self.prefix}rate:{key}"], [per_second, member]))
+        window_ms = int(window_s * 1000)
+        return bool(await self._run("RATE", [f"{self.prefix}rate:{key}"], [limit, member, window_ms]))
 
     async def add(self, key: str, amount: float, expires_at: float) -> float:
         async with self.redis.pipeline(transaction=True) as pipe:

@@ -1,4 +1,5 @@
-"""Per-turn gating: a TTS or LLM request first takes a slot of its provider account's fair pool.
+"""Gating: a TTS or LLM request first takes a slot of its provider account's fair pool, and a live
+STT stream holds one for the call's length.
 
 If no slot frees up within the agent's wait, the request fails with `ProviderBusy` (retryable), and
 the failover list moves on to the next provider in the same turn. A 429 from the provider halves our
@@ -9,8 +10,8 @@ slot back (additive increase), up to the configured limit. Both are counted and 
 import contextlib
 import hashlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from voicegrid.capacity.backend import Backend, PoolSpec, Slot
 from voicegrid.capacity.errors import SlotUnavailable
@@ -20,6 +21,7 @@ from voicegrid.media.session import Pcm
 from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.errors import ProviderError, ProviderRateLimited
 from voicegrid.providers.llm.base import LlmChunk, LlmStage, Message, ToolSpec
+from voicegrid.providers.stt.base import SttStage, Transcript, TranscriptStream
 from voicegrid.providers.tts.base import TtsStage
 
 
@@ -29,30 +31,53 @@ class ProviderBusy(ProviderError):
     retryable = True
 
 
+@dataclass(frozen=True, slots=True)
+class PlanLimit:
+    """A provider plan's limits per account: concurrency, requests and tokens per minute, and how the
+    tenants sharing the account split it (weights, guaranteed minimums; by business id)."""
+
+    slots: int | None = None
+    rpm: int | None = None
+    tpm: int | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+    minimums: dict[str, int] = field(default_factory=dict)
+
+
 @dataclass
 class Account:
-    """One provider account's pool on the capacity backend, and our view of its real limit (AIMD)."""
+    """One provider account on the capacity backend: its fair pool (when it limits concurrency), its
+    per-minute budgets, and our view of its real concurrency limit (AIMD)."""
 
     backend: Backend
     name: str
-    limit: int
+    limit: int | None
     metrics: CapacityMetrics
     cooldown_s: float = 30.0
+    rpm: int | None = None
+    tpm: int | None = None
+    weights: dict[str, float] = field(default_factory=dict)
+    minimums: dict[str, int] = field(default_factory=dict)
     decreases: int = 0
     capacity: int = 0
+    wall: Callable[[], float] = time.time  # the clock the per-minute budgets are counted by
     _last_change: float = 0.0
     _configured: bool = False
 
     def __post_init__(self) -> None:
-        self.capacity = self.capacity or self.limit
+        self.capacity = self.capacity or self.limit or 0
 
     @property
     def configured(self) -> bool:
         return self._configured
 
+    def apply(self, plan: PlanLimit) -> None:
+        self.limit, self.rpm, self.tpm = plan.slots, plan.rpm, plan.tpm
+        self.weights, self.minimums = dict(plan.weights), dict(plan.minimums)
+
     async def resize(self, capacity: int) -> None:
         self.capacity = capacity
-        await self.backend.configure(PoolSpec(self.name, capacity))
+        minimums = self.minimums if sum(self.minimums.values()) <= capacity else {}  # AIMD shrank below them
+        await self.backend.configure(PoolSpec(self.name, capacity, self.weights, minimums))
         self._configured = True
         self.metrics.capacity(self.name, capacity)
 
@@ -60,16 +85,32 @@ class Account:
         self.decreases += 1
         self._last_change = now
         self.metrics.throttled(self.name)
-        await self.resize(max(1, self.capacity // 2))
+        if self.limit is not None:
+            await self.resize(max(1, self.capacity // 2))
 
     async def tick(self, now: float) -> None:
+        if self.limit is None:
+            return
         if not self._configured:
             await self.resize(self.capacity)
         if self.capacity < self.limit and now - self._last_change >= self.cooldown_s:
             self._last_change = now
             await self.resize(self.capacity + 1)
 
-    async def acquire(self, tenant: str, wait_s: float) -> Slot:
+    def _minute(self) -> tuple[str, float]:
+        minute = int(self.wall() // 60)
+        return f"tpm:{self.name}:{minute}", time.time() + 120  # kept two minutes, then dropped
+
+    async def acquire(self, tenant: str, wait_s: float) -> Slot | None:
+        """Check the minute's budgets, then hold a slot (None when the plan limits no concurrency)."""
+        if self.rpm is not None and not await self.backend.rate(f"rpm:{self.name}", self.rpm, 60.0):
+            self.metrics.slot_timeout(self.name)
+            raise SlotUnavailable(f"{self.name} (rpm={self.rpm})", tenant, 0.0)
+        if self.tpm is not None and await self.backend.total(self._minute()[0]) >= self.tpm:
+            self.metrics.slot_timeout(self.name)
+            raise SlotUnavailable(f"{self.name} (tpm={self.tpm})", tenant, 0.0)
+        if self.limit is None:
+            return None
         await self.tick(time.monotonic())
         started = time.monotonic()
         try:
@@ -80,9 +121,15 @@ class Account:
         self.metrics.slot_taken(self.name, tenant, time.monotonic() - started)
         return slot
 
-    async def release(self, slot: Slot) -> None:
-        self.metrics.slot_released(self.name, slot.tenant)
-        await self.backend.release_slot(slot)
+    async def spent(self, tokens: int) -> None:
+        if self.tpm is not None and tokens:
+            key, lapses = self._minute()
+            await self.backend.add(key, tokens, lapses)
+
+    async def release(self, slot: Slot | None) -> None:
+        if slot is not None:
+            self.metrics.slot_released(self.name, slot.tenant)
+            await self.backend.release_slot(slot)
 
 
 @contextlib.asynccontextmanager
@@ -118,6 +165,53 @@ class GatedTts(TtsStage):
         await self.inner.aclose()
 
 
+class GatedStt(SttStage):
+    """A live STT stream holds one slot of its account for as long as it is open (the call's length)."""
+
+    def __init__(self, inner: SttStage, account: Account, tenant: str, wait_s: float) -> None:
+        super().__init__(inner.config)
+        self.name = inner.name
+        self.inner, self.account, self.tenant, self.wait_s = inner, account, tenant, wait_s
+
+    async def open(self, sample_rate: int, language: str, meter: Meter) -> TranscriptStream:
+        try:
+            slot = await self.account.acquire(self.tenant, self.wait_s)
+        except SlotUnavailable as exc:
+            raise ProviderBusy(self.name, str(exc)) from exc
+        try:
+            stream = await self.inner.open(sample_rate, language, meter)
+        except BaseException:
+            await self.account.release(slot)
+            raise
+        return _SlotStream(stream, self.account, slot)
+
+
+class _SlotStream(TranscriptStream):
+    def __init__(self, inner: TranscriptStream, account: Account, slot: Slot | None) -> None:
+        super().__init__(inner.provider, inner.sample_rate)
+        self.inner, self.account = inner, account
+        self._slot = slot
+        self._open = True
+
+    async def send(self, pcm: bytes) -> None:
+        await self.inner.send(pcm)
+
+    async def finalize(self) -> None:
+        await self.inner.finalize()
+
+    async def recv(self) -> Transcript | None:
+        return await self.inner.recv()
+
+    async def aclose(self) -> None:
+        try:
+            await self.inner.aclose()
+        finally:
+            if self._open:
+                self._open = False
+                self.closed = True
+                await self.account.release(self._slot)
+
+
 class GatedLlm(LlmStage):
     def __init__(self, inner: LlmStage, account: Account, tenant: str, wait_s: float) -> None:
         super().__init__(inner.config)
@@ -127,54 +221,68 @@ class GatedLlm(LlmStage):
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec], meter: Meter
     ) -> AsyncGenerator[LlmChunk, None]:
-        async with _slot(self.account, self.tenant, self.wait_s, self.name):
-            async for chunk in self.inner.stream(messages, tools, meter):
-                yield chunk
+        usage = meter.line("llm", self.inner.name, self.inner.config.model)
+        before = usage.tokens_in + usage.tokens_out
+        try:
+            async with _slot(self.account, self.tenant, self.wait_s, self.name):
+                async for chunk in self.inner.stream(messages, tools, meter):
+                    yield chunk
+        finally:
+            await self.account.spent(usage.tokens_in + usage.tokens_out - before)
 
 
-# Concurrent requests per provider account, from PROVIDER_FACTS.md 4.6 (the entry plans); None: the
-# provider has no concurrency limit we gate on (OpenAI limits tokens and requests per minute).
-DEFAULT_SLOTS: dict[tuple[str, str], int] = {("tts", "deepgram"): 45, ("tts", "elevenlabs"): 20}
+# Per provider account, from PROVIDER_FACTS.md 4.6 (the entry plans): Deepgram 150 live STT streams
+# and 45 TTS streams a project, ElevenLabs 20 (Pro). OpenAI limits requests and tokens per minute by
+# usage tier, which the platform states through the API (not researched into defaults here).
+DEFAULT_LIMITS: dict[tuple[str, str], PlanLimit] = {
+    ("stt", "deepgram"): PlanLimit(slots=150),
+    ("tts", "deepgram"): PlanLimit(slots=45),
+    ("tts", "elevenlabs"): PlanLimit(slots=20),
+}
 
 
 class ProviderSlots:
-    """The provider accounts' fair pools (provider, endpoint and key), on the capacity backend."""
+    """The provider accounts (provider, endpoint and key) and their limits, on the capacity backend."""
 
     def __init__(
         self,
-        limits: dict[tuple[str, str], int] | None = None,
+        limits: dict[tuple[str, str], PlanLimit] | None = None,
         backend: Backend | None = None,
         metrics: CapacityMetrics | None = None,
     ) -> None:
-        self.limits = dict(DEFAULT_SLOTS if limits is None else limits)
+        self.limits = dict(DEFAULT_LIMITS if limits is None else limits)
         self.backend: Backend = backend or MemoryBackend()
         self.metrics = metrics or CapacityMetrics()
         self.accounts: dict[tuple[str, str, str, str], Account] = {}
 
     def account(self, stage: str, config: ProviderConfig) -> Account | None:
-        limit = self.limits.get((stage, config.provider))
-        if limit is None:
+        plan = self.limits.get((stage, config.provider))
+        if plan is None:
             return None
         key_id = hashlib.sha256(f"{config.base_url or ''} {config.api_key or ''}".encode()).hexdigest()[:12]
         account = (stage, config.provider, config.base_url or "", key_id)
         if account not in self.accounts:
-            name = f"{stage}:{config.provider}:{key_id}"
-            self.accounts[account] = Account(self.backend, name, limit, self.metrics)
+            created = Account(self.backend, f"{stage}:{config.provider}:{key_id}", plan.slots, self.metrics)
+            created.apply(plan)
+            self.accounts[account] = created
         return self.accounts[account]
 
-    async def set_limits(self, limits: dict[tuple[str, str], int]) -> None:
+    async def set_limits(self, limits: dict[tuple[str, str], PlanLimit]) -> None:
         """New plan limits (the API): accounts in use take them at once, on every node sharing the pool."""
         self.limits = dict(limits)
         for (stage, provider, _, _), account in list(self.accounts.items()):
-            limit = self.limits.get((stage, provider))
-            if limit is None:
-                continue
-            account.limit = limit
-            await account.resize(min(account.capacity, limit) if account.decreases else limit)
+            plan = self.limits.get((stage, provider), PlanLimit())
+            account.apply(plan)
+            if plan.slots is not None:
+                await account.resize(min(account.capacity, plan.slots) if account.decreases else plan.slots)
 
     def gate_tts(self, tts: TtsStage, tenant: str, wait_s: float) -> TtsStage:
         account = self.account("tts", tts.config)
         return tts if account is None else GatedTts(tts, account, tenant, wait_s)
+
+    def gate_stt(self, stt: SttStage, tenant: str, wait_s: float) -> SttStage:
+        account = self.account("stt", stt.config)
+        return stt if account is None else GatedStt(stt, account, tenant, wait_s)
 
     def gate_llm(self, llm: LlmStage, tenant: str, wait_s: float) -> LlmStage:
         account = self.account("llm", llm.config)

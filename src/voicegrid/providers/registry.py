@@ -9,7 +9,7 @@ from typing import TypeVar
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.errors import ProviderConnectError
 from voicegrid.providers.llm.base import FallbackLlm, Llm, LlmStage
-from voicegrid.providers.stt.base import ErrorSink, FallbackStt, Stt
+from voicegrid.providers.stt.base import ErrorSink, FallbackStt, Stt, SttStage
 from voicegrid.providers.tts.base import FallbackTts, Tts, TtsStage
 
 T = TypeVar("T")
@@ -107,8 +107,13 @@ def _all(
     return out
 
 
-def build_stt(configs: list[ProviderConfig], on_error: ErrorSink | None = None) -> FallbackStt:
-    return FallbackStt(_all(STT, "stt", configs, on_error), on_error)
+def build_stt(
+    configs: list[ProviderConfig],
+    on_error: ErrorSink | None = None,
+    wrap: Callable[[Stt], SttStage] = lambda stt: stt,
+) -> FallbackStt:
+    """`wrap` puts each provider's stream behind its account's gate (one slot for the call's length)."""
+    return FallbackStt([wrap(p) for p in _all(STT, "stt", configs, on_error)], on_error)
 
 
 def build_llm(

@@ -1,23 +1,24 @@
 """Capacity, for the platform: provider plan limits (editable), the backend's state, Prometheus metrics.
 
-Provider limits default to the entry plans in PROVIDER_FACTS.md (`pipeline.gating.DEFAULT_SLOTS`);
+Provider limits default to the entry plans in PROVIDER_FACTS.md (`pipeline.gating.DEFAULT_LIMITS`);
 what the platform sets is stored and applied at once to the pools in use. With the Redis backend the
 pool's size is shared, so every node follows; a node starting later reads the stored limits.
 """
 
+import dataclasses
 import json
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
-from pydantic import Field
+from pydantic import Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.schemas import In, Out
 from voicegrid.capacity.resilient import ResilientBackend
-from voicegrid.pipeline.gating import DEFAULT_SLOTS
+from voicegrid.pipeline.gating import DEFAULT_LIMITS, PlanLimit
 from voicegrid.store.models import PlatformSetting
 from voicegrid.tenancy import Forbidden, Role, Scope
 
@@ -28,7 +29,28 @@ SETTING = "provider_slots"
 class ProviderLimit(In):
     stage: Literal["stt", "llm", "tts"]
     provider: str = Field(min_length=1, max_length=40)
-    slots: int = Field(ge=1, le=100_000, description="concurrent streams or requests per account")
+    slots: int | None = Field(default=None, ge=1, le=100_000, description="concurrent streams or requests")
+    rpm: int | None = Field(default=None, ge=1, le=10_000_000, description="requests per minute")
+    tpm: int | None = Field(default=None, ge=1, le=10**10, description="tokens per minute (LLMs)")
+    weights: dict[str, float] = Field(
+        default_factory=dict, max_length=1000, description="business id -> its share's weight (default 1)"
+    )
+    minimums: dict[str, int] = Field(
+        default_factory=dict, max_length=1000, description="business id -> slots held free for it"
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> "ProviderLimit":
+        if any(w <= 0 or w > 1000 for w in self.weights.values()):
+            raise ValueError("weights are between 0 (excluded) and 1000")
+        if any(m < 0 for m in self.minimums.values()):
+            raise ValueError("minimums are not negative")
+        if self.minimums and (self.slots is None or sum(self.minimums.values()) > self.slots):
+            raise ValueError("guaranteed minimums need slots, and may not exceed them")
+        return self
+
+    def plan(self) -> PlanLimit:
+        return PlanLimit(self.slots, self.rpm, self.tpm, self.weights, self.minimums)
 
 
 class ProviderLimits(In):
@@ -47,13 +69,16 @@ class CapacityOut(Out):
     outbound_queue: int
 
 
-async def load_provider_limits(sessions: async_sessionmaker[AsyncSession]) -> dict[tuple[str, str], int]:
-    limits = dict(DEFAULT_SLOTS)
+async def load_provider_limits(
+    sessions: async_sessionmaker[AsyncSession],
+) -> dict[tuple[str, str], PlanLimit]:
+    """What the platform stated, else the defaults from PROVIDER_FACTS.md."""
     async with sessions() as session:
         row = await session.get(PlatformSetting, SETTING)
-    if row is not None:
-        limits = {(item["stage"], item["provider"]): int(item["slots"]) for item in json.loads(row.value)}
-    return limits
+    if row is None:
+        return dict(DEFAULT_LIMITS)
+    items = [ProviderLimit.model_validate(item) for item in json.loads(row.value)]
+    return {(item.stage, item.provider): item.plan() for item in items}
 
 
 def _platform_only(ctx: Ctx, role: Role = Role.VIEWER) -> None:
@@ -63,9 +88,11 @@ def _platform_only(ctx: Ctx, role: Role = Role.VIEWER) -> None:
         raise Forbidden(f"needs the {role} role")
 
 
-def _render(limits: dict[tuple[str, str], int]) -> ProviderLimitsOut:
+def _render(limits: dict[tuple[str, str], PlanLimit]) -> ProviderLimitsOut:
     return ProviderLimitsOut(
-        limits=[{"stage": s, "provider": p, "slots": n} for (s, p), n in sorted(limits.items())]
+        limits=[
+            {"stage": s, "provider": p, **dataclasses.asdict(plan)} for (s, p), plan in sorted(limits.items())
+        ]
     )
 
 
@@ -80,7 +107,9 @@ async def get_provider_limits(ctx: CtxDep) -> Any:
 )
 async def put_provider_limits(body: ProviderLimits, ctx: CtxDep) -> Any:
     _platform_only(ctx, Role.ADMIN)
-    limits: dict[tuple[str, str], int] = {(item.stage, item.provider): item.slots for item in body.limits}
+    limits: dict[tuple[str, str], PlanLimit] = {
+        (item.stage, item.provider): item.plan() for item in body.limits
+    }
     value = json.dumps([item.model_dump() for item in body.limits])
     row = await ctx.session.get(PlatformSetting, SETTING)
     if row is None:

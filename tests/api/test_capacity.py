@@ -1,0 +1,59 @@
+"""Capacity through the API: provider plan limits (stated by the platform, applied at once), the
+backend's state, and Prometheus metrics; none of it for tenants."""
+
+from tests.api.world import World
+from tests.support.platform import Running
+
+
+async def test_the_platform_states_provider_limits_and_the_pools_in_use_follow(
+    run: Running, world: World
+) -> None:
+    defaults = await run.ok("GET", "/v1/capacity/provider-limits")
+    assert {
+        "stage": "tts",
+        "provider": "deepgram",
+        "slots": 45,
+        "rpm": None,
+        "tpm": None,
+        "weights": {},
+        "minimums": {},
+    } in defaults["limits"]
+    plan = {
+        "limits": [
+            {
+                "stage": "tts",
+                "provider": "deepgram",
+                "slots": 60,
+                "weights": {world.business_a1: 2},
+                "minimums": {world.business_b1: 5},
+            },
+            {"stage": "llm", "provider": "openai", "rpm": 500, "tpm": 200_000},
+        ]
+    }
+    stated = await run.ok("PUT", "/v1/capacity/provider-limits", json=plan)
+    assert [(x["stage"], x["provider"], x["slots"], x["tpm"]) for x in stated["limits"]] == [
+        ("llm", "openai", None, 200_000),
+        ("tts", "deepgram", 60, None),
+    ]
+    assert (await run.ok("GET", "/v1/capacity/provider-limits")) == stated  # stored
+    capacity = await run.ok("GET", "/v1/capacity")
+    assert (capacity["backend"], capacity["degraded"], capacity["outbound_queue"]) == ("memory", False, 0)
+
+
+async def test_provider_limits_that_cannot_hold_are_refused_with_the_reason(run: Running) -> None:
+    bad = {"limits": [{"stage": "tts", "provider": "deepgram", "slots": 4, "minimums": {"biz_x": 5}}]}
+    response = await run.admin("PUT", "/v1/capacity/provider-limits", json=bad)
+    assert response.status_code == 422
+    assert "may not exceed" in response.text
+    zero_weight = {"limits": [{"stage": "tts", "provider": "deepgram", "slots": 4, "weights": {"biz_x": 0}}]}
+    assert (await run.admin("PUT", "/v1/capacity/provider-limits", json=zero_weight)).status_code == 422
+
+
+async def test_metrics_speak_prometheus_to_the_platform_and_nobody_else(run: Running, world: World) -> None:
+    response = await run.admin("GET", "/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "# TYPE voicegrid_admission_rejections_total counter" in response.text
+    assert "# TYPE voicegrid_provider_slot_wait_seconds histogram" in response.text
+    for scope in ("business", "reseller"):
+        assert (await run.as_key(world.key(scope, "owner"), "GET", "/metrics")).status_code == 403
