@@ -59,6 +59,19 @@ return 1
 """
 )
 
+# KEYS: the counters a lease holds; ARGV[1]: the lease id. Gives the lease back in one step.
+DROP = """
+for _, key in ipairs(KEYS) do redis.call('ZREM', key, ARGV[1]) end
+return 0
+"""
+
+# KEYS[1]: the total; ARGV: amount, expiry (epoch s). Returns the new total as text.
+ADD = """
+local total = redis.call('INCRBYFLOAT', KEYS[1], ARGV[1])
+redis.call('EXPIREAT', KEYS[1], ARGV[2])
+return total
+"""
+
 COUNT = (
     _CLOCK
     + """

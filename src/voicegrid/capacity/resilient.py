@@ -90,7 +90,7 @@ class ResilientBackend:
         while True:
             await asyncio.sleep(self.probe_s)
             try:
-                await self.shared.redis.ping()
+                await self.shared.ping()
                 if not self.shared._tasks:
                     await self.shared.start()
                 await self.shared.undo_uncertain()

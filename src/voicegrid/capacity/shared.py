@@ -52,20 +52,26 @@ class RedisBackend:
         self.retry_after_s = retry_after_s
         self.node = node_id or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         self.channel = f"{prefix}grants:{self.node}"
-        # A bounded pool whose callers queue for a connection (for at most the timeout) under bursts.
-        pool = aioredis.BlockingConnectionPool.from_url(
+        # At most `max_connections` requests in flight; the rest queue here in arrival order (a busy
+        # node is not a Redis outage), and each request then has `timeout_s` on the wire.
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(
             url,
             max_connections=max_connections,
-            timeout=timeout_s,
             socket_timeout=timeout_s,
             socket_connect_timeout=timeout_s,
             decode_responses=True,
         )
-        self.redis: aioredis.Redis = aioredis.Redis(connection_pool=pool)
+        self._gate = asyncio.Semaphore(max_connections)
+        # Grants arrive on a connection of their own, outside the gate.
+        self._subscriber: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_connect_timeout=timeout_s, decode_responses=True
+        )
         self._scripts: dict[str, AsyncScript] = {
             name: self.redis.register_script(getattr(lua, name))
             for name in (
                 "ADMIT",
+                "DROP",
+                "ADD",
                 "RENEW",
                 "COUNT",
                 "RATE",
@@ -84,6 +90,7 @@ class RedisBackend:
         self.uncertain: list[Lease | Slot] = []
         self._waiting: dict[str, asyncio.Future[None]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing = False
         self.admitted = 0
         self.refused = 0
         self.restored = 0  # holdings the heartbeat found expired and put back
@@ -91,22 +98,29 @@ class RedisBackend:
 
     # ---- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        await self.redis.ping()
+        await self.ping()
         self._tasks = [
             asyncio.create_task(self._listen(), name="capacity-grants"),
             asyncio.create_task(self._heartbeat(), name="capacity-heartbeat"),
         ]
 
     async def aclose(self) -> None:
+        self._closing = True  # redis-py's timed read can swallow a cancellation: the loop checks this
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         await self.redis.aclose()
+        await self._subscriber.aclose()
+
+    async def ping(self) -> None:
+        async with self._gate:
+            await self.redis.ping()
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        return await self._scripts[script](keys=keys, args=args)
+        async with self._gate:
+            return await self._scripts[script](keys=keys, args=args)
 
     def _ttl_ms(self) -> int:
         return int(self.ttl_s * 1000)
@@ -144,10 +158,7 @@ class RedisBackend:
     async def release(self, lease: Lease) -> None:
         # Forgotten first: if Redis cannot be told, the lease is no longer renewed and expires.
         self.leases.pop(lease.id, None)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            for key in lease.keys:
-                pipe.zrem(self._counter(key), lease.id)
-            await pipe.execute()
+        await self._run("DROP", [self._counter(k) for k in lease.keys], [lease.id])
 
     async def count(self, key: str) -> int:
         return int(await self._run("COUNT", [self._counter(key)], []))
@@ -238,14 +249,11 @@ class RedisBackend:
         return bool(await self._run("RATE", [f"{self.prefix}rate:{key}"], [limit, member, window_ms]))
 
     async def add(self, key: str, amount: float, expires_at: float) -> float:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incrbyfloat(f"{self.prefix}total:{key}", amount)
-            pipe.expireat(f"{self.prefix}total:{key}", int(expires_at))
-            total, _ = await pipe.execute()
-        return float(total)
+        return float(await self._run("ADD", [f"{self.prefix}total:{key}"], [amount, int(expires_at)]))
 
     async def total(self, key: str) -> float:
-        return float(await self.redis.get(f"{self.prefix}total:{key}") or 0.0)
+        async with self._gate:
+            return float(await self.redis.get(f"{self.prefix}total:{key}") or 0.0)
 
     async def undo_uncertain(self) -> None:
         while self.uncertain:
@@ -287,11 +295,11 @@ class RedisBackend:
                 log.warning("capacity: heartbeat to Redis failed: %s", exc)
 
     async def _listen(self) -> None:
-        while True:
-            pubsub = self.redis.pubsub()
+        while not self._closing:
+            pubsub = self._subscriber.pubsub()
             try:
                 await pubsub.subscribe(self.channel)
-                while True:
+                while not self._closing:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         future = self._waiting.get(str(message["data"]))
