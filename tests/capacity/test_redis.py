@@ -112,3 +112,30 @@ async def test_without_redis_a_node_admits_its_fraction_and_hands_its_calls_back
     finally:
         own_redis.resume()
         await node.aclose()
+
+
+async def test_a_call_that_ends_while_redis_is_away_is_not_counted_when_redis_returns(
+    own_redis: RedisServer,
+) -> None:
+    shared = RedisBackend(own_redis.url, node_id="n2", ttl_s=1.5, timeout_s=0.2)
+    node = ResilientBackend(shared, fraction=0.5, probe_s=0.2)
+    await node.start()
+    try:
+        ended = await node.admit(business(6), "inbound")
+        kept = await node.admit(business(6), "inbound")
+        assert isinstance(ended, Lease)
+        assert isinstance(kept, Lease)
+        own_redis.pause()
+        await node.count("business:b1")  # finds Redis away
+        assert node.degraded
+        await node.release(ended)  # the hangup cannot reach Redis
+        own_redis.resume()
+        deadline = time.monotonic() + 5
+        while node.degraded:
+            assert time.monotonic() < deadline, "did not reconcile"
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(2 * shared.ttl_s)  # heartbeats go on; the ended call's lease lapses
+        assert await node.count("business:b1") == 1
+    finally:
+        own_redis.resume()
+        await node.aclose()

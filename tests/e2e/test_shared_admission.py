@@ -53,15 +53,21 @@ def test_two_nodes_on_one_redis_admit_exactly_the_limit_and_a_killed_nodes_calls
         "VOICEGRID_DRAIN_SECONDS": "1",
     }
     var = tmp_path / "var"
+
+    def node_env(name: str, rtp_from: int) -> dict[str, str]:
+        # Two nodes on one host: each its own RTP ports, as two machines would have.
+        return env_without_voicegrid(
+            **common,
+            VOICEGRID_NODE_ID=name,
+            VOICEGRID_RTP_PORT_MIN=str(rtp_from),
+            VOICEGRID_RTP_PORT_MAX=str(rtp_from + 4999),
+        )
+
     sip = [free_udp_and_tcp_port(), free_udp_and_tcp_port()]
     nodes: list[subprocess.Popen[bytes]] = []
     with (
-        serving(
-            var, "--demo", sip_port=sip[0], env=env_without_voicegrid(**common, VOICEGRID_NODE_ID="a")
-        ) as (url, _),
-        serving(
-            var, sip_port=sip[1], env=env_without_voicegrid(**common, VOICEGRID_NODE_ID="b"), processes=nodes
-        ),
+        serving(var, "--demo", sip_port=sip[0], env=node_env("a", 40000)) as (url, _),
+        serving(var, sip_port=sip[1], env=node_env("b", 45000), processes=nodes),
     ):
         demo = json.loads((var / "demo.json").read_text())
         business = demo["business_id"]

@@ -4,14 +4,18 @@ import pytest
 
 from tests.pipeline.test_turn_taking import session_with
 from tests.support.voice import Line
+from voicegrid.capacity.leases import Lease
 from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.capacity.metrics import CapacityMetrics
 from voicegrid.pipeline.events import ProviderFailed
 from voicegrid.pipeline.gating import Account, PlanLimit, ProviderSlots
+from voicegrid.pipeline.session import VoiceSession
 from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.errors import ProviderError, ProviderRateLimited
 from voicegrid.providers.llm.base import TextDelta
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
+from voicegrid.store.models import Business
+from voicegrid.telephony.admission import Admission
 from voicegrid.testing.emulators import DeepgramEmulator, Faults
 
 
@@ -131,3 +135,34 @@ async def test_an_llm_account_over_its_tokens_per_minute_sends_the_next_request_
     assert [type(e).__name__ for e in errors] == ["ProviderBusy"]
     assert "tpm=20" in str(errors[0])
     assert await slots.backend.total(account._minute()[0]) == 26  # 25 in, 1 out
+
+
+async def test_a_call_reserves_its_stt_stream_at_admission_and_is_refused_when_no_stt_provider_has_room() -> (
+    None
+):
+    slots = ProviderSlots({("stt", "simulated"): PlanLimit(slots=1)})
+    admission = Admission(MemoryBackend())
+    biz = Business(id="biz_1", reseller_id="res_1", name="Bella")
+    account = ProviderConfig("simulated", api_key="one-stream", options={"transcripts": ["hello"]})
+
+    def call() -> VoiceSession:
+        session = session_with([{"transcripts": ["hello"]}], [{"replies": ["Hi."]}])
+        session.stt = build_stt([account], None, lambda p: slots.gate_stt(p, biz.id, 0.05))
+        return session
+
+    first, second = call(), call()
+    first_lease = await admission.admit(biz, None, "inbound")
+    assert isinstance(first_lease, Lease)
+    assert await admission.reserve_stack(first_lease, first, "inbound") is None
+    second_lease = await admission.admit(biz, None, "inbound")
+    assert isinstance(second_lease, Lease)
+    refused = await admission.reserve_stack(second_lease, second, "inbound")
+    assert refused is not None
+    assert (refused.limit, refused.reason) == ("provider stt streams (simulated)", "stt_streams")
+    assert await admission.backend.count(f"business:{biz.id}") == 1  # the refused call's lease is back
+    await admission.release(first_lease)  # the first call ended before it was answered
+    await admission.release(first_lease)  # (a second hangup report changes nothing)
+    assert await admission.backend.count(f"business:{biz.id}") == 0
+    third_lease = await admission.admit(biz, None, "inbound")
+    assert isinstance(third_lease, Lease)
+    assert await admission.reserve_stack(third_lease, second, "inbound") is None  # its stream slot came back

@@ -13,6 +13,7 @@ while the chance of a request waiting more than a bound stays under a target.
 """
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -175,48 +176,18 @@ def check_limits(
 ) -> list[LimitCheck]:
     """The blocking (Erlang B) or waiting (Erlang C) probability under the limits actually set."""
     wait = f"wait > {wait_bound_s * 1000:g} ms"
-    checks = []
-    if calls is not None:
-        checks.append(
-            LimitCheck(
-                "max_concurrent_calls",
-                calls,
-                erlang_b(p.offered_erlangs, calls),
-                "refused",
-                p.offered_erlangs / max(calls, 1),
-            )
-        )
-    if stt is not None:
-        checks.append(
-            LimitCheck(
-                "STT streams",
-                stt,
-                erlang_b(p.offered_erlangs, stt),
-                "fall back",
-                p.offered_erlangs / max(stt, 1),
-            )
-        )
-    if tts is not None:
-        checks.append(
-            LimitCheck(
-                "TTS slots",
-                tts,
-                wait_exceeds(p.tts_erlangs, tts, tts_request_s, wait_bound_s),
-                wait,
-                p.tts_erlangs / max(tts, 1),
-            )
-        )
-    if llm is not None:
-        checks.append(
-            LimitCheck(
-                "LLM slots",
-                llm,
-                wait_exceeds(p.llm_erlangs, llm, llm_request_s, wait_bound_s),
-                wait,
-                p.llm_erlangs / max(llm, 1),
-            )
-        )
-    return checks
+    offered, tts_load, llm_load = p.offered_erlangs, p.tts_erlangs, p.llm_erlangs
+    rows: list[tuple[str, int | None, Callable[[int], float], str, float]] = [
+        ("max_concurrent_calls", calls, lambda n: erlang_b(offered, n), "refused", offered),
+        ("STT streams", stt, lambda n: erlang_b(offered, n), "fall back", offered),
+        ("TTS slots", tts, lambda n: wait_exceeds(tts_load, n, tts_request_s, wait_bound_s), wait, tts_load),
+        ("LLM slots", llm, lambda n: wait_exceeds(llm_load, n, llm_request_s, wait_bound_s), wait, llm_load),
+    ]
+    return [
+        LimitCheck(name, n, probability(n), meaning, load / max(n, 1))
+        for name, n, probability, meaning, load in rows
+        if n is not None
+    ]
 
 
 # Deepgram's published concurrency per plan (PROVIDER_FACTS.md 4.6): (STT streams, TTS WebSocket streams)

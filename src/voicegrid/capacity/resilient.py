@@ -18,6 +18,8 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from voicegrid.capacity.backend import PoolSpec, PoolUsage, Slot
 from voicegrid.capacity.leases import Lease, Limit, Refusal
@@ -26,6 +28,7 @@ from voicegrid.capacity.shared import UNANSWERED as UNREACHABLE
 from voicegrid.capacity.shared import RedisBackend
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def scaled(maximum: int | None, fraction: float) -> int | None:
@@ -114,13 +117,21 @@ class ResilientBackend:
             self._probe = None
             return
 
+    async def _on_shared(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        """Redis's answer, or None when Redis is away (already, or from this call on)."""
+        if self.degraded:
+            return None
+        try:
+            return await call()
+        except UNREACHABLE as exc:
+            await self._degrade(exc)
+            return None
+
     # ---- Backend ---------------------------------------------------------------------------------
     async def admit(self, limits: list[Limit], direction: str) -> Lease | Refusal:
-        if not self.degraded:
-            try:
-                return await self.shared.admit(limits, direction)
-            except UNREACHABLE as exc:
-                await self._degrade(exc)
+        shared = await self._on_shared(lambda: self.shared.admit(limits, direction))
+        if shared is not None:
+            return shared
         local = [
             Limit(limit.key, scaled(limit.maximum, self.fraction), limit.label, limit.reserve_inbound)
             for limit in limits
@@ -139,34 +150,23 @@ class ResilientBackend:
         if local is not None:
             await self.local.release(local[1])
             return
-        try:
-            await self.shared.release(lease)
-        except UNREACHABLE as exc:
-            await self._degrade(exc)  # the lease is no longer renewed: it expires within the TTL
+        # Redis away: the lease is no longer renewed (forgotten here first), so it expires in the TTL.
+        self.shared.leases.pop(lease.id, None)
+        await self._on_shared(lambda: self.shared.release(lease))
 
     async def count(self, key: str) -> int:
-        if not self.degraded:
-            try:
-                return await self.shared.count(key)
-            except UNREACHABLE as exc:
-                await self._degrade(exc)
-        return await self.local.count(key)
+        shared = await self._on_shared(lambda: self.shared.count(key))
+        return shared if shared is not None else await self.local.count(key)
 
     async def configure(self, spec: PoolSpec) -> None:
         self.specs[spec.name] = spec
         await self.local.configure(self._local_spec(spec))
-        if not self.degraded:
-            try:
-                await self.shared.configure(spec)
-            except UNREACHABLE as exc:
-                await self._degrade(exc)
+        await self._on_shared(lambda: self.shared.configure(spec))  # else when Redis returns
 
     async def acquire_slot(self, pool: str, tenant: str, wait_s: float) -> Slot:
-        if not self.degraded:
-            try:
-                return await self.shared.acquire_slot(pool, tenant, wait_s)
-            except UNREACHABLE as exc:
-                await self._degrade(exc)
+        shared = await self._on_shared(lambda: self.shared.acquire_slot(pool, tenant, wait_s))
+        if shared is not None:
+            return shared
         slot = await self.local.acquire_slot(pool, tenant, wait_s)
         slot = Slot(slot.pool, slot.tenant, f"local:{slot.ticket}")
         self._local_slots.add(slot.ticket)
@@ -177,44 +177,28 @@ class ResilientBackend:
             self._local_slots.discard(slot.ticket)
             await self.local.release_slot(slot)
             return
-        try:
-            await self.shared.release_slot(slot)
-        except UNREACHABLE as exc:
-            await self._degrade(exc)
+        self.shared.slots.pop(slot.ticket, None)
+        await self._on_shared(lambda: self.shared.release_slot(slot))
 
     async def rate(self, key: str, limit: float, window_s: float = 1.0) -> bool:
-        if not self.degraded:
-            try:
-                return await self.shared.rate(key, limit, window_s)
-            except UNREACHABLE as exc:
-                await self._degrade(exc)
-        return await self.local.rate(key, limit * self.fraction, window_s)
+        shared = await self._on_shared(lambda: self.shared.rate(key, limit, window_s))
+        return shared if shared is not None else await self.local.rate(key, limit * self.fraction, window_s)
 
     async def add(self, key: str, amount: float, expires_at: float) -> float:
-        if not self.degraded:
-            try:
-                total = await self.shared.add(key, amount, expires_at)
-                self._last_totals[key] = total
-                return total
-            except UNREACHABLE as exc:
-                await self._degrade(exc)
+        shared = await self._on_shared(lambda: self.shared.add(key, amount, expires_at))
+        if shared is not None:
+            self._last_totals[key] = shared
+            return shared
         self._pending_totals.append((key, amount, expires_at))  # added to Redis when it returns
         return self._last_totals.get(key, 0.0) + await self.local.add(key, amount, expires_at)
 
     async def total(self, key: str) -> float:
-        if not self.degraded:
-            try:
-                total = await self.shared.total(key)
-                self._last_totals[key] = total
-                return total
-            except UNREACHABLE as exc:
-                await self._degrade(exc)
+        shared = await self._on_shared(lambda: self.shared.total(key))
+        if shared is not None:
+            self._last_totals[key] = shared
+            return shared
         return self._last_totals.get(key, 0.0) + await self.local.total(key)
 
     async def usage(self, pool: str) -> PoolUsage:
-        if not self.degraded:
-            try:
-                return await self.shared.usage(pool)
-            except UNREACHABLE as exc:
-                await self._degrade(exc)
-        return await self.local.usage(pool)
+        shared = await self._on_shared(lambda: self.shared.usage(pool))
+        return shared if shared is not None else await self.local.usage(pool)

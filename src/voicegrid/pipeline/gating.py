@@ -172,12 +172,29 @@ class GatedStt(SttStage):
         super().__init__(inner.config)
         self.name = inner.name
         self.inner, self.account, self.tenant, self.wait_s = inner, account, tenant, wait_s
+        self._reserved: Slot | None = None
+        self._has_reservation = False
 
-    async def open(self, sample_rate: int, language: str, meter: Meter) -> TranscriptStream:
+    async def _take(self) -> Slot | None:
         try:
-            slot = await self.account.acquire(self.tenant, self.wait_s)
+            return await self.account.acquire(self.tenant, self.wait_s)
         except SlotUnavailable as exc:
             raise ProviderBusy(self.name, str(exc)) from exc
+
+    async def reserve(self) -> None:
+        if not self._has_reservation:
+            self._reserved, self._has_reservation = await self._take(), True
+
+    async def unreserve(self) -> None:
+        if self._has_reservation:
+            slot, self._reserved, self._has_reservation = self._reserved, None, False
+            await self.account.release(slot)
+
+    async def open(self, sample_rate: int, language: str, meter: Meter) -> TranscriptStream:
+        if self._has_reservation:
+            slot, self._reserved, self._has_reservation = self._reserved, None, False
+        else:
+            slot = await self._take()
         try:
             stream = await self.inner.open(sample_rate, language, meter)
         except BaseException:

@@ -102,6 +102,19 @@ class VoiceSession:
         self._silent.set()
         self.barge_ins = 0
 
+    # ---- admission --------------------------------------------------------------------------------
+    async def reserve_stt(self) -> ProviderError | None:
+        """The call holds an STT stream for its length: take its slot before answering. Returns why
+        not when no STT provider of the agent has room (the call is then refused)."""
+        try:
+            await self.stt.reserve()
+        except ProviderError as exc:
+            return exc
+        return None
+
+    async def unreserve_stt(self) -> None:
+        await self.stt.unreserve()
+
     # ---- the Agent interface (called by the call, synchronously) ---------------------------------
     def on_start(self, session: CallSession) -> None:
         self.session = session

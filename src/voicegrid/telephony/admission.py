@@ -9,6 +9,7 @@ import asyncio
 import calendar
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from voicegrid.capacity.backend import Backend
@@ -16,6 +17,7 @@ from voicegrid.capacity.errors import OverLimit
 from voicegrid.capacity.leases import Lease, Limit, Refusal
 from voicegrid.capacity.metrics import CapacityMetrics
 from voicegrid.capacity.queue import OutboundQueue
+from voicegrid.providers.errors import ProviderError
 from voicegrid.store.models import Business, Reseller
 
 log = logging.getLogger(__name__)
@@ -56,6 +58,7 @@ class Admission:
         self.metrics = metrics or CapacityMetrics()
         self.queue = OutboundQueue(self.release)
         self._started: dict[str, tuple[float, str]] = {}  # lease id -> (monotonic start, business id)
+        self._held: dict[str, Callable[[], Awaitable[None]]] = {}  # lease id -> give back the stack's
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def admit(self, business: Business, reseller: Reseller | None, direction: str) -> Lease | Refusal:
@@ -113,17 +116,36 @@ class Admission:
         self.metrics.queue_wait(self.queue.waits[-1] if self.queue.waits else 0.0)
         return lease
 
+    async def reserve_stack(self, lease: Lease, agent: object, direction: str) -> Refusal | None:
+        """What the agent's stack holds for the whole call (its STT stream's slot), taken now; when
+        no STT provider of the agent has room, the call is refused and its lease given back."""
+        reserve = getattr(agent, "reserve_stt", None)
+        if reserve is None:
+            return None
+        busy: ProviderError | None = await reserve()
+        if busy is None:
+            self._held[lease.id] = agent.unreserve_stt  # type: ignore[attr-defined]
+            return None
+        await self.release(lease)
+        self.metrics.rejected("stt_streams", direction)
+        return Refusal(f"provider stt streams ({busy.provider})", 5, reason="stt_streams")
+
     async def release(self, lease: Lease) -> None:
+        """Give back a call's lease (once: a second release of the same lease does nothing)."""
         started = self._started.pop(lease.id, None)
+        if started is None:
+            return
+        give_back = self._held.pop(lease.id, None)
+        if give_back is not None:
+            await give_back()  # a no-op once the call's stream took the reservation
         try:
             await self.backend.release(lease)
         finally:
             self.metrics.released(lease)
             self.queue.kick()
-        if started is not None:
-            since, business_id = started
-            key, lapses = month_key(business_id, datetime.now(UTC))
-            await self.backend.add(key, (time.monotonic() - since) / 60, lapses)
+        since, business_id = started
+        key, lapses = month_key(business_id, datetime.now(UTC))
+        await self.backend.add(key, (time.monotonic() - since) / 60, lapses)
 
     def release_soon(self, lease: Lease) -> None:
         """For the call's end hook, which is not async: release in a task, logging any failure."""

@@ -144,6 +144,14 @@ class InboundRouter:
                 await self.admission.release(lease)
                 return Decision(500, "Agent unavailable")
             details = getattr(built, "summary", None)
+            busy = await self.admission.reserve_stack(lease, built, "inbound")
+            if busy is not None:
+                log.info("INVITE to %s refused: %s", number, busy.limit)
+                return Decision(
+                    503,
+                    "Over capacity",
+                    headers=[("Retry-After", str(busy.retry_after_s)), ("X-Voicegrid-Limit", busy.limit)],
+                )
         return Decision(
             200,
             agent=built,

@@ -57,6 +57,22 @@ class CallRequest:
     queue_deadline_s: float | None = None  # over a limit: wait this long in the queue, else 429
 
 
+@dataclass(frozen=True, slots=True)
+class _Outbound:
+    """One outbound call as requested and routed, before it is dialled (now, or from the queue)."""
+
+    business: Business
+    reseller: Reseller | None
+    agent: Agent
+    plan: DialPlan
+    request: CallRequest
+
+    def describe(self, call: Call) -> None:
+        call.business_id, call.agent_id, call.trunk_id = self.business.id, self.agent.id, self.plan.trunk_id
+        call.from_number = self.plan.from_uri.split(":", 1)[1].split("@", 1)[0]
+        call.to, call.metadata = self.plan.to_uri, dict(self.request.metadata or {})
+
+
 class CallService:
     def __init__(
         self,
@@ -153,34 +169,30 @@ class CallService:
             reseller = await session.get(Reseller, business.reseller_id) if business is not None else None
         if business is None:
             raise InvalidInput("business", "no such business")
+        out = _Outbound(business, reseller, agent, plan, request)
         admitted = await self.admission.admit(business, reseller, "outbound")
         if isinstance(admitted, Refusal):
             if request.queue_deadline_s is None or not admitted.queueable:
                 raise OverLimit(admitted.limit, admitted.retry_after_s)
-            return self._enqueue(business, reseller, agent, plan, request, admitted)
-        return await self._dial(admitted, agent, plan, request, business_id)
+            return self._enqueue(out, admitted)
+        return await self._dial(admitted, out)
 
-    async def _dial(
-        self,
-        lease: Lease,
-        agent: Agent,
-        plan: DialPlan,
-        request: CallRequest,
-        business_id: str,
-        id: str | None = None,
-    ) -> Call:
+    async def _dial(self, lease: Lease, out: "_Outbound", id: str | None = None) -> Call:
         control = self._require()
         try:
-            talker = agent_for_kind(agent.kind)
-            if agent.kind == "voice" and self.voice_agent is not None:
-                talker = await self.voice_agent(agent)
+            talker = agent_for_kind(out.agent.kind)
+            if out.agent.kind == "voice" and self.voice_agent is not None:
+                talker = await self.voice_agent(out.agent)
+                busy = await self.admission.reserve_stack(lease, talker, "outbound")
+                if busy is not None:
+                    raise OverLimit(busy.limit, busy.retry_after_s)
             call = control.dial(
-                plan.to_uri,
-                plan.dest,
-                from_uri=plan.from_uri,
-                credentials=plan.credentials,
+                out.plan.to_uri,
+                out.plan.dest,
+                from_uri=out.plan.from_uri,
+                credentials=out.plan.credentials,
                 agent=talker,
-                ring_timeout_s=request.ring_timeout_s,
+                ring_timeout_s=out.request.ring_timeout_s,
                 id=id,
             )
         except PortsExhausted as exc:
@@ -191,53 +203,30 @@ class CallService:
             raise
         call.on_end = functools.partial(self.admission.release_soon, lease)
         call.details = getattr(talker, "summary", None)
-        call.business_id, call.agent_id, call.trunk_id = business_id, agent.id, plan.trunk_id
-        call.from_number = plan.from_uri.split(":", 1)[1].split("@", 1)[0]
-        call.to, call.metadata = plan.to_uri, dict(request.metadata or {})
-        call.max_duration_s = float(agent.max_call_seconds)
-        call.record = agent.recording
+        out.describe(call)
+        call.max_duration_s = float(out.agent.max_call_seconds)
+        call.record = out.agent.recording
         return call
 
-    def _enqueue(
-        self,
-        business: Business,
-        reseller: Reseller | None,
-        agent: Agent,
-        plan: DialPlan,
-        request: CallRequest,
-        refusal: Refusal,
-    ) -> Call:
+    def _enqueue(self, out: "_Outbound", refusal: Refusal) -> Call:
         queued = Call(new_id("call"), "outbound", "", state=CallState.QUEUED)
-        queued.business_id, queued.agent_id, queued.trunk_id = business.id, agent.id, plan.trunk_id
-        queued.from_number = plan.from_uri.split(":", 1)[1].split("@", 1)[0]
-        queued.to, queued.metadata = plan.to_uri, dict(request.metadata or {})
+        out.describe(queued)
         self.queued[queued.id] = queued
         while len(self.queued) > 1000:  # ended placeholders are kept for a while, for GET
             oldest = next(iter(self.queued))
             if self.queued[oldest].state is not CallState.ENDED:
                 break
             del self.queued[oldest]
-        task = asyncio.get_running_loop().create_task(
-            self._dial_when_admitted(queued, business, reseller, agent, plan, request, refusal)
-        )
+        task = asyncio.get_running_loop().create_task(self._dial_when_admitted(queued, out, refusal))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return queued
 
-    async def _dial_when_admitted(
-        self,
-        queued: Call,
-        business: Business,
-        reseller: Reseller | None,
-        agent: Agent,
-        plan: DialPlan,
-        request: CallRequest,
-        refusal: Refusal,
-    ) -> None:
-        assert request.queue_deadline_s is not None
+    async def _dial_when_admitted(self, queued: Call, out: "_Outbound", refusal: Refusal) -> None:
+        deadline_s = out.request.queue_deadline_s or 0.0
         try:
-            lease = await self.admission.wait_in_queue(business, reseller, refusal, request.queue_deadline_s)
-            await self._dial(lease, agent, plan, request, business.id, id=queued.id)
+            lease = await self.admission.wait_in_queue(out.business, out.reseller, refusal, deadline_s)
+            await self._dial(lease, out, id=queued.id)
         except Exception as exc:  # the placeholder says what became of the call
             queued.outcome = "queue-timeout" if isinstance(exc, OverLimit) else "failed"
             log.info("queued call %s not placed: %s", queued.id, exc)

@@ -113,6 +113,15 @@ class SttStage(ABC):
     @abstractmethod
     async def open(self, sample_rate: int, language: str, meter: Meter) -> TranscriptStream: ...
 
+    async def reserve(self) -> None:
+        """Admission: take what a stream will need before the call is answered (the sample rate is
+        not known yet, so the stream itself opens later). Raises when there is no room."""
+        return None  # most providers need nothing held in advance
+
+    async def unreserve(self) -> None:
+        """Give back a reservation no stream took (the call ended before it started)."""
+        return None
+
 
 class Stt(SttStage):
     """A provider: the base owns the connect timeout and usage; the provider implements `_open`."""
@@ -145,6 +154,25 @@ class FallbackStt(SttStage):
         super().__init__(providers[0].config)
         self.providers = providers
         self.on_error = on_error or (lambda stage, error: None)
+        self.first = 0  # the provider a stream starts with: the first one with room at admission
+
+    async def reserve(self) -> None:
+        """Reserve with the first provider that has room; raises the last refusal if none has."""
+        error: ProviderError | None = None
+        for index, provider in enumerate(self.providers):
+            try:
+                await provider.reserve()
+            except ProviderError as exc:
+                self.on_error("stt", exc)
+                error = exc
+                continue
+            self.first = index
+            return
+        raise error or ProviderClosed("fallback", "no provider left")
+
+    async def unreserve(self) -> None:
+        for provider in self.providers:
+            await provider.unreserve()
 
     async def open(self, sample_rate: int, language: str, meter: Meter) -> TranscriptStream:
         stream = FallbackSttStream(self, sample_rate, language, meter)
@@ -158,7 +186,7 @@ class FallbackSttStream(TranscriptStream):
         self.owner = owner
         self.language = language
         self.meter = meter
-        self.index = -1
+        self.index = owner.first - 1  # _next() moves on to the first provider to try
         self.inner: TranscriptStream | None = None
         self._replay: deque[bytes] = deque(maxlen=int(REPLAY_SECONDS * 50))
         self.switches = 0
