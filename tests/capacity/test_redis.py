@@ -75,67 +75,67 @@ def own_redis() -> Iterator[RedisServer]:
         server.stop()
 
 
-async def test_without_redis_a_node_admits_its_fraction_and_hands_its_calls_back_when_redis_returns(
-    own_redis: RedisServer,
-) -> None:
-    shared = RedisBackend(own_redis.url, node_id="n1", ttl_s=3, timeout_s=0.2)
-    node = ResilientBackend(shared, fraction=0.5, probe_s=0.2)
-    await node.start()
+@pytest.fixture
+async def node(own_redis: RedisServer) -> AsyncIterator[ResilientBackend]:
+    """A node on that server, with a short TTL and a quick probe for its return."""
+    shared = RedisBackend(own_redis.url, node_id="n1", ttl_s=1.5, timeout_s=0.2)
+    resilient = ResilientBackend(shared, fraction=0.5, probe_s=0.2)
+    await resilient.start()
     try:
-        await node.configure(PoolSpec("tts", 10))
-        before = await node.admit(business(6), "inbound")
-        assert isinstance(before, Lease)
-        own_redis.pause()
-        during = [await node.admit(business(6), "inbound") for _ in range(4)]
-        assert node.degraded
-        # Half of 6 on this node alone: 3 admitted, and the refusal says why.
-        assert sum(isinstance(a, Lease) for a in during) == 3
-        refusal = during[-1]
-        assert isinstance(refusal, Refusal)
-        assert "degraded" in refusal.limit
-        slots = [await node.acquire_slot("tts", "b1", 0.05) for _ in range(5)]
-        assert len(slots) == 5  # half of the pool, locally
-        for slot in slots:
-            await node.release_slot(slot)
-        own_redis.resume()
-        deadline = time.monotonic() + 5
-        while node.degraded:
-            assert time.monotonic() < deadline, "did not reconcile"
-            await asyncio.sleep(0.05)
-        # Redis now counts the call from before and the three from the outage.
-        assert await node.count("business:b1") == 4
-        for lease in during[:3]:
-            assert isinstance(lease, Lease)
-            await node.release(lease)
-        assert await node.count("business:b1") == 1
-        assert node.outages == 1
+        yield resilient
     finally:
         own_redis.resume()
-        await node.aclose()
+        await resilient.aclose()
+
+
+async def reconciled(node: ResilientBackend) -> None:
+    deadline = time.monotonic() + 5
+    while node.degraded:
+        assert time.monotonic() < deadline, "did not reconcile"
+        await asyncio.sleep(0.05)
+
+
+async def test_without_redis_a_node_admits_its_fraction_and_hands_its_calls_back_when_redis_returns(
+    own_redis: RedisServer, node: ResilientBackend
+) -> None:
+    await node.configure(PoolSpec("tts", 10))
+    before = await node.admit(business(6), "inbound")
+    assert isinstance(before, Lease)
+    own_redis.pause()
+    during = [await node.admit(business(6), "inbound") for _ in range(4)]
+    assert node.degraded
+    # Half of 6 on this node alone: 3 admitted, and the refusal says why.
+    assert sum(isinstance(a, Lease) for a in during) == 3
+    refusal = during[-1]
+    assert isinstance(refusal, Refusal)
+    assert "degraded" in refusal.limit
+    slots = [await node.acquire_slot("tts", "b1", 0.05) for _ in range(5)]
+    assert len(slots) == 5  # half of the pool, locally
+    for slot in slots:
+        await node.release_slot(slot)
+    own_redis.resume()
+    await reconciled(node)
+    # Redis now counts the call from before and the three from the outage.
+    assert await node.count("business:b1") == 4
+    for lease in during[:3]:
+        assert isinstance(lease, Lease)
+        await node.release(lease)
+    assert await node.count("business:b1") == 1
+    assert node.outages == 1
 
 
 async def test_a_call_that_ends_while_redis_is_away_is_not_counted_when_redis_returns(
-    own_redis: RedisServer,
+    own_redis: RedisServer, node: ResilientBackend
 ) -> None:
-    shared = RedisBackend(own_redis.url, node_id="n2", ttl_s=1.5, timeout_s=0.2)
-    node = ResilientBackend(shared, fraction=0.5, probe_s=0.2)
-    await node.start()
-    try:
-        ended = await node.admit(business(6), "inbound")
-        kept = await node.admit(business(6), "inbound")
-        assert isinstance(ended, Lease)
-        assert isinstance(kept, Lease)
-        own_redis.pause()
-        await node.count("business:b1")  # finds Redis away
-        assert node.degraded
-        await node.release(ended)  # the hangup cannot reach Redis
-        own_redis.resume()
-        deadline = time.monotonic() + 5
-        while node.degraded:
-            assert time.monotonic() < deadline, "did not reconcile"
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(2 * shared.ttl_s)  # heartbeats go on; the ended call's lease lapses
-        assert await node.count("business:b1") == 1
-    finally:
-        own_redis.resume()
-        await node.aclose()
+    ended = await node.admit(business(6), "inbound")
+    kept = await node.admit(business(6), "inbound")
+    assert isinstance(ended, Lease)
+    assert isinstance(kept, Lease)
+    own_redis.pause()
+    await node.count("business:b1")  # finds Redis away
+    assert node.degraded
+    await node.release(ended)  # the hangup cannot reach Redis
+    own_redis.resume()
+    await reconciled(node)
+    await asyncio.sleep(2 * node.shared.ttl_s)  # heartbeats go on; the ended call's lease lapses
+    assert await node.count("business:b1") == 1
