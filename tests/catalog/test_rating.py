@@ -139,6 +139,8 @@ def test_any_json_given_as_a_catalog_is_parsed_or_refused_with_a_catalog_error(d
     try:
         catalog = parse_catalog(data if isinstance(data, dict) else {"versions": data})
     except CatalogError as refused:
-        assert str(refused)  # says what is wrong
-        return
-    assert all(p.unit_price >= 0 for v in catalog.versions for p in v.prices)
+        reason = str(refused)
+    else:
+        reason = "parsed"
+        assert all(p.unit_price >= 0 for v in catalog.versions for p in v.prices)
+    assert reason  # a refusal says what is wrong
