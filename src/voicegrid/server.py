@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import functools
 import logging
 import signal
 import sys
@@ -14,6 +15,7 @@ import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from voicegrid.analytics import Journal, Recorder
 from voicegrid.api import AppServices, create_app
 from voicegrid.api.routes.capacity import load_provider_limits
 from voicegrid.bootstrap import ensure_admin_key, secret_box
@@ -22,15 +24,18 @@ from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.capacity.metrics import CapacityMetrics
 from voicegrid.capacity.resilient import ResilientBackend
 from voicegrid.capacity.shared import RedisBackend
+from voicegrid.catalog import load_catalog
 from voicegrid.config import Settings
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
+from voicegrid.store.call_records import write_call_records
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.ratelimit import SourceRateLimiter
+from voicegrid.telephony.records import CallRecords
 from voicegrid.telephony.registrations import TrunkRegistrations
 from voicegrid.telephony.routing import InboundRouter
 from voicegrid.telephony.service import CallService
@@ -72,6 +77,12 @@ async def build_platform(settings: Settings) -> Platform:
             metrics.watch_degraded(lambda: backend.degraded)
         await backend.start()
         services.admission = admission = Admission(backend, metrics)
+        sessions = services.sessions
+        recorder = Recorder(
+            Journal(Path(settings.data_dir) / "journal"),
+            functools.partial(write_call_records, sessions),
+        )
+        services.records = CallRecords(recorder, load_catalog(), node=settings.node_id)
         services.provider_slots = ProviderSlots(
             await load_provider_limits(services.sessions), backend, metrics
         )
@@ -143,6 +154,10 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             recordings_dir=Path(settings.data_dir) / "recordings",
         )
         await sip.start(settings.sip_host, settings.sip_port)
+        records = platform.services.records
+        assert records is not None
+        records.recorder.start()
+        sip.ended_listeners.append(records.ended)
         platform.services.calls = CallService(
             sip,
             platform.services.sessions,
@@ -163,6 +178,8 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             await registrations.stop()
             await sip.stop()
             await admission.aclose()
+            await records.aclose()
+            await records.recorder.aclose()
     finally:
         if platform.services.admission is not None:
             await platform.services.admission.backend.aclose()

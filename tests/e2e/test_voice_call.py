@@ -5,13 +5,31 @@ knowledge base, and speaks through espeak-ng; the caller records and transcribes
 """
 
 import json
+import math
 import subprocess
+import time
+from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import VOICEGRID, env_without_voicegrid, serving
+
+
+def recorded(url: str, key: str, call_id: str) -> dict[str, Any]:
+    """The call as the API shows it once its record (cost, latency) is built, a moment after hangup."""
+    deadline = time.monotonic() + 10
+    while True:
+        call: dict[str, Any] = httpx.get(
+            f"{url}/v1/calls/{call_id}", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        ).json()
+        if call.get("cost") or time.monotonic() > deadline:
+            return call
+        time.sleep(0.1)
 
 
 def test_voicegrid_call_gets_the_opening_hours_from_the_demo_agent_over_sip_and_rtp(tmp_path: Path) -> None:
@@ -41,9 +59,14 @@ def test_voicegrid_call_gets_the_opening_hours_from_the_demo_agent_over_sip_and_
         assert done.returncode == 0, done.stdout + done.stderr
         result = json.loads(done.stdout)
         key = json.loads((data / "demo.json").read_text())["api_key"]
-        record = httpx.get(
+        record = recorded(url, key, result["call_id"])
+    # The record outlives the process: a new one serves it from the database.
+    with serving(data, sip_port=free_udp_and_tcp_port()) as (url, _log):
+        stored = httpx.get(
             f"{url}/v1/calls/{result['call_id']}", headers={"Authorization": f"Bearer {key}"}, timeout=10
         ).json()
+    assert (stored["cost"], stored["latency"]) == (record["cost"], record["latency"])
+    assert stored["conversation"]["transcript"] == record["conversation"]["transcript"]
     speakers = [t["speaker"] for t in result["turns"]]
     assert speakers == ["agent", "caller", "agent", "caller", "agent"]
     greeting, _, answer, _, goodbye = result["turns"]
@@ -74,3 +97,31 @@ def test_voicegrid_call_gets_the_opening_hours_from_the_demo_agent_over_sip_and_
         assert stamps == sorted(stamps)
     usage = {(u["stage"], u["provider"]) for u in record["conversation"]["usage"]}
     assert usage == {("stt", "pocketsphinx"), ("llm", "knowledge-base"), ("tts", "espeak-ng")}
+    # Its cost: an item per component, each its usage times the catalog's price.
+    cost = record["cost"]
+    items = {i["component"]: i for i in cost["items"]}
+    assert set(items) == {"stt", "llm", "tts", "telephony"}
+    usage = {u["stage"]: u for u in record["conversation"]["usage"]}
+    assert items["stt"]["quantity"] == pytest.approx(usage["stt"]["audio_seconds"] / 60)
+    assert items["tts"]["quantity"] == pytest.approx(usage["tts"]["characters"] / 1000)
+    assert items["telephony"]["model"] == "inbound"
+    answered_s = (
+        datetime.fromisoformat(record["ended_at"]) - datetime.fromisoformat(record["answered_at"])
+    ).total_seconds()
+    assert items["telephony"]["quantity"] == pytest.approx(math.ceil(answered_s / 6) * 6 / 60)
+    for item in cost["items"]:
+        assert Decimal(str(item["amount"])) == (
+            Decimal(str(item["quantity"])) * Decimal(str(item["unit_price"]))
+        ).quantize(Decimal("0.000001"))
+    assert cost["total"] == pytest.approx(sum(i["amount"] for i in cost["items"]))
+    assert items["telephony"]["amount"] > 0  # the embedded engines cost nothing; the trunk does
+    # Its latency: per turn, the components fit inside voice-to-voice.
+    latency = record["latency"]
+    assert len(latency["turns"]) == 2
+    for turn in latency["turns"]:
+        parts = [
+            turn[k] for k in ("endpointing_ms", "stt_final_ms", "llm_ttft_ms", "tts_ttfb_ms", "platform_ms")
+        ]
+        assert all(p is not None and p >= 0 for p in parts)
+        assert sum(parts) <= turn["voice_to_voice_ms"] + 1
+    assert latency["p50"]["voice_to_voice_ms"] <= latency["p95"]["voice_to_voice_ms"]

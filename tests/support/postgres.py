@@ -47,7 +47,20 @@ class PostgresServer:
         except (OSError, ValueError):
             return None
 
+    def halt(self) -> None:
+        """Shut the server down (an outage), keeping its data for `restart`."""
+        self._shutdown()
+
+    def restart(self) -> None:
+        """Start it again on the same port and data, as after an outage."""
+        self.process = _launch(_bindir(), self.datadir, self.datadir.parent, self.port)
+        _wait_ready(self, _bindir())
+
     def stop(self) -> None:
+        self._shutdown()
+        shutil.rmtree(self.datadir.parent, ignore_errors=True)
+
+    def _shutdown(self) -> None:
         if self.process.poll() is None:
             pid = self.postmaster_pid
             if pid is not None:
@@ -60,7 +73,6 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        shutil.rmtree(self.datadir.parent, ignore_errors=True)
 
 
 def _as_postgres(cmd: list[str]) -> list[str]:
@@ -87,7 +99,13 @@ def start_postgres() -> PostgresServer:
         timeout=120,
     )
     port = free_port()
-    process = subprocess.Popen(
+    server = PostgresServer(port=port, datadir=datadir, process=_launch(bindir, datadir, root, port))
+    _wait_ready(server, bindir)
+    return server
+
+
+def _launch(bindir: Path, datadir: Path, root: Path, port: int) -> "subprocess.Popen[bytes]":
+    return subprocess.Popen(
         _as_postgres(
             [
                 str(bindir / "postgres"),
@@ -110,14 +128,19 @@ def start_postgres() -> PostgresServer:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    server = PostgresServer(port=port, datadir=datadir, process=process)
+
+
+def _wait_ready(server: "PostgresServer", bindir: Path) -> None:
+    process = server.process
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         ready = subprocess.run(
-            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True, timeout=10
+            [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(server.port)],
+            capture_output=True,
+            timeout=10,
         )
         if ready.returncode == 0:
-            return server
+            return
         if process.poll() is not None:
             err = process.stderr.read().decode() if process.stderr else ""
             raise RuntimeError(f"postgres exited at start: {err}")

@@ -14,6 +14,7 @@ from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.store.models import Agent, ApiKey
 from voicegrid.telephony.admission import Admission
+from voicegrid.telephony.records import CallRecords
 from voicegrid.telephony.service import CallService
 from voicegrid.tenancy import NotAuthenticated, Principal, Role, Scope, SecretBox
 from voicegrid.tenancy.keys import hash_api_key
@@ -32,6 +33,7 @@ class AppServices:
     voice_agent: "Callable[[Agent], Awaitable[MediaAgent]] | None" = None
     admission: "Admission | None" = None  # business and reseller limits, shared by SIP and the API
     provider_slots: "ProviderSlots | None" = None  # the provider accounts' pools (per-turn gating)
+    records: "CallRecords | None" = None  # finished calls -> journal -> store
 
 
 @dataclass(slots=True)

@@ -214,3 +214,29 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CallRecord(Base):
+    """A finished call's record (the JSON document), with the columns the lists and rollups filter on.
+
+    No foreign keys: a record outlives the agent, trunk or number it names, and is written from the
+    journal, possibly after those were deleted.
+    """
+
+    __tablename__ = "call_records"
+    __table_args__ = (
+        Index("ix_call_records_business_created", "business_id", "created_at"),
+        Index("ix_call_records_business_agent_created", "business_id", "agent_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    business_id: Mapped[str | None] = mapped_column(ID)
+    agent_id: Mapped[str | None] = mapped_column(ID)
+    sip_call_id: Mapped[str] = mapped_column(String(300), default="")
+    direction: Mapped[str] = mapped_column(String(16))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column()
+    ended_at: Mapped[datetime | None] = mapped_column()
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    cost_total: Mapped[float] = mapped_column(Float, default=0.0)
+    billable_total: Mapped[float] = mapped_column(Float, default=0.0)
+    record: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -140,6 +140,7 @@ class Call:
     ended_by: str | None = None
     details: Callable[[], dict[str, Any]] | None = None  # transcript, turns, usage (voice agents)
     on_end: Callable[[], None] | None = None  # runs once when the call ends (admission's release)
+    call_record: dict[str, Any] | None = None  # what the call left behind (analytics), once built
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -166,6 +167,7 @@ class CallControl:
         self.endpoint: SipEndpoint | None = None
         self.calls: dict[str, Call] = {}  # by Call-ID
         self.by_id: dict[str, Call] = {}  # by our call id
+        self.ended_listeners: list[Callable[[Call], None]] = []  # e.g. the call records
         self.ports = ports or PortAllocator()
         self.clock = clock or MediaClock()
         self.no_rtp_timeout_s = no_rtp_timeout_s
@@ -783,3 +785,8 @@ class CallControl:
         call.outcome = call.outcome or outcome or "completed"
         call.ended.set()
         self._run_on_end(call)
+        for listener in self.ended_listeners:
+            try:
+                listener(call)
+            except Exception:  # one listener's bug must not stop the others or the hangup
+                log.exception("call end listener failed")

@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, Response
@@ -13,6 +13,7 @@ from voicegrid.api import audit
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator
 from voicegrid.api.schemas import In, Out
+from voicegrid.store.call_records import get_call_record, list_call_records
 from voicegrid.telephony.calls import Call, CallState
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
 from voicegrid.tenancy import Action, NotFound
@@ -68,6 +69,13 @@ class CallOut(Out):
     conversation: dict[str, Any] | None = Field(
         default=None, description="voice agents: transcript, per-turn latency, usage, provider errors"
     )
+    cost: dict[str, Any] | None = Field(
+        default=None,
+        description="once ended: items per component (quantity x unit price), total, billable_total",
+    )
+    latency: dict[str, Any] | None = Field(
+        default=None, description="once ended: per-turn components and p50/p95 over the call"
+    )
 
 
 class CallList(Out):
@@ -96,6 +104,42 @@ def render(call: Call) -> CallOut:
         created_at=call.created_at,
         answered_at=call.answered_at,
         ended_at=call.ended_at,
+        cost=call.call_record["cost"] if call.call_record else None,
+        latency=call.call_record["latency"] if call.call_record else None,
+    )
+
+
+def render_record(record: dict[str, Any]) -> CallOut:
+    """A stored call record, in the same shape as a live call."""
+    quality = {k: v for k, v in (record.get("quality") or {}).items() if isinstance(v, int | float)}
+    return CallOut(
+        id=record["id"],
+        sip_call_id=record.get("sip_call_id") or "",
+        business_id=record.get("business_id"),
+        agent_id=record.get("agent_id"),
+        direction=record.get("direction") or "inbound",
+        state="ended",
+        outcome=record.get("outcome"),
+        from_number=record.get("from"),
+        to=record.get("to"),
+        trunk_id=record.get("trunk_id"),
+        ended_by=record.get("ended_by"),
+        transfer_to=record.get("transfer_to"),
+        transfer_state=None,
+        metadata=record.get("metadata") or {},
+        media=quality,
+        recording=bool(record.get("recording")),
+        created_at=record["created_at"],
+        answered_at=record.get("answered_at"),
+        ended_at=record.get("ended_at"),
+        conversation={
+            "transcript": record.get("transcript", []),
+            "usage": record.get("usage", []),
+            "errors": record.get("failovers", []),
+            "tools": record.get("tools", []),
+        },
+        cost=record.get("cost"),
+        latency=record.get("latency"),
     )
 
 
@@ -150,22 +194,55 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         await ctx.session.commit()
         return render(call)
 
-    @router.get("", response_model=CallList, summary="Live and recently ended calls, newest first")
+    @router.get("", response_model=CallList, summary="Live calls and call records, newest first")
     async def list_calls(
         loc: Loc,
         sip_call_id: Annotated[str | None, Query(max_length=300)] = None,
+        agent_id: Annotated[str | None, Query(max_length=40)] = None,
+        direction: Annotated[Literal["inbound", "outbound"] | None, Query()] = None,
+        outcome: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
     ) -> Any:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
-        calls = _service(ctx).recent(owner.business_id or "", sip_call_id, limit)
-        return CallList(data=[render(c) for c in calls])
+        business = owner.business_id or ""
+        found: dict[str, CallOut] = {}
+        if ctx.services.calls is not None:
+            for call in ctx.services.calls.recent(business, sip_call_id, limit):
+                out = render(call)
+                if all(
+                    v is None or getattr(out, k) == v
+                    for k, v in (("agent_id", agent_id), ("direction", direction), ("outcome", outcome))
+                ):
+                    found[out.id] = out
+        stored = await list_call_records(
+            ctx.session,
+            business,
+            limit=limit,
+            sip_call_id=sip_call_id,
+            agent_id=agent_id,
+            direction=direction,
+            outcome=outcome,
+        )
+        for record in stored:
+            found.setdefault(record["id"], render_record(record))
+        newest = sorted(found.values(), key=lambda c: (c.created_at, c.id), reverse=True)
+        return CallList(data=newest[:limit])
 
-    @router.get("/{call_id}", response_model=CallOut, summary="A call's live state")
+    @router.get("/{call_id}", response_model=CallOut, summary="A call: live, or its record once ended")
     async def get_call(loc: Loc, call_id: IdPath) -> Any:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
-        return render(_service(ctx).get(owner.business_id or "", call_id))
+        business = owner.business_id or ""
+        if ctx.services.calls is not None:
+            try:
+                return render(ctx.services.calls.get(business, call_id))
+            except NotFound:
+                pass
+        record = await get_call_record(ctx.session, business, call_id)
+        if record is None:
+            raise NotFound()
+        return render_record(record)
 
     @router.get(
         "/{call_id}/recording",

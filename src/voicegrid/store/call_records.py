@@ -1,0 +1,71 @@
+"""Call records in the database: written from the journal (an upsert by id, so a replay is harmless),
+read back for the API, newest first."""
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from voicegrid.store.models import CallRecord
+
+
+def _row(record: dict[str, Any]) -> CallRecord:
+    cost = record.get("cost") or {}
+    return CallRecord(
+        id=record["id"],
+        business_id=record.get("business_id"),
+        agent_id=record.get("agent_id"),
+        sip_call_id=record.get("sip_call_id") or "",
+        direction=record.get("direction") or "inbound",
+        outcome=record.get("outcome"),
+        created_at=datetime.fromisoformat(record["created_at"]),
+        ended_at=datetime.fromisoformat(record["ended_at"]) if record.get("ended_at") else None,
+        duration_s=float(record.get("duration_s") or 0.0),
+        cost_total=float(cost.get("total") or 0.0),
+        billable_total=float(cost.get("billable_total") or 0.0),
+        record=record,
+    )
+
+
+async def write_call_records(
+    sessions: async_sessionmaker[AsyncSession], records: list[dict[str, Any]]
+) -> None:
+    async with sessions() as session, session.begin():
+        for record in records:
+            await session.merge(_row(record))
+
+
+async def get_call_record(session: AsyncSession, business_id: str, call_id: str) -> dict[str, Any] | None:
+    row = await session.get(CallRecord, call_id)
+    if row is None or row.business_id != business_id:
+        return None
+    return dict(row.record)
+
+
+async def list_call_records(
+    session: AsyncSession,
+    business_id: str,
+    *,
+    limit: int = 50,
+    before: datetime | None = None,
+    agent_id: str | None = None,
+    direction: str | None = None,
+    outcome: str | None = None,
+    sip_call_id: str | None = None,
+) -> list[dict[str, Any]]:
+    stmt = select(CallRecord).where(CallRecord.business_id == business_id)
+    if before is not None:
+        stmt = stmt.where(CallRecord.created_at < before)
+    for column, value in (
+        (CallRecord.agent_id, agent_id),
+        (CallRecord.direction, direction),
+        (CallRecord.outcome, outcome),
+        (CallRecord.sip_call_id, sip_call_id),
+    ):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    rows = await session.scalars(
+        stmt.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(limit)
+    )
+    return [dict(row.record) for row in rows]
