@@ -31,6 +31,7 @@ from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
+from voicegrid.store.billing import full_catalog
 from voicegrid.store.call_records import write_call_records
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import CallControl
@@ -82,7 +83,9 @@ async def build_platform(settings: Settings) -> Platform:
             Journal(Path(settings.data_dir) / "journal"),
             functools.partial(write_call_records, sessions),
         )
-        services.records = CallRecords(recorder, load_catalog(), node=settings.node_id)
+        async with sessions() as session:
+            catalog = await full_catalog(session, load_catalog())
+        services.records = CallRecords(recorder, catalog, sessions, node=settings.node_id)
         services.provider_slots = ProviderSlots(
             await load_provider_limits(services.sessions), backend, metrics
         )

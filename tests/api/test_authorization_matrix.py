@@ -181,6 +181,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/v1/capacity/provider-limits"): platform_only,
     ("PUT", "/v1/capacity/provider-limits"): platform_only,
     ("GET", "/metrics"): platform_only,
+    ("GET", f"{B}/rates"): business_route("limits"),
+    ("PUT", f"{B}/rates"): business_route("limits"),
+    ("GET", f"{R}/markup"): reseller_limits,
+    ("PUT", f"{R}/markup"): reseller_limits,
+    ("GET", "/v1/catalog"): anyone,
+    ("POST", "/v1/catalog/versions"): platform_only,
 }
 
 
@@ -221,6 +227,7 @@ for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_
     EXPECT[("POST", f"{prefix}/calls/{{call_id}}/hangup")] = accepted(calls_expect)
     EXPECT[("POST", f"{prefix}/calls/{{call_id}}/transfer")] = conflict(calls_expect)
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}/recording")] = no_recording(calls_expect)
+    EXPECT[("GET", f"{prefix}/calls/{{call_id}}/cost")] = no_recording(calls_expect)  # live: no record yet
 for kind in ("agents", "numbers", "trunks", "credentials", "users", "api-keys"):
     families: list[tuple[str, Expect]] = [(B, business_route(kind))]
     if kind in ("users", "api-keys"):
@@ -288,6 +295,17 @@ class Cases:
         if "/calls" in path:
             return None
         kind = path.replace("/{item_id}", "").rsplit("/", 1)[-1]
+        if method == "PUT" and kind == "rates":
+            return {
+                "rates": [
+                    {"component": "tts", "provider": "elevenlabs", "unit": "1k_chars", "unit_price": "0.04"}
+                ]
+            }
+        if method == "PUT" and kind == "markup":
+            return {"percent": "15"}
+        if method == "POST" and kind == "versions":
+            item = {"component": "stt", "provider": "deepgram", "unit": "minute", "unit_price": "0.004"}
+            return {"version": f"matrix-{n}", "effective": "2027-01-01", "items": [item]}
         if method == "PUT" and kind == "provider-limits":
             return {"limits": [{"stage": "tts", "provider": "deepgram", "slots": 45}]}
         if method == "PUT":

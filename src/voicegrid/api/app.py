@@ -14,6 +14,7 @@ from voicegrid.api.routes import (
     agents,
     api_keys,
     audit_log,
+    billing,
     branding,
     businesses,
     calls,
@@ -47,7 +48,7 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware, sessions=lambda: services.sessions)
     app.add_middleware(BodyLimitMiddleware)  # added last, so it runs first
 
-    for module in (me, resellers, businesses, limits, branding, audit_log, media_streams, capacity):
+    for module in (me, resellers, businesses, limits, branding, audit_log, media_streams, capacity, billing):
         app.include_router(module.router)
     # Things only a business owns: under its prefix, and prefix-less for the business's own keys.
     for spec in (agents.SPEC, numbers.SPEC, trunks.SPEC, credentials.SPEC):

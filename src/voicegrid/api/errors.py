@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 
 from voicegrid.capacity.errors import OverLimit
+from voicegrid.catalog import CatalogError, UnknownVersion
 from voicegrid.telephony.service import TelephonyUnavailable
 from voicegrid.tenancy import InvalidInput, TenancyError
 
@@ -24,6 +25,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _tenancy(_request: Request, exc: TenancyError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(UnknownVersion)
+    async def _unknown_version(_request: Request, exc: UnknownVersion) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(CatalogError)
+    async def _catalog(_request: Request, exc: CatalogError) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
 
     @app.exception_handler(OverLimit)
     async def _over_limit(_request: Request, exc: OverLimit) -> JSONResponse:

@@ -5,7 +5,15 @@ Public surface: `load_catalog()` (the shipped `prices.json`), `Catalog`, `Catalo
 """
 
 from voicegrid.catalog.errors import CatalogError, UnknownVersion
-from voicegrid.catalog.prices import Catalog, CatalogVersion, Price, load_catalog, parse_catalog
+from voicegrid.catalog.prices import (
+    Catalog,
+    CatalogVersion,
+    Price,
+    load_catalog,
+    parse_catalog,
+    parse_prices,
+    with_versions,
+)
 from voicegrid.catalog.rating import Cost, CostItem, Markup, rate
 
 __all__ = [
@@ -19,5 +27,7 @@ __all__ = [
     "UnknownVersion",
     "load_catalog",
     "parse_catalog",
+    "parse_prices",
     "rate",
+    "with_versions",
 ]

@@ -174,6 +174,25 @@ def parse_catalog(data: Any) -> Catalog:
     return Catalog(currency, tuple(versions), frozenset(embedded))
 
 
+def parse_prices(items: Any, where: str = "rates") -> tuple[Price, ...]:
+    """A list of prices in the catalog's form (a business's negotiated rates); CatalogError if not."""
+    return tuple(
+        _price(_object(item, f"{where}[{j}]"), f"{where}[{j}]") for j, item in enumerate(_list(items, where))
+    )
+
+
+def with_versions(catalog: Catalog, versions: list[Any]) -> Catalog:
+    """The catalog plus versions the platform published (their names may not repeat shipped ones)."""
+    if not versions:
+        return catalog
+    extra = parse_catalog({"currency": catalog.currency, "versions": versions})
+    names = {v.version for v in catalog.versions}
+    clash = [v.version for v in extra.versions if v.version in names]
+    if clash:
+        raise CatalogError(f"version {clash[0]!r} exists already; publish a new name")
+    return Catalog(catalog.currency, catalog.versions + extra.versions, catalog.embedded)
+
+
 def load_catalog() -> Catalog:
     """The catalog shipped with voicegrid."""
     text = resources.files("voicegrid.catalog").joinpath("prices.json").read_text(encoding="utf-8")

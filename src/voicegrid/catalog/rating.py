@@ -11,6 +11,7 @@ an amount per call minute) turns the cost into the billable amount.
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -158,12 +159,14 @@ def rate(
     direction: str,
     answered_seconds: float,
     version: str | None = None,
+    on: date | None = None,
     negotiated: tuple[Price, ...] = (),
     markup: Markup | None = None,
 ) -> Cost:
-    """Rate one call. `version` picks a catalog version (default the newest): re-rating is a call
-    with another version."""
-    rater = Rater(catalog, catalog.version(version), negotiated)
+    """Rate one call under `version`, or else the version in effect `on` the call's day (default:
+    the newest). Re-rating is the same call with another version."""
+    chosen = catalog.version(version) if version is not None or on is None else catalog.at(on)
+    rater = Rater(catalog, chosen, negotiated)
     items = [item for line in usage for item in rater.usage(line)]
     leg, minutes = rater.telephony(direction, answered_seconds)
     items.append(leg)

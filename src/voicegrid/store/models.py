@@ -73,6 +73,7 @@ class Reseller(Timestamps, LimitColumns, Base):
     accent_color: Mapped[str | None] = mapped_column(String(9))
     support_email: Mapped[str | None] = mapped_column(String(320))
     dashboard_domain: Mapped[str | None] = mapped_column(String(253), unique=True)
+    markup: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # {"percent": "20", "per_minute": "0.01"}
 
 
 class Business(Timestamps, LimitColumns, Base):
@@ -81,6 +82,7 @@ class Business(Timestamps, LimitColumns, Base):
     reseller_id: Mapped[str] = mapped_column(ForeignKey("resellers.id", ondelete="RESTRICT"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    negotiated_rates: Mapped[list[Any] | None] = mapped_column(JSON)  # prices in the catalog's form
 
 
 class ScopedOwner:

@@ -7,8 +7,11 @@ import asyncio
 import contextlib
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from voicegrid.analytics import CallFacts, JournalError, Recorder, build_record
 from voicegrid.catalog import Catalog, rate
+from voicegrid.store.billing import Billing, billing_of
 from voicegrid.telephony.calls import Call
 
 log = logging.getLogger(__name__)
@@ -38,9 +41,24 @@ def facts_of(call: Call, node: str | None) -> CallFacts:
 
 
 class CallRecords:
-    def __init__(self, recorder: Recorder, catalog: Catalog, node: str | None = None) -> None:
-        self.recorder, self.catalog, self.node = recorder, catalog, node
+    def __init__(
+        self,
+        recorder: Recorder,
+        catalog: Catalog,
+        sessions: async_sessionmaker[AsyncSession],
+        node: str | None = None,
+    ) -> None:
+        self.recorder, self.catalog, self.sessions, self.node = recorder, catalog, sessions, node
         self._tasks: set[asyncio.Task[None]] = set()
+
+    async def billing(self, business_id: str) -> Billing | None:
+        """The business's rates and markup; None if the database cannot say within 2 s."""
+        try:
+            async with asyncio.timeout(2.0), self.sessions() as session:
+                return await billing_of(session, business_id)
+        except Exception as exc:  # the record is made all the same, rated at catalog prices
+            log.warning("call records: billing of %s unavailable (%s)", business_id, exc)
+            return None
 
     def ended(self, call: Call) -> None:
         """A `CallControl.ended_listeners` entry."""
@@ -63,8 +81,19 @@ class CallRecords:
         facts = facts_of(call, self.node)
         conversation = call.details() if call.details is not None else None
         usage = list((conversation or {}).get("usage", []))
-        cost = rate(self.catalog, usage, direction=call.direction, answered_seconds=facts.answered_s)
+        billing = await self.billing(call.business_id or "")
+        cost = rate(
+            self.catalog,
+            usage,
+            direction=call.direction,
+            answered_seconds=facts.answered_s,
+            on=facts.created_at.date(),
+            negotiated=billing.negotiated if billing else (),
+            markup=billing.markup if billing else None,
+        )
         record = build_record(facts, conversation, cost)
+        if billing is None:
+            record["cost"]["note"] = "rated at catalog prices: the business's rates were unavailable"
         call.call_record = record
         try:
             await self.recorder.record(record)

@@ -1,6 +1,7 @@
 """Calls: place one through the business's trunk, watch it live, hang it up, transfer it."""
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -12,7 +13,10 @@ from pydantic import Field
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator
+from voicegrid.api.routes.billing import current_catalog
 from voicegrid.api.schemas import In, Out
+from voicegrid.catalog import rate
+from voicegrid.store.billing import billing_of
 from voicegrid.store.call_records import get_call_record, list_call_records
 from voicegrid.telephony.calls import Call, CallState
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
@@ -243,6 +247,39 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         if record is None:
             raise NotFound()
         return render_record(record)
+
+    @router.get(
+        "/{call_id}/cost",
+        response_model=dict[str, Any],
+        summary="The call's cost, re-rated under a catalog version (default: the newest)",
+    )
+    async def get_cost(
+        loc: Loc,
+        call_id: IdPath,
+        catalog_version: Annotated[str | None, Query(max_length=40)] = None,
+    ) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        business = owner.business_id or ""
+        record: dict[str, Any] | None = None
+        if ctx.services.calls is not None:
+            with contextlib.suppress(NotFound):
+                record = ctx.services.calls.get(business, call_id).call_record
+        record = record or await get_call_record(ctx.session, business, call_id)
+        if record is None:
+            raise NotFound("no record of this call yet")
+        billing = await billing_of(ctx.session, business)
+        cost = rate(
+            await current_catalog(ctx),
+            list(record.get("usage", [])),
+            direction=record.get("direction") or "inbound",
+            answered_seconds=float(record.get("answered_s") or 0.0),
+            version=catalog_version,
+            on=datetime.fromisoformat(record["created_at"]).date(),
+            negotiated=billing.negotiated,
+            markup=billing.markup,
+        )
+        return cost.as_dict()
 
     @router.get(
         "/{call_id}/recording",

@@ -1,0 +1,169 @@
+"""Money: the price catalog (shipped versions, and versions the platform publishes), a business's
+negotiated rates (reseller or platform admins set them), and a reseller's markup (the platform sets it).
+
+Rates and markup apply to calls that end from then on; a past call is re-rated on request
+(`GET /calls/{id}/cost?catalog_version=`), never rewritten.
+"""
+
+import json
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from voicegrid.api import audit
+from voicegrid.api.context import Ctx, CtxDep
+from voicegrid.api.owners import IdPath, business_owner, reseller_owner
+from voicegrid.api.schemas import In, Out
+from voicegrid.catalog import Catalog, load_catalog, parse_prices, with_versions
+from voicegrid.store.billing import CATALOG_SETTING, full_catalog, markup_from, published_versions
+from voicegrid.store.models import Business, PlatformSetting, Reseller
+from voicegrid.tenancy import Action, Forbidden, NotFound, Role, Scope
+
+router = APIRouter(tags=["billing"])
+
+
+class RatesBody(In):
+    rates: list[dict[str, Any]] = Field(
+        max_length=200,
+        description="prices in the catalog's form: component, provider, model, unit, unit_price (text)",
+    )
+
+
+class RatesOut(Out):
+    rates: list[dict[str, Any]]
+
+
+class MarkupBody(In):
+    percent: Decimal = Field(default=Decimal(0), ge=0, le=1000)
+    per_minute: Decimal = Field(default=Decimal(0), ge=0, le=100, description="USD per billed call minute")
+
+
+class MarkupOut(Out):
+    percent: str
+    per_minute: str
+
+
+class VersionBody(In):
+    version: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9._-]+$")
+    effective: str = Field(description="ISO date the prices apply from")
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=1000)
+
+
+class CatalogOut(Out):
+    currency: str
+    versions: list[dict[str, Any]]
+
+
+def render_catalog(catalog: Catalog) -> CatalogOut:
+    return CatalogOut(
+        currency=catalog.currency,
+        versions=[
+            {
+                "version": v.version,
+                "effective": v.effective.isoformat(),
+                "items": [p.as_dict() for p in v.prices],
+            }
+            for v in sorted(catalog.versions, key=lambda v: v.effective)
+        ],
+    )
+
+
+async def current_catalog(ctx: Ctx) -> Catalog:
+    records = ctx.services.records
+    if records is not None:
+        return records.catalog
+    return await full_catalog(ctx.session, load_catalog())
+
+
+@router.get(
+    "/v1/businesses/{business_id}/rates", response_model=RatesOut, summary="A business's negotiated rates"
+)
+async def get_rates(business_id: IdPath, ctx: CtxDep) -> Any:
+    await business_owner(ctx, business_id, "limits", Action.READ)
+    business = await ctx.session.get(Business, business_id)
+    assert business is not None
+    return RatesOut(rates=list(business.negotiated_rates or []))
+
+
+@router.put("/v1/businesses/{business_id}/rates", response_model=RatesOut, summary="Set a business's rates")
+async def put_rates(business_id: IdPath, body: RatesBody, ctx: CtxDep) -> Any:
+    owner = await business_owner(ctx, business_id, "limits", Action.WRITE)
+    parse_prices(body.rates, "rates")  # CatalogError -> 422 saying which item
+    business = await ctx.session.get(Business, business_id)
+    assert business is not None
+    business.negotiated_rates = body.rates
+    audit.record(
+        ctx,
+        "update",
+        "rates",
+        business_id,
+        business_id=business_id,
+        reseller_id=owner.reseller_id,
+        changes=body.model_dump(),
+    )
+    await ctx.session.commit()
+    return RatesOut(rates=body.rates)
+
+
+def _markup_out(data: dict[str, Any] | None) -> MarkupOut:
+    markup = markup_from(data)
+    return MarkupOut(percent=str(markup.percent), per_minute=str(markup.per_minute))
+
+
+@router.get("/v1/resellers/{reseller_id}/markup", response_model=MarkupOut, summary="A reseller's markup")
+async def get_markup(reseller_id: IdPath, ctx: CtxDep) -> Any:
+    await reseller_owner(ctx, reseller_id, "limits", Action.READ)
+    reseller = await ctx.session.get(Reseller, reseller_id)
+    assert reseller is not None
+    return _markup_out(reseller.markup)
+
+
+@router.put("/v1/resellers/{reseller_id}/markup", response_model=MarkupOut, summary="Set a reseller's markup")
+async def put_markup(reseller_id: IdPath, body: MarkupBody, ctx: CtxDep) -> Any:
+    await reseller_owner(ctx, reseller_id, "limits", Action.WRITE)
+    if ctx.principal.scope is not Scope.PLATFORM:
+        raise Forbidden("a reseller's markup is set by the platform")
+    reseller = await ctx.session.get(Reseller, reseller_id)
+    if reseller is None:
+        raise NotFound()
+    reseller.markup = {"percent": str(body.percent), "per_minute": str(body.per_minute)}
+    audit.record(
+        ctx,
+        "update",
+        "markup",
+        reseller_id,
+        business_id=None,
+        reseller_id=reseller_id,
+        changes=reseller.markup,
+    )
+    await ctx.session.commit()
+    return _markup_out(reseller.markup)
+
+
+@router.get("/v1/catalog", response_model=CatalogOut, summary="Provider prices, every version")
+async def get_catalog(ctx: CtxDep) -> Any:
+    return render_catalog(await current_catalog(ctx))
+
+
+@router.post(
+    "/v1/catalog/versions", response_model=CatalogOut, status_code=201, summary="Publish a price version"
+)
+async def publish_version(body: VersionBody, ctx: CtxDep) -> Any:
+    if ctx.principal.scope is not Scope.PLATFORM or not ctx.principal.role.at_least(Role.ADMIN):
+        raise Forbidden("prices are published by the platform's admins")
+    published = await published_versions(ctx.session)
+    version = body.model_dump()
+    catalog = with_versions(load_catalog(), [*published, version])  # CatalogError -> 422
+    row = await ctx.session.get(PlatformSetting, CATALOG_SETTING)
+    value = json.dumps([*published, version])
+    if row is None:
+        ctx.session.add(PlatformSetting(key=CATALOG_SETTING, value=value))
+    else:
+        row.value = value
+    audit.record(ctx, "create", "catalog", body.version, business_id=None, reseller_id=None, changes=version)
+    await ctx.session.commit()
+    if ctx.services.records is not None:
+        ctx.services.records.catalog = catalog
+    return render_catalog(catalog)
