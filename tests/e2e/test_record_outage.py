@@ -73,7 +73,7 @@ def test_a_call_that_ends_while_the_database_is_down_leaves_its_complete_record_
         assert (record["direction"], record["outcome"], record["ended_by"]) == (
             "inbound",
             "completed",
-            "caller",
+            "remote",
         )
         assert record["answered_s"] >= 3.5
         assert {i["component"] for i in record["cost"]["items"]} == {"telephony"}
