@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicegrid.analytics import Journal, Recorder
+from voicegrid.analytics.rollup import record_deltas
 from voicegrid.api import AppServices, create_app
 from voicegrid.api.routes.capacity import load_provider_limits
 from voicegrid.bootstrap import ensure_admin_key, secret_box
@@ -81,7 +82,7 @@ async def build_platform(settings: Settings) -> Platform:
         sessions = services.sessions
         recorder = Recorder(
             Journal(Path(settings.data_dir) / "journal"),
-            functools.partial(write_call_records, sessions),
+            functools.partial(write_call_records, sessions, deltas=record_deltas),
         )
         async with sessions() as session:
             catalog = await full_catalog(session, load_catalog())

@@ -12,6 +12,7 @@ from voicegrid.api.owners import in_business, in_own_business, in_own_level, in_
 from voicegrid.api.resources import resource_router
 from voicegrid.api.routes import (
     agents,
+    analytics,
     api_keys,
     audit_log,
     billing,
@@ -56,6 +57,8 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
         app.include_router(resource_router(spec, in_own_business(spec.kind)), prefix="/v1")
     app.include_router(calls.calls_router(in_business("calls")), prefix=BUSINESS_PREFIX)
     app.include_router(calls.calls_router(in_own_business("calls")), prefix="/v1")
+    app.include_router(analytics.analytics_router(in_business("calls")), prefix=BUSINESS_PREFIX)
+    app.include_router(analytics.analytics_router(in_own_business("calls")), prefix="/v1")
     # Users and keys exist at every level; prefix-less means the caller's own level.
     for spec in (users.SPEC, api_keys.SPEC):
         app.include_router(resource_router(spec, in_business(spec.kind)), prefix=BUSINESS_PREFIX)

@@ -1,6 +1,7 @@
 """Call records in the database: written from the journal (an upsert by id, so a replay is harmless),
 read back for the API, newest first."""
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.store.models import CallRecord
+from voicegrid.store.rollups import add_to_rollups
 
 
 def _row(record: dict[str, Any]) -> CallRecord:
@@ -28,12 +30,21 @@ def _row(record: dict[str, Any]) -> CallRecord:
     )
 
 
+Deltas = Callable[[dict[str, Any]], tuple[dict[str, Any], list[dict[str, Any]]]]
+
+
 async def write_call_records(
-    sessions: async_sessionmaker[AsyncSession], records: list[dict[str, Any]]
+    sessions: async_sessionmaker[AsyncSession], records: list[dict[str, Any]], deltas: Deltas | None = None
 ) -> None:
+    """Store records; with `deltas` (what a record adds to its day's rollups), add each new record to
+    the rollups in the same transaction. A record seen before (a journal replay) is rewritten but not
+    counted twice."""
     async with sessions() as session, session.begin():
         for record in records:
+            known = await session.get(CallRecord, record["id"])
             await session.merge(_row(record))
+            if deltas is not None and known is None and record.get("business_id"):
+                await add_to_rollups(session, *deltas(record))
 
 
 async def get_call_record(session: AsyncSession, business_id: str, call_id: str) -> dict[str, Any] | None:

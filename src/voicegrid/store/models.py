@@ -242,3 +242,38 @@ class CallRecord(Base):
     cost_total: Mapped[float] = mapped_column(Float, default=0.0)
     billable_total: Mapped[float] = mapped_column(Float, default=0.0)
     record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class CallRollup(Base):
+    """One business's calls on one day (UTC) through one agent, summed as calls end."""
+
+    __tablename__ = "call_rollups"
+    business_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    agent_id: Mapped[str] = mapped_column(ID, primary_key=True)  # "" for none
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    minutes: Mapped[float] = mapped_column(Float, default=0.0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    billable: Mapped[float] = mapped_column(Float, default=0.0)
+    turns: Mapped[int] = mapped_column(Integer, default=0)
+    failovers: Mapped[int] = mapped_column(Integer, default=0)
+    interruptions: Mapped[int] = mapped_column(Integer, default=0)
+    outcomes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    latency: Mapped[dict[str, Any]] = mapped_column(default=dict)  # component -> histogram
+
+
+class ProviderRollup(Base):
+    """One business's use of one provider on one day (UTC), summed as calls end."""
+
+    __tablename__ = "provider_rollups"
+    business_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    calls: Mapped[int] = mapped_column(Integer, default=0)
+    quantity: Mapped[float] = mapped_column(Float, default=0.0)
+    unit: Mapped[str] = mapped_column(String(32), default="")
+    cost: Mapped[float] = mapped_column(Float, default=0.0)
+    failovers: Mapped[int] = mapped_column(Integer, default=0)
+    latency: Mapped[dict[str, Any]] = mapped_column(default=dict)  # histogram of the stage's wait

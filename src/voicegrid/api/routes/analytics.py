@@ -1,0 +1,70 @@
+"""Aggregates of a business's calls, read from the rollups (so a month costs a few dozen rows).
+
+`/analytics/calls?group_by=day|agent|total` gives calls, minutes, cost, billable, cost per minute,
+failover rate, outcomes and p50/p95 of voice-to-voice and each of its components; `/analytics/providers`
+gives each provider's use, cost, failover rate and wait p50/p95. Days are UTC; the default range is
+the last 30 days.
+"""
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from voicegrid.analytics.rollup import summarize_calls, summarize_providers
+from voicegrid.api.context import Ctx
+from voicegrid.api.owners import OwnerLocator
+from voicegrid.api.schemas import Out
+from voicegrid.store.rollups import call_rollups, provider_rollups
+from voicegrid.tenancy import Action, InvalidInput
+
+Located = tuple[Ctx, OwnerLocator]
+MAX_DAYS = 400
+
+
+class Summary(Out):
+    first_day: str
+    last_day: str
+    rows: list[dict[str, Any]]
+
+
+def day_range(first: date | None, last: date | None) -> tuple[str, str]:
+    last = last or datetime.now(UTC).date()
+    first = first or last - timedelta(days=29)
+    if first > last:
+        raise InvalidInput("from", "after `to`")
+    if (last - first).days >= MAX_DAYS:
+        raise InvalidInput("from", f"a range is at most {MAX_DAYS} days")
+    return first.isoformat(), last.isoformat()
+
+
+def analytics_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
+    router = APIRouter(prefix="/analytics", tags=["analytics"])
+    Loc = Annotated[Located, Depends(locate)]
+    From = Annotated[
+        date | None, Query(alias="from", description="first day, UTC (default: 29 days before `to`)")
+    ]
+    To = Annotated[date | None, Query(alias="to", description="last day, UTC (default: today)")]
+
+    @router.get(
+        "/calls", response_model=Summary, summary="Calls, minutes, money and latency, by day or agent"
+    )
+    async def calls(
+        loc: Loc, first: From = None, last: To = None, group_by: Literal["day", "agent", "total"] = "day"
+    ) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        first_day, last_day = day_range(first, last)
+        rows = await call_rollups(ctx.session, owner.business_id or "", first_day, last_day)
+        return Summary(first_day=first_day, last_day=last_day, rows=summarize_calls(rows, group_by))
+
+    @router.get("/providers", response_model=Summary, summary="Cost, use and latency by provider")
+    async def providers(loc: Loc, first: From = None, last: To = None) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        first_day, last_day = day_range(first, last)
+        rows = await provider_rollups(ctx.session, owner.business_id or "", first_day, last_day)
+        return Summary(first_day=first_day, last_day=last_day, rows=summarize_providers(rows))
+
+    return router

@@ -1,0 +1,102 @@
+"""Aggregates from the rollups: what the stored calls add up to, by day, agent and provider."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.api.world import World
+from tests.support.platform import Running
+from voicegrid.analytics import CallFacts, build_record
+from voicegrid.analytics.histogram import BOUNDS, quantile
+from voicegrid.analytics.rollup import record_deltas
+from voicegrid.catalog import load_catalog, rate
+from voicegrid.store.call_records import write_call_records
+
+
+def turn(index: int, v2v: float, llm: str = "openai") -> dict[str, Any]:
+    t0 = 100.0 + index * 10
+    return {
+        "index": index, "speech_end_at": t0, "stt_finalize_at": t0 + 0.2, "stt_final_at": t0 + 0.35,
+        "turn_end_at": t0 + 0.36, "llm_first_token_at": t0 + 0.7, "tts_request_at": t0 + 0.75,
+        "tts_first_audio_at": t0 + 0.9, "first_packet_at": t0 + v2v / 1000, "voice_to_voice_ms": v2v,
+        "endpointing_ms": 200.0, "platform_ms": 15.0, "llm_provider": llm, "tts_provider": "deepgram",
+    }  # fmt: skip
+
+
+def record(
+    n: int, business: str, day: int, agent: str, v2v: list[float], outcome: str = "completed"
+) -> dict[str, Any]:
+    start = datetime(2026, 11, day, 12, 0, tzinfo=UTC) + timedelta(minutes=n)
+    facts = CallFacts(
+        id=f"call_an_{n:03d}", sip_call_id=f"{n}@t", direction="inbound", business_id=business,
+        agent_id=agent, from_number=None, to=None, trunk_id=None, node=None, created_at=start,
+        answered_at=start + timedelta(seconds=2), ended_at=start + timedelta(seconds=122),
+        outcome=outcome, ended_by="caller",
+    )  # fmt: skip
+    usage = [
+        {"stage": "stt", "provider": "deepgram", "model": "nova-3", "audio_seconds": 120.0, "requests": 1},
+        {"stage": "llm", "provider": "openai", "model": "gpt-4o-mini", "tokens_in": 5000, "tokens_out": 300,
+         "requests": 3},
+        {"stage": "tts", "provider": "deepgram", "model": "aura-2", "characters": 900, "requests": 3},
+    ]  # fmt: skip
+    failovers = (
+        [{"stage": "llm", "error": {"provider": "openai", "kind": "ProviderTimeout"}}] if n % 4 == 0 else []
+    )
+    conversation = {"usage": usage, "turns": [turn(i, v) for i, v in enumerate(v2v)], "errors": failovers}
+    return build_record(
+        facts, conversation, rate(load_catalog(), usage, direction="inbound", answered_seconds=120)
+    )
+
+
+async def test_aggregates_add_up_the_stored_calls_by_day_agent_and_provider(
+    run: Running, world: World
+) -> None:
+    biz = world.business_a1
+    records = [
+        record(n, biz, 20 + n % 2, "agt_a" if n < 6 else "agt_b", [800.0 + 10 * n, 1200.0]) for n in range(8)
+    ]
+    records.append(record(99, world.business_b1, 20, "agt_x", [500.0]))  # another business: never counted
+    sessions = run.platform.services.sessions
+    await write_call_records(sessions, records, deltas=record_deltas)
+    await write_call_records(sessions, records[:3], deltas=record_deltas)  # a journal replay: counted once
+    base = f"/v1/businesses/{biz}/analytics"
+    by_day = await run.ok("GET", f"{base}/calls?from=2026-11-01&to=2026-11-30")
+    assert [(r["day"], r["calls"]) for r in by_day["rows"]] == [("2026-11-20", 4), ("2026-11-21", 4)]
+    [total] = (await run.ok("GET", f"{base}/calls?from=2026-11-01&to=2026-11-30&group_by=total"))["rows"]
+    mine = records[:8]
+    assert total["calls"] == 8
+    assert total["minutes"] == pytest.approx(8 * 2.0)
+    assert total["cost"] == pytest.approx(sum(r["cost"]["total"] for r in mine))
+    assert total["cost_per_minute"] == pytest.approx(total["cost"] / total["minutes"], rel=1e-3)
+    assert total["failover_rate"] == pytest.approx(2 / 8)
+    assert total["outcomes"] == {"completed": 8}
+    v2v = sorted(t["voice_to_voice_ms"] for r in mine for t in r["latency"]["turns"])
+    assert v2v[7] <= total["p50"]["voice_to_voice_ms"] <= v2v[8]  # between the middle ranks
+    assert total["p95"]["voice_to_voice_ms"] == pytest.approx(1200, abs=200)  # within its bucket
+    by_agent = (await run.ok("GET", f"{base}/calls?from=2026-11-01&to=2026-11-30&group_by=agent"))["rows"]
+    assert [(r["agent"], r["calls"]) for r in by_agent] == [("agt_a", 6), ("agt_b", 2)]
+    providers = (await run.ok("GET", f"{base}/providers?from=2026-11-01&to=2026-11-30"))["rows"]
+    by = {(p["stage"], p["provider"]): p for p in providers}
+    assert set(by) == {("stt", "deepgram"), ("llm", "openai"), ("tts", "deepgram"), ("telephony", "sip")}
+    assert by["stt", "deepgram"]["quantity"] == pytest.approx(16.0)  # minutes of audio
+    assert by["llm", "openai"]["failover_rate"] == pytest.approx(2 / 8)
+    assert by["llm", "openai"]["wait_ms_p50"] == pytest.approx(
+        340, abs=60
+    )  # first token 340 ms after the turn
+    assert by["tts", "deepgram"]["wait_ms_p95"] == pytest.approx(150, abs=50)
+    refused = await run.admin("GET", f"{base}/calls?from=2026-11-30&to=2026-11-01")
+    assert refused.status_code == 422
+    other = await run.ok(
+        "GET",
+        f"/v1/businesses/{world.business_b1}/analytics/calls?from=2026-11-01&to=2026-11-30&group_by=total",
+    )
+    assert other["rows"][0]["calls"] == 1
+
+
+def test_percentiles_from_a_histogram_fall_inside_the_right_bucket() -> None:
+    hist = {"5": 50, "9": 45, "14": 5}  # 200-250 ms, 400-500 ms, 900-1000 ms
+    assert BOUNDS[4] <= (quantile(hist, 0.5) or 0) <= BOUNDS[5]
+    assert BOUNDS[8] <= (quantile(hist, 0.95) or 0) <= BOUNDS[9]
+    assert BOUNDS[13] <= (quantile(hist, 0.99) or 0) <= BOUNDS[14]
+    assert quantile({}, 0.5) is None
