@@ -7,7 +7,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.support.postgres import PostgresServer, start_postgres
+from voicegrid.testing.postgres_server import PostgresServer, start_postgres
 from voicegrid.testing.redis_server import RedisServer, start_redis
 
 ENGINES = ["sqlite", "postgresql"]

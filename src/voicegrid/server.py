@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicegrid.analytics import Journal, Recorder
+from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.api import AppServices, create_app
 from voicegrid.api.routes.capacity import load_provider_limits
@@ -35,7 +36,7 @@ from voicegrid.store import check_database, make_engine, make_sessionmaker, upgr
 from voicegrid.store.billing import full_catalog
 from voicegrid.store.call_records import write_call_records
 from voicegrid.telephony.admission import Admission
-from voicegrid.telephony.calls import CallControl
+from voicegrid.telephony.calls import CallControl, CallState
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.records import CallRecords
 from voicegrid.telephony.registrations import TrunkRegistrations
@@ -86,7 +87,9 @@ async def build_platform(settings: Settings) -> Platform:
         )
         async with sessions() as session:
             catalog = await full_catalog(session, load_catalog())
-        services.records = CallRecords(recorder, catalog, sessions, node=settings.node_id)
+        services.records = CallRecords(
+            recorder, catalog, sessions, node=settings.node_id, metrics=CallMetrics(metrics.registry)
+        )
         services.provider_slots = ProviderSlots(
             await load_provider_limits(services.sessions), backend, metrics
         )
@@ -162,6 +165,11 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         assert records is not None
         records.recorder.start()
         sip.ended_listeners.append(records.ended)
+        if records.metrics is not None:
+            records.metrics.watch(
+                lambda: sum(c.state is not CallState.ENDED for c in sip.by_id.values()),
+                lambda: records.recorder.store_ok,
+            )
         platform.services.calls = CallService(
             sip,
             platform.services.sessions,

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from tests.support.postgres import PostgresServer, start_postgres
 from voicegrid.analytics import CallFacts, Journal, Recorder, build_record
 from voicegrid.catalog import load_catalog, rate
 from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import get_call_record, list_call_records, write_call_records
 from voicegrid.store.models import CallRecord
+from voicegrid.testing.postgres_server import PostgresServer, start_postgres
 
 
 def record(n: int, business: str = "biz_1") -> dict[str, Any]:

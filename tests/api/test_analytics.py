@@ -4,11 +4,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.api.world import World
 from tests.support.platform import Running
 from voicegrid.analytics import CallFacts, build_record
 from voicegrid.analytics.histogram import BOUNDS, quantile
+from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.catalog import load_catalog, rate
 from voicegrid.store.call_records import write_call_records
@@ -100,3 +102,20 @@ def test_percentiles_from_a_histogram_fall_inside_the_right_bucket() -> None:
     assert BOUNDS[8] <= (quantile(hist, 0.95) or 0) <= BOUNDS[9]
     assert BOUNDS[13] <= (quantile(hist, 0.99) or 0) <= BOUNDS[14]
     assert quantile({}, 0.5) is None
+
+
+def test_an_ended_call_shows_in_the_prometheus_metrics_by_outcome_latency_cost_and_provider_error() -> None:
+    registry = CollectorRegistry()
+    metrics = CallMetrics(registry)
+    metrics.observe(record(0, "biz_1", 20, "agt_a", [820.0, 1200.0]))  # n=0: one LLM failover
+    metrics.watch(lambda: 3, lambda: False)
+    text = generate_latest(registry).decode()
+    assert 'voicegrid_calls_ended_total{direction="inbound",outcome="completed"} 1.0' in text
+    assert 'voicegrid_turn_latency_seconds_count{component="voice_to_voice"} 2.0' in text
+    assert 'voicegrid_turn_latency_seconds_bucket{component="voice_to_voice",le="1.0"} 1.0' in text
+    assert 'voicegrid_provider_errors_total{kind="ProviderTimeout",provider="openai",stage="llm"} 1.0' in text
+    assert (
+        'voicegrid_call_cost_usd_total{component="stt",provider="deepgram"} 0.0096' in text
+    )  # 2 min x $0.0048
+    assert "voicegrid_calls_active 3.0" in text
+    assert "voicegrid_call_records_stored 0.0" in text

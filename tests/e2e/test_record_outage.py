@@ -16,9 +16,9 @@ import asyncpg
 import httpx
 
 from tests.support.ports import free_udp_and_tcp_port
-from tests.support.postgres import start_postgres
 from tests.support.serve import env_without_voicegrid, serving
 from tests.support.sipp import sipp_command, sipp_errors
+from voicegrid.testing.postgres_server import start_postgres
 
 
 async def stored_record(port: int, business_id: str) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.analytics import CallFacts, JournalError, Recorder, build_record
+from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.catalog import Catalog, rate
 from voicegrid.store.billing import Billing, billing_of
 from voicegrid.telephony.calls import Call
@@ -47,8 +48,10 @@ class CallRecords:
         catalog: Catalog,
         sessions: async_sessionmaker[AsyncSession],
         node: str | None = None,
+        metrics: CallMetrics | None = None,
     ) -> None:
         self.recorder, self.catalog, self.sessions, self.node = recorder, catalog, sessions, node
+        self.metrics = metrics
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def billing(self, business_id: str) -> Billing | None:
@@ -95,6 +98,8 @@ class CallRecords:
         if billing is None:
             record["cost"]["note"] = "rated at catalog prices: the business's rates were unavailable"
         call.call_record = record
+        if self.metrics is not None:
+            self.metrics.observe(record)
         try:
             await self.recorder.record(record)
         except JournalError:

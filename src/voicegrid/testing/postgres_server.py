@@ -1,4 +1,5 @@
-"""A real PostgreSQL server for the tests: initdb in a temp dir, a free loopback port, stopped by pid.
+"""A throwaway PostgreSQL server (tests, `bench/analytics_query.py`): initdb in a temp dir, a free
+loopback port, stopped by pid.
 
 PostgreSQL refuses to run as root, so when the tests run as root the cluster belongs to the
 `postgres` user the Debian package creates, and both initdb and postgres run as that user.
@@ -10,13 +11,18 @@ import os
 import pwd
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.ports import free_port
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def _bindir() -> Path:

@@ -1,0 +1,58 @@
+"""Prometheus metrics of finished calls (on the platform's registry, beside capacity's): calls by
+direction and outcome, per-turn latency by component, cost by component and provider, provider
+failures, active calls, and whether the record store is keeping up."""
+
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from voicegrid.analytics.rollup import LATENCY
+
+TURN_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+class CallMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.ended = Counter("voicegrid_calls_ended", "Calls ended", ["direction", "outcome"], registry=r)
+        self.turns = Histogram(
+            "voicegrid_turn_latency_seconds",
+            "Per-turn latency by component",
+            ["component"],
+            buckets=TURN_BUCKETS,
+            registry=r,
+        )
+        self.cost = Counter(
+            "voicegrid_call_cost_usd", "Cost of ended calls", ["component", "provider"], registry=r
+        )
+        self.errors = Counter(
+            "voicegrid_provider_errors",
+            "Provider failures during calls",
+            ["stage", "provider", "kind"],
+            registry=r,
+        )
+        self.active = Gauge("voicegrid_calls_active", "Calls in progress on this node", registry=r)
+        self.store_ok = Gauge(
+            "voicegrid_call_records_stored", "1 while records reach the database", registry=r
+        )
+
+    def observe(self, record: dict[str, Any]) -> None:
+        self.ended.labels(record.get("direction") or "", record.get("outcome") or "unknown").inc()
+        for turn in (record.get("latency") or {}).get("turns", []):
+            for name in LATENCY:
+                value = turn.get(f"{name}_ms")
+                if isinstance(value, int | float):
+                    self.turns.labels(name).observe(value / 1000)
+        for item in (record.get("cost") or {}).get("items", []):
+            if item.get("amount"):
+                self.cost.labels(item["component"], item["provider"]).inc(float(item["amount"]))
+        for failure in record.get("failovers") or []:
+            error = failure.get("error") or {}
+            self.errors.labels(
+                str(failure.get("stage")), str(error.get("provider")), str(error.get("kind"))
+            ).inc()
+
+    def watch(self, active: Callable[[], int], store_ok: Callable[[], bool]) -> None:
+        self.active.set_function(lambda: float(active()))
+        self.store_ok.set_function(lambda: 1.0 if store_ok() else 0.0)
