@@ -1,5 +1,9 @@
-"""Aggregates from the rollups: what the stored calls add up to, by day, agent and provider."""
+"""Aggregates from the rollups: what the stored calls add up to, by day, agent and provider; and
+exports of the calls themselves."""
 
+import csv
+import io
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -119,3 +123,26 @@ def test_an_ended_call_shows_in_the_prometheus_metrics_by_outcome_latency_cost_a
     )  # 2 min x $0.0048
     assert "voicegrid_calls_active 3.0" in text
     assert "voicegrid_call_records_stored 0.0" in text
+
+
+async def test_a_range_of_stored_calls_exports_as_csv_and_as_json_lines_of_whole_records(
+    run: Running, world: World
+) -> None:
+    biz = world.business_a1
+    records = [record(n, biz, 20 + n % 3, "agt_a", [900.0]) for n in range(5)]
+    records[1]["to"] = "=HYPERLINK(1)"  # what a caller could put in a header, aimed at a spreadsheet
+    records.append(record(50, world.business_b1, 20, "agt_x", [500.0]))
+    await write_call_records(run.platform.services.sessions, records, deltas=record_deltas)
+    base = f"/v1/businesses/{biz}/calls/export?from=2026-11-20&to=2026-11-21"
+    response = await run.admin("GET", base)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert 'filename="calls-2026-11-20-2026-11-21.csv"' in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [r["id"] for r in rows] == ["call_an_000", "call_an_003", "call_an_001", "call_an_004"]  # by time
+    assert rows[2]["to"] == "'=HYPERLINK(1)"
+    assert rows[0]["from"] == ""
+    assert float(rows[0]["cost_total"]) == records[0]["cost"]["total"]
+    assert rows[0]["stt"] == "deepgram"
+    lines = (await run.admin("GET", f"{base}&format=ndjson")).text.splitlines()
+    assert [json.loads(line) for line in lines] == [records[n] for n in (0, 3, 1, 4)]

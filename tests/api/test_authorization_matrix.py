@@ -229,6 +229,7 @@ for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}/recording")] = no_recording(calls_expect)
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}/cost")] = no_recording(calls_expect)  # live: no record yet
     EXPECT[("GET", f"{prefix}/analytics/calls")] = calls_expect
+    EXPECT[("GET", f"{prefix}/calls/export")] = calls_expect
     EXPECT[("GET", f"{prefix}/analytics/providers")] = calls_expect
 for kind in ("agents", "numbers", "trunks", "credentials", "users", "api-keys"):
     families: list[tuple[str, Expect]] = [(B, business_route(kind))]

@@ -1,11 +1,11 @@
 """Call records in the database: written from the journal (an upsert by id, so a replay is harmless),
 read back for the API, newest first."""
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.store.models import CallRecord
@@ -80,3 +80,30 @@ async def list_call_records(
         stmt.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(limit)
     )
     return [dict(row.record) for row in rows]
+
+
+async def iter_call_records(
+    session: AsyncSession, business_id: str, first: datetime, last: datetime, batch: int = 1000
+) -> AsyncIterator[dict[str, Any]]:
+    """A business's records created in [first, last), oldest first, read in keyset batches (an
+    export of a month streams without holding the month in memory)."""
+    after: tuple[datetime, str] | None = None
+    while True:
+        stmt = select(CallRecord).where(
+            CallRecord.business_id == business_id,
+            CallRecord.created_at >= first,
+            CallRecord.created_at < last,
+        )
+        if after is not None:
+            stmt = stmt.where(
+                or_(
+                    CallRecord.created_at > after[0],
+                    and_(CallRecord.created_at == after[0], CallRecord.id > after[1]),
+                )
+            )
+        rows = list(await session.scalars(stmt.order_by(CallRecord.created_at, CallRecord.id).limit(batch)))
+        for row in rows:
+            yield dict(row.record)
+        if len(rows) < batch:
+            return
+        after = (rows[-1].created_at, rows[-1].id)

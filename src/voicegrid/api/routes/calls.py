@@ -2,22 +2,25 @@
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import Field
 
+from voicegrid.analytics.export import csv_lines
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator
+from voicegrid.api.routes.analytics import day_range
 from voicegrid.api.routes.billing import current_catalog
 from voicegrid.api.schemas import In, Out
 from voicegrid.catalog import rate
 from voicegrid.store.billing import billing_of
-from voicegrid.store.call_records import get_call_record, list_call_records
+from voicegrid.store.call_records import get_call_record, iter_call_records, list_call_records
 from voicegrid.telephony.calls import Call, CallState
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
 from voicegrid.tenancy import Action, NotFound
@@ -232,6 +235,41 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
             found.setdefault(record["id"], render_record(record))
         newest = sorted(found.values(), key=lambda c: (c.created_at, c.id), reverse=True)
         return CallList(data=newest[:limit])
+
+    @router.get(
+        "/export",
+        response_class=StreamingResponse,
+        summary="Call records of a range of days (UTC), oldest first: CSV, or JSON lines of whole records",
+        responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+    )
+    async def export_calls(
+        loc: Loc,
+        first: Annotated[date | None, Query(alias="from")] = None,
+        last: Annotated[date | None, Query(alias="to")] = None,
+        format: Literal["csv", "ndjson"] = "csv",
+    ) -> StreamingResponse:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        first_day, last_day = day_range(first, last)
+        start = datetime.fromisoformat(first_day).replace(tzinfo=UTC)
+        end = datetime.fromisoformat(last_day).replace(tzinfo=UTC) + timedelta(days=1)
+        sessions, business = ctx.services.sessions, owner.business_id or ""
+
+        async def records() -> AsyncIterator[dict[str, Any]]:
+            async with sessions() as session:  # its own session: the response outlives the request's
+                async for record in iter_call_records(session, business, start, end):
+                    yield record
+
+        async def ndjson() -> AsyncIterator[str]:
+            async for record in records():
+                yield json.dumps(record, separators=(",", ":")) + "\n"
+
+        name = f"calls-{first_day}-{last_day}.{format}"
+        return StreamingResponse(
+            csv_lines(records()) if format == "csv" else ndjson(),
+            media_type="text/csv" if format == "csv" else "application/x-ndjson",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     @router.get("/{call_id}", response_model=CallOut, summary="A call: live, or its record once ended")
     async def get_call(loc: Loc, call_id: IdPath) -> Any:

@@ -1,0 +1,60 @@
+"""Call records as CSV rows: one line per call, the columns an operator's spreadsheet wants."""
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from typing import Any
+
+COLUMNS = (
+    "id", "created_at", "answered_at", "ended_at", "direction", "from", "to", "agent_id", "trunk_id",
+    "outcome", "ended_by", "duration_s", "answered_s", "currency", "cost_total", "billable_total",
+    "turns", "voice_to_voice_ms_p50", "voice_to_voice_ms_p95", "platform_ms_p95", "interruptions",
+    "failovers", "stt", "llm", "tts",
+)  # fmt: skip
+
+
+def csv_row(record: dict[str, Any]) -> list[Any]:
+    cost = record.get("cost") or {}
+    latency = record.get("latency") or {}
+    providers = record.get("providers") or {}
+    values = {
+        **{k: record.get(k) for k in COLUMNS},
+        "currency": cost.get("currency"),
+        "cost_total": cost.get("total"),
+        "billable_total": cost.get("billable_total"),
+        "turns": len(latency.get("turns", [])),
+        "voice_to_voice_ms_p50": (latency.get("p50") or {}).get("voice_to_voice_ms"),
+        "voice_to_voice_ms_p95": (latency.get("p95") or {}).get("voice_to_voice_ms"),
+        "platform_ms_p95": (latency.get("p95") or {}).get("platform_ms"),
+        "failovers": len(record.get("failovers") or []),
+        **{stage: " ".join(providers.get(stage, [])) for stage in ("stt", "llm", "tts")},
+    }
+    return ["" if values[c] is None else _safe(values[c]) for c in COLUMNS]
+
+
+def _safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula is quoted as text (CSV injection)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r") and not _number(value):
+        return "'" + value
+    return value
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+async def csv_lines(records: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    async for record in records:
+        writer.writerow(csv_row(record))
+        if buffer.tell() > 64 * 1024:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
