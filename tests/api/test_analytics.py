@@ -146,3 +146,30 @@ async def test_a_range_of_stored_calls_exports_as_csv_and_as_json_lines_of_whole
     assert rows[0]["stt"] == "deepgram"
     lines = (await run.admin("GET", f"{base}&format=ndjson")).text.splitlines()
     assert [json.loads(line) for line in lines] == [records[n] for n in (0, 3, 1, 4)]
+
+
+async def test_erasing_a_calls_content_removes_what_was_said_and_keeps_its_figures(
+    run: Running, world: World
+) -> None:
+    biz = world.business_a1
+    stored = record(7, biz, 20, "agt_a", [900.0])
+    stored["transcript"] = [{"speaker": "caller", "text": "my card is 4111 1111 1111 1111"}]
+    stored["tools"] = [{"name": "webhook", "arguments": '{"card": "4111"}', "at": 1.0}]
+    await write_call_records(run.platform.services.sessions, [stored], deltas=record_deltas)
+    url = f"/v1/businesses/{biz}/calls/{stored['id']}"
+    member = await run.as_key(world.key("business", "member"), "DELETE", f"{url}/content")
+    assert member.status_code == 403  # erasing is for admins
+    assert (await run.as_key(world.key("business", "admin"), "DELETE", f"{url}/content")).status_code == 204
+    after = await run.ok("GET", url)
+    assert after["conversation"]["transcript"] == []
+    assert after["conversation"]["tools"] == [{"name": "webhook", "at": 1.0}]
+    assert (after["cost"], after["latency"]) == (stored["cost"], stored["latency"])
+    export = (
+        await run.admin(
+            "GET", f"/v1/businesses/{biz}/calls/export?from=2026-11-20&to=2026-11-20&format=ndjson"
+        )
+    ).text
+    assert "4111" not in export
+    assert json.loads(export)["content_erased_at"]
+    elsewhere = await run.admin("DELETE", f"/v1/businesses/{world.business_b1}/calls/{stored['id']}/content")
+    assert elsewhere.status_code == 404  # never another business's call

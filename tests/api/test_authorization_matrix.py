@@ -210,6 +210,26 @@ def conflict(expect: Expect) -> Expect:
     return wrapped
 
 
+def admins_only(expect: Expect) -> Expect:
+    """Allowed to change calls, and an admin besides."""
+
+    def wrapped(method: str, scope: str, role: str, target: str) -> int:
+        status = expect(method, scope, role, target)
+        return 403 if status < 300 and RANK[role] < RANK["admin"] else status
+
+    return wrapped
+
+
+def in_progress(expect: Expect) -> Expect:
+    """The call of the matrix never ended: erasing its content is refused with 409 to those allowed."""
+
+    def wrapped(method: str, scope: str, role: str, target: str) -> int:
+        status = expect(method, scope, role, target)
+        return 409 if status < 300 else status
+
+    return wrapped
+
+
 def no_recording(expect: Expect) -> Expect:
     """A call that never answered has no recording: 404 for those allowed to ask."""
 
@@ -230,6 +250,7 @@ for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}/cost")] = no_recording(calls_expect)  # live: no record yet
     EXPECT[("GET", f"{prefix}/analytics/calls")] = calls_expect
     EXPECT[("GET", f"{prefix}/calls/export")] = calls_expect
+    EXPECT[("DELETE", f"{prefix}/calls/{{call_id}}/content")] = in_progress(admins_only(calls_expect))
     EXPECT[("GET", f"{prefix}/analytics/providers")] = calls_expect
 for kind in ("agents", "numbers", "trunks", "credentials", "users", "api-keys"):
     families: list[tuple[str, Expect]] = [(B, business_route(kind))]

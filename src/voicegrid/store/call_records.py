@@ -107,3 +107,23 @@ async def iter_call_records(
         if len(rows) < batch:
             return
         after = (rows[-1].created_at, rows[-1].id)
+
+
+def without_content(record: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """The record with what was said taken out (transcript, tool arguments, the recording link);
+    its times, outcome, cost and latency figures stay."""
+    erased = dict(record)
+    erased["transcript"] = []
+    erased["recording"] = None
+    erased["tools"] = [{"name": t.get("name"), "at": t.get("at")} for t in record.get("tools") or []]
+    erased["content_erased_at"] = when.isoformat()
+    return erased
+
+
+async def erase_content(session: AsyncSession, business_id: str, call_id: str, when: datetime) -> bool:
+    row = await session.get(CallRecord, call_id)
+    if row is None or row.business_id != business_id:
+        return False
+    row.record = without_content(row.record, when)
+    await session.commit()
+    return True

@@ -19,11 +19,18 @@ from voicegrid.api.routes.analytics import day_range
 from voicegrid.api.routes.billing import current_catalog
 from voicegrid.api.schemas import In, Out
 from voicegrid.catalog import rate
+from voicegrid.core.clock import utcnow
 from voicegrid.store.billing import billing_of
-from voicegrid.store.call_records import get_call_record, iter_call_records, list_call_records
+from voicegrid.store.call_records import (
+    erase_content,
+    get_call_record,
+    iter_call_records,
+    list_call_records,
+    without_content,
+)
 from voicegrid.telephony.calls import Call, CallState
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
-from voicegrid.tenancy import Action, NotFound
+from voicegrid.tenancy import Action, Conflict, Forbidden, NotFound, Role
 
 Located = tuple[Ctx, OwnerLocator]
 TARGET = Field(
@@ -235,6 +242,41 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
             found.setdefault(record["id"], render_record(record))
         newest = sorted(found.values(), key=lambda c: (c.created_at, c.id), reverse=True)
         return CallList(data=newest[:limit])
+
+    @router.delete(
+        "/{call_id}/content",
+        status_code=204,
+        summary="Erase a call's transcript and recording now; its cost and latency figures stay",
+    )
+    async def erase_call_content(loc: Loc, call_id: IdPath) -> Response:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.WRITE)
+        if not ctx.principal.role.at_least(Role.ADMIN):
+            raise Forbidden("erasing a call's content needs the admin role")
+        business = owner.business_id or ""
+        live: Call | None = None
+        if ctx.services.calls is not None:
+            with contextlib.suppress(NotFound):
+                live = ctx.services.calls.get(business, call_id)
+        if live is not None and live.state is not CallState.ENDED:
+            raise Conflict("the call is in progress: erase its content once it has ended")
+        now = utcnow()
+        erased = await erase_content(ctx.session, business, call_id, now)
+        if live is not None:
+            live.details = None
+            if live.call_record is not None:
+                live.call_record = without_content(live.call_record, now)
+            live.recording_path = None
+        elif not erased:
+            raise NotFound()
+        control = ctx.services.calls.control if ctx.services.calls is not None else None
+        safe = call_id.replace("_", "").replace("-", "").isalnum()  # an id we made, never a path
+        if safe and control is not None and control.recordings_dir is not None:  # this node's copy
+            wav = control.recordings_dir / business / f"{call_id}.wav"
+            await asyncio.to_thread(wav.unlink, missing_ok=True)
+        _audit(ctx, owner, "erase", call_id, {"content": "transcript and recording"})
+        await ctx.session.commit()
+        return Response(status_code=204)
 
     @router.get(
         "/export",
