@@ -38,7 +38,7 @@ from voicegrid.store.call_records import write_call_records
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import CallControl, CallState
 from voicegrid.telephony.ratelimit import SourceRateLimiter
-from voicegrid.telephony.records import CallRecords
+from voicegrid.telephony.records import CallRecords, Retention
 from voicegrid.telephony.registrations import TrunkRegistrations
 from voicegrid.telephony.routing import InboundRouter
 from voicegrid.telephony.service import CallService
@@ -165,6 +165,9 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         assert records is not None
         records.recorder.start()
         sip.ended_listeners.append(records.ended)
+        retention = asyncio.create_task(
+            Retention(platform.services.sessions, sip.recordings_dir).run(), name="retention"
+        )
         if records.metrics is not None:
             records.metrics.watch(
                 lambda: sum(c.state is not CallState.ENDED for c in sip.by_id.values()),
@@ -190,6 +193,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             await registrations.stop()
             await sip.stop()
             await admission.aclose()
+            retention.cancel()
             await records.aclose()
             await records.recorder.aclose()
     finally:

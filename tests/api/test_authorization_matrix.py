@@ -31,6 +31,7 @@ NEEDS = {
     "limits": ("viewer", "admin", "reseller"),
     "audit-log": ("admin", "owner", "platform"),
     "business": ("viewer", "admin", "reseller"),
+    "privacy": ("viewer", "admin", "business"),
 }
 
 Expect = Callable[[str, str, str, str], int]  # (method, scope, role, target) -> status
@@ -181,6 +182,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/v1/capacity/provider-limits"): platform_only,
     ("PUT", "/v1/capacity/provider-limits"): platform_only,
     ("GET", "/metrics"): platform_only,
+    ("GET", f"{B}/privacy"): business_route("privacy"),
+    ("PUT", f"{B}/privacy"): business_route("privacy"),
     ("GET", f"{B}/rates"): business_route("limits"),
     ("PUT", f"{B}/rates"): business_route("limits"),
     ("GET", f"{R}/markup"): reseller_limits,
@@ -325,6 +328,8 @@ class Cases:
                     {"component": "tts", "provider": "elevenlabs", "unit": "1k_chars", "unit_price": "0.04"}
                 ]
             }
+        if method == "PUT" and kind == "privacy":
+            return {"retention_days": 30, "mask_pii": True}
         if method == "PUT" and kind == "markup":
             return {"percent": "15"}
         if method == "POST" and kind == "versions":

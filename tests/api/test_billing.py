@@ -112,3 +112,18 @@ async def test_negotiated_rates_and_published_versions_price_the_calls_that_foll
     assert {i["component"]: i.get("unpriced") for i in newest["items"]}["llm"] is True  # a gap shows
     catalog = await run.ok("GET", "/v1/catalog", world.key("business", "viewer"))
     assert catalog["versions"][-1]["items"][0]["source"] == "contract"
+
+
+async def test_a_business_admin_sets_retention_and_masking_and_bad_values_are_refused(
+    run: Running, world: World
+) -> None:
+    path = f"/v1/businesses/{world.business_a1}/privacy"
+    assert await run.ok("GET", path, world.key("business", "viewer")) == {
+        "retention_days": None,
+        "mask_pii": False,
+    }
+    body = {"retention_days": 90, "mask_pii": True}
+    assert await run.ok("PUT", path, world.key("business", "admin"), json=body) == body
+    assert (await run.as_key(world.key("business", "member"), "PUT", path, json=body)).status_code == 403
+    assert (await run.admin("PUT", path, json={"retention_days": 0})).status_code == 422
+    assert await run.ok("GET", path) == body

@@ -16,8 +16,12 @@ CATALOG_SETTING = "catalog_versions"
 
 @dataclass(frozen=True, slots=True)
 class Billing:
+    """What a business's call records are made with: its rates, its reseller's markup, and whether
+    personal numbers are masked in its transcripts."""
+
     negotiated: tuple[Price, ...] = ()
     markup: Markup = field(default_factory=Markup)
+    mask_pii: bool = False
 
 
 def markup_from(data: dict[str, Any] | None) -> Markup:
@@ -37,6 +41,7 @@ async def billing_of(session: AsyncSession, business_id: str) -> Billing:
     return Billing(
         parse_prices(business.negotiated_rates or [], "negotiated_rates"),
         markup_from(reseller.markup if reseller is not None else None),
+        bool(business.mask_pii),
     )
 
 

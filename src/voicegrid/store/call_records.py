@@ -2,13 +2,13 @@
 read back for the API, newest first."""
 
 from collections.abc import AsyncIterator, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voicegrid.store.models import CallRecord
+from voicegrid.store.models import Business, CallRecord
 from voicegrid.store.rollups import add_to_rollups
 
 
@@ -125,5 +125,27 @@ async def erase_content(session: AsyncSession, business_id: str, call_id: str, w
     if row is None or row.business_id != business_id:
         return False
     row.record = without_content(row.record, when)
+    row.content_erased_at = when
     await session.commit()
     return True
+
+
+async def expired_content(session: AsyncSession, now: datetime, limit: int = 500) -> list[tuple[str, str]]:
+    """(business, call) of records past their business's retention whose content is still there."""
+    businesses = await session.scalars(select(Business).where(Business.retention_days.is_not(None)))
+    found: list[tuple[str, str]] = []
+    for business in businesses:
+        cutoff = now - timedelta(days=business.retention_days or 0)
+        ids = await session.scalars(
+            select(CallRecord.id)
+            .where(
+                CallRecord.business_id == business.id,
+                CallRecord.created_at < cutoff,
+                CallRecord.content_erased_at.is_(None),
+            )
+            .limit(limit - len(found))
+        )
+        found += [(business.id, call_id) for call_id in ids]
+        if len(found) >= limit:
+            break
+    return found

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -83,6 +84,8 @@ class Business(Timestamps, LimitColumns, Base):
     name: Mapped[str] = mapped_column(String(200))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     negotiated_rates: Mapped[list[Any] | None] = mapped_column(JSON)  # prices in the catalog's form
+    retention_days: Mapped[int | None] = mapped_column(Integer)  # transcripts and recordings; None: kept
+    mask_pii: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class ScopedOwner:
@@ -242,6 +245,7 @@ class CallRecord(Base):
     cost_total: Mapped[float] = mapped_column(Float, default=0.0)
     billable_total: Mapped[float] = mapped_column(Float, default=0.0)
     record: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    content_erased_at: Mapped[datetime | None] = mapped_column()
 
 
 class CallRollup(Base):

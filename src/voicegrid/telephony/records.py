@@ -6,13 +6,18 @@ sources) leave no record: they belong to nobody.
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.analytics import CallFacts, JournalError, Recorder, build_record
 from voicegrid.analytics.metrics import CallMetrics
+from voicegrid.analytics.privacy import masked
 from voicegrid.catalog import Catalog, rate
+from voicegrid.core.clock import utcnow
 from voicegrid.store.billing import Billing, billing_of
+from voicegrid.store.call_records import erase_content, expired_content
 from voicegrid.telephony.calls import Call
 
 log = logging.getLogger(__name__)
@@ -95,6 +100,8 @@ class CallRecords:
             markup=billing.markup if billing else None,
         )
         record = build_record(facts, conversation, cost)
+        if billing is not None and billing.mask_pii:
+            record = masked(record)
         if billing is None:
             record["cost"]["note"] = "rated at catalog prices: the business's rates were unavailable"
         call.call_record = record
@@ -109,3 +116,36 @@ class CallRecords:
     async def aclose(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+class Retention:
+    """Erases the content of records past their business's `retention_days` (transcripts, tool
+    arguments, this node's recordings), every `every_s`; figures stay. Each node sweeps its own WAVs."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], recordings_dir: Path | None, every_s: float = 3600.0
+    ) -> None:
+        self.sessions, self.recordings_dir, self.every_s = sessions, recordings_dir, every_s
+        self.erased = 0
+
+    async def sweep(self, now: datetime | None = None) -> int:
+        now = now or utcnow()
+        async with self.sessions() as session:
+            due = await expired_content(session, now)
+        for business_id, call_id in due:
+            async with self.sessions() as session:
+                await erase_content(session, business_id, call_id, now)
+            if self.recordings_dir is not None:
+                wav = self.recordings_dir / business_id / f"{call_id}.wav"
+                await asyncio.to_thread(wav.unlink, missing_ok=True)
+        self.erased += len(due)
+        return len(due)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                while await self.sweep() > 0:  # a backlog goes in batches, one after another
+                    pass
+            except Exception:  # the database may be down: try again next time
+                log.exception("retention sweep failed")
+            await asyncio.sleep(self.every_s)

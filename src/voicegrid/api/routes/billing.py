@@ -1,5 +1,6 @@
-"""Money: the price catalog (shipped versions, and versions the platform publishes), a business's
-negotiated rates (reseller or platform admins set them), and a reseller's markup (the platform sets it).
+"""Money and privacy of call records: the price catalog (shipped versions, and versions the platform
+publishes), a business's negotiated rates (reseller or platform admins set them), a reseller's markup
+(the platform sets it), and a business's retention and PII masking (its own admins set them).
 
 Rates and markup apply to calls that end from then on; a past call is re-rated on request
 (`GET /calls/{id}/cost?catalog_version=`), never rewritten.
@@ -167,3 +168,46 @@ async def publish_version(body: VersionBody, ctx: CtxDep) -> Any:
     if ctx.services.records is not None:
         ctx.services.records.catalog = catalog
     return render_catalog(catalog)
+
+
+class PrivacyBody(In):
+    retention_days: int | None = Field(
+        default=None, ge=1, le=3650, description="days transcripts and recordings are kept; absent: kept"
+    )
+    mask_pii: bool = Field(default=False, description="mask card and phone numbers in transcripts")
+
+
+class PrivacyOut(Out):
+    retention_days: int | None
+    mask_pii: bool
+
+
+@router.get(
+    "/v1/businesses/{business_id}/privacy", response_model=PrivacyOut, summary="Retention and masking"
+)
+async def get_privacy(business_id: IdPath, ctx: CtxDep) -> Any:
+    await business_owner(ctx, business_id, "privacy", Action.READ)
+    business = await ctx.session.get(Business, business_id)
+    assert business is not None
+    return PrivacyOut(retention_days=business.retention_days, mask_pii=business.mask_pii)
+
+
+@router.put(
+    "/v1/businesses/{business_id}/privacy", response_model=PrivacyOut, summary="Set retention and masking"
+)
+async def put_privacy(business_id: IdPath, body: PrivacyBody, ctx: CtxDep) -> Any:
+    owner = await business_owner(ctx, business_id, "privacy", Action.WRITE)
+    business = await ctx.session.get(Business, business_id)
+    assert business is not None
+    business.retention_days, business.mask_pii = body.retention_days, body.mask_pii
+    audit.record(
+        ctx,
+        "update",
+        "privacy",
+        business_id,
+        business_id=business_id,
+        reseller_id=owner.reseller_id,
+        changes=body.model_dump(),
+    )
+    await ctx.session.commit()
+    return PrivacyOut(retention_days=business.retention_days, mask_pii=business.mask_pii)

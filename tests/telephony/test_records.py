@@ -1,0 +1,67 @@
+"""A finished call becomes its stored record, masked if its business asks; retention erases old content."""
+
+import functools
+from datetime import timedelta
+from pathlib import Path
+
+from voicegrid.analytics import Journal, Recorder
+from voicegrid.analytics.rollup import record_deltas
+from voicegrid.catalog import load_catalog
+from voicegrid.core.clock import utcnow
+from voicegrid.store import make_engine, make_sessionmaker, upgrade
+from voicegrid.store.call_records import get_call_record, write_call_records
+from voicegrid.store.models import Business, Reseller
+from voicegrid.telephony.calls import Call, CallState
+from voicegrid.telephony.records import CallRecords, Retention
+
+
+async def test_a_call_of_a_masking_business_is_stored_masked_and_retention_later_erases_its_content(
+    database_url: str, tmp_path: Path
+) -> None:
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session:
+        session.add(Reseller(id="res_1", name="Acme"))
+        await session.flush()  # the business refers to it
+        session.add(Business(id="biz_1", reseller_id="res_1", name="Bella", mask_pii=True, retention_days=30))
+        await session.commit()
+    recorder = Recorder(
+        Journal(tmp_path / "journal"), functools.partial(write_call_records, sessions, deltas=record_deltas)
+    )
+    records = CallRecords(recorder, load_catalog(), sessions, node="a")
+    started = utcnow() - timedelta(minutes=3)
+    call = Call(
+        "call_rec_1", "inbound", "1@test", state=CallState.ENDED, business_id="biz_1", agent_id="agt_1"
+    )
+    call.created_at, call.answered_at, call.ended_at = (
+        started,
+        started + timedelta(seconds=2),
+        started + timedelta(seconds=92),
+    )
+    call.outcome, call.ended_by, call.from_number = "completed", "remote", "+15550001"
+    transcript = [{"speaker": "caller", "text": "my card is 4111 1111 1111 1111, call me on 555 010 0199"}]
+    call.details = lambda: {"transcript": transcript, "usage": [], "turns": []}
+    records.ended(call)
+    await records.aclose()
+    assert await recorder.drain() == 1
+    async with sessions() as session:
+        stored = await get_call_record(session, "biz_1", "call_rec_1")
+    assert stored is not None
+    assert stored["transcript"][0]["text"] == "my card is [card], call me on [phone]"
+    assert stored["from"] == "+15550001"  # the parties stay: routing and billing facts
+    assert stored["pii_masked"] is True
+
+    recordings = tmp_path / "recordings"
+    (recordings / "biz_1").mkdir(parents=True)
+    (recordings / "biz_1" / "call_rec_1.wav").write_bytes(b"RIFF")
+    retention = Retention(sessions, recordings)
+    assert await retention.sweep(now=utcnow()) == 0  # 3 minutes old: kept
+    assert await retention.sweep(now=utcnow() + timedelta(days=31)) == 1
+    assert await retention.sweep(now=utcnow() + timedelta(days=31)) == 0  # once is enough
+    async with sessions() as session:
+        erased = await get_call_record(session, "biz_1", "call_rec_1")
+    assert erased is not None
+    assert (erased["transcript"], erased["cost"]) == ([], stored["cost"])
+    assert not (recordings / "biz_1" / "call_rec_1.wav").exists()
+    await engine.dispose()
