@@ -20,18 +20,24 @@ from voicegrid.catalog import load_catalog, rate
 from voicegrid.store.call_records import write_call_records
 
 
-def turn(index: int, v2v: float, llm: str = "openai") -> dict[str, Any]:
+def turn(index: int, v2v: float, llm: str = "openai", tts: str = "deepgram") -> dict[str, Any]:
     t0 = 100.0 + index * 10
     return {
         "index": index, "speech_end_at": t0, "stt_finalize_at": t0 + 0.2, "stt_final_at": t0 + 0.35,
         "turn_end_at": t0 + 0.36, "llm_first_token_at": t0 + 0.7, "tts_request_at": t0 + 0.75,
         "tts_first_audio_at": t0 + 0.9, "first_packet_at": t0 + v2v / 1000, "voice_to_voice_ms": v2v,
-        "endpointing_ms": 200.0, "platform_ms": 15.0, "llm_provider": llm, "tts_provider": "deepgram",
+        "endpointing_ms": 200.0, "platform_ms": 15.0, "llm_provider": llm, "tts_provider": tts,
     }  # fmt: skip
 
 
 def record(
-    n: int, business: str, day: int, agent: str, v2v: list[float], outcome: str = "completed"
+    n: int,
+    business: str,
+    day: int,
+    agent: str,
+    v2v: list[float],
+    outcome: str = "completed",
+    tts: tuple[str, str] = ("deepgram", "aura-2"),
 ) -> dict[str, Any]:
     start = datetime(2026, 11, day, 12, 0, tzinfo=UTC) + timedelta(minutes=n)
     facts = CallFacts(
@@ -44,12 +50,16 @@ def record(
         {"stage": "stt", "provider": "deepgram", "model": "nova-3", "audio_seconds": 120.0, "requests": 1},
         {"stage": "llm", "provider": "openai", "model": "gpt-4o-mini", "tokens_in": 5000, "tokens_out": 300,
          "requests": 3},
-        {"stage": "tts", "provider": "deepgram", "model": "aura-2", "characters": 900, "requests": 3},
+        {"stage": "tts", "provider": tts[0], "model": tts[1], "characters": 900, "requests": 3},
     ]  # fmt: skip
     failovers = (
         [{"stage": "llm", "error": {"provider": "openai", "kind": "ProviderTimeout"}}] if n % 4 == 0 else []
     )
-    conversation = {"usage": usage, "turns": [turn(i, v) for i, v in enumerate(v2v)], "errors": failovers}
+    conversation = {
+        "usage": usage,
+        "turns": [turn(i, v, tts=tts[0]) for i, v in enumerate(v2v)],
+        "errors": failovers,
+    }
     return build_record(
         facts, conversation, rate(load_catalog(), usage, direction="inbound", answered_seconds=120)
     )
@@ -173,3 +183,26 @@ async def test_erasing_a_calls_content_removes_what_was_said_and_keeps_its_figur
     assert json.loads(export)["content_erased_at"]
     elsewhere = await run.admin("DELETE", f"/v1/businesses/{world.business_b1}/calls/{stored['id']}/content")
     assert elsewhere.status_code == 404  # never another business's call
+
+
+async def test_recommendations_re_rate_an_agents_calls_on_the_other_stacks_and_scale_them_to_a_month(
+    run: Running, world: World
+) -> None:
+    biz = world.business_a1
+    flash = ("elevenlabs", "eleven_flash_v2_5")  # this agent speaks through ElevenLabs Flash
+    mine = [record(n, biz, 20, "agt_r", [900.0], tts=flash) for n in range(4)]
+    mine.append(record(60, biz, 20, "agt_other", [900.0]))  # another agent's call: not counted
+    await write_call_records(run.platform.services.sessions, mine, deltas=record_deltas)
+    body = await run.ok(
+        "GET", f"/v1/businesses/{biz}/analytics/recommendations?agent_id=agt_r&from=2026-11-20&to=2026-11-20"
+    )
+    by = {(r["stage"], r["alternative"]): r for r in body["rows"]}
+    aura = by["tts", "deepgram"]
+    # 4 calls x 900 characters x ($0.030 - $0.050) per 1k characters, over one day, x 30 days
+    assert aura["monthly_change"] == pytest.approx(4 * 0.9 * (0.030 - 0.050) * 30, abs=0.01)
+    assert aura["current"] == "elevenlabs eleven_flash_v2_5"
+    assert aura["text"].startswith("deepgram instead of elevenlabs eleven_flash_v2_5: saves $2.16 a month")
+    assert aura["latency_change_ms"] is not None  # both measured in the provider rollups
+    assert body["rows"] == sorted(body["rows"], key=lambda r: r["monthly_change"])  # best saving first
+    assert ("llm", "openai gpt-4o") in by
+    assert by["llm", "openai gpt-4o"]["monthly_change"] > 0  # the bigger model costs more

@@ -252,6 +252,7 @@ for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}/recording")] = no_recording(calls_expect)
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}/cost")] = no_recording(calls_expect)  # live: no record yet
     EXPECT[("GET", f"{prefix}/analytics/calls")] = calls_expect
+    EXPECT[("GET", f"{prefix}/analytics/recommendations")] = calls_expect
     EXPECT[("GET", f"{prefix}/calls/export")] = calls_expect
     EXPECT[("DELETE", f"{prefix}/calls/{{call_id}}/content")] = in_progress(admins_only(calls_expect))
     EXPECT[("GET", f"{prefix}/analytics/providers")] = calls_expect

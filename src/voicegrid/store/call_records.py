@@ -60,6 +60,7 @@ async def list_call_records(
     *,
     limit: int = 50,
     before: datetime | None = None,
+    since: datetime | None = None,
     agent_id: str | None = None,
     direction: str | None = None,
     outcome: str | None = None,
@@ -68,6 +69,8 @@ async def list_call_records(
     stmt = select(CallRecord).where(CallRecord.business_id == business_id)
     if before is not None:
         stmt = stmt.where(CallRecord.created_at < before)
+    if since is not None:
+        stmt = stmt.where(CallRecord.created_at >= since)
     for column, value in (
         (CallRecord.agent_id, agent_id),
         (CallRecord.direction, direction),

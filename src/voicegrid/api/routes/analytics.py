@@ -12,15 +12,19 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from voicegrid.analytics.recommend import recommend
 from voicegrid.analytics.rollup import summarize_calls, summarize_providers
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import OwnerLocator
+from voicegrid.api.routes.billing import current_catalog
 from voicegrid.api.schemas import Out
+from voicegrid.store.call_records import list_call_records
 from voicegrid.store.rollups import call_rollups, provider_rollups
 from voicegrid.tenancy import Action, InvalidInput
 
 Located = tuple[Ctx, OwnerLocator]
 MAX_DAYS = 400
+RECOMMEND_SAMPLE = 2000  # the newest calls re-rated per request, scaled to a month
 
 
 class Summary(Out):
@@ -67,4 +71,39 @@ def analytics_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         rows = await provider_rollups(ctx.session, owner.business_id or "", first_day, last_day)
         return Summary(first_day=first_day, last_day=last_day, rows=summarize_providers(rows))
 
+    @router.get(
+        "/recommendations",
+        response_model=Summary,
+        summary="What an agent's calls would have cost on the other stacks in the catalog, a month ahead",
+    )
+    async def recommendations(
+        loc: Loc,
+        agent_id: Annotated[str | None, Query(max_length=40, description="one agent; absent: all")] = None,
+        first: From = None,
+        last: To = None,
+    ) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        business = owner.business_id or ""
+        first_day, last_day = day_range(first, last)
+        start = datetime.fromisoformat(first_day).replace(tzinfo=UTC)
+        end = datetime.fromisoformat(last_day).replace(tzinfo=UTC) + timedelta(days=1)
+        records = await list_call_records(
+            ctx.session, business, limit=RECOMMEND_SAMPLE, before=end, agent_id=agent_id, since=start
+        )
+        waits = {
+            (p["stage"], p["provider"]): p["wait_ms_p50"]
+            for p in summarize_providers(await provider_rollups(ctx.session, business, first_day, last_day))
+            if p["wait_ms_p50"] is not None
+        }
+        days = (end - start).days if len(records) < RECOMMEND_SAMPLE else _span_days(records)
+        found = recommend(await current_catalog(ctx), records, days=days, waits_ms=waits, on=end.date())
+        return Summary(first_day=first_day, last_day=last_day, rows=[r.as_dict() for r in found])
+
     return router
+
+
+def _span_days(records: list[dict[str, Any]]) -> float:
+    """The days a sample of the newest records covers (for scaling it to a month)."""
+    times = [datetime.fromisoformat(r["created_at"]) for r in records]
+    return max((max(times) - min(times)).total_seconds() / 86400, 1 / 24)
