@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
+from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api import AppServices, create_app
 from voicegrid.api.routes.capacity import load_provider_limits
 from voicegrid.bootstrap import ensure_admin_key, secret_box
@@ -87,8 +88,15 @@ async def build_platform(settings: Settings) -> Platform:
         )
         async with sessions() as session:
             catalog = await full_catalog(session, load_catalog())
+        secrets = services.secrets
         services.records = CallRecords(
-            recorder, catalog, sessions, node=settings.node_id, metrics=CallMetrics(metrics.registry)
+            recorder,
+            catalog,
+            sessions,
+            node=settings.node_id,
+            metrics=CallMetrics(metrics.registry),
+            webhooks=WebhookSender(allow_private=settings.webhook_allow_private),
+            signing_key=lambda business_id: secrets.derive(f"webhook:{business_id}"),
         )
         services.provider_slots = ProviderSlots(
             await load_provider_limits(services.sessions), backend, metrics
@@ -165,6 +173,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         assert records is not None
         records.recorder.start()
         sip.ended_listeners.append(records.ended)
+        sip.answered_listeners.append(records.answered)
         retention = asyncio.create_task(
             Retention(platform.services.sessions, sip.recordings_dir).run(), name="retention"
         )
@@ -196,6 +205,8 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             retention.cancel()
             await records.aclose()
             await records.recorder.aclose()
+            if records.webhooks is not None:
+                await records.webhooks.aclose()
     finally:
         if platform.services.admission is not None:
             await platform.services.admission.backend.aclose()

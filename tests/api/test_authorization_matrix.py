@@ -32,6 +32,7 @@ NEEDS = {
     "audit-log": ("admin", "owner", "platform"),
     "business": ("viewer", "admin", "reseller"),
     "privacy": ("viewer", "admin", "business"),
+    "webhooks": ("admin", "admin", "business"),
 }
 
 Expect = Callable[[str, str, str, str], int]  # (method, scope, role, target) -> status
@@ -182,6 +183,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/v1/capacity/provider-limits"): platform_only,
     ("PUT", "/v1/capacity/provider-limits"): platform_only,
     ("GET", "/metrics"): platform_only,
+    ("GET", f"{B}/webhook"): business_route("webhooks"),
+    ("PUT", f"{B}/webhook"): business_route("webhooks"),
     ("GET", f"{B}/privacy"): business_route("privacy"),
     ("PUT", f"{B}/privacy"): business_route("privacy"),
     ("GET", f"{B}/rates"): business_route("limits"),
@@ -329,6 +332,8 @@ class Cases:
                     {"component": "tts", "provider": "elevenlabs", "unit": "1k_chars", "unit_price": "0.04"}
                 ]
             }
+        if method == "PUT" and kind == "webhook":
+            return {"url": "https://hooks.example.com/voicegrid"}
         if method == "PUT" and kind == "privacy":
             return {"retention_days": 30, "mask_pii": True}
         if method == "PUT" and kind == "markup":

@@ -127,3 +127,24 @@ async def test_a_business_admin_sets_retention_and_masking_and_bad_values_are_re
     assert (await run.as_key(world.key("business", "member"), "PUT", path, json=body)).status_code == 403
     assert (await run.admin("PUT", path, json={"retention_days": 0})).status_code == 422
     assert await run.ok("GET", path) == body
+
+
+async def test_a_business_admin_points_call_events_at_a_url_and_reads_the_key_that_signs_them(
+    run: Running, world: World
+) -> None:
+    path = f"/v1/businesses/{world.business_a1}/webhook"
+    admin = world.key("business", "admin")
+    set_ = await run.ok("PUT", path, admin, json={"url": "https://hooks.example.com/calls"})
+    assert (set_["url"], set_["events"]) == (
+        "https://hooks.example.com/calls",
+        ["call.started", "call.ended"],
+    )
+    key = bytes.fromhex(set_["signing_key"])
+    assert len(key) == 32
+    assert (await run.ok("GET", path, admin))["signing_key"] == set_["signing_key"]  # stable
+    other = await run.ok("GET", f"/v1/businesses/{world.business_a2}/webhook")
+    assert other["signing_key"] != set_["signing_key"]  # one key per business
+    assert (
+        await run.as_key(world.key("business", "member"), "GET", path)
+    ).status_code == 403  # the key is secret
+    assert (await run.as_key(admin, "PUT", path, json={"url": "ftp://x"})).status_code == 422

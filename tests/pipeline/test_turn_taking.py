@@ -7,9 +7,9 @@ import time
 import pytest
 
 from tests.support.voice import Line
+from voicegrid.core.webhooks import verify
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
 from voicegrid.pipeline.events import BargeIn, ProviderFailed
-from voicegrid.pipeline.tools import verify
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.llm.base import ToolCall
 from voicegrid.providers.registry import build_llm, build_stt, build_tts

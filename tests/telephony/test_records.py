@@ -1,13 +1,19 @@
-"""A finished call becomes its stored record, masked if its business asks; retention erases old content."""
+"""A finished call becomes its stored record, masked if its business asks, and an event to its webhook;
+retention erases old content."""
 
 import functools
+import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
+from tests.support.receiver import Receiver
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.rollup import record_deltas
+from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.catalog import load_catalog
 from voicegrid.core.clock import utcnow
+from voicegrid.core.webhooks import verify
 from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import get_call_record, write_call_records
 from voicegrid.store.models import Business, Reseller
@@ -65,3 +71,43 @@ async def test_a_call_of_a_masking_business_is_stored_masked_and_retention_later
     assert (erased["transcript"], erased["cost"]) == ([], stored["cost"])
     assert not (recordings / "biz_1" / "call_rec_1.wav").exists()
     await engine.dispose()
+
+
+async def test_a_business_with_a_webhook_hears_call_started_and_call_ended_with_the_whole_record(
+    database_url: str, tmp_path: Path
+) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    engine = make_engine(database_url)
+    await upgrade(engine)
+    sessions = make_sessionmaker(engine)
+    async with sessions() as session:
+        session.add(Reseller(id="res_1", name="Acme"))
+        await session.flush()
+        session.add(Business(id="biz_1", reseller_id="res_1", name="Bella", webhook_url=receiver.url))
+        await session.commit()
+    recorder = Recorder(Journal(tmp_path / "journal"), functools.partial(write_call_records, sessions))
+    sender = WebhookSender(allow_private=True, backoff_s=0.01)
+    key = b"business-key-32-bytes-long......"
+    records = CallRecords(recorder, load_catalog(), sessions, webhooks=sender, signing_key=lambda _: key)
+    call = Call(
+        "call_hook_1", "outbound", "2@test", state=CallState.UP, business_id="biz_1", agent_id="agt_1"
+    )
+    call.answered_at = utcnow()
+    records.answered(call)
+    call.state, call.ended_at, call.outcome = CallState.ENDED, utcnow(), "completed"
+    records.ended(call)
+    await records.aclose()
+    try:
+        await receiver.wait_for(2)
+    finally:
+        await sender.aclose()
+        await receiver.stop()
+        await engine.dispose()
+    events = [json.loads(r.body) for r in receiver.received]
+    assert [e["event"] for e in events] == ["call.started", "call.ended"]
+    assert events[0]["data"]["id"] == "call_hook_1"
+    assert events[1]["data"] == call.call_record  # the whole record
+    assert all(
+        verify(key, r.body, r.headers["x-voicegrid-signature"], time.time()) for r in receiver.received
+    )

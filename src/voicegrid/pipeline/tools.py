@@ -12,18 +12,14 @@ webhook key, so the receiver can check origin and freshness.
 """
 
 import asyncio
-import hashlib
-import hmac
-import ipaddress
 import json
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
+from voicegrid.core.webhooks import public_destination, sign
 from voicegrid.providers.llm.base import ToolCall, ToolSpec
 
 MAX_RESULT_BYTES = 16 * 1024
@@ -36,24 +32,6 @@ class ToolOutcome:
     action: str | None = None  # "end", "transfer" or "dtmf": what the session does after speaking
     argument: str = ""
     ok: bool = True
-
-
-def sign(key: bytes, body: bytes, now: float) -> str:
-    stamp = str(int(now))
-    mac = hmac.new(key, stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"t={stamp},v1={mac}"
-
-
-def verify(key: bytes, body: bytes, header: str, now: float, tolerance_s: float = 300) -> bool:
-    try:
-        parts = dict(p.split("=", 1) for p in header.split(","))
-        stamp = int(parts["t"])
-    except (KeyError, ValueError):
-        return False
-    if abs(now - stamp) > tolerance_s:
-        return False
-    expected = hmac.new(key, f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
 class ToolRunner:
@@ -126,15 +104,7 @@ class ToolRunner:
 
     async def _destination_allowed(self, url: str) -> bool:
         """Tenants' webhooks may not reach loopback, private or link-local addresses (SSRF)."""
-        if self.allow_private:
-            return True
-        host = urlsplit(url).hostname or ""
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except OSError:
-            return False
-        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
-        return bool(addresses) and all(a.is_global for a in addresses)
+        return self.allow_private or await public_destination(url)
 
     async def _webhook(self, tool: dict[str, Any], name: str, args: dict[str, Any]) -> ToolOutcome:
         body = json.dumps(

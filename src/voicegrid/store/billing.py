@@ -16,12 +16,13 @@ CATALOG_SETTING = "catalog_versions"
 
 @dataclass(frozen=True, slots=True)
 class Billing:
-    """What a business's call records are made with: its rates, its reseller's markup, and whether
-    personal numbers are masked in its transcripts."""
+    """What a business's call records are made with: its rates, its reseller's markup, whether
+    personal numbers are masked in its transcripts, and where its call events go."""
 
     negotiated: tuple[Price, ...] = ()
     markup: Markup = field(default_factory=Markup)
     mask_pii: bool = False
+    webhook_url: str | None = None
 
 
 def markup_from(data: dict[str, Any] | None) -> Markup:
@@ -42,6 +43,7 @@ async def billing_of(session: AsyncSession, business_id: str) -> Billing:
         parse_prices(business.negotiated_rates or [], "negotiated_rates"),
         markup_from(reseller.markup if reseller is not None else None),
         bool(business.mask_pii),
+        business.webhook_url,
     )
 
 

@@ -86,6 +86,7 @@ class Business(Timestamps, LimitColumns, Base):
     negotiated_rates: Mapped[list[Any] | None] = mapped_column(JSON)  # prices in the catalog's form
     retention_days: Mapped[int | None] = mapped_column(Integer)  # transcripts and recordings; None: kept
     mask_pii: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    webhook_url: Mapped[str | None] = mapped_column(String(2000))  # call.started, call.ended
 
 
 class ScopedOwner:

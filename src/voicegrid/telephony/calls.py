@@ -168,6 +168,7 @@ class CallControl:
         self.calls: dict[str, Call] = {}  # by Call-ID
         self.by_id: dict[str, Call] = {}  # by our call id
         self.ended_listeners: list[Callable[[Call], None]] = []  # e.g. the call records
+        self.answered_listeners: list[Callable[[Call], None]] = []  # e.g. call.started webhooks
         self.ports = ports or PortAllocator()
         self.clock = clock or MediaClock()
         self.no_rtp_timeout_s = no_rtp_timeout_s
@@ -225,8 +226,7 @@ class CallControl:
                 acked = self.calls.get(event.request.call_id)
                 if acked is not None and acked.state is CallState.RINGING:
                     acked.state = CallState.UP
-                    acked.answered_at = utcnow()
-                    acked.answered.set()
+                    self._answered(acked)
             elif event.transaction is not None and method != "INVITE":
                 status = 202 if method == "REFER" else 200  # REFER is accepted, then reported (RFC 3515)
                 self.ua.respond(event, response_to(event.request, status), self._now())
@@ -468,8 +468,7 @@ class CallControl:
             if call.state is CallState.RINGING:
                 call.state = CallState.UP
                 call.outcome = "answered"
-                call.answered_at = utcnow()
-                call.answered.set()
+                self._answered(call)
                 if call.media_session is not None and call.max_duration_s is not None:
                     self._spawn(self._limit_duration(call, call.max_duration_s))  # media came early
                 self._spawn(self._start_media(call))
@@ -768,6 +767,15 @@ class CallControl:
                 callback()
             except Exception:  # a release that fails must not leave the call half-ended
                 log.exception("call end hook failed")
+
+    def _answered(self, call: Call) -> None:
+        call.answered_at = utcnow()
+        call.answered.set()
+        for listener in self.answered_listeners:
+            try:
+                listener(call)
+            except Exception:  # a listener's bug must not stop the call
+                log.exception("call answer listener failed")
 
     def _end(self, call: Call, by: str, outcome: str | None) -> None:
         if call.state is CallState.ENDED:

@@ -6,14 +6,17 @@ sources) leave no record: they belong to nobody.
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.analytics import CallFacts, JournalError, Recorder, build_record
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.privacy import masked
+from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.catalog import Catalog, rate
 from voicegrid.core.clock import utcnow
 from voicegrid.store.billing import Billing, billing_of
@@ -54,9 +57,12 @@ class CallRecords:
         sessions: async_sessionmaker[AsyncSession],
         node: str | None = None,
         metrics: CallMetrics | None = None,
+        webhooks: WebhookSender | None = None,
+        signing_key: Callable[[str], bytes] | None = None,
     ) -> None:
         self.recorder, self.catalog, self.sessions, self.node = recorder, catalog, sessions, node
         self.metrics = metrics
+        self.webhooks, self.signing_key = webhooks, signing_key
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def billing(self, business_id: str) -> Billing | None:
@@ -68,13 +74,34 @@ class CallRecords:
             log.warning("call records: billing of %s unavailable (%s)", business_id, exc)
             return None
 
-    def ended(self, call: Call) -> None:
-        """A `CallControl.ended_listeners` entry."""
-        if call.business_id is None:
-            return
-        task = asyncio.get_running_loop().create_task(self._record(call))
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def ended(self, call: Call) -> None:
+        """A `CallControl.ended_listeners` entry."""
+        if call.business_id is not None:
+            self._spawn(self._record(call))
+
+    def answered(self, call: Call) -> None:
+        """A `CallControl.answered_listeners` entry: the business's `call.started` event."""
+        if call.business_id is not None and self.webhooks is not None:
+            self._spawn(self._started(call))
+
+    def _notify(self, billing: Billing | None, business_id: str, event: str, data: dict[str, Any]) -> None:
+        if self.webhooks is not None and self.signing_key is not None and billing and billing.webhook_url:
+            self.webhooks.send(billing.webhook_url, self.signing_key(business_id), event, data)
+
+    async def _started(self, call: Call) -> None:
+        facts = facts_of(call, self.node)
+        data = {
+            "id": facts.id, "business_id": facts.business_id, "agent_id": facts.agent_id,
+            "direction": facts.direction, "from": facts.from_number, "to": facts.to,
+            "created_at": facts.created_at.isoformat(),
+            "answered_at": facts.answered_at.isoformat() if facts.answered_at else None,
+        }  # fmt: skip
+        self._notify(await self.billing(call.business_id or ""), call.business_id or "", "call.started", data)
 
     async def _record(self, call: Call) -> None:
         wait_closed = getattr(call.agent, "wait_closed", None)
@@ -112,6 +139,7 @@ class CallRecords:
         except JournalError:
             log.exception("call %s: journal not written; storing directly", call.id)
             await self.recorder.write([record])
+        self._notify(billing, call.business_id or "", "call.ended", record)
 
     async def aclose(self) -> None:
         if self._tasks:

@@ -37,6 +37,7 @@ BUSINESS_RULES: dict[str, Rule] = {
     "limits": Rule(read=Role.VIEWER, write=Role.ADMIN, write_scope=Scope.RESELLER),
     "audit-log": Rule(read=Role.ADMIN, write=Role.OWNER, write_scope=Scope.PLATFORM),
     "privacy": Rule(read=Role.VIEWER, write=Role.ADMIN),  # retention of transcripts, PII masking
+    "webhooks": Rule(read=Role.ADMIN, write=Role.ADMIN),  # reading shows the signing key
 }
 
 _SCOPE_RANK = {Scope.BUSINESS: 0, Scope.RESELLER: 1, Scope.PLATFORM: 2}

@@ -211,3 +211,49 @@ async def put_privacy(business_id: IdPath, body: PrivacyBody, ctx: CtxDep) -> An
     )
     await ctx.session.commit()
     return PrivacyOut(retention_days=business.retention_days, mask_pii=business.mask_pii)
+
+
+class WebhookBody(In):
+    url: str | None = Field(
+        default=None, max_length=2000, pattern=r"^https?://", description="absent: no call events are sent"
+    )
+
+
+class WebhookOut(Out):
+    url: str | None
+    signing_key: str = Field(description="hex; checks X-Voicegrid-Signature of call events and tool webhooks")
+    events: list[str]
+
+
+def _webhook_out(ctx: Ctx, business: Business) -> WebhookOut:
+    key = ctx.services.secrets.derive(f"webhook:{business.id}")
+    return WebhookOut(url=business.webhook_url, signing_key=key.hex(), events=["call.started", "call.ended"])
+
+
+@router.get("/v1/businesses/{business_id}/webhook", response_model=WebhookOut, summary="Where call events go")
+async def get_webhook(business_id: IdPath, ctx: CtxDep) -> Any:
+    await business_owner(ctx, business_id, "webhooks", Action.READ)
+    business = await ctx.session.get(Business, business_id)
+    assert business is not None
+    return _webhook_out(ctx, business)
+
+
+@router.put(
+    "/v1/businesses/{business_id}/webhook", response_model=WebhookOut, summary="Send call events here"
+)
+async def put_webhook(business_id: IdPath, body: WebhookBody, ctx: CtxDep) -> Any:
+    owner = await business_owner(ctx, business_id, "webhooks", Action.WRITE)
+    business = await ctx.session.get(Business, business_id)
+    assert business is not None
+    business.webhook_url = body.url
+    audit.record(
+        ctx,
+        "update",
+        "webhook",
+        business_id,
+        business_id=business_id,
+        reseller_id=owner.reseller_id,
+        changes=body.model_dump(),
+    )
+    await ctx.session.commit()
+    return _webhook_out(ctx, business)
