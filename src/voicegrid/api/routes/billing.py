@@ -7,6 +7,7 @@ Rates and markup apply to calls that end from then on; a past call is re-rated o
 """
 
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -78,33 +79,50 @@ async def current_catalog(ctx: Ctx) -> Catalog:
     return await full_catalog(ctx.session, load_catalog())
 
 
-@router.get(
-    "/v1/businesses/{business_id}/rates", response_model=RatesOut, summary="A business's negotiated rates"
-)
-async def get_rates(business_id: IdPath, ctx: CtxDep) -> Any:
-    await business_owner(ctx, business_id, "limits", Action.READ)
+async def _business(ctx: Ctx, business_id: str, kind: str) -> Business:
+    """The business, once the caller may read its `kind` of settings."""
+    await business_owner(ctx, business_id, kind, Action.READ)
     business = await ctx.session.get(Business, business_id)
-    assert business is not None
-    return RatesOut(rates=list(business.negotiated_rates or []))
+    assert business is not None  # business_owner found it
+    return business
 
 
-@router.put("/v1/businesses/{business_id}/rates", response_model=RatesOut, summary="Set a business's rates")
-async def put_rates(business_id: IdPath, body: RatesBody, ctx: CtxDep) -> Any:
-    owner = await business_owner(ctx, business_id, "limits", Action.WRITE)
-    parse_prices(body.rates, "rates")  # CatalogError -> 422 saying which item
+async def _update_business(
+    ctx: Ctx, business_id: str, kind: str, resource: str, body: In, apply: Callable[[Business], None]
+) -> Business:
+    """Apply a change to the business's `kind` of settings, audited, once the caller may make it."""
+    owner = await business_owner(ctx, business_id, kind, Action.WRITE)
     business = await ctx.session.get(Business, business_id)
     assert business is not None
-    business.negotiated_rates = body.rates
+    apply(business)
     audit.record(
         ctx,
         "update",
-        "rates",
+        resource,
         business_id,
         business_id=business_id,
         reseller_id=owner.reseller_id,
         changes=body.model_dump(),
     )
     await ctx.session.commit()
+    return business
+
+
+@router.get(
+    "/v1/businesses/{business_id}/rates", response_model=RatesOut, summary="A business's negotiated rates"
+)
+async def get_rates(business_id: IdPath, ctx: CtxDep) -> Any:
+    business = await _business(ctx, business_id, "limits")
+    return RatesOut(rates=list(business.negotiated_rates or []))
+
+
+@router.put("/v1/businesses/{business_id}/rates", response_model=RatesOut, summary="Set a business's rates")
+async def put_rates(business_id: IdPath, body: RatesBody, ctx: CtxDep) -> Any:
+    def apply(business: Business) -> None:
+        parse_prices(body.rates, "rates")  # after the access check; CatalogError -> 422 saying which item
+        business.negotiated_rates = body.rates
+
+    await _update_business(ctx, business_id, "limits", "rates", body, apply)
     return RatesOut(rates=body.rates)
 
 
@@ -186,9 +204,7 @@ class PrivacyOut(Out):
     "/v1/businesses/{business_id}/privacy", response_model=PrivacyOut, summary="Retention and masking"
 )
 async def get_privacy(business_id: IdPath, ctx: CtxDep) -> Any:
-    await business_owner(ctx, business_id, "privacy", Action.READ)
-    business = await ctx.session.get(Business, business_id)
-    assert business is not None
+    business = await _business(ctx, business_id, "privacy")
     return PrivacyOut(retention_days=business.retention_days, mask_pii=business.mask_pii)
 
 
@@ -196,20 +212,10 @@ async def get_privacy(business_id: IdPath, ctx: CtxDep) -> Any:
     "/v1/businesses/{business_id}/privacy", response_model=PrivacyOut, summary="Set retention and masking"
 )
 async def put_privacy(business_id: IdPath, body: PrivacyBody, ctx: CtxDep) -> Any:
-    owner = await business_owner(ctx, business_id, "privacy", Action.WRITE)
-    business = await ctx.session.get(Business, business_id)
-    assert business is not None
-    business.retention_days, business.mask_pii = body.retention_days, body.mask_pii
-    audit.record(
-        ctx,
-        "update",
-        "privacy",
-        business_id,
-        business_id=business_id,
-        reseller_id=owner.reseller_id,
-        changes=body.model_dump(),
-    )
-    await ctx.session.commit()
+    def apply(business: Business) -> None:
+        business.retention_days, business.mask_pii = body.retention_days, body.mask_pii
+
+    business = await _update_business(ctx, business_id, "privacy", "privacy", body, apply)
     return PrivacyOut(retention_days=business.retention_days, mask_pii=business.mask_pii)
 
 
@@ -232,28 +238,15 @@ def _webhook_out(ctx: Ctx, business: Business) -> WebhookOut:
 
 @router.get("/v1/businesses/{business_id}/webhook", response_model=WebhookOut, summary="Where call events go")
 async def get_webhook(business_id: IdPath, ctx: CtxDep) -> Any:
-    await business_owner(ctx, business_id, "webhooks", Action.READ)
-    business = await ctx.session.get(Business, business_id)
-    assert business is not None
-    return _webhook_out(ctx, business)
+    return _webhook_out(ctx, await _business(ctx, business_id, "webhooks"))
 
 
 @router.put(
     "/v1/businesses/{business_id}/webhook", response_model=WebhookOut, summary="Send call events here"
 )
 async def put_webhook(business_id: IdPath, body: WebhookBody, ctx: CtxDep) -> Any:
-    owner = await business_owner(ctx, business_id, "webhooks", Action.WRITE)
-    business = await ctx.session.get(Business, business_id)
-    assert business is not None
-    business.webhook_url = body.url
-    audit.record(
-        ctx,
-        "update",
-        "webhook",
-        business_id,
-        business_id=business_id,
-        reseller_id=owner.reseller_id,
-        changes=body.model_dump(),
-    )
-    await ctx.session.commit()
+    def apply(business: Business) -> None:
+        business.webhook_url = body.url
+
+    business = await _update_business(ctx, business_id, "webhooks", "webhook", body, apply)
     return _webhook_out(ctx, business)
