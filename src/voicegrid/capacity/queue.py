@@ -9,7 +9,6 @@ deadline is refused with the limit that kept it out.
 
 import asyncio
 import contextlib
-import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ class _Waiter:
     business: str
     attempt: Attempt
     refusal: Refusal
-    since: float = field(default_factory=time.monotonic)
     future: "asyncio.Future[Lease]" = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -40,7 +38,6 @@ class OutboundQueue:
         self._task: asyncio.Task[None] | None = None
         self.admitted = 0
         self.expired = 0
-        self.waits: list[float] = []  # seconds, of admitted waiters (for metrics; bounded below)
 
     def __len__(self) -> int:
         return sum(len(q) for q in self._queues.values())
@@ -112,7 +109,6 @@ class OutboundQueue:
                 self._drop(waiter)
                 waiter.future.set_result(answer)
                 self.admitted += 1
-                self.waits = [*self.waits[-999:], time.monotonic() - waiter.since]
                 if business in self._queues:
                     self._queues.move_to_end(business)  # its next call waits for the others' turn
                 progress = True

@@ -102,18 +102,18 @@ class Admission:
         self, business: Business, reseller: Reseller | None, refusal: Refusal, deadline_s: float
     ) -> Lease:
         """An outbound call refused now: its lease when its turn and a slot come, else OverLimit."""
-        answer = refusal
         self.metrics.queued(business.id, +1)
+        queued_at = time.monotonic()
         try:
             lease = await self.queue.wait(
-                business.id, lambda: self._attempt(business, reseller, "outbound"), answer, deadline_s
+                business.id, lambda: self._attempt(business, reseller, "outbound"), refusal, deadline_s
             )
         except OverLimit:
             self.metrics.rejected("queue_deadline", "outbound")
             raise
         finally:
             self.metrics.queued(business.id, -1)
-        self.metrics.queue_wait(self.queue.waits[-1] if self.queue.waits else 0.0)
+        self.metrics.queue_wait(time.monotonic() - queued_at)
         return lease
 
     async def reserve_stack(self, lease: Lease, agent: object, direction: str) -> Refusal | None:
