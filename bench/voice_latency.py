@@ -35,14 +35,9 @@ import numpy as np
 
 from voicegrid.caller import place_call
 from voicegrid.testing.emulators import DeepgramEmulator, OpenAiEmulator
+from voicegrid.testing.ports import free_port
 
 LINES = ["are you open tonight", "do you deliver to the harbour", "thank you, bye"]
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], q: float) -> float:

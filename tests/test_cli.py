@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_port
 from tests.support.serve import VOICEGRID, env_without_voicegrid, serving
+from voicegrid.testing.ports import free_port
 
 
 def test_serve_demo_seeds_bella_pizza_and_its_key_lists_the_agent(tmp_path: Path) -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import env_without_voicegrid, serving
 from tests.support.sipp import sipp_binary, sipp_command, sipp_errors
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
 def sipp(sip_port: int, workdir: Path, *args: str) -> list[str]:

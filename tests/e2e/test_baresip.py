@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from tests.support.baresip import make_baresip, run_baresip, stop
-from tests.support.ports import free_udp_and_tcp_port
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.calls import CallControl, CallState, Decision
 from voicegrid.telephony.rtp_session import EchoAgent
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
 async def answer(request: Request, source: Addr) -> Decision:

@@ -13,11 +13,11 @@ import httpx
 import numpy as np
 import soxr
 
-from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import serving
 from tests.support.sipp import SCENARIOS, run_sipp
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.media.rtp import RtpPacket
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 RATE = 8000
 VOICED_RMS = 300.0

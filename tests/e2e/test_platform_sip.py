@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import env_without_voicegrid, serving
 from tests.support.sipp import SCENARIOS, sipp_binary, sipp_command, sipp_errors
 from voicegrid.sip import Response, parse_message
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
 def _sipp(sip_port: int, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:

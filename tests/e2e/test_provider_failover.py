@@ -7,10 +7,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import serving
 from voicegrid.caller import place_call
 from voicegrid.testing.emulators import DeepgramEmulator, OpenAiEmulator
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
 async def test_wrong_cloud_credentials_fail_over_to_the_embedded_engines_within_the_turn(

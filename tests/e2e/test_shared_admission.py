@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import redis
 
-from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import env_without_voicegrid, serving
 from tests.support.sipp import sipp_command, sipp_errors
+from voicegrid.testing.ports import free_udp_and_tcp_port
 from voicegrid.testing.redis_server import RedisServer
 
 LIMIT = 10

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support.ports import free_udp_and_tcp_port
 from tests.support.sipp import SCENARIOS, SippRun, run_sipp
 from voicegrid.media.ports import PortAllocator
 from voicegrid.media.session import AudioFrame, CallSession
@@ -20,6 +19,7 @@ from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.calls import Call, CallControl, CallState, Decision, DialPlan
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.rtp_session import EchoAgent
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
 async def decide(request: Request, source: Addr) -> Decision:

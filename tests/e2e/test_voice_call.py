@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.ports import free_udp_and_tcp_port
 from tests.support.serve import VOICEGRID, env_without_voicegrid, serving
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
 def recorded(url: str, key: str, call_id: str) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.ports import free_port
+from voicegrid.testing.ports import free_port
 
 CONFIG = """poll_method\t\tepoll
 sip_listen\t\t127.0.0.1:{sip_port}

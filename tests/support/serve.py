@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.ports import free_port, free_udp_and_tcp_port
+from voicegrid.testing.ports import free_port, free_udp_and_tcp_port
 
 VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
 

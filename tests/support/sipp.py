@@ -6,7 +6,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.ports import free_udp_and_tcp_port
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "e2e" / "scenarios"
 

@@ -6,13 +6,13 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
-from tests.support.ports import free_udp_and_tcp_port
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.dtmf import event_packets
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.media.rtp import RtpPacket
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.rtp_session import EchoAgent, RtpSession
+from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
 class Peer(asyncio.DatagramProtocol):

@@ -12,6 +12,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from voicegrid.testing.ports import free_port
+
 
 @dataclass
 class RedisServer:
@@ -42,19 +44,13 @@ class RedisServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_redis(port: int | None = None, timeout_s: float = 10.0) -> RedisServer:
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(
             "redis-server is not installed: run `make setup-test` (Debian package redis-server)"
         )
-    port = port or _free_port()
+    port = port or free_port()
     workdir = Path(tempfile.mkdtemp(prefix="vg-redis-"))
     process = subprocess.Popen(
         [

@@ -1,4 +1,4 @@
-"""Free loopback ports for the real peers the tests start."""
+"""Free loopback ports for the real peers the tests and benchmarks start."""
 
 import socket
 
