@@ -56,6 +56,7 @@ async def test_the_journal_hands_back_what_the_store_has_not_confirmed_and_skips
         f.write(b'{"id": "torn-by-a-cra')  # the process died mid-write
     await journal.mark(offset)
     assert (await journal.pending())[0] == []  # the torn tail is not a record yet
+    journal = Journal(tmp_path / "journal", rotate_bytes=1)  # the next process
     await journal.append(record(3))  # closes the torn line and starts clean
     pending, offset = await journal.pending()
     assert [r["id"] for r in pending] == ["call_0003"]

@@ -26,18 +26,26 @@ class Journal:
         self.offset_file = directory / "calls.stored"
         self.rotate_bytes = rotate_bytes
         self._lock = asyncio.Lock()
+        self._tail_checked = False
 
     def _ensure(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    def _append(self, line: bytes) -> None:
+    def _close_torn_tail(self) -> None:
+        """A crash mid-write leaves a line without its newline: close it, so the next record starts
+        clean. Only a crash tears a line, so a journal looks once, at its first append."""
         self._ensure()
+        if self.log.exists() and self.log.stat().st_size > 0:
+            with self.log.open("rb+") as f:
+                f.seek(-1, os.SEEK_END)
+                if f.read(1) != b"\n":
+                    f.write(b"\n")
+        self._tail_checked = True
+
+    def _append(self, line: bytes) -> None:
+        if not self._tail_checked:
+            self._close_torn_tail()
         with self.log.open("ab") as f:
-            if f.tell() > 0:
-                with self.log.open("rb") as r:
-                    r.seek(-1, os.SEEK_END)
-                    if r.read(1) != b"\n":
-                        f.write(b"\n")  # close a torn line so this record starts clean
             f.write(line)
             f.flush()
             os.fsync(f.fileno())
