@@ -98,11 +98,16 @@ class CallService:
             raise TelephonyUnavailable("telephony is not running in this process")
         return self.control
 
-    def get(self, business_id: str, call_id: str) -> Call:
-        """The call if it belongs to `business_id`; NotFound otherwise (never whose it is)."""
+    def find(self, business_id: str, call_id: str) -> Call | None:
+        """The live (or queued) call if it belongs to `business_id`; None otherwise."""
         control = self._require()
         call = control.by_id.get(call_id) or self.queued.get(call_id)
-        if call is None or call.business_id != business_id:
+        return call if call is not None and call.business_id == business_id else None
+
+    def get(self, business_id: str, call_id: str) -> Call:
+        """The call if it belongs to `business_id`; NotFound otherwise (never whose it is)."""
+        call = self.find(business_id, call_id)
+        if call is None:
             raise NotFound()
         return call
 

@@ -1,7 +1,6 @@
 """Calls: place one through the business's trunk, watch it live, hang it up, transfer it."""
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -157,6 +156,12 @@ def render_record(record: dict[str, Any]) -> CallOut:
     )
 
 
+def _live(ctx: Ctx, business_id: str, call_id: str) -> Call | None:
+    """The call if it is live (or queued, or recently ended) on this node; None without telephony."""
+    service = ctx.services.calls
+    return service.find(business_id, call_id) if service is not None else None
+
+
 def _service(ctx: Ctx) -> CallService:
     service = ctx.services.calls
     if service is None:
@@ -254,10 +259,7 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         if not ctx.principal.role.at_least(Role.ADMIN):
             raise Forbidden("erasing a call's content needs the admin role")
         business = owner.business_id or ""
-        live: Call | None = None
-        if ctx.services.calls is not None:
-            with contextlib.suppress(NotFound):
-                live = ctx.services.calls.get(business, call_id)
+        live = _live(ctx, business, call_id)
         if live is not None and live.state is not CallState.ENDED:
             raise Conflict("the call is in progress: erase its content once it has ended")
         now = utcnow()
@@ -318,11 +320,9 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
         business = owner.business_id or ""
-        if ctx.services.calls is not None:
-            try:
-                return render(ctx.services.calls.get(business, call_id))
-            except NotFound:
-                pass
+        live = _live(ctx, business, call_id)
+        if live is not None:
+            return render(live)
         record = await get_call_record(ctx.session, business, call_id)
         if record is None:
             raise NotFound()
@@ -341,10 +341,8 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
         business = owner.business_id or ""
-        record: dict[str, Any] | None = None
-        if ctx.services.calls is not None:
-            with contextlib.suppress(NotFound):
-                record = ctx.services.calls.get(business, call_id).call_record
+        live = _live(ctx, business, call_id)
+        record = live.call_record if live is not None else None
         record = record or await get_call_record(ctx.session, business, call_id)
         if record is None:
             raise NotFound("no record of this call yet")
