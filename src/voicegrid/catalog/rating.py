@@ -94,18 +94,8 @@ class Rater:
     def item(
         self, component: str, provider: str, model: str | None, quantity: Decimal, unit: str
     ) -> CostItem:
-        price = self.price(component, provider, model, unit)
-        if price is None:
-            return CostItem(component, provider, model, quantity, unit, None, Decimal(0))
-        return CostItem(
-            component,
-            provider,
-            model,
-            quantity,
-            unit,
-            price.unit_price,
-            _money(quantity * price.unit_price),
-            price.promo,
+        return _priced(
+            self.price(component, provider, model, unit), component, provider, model, quantity, unit
         )
 
     def usage(self, line: dict[str, Any]) -> list[CostItem]:
@@ -137,19 +127,16 @@ class Rater:
         price = self.price("telephony", carrier, direction, "minute")
         increment = price.increment_s if price is not None else 1
         billed = Decimal(math.ceil(max(0.0, seconds) / increment) * increment) / 60
-        if price is None:
-            return CostItem("telephony", carrier, direction, billed, "minute", None, Decimal(0)), billed
-        item = CostItem(
-            "telephony",
-            carrier,
-            direction,
-            billed,
-            "minute",
-            price.unit_price,
-            _money(billed * price.unit_price),
-            price.promo,
-        )
-        return item, billed
+        return _priced(price, "telephony", carrier, direction, billed, "minute"), billed
+
+
+def _priced(
+    price: Price | None, component: str, provider: str, model: str | None, quantity: Decimal, unit: str
+) -> CostItem:
+    if price is None:
+        return CostItem(component, provider, model, quantity, unit, None, Decimal(0))
+    amount = _money(quantity * price.unit_price)
+    return CostItem(component, provider, model, quantity, unit, price.unit_price, amount, price.promo)
 
 
 def rate(
