@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, and_
 
 from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.store.models import Business, Reseller
-from voicegrid.tenancy import Action, Forbidden, NotFound, Scope, authorize_business
+from voicegrid.tenancy import Action, Forbidden, NotFound, Role, Scope, authorize_business
 from voicegrid.tenancy.policy import authorize_role, sees_reseller
 
 IdPath = Annotated[str, Path(min_length=1, max_length=40)]
@@ -26,6 +26,14 @@ class Owner:
 
 
 OwnerLocator = Callable[[Action], Awaitable[Owner]]
+
+
+def platform_only(ctx: Ctx, role: Role, what: str) -> None:
+    """Routes about the platform itself (capacity, prices): platform keys with at least `role`."""
+    if ctx.principal.scope is not Scope.PLATFORM:
+        raise Forbidden(f"{what} is the platform's")
+    if not ctx.principal.role.at_least(role):
+        raise Forbidden(f"needs the {role} role")
 
 
 async def business_owner(ctx: Ctx, business_id: str, kind: str, action: Action) -> Owner:

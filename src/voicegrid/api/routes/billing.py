@@ -16,7 +16,7 @@ from pydantic import Field
 
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx, CtxDep
-from voicegrid.api.owners import IdPath, business_owner, reseller_owner
+from voicegrid.api.owners import IdPath, business_owner, platform_only, reseller_owner
 from voicegrid.api.schemas import In, Out
 from voicegrid.catalog import Catalog, load_catalog, parse_prices, with_versions
 from voicegrid.store.billing import CATALOG_SETTING, full_catalog, markup_from, published_versions
@@ -170,8 +170,7 @@ async def get_catalog(ctx: CtxDep) -> Any:
     "/v1/catalog/versions", response_model=CatalogOut, status_code=201, summary="Publish a price version"
 )
 async def publish_version(body: VersionBody, ctx: CtxDep) -> Any:
-    if ctx.principal.scope is not Scope.PLATFORM or not ctx.principal.role.at_least(Role.ADMIN):
-        raise Forbidden("prices are published by the platform's admins")
+    platform_only(ctx, Role.ADMIN, "the price catalog")
     published = await published_versions(ctx.session)
     version = body.model_dump()
     catalog = with_versions(load_catalog(), [*published, version])  # CatalogError -> 422

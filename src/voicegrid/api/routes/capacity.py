@@ -15,12 +15,13 @@ from pydantic import Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.api import audit
-from voicegrid.api.context import Ctx, CtxDep
+from voicegrid.api.context import CtxDep
+from voicegrid.api.owners import platform_only
 from voicegrid.api.schemas import In, Out
 from voicegrid.capacity.resilient import ResilientBackend
 from voicegrid.pipeline.gating import DEFAULT_LIMITS, PlanLimit
 from voicegrid.store.models import PlatformSetting
-from voicegrid.tenancy import Forbidden, Role, Scope
+from voicegrid.tenancy import Role
 
 router = APIRouter(tags=["capacity"])
 SETTING = "provider_slots"
@@ -81,13 +82,6 @@ async def load_provider_limits(
     return {(item.stage, item.provider): item.plan() for item in items}
 
 
-def _platform_only(ctx: Ctx, role: Role = Role.VIEWER) -> None:
-    if ctx.principal.scope is not Scope.PLATFORM:
-        raise Forbidden("capacity is the platform's")
-    if not ctx.principal.role.at_least(role):
-        raise Forbidden(f"needs the {role} role")
-
-
 def _render(limits: dict[tuple[str, str], PlanLimit]) -> ProviderLimitsOut:
     return ProviderLimitsOut(
         limits=[
@@ -98,7 +92,7 @@ def _render(limits: dict[tuple[str, str], PlanLimit]) -> ProviderLimitsOut:
 
 @router.get("/v1/capacity/provider-limits", response_model=ProviderLimitsOut, summary="Provider plan limits")
 async def get_provider_limits(ctx: CtxDep) -> Any:
-    _platform_only(ctx)
+    platform_only(ctx, Role.VIEWER, "capacity")
     return _render(await load_provider_limits(ctx.services.sessions))
 
 
@@ -106,7 +100,7 @@ async def get_provider_limits(ctx: CtxDep) -> Any:
     "/v1/capacity/provider-limits", response_model=ProviderLimitsOut, summary="Set provider plan limits"
 )
 async def put_provider_limits(body: ProviderLimits, ctx: CtxDep) -> Any:
-    _platform_only(ctx, Role.ADMIN)
+    platform_only(ctx, Role.ADMIN, "capacity")
     limits: dict[tuple[str, str], PlanLimit] = {
         (item.stage, item.provider): item.plan() for item in body.limits
     }
@@ -127,7 +121,7 @@ async def put_provider_limits(body: ProviderLimits, ctx: CtxDep) -> Any:
 
 @router.get("/v1/capacity", response_model=CapacityOut, summary="The capacity backend and its pools, now")
 async def get_capacity(ctx: CtxDep) -> Any:
-    _platform_only(ctx)
+    platform_only(ctx, Role.VIEWER, "capacity")
     admission, slots = ctx.services.admission, ctx.services.provider_slots
     backend = admission.backend if admission is not None else None
     pools: dict[str, dict[str, Any]] = {}
@@ -157,7 +151,7 @@ async def get_capacity(ctx: CtxDep) -> Any:
     responses={200: {"content": {"text/plain": {}}}},
 )
 async def metrics(ctx: CtxDep) -> Response:
-    _platform_only(ctx)
+    platform_only(ctx, Role.VIEWER, "capacity")
     admission = ctx.services.admission
     body = admission.metrics.render() if admission is not None else b""
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")
