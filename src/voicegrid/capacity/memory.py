@@ -5,10 +5,8 @@ interface that the Redis backend shares.
 
 import asyncio
 import collections
-import contextlib
 import itertools
 import time
-from collections.abc import AsyncIterator
 
 from voicegrid.capacity.backend import PoolSpec, PoolUsage, Slot
 from voicegrid.capacity.errors import CapacityError, SlotUnavailable
@@ -72,14 +70,6 @@ class SlotPool:
 
     def reconfigure(self, spec: PoolSpec) -> None:
         self._wake(self.pool.reconfigure(spec.capacity, spec.weights, spec.minimums))
-
-    @contextlib.asynccontextmanager
-    async def slot(self, tenant: str, wait_s: float) -> AsyncIterator[None]:
-        await self.acquire(tenant, wait_s)
-        try:
-            yield
-        finally:
-            self.release(tenant)
 
 
 def _granted(future: "asyncio.Future[None]") -> bool:
