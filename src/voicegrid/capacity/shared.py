@@ -47,6 +47,7 @@ class RedisBackend:
         prefix: str = "vg:",
         retry_after_s: int = 5,
         max_connections: int = 32,
+        connect_timeout_s: float = 2.0,
     ) -> None:
         self.url, self.ttl_s, self.timeout_s, self.prefix = url, ttl_s, timeout_s, prefix
         self.retry_after_s = retry_after_s
@@ -58,13 +59,16 @@ class RedisBackend:
             url,
             max_connections=max_connections,
             socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
+            # Opening a connection gets longer than a request: a burst opens dozens at once, and
+            # Redis accepts them one by one (a CI run saw 0.5 s pass); a dead Redis still shows
+            # within `timeout_s` on the connections already open.
+            socket_connect_timeout=max(timeout_s, connect_timeout_s),
             decode_responses=True,
         )
         self._gate = asyncio.Semaphore(max_connections)
         # Grants arrive on a connection of their own, outside the gate.
         self._subscriber: aioredis.Redis = aioredis.Redis.from_url(
-            url, socket_connect_timeout=timeout_s, decode_responses=True
+            url, socket_connect_timeout=max(timeout_s, connect_timeout_s), decode_responses=True
         )
         self._scripts: dict[str, AsyncScript] = {
             name: self.redis.register_script(getattr(lua, name))
