@@ -75,6 +75,8 @@ async def principal_for_key(session: AsyncSession, token: str) -> Principal:
     if key is None or key.revoked_at is not None:
         raise NotAuthenticated("unknown or revoked API key")
     now = utcnow()
+    if key.expires_at is not None and key.expires_at <= now:
+        raise NotAuthenticated("this sign-in has expired: sign in again")
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
         key.last_used_at = now
         await session.commit()
@@ -84,6 +86,7 @@ async def principal_for_key(session: AsyncSession, token: str) -> Principal:
         reseller_id=key.reseller_id,
         business_id=key.business_id,
         key_id=key.id,
+        user_id=key.user_id,
     )
 
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from voicegrid.capacity.errors import OverLimit
 from voicegrid.catalog import CatalogError, UnknownVersion
 from voicegrid.telephony.service import TelephonyUnavailable
-from voicegrid.tenancy import InvalidInput, TenancyError
+from voicegrid.tenancy import InvalidInput, TenancyError, TooManyAttempts
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TenancyError)
     async def _tenancy(_request: Request, exc: TenancyError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         return JSONResponse({"detail": exc.message}, status_code=exc.status, headers=headers)
 
     @app.exception_handler(UnknownVersion)

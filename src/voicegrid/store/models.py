@@ -123,6 +123,9 @@ class ApiKey(ScopedOwner, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column()
     revoked_at: Mapped[datetime | None] = mapped_column()
+    # A dashboard sign-in is a key of the user's scope and role that expires (migration 0011).
+    expires_at: Mapped[datetime | None] = mapped_column()
+    user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
 class BusinessOwned(Timestamps):

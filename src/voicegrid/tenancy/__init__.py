@@ -8,6 +8,7 @@ from voicegrid.tenancy.errors import (
     NotFound,
     SecretError,
     TenancyError,
+    TooManyAttempts,
 )
 from voicegrid.tenancy.limits import Limits, check_sum_within
 from voicegrid.tenancy.phone import normalize_e164
@@ -29,6 +30,7 @@ __all__ = [
     "SecretBox",
     "SecretError",
     "TenancyError",
+    "TooManyAttempts",
     "authorize_business",
     "authorize_platform",
     "authorize_reseller",

@@ -6,6 +6,7 @@ TenancyError(VoicegridError)        carries `status` and a message safe to show 
   NotFound           404  no such object, or one the caller's tenant may not see (never says which)
   Conflict           409  the request clashes with stored state (a number owned elsewhere, a limit)
   InvalidInput       422  a value that passes the schema but breaks a rule; names the field
+  TooManyAttempts    429  sign-in attempts from one source or for one email came too fast
 SecretError(VoicegridError)          a secret cannot be decrypted (wrong key, tampered data)
 """
 
@@ -47,6 +48,14 @@ class InvalidInput(TenancyError):
         self.field = field
         self.reason = message
         self.location = location  # body, query or path, as in FastAPI's own 422 details
+
+
+class TooManyAttempts(TenancyError):
+    status = 429
+    retry_after_s = 30
+
+    def __init__(self) -> None:
+        super().__init__("too many sign-in attempts: wait a minute and try again")
 
 
 class SecretError(VoicegridError):

@@ -32,6 +32,8 @@ class ApiKeyOut(Out):
     created_by: str | None
     created_at: datetime
     last_used_at: datetime | None
+    expires_at: datetime | None = Field(default=None, description="sign-in sessions only")
+    user_id: str | None = Field(default=None, description="sign-in sessions: the user signed in")
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -1,16 +1,18 @@
 """Users of a business, a reseller or the platform, each with one role there."""
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
 from pydantic import EmailStr, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import Owner
 from voicegrid.api.resources import ResourceSpec
 from voicegrid.api.schemas import In, Stamped
-from voicegrid.store.models import User
+from voicegrid.core.clock import utcnow
+from voicegrid.store.models import ApiKey, User
 from voicegrid.tenancy import Conflict, InvalidInput, Role
 from voicegrid.tenancy.keys import hash_password
 from voicegrid.tenancy.policy import check_grant
@@ -61,7 +63,14 @@ async def build(
             raise Conflict("a user with this email already exists")
     password = values.pop("password", None)
     if password is not None:
-        values["password_hash"] = hash_password(password)
+        values["password_hash"] = await asyncio.to_thread(hash_password, password)
+    if existing is not None and (values.get("disabled") or password is not None):
+        # A disabled user, or a changed password, ends the user's dashboard sign-ins at once.
+        await ctx.session.execute(
+            update(ApiKey)
+            .where(ApiKey.user_id == existing.id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
     if existing is None:
         values.update(owner.columns())
     return values, {}
