@@ -1,4 +1,4 @@
-"""Call records as CSV rows: one line per call, the columns an operator's spreadsheet wants."""
+"""CSV for spreadsheets: call records one line per call, and aggregate rows with nested fields flattened."""
 
 import csv
 import io
@@ -58,3 +58,27 @@ async def csv_lines(records: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue()
+
+
+def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """`{"p95": {"tts_ms": 3}}` becomes `{"p95.tts_ms": 3}`, so an aggregate row fits one CSV line."""
+    flat: dict[str, Any] = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def table_csv(rows: list[dict[str, Any]]) -> str:
+    """Aggregate rows as CSV: the columns of the first row first, then any others in order of sight."""
+    flat = [flatten(row) for row in rows]
+    columns = list(dict.fromkeys(name for row in flat for name in row))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    for row in flat:
+        writer.writerow(["" if row.get(c) is None else _safe(row[c]) for c in columns])
+    return buffer.getvalue()

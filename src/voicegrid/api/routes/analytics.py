@@ -11,7 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
+from voicegrid.analytics.export import table_csv
 from voicegrid.analytics.recommend import recommend
 from voicegrid.analytics.rollup import summarize_calls, summarize_providers
 from voicegrid.api.context import Ctx
@@ -43,6 +45,25 @@ def day_range(first: date | None, last: date | None) -> tuple[str, str]:
     return first.isoformat(), last.isoformat()
 
 
+Format = Annotated[
+    Literal["json", "csv"], Query(description="csv: one line per row, nested fields flattened")
+]
+CSV_RESPONSE: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}}}
+
+
+def _as(format: str, name: str, summary: Summary) -> Any:
+    """The summary as JSON, or as a CSV file named after the range."""
+    if format == "json":
+        return summary
+    return Response(
+        table_csv(summary.rows),
+        media_type="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}-{summary.first_day}-{summary.last_day}.csv"'
+        },
+    )
+
+
 def analytics_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
     router = APIRouter(prefix="/analytics", tags=["analytics"])
     Loc = Annotated[Located, Depends(locate)]
@@ -52,24 +73,38 @@ def analytics_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
     To = Annotated[date | None, Query(alias="to", description="last day, UTC (default: today)")]
 
     @router.get(
-        "/calls", response_model=Summary, summary="Calls, minutes, money and latency, by day or agent"
+        "/calls",
+        response_model=Summary,
+        summary="Calls, minutes, money and latency, by day or agent",
+        responses=CSV_RESPONSE,
     )
     async def calls(
-        loc: Loc, first: From = None, last: To = None, group_by: Literal["day", "agent", "total"] = "day"
+        loc: Loc,
+        first: From = None,
+        last: To = None,
+        group_by: Literal["day", "agent", "total"] = "day",
+        format: Format = "json",
     ) -> Any:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
         first_day, last_day = day_range(first, last)
         rows = await call_rollups(ctx.session, owner.business_id or "", first_day, last_day)
-        return Summary(first_day=first_day, last_day=last_day, rows=summarize_calls(rows, group_by))
+        summary = Summary(first_day=first_day, last_day=last_day, rows=summarize_calls(rows, group_by))
+        return _as(format, f"calls-by-{group_by}", summary)
 
-    @router.get("/providers", response_model=Summary, summary="Cost, use and latency by provider")
-    async def providers(loc: Loc, first: From = None, last: To = None) -> Any:
+    @router.get(
+        "/providers",
+        response_model=Summary,
+        summary="Cost, use and latency by provider",
+        responses=CSV_RESPONSE,
+    )
+    async def providers(loc: Loc, first: From = None, last: To = None, format: Format = "json") -> Any:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
         first_day, last_day = day_range(first, last)
         rows = await provider_rollups(ctx.session, owner.business_id or "", first_day, last_day)
-        return Summary(first_day=first_day, last_day=last_day, rows=summarize_providers(rows))
+        summary = Summary(first_day=first_day, last_day=last_day, rows=summarize_providers(rows))
+        return _as(format, "providers", summary)
 
     @router.get(
         "/recommendations",
