@@ -50,7 +50,9 @@ async def running_platform(database_url: str, data_dir: Path) -> AsyncIterator[R
     # A call control that is never started: calls placed through the API are set up and kept, but
     # their SIP goes nowhere. Tests of real calls start their own SIP stack.
     control = CallControl(UserAgent(("udp", "127.0.0.1", 5060)), _refuse)
-    platform.services.calls = CallService(control, platform.services.sessions, platform.services.secrets)
+    platform.services.calls = CallService(
+        control, platform.services.sessions, platform.services.secrets, admission=platform.services.admission
+    )  # one admission for the API and call control, as `voicegrid serve` wires them
     try:
         async with platform.services.sessions() as session:
             await ensure_admin_key(session, settings)

@@ -61,6 +61,15 @@ class Admission:
         self._held: dict[str, Callable[[], Awaitable[None]]] = {}  # lease id -> give back the stack's
         self._tasks: set[asyncio.Task[None]] = set()
 
+    async def usage(self, business_id: str, timeout_s: float = 1.0) -> tuple[int, float] | None:
+        """Calls the business has up now and its minutes this month; None if the backend is slow."""
+        key, _ = month_key(business_id, datetime.now(UTC))
+        try:
+            async with asyncio.timeout(timeout_s):
+                return await self.backend.count(f"business:{business_id}"), await self.backend.total(key)
+        except TimeoutError:
+            return None
+
     async def admit(self, business: Business, reseller: Reseller | None, direction: str) -> Lease | Refusal:
         answer = await self._attempt(business, reseller, direction)
         if isinstance(answer, Refusal):

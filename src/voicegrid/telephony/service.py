@@ -122,6 +122,17 @@ class CallService:
         calls.sort(key=lambda c: c.created_at, reverse=True)
         return calls[:limit]
 
+    def live(self, business_id: str) -> list[Call]:
+        """The business's calls not yet ended (queued, ringing or up) on this node, newest first."""
+        control = self._require()
+        calls = [
+            c
+            for c in [*control.by_id.values(), *self.queued.values()]
+            if c.business_id == business_id and c.state is not CallState.ENDED
+        ]
+        calls.sort(key=lambda c: c.created_at, reverse=True)
+        return calls
+
     async def plan(
         self, business_id: str, to: str, from_number: str | None = None, trunk_id: str | None = None
     ) -> DialPlan:

@@ -27,6 +27,7 @@ from voicegrid.store.call_records import (
     list_call_records,
     without_content,
 )
+from voicegrid.store.models import Business
 from voicegrid.telephony.calls import Call, CallState
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
 from voicegrid.tenancy import Action, Conflict, Forbidden, NotFound, Role
@@ -93,6 +94,14 @@ class CallOut(Out):
 
 class CallList(Out):
     data: list[CallOut]
+
+
+class LiveOut(Out):
+    calls: list[CallOut] = Field(description="calls up or ringing on this node, newest first")
+    in_use: int | None = Field(description="the business's calls up now on every node (the capacity backend)")
+    max_concurrent_calls: int | None
+    minutes_this_month: float | None
+    monthly_minutes: int | None
 
 
 def render(call: Call) -> CallOut:
@@ -313,6 +322,27 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
             csv_lines(records()) if format == "csv" else ndjson(),
             media_type="text/csv" if format == "csv" else "application/x-ndjson",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @router.get("/live", response_model=LiveOut, summary="Calls up now, and the business's capacity in use")
+    async def live_calls(loc: Loc) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        business_id = owner.business_id or ""
+        business = await ctx.session.get(Business, business_id)
+        if business is None:
+            raise NotFound()
+        calls: list[CallOut] = []
+        if ctx.services.calls is not None:
+            calls = [render(c) for c in ctx.services.calls.live(business_id)]
+        admission = ctx.services.admission
+        usage = await admission.usage(business_id) if admission is not None else None
+        return LiveOut(
+            calls=calls,
+            in_use=usage[0] if usage else None,
+            max_concurrent_calls=business.max_concurrent_calls,
+            minutes_this_month=round(usage[1], 3) if usage else None,
+            monthly_minutes=business.monthly_minutes,
         )
 
     @router.get("/{call_id}", response_model=CallOut, summary="A call: live, or its record once ended")
