@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.api.world import ROLES, SCOPES, World
 from tests.support.platform import Running
+from voicegrid.api.routes.dashboard import plotly_version
 
 RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
 SCOPE_RANK = {"business": 0, "reseller": 1, "platform": 2}
@@ -144,11 +145,19 @@ def anyone(method: str, scope: str, role: str, target: str) -> int:
     return SUCCESS[method]
 
 
+def no_such_user(method: str, scope: str, role: str, target: str) -> int:
+    """Sign-in reads only its body (here an unknown email): a key in the header signs no one in."""
+    return 401
+
+
 PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/readyz"),
     ("GET", "/v1/public/branding"),
     ("GET", "/talk/{agent_id}"),
+    ("GET", "/"),
+    ("GET", "/dashboard/{name}"),
+    ("GET", "/dashboard/vendor/plotly-{version}.min.js"),
 }
 B = "/v1/businesses/{business_id}"
 R = "/v1/resellers/{reseller_id}"
@@ -159,6 +168,11 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/v1/public/branding"): anyone,
     ("GET", "/talk/{agent_id}"): anyone,  # the page only; the socket it opens checks the key
     ("GET", "/v1/me"): anyone,
+    ("GET", "/"): anyone,  # the dashboard's page and files hold no data; its API calls are checked
+    ("GET", "/dashboard/{name}"): anyone,
+    ("GET", "/dashboard/vendor/plotly-{version}.min.js"): anyone,
+    ("POST", "/v1/sessions"): no_such_user,
+    ("DELETE", "/v1/sessions/current"): anyone,  # an API key is left alone; a sign-in token is revoked
     ("GET", "/v1/resellers"): platform_only,
     ("POST", "/v1/resellers"): platform_only,
     ("GET", R): reseller_record,
@@ -250,6 +264,7 @@ for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_
     EXPECT[("POST", f"{prefix}/calls")] = calls_expect
     EXPECT[("GET", f"{prefix}/calls")] = calls_expect
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}")] = calls_expect
+    EXPECT[("GET", f"{prefix}/calls/live")] = calls_expect
     EXPECT[("POST", f"{prefix}/calls/{{call_id}}/hangup")] = accepted(calls_expect)
     EXPECT[("POST", f"{prefix}/calls/{{call_id}}/transfer")] = conflict(calls_expect)
     EXPECT[("GET", f"{prefix}/calls/{{call_id}}/recording")] = no_recording(calls_expect)
@@ -323,6 +338,8 @@ class Cases:
         n = next(self.n)
         if path.endswith("/transfer"):
             return {"to": "+15550199"}
+        if path == "/v1/sessions":
+            return {"email": f"nobody{n}@example.com", "password": "not anyone's password"}
         if "/calls" in path:
             return None
         kind = path.replace("/{item_id}", "").rsplit("/", 1)[-1]
@@ -372,7 +389,7 @@ class Cases:
 
     async def request(self, method: str, template: str, scope: str, target: str) -> tuple[str, Any]:
         w = self.world
-        path = template
+        path = template.replace("{name}", "app.js").replace("{version}", plotly_version())
         deleting_tenant = method == "DELETE" and template in (B, R) and scope != "business"
         if "{business_id}" in path:
             business = self.business_for(target)

@@ -21,11 +21,13 @@ from voicegrid.api.routes import (
     calls,
     capacity,
     credentials,
+    dashboard,
     limits,
     me,
     media_streams,
     numbers,
     resellers,
+    sessions,
     trunks,
     users,
 )
@@ -49,7 +51,19 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
     app.add_middleware(IdempotencyMiddleware, sessions=lambda: services.sessions)
     app.add_middleware(BodyLimitMiddleware)  # added last, so it runs first
 
-    for module in (me, resellers, businesses, limits, branding, audit_log, media_streams, capacity, billing):
+    for module in (
+        me,
+        sessions,
+        dashboard,
+        resellers,
+        businesses,
+        limits,
+        branding,
+        audit_log,
+        media_streams,
+        capacity,
+        billing,
+    ):
         app.include_router(module.router)
     # Things only a business owns: under its prefix, and prefix-less for the business's own keys.
     for spec in (agents.SPEC, numbers.SPEC, trunks.SPEC, credentials.SPEC):

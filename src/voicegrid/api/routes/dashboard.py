@@ -1,0 +1,123 @@
+"""The dashboard: one page at `/` that signs in and draws everything from the JSON API in the browser.
+
+The page holds no data and no secret; it reads the reseller's branding before sign-in (by domain) and
+after. Its script and styles are our own files; the charts are plotly.js, served from the `plotly`
+wheel installed with us (never a CDN), gzipped once and cached by the browser under its version.
+A strict Content-Security-Policy lets the page load only from this origin.
+"""
+
+import asyncio
+import gzip
+import hashlib
+from dataclasses import dataclass
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header
+from fastapi.responses import HTMLResponse, Response
+
+from voicegrid.tenancy import NotFound
+
+router = APIRouter(include_in_schema=False)
+STATIC = Path(__file__).resolve().parents[1] / "static" / "dashboard"
+# plotly draws with inline styles, hence style-src 'unsafe-inline'; scripts come only from here.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; "
+    "media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-cache",
+}
+TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+
+
+@dataclass(frozen=True, slots=True)
+class Asset:
+    body: bytes
+    gzipped: bytes
+    etag: str
+    media_type: str
+
+
+_cache: dict[str, Asset] = {}
+
+
+def _load(name: str) -> Asset:
+    if name == "plotly.min.js":
+        body = (resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+        media_type = "text/javascript; charset=utf-8"
+    else:
+        body = (STATIC / name).read_bytes()
+        media_type = TYPES[name]
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Asset(body, gzip.compress(body, compresslevel=6, mtime=0), etag, media_type)
+
+
+async def _asset(name: str) -> Asset:
+    asset = _cache.get(name)
+    if asset is None:  # read and gzipped off the event loop, once per process
+        asset = _cache[name] = await asyncio.to_thread(_load, name)
+    return asset
+
+
+def plotly_version() -> str:
+    return metadata.version("plotly")
+
+
+def _serve(asset: Asset, accept_encoding: str | None, if_none_match: str | None, max_age: int) -> Response:
+    headers = {
+        "ETag": asset.etag,
+        "Cache-Control": f"public, max-age={max_age}",
+        "X-Content-Type-Options": "nosniff",
+        "Vary": "Accept-Encoding",
+    }
+    if if_none_match == asset.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in (accept_encoding or ""):
+        return Response(
+            asset.gzipped, media_type=asset.media_type, headers={**headers, "Content-Encoding": "gzip"}
+        )
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+AcceptEncoding = Annotated[str | None, Header()]
+IfNoneMatch = Annotated[str | None, Header()]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def dashboard_page() -> HTMLResponse:
+    page = _pages.get("index")
+    if page is None:
+        page = _pages["index"] = await asyncio.to_thread(_page)
+    return HTMLResponse(page, headers=PAGE_HEADERS)
+
+
+_pages: dict[str, str] = {}
+
+
+def _page() -> str:
+    """index.html, naming plotly's file by version so a browser may cache it for good."""
+    return (STATIC / "index.html").read_text().replace("{{plotly_version}}", plotly_version())
+
+
+@router.get("/dashboard/{name}")
+async def dashboard_asset(
+    name: Literal["app.js", "app.css"],
+    accept_encoding: AcceptEncoding = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    return _serve(await _asset(name), accept_encoding, if_none_match, max_age=300)
+
+
+@router.get("/dashboard/vendor/plotly-{version}.min.js")
+async def plotly_js(
+    version: str, accept_encoding: AcceptEncoding = None, if_none_match: IfNoneMatch = None
+) -> Response:
+    if version != plotly_version():
+        raise NotFound("no such plotly version here")
+    return _serve(await _asset("plotly.min.js"), accept_encoding, if_none_match, max_age=31_536_000)

@@ -1,0 +1,487 @@
+// The dashboard: sign-in, then pages drawn from the JSON API (charts by plotly.js). No framework, no build.
+// Every text that came from the API is put on the page as text (textContent), never as markup.
+"use strict";
+
+const TOKEN = "voicegrid.token";
+const BUSINESS = "voicegrid.business";
+const state = { token: sessionStorage.getItem(TOKEN), me: null, business: null, timer: null };
+const $ = (id) => document.getElementById(id);
+const PLOT = { displayModeBar: false, responsive: true };
+const COMPONENTS = [
+  ["endpointing_ms", "endpointing"],
+  ["stt_final_ms", "STT final"],
+  ["llm_ttft_ms", "LLM first token"],
+  ["tts_ttfb_ms", "TTS first audio"],
+  ["platform_ms", "platform"],
+];
+
+// ---- small helpers ---------------------------------------------------------------------------
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === "class") node.className = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
+  }
+  return node;
+}
+
+const money = (v, digits = 4) => {
+  if (v === null || v === undefined) return "–";
+  const n = Number(v);
+  return "$" + n.toFixed(n !== 0 && Math.abs(n) < 1 ? Math.max(digits, 4) : digits);
+};
+const ms = (v) => (v === null || v === undefined ? "–" : Math.round(v) + " ms");
+const num = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "–");
+const isoDay = (date) => date.toISOString().slice(0, 10);
+
+function seconds(call) {
+  if (!call.answered_at || !call.ended_at) return null;
+  return (new Date(call.ended_at) - new Date(call.answered_at)) / 1000;
+}
+
+function table(headers, rows, { numeric = [], onRow = null, foot = null } = {}) {
+  const head = el("tr", {}, headers.map((h, i) => el("th", numeric.includes(i) ? { class: "num" } : {}, h)));
+  const body = rows.map((row) => {
+    const tr = el("tr", onRow ? { class: "link" } : {}, row.cells.map((c, i) =>
+      el("td", numeric.includes(i) ? { class: "num" } : {}, c)));
+    if (onRow) tr.addEventListener("click", () => onRow(row));
+    if (row.id) tr.dataset.id = row.id;
+    return tr;
+  });
+  const parts = [el("thead", {}, head), el("tbody", {}, body)];
+  if (foot) parts.push(el("tfoot", {}, el("tr", {}, foot.map((c, i) => el("td", numeric.includes(i) ? { class: "num" } : {}, c)))));
+  return el("table", {}, parts);
+}
+
+function chart(id, title) {
+  return el("section", { class: "card" }, el("h2", {}, title), el("div", { class: "chart", id }));
+}
+
+function plot(page, id, traces, layout = {}) {
+  const base = {
+    margin: { t: 30, r: 10, b: 45, l: 55 },
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+    font: { family: "system-ui, sans-serif", size: 12 },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+  };
+  return Plotly.newPlot(page.querySelector("#" + id), traces, { ...base, ...layout }, PLOT);
+}
+
+function primary() {
+  return getComputedStyle(document.documentElement).getPropertyValue("--primary").trim() || "#2563eb";
+}
+
+// ---- the API ---------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+  }
+}
+
+async function api(path, options = {}) {
+  const headers = { Accept: "application/json", ...(options.headers || {}) };
+  if (state.token) headers.Authorization = "Bearer " + state.token;
+  if (options.json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method: options.method || "GET",
+    headers,
+    body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
+  });
+  if (response.status === 401 && state.token && !options.signingIn) {
+    signOut("Your sign-in has ended: sign in again.");
+    throw new ApiError(401, "signed out");
+  }
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail; } catch (_) { /* not JSON */ }
+    throw new ApiError(response.status, detail);
+  }
+  if (options.raw) return response;
+  return response.status === 204 ? null : response.json();
+}
+
+// Business routes: a business's own key needs no prefix; reseller and platform users pick a business.
+function biz(path) {
+  return state.me.scope === "business" ? "/v1" + path : `/v1/businesses/${state.business}${path}`;
+}
+
+async function download(path, name) {
+  const blob = await (await api(path, { raw: true })).blob();
+  const link = el("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+// ---- branding and sign-in --------------------------------------------------------------------
+
+function applyBranding(b) {
+  const root = document.documentElement.style;
+  root.setProperty("--primary", b.primary_color);
+  root.setProperty("--accent", b.accent_color);
+  $("product").textContent = b.product_name;
+  document.title = b.product_name + " · dashboard";
+  const logo = $("logo");
+  logo.hidden = !b.logo_url;
+  if (b.logo_url) logo.src = b.logo_url;
+  $("support").textContent = b.support_email ? "Support: " + b.support_email : "";
+}
+
+function showSignIn(message = "") {
+  clearInterval(state.timer);
+  $("sign-in").hidden = false;
+  $("app").hidden = true;
+  $("nav").hidden = true;
+  $("who").hidden = true;
+  $("sign-in-error").textContent = message;
+}
+
+function signOut(message = "") {
+  const token = state.token;
+  state.token = null;
+  state.me = null;
+  sessionStorage.removeItem(TOKEN);
+  if (token && !message) {
+    fetch("/v1/sessions/current", { method: "DELETE", headers: { Authorization: "Bearer " + token } });
+  }
+  api("/v1/public/branding").then(applyBranding).catch(() => {});
+  showSignIn(message);
+}
+
+async function startWith(token) {
+  state.token = token;
+  try {
+    state.me = await api("/v1/me", { signingIn: true });
+  } catch (error) {
+    state.token = null;
+    throw error;
+  }
+  sessionStorage.setItem(TOKEN, token);
+  applyBranding(await api("/v1/branding"));
+  await chooseBusiness();
+  $("identity").textContent = `${state.me.scope} · ${state.me.role}`;
+  $("sign-in").hidden = true;
+  $("app").hidden = false;
+  $("nav").hidden = false;
+  $("who").hidden = false;
+  if (!location.hash || location.hash === "#/") location.hash = "#/overview";
+  else route();
+}
+
+async function chooseBusiness() {
+  const select = $("business");
+  if (state.me.scope === "business") {
+    state.business = state.me.business_id;
+    select.hidden = true;
+    return;
+  }
+  const list = (await api("/v1/businesses?limit=200")).items;
+  select.replaceChildren(...list.map((b) => el("option", { value: b.id }, b.name)));
+  const kept = sessionStorage.getItem(BUSINESS);
+  state.business = list.some((b) => b.id === kept) ? kept : list[0] && list[0].id;
+  select.value = state.business || "";
+  select.hidden = false;
+}
+
+// ---- pages -----------------------------------------------------------------------------------
+
+function rangeDays() {
+  return Number(sessionStorage.getItem("voicegrid.days") || 30);
+}
+
+function rangeQuery() {
+  const to = new Date();
+  const from = new Date(to.getTime() - (rangeDays() - 1) * 86400000);
+  return `from=${isoDay(from)}&to=${isoDay(to)}`;
+}
+
+function rangePicker(onChange) {
+  const select = el("select", { id: "range", "aria-label": "Range" },
+    [7, 30, 90].map((d) => el("option", { value: d }, `Last ${d} days`)));
+  select.value = String(rangeDays());
+  select.addEventListener("change", () => { sessionStorage.setItem("voicegrid.days", select.value); onChange(); });
+  return select;
+}
+
+function kpi(label, value, id) {
+  return el("div", { class: "kpi", id }, el("div", { class: "label" }, label), el("div", { class: "value" }, value));
+}
+
+async function overview(page) {
+  const [daily, total] = await Promise.all([
+    api(biz(`/analytics/calls?group_by=day&${rangeQuery()}`)),
+    api(biz(`/analytics/calls?group_by=total&${rangeQuery()}`)),
+  ]);
+  const t = total.rows[0] || { calls: 0, minutes: 0, cost: 0, billable: 0, p50: {}, p95: {}, outcomes: {} };
+  const exportCsv = el("button", { type: "button", onclick: () =>
+    download(biz(`/analytics/calls?group_by=day&format=csv&${rangeQuery()}`), "calls-by-day.csv") }, "Export CSV");
+  page.append(
+    el("div", { class: "toolbar" }, el("h1", {}, "Overview"), rangePicker(() => route()), exportCsv),
+    el("div", { class: "kpis" },
+      kpi("Calls", t.calls, "kpi-calls"),
+      kpi("Minutes", num(t.minutes), "kpi-minutes"),
+      kpi("Cost", money(t.cost, 2), "kpi-cost"),
+      kpi("Billable", money(t.billable, 2), "kpi-billable"),
+      kpi("Cost per minute", money(t.cost_per_minute, 4), "kpi-cpm"),
+      kpi("Voice-to-voice p50", ms(t.p50.voice_to_voice_ms), "kpi-v2v-p50"),
+      kpi("Voice-to-voice p95", ms(t.p95.voice_to_voice_ms), "kpi-v2v-p95"),
+      kpi("Failover rate", t.failover_rate === null || t.failover_rate === undefined ? "–" : (100 * t.failover_rate).toFixed(1) + " %", "kpi-failover")),
+    el("div", { class: "grid" },
+      chart("chart-volume", "Calls and minutes per day"),
+      chart("chart-cost", "Cost and billable per day (USD)"),
+      chart("chart-latency", "Voice-to-voice latency per day"),
+      chart("chart-outcomes", "Outcomes")));
+  // Every day of the range on the axis, days without calls at zero (latency: a gap).
+  const byDay = Object.fromEntries(daily.rows.map((r) => [r.day, r]));
+  const days = [];
+  for (let d = new Date(daily.first_day + "T00:00:00Z"); isoDay(d) <= daily.last_day; d = new Date(d.getTime() + 86400000)) days.push(isoDay(d));
+  const series = (pick, empty = 0) => days.map((d) => (byDay[d] ? pick(byDay[d]) : empty));
+  const dayAxis = { xaxis: { type: "date", tickformat: "%b %d" } };
+  plot(page, "chart-volume", [
+    { type: "bar", name: "calls", x: days, y: series((r) => r.calls), marker: { color: primary() } },
+    { type: "scatter", mode: "lines+markers", name: "minutes", x: days, y: series((r) => r.minutes), yaxis: "y2" },
+  ], { ...dayAxis, yaxis: { title: { text: "calls" }, rangemode: "tozero" },
+    yaxis2: { title: { text: "minutes" }, overlaying: "y", side: "right", rangemode: "tozero", showgrid: false },
+    margin: { t: 30, r: 55, b: 45, l: 55 } });
+  plot(page, "chart-cost", [
+    { type: "bar", name: "cost", x: days, y: series((r) => r.cost), marker: { color: primary() } },
+    { type: "bar", name: "billable", x: days, y: series((r) => r.billable) },
+  ], { ...dayAxis, barmode: "group", yaxis: { tickprefix: "$" } });
+  plot(page, "chart-latency", ["p50", "p95"].map((q) => ({
+    type: "scatter", mode: "lines+markers", connectgaps: false, name: q, x: days, y: series((r) => r[q].voice_to_voice_ms, null),
+  })), { ...dayAxis, yaxis: { title: { text: "ms" }, rangemode: "tozero" } });
+  const outcomes = Object.entries(t.outcomes || {});
+  plot(page, "chart-outcomes", [{ type: "pie", hole: 0.5, labels: outcomes.map((o) => o[0]), values: outcomes.map((o) => o[1]) }]);
+}
+
+async function calls(page) {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const agents = (await api(biz("/agents?limit=200"))).items;
+  const names = Object.fromEntries(agents.map((a) => [a.id, a.name]));
+  const filter = (name, options) => {
+    const select = el("select", { id: "filter-" + name }, el("option", { value: "" }, "any"),
+      options.map(([value, label]) => el("option", { value }, label)));
+    select.value = params.get(name) || "";
+    select.addEventListener("change", () => {
+      if (select.value) params.set(name, select.value); else params.delete(name);
+      location.hash = "#/calls?" + params.toString();
+    });
+    return el("label", {}, name.replace("_id", ""), select);
+  };
+  const query = new URLSearchParams({ limit: "100" });
+  for (const name of ["agent_id", "direction", "outcome"]) if (params.get(name)) query.set(name, params.get(name));
+  const list = (await api(biz("/calls?" + query.toString()))).data;
+  const exportCsv = el("button", { type: "button", onclick: () =>
+    download(biz(`/calls/export?format=csv&${rangeQuery()}`), "calls.csv") }, "Export CSV");
+  page.append(
+    el("h1", {}, "Calls"),
+    el("div", { class: "toolbar" },
+      filter("agent_id", agents.map((a) => [a.id, a.name])),
+      filter("direction", [["inbound", "inbound"], ["outbound", "outbound"]]),
+      filter("outcome", ["completed", "transferred", "no-answer", "busy", "declined", "cancelled", "failed", "max-duration", "drained", "queue-timeout"].map((o) => [o, o])),
+      exportCsv),
+    el("section", { class: "card" }, list.length === 0 ? el("p", { class: "muted" }, "No calls match.") :
+      table(["Started", "Direction", "From", "To", "Agent", "Outcome", "Duration", "Cost", "V2V p50"],
+        list.map((c) => ({
+          id: c.id,
+          cells: [when(c.created_at), c.direction, c.from_number || "–", c.to || "–", names[c.agent_id] || c.agent_id || "–",
+            c.state === "ended" ? c.outcome || "–" : el("span", { class: "pill" }, c.state),
+            seconds(c) === null ? "–" : num(seconds(c)) + " s",
+            c.cost ? money(c.cost.total) : "–",
+            c.latency && c.latency.p50 ? ms(c.latency.p50.voice_to_voice_ms) : "–"],
+        })),
+        { numeric: [6, 7, 8], onRow: (row) => { location.hash = "#/calls/" + row.id; } })));
+}
+
+async function callDetail(page, id) {
+  const call = await api(biz("/calls/" + encodeURIComponent(id)));
+  const cost = call.cost || { items: [], total: null, billable_total: null, currency: "USD" };
+  const turns = (call.latency && call.latency.turns) || [];
+  const transcript = (call.conversation && call.conversation.transcript) || [];
+  const facts = [
+    ["Direction", call.direction], ["From", call.from_number], ["To", call.to], ["State", call.state],
+    ["Outcome", call.outcome], ["Ended by", call.ended_by], ["Started", when(call.created_at)],
+    ["Answered", when(call.answered_at)], ["Ended", when(call.ended_at)],
+    ["Talk time", seconds(call) === null ? "–" : num(seconds(call)) + " s"],
+    ["Packets lost", call.media && call.media.packets_lost !== undefined ? call.media.packets_lost : "–"],
+    ["Jitter", call.media && call.media.jitter_ms !== undefined ? num(call.media.jitter_ms) + " ms" : "–"],
+  ];
+  const costTable = table(["Component", "Provider", "Model", "Quantity", "Unit", "Unit price", "Amount"],
+    cost.items.map((i) => ({ cells: [i.component, i.provider, i.model || "–", num(i.quantity, 3), i.unit, money(i.unit_price, 6), money(i.amount, 6)] })),
+    { numeric: [3, 5, 6], foot: ["Total", "", "", "", "", "", money(cost.total, 6)] });
+  const billable = el("p", { class: "muted", id: "billable" }, `Billable to the business: ${money(cost.billable_total, 6)} ${cost.currency || ""}`);
+  const player = el("div", { id: "recording" });
+  page.append(
+    el("div", { class: "toolbar" }, el("h1", {}, "Call " + call.id), el("a", { href: "#/calls" }, "← all calls")),
+    el("section", { class: "card facts" }, facts.map(([label, value]) =>
+      el("div", {}, el("div", { class: "label" }, label), el("div", {}, value === null || value === undefined ? "–" : value)))),
+    el("section", { class: "card", id: "cost-breakdown" }, el("h2", {}, "Cost breakdown"), el("div", { class: "scroll" }, costTable), billable),
+    el("div", { class: "grid" },
+      chart("chart-cost-items", "Cost by component (USD)"),
+      chart("chart-turns", "Latency per turn")),
+    el("section", { class: "card transcript", id: "transcript" }, el("h2", {}, "Transcript"),
+      transcript.length === 0 ? el("p", { class: "muted" }, "No transcript (erased, or none was spoken).") :
+        transcript.map((line) => el("p", { class: line.speaker },
+          el("span", { class: "speaker" }, line.speaker),
+          el("span", { class: "muted" }, `+${num(line.at - transcript[0].at)} s  `), line.text,
+          line.interrupted ? el("span", { class: "pill" }, "interrupted") : null))),
+    el("section", { class: "card" }, el("h2", {}, "Recording"), player));
+  plot(page, "chart-cost-items", [{
+    type: "bar", orientation: "h", y: cost.items.map((i) => `${i.component} · ${i.provider}`),
+    x: cost.items.map((i) => Number(i.amount)), marker: { color: primary() },
+  }], { margin: { t: 10, r: 10, b: 30, l: 160 } });
+  const labels = turns.map((t) => "turn " + t.index);
+  const traces = COMPONENTS.map(([field, name]) => ({
+    type: "bar", orientation: "h", name, y: labels, x: turns.map((t) => t[field] || 0),
+  }));
+  plot(page, "chart-turns", traces, { barmode: "stack", legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom", traceorder: "normal" }, xaxis: { title: { text: "ms (sums to voice-to-voice)" } }, yaxis: { autorange: "reversed" } });
+  if (call.recording) {
+    api(biz(`/calls/${encodeURIComponent(id)}/recording`), { raw: true })
+      .then((r) => r.blob())
+      .then((blob) => player.replaceChildren(el("audio", { controls: "", src: URL.createObjectURL(blob) })))
+      .catch(() => player.replaceChildren(el("p", { class: "muted" }, "The recording is kept on the node that took the call, and is not reachable from here.")));
+  } else {
+    player.append(el("p", { class: "muted" }, "This call was not recorded."));
+  }
+}
+
+async function providers(page) {
+  const data = await api(biz(`/analytics/providers?${rangeQuery()}`));
+  const rows = data.rows;
+  const label = (r) => `${r.stage} · ${r.provider}`;
+  const exportCsv = el("button", { type: "button", onclick: () =>
+    download(biz(`/analytics/providers?format=csv&${rangeQuery()}`), "providers.csv") }, "Export CSV");
+  page.append(
+    el("div", { class: "toolbar" }, el("h1", {}, "Providers"), rangePicker(() => route()), exportCsv),
+    el("div", { class: "grid" }, chart("chart-provider-cost", "Cost by provider (USD)"), chart("chart-provider-wait", "Wait for the provider (ms)")),
+    el("section", { class: "card" }, rows.length === 0 ? el("p", { class: "muted" }, "No calls in this range.") :
+      table(["Stage", "Provider", "Calls", "Quantity", "Unit", "Cost", "Failover rate", "Wait p50", "Wait p95"],
+        rows.map((r) => ({ cells: [r.stage, r.provider, r.calls, num(r.quantity, 2), r.unit, money(r.cost), num(100 * (r.failover_rate || 0)) + " %", ms(r.wait_ms_p50), ms(r.wait_ms_p95)] })),
+        { numeric: [2, 3, 5, 6, 7, 8] })));
+  plot(page, "chart-provider-cost", [{ type: "bar", x: rows.map(label), y: rows.map((r) => r.cost), marker: { color: primary() } }]);
+  plot(page, "chart-provider-wait", ["wait_ms_p50", "wait_ms_p95"].map((f) => ({
+    type: "bar", name: f.slice(8), x: rows.map(label), y: rows.map((r) => r[f]),
+  })), { barmode: "group" });
+}
+
+async function recommendations(page) {
+  const data = await api(biz(`/analytics/recommendations?${rangeQuery()}`));
+  page.append(
+    el("div", { class: "toolbar" }, el("h1", {}, "Recommendations"), rangePicker(() => route())),
+    el("p", { class: "muted" }, "Your recorded calls, re-rated on every other provider the price catalog knows, scaled to a month at your volume."),
+    el("section", { class: "card" }, data.rows.length === 0 ? el("p", { class: "muted" }, "No calls to learn from yet.") :
+      table(["Stage", "Now", "Instead", "Per month", "First audio", "In words"],
+        data.rows.map((r) => ({ cells: [r.stage, r.current, r.alternative,
+          el("span", { class: r.monthly_change <= 0 ? "saves" : "costs" }, (r.monthly_change <= 0 ? "−" : "+") + money(Math.abs(r.monthly_change), 2)),
+          r.latency_change_ms === null ? "–" : (r.latency_change_ms > 0 ? "+" : "") + Math.round(r.latency_change_ms) + " ms", r.text] })),
+        { numeric: [3, 4] })));
+}
+
+async function live(page) {
+  const data = await api(biz("/calls/live"));
+  page.append(
+    el("h1", {}, "Live"),
+    el("div", { class: "kpis" },
+      kpi("Calls up now (all nodes)", data.in_use === null ? "–" : data.in_use, "kpi-in-use"),
+      kpi("Concurrent-call limit", data.max_concurrent_calls === null ? "none" : data.max_concurrent_calls, "kpi-limit"),
+      kpi("Minutes this month", num(data.minutes_this_month), "kpi-month"),
+      kpi("Monthly minutes allowed", data.monthly_minutes === null ? "no cap" : data.monthly_minutes, "kpi-month-cap")),
+    el("div", { class: "grid" }, chart("chart-capacity", "Capacity in use")),
+    el("section", { class: "card" }, el("h2", {}, "Calls on this node"), data.calls.length === 0 ? el("p", { class: "muted" }, "No call is up.") :
+      table(["Started", "State", "Direction", "From", "To", ""], data.calls.map((c) => ({
+        id: c.id,
+        cells: [when(c.created_at), c.state, c.direction, c.from_number || "–", c.to || "–",
+          el("button", { type: "button", onclick: (e) => { e.stopPropagation(); hangup(c.id); } }, "Hang up")],
+      })), { onRow: (row) => { location.hash = "#/calls/" + row.id; } })));
+  const limit = data.max_concurrent_calls || Math.max(10, (data.in_use || 0) * 2);
+  plot(page, "chart-capacity", [{
+    type: "indicator", mode: "gauge+number", value: data.in_use || 0,
+    gauge: { axis: { range: [0, limit] }, bar: { color: primary() } },
+    title: { text: data.max_concurrent_calls ? `of ${data.max_concurrent_calls} calls` : "calls (no limit set)" },
+  }], { margin: { t: 30, r: 30, b: 10, l: 30 } });
+  state.timer = setInterval(() => { if (location.hash === "#/live") route(); }, 3000);
+}
+
+async function hangup(id) {
+  try {
+    await api(biz(`/calls/${encodeURIComponent(id)}/hangup`), { method: "POST" });
+  } catch (error) {
+    $("page-error").textContent = error.message;
+  }
+}
+
+// ---- routing ---------------------------------------------------------------------------------
+
+const PAGES = { overview, calls, providers, recommendations, live };
+let rendering = 0;
+
+async function route() {
+  if (!state.me) return;
+  clearInterval(state.timer);
+  const hash = location.hash.replace(/^#\/?/, "");
+  const [path] = hash.split("?");
+  const [name, id] = path.split("/");
+  for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === name);
+  // Each render draws into its own container, attached at once (plotly measures it); a newer route
+  // replaces it, and whatever the older one still draws lands in a detached node.
+  const page = el("div", { id: "page", "data-page": id ? "call" : name || "overview" });
+  const mine = ++rendering;
+  $("page").replaceWith(page);
+  $("page-error").textContent = "";
+  try {
+    if (!state.business) throw new ApiError(404, "There is no business to show yet.");
+    if (name === "calls" && id) await callDetail(page, decodeURIComponent(id));
+    else await (PAGES[name] || overview)(page);
+    page.dataset.ready = "true";
+  } catch (error) {
+    if (error.status !== 401 && mine === rendering) $("page-error").textContent = error.message;
+  }
+}
+
+function setUp() {
+  const tabs = [["tab-user", "form-user"], ["tab-key", "form-key"]];
+  for (const [tab, form] of tabs) {
+    $(tab).addEventListener("click", () => {
+      for (const [t, f] of tabs) { $(t).setAttribute("aria-selected", String(t === tab)); $(f).hidden = t !== tab; }
+    });
+  }
+  $("form-user").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const signed = await api("/v1/sessions", { method: "POST", signingIn: true, json: { email: $("email").value, password: $("password").value } });
+      $("password").value = "";
+      await startWith(signed.token);
+    } catch (error) {
+      $("sign-in-error").textContent = error.status === 401 ? "Wrong email or password." : error.message;
+    }
+  });
+  $("form-key").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await startWith($("api-key").value.trim());
+      $("api-key").value = "";
+    } catch (error) {
+      $("sign-in-error").textContent = error.status === 401 ? "That key is unknown or revoked." : error.message;
+    }
+  });
+  $("sign-out").addEventListener("click", () => signOut());
+  $("business").addEventListener("change", () => {
+    state.business = $("business").value;
+    sessionStorage.setItem(BUSINESS, state.business);
+    route();
+  });
+  window.addEventListener("hashchange", route);
+  if (state.token) startWith(state.token).catch(() => signOut("Sign in again."));
+  else signOut("");
+}
+
+setUp();
