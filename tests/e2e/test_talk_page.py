@@ -5,38 +5,14 @@ plays what comes back; the page's own counters (frames sent, received, level) ar
 """
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import httpx
-import pytest
 from playwright.sync_api import sync_playwright
 
+from tests.support.browser import ARGS, ARTIFACTS
 from tests.support.serve import serving
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-# Flags for a closed network and no GPU, as the machine notes say; then the fake media devices.
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--autoplay-policy=no-user-gesture-required",
-]
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError("Chromium is not installed: run `make setup-test` (Debian package chromium)")
-    return CHROMIUM
 
 
 def test_the_talk_page_streams_the_microphone_to_the_agent_and_plays_its_voice(

@@ -1,0 +1,26 @@
+"""Debian's Chromium for Playwright: where it is, the flags for a closed network, where screenshots go."""
+
+import shutil
+from pathlib import Path
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+# Flags for a closed network and no GPU, as the machine notes say; then the fake media devices.
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("Chromium is not installed: run `make setup-test` (Debian package chromium)")
+    return CHROMIUM
