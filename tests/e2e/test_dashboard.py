@@ -8,7 +8,6 @@ Screenshots go to test-artifacts/ (git-ignored).
 """
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.e2e.test_voice_call import recorded
 from tests.support.browser import ARGS, ARTIFACTS
-from tests.support.serve import VOICEGRID, env_without_voicegrid, serving
+from tests.support.serve import demo_call, env_without_voicegrid, serving
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 ADMIN = "vg_dashboard_test_platform_key_0123456789"
@@ -44,31 +43,6 @@ def _prepare(url: str, demo: dict[str, Any]) -> None:
         assert response.status_code < 300, response.text
 
 
-def _call(data: Path, sip: int) -> str:
-    done = subprocess.run(
-        [
-            *VOICEGRID,
-            "call",
-            f"sip:+15550100@127.0.0.1:{sip}",
-            "--data-dir",
-            str(data),
-            "--say",
-            "are you open at nine pm",
-            "--say",
-            "thank you, bye",
-            "--json",
-            "--timeout",
-            "90",
-        ],
-        env=env_without_voicegrid(),
-        capture_output=True,
-        text=True,
-        timeout=150,
-    )
-    assert done.returncode == 0, done.stdout + done.stderr
-    return str(json.loads(done.stdout)["call_id"])
-
-
 def _ready(page: Page, name: str) -> None:
     page.wait_for_selector(f"#page[data-page={name}][data-ready]", timeout=20_000)
     assert page.text_content("#page-error") == ""
@@ -84,7 +58,7 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
     with serving(data, "--demo", sip_port=sip, env=env) as (url, _log):
         demo = json.loads((data / "demo.json").read_text())
         _prepare(url, demo)
-        call_id = _call(data, sip)
+        call_id = demo_call(data, sip, "are you open at nine pm", "thank you, bye")["call_id"]
         call = recorded(url, demo["api_key"], call_id)
         assert call["cost"] is not None
         turns = call["latency"]["turns"]

@@ -6,7 +6,6 @@ knowledge base, and speaks through espeak-ng; the caller records and transcribes
 
 import json
 import math
-import subprocess
 import time
 from datetime import datetime
 from decimal import Decimal
@@ -16,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.serve import VOICEGRID, env_without_voicegrid, serving
+from tests.support.serve import demo_call, serving
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
@@ -36,28 +35,7 @@ def test_voicegrid_call_gets_the_opening_hours_from_the_demo_agent_over_sip_and_
     data = tmp_path / "var"
     sip = free_udp_and_tcp_port()
     with serving(data, "--demo", sip_port=sip) as (url, _log):
-        done = subprocess.run(
-            [
-                *VOICEGRID,
-                "call",
-                f"sip:+15550100@127.0.0.1:{sip}",
-                "--data-dir",
-                str(data),
-                "--say",
-                "are you open at nine pm",
-                "--say",
-                "thank you, bye",
-                "--json",
-                "--timeout",
-                "90",
-            ],
-            env=env_without_voicegrid(),
-            capture_output=True,
-            text=True,
-            timeout=150,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        result = json.loads(done.stdout)
+        result = demo_call(data, sip, "are you open at nine pm", "thank you, bye")
         key = json.loads((data / "demo.json").read_text())["api_key"]
         record = recorded(url, key, result["call_id"])
     # The record outlives the process: a new one serves it from the database.

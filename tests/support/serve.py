@@ -1,5 +1,6 @@
 """`voicegrid serve` as a real process on a free port, stopped by pid (SIGTERM)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -8,6 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -76,3 +78,28 @@ def serving(
             finally:
                 if process.poll() is None:
                     process.kill()
+
+
+def demo_call(data_dir: Path, sip_port: int, *lines: str) -> dict[str, Any]:
+    """`voicegrid call` to the demo receptionist, saying `lines`; its --json result (exit 0 checked)."""
+    said = [arg for line in lines for arg in ("--say", line)]
+    done = subprocess.run(
+        [
+            *VOICEGRID,
+            "call",
+            f"sip:+15550100@127.0.0.1:{sip_port}",
+            "--data-dir",
+            str(data_dir),
+            *said,
+            "--json",
+            "--timeout",
+            "90",
+        ],
+        env=env_without_voicegrid(),
+        capture_output=True,
+        text=True,
+        timeout=150,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
