@@ -66,3 +66,30 @@ async def test_the_clock_ticks_each_stream_every_period_on_distinct_phases() -> 
     phases = {round(s.scheduled[0] % 0.020, 6) for s in streams}
     assert len(phases) == 5  # five streams, five different sub-slots
     assert len(clock.schedule) == 5  # the broken stream was removed, the others went on
+
+
+def test_the_next_due_tick_skips_empty_slots_and_is_none_without_streams() -> None:
+    schedule = MediaSchedule(0.020, 4)
+    assert schedule.next_due(0) is None
+    schedule.add("a")  # slot 0
+    schedule.add("b")  # slot 1
+    assert [schedule.next_due(t) for t in range(6)] == [0, 1, 4, 4, 4, 5]
+    schedule.remove("a")
+    assert schedule.next_due(2) == 5
+
+
+async def test_an_idle_clock_does_not_wake_and_resumes_on_the_next_slot_when_a_stream_comes() -> None:
+    clock = MediaClock(0.020, 4)
+    clock.start()
+    try:
+        await asyncio.sleep(0.1)
+        assert clock.ticks == 0  # five periods without a stream: not one waking
+        stream = Recorder(enough=5)
+        clock.register(stream)
+        async with asyncio.timeout(2):
+            await stream.done.wait()
+        gaps = [b - a for a, b in zip(stream.scheduled, stream.scheduled[1:], strict=False)]
+        assert gaps == pytest.approx([0.020] * 4, abs=1e-9)
+        assert clock.ticks <= 6  # one waking per period for the one busy slot, not one per slot
+    finally:
+        await clock.stop()

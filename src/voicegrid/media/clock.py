@@ -1,8 +1,10 @@
 """The media clock's schedule, sans-I/O: every stream sends once per period, on a phase of its own.
 
-Streams are spread over `slots` sub-slots of the period (1 ms each for 20 ms), each new stream going
-to the emptiest slot, so that a tick never has to send for every call at once: with 1,000 streams a
-slot holds 50, and the last packet of a slot leaves well within a millisecond of its due time.
+Streams are spread over `slots` sub-slots of the period (5 ms each for 20 ms by default), each new
+stream going to the emptiest slot, so that a tick never has to send for every call at once: with
+1,000 streams a slot holds 250, and the last packet of a slot leaves about 2 ms after its due time.
+A waking costs the event loop ~40 us whether it sends one packet or fifty, so fewer, fuller slots
+are cheaper; an empty slot is skipped (`next_due`), and a clock with no stream does not wake.
 """
 
 from collections.abc import Hashable
@@ -32,6 +34,13 @@ class MediaSchedule:
     def due(self, tick: int) -> list[Hashable]:
         """The streams whose turn is sub-slot `tick` (ticks count slots from the clock's start)."""
         return list(self._members[tick % self.slots])
+
+    def next_due(self, tick: int) -> int | None:
+        """The first tick at or after `tick` whose slot has a stream; None when there is none."""
+        for step in range(self.slots):
+            if self._members[(tick + step) % self.slots]:
+                return tick + step
+        return None
 
     def __len__(self) -> int:
         return len(self._slot_of)

@@ -1,5 +1,6 @@
-"""The one media clock of the process: a single task wakes once per sub-slot and lets the streams due
-in that slot send their packet. No call has a sleep loop of its own.
+"""The one media clock of the process: a single task wakes once per busy sub-slot and lets the
+streams due in that slot send their packet. No call has a sleep loop of its own; with no call, the
+clock sleeps until a stream registers.
 
 Each stream's `on_tick(scheduled, now)` is called at its turn; it sends one packet (audio, or
 comfort silence when nothing is queued) and may use `now - scheduled` as its lateness.
@@ -24,7 +25,7 @@ class Stream(Protocol):
 
 class MediaClock:
     def __init__(
-        self, period_s: float = 0.020, slots: int = 20, *, clock: Callable[[], float] = time.monotonic
+        self, period_s: float = 0.020, slots: int = 4, *, clock: Callable[[], float] = time.monotonic
     ) -> None:
         # time.monotonic, not loop.time(): uvloop's loop time is a cached millisecond count, too
         # coarse to schedule 1 ms sub-slots or to measure lateness against them.
@@ -32,12 +33,14 @@ class MediaClock:
         self.schedule = MediaSchedule(period_s, slots)
         self._streams: dict[int, Stream] = {}
         self._task: asyncio.Task[None] | None = None
+        self._registered = asyncio.Event()
         self.ticks = 0
         self.overruns = 0  # slots that started after the next one was due
 
     def register(self, stream: Stream) -> None:
         self._streams[id(stream)] = stream
         self.schedule.add(id(stream))
+        self._registered.set()
 
     def unregister(self, stream: Stream) -> None:
         self._streams.pop(id(stream), None)
@@ -59,6 +62,13 @@ class MediaClock:
         slot_s = self.schedule.slot_s
         tick = 0
         while True:
+            due = self.schedule.next_due(tick)
+            if due is None:  # no stream: sleep until one comes, then go on from the current slot
+                self._registered.clear()
+                await self._registered.wait()
+                tick = max(tick, int((self.clock() - start) / slot_s) + 1)
+                continue
+            tick = due
             scheduled = start + tick * slot_s
             delay = scheduled - self.clock()
             if delay > 0:
