@@ -14,6 +14,7 @@ class VoiceConfig:
     max_wait_ms: float = 1200.0  # after that quiet, how long to wait for the STT's final transcript
     barge_in_ms: float = 200.0  # voiced audio over the agent that interrupts it
     vad_aggressiveness: int = 2
+    stt_chunk_ms: float = 100.0  # caller audio sent to the STT per message (flushed at a turn's end)
     early_llm: bool = False  # start the LLM on a stable interim transcript before the final
     reprompt_after_s: float = 8.0
     reprompt_text: str = "Are you still there?"

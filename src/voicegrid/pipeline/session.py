@@ -45,7 +45,7 @@ from voicegrid.providers.tts.base import TtsStage
 
 log = logging.getLogger(__name__)
 MAX_EVENTS = 5000
-MAX_AUDIO_BACKLOG = 500  # 10 s of frames waiting for a slow STT; older ones are dropped
+MAX_AUDIO_BACKLOG_S = 10.0  # audio waiting for a slow STT; older chunks are dropped
 
 
 class VoiceSession:
@@ -77,6 +77,8 @@ class VoiceSession:
         self._task: asyncio.Task[None] | None = None
         self._reply: asyncio.Task[None] | None = None
         self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._held = bytearray()  # caller audio not yet sent to the STT (less than one chunk)
+        self._chunk_bytes = 1
         self._stt_alive = True
         self._speech_ended = asyncio.Event()
         self._final = asyncio.Event()
@@ -119,6 +121,7 @@ class VoiceSession:
     def on_start(self, session: CallSession) -> None:
         self.session = session
         self.sample_rate = session.sample_rate
+        self._chunk_bytes = max(1, int(self.sample_rate * 2 * self.config.stt_chunk_ms / 1000))
         self.vad = VoiceDetector(
             self.sample_rate,
             aggressiveness=self.config.vad_aggressiveness,
@@ -132,10 +135,21 @@ class VoiceSession:
         if self.ended_reason is not None or self.vad is None:
             return
         if self._stt_alive:
-            if self._audio.qsize() >= MAX_AUDIO_BACKLOG:
-                self._audio.get_nowait()
-            self._audio.put_nowait(frame.pcm.tobytes())
+            # Frames go to the STT in chunks of stt_chunk_ms (Deepgram asks for 20-250 ms a message):
+            # a fifth of the messages, wake-ups and syscalls of one per 20 ms frame. The turn's end
+            # flushes what is held, so the final transcript waits for nothing.
+            self._held.extend(frame.pcm.tobytes())
+            if len(self._held) >= self._chunk_bytes:
+                self._send_held()
         self._vad_step(frame)
+
+    def _send_held(self) -> None:
+        if not self._held:
+            return
+        if self._audio.qsize() * self._chunk_bytes >= MAX_AUDIO_BACKLOG_S * self.sample_rate * 2:
+            self._audio.get_nowait()
+        self._audio.put_nowait(bytes(self._held))
+        self._held.clear()
 
     def on_dtmf(self, session: CallSession, digit: str) -> None:
         self._emit(Said(self.clock(), "caller", f"[pressed {digit}]"))
@@ -196,6 +210,7 @@ class VoiceSession:
             self._finalize_at = now
             self._last_activity = now
             if self._stt_alive:
+                self._send_held()
                 self._audio.put_nowait(None)  # finalize: transcribe what is buffered now
             self._speech_ended.set()
 
