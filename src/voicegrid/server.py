@@ -32,6 +32,7 @@ from voicegrid.config import Settings
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
+from voicegrid.providers import registry
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
 from voicegrid.store.billing import full_catalog
@@ -65,6 +66,9 @@ def prepare_data_dir(data_dir: Path) -> None:
 async def build_platform(settings: Settings) -> Platform:
     """Open and migrate the database, load the secrets key, and build the app. Raises DatabaseUnavailable."""
     await asyncio.to_thread(prepare_data_dir, Path(settings.data_dir))
+    missing = await asyncio.to_thread(registry.preload)  # before any call: no import stalls the media
+    if missing:
+        log.warning("provider clients not importable: %s", ", ".join(missing))
     engine = make_engine(settings.effective_database_url)
     admission: Admission | None = None
     try:

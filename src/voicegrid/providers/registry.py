@@ -1,8 +1,11 @@
 """Provider names to factories, per stage; `build_*` wraps an agent's ordered list in failover.
 
-Factories import their client on first use, so importing the registry loads no vendor library.
+Factories import their client on first use, so importing the registry loads no vendor library; a
+server calls `preload()` once at start (off the event loop), so that no call's first turn imports one
+(the `openai` package alone takes about two seconds to import, and would stall every call's media).
 """
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -13,6 +16,23 @@ from voicegrid.providers.stt.base import ErrorSink, FallbackStt, Stt, SttStage
 from voicegrid.providers.tts.base import FallbackTts, Tts, TtsStage
 
 T = TypeVar("T")
+CLOUD_CLIENTS = (
+    "voicegrid.providers.stt.deepgram",
+    "voicegrid.providers.llm.openai",
+    "voicegrid.providers.tts.deepgram",
+    "voicegrid.providers.tts.elevenlabs",
+)
+
+
+def preload() -> list[str]:
+    """Import every cloud client (and its vendor library) now; returns those that are not installed."""
+    missing = []
+    for module in CLOUD_CLIENTS:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    return missing
 
 
 def _stt(name: str) -> Callable[[ProviderConfig], Stt]:

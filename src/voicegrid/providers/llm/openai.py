@@ -7,6 +7,7 @@ name first, then pieces of `arguments`), and the last chunk carries `usage` with
 `prompt_tokens_details.cached_tokens`. The SDK's own retries are off: failover is ours.
 """
 
+import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -23,6 +24,30 @@ from voicegrid.providers.errors import (
     for_status,
 )
 from voicegrid.providers.llm.base import Llm, LlmChunk, LlmUsage, Message, TextDelta, ToolCall, ToolSpec
+
+# One client per account (key, endpoint, timeouts) and event loop: calls share its connection pool,
+# so a turn reuses a warm connection, and no call pays for a client's TLS context (~8 ms of CPU).
+# A pool belongs to the loop that opened its connections, hence the loop in the key.
+_CLIENTS: dict[tuple[asyncio.AbstractEventLoop, str, str | None, float, float], openai.AsyncOpenAI] = {}
+MAX_CLIENTS = 256
+
+
+def shared_client(api_key: str, base_url: str | None, idle_s: float, connect_s: float) -> openai.AsyncOpenAI:
+    loop = asyncio.get_running_loop()
+    key = (loop, api_key, base_url, idle_s, connect_s)
+    client = _CLIENTS.get(key)
+    if client is None:
+        for gone in [k for k in _CLIENTS if k[0].is_closed()]:
+            del _CLIENTS[gone]
+        if len(_CLIENTS) >= MAX_CLIENTS:  # accounts come and go; the oldest is dropped, its pool with it
+            _CLIENTS.pop(next(iter(_CLIENTS)))
+        client = _CLIENTS[key] = openai.AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            timeout=openai.Timeout(idle_s, connect=connect_s),
+            max_retries=0,
+        )
+    return client
 
 
 def map_error(provider: str, exc: openai.OpenAIError) -> ProviderError:
@@ -47,11 +72,11 @@ class OpenAiLlm(Llm):
 
     def client(self) -> openai.AsyncOpenAI:
         if self._client is None:
-            self._client = openai.AsyncOpenAI(
-                api_key=self.config.api_key or "none",
-                base_url=self.config.base_url,
-                timeout=openai.Timeout(self.config.idle_timeout_s, connect=self.config.connect_timeout_s),
-                max_retries=0,
+            self._client = shared_client(
+                self.config.api_key or "none",
+                self.config.base_url,
+                self.config.idle_timeout_s,
+                self.config.connect_timeout_s,
             )
         return self._client
 
