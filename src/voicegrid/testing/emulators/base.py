@@ -56,8 +56,10 @@ class Emulator:
         first_byte_ms: float = 0.0,
         jitter_ms: float = 0.0,
         script: list[Any] | None = None,
+        loop_script: bool = False,
     ) -> None:
         self.api_key = api_key
+        self.loop_script = loop_script  # a load test's endless callers: the script starts over
         self.faults = faults or Faults()
         self.latency = Latency(first_byte_ms, jitter_ms)
         self.script = list(script or [])
@@ -105,7 +107,12 @@ class Emulator:
 
     # ---- helpers for subclasses ------------------------------------------------------------------
     def next_line(self, default: Any) -> Any:
-        return self.script.pop(0) if self.script else default
+        if not self.script:
+            return default
+        line = self.script.pop(0)
+        if self.loop_script:
+            self.script.append(line)
+        return line
 
     def http_fault(self, fault: str) -> Response | None:
         if fault in ("401", "429", "500"):

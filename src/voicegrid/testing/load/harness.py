@@ -1,0 +1,422 @@
+"""The density benchmark: N concurrent AI calls over SIP against voicegrid, N ramping up, measured from
+outside voicegrid (its processes' /proc, a tcpdump of its RTP, its call records).
+
+Per step: SIPp (one per worker) places N calls that loop a spoken line and quiet (a turn every
+7 or 9 s), all held through a measuring window; the emulators answer as Deepgram, OpenAI and Aura-2 at
+published latencies. A step passes when no call failed, RTP lateness p99 <= 10 ms and the platform
+share p95 <= 50 ms; the run stops at the first step that does not, and says why.
+"""
+
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from voicegrid.testing.load import procfs
+from voicegrid.testing.load.pcap import lateness_ms, read_rtp
+from voicegrid.testing.load.processes import (
+    Cluster,
+    Emulator,
+    Proc,
+    binary,
+    sipp_counts,
+    start_capture,
+    start_emulator,
+    start_sipp,
+)
+
+NUMBER = "+15550177"
+CALLER_LINES = ["are you open tonight", "do you deliver to the harbour", "what is on the menu today"]
+REPLIES = [
+    "Yes, we are open until ten tonight.",
+    "We deliver to the harbour district.",
+    "Today we have pizza, pasta and salads.",
+]
+LATENESS_LIMIT_MS, PLATFORM_LIMIT_MS = 10.0, 50.0
+Progress = Callable[[str, float], None]  # (what is happening, fraction of the run done)
+
+
+@dataclass
+class LoadConfig:
+    steps: list[int]
+    workdir: Path
+    workers: int = 2
+    rate_cps: float = 20.0  # per SIPp
+    settle_s: float = 5.0
+    window_s: float = 30.0
+    cycles_s: tuple[float, ...] = (7.0, 9.0)  # one caller cycle per worker's SIPp: a turn every 6-10 s
+    stt_ms: float = 150.0  # Deepgram final after the end of speech (PROVIDER_FACTS.md)
+    llm_ms: float = 400.0  # gpt-4o-mini first token
+    tts_ms: float = 150.0  # Aura-2 first byte
+    compare_n: int = 0  # process-per-call comparison with this many calls (0: none)
+
+
+@dataclass
+class Step:
+    mode: str  # "one process per core" or "one process per call"
+    n: int
+    processes: int
+    succeeded: int = 0
+    failed: int = 0
+    window_s: float = 0.0
+    cpu_s_per_call_s: float | None = None
+    calls_per_core: float | None = None
+    rss_mb_per_call: float | None = None
+    rtp_lateness_ms_p99: float | None = None
+    rtp_packets: int = 0
+    voice_to_voice_ms_p50: float | None = None
+    voice_to_voice_ms_p95: float | None = None
+    platform_ms_p95: float | None = None
+    turns: int = 0
+    records: int = 0
+    cores: dict[str, float] = field(default_factory=dict)  # cores used in the window, by program
+    passed: bool = False
+    why: str = ""
+
+
+def pct(values: list[float], q: float) -> float | None:
+    return round(float(np.percentile(values, q)), 2) if values else None
+
+
+def make_caller_audio(workdir: Path, cycle_s: float) -> Path:
+    """caller.ulaw: the lines spoken by espeak-ng at 8 kHz mu-law, each padded with quiet to one cycle."""
+    folder = workdir / f"caller-{cycle_s:g}s"
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for n, line in enumerate(CALLER_LINES):
+        wav, part = folder / f"line{n}.wav", folder / f"line{n}.ulaw"
+        subprocess.run([binary("espeak-ng", "espeak-ng"), "-w", str(wav), line], check=True, timeout=30)  # noqa: S603
+        speech = float(
+            subprocess.run(  # noqa: S603
+                [binary("soxi", "sox"), "-D", str(wav)],
+                check=True,
+                timeout=30,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
+        subprocess.run(  # noqa: S603
+            [
+                binary("sox", "sox"),
+                str(wav),
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-e",
+                "u-law",
+                "-t",
+                "raw",
+                str(part),
+                "pad",
+                "0",
+                f"{max(cycle_s - speech, 1.0):.3f}",
+            ],
+            check=True,
+            timeout=30,
+        )
+        parts.append(part.read_bytes())
+    out = folder / "caller.ulaw"
+    out.write_bytes(b"".join(parts))
+    return out
+
+
+def configure(cluster: Cluster, emulators: dict[str, Emulator]) -> None:
+    """The demo business answers +15550177 with an agent on the emulated providers, with no provider
+    plan limit in the way (the platform's own density is measured, not a vendor's quota)."""
+    url = cluster.http[0]
+    demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
+    admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {cluster.admin_key}"}, timeout=10)
+    business = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"}, timeout=10)
+    with admin, business:
+        unlimited = [
+            {"stage": s, "provider": p, "slots": 100_000}
+            for s, p in (("stt", "deepgram"), ("tts", "deepgram"), ("llm", "openai"))
+        ]
+        admin.put("/v1/capacity/provider-limits", json={"limits": unlimited}).raise_for_status()
+
+        def credential(provider: str, base: str) -> str:
+            body = {
+                "name": f"load {provider} {base}",
+                "provider": provider,
+                "secret": "test-key",
+                "base_url": base,
+            }
+            response = business.post("/v1/credentials", json=body)
+            response.raise_for_status()
+            return str(response.json()["id"])
+
+        agent = {
+            "name": "Load agent",
+            "greeting": "Hello, how can I help?",
+            "system_prompt": "Answer in one short sentence.",
+            "stt": {
+                "provider": "deepgram",
+                "model": "nova-3",
+                "credential_id": credential("deepgram", emulators["stt"].url),
+            },
+            "llm": {
+                "provider": "openai",
+                "model": "gpt-4o-mini",
+                "credential_id": credential("openai", emulators["llm"].url + "/v1"),
+            },
+            "tts": {
+                "provider": "deepgram",
+                "model": "aura-2-thalia-en",
+                "credential_id": credential("deepgram", emulators["tts"].url),
+            },
+            "turn": {"reprompt_after_s": 60},
+        }
+        created = business.post("/v1/agents", json=agent)
+        created.raise_for_status()
+        business.post(
+            "/v1/numbers", json={"number": NUMBER, "agent_id": created.json()["id"]}
+        ).raise_for_status()
+
+
+def records_since(
+    cluster: Cluster, since: datetime, expected: int, wait_s: float = 20.0
+) -> list[dict[str, Any]]:
+    """The call records stored since `since` (waiting up to `wait_s` for `expected` of them)."""
+    demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
+    headers = {"Authorization": f"Bearer {demo['api_key']}"}
+    first = (since - timedelta(days=1)).date().isoformat()
+    last = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
+    deadline = time.monotonic() + wait_s
+    while True:
+        response = httpx.get(
+            f"{cluster.http[0]}/v1/calls/export",
+            params={"from": first, "to": last, "format": "ndjson"},
+            headers=headers,
+            timeout=30,
+        )
+        response.raise_for_status()
+        found = [r for line in response.text.splitlines() if (r := json.loads(line))]
+        found = [r for r in found if datetime.fromisoformat(r["created_at"]) >= since]
+        if len(found) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(1.0)
+
+
+def summarize_turns(step: Step, records: list[dict[str, Any]]) -> None:
+    turns = [t for r in records for t in (r.get("latency") or {}).get("turns", [])]
+    v2v = [float(t["voice_to_voice_ms"]) for t in turns if t.get("voice_to_voice_ms") is not None]
+    platform = [float(t["platform_ms"]) for t in turns if t.get("platform_ms") is not None]
+    step.records, step.turns = len(records), len(v2v)
+    step.voice_to_voice_ms_p50, step.voice_to_voice_ms_p95 = pct(v2v, 50), pct(v2v, 95)
+    step.platform_ms_p95 = pct(platform, 95)
+
+
+def judge(step: Step) -> None:
+    problems = []
+    if step.failed or step.succeeded < step.n:
+        problems.append(f"{step.failed} calls failed, {step.n - step.succeeded - step.failed} not completed")
+    if step.rtp_lateness_ms_p99 is None or step.rtp_lateness_ms_p99 > LATENESS_LIMIT_MS:
+        problems.append(f"RTP lateness p99 {step.rtp_lateness_ms_p99} ms > {LATENESS_LIMIT_MS:g}")
+    if step.platform_ms_p95 is None or step.platform_ms_p95 > PLATFORM_LIMIT_MS:
+        problems.append(f"platform share p95 {step.platform_ms_p95} ms > {PLATFORM_LIMIT_MS:g}")
+    if step.turns == 0:
+        problems.append("no turn was recorded")
+    step.passed = not problems
+    step.why = "; ".join(problems)
+
+
+def run_step(
+    mode: str,
+    cluster: Cluster,
+    n: int,
+    config: LoadConfig,
+    audio: list[Path],
+    others: dict[str, list[int]],
+    idle: procfs.Usage,
+    per_call: bool = False,
+) -> Step:
+    """N calls across the cluster's workers (per_call: one call to each worker), measured in the window."""
+    workers = len(cluster.workers)
+    shares = [1] * workers if per_call else [n // workers + (i < n % workers) for i in range(workers)]
+    ramp_s = max(shares) / config.rate_cps
+    hold_ms = int((ramp_s + config.settle_s + config.window_s + 2.0) * 1000)
+    stepdir = cluster.workdir / f"step-{mode.split()[-1]}-{n}"
+    stepdir.mkdir()
+    started_at = datetime.now(UTC) - timedelta(seconds=1)
+    callers: list[Proc] = []
+    for i, calls in enumerate(shares):
+        if calls == 0:
+            continue
+        folder = stepdir / f"sipp{i}"
+        folder.mkdir()
+        (folder / "caller.ulaw").write_bytes(audio[i % len(audio)].read_bytes())
+        callers.append(
+            start_sipp(
+                f"sipp{i}",
+                folder,
+                cluster.sip_ports[i],
+                NUMBER,
+                calls,
+                config.rate_cps,
+                hold_ms,
+                media_port=20000 + (i % 40) * 500,
+            )
+        )
+    step = Step(mode, n, workers)
+    time.sleep(ramp_s + config.settle_s)
+    capture = start_capture(stepdir, stepdir / "rtp.pcap", 40000, 49999)
+    t0 = time.time()
+    programs = {"voicegrid": cluster.pids, "sipp": [c.pid for c in callers], **others}
+    before = {name: procfs.total(pids).cpu_s for name, pids in programs.items()}
+    busy0 = procfs.machine_busy()
+    time.sleep(config.window_s)
+    after = {name: procfs.total(pids).cpu_s for name, pids in programs.items()}
+    busy1 = procfs.machine_busy()
+    memory = procfs.total(cluster.pids)
+    t1 = time.time()
+    capture.stop(timeout_s=10)
+    step.window_s = round(t1 - t0, 2)
+    step.cores = {name: round((after[name] - before[name]) / step.window_s, 3) for name in programs}
+    step.cores["machine"] = round((busy1[0] - busy0[0]) / step.window_s, 3)
+    used = after["voicegrid"] - before["voicegrid"]
+    step.cpu_s_per_call_s = round(used / (n * step.window_s), 6)
+    step.calls_per_core = round(1 / step.cpu_s_per_call_s, 1) if used > 0 else None
+    # Shared workers: what N calls added to the idle workers' RSS. One process per call: all of it,
+    # since each process exists for its call.
+    grown = memory.rss_bytes if per_call else memory.rss_bytes - idle.rss_bytes
+    step.rss_mb_per_call = round(grown / n / 2**20, 3)
+    packets = list(read_rtp((stepdir / "rtp.pcap").read_bytes()))
+    late = lateness_ms(packets, t0 + 0.5, t1 - 0.5)
+    step.rtp_packets, step.rtp_lateness_ms_p99 = len(late), pct(late, 99)
+    for caller in callers:
+        caller.popen.wait(timeout=hold_ms / 1000 + 120)
+    counts = [sipp_counts(stepdir / f"sipp{i}") for i in range(workers) if shares[i]]
+    step.succeeded, step.failed = sum(c[0] for c in counts), sum(c[1] for c in counts)
+    summarize_turns(step, records_since(cluster, started_at, step.succeeded))
+    judge(step)
+    return step
+
+
+def stop_reason(step: Step, cores: int) -> str:
+    """Why the run stopped at this step: the machine (and which program used it most), or voicegrid."""
+    if step.passed:
+        return "every step passed: the last step configured was reached"
+    load = step.cores
+    if load.get("machine", 0) >= 0.9 * cores:
+        others = {k: v for k, v in load.items() if k not in ("machine",)}
+        top = max(others, key=lambda k: others[k])
+        spread = ", ".join(f"{k} {v:.2f}" for k, v in sorted(others.items(), key=lambda kv: -kv[1]))
+        return (
+            f"the machine was saturated ({load['machine']:.2f} of {cores} cores busy; cores by program: "
+            f"{spread}); the biggest user was {top}: {step.why}"
+        )
+    busy = load.get("machine", 0)
+    return f"voicegrid missed a goal with cores to spare ({busy:.2f} of {cores} busy): {step.why}"
+
+
+def run(config: LoadConfig, progress: Progress = lambda _what, _done: None) -> dict[str, Any]:
+    config.workdir.mkdir(parents=True, exist_ok=True)
+    cores = os.cpu_count() or 1
+    total_steps = len(config.steps) + (1 if config.compare_n else 0)
+    progress("making the caller's audio", 0.0)
+    audio = [make_caller_audio(config.workdir, c) for c in config.cycles_s]
+    emulators = {
+        "stt": start_emulator("stt", "deepgram", config.workdir, config.stt_ms, CALLER_LINES, jitter_ms=20),
+        "llm": start_emulator("llm", "openai", config.workdir, config.llm_ms, REPLIES, jitter_ms=40),
+        "tts": start_emulator("tts", "deepgram", config.workdir, config.tts_ms, [], jitter_ms=20),
+    }
+    others = {"emulators": [e.proc.pid for e in emulators.values()]}
+    steps: list[Step] = []
+    cluster = Cluster(config.workdir)
+    idle_mb: float | None = None
+    try:
+        progress(f"starting {config.workers} voicegrid workers", 0.02)
+        cluster.add_worker(demo=True)
+        cluster.wait_ready()
+        configure(cluster, emulators)
+        for _ in range(config.workers - 1):
+            cluster.add_worker()
+        cluster.wait_ready()
+        time.sleep(3.0)  # imports settle, the first GC runs: the baseline RSS is an idle worker's
+        idle = procfs.total(cluster.pids)
+        idle_mb = round(idle.rss_bytes / len(cluster.pids) / 2**20, 1)
+        for index, n in enumerate(config.steps):
+            progress(f"{n} calls on {config.workers} workers", (index + 0.05) / total_steps)
+            step = run_step("one process per core", cluster, n, config, audio, others, idle)
+            steps.append(step)
+            progress(
+                f"{n} calls: {'passed' if step.passed else 'failed: ' + step.why}", (index + 1) / total_steps
+            )
+            if not step.passed:
+                break
+            time.sleep(3.0)
+    finally:
+        cluster.stop()
+    if config.compare_n:
+        steps.append(compare(config, emulators, audio, others, progress, total_steps))
+    for emulator in emulators.values():
+        emulator.proc.stop()
+    summary = summarize(config, steps, cores)
+    summary["idle_worker_rss_mb"] = idle_mb
+    return summary
+
+
+def compare(
+    config: LoadConfig,
+    emulators: dict[str, Emulator],
+    audio: list[Path],
+    others: dict[str, list[int]],
+    progress: Progress,
+    total_steps: int,
+) -> Step:
+    """The same load with one VoiceSession per OS process: one voicegrid process per call."""
+    n = config.compare_n
+    progress(f"process per call: starting {n} voicegrid processes", (total_steps - 1) / total_steps)
+    cluster = Cluster(config.workdir / "per-call")
+    cluster.workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        cluster.add_worker(demo=True, rtp_ports=20)
+        cluster.wait_ready()
+        configure(cluster, emulators)
+        for _ in range(n - 1):
+            cluster.add_worker(rtp_ports=20)
+        cluster.wait_ready()
+        time.sleep(3.0)
+        idle = procfs.total(cluster.pids)
+        step = run_step("one process per call", cluster, n, config, audio, others, idle, per_call=True)
+    finally:
+        cluster.stop()
+    progress(f"process per call: {step.calls_per_core} calls per core", 1.0)
+    return step
+
+
+def summarize(config: LoadConfig, steps: list[Step], cores: int) -> dict[str, Any]:
+    shared = [s for s in steps if s.mode == "one process per core"]
+    passed = [s for s in shared if s.passed]
+    best = passed[-1] if passed else None
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine_cores": cores,
+        "workers": config.workers,
+        "emulated_ms": {
+            "stt_final": config.stt_ms,
+            "llm_first_token": config.llm_ms,
+            "tts_first_byte": config.tts_ms,
+        },
+        "window_s": config.window_s,
+        "calls_per_core": best.calls_per_core if best else None,
+        "rss_mb_per_call": best.rss_mb_per_call if best else None,
+        "platform_ms_p95": best.platform_ms_p95 if best else None,
+        "voice_to_voice_ms_p50": best.voice_to_voice_ms_p50 if best else None,
+        "voice_to_voice_ms_p95": best.voice_to_voice_ms_p95 if best else None,
+        "rtp_lateness_ms_p99": best.rtp_lateness_ms_p99 if best else None,
+        "failed_calls": sum(s.failed for s in shared),
+        "max_n": max((s.n for s in shared), default=0),
+        "best_n": best.n if best else None,
+        "stopped_because": stop_reason(shared[-1], cores) if shared else "no step ran",
+        "steps": [asdict(s) for s in steps],
+    }

@@ -1,0 +1,89 @@
+"""The density benchmark's outputs: the JSON summary, a Markdown table and a PNG chart against N."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+COLUMNS = [
+    ("mode", "mode"),
+    ("n", "N"),
+    ("succeeded", "ok"),
+    ("failed", "failed"),
+    ("calls_per_core", "calls/core"),
+    ("rss_mb_per_call", "MB/call"),
+    ("rtp_lateness_ms_p99", "RTP late p99 ms"),
+    ("platform_ms_p95", "platform p95 ms"),
+    ("voice_to_voice_ms_p50", "v2v p50 ms"),
+    ("voice_to_voice_ms_p95", "v2v p95 ms"),
+    ("turns", "turns"),
+]
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    lines = [
+        "| "
+        + " | ".join(title for _, title in COLUMNS)
+        + " | cores: voicegrid / SIPp / emulators / machine |",
+        "|" + "---|" * (len(COLUMNS) + 1),
+    ]
+    for step in summary["steps"]:
+        cells = ["-" if step[key] is None else str(step[key]) for key, _ in COLUMNS]
+        cores = step["cores"]
+        load = " / ".join(f"{cores.get(k, 0):.2f}" for k in ("voicegrid", "sipp", "emulators", "machine"))
+        lines.append("| " + " | ".join(cells) + f" | {load} |")
+    lines += [
+        "",
+        f"calls_per_core = **{summary['calls_per_core']}** at N = {summary['best_n']} "
+        f"({summary['workers']} workers on {summary['machine_cores']} cores); "
+        f"RSS {summary['rss_mb_per_call']} MB per call; platform p95 {summary['platform_ms_p95']} ms; "
+        f"RTP lateness p99 {summary['rtp_lateness_ms_p99']} ms.",
+        f"Stopped at N = {summary['max_n']}: {summary['stopped_because']}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def chart(summary: dict[str, Any], path: Path) -> None:
+    """Latency (platform p95, RTP lateness p99) and voicegrid's CPU per call against N."""
+    import matplotlib  # a dev dependency: only the benchmark draws
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [s for s in summary["steps"] if s["mode"] == "one process per core"]
+    n = [s["n"] for s in steps]
+    figure, (latency, cpu) = plt.subplots(1, 2, figsize=(11, 4))
+    latency.plot(n, [s["platform_ms_p95"] for s in steps], "o-", label="platform share p95")
+    latency.plot(n, [s["rtp_lateness_ms_p99"] for s in steps], "s-", label="RTP lateness p99")
+    latency.plot(n, [s["voice_to_voice_ms_p50"] for s in steps], "^-", label="voice-to-voice p50")
+    latency.set_yscale("log")
+    latency.set_xlabel("concurrent calls (N)")
+    latency.set_ylabel("ms")
+    latency.legend()
+    latency.grid(alpha=0.3)
+    cpu.plot(
+        n,
+        [100 * (s["cpu_s_per_call_s"] or 0) for s in steps],
+        "o-",
+        label="voicegrid CPU % of a core per call",
+    )
+    cpu.plot(n, [s["cores"].get("voicegrid", 0) for s in steps], "s-", label="voicegrid cores used")
+    cpu.plot(n, [s["cores"].get("machine", 0) for s in steps], "^--", label="machine cores busy")
+    cpu.set_xlabel("concurrent calls (N)")
+    cpu.legend()
+    cpu.grid(alpha=0.3)
+    figure.suptitle(f"voicegrid density, {summary['date'][:10]}: {summary['calls_per_core']} calls per core")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+
+
+def save(summary: dict[str, Any], json_path: Path, with_extras: bool = True) -> list[Path]:
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(summary, indent=2) + "\n")
+    written = [json_path]
+    if with_extras:
+        md, png = json_path.with_suffix(".md"), json_path.with_suffix(".png")
+        md.write_text(markdown(summary))
+        chart(summary, png)
+        written += [md, png]
+    return written
