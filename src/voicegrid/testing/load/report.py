@@ -28,6 +28,8 @@ def markdown(summary: dict[str, Any]) -> str:
     ]
     for step in summary["steps"]:
         cells = ["-" if step[key] is None else str(step[key]) for key, _ in COLUMNS]
+        if step.get("attempt", 1) > 1:
+            cells[0] += f" (try {step['attempt']})"
         cores = step["cores"]
         load = " / ".join(f"{cores.get(k, 0):.2f}" for k in ("voicegrid", "sipp", "emulators", "machine"))
         lines.append("| " + " | ".join(cells) + f" | {load} |")
