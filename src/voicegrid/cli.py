@@ -377,7 +377,7 @@ def plan(
 def bench_load(
     steps: Annotated[
         str, typer.Option("--steps", help="N values, ramping up")
-    ] = "20,60,100,150,200,250,300,350",
+    ] = "20,100,200,250,300,350,400",
     workers: Annotated[
         int | None, typer.Option("--workers", help="voicegrid processes (default: one per core)")
     ] = None,
@@ -386,6 +386,7 @@ def bench_load(
         int, typer.Option("--compare", help="calls of the process-per-call row (0: none)")
     ] = 20,
     smoke: Annotated[bool, typer.Option("--smoke", help="N = 20 for 60 s, no comparison")] = False,
+    profile: Annotated[bool, typer.Option("--profile", help="py-spy on one worker in each window")] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="the JSON summary (default bench/results)")
     ] = None,
@@ -409,6 +410,7 @@ def bench_load(
         workers=workers or os.cpu_count() or 1,
         window_s=60.0 - 1.0 - 5.0 - 2.0 if smoke else window_s,  # smoke: each call held 60 s in all
         compare_n=0 if smoke else compare,
+        profile=profile,
     )
     columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
     with Progress(*columns, transient=False) as bar:

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from voicegrid.testing.load import procfs
 from voicegrid.testing.load.pcap import PcapError, RtpPacket, lateness_ms, read_rtp
+from voicegrid.testing.load.profile import summarize
 from voicegrid.testing.load.report import markdown
 
 
@@ -109,3 +110,23 @@ def test_the_markdown_table_has_a_row_per_step_and_states_why_the_run_stopped(tm
     assert "| - |" in rows[1]  # no figure is not a zero
     assert "0.10 / 0.02 / 0.03 / 0.20" in rows[0]
     assert "Stopped at N = 60: the machine was saturated" in text
+
+
+def test_a_py_spy_profile_adds_up_into_functions_and_the_parts_of_a_call() -> None:
+    raw = "\n".join(
+        [
+            "<module> (cli.py:1);Runner.run (asyncio/runners.py:118) 50",
+            "Runner.run (r.py:1);MediaClock._run (m.py:84);RtpSession._send (rtp_session.py:298) 30",
+            "Runner.run (r.py:1);VoiceSession._respond (s.py:1);Llm.stream (llm/base.py:79);x (o.py:1) 20",
+            "garbage line",
+        ]
+    )
+    prof = summarize(raw)
+    assert prof["samples"] == 100
+    assert prof["own_percent"] == {
+        "event loop itself (uvloop: sockets, timers, wake-ups)": 50.0,
+        "RtpSession._send": 30.0,
+        "x": 20.0,
+    }
+    assert prof["parts_percent"] == {"media clock: RTP out": 30.0, "LLM request and stream": 20.0}
+    assert summarize("") == {"samples": 0}

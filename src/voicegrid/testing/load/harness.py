@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from voicegrid.testing.load import procfs
+from voicegrid.testing.load import procfs, profile
 from voicegrid.testing.load.pcap import lateness_ms, read_rtp
 from voicegrid.testing.load.processes import (
     Cluster,
@@ -57,6 +57,7 @@ class LoadConfig:
     llm_ms: float = 400.0  # gpt-4o-mini first token
     tts_ms: float = 150.0  # Aura-2 first byte
     compare_n: int = 0  # process-per-call comparison with this many calls (0: none)
+    profile: bool = False  # py-spy on the first worker through each window
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Step:
     turns: int = 0
     records: int = 0
     cores: dict[str, float] = field(default_factory=dict)  # cores used in the window, by program
+    profile: dict[str, Any] = field(default_factory=dict)  # py-spy of worker 0, when asked for
     passed: bool = False
     why: str = ""
 
@@ -275,6 +277,11 @@ def run_step(
         step = Step(mode, n, workers)
         time.sleep(ramp_s + config.settle_s)
         capture = start_capture(stepdir, stepdir / "rtp.pcap", 40000, 49999)
+        spy = (
+            profile.record(cluster.pids[0], config.window_s, stepdir / "py-spy.txt")
+            if config.profile
+            else None
+        )
         t0 = time.time()
         programs = {"voicegrid": cluster.pids, "sipp": [c.pid for c in callers], **others}
         before = {name: procfs.total(pids).cpu_s for name, pids in programs.items()}
@@ -285,6 +292,9 @@ def run_step(
         memory = procfs.total(cluster.pids)
         t1 = time.time()
         capture.stop(timeout_s=10)
+        if spy is not None:
+            spy.popen.wait(timeout=30)
+            step.profile = profile.summarize((stepdir / "py-spy.txt").read_text(errors="replace"))
         step.window_s = round(t1 - t0, 2)
         step.cores = {name: round((after[name] - before[name]) / step.window_s, 3) for name in programs}
         step.cores["machine"] = round((busy1[0] - busy0[0]) / step.window_s, 3)

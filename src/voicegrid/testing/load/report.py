@@ -41,6 +41,19 @@ def markdown(summary: dict[str, Any]) -> str:
         f"RTP lateness p99 {summary['rtp_lateness_ms_p99']} ms.",
         f"Stopped at N = {summary['max_n']}: {summary['stopped_because']}.",
     ]
+    profiled = [s for s in summary["steps"] if s.get("profile", {}).get("samples")]
+    for step in profiled[-2:]:
+        prof = step["profile"]
+        lines += [
+            "",
+            f"Where worker 0's time went at N = {step['n']} (py-spy, {prof['samples']} samples):",
+            "",
+        ]
+        lines += [f"- {part}: {share}%" for part, share in prof["parts_percent"].items()]
+        lines += [
+            "",
+            "Busiest functions (own time): " + "; ".join(f"{k} {v}%" for k, v in prof["own_percent"].items()),
+        ]
     return "\n".join(lines) + "\n"
 
 
