@@ -128,5 +128,8 @@ def test_a_py_spy_profile_adds_up_into_functions_and_the_parts_of_a_call() -> No
         "RtpSession._send": 30.0,
         "x": 20.0,
     }
-    assert prof["parts_percent"] == {"media clock: RTP out": 30.0, "LLM request and stream": 20.0}
+    assert prof["parts_percent"] == {
+        "media clock tick: jitter buffer out, decode, VAD, RTP out": 30.0,
+        "LLM request and stream": 20.0,
+    }
     assert summarize("") == {"samples": 0}

@@ -10,7 +10,7 @@ from voicegrid.testing.load.processes import LoadError, Proc, start
 
 # A frame's function name (as py-spy writes it, "function (file:line)") -> the part of a call it is.
 PARTS = {
-    "media clock: RTP out": "MediaClock._run",
+    "media clock tick: jitter buffer out, decode, VAD, RTP out": "MediaClock._run",
     "RTP in: parse, jitter buffer, decode": "RtpSession.datagram_received",
     "caller audio: VAD, chunks to the STT": "VoiceSession.on_audio",
     "STT stream: sending": "VoiceSession._pump",
