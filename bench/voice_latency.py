@@ -35,6 +35,7 @@ import numpy as np
 
 from voicegrid.caller import place_call
 from voicegrid.testing.emulators import DeepgramEmulator, OpenAiEmulator
+from voicegrid.testing.emulators.agent import credential_body, emulated_agent
 from voicegrid.testing.ports import free_port
 
 LINES = ["are you open tonight", "do you deliver to the harbour", "thank you, bye"]
@@ -46,38 +47,18 @@ def pct(values: list[float], q: float) -> float:
 
 async def setup_agent(api: httpx.AsyncClient, stt: str, llm: str, tts: str) -> None:
     async def credential(provider: str, base: str) -> str:
-        body = {
-            "name": f"bench {provider} {base}",
-            "provider": provider,
-            "secret": "test-key",
-            "base_url": base,
-        }
-        response = await api.post("/v1/credentials", json=body)
+        response = await api.post("/v1/credentials", json=credential_body(provider, base))
         response.raise_for_status()
         return str(response.json()["id"])
 
-    agent = {
-        "name": "Bench agent",
-        "greeting": "Hello, how can I help?",
-        "system_prompt": "Answer in one short sentence.",
-        "stt": {
-            "provider": "deepgram",
-            "model": "nova-3",
-            "credential_id": await credential("deepgram", stt),
-        },
-        "llm": {
-            "provider": "openai",
-            "model": "gpt-4o-mini",
-            "credential_id": await credential("openai", llm),
-        },
-        "tts": {
-            "provider": "deepgram",
-            "model": "aura-2-thalia-en",
-            "credential_id": await credential("deepgram", tts),
-        },
-        "tools": [{"name": "end_call", "kind": "end_call"}],
-        "turn": {"min_silence_ms": 400},
-    }
+    agent = emulated_agent(
+        "Bench agent",
+        stt=await credential("deepgram", stt),
+        llm=await credential("openai", llm),
+        tts=await credential("deepgram", tts),
+        tools=[{"name": "end_call", "kind": "end_call"}],
+        turn={"min_silence_ms": 400},
+    )
     response = await api.post("/v1/agents", json=agent)
     response.raise_for_status()
     number = await api.post("/v1/numbers", json={"number": "+15550177", "agent_id": response.json()["id"]})

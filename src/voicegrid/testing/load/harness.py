@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from voicegrid.testing.emulators.agent import credential_body, emulated_agent
 from voicegrid.testing.load import procfs, profile
 from voicegrid.testing.load.pcap import lateness_ms, read_rtp
 from voicegrid.testing.load.processes import (
@@ -147,37 +148,17 @@ def configure(cluster: Cluster, emulators: dict[str, Emulator]) -> None:
         admin.put("/v1/capacity/provider-limits", json={"limits": unlimited}).raise_for_status()
 
         def credential(provider: str, base: str) -> str:
-            body = {
-                "name": f"load {provider} {base}",
-                "provider": provider,
-                "secret": "test-key",
-                "base_url": base,
-            }
-            response = business.post("/v1/credentials", json=body)
+            response = business.post("/v1/credentials", json=credential_body(provider, base))
             response.raise_for_status()
             return str(response.json()["id"])
 
-        agent = {
-            "name": "Load agent",
-            "greeting": "Hello, how can I help?",
-            "system_prompt": "Answer in one short sentence.",
-            "stt": {
-                "provider": "deepgram",
-                "model": "nova-3",
-                "credential_id": credential("deepgram", emulators["stt"].url),
-            },
-            "llm": {
-                "provider": "openai",
-                "model": "gpt-4o-mini",
-                "credential_id": credential("openai", emulators["llm"].url + "/v1"),
-            },
-            "tts": {
-                "provider": "deepgram",
-                "model": "aura-2-thalia-en",
-                "credential_id": credential("deepgram", emulators["tts"].url),
-            },
-            "turn": {"reprompt_after_s": 60},
-        }
+        agent = emulated_agent(
+            "Load agent",
+            stt=credential("deepgram", emulators["stt"].url),
+            llm=credential("openai", emulators["llm"].url + "/v1"),
+            tts=credential("deepgram", emulators["tts"].url),
+            turn={"reprompt_after_s": 60},
+        )
         created = business.post("/v1/agents", json=agent)
         created.raise_for_status()
         business.post(
