@@ -5,10 +5,10 @@ import struct
 import numpy as np
 import pytest
 
-from voicegrid.providers.base import Meter, ProviderConfig
+from voicegrid.providers.base import Meter, ProviderConfig, Usage
 from voicegrid.providers.llm.base import TextDelta, ToolCall, ToolSpec
 from voicegrid.providers.llm.knowledge_base import FALLBACK, GOODBYE_TEXT, KnowledgeBaseLlm
-from voicegrid.providers.stt.pocketsphinx import PocketsphinxStt
+from voicegrid.providers.stt.pocketsphinx import PocketsphinxStream, PocketsphinxStt
 from voicegrid.providers.tts.espeak import EspeakTts, parse_wav
 
 FAQ = {
@@ -118,3 +118,20 @@ def test_numbers_in_an_agents_phrases_become_the_words_a_tts_says() -> None:
     assert spell_numbers("open 11 am to 10 pm").split() == ["open", "eleven", "am", "to", "ten", "pm"]
     assert spell_numbers("105 and 42").split() == ["one", "hundred", "five", "and", "forty", "two"]
     assert spell_numbers("2026").split() == ["two", "zero", "two", "six"]
+
+
+async def test_pocketsphinx_starts_an_utterance_at_the_same_sample_whatever_the_chunk_size() -> None:
+    rate = 8000
+    quiet = np.zeros(rate, dtype=np.int16)  # 1 s
+    tone = (8000 * np.sin(np.arange(rate // 2) * 2 * np.pi * 440 / rate)).astype(np.int16)
+    audio = np.concatenate([quiet, quiet[:70], tone, quiet[:800]]).tobytes()  # speech starts mid-frame
+    buffered = []
+    for chunk_ms in (20, 100, 250):
+        stream = PocketsphinxStream("pocketsphinx", rate, Usage("stt", "pocketsphinx", None), decoder=None)
+        size = rate * 2 * chunk_ms // 1000
+        for at in range(0, len(audio), size):
+            await stream._send(audio[at : at + size])
+        buffered.append(b"".join(stream._pending))
+    assert buffered[0] == buffered[1] == buffered[2]
+    kept_before = len(buffered[0]) - (len(audio) - 2 * rate)  # the loud frame starts at 1 s
+    assert kept_before == int(rate * 0.3) * 2  # 300 ms of audio before the first loud frame

@@ -14,7 +14,6 @@ import io
 import os
 import re
 import tempfile
-from collections import deque
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,8 @@ from voicegrid.providers.local import run_local
 from voicegrid.providers.stt.base import Stt, SttStream, Transcript
 
 MODEL_RATE = 16000
-PREROLL_FRAMES = 15  # 300 ms of 20 ms frames kept before speech starts
+PREROLL_S = 0.3  # audio kept from before the first loud frame
+FRAME_S = 0.02  # loudness is judged per 20 ms, however large the chunks the session sends
 START_RMS = 250.0
 MAX_UTTERANCE_S = 30.0
 COMMON = [
@@ -171,23 +171,32 @@ class PocketsphinxStream(SttStream):
     def __init__(self, provider: str, sample_rate: int, usage: Usage, decoder: Any) -> None:
         super().__init__(provider, sample_rate, usage)
         self.decoder = decoder
-        self._preroll: deque[bytes] = deque(maxlen=PREROLL_FRAMES)
+        self._preroll = bytearray()  # the last PREROLL_S of quiet audio
         self._pending: list[bytes] = []
         self._pending_bytes = 0
 
     async def _send(self, pcm: bytes) -> None:
         if not self._pending:
-            samples = np.frombuffer(pcm, dtype=np.int16)
-            loud = rms(samples) > START_RMS
-            self._preroll.append(pcm)
-            if loud:
-                self._pending = list(self._preroll)
-                self._pending_bytes = sum(len(c) for c in self._pending)
-                self._preroll.clear()
+            self._start_on_loud(pcm[: len(pcm) // 2 * 2])
             return
         if self._pending_bytes < MAX_UTTERANCE_S * self.sample_rate * 2:
             self._pending.append(pcm)
             self._pending_bytes += len(pcm)
+
+    def _start_on_loud(self, pcm: bytes) -> None:
+        """Begin an utterance at the first loud 20 ms frame of `pcm`, with PREROLL_S of audio before it."""
+        samples = np.frombuffer(pcm, dtype=np.int16)
+        step = max(1, int(self.sample_rate * FRAME_S))
+        loud = next((i for i in range(0, len(samples), step) if rms(samples[i : i + step]) > START_RMS), None)
+        keep = int(self.sample_rate * PREROLL_S) * 2
+        if loud is None:
+            self._preroll.extend(pcm)
+            del self._preroll[:-keep]
+            return
+        before = bytes(self._preroll) + pcm[: loud * 2]
+        self._pending = [before[-keep:], pcm[loud * 2 :]]
+        self._pending_bytes = sum(len(c) for c in self._pending)
+        self._preroll.clear()
 
     async def _finalize(self) -> None:
         if not self._pending:
