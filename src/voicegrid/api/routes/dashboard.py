@@ -33,7 +33,11 @@ PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-cache",
 }
-TYPES = {"app.js": "text/javascript; charset=utf-8", "app.css": "text/css; charset=utf-8"}
+TYPES = {
+    "index.html": "text/html; charset=utf-8",
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,8 @@ def _load(name: str) -> Asset:
     else:
         body = (STATIC / name).read_bytes()
         media_type = TYPES[name]
+        if name == "index.html":  # plotly's file is named by version, so a browser may cache it for good
+            body = body.replace(b"{{plotly_version}}", plotly_version().encode())
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     return Asset(body, gzip.compress(body, compresslevel=6, mtime=0), etag, media_type)
 
@@ -91,18 +97,7 @@ IfNoneMatch = Annotated[str | None, Header()]
 
 @router.get("/", response_class=HTMLResponse)
 async def dashboard_page() -> HTMLResponse:
-    page = _pages.get("index")
-    if page is None:
-        page = _pages["index"] = await asyncio.to_thread(_page)
-    return HTMLResponse(page, headers=PAGE_HEADERS)
-
-
-_pages: dict[str, str] = {}
-
-
-def _page() -> str:
-    """index.html, naming plotly's file by version so a browser may cache it for good."""
-    return (STATIC / "index.html").read_text().replace("{{plotly_version}}", plotly_version())
+    return HTMLResponse((await _asset("index.html")).body, headers=PAGE_HEADERS)
 
 
 @router.get("/dashboard/{name}")

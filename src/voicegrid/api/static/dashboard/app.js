@@ -122,6 +122,10 @@ async function download(path, name) {
   link.remove();
 }
 
+function exportButton(path, name) {
+  return el("button", { type: "button", onclick: () => download(path, name) }, "Export CSV");
+}
+
 // ---- branding and sign-in --------------------------------------------------------------------
 
 function applyBranding(b) {
@@ -222,8 +226,7 @@ async function overview(page) {
     api(biz(`/analytics/calls?group_by=total&${rangeQuery()}`)),
   ]);
   const t = total.rows[0] || { calls: 0, minutes: 0, cost: 0, billable: 0, p50: {}, p95: {}, outcomes: {} };
-  const exportCsv = el("button", { type: "button", onclick: () =>
-    download(biz(`/analytics/calls?group_by=day&format=csv&${rangeQuery()}`), "calls-by-day.csv") }, "Export CSV");
+  const exportCsv = exportButton(biz(`/analytics/calls?group_by=day&format=csv&${rangeQuery()}`), "calls-by-day.csv");
   page.append(
     el("div", { class: "toolbar" }, el("h1", {}, "Overview"), rangePicker(() => route()), exportCsv),
     el("div", { class: "kpis" },
@@ -280,8 +283,7 @@ async function calls(page) {
   const query = new URLSearchParams({ limit: "100" });
   for (const name of ["agent_id", "direction", "outcome"]) if (params.get(name)) query.set(name, params.get(name));
   const list = (await api(biz("/calls?" + query.toString()))).data;
-  const exportCsv = el("button", { type: "button", onclick: () =>
-    download(biz(`/calls/export?format=csv&${rangeQuery()}`), "calls.csv") }, "Export CSV");
+  const exportCsv = exportButton(biz(`/calls/export?format=csv&${rangeQuery()}`), "calls.csv");
   page.append(
     el("h1", {}, "Calls"),
     el("div", { class: "toolbar" },
@@ -358,8 +360,7 @@ async function providers(page) {
   const data = await api(biz(`/analytics/providers?${rangeQuery()}`));
   const rows = data.rows;
   const label = (r) => `${r.stage} · ${r.provider}`;
-  const exportCsv = el("button", { type: "button", onclick: () =>
-    download(biz(`/analytics/providers?format=csv&${rangeQuery()}`), "providers.csv") }, "Export CSV");
+  const exportCsv = exportButton(biz(`/analytics/providers?format=csv&${rangeQuery()}`), "providers.csv");
   page.append(
     el("div", { class: "toolbar" }, el("h1", {}, "Providers"), rangePicker(() => route()), exportCsv),
     el("div", { class: "grid" }, chart("chart-provider-cost", "Cost by provider (USD)"), chart("chart-provider-wait", "Wait for the provider (ms)")),
