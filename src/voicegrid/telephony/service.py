@@ -113,22 +113,18 @@ class CallService:
 
     def recent(self, business_id: str, sip_call_id: str | None = None, limit: int = 50) -> list[Call]:
         """The business's live and recently ended calls, newest first."""
-        control = self._require()
-        calls = [
-            c
-            for c in [*control.by_id.values(), *self.queued.values()]
-            if c.business_id == business_id and (sip_call_id is None or c.call_id == sip_call_id)
-        ]
-        calls.sort(key=lambda c: c.created_at, reverse=True)
-        return calls[:limit]
+        return self._newest(business_id, lambda c: sip_call_id is None or c.call_id == sip_call_id)[:limit]
 
     def live(self, business_id: str) -> list[Call]:
         """The business's calls not yet ended (queued, ringing or up) on this node, newest first."""
+        return self._newest(business_id, lambda c: c.state is not CallState.ENDED)
+
+    def _newest(self, business_id: str, keep: Callable[[Call], bool]) -> list[Call]:
         control = self._require()
         calls = [
             c
             for c in [*control.by_id.values(), *self.queued.values()]
-            if c.business_id == business_id and c.state is not CallState.ENDED
+            if c.business_id == business_id and keep(c)
         ]
         calls.sort(key=lambda c: c.created_at, reverse=True)
         return calls
