@@ -152,17 +152,15 @@ class OpenAiLlm(Llm):
             )
             async for chunk in stream:
                 for item in read_chunk(self.name, chunk):
-                    if isinstance(item, TextDelta):
-                        started = True
-                        yield item
-                    elif isinstance(item, LlmUsage):
-                        yield item
-                    else:
+                    if isinstance(item, tuple):  # a piece of a tool call: whole ones go out at the end
                         index, call_id, name, arguments = item
                         slot = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
                         slot["id"] = call_id or slot["id"]
                         slot["name"] += name
                         slot["arguments"] += arguments
+                    else:
+                        started = started or isinstance(item, TextDelta)
+                        yield item
         except openai.APIConnectionError as exc:
             if started:  # the connection dropped mid-answer
                 raise ProviderClosed(self.name, "stream cut off mid-answer") from exc
