@@ -222,17 +222,14 @@ def run_step(
     others: dict[str, list[int]],
     idle: procfs.Usage,
     per_call: bool = False,
+    attempt: int = 1,
 ) -> Step:
     """N calls across the cluster's workers (per_call: one call to each worker), measured in the window."""
     workers = len(cluster.workers)
     shares = [1] * workers if per_call else [n // workers + (i < n % workers) for i in range(workers)]
     ramp_s = max(shares) / config.rate_cps
     hold_ms = int((ramp_s + config.settle_s + config.window_s + 2.0) * 1000)
-    stepdir = cluster.workdir / f"step-{mode.split()[-1]}-{n}"
-    for again in range(2, 10):  # a step run again keeps the first attempt's files
-        if not stepdir.exists():
-            break
-        stepdir = cluster.workdir / f"step-{mode.split()[-1]}-{n}-{again}"
+    stepdir = cluster.workdir / f"step-{mode.split()[-1]}-{n}{f'-{attempt}' if attempt > 1 else ''}"
     stepdir.mkdir()
     started_at = datetime.now(UTC) - timedelta(seconds=1)
     callers: list[Proc] = []
@@ -255,7 +252,7 @@ def run_step(
             )
         )
     try:
-        step = Step(mode, n, workers)
+        step = Step(mode, n, workers, attempt)
         time.sleep(ramp_s + config.settle_s)
         capture = start_capture(stepdir, stepdir / "rtp.pcap", 40000, 49999)
         spy = (
@@ -350,8 +347,9 @@ def run(config: LoadConfig, progress: Progress = lambda _what, _done: None) -> d
             # program's burst) must not end the run; both attempts are kept in the results.
             for attempt in (1, 2):
                 progress(f"{n} calls on {config.workers} workers", (index + 0.05) / total_steps)
-                step = run_step("one process per core", cluster, n, config, audio, others, idle)
-                step.attempt = attempt
+                step = run_step(
+                    "one process per core", cluster, n, config, audio, others, idle, attempt=attempt
+                )
                 steps.append(step)
                 verdict = "passed" if step.passed else "missed: " + step.why
                 progress(f"{n} calls: {verdict}", (index + 1) / total_steps)

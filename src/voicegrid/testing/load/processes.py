@@ -46,11 +46,15 @@ class Proc:
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20.0) -> int | None:
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(timeout=5)
+        return self.finish(timeout_s)
+
+    def finish(self, timeout_s: float) -> int | None:
+        """Wait for the process to end by itself, killing it after `timeout_s`."""
+        try:
+            self.popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(timeout=5)
         return self.popen.returncode
 
 
@@ -189,11 +193,11 @@ class Cluster:
         return [p.pid for p in self.workers]
 
     def stop(self) -> None:
-        for proc in self.workers:
+        for proc in self.workers:  # all drain at once; a second SIGTERM could cut a drain short
             if proc.alive():
                 proc.popen.send_signal(signal.SIGTERM)
         for proc in self.workers:
-            proc.stop(timeout_s=30)
+            proc.finish(timeout_s=30)
 
 
 def start_sipp(
