@@ -27,10 +27,19 @@ def test_the_smoke_load_runs_20_calls_for_a_minute_and_writes_every_figure(tmp_p
     assert set(summary) >= KEYS
     assert summary["failed_calls"] == 0
     assert summary["max_n"] == 20
-    [step] = summary["steps"]
-    assert step["succeeded"] == 20
-    assert step["records"] == 20  # every call left its record
-    assert step["turns"] >= 20  # the callers spoke and the agent answered, turn after turn
-    assert step["rtp_packets"] > 20 * 50 * 30  # 50 packets a second per call, through the window
-    assert step["cpu_s_per_call_s"] > 0
-    assert step["cores"]["voicegrid"] > 0
+    # Whether N = 20 met the latency goals depends on the machine at that minute, and a miss is tried
+    # once more: the benchmark reports it, and this test checks that every try was run and measured.
+    steps = summary["steps"]
+    assert [step["attempt"] for step in steps] in ([1], [1, 2])
+    assert steps[0]["passed"] or steps[0]["why"]  # a miss says which goal it missed
+    for step in steps:
+        assert step["n"] == 20
+        assert step["succeeded"] == 20
+        assert step["records"] == 20  # every call left its record
+        assert step["turns"] >= 20  # the callers spoke and the agent answered, turn after turn
+        assert step["rtp_packets"] > 20 * 50 * 30  # 50 packets a second per call, through the window
+        assert step["cpu_s_per_call_s"] > 0
+        assert step["cores"]["voicegrid"] > 0
+        assert step["rtp_lateness_ms_p99"] is not None
+        assert step["platform_ms_p95"] is not None
+    assert summary["calls_per_core"] == (steps[-1]["calls_per_core"] if steps[-1]["passed"] else None)

@@ -91,6 +91,14 @@ def test_proc_readings_add_user_and_system_time_and_read_the_resident_size() -> 
     assert procfs.usage(2**22 + 12345) == procfs.Usage(0.0, 0)  # a process that is gone
 
 
+def test_the_machine_reading_counts_stolen_time_as_busy_and_apart() -> None:
+    stat = "cpu  700 40 100 1100 30 0 15 50 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
+    reading = procfs.parse_machine(stat)
+    assert reading.busy_s == pytest.approx((700 + 40 + 100 + 15 + 50) / procfs.CLK_TCK)
+    assert reading.stolen_s == pytest.approx(50 / procfs.CLK_TCK)
+    assert procfs.machine().busy_s > 0
+
+
 def test_the_markdown_table_has_a_row_per_step_and_states_why_the_run_stopped(tmp_path: Path) -> None:
     step = {
         "mode": "one process per core", "n": 20, "succeeded": 20, "failed": 0, "calls_per_core": 210.5,

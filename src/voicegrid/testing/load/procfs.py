@@ -44,9 +44,18 @@ def total(pids: list[int]) -> Usage:
     return Usage(sum(u.cpu_s for u in found), sum(u.rss_bytes for u in found))
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, all) CPU seconds of the whole machine since boot, every core summed."""
-    first = (PROC / "stat").read_text().splitlines()[0].split()[1:]
-    ticks = [int(v) for v in first[:8]]
+@dataclass(frozen=True, slots=True)
+class Machine:
+    busy_s: float  # every core summed, stolen time included
+    stolen_s: float  # time a virtual machine's host gave to someone else while we were ready to run
+
+
+def parse_machine(stat: str) -> Machine:
+    """The whole machine's CPU seconds since boot, from the `cpu` line of /proc/stat."""
+    ticks = [int(v) for v in stat.splitlines()[0].split()[1:9]]
     idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks) - idle) / CLK_TCK, sum(ticks) / CLK_TCK
+    return Machine((sum(ticks) - idle) / CLK_TCK, ticks[7] / CLK_TCK)
+
+
+def machine() -> Machine:
+    return parse_machine((PROC / "stat").read_text())

@@ -23,7 +23,7 @@ def markdown(summary: dict[str, Any]) -> str:
     lines = [
         "| "
         + " | ".join(title for _, title in COLUMNS)
-        + " | cores: voicegrid / SIPp / emulators / machine |",
+        + " | cores: voicegrid / SIPp / emulators / machine (stolen) |",
         "|" + "---|" * (len(COLUMNS) + 1),
     ]
     for step in summary["steps"]:
@@ -32,7 +32,7 @@ def markdown(summary: dict[str, Any]) -> str:
             cells[0] += f" (try {step['attempt']})"
         cores = step["cores"]
         load = " / ".join(f"{cores.get(k, 0):.2f}" for k in ("voicegrid", "sipp", "emulators", "machine"))
-        lines.append("| " + " | ".join(cells) + f" | {load} |")
+        lines.append("| " + " | ".join(cells) + f" | {load} ({cores.get('stolen', 0):.2f}) |")
     lines += [
         "",
         f"calls_per_core = **{summary['calls_per_core']}** at N = {summary['best_n']} "
