@@ -1,6 +1,7 @@
 """baresip as a real softphone: a config dir made per test, loopback only, auto-answer, stopped by pid."""
 
 import asyncio
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -99,5 +100,6 @@ async def stop(process: asyncio.subprocess.Process, limit_s: float = 15.0) -> No
         async with asyncio.timeout(limit_s):
             await process.wait()
     except TimeoutError:
-        process.send_signal(signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # it ended as the time ran out
+            process.send_signal(signal.SIGKILL)
         await process.wait()
