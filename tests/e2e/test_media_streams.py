@@ -57,9 +57,10 @@ def test_a_twilio_stream_to_the_echo_agent_gets_its_audio_back(tmp_path: Path) -
         with connect(ws_url, open_timeout=10) as ws:
             ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
             ws.send(_start(demo["api_key"], echo_id))
-            for n in range(50):
+            start = time.monotonic()
+            for n in range(50):  # on an absolute 20 ms schedule: relative sleeps drift on a busy machine
                 ws.send(_media(n))
-                time.sleep(0.02)
+                time.sleep(max(0.0, start + (n + 1) * 0.02 - time.monotonic()))
             deadline = time.monotonic() + 5
             while len(received) < 50 and time.monotonic() < deadline:
                 message = json.loads(ws.recv(timeout=5))
