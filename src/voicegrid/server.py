@@ -94,14 +94,21 @@ async def build_platform(settings: Settings) -> Platform:
         async with sessions() as session:
             catalog = await full_catalog(session, load_catalog())
         secrets = services.secrets
+        call_metrics = CallMetrics(metrics.registry)
+        webhooks = WebhookSender(
+            Path(settings.data_dir) / "webhooks",
+            lambda business_id: secrets.derive(f"webhook:{business_id}"),
+            allow_private=settings.webhook_allow_private,
+            on_result=call_metrics.webhook_ended,
+        )
+        call_metrics.watch_webhooks(lambda: webhooks.pending)
         services.records = CallRecords(
             recorder,
             catalog,
             sessions,
             node=settings.node_id,
-            metrics=CallMetrics(metrics.registry),
-            webhooks=WebhookSender(allow_private=settings.webhook_allow_private),
-            signing_key=lambda business_id: secrets.derive(f"webhook:{business_id}"),
+            metrics=call_metrics,
+            webhooks=webhooks,
         )
         services.provider_slots = ProviderSlots(
             await load_provider_limits(services.sessions), backend, metrics
@@ -192,6 +199,8 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         records = platform.services.records
         assert records is not None
         records.recorder.start()
+        if records.webhooks is not None:
+            await records.webhooks.start()  # with what an earlier run left waiting
         sip.ended_listeners.append(records.ended)
         sip.answered_listeners.append(records.answered)
         retention = asyncio.create_task(

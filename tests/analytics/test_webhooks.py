@@ -1,30 +1,46 @@
-"""Call events to a business's URL: signed, retried with backoff on failures worth retrying, never
-sent into the platform's own network unless allowed."""
+"""Call events to a business's URL: signed, kept in the node's outbox until taken, retried with backoff
+on failures worth retrying (across restarts), never sent into the platform's own network unless allowed."""
 
 import asyncio
 import json
 import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support.receiver import Receiver
-from voicegrid.analytics.webhooks import WebhookSender
+from voicegrid.analytics.errors import OutboxError
+from voicegrid.analytics.webhooks import Delivery, WebhookSender, parse_delivery
 from voicegrid.core.webhooks import verify
 
 KEY = b"k" * 32
 
 
-async def test_an_event_is_retried_with_backoff_until_the_endpoint_takes_it_and_is_signed_each_time() -> None:
+def _sender(outbox: Path, **options: float | bool) -> WebhookSender:
+    return WebhookSender(outbox, lambda business_id: KEY if business_id == "biz_1" else b"", **options)  # type: ignore[arg-type]
+
+
+async def test_an_event_is_retried_with_backoff_until_the_endpoint_takes_it_and_is_signed_each_time(
+    tmp_path: Path,
+) -> None:
     receiver = Receiver(statuses=[503, 429])
     await receiver.start()
-    sender = WebhookSender(allow_private=True, backoff_s=0.05)
+    sender = _sender(tmp_path, allow_private=True, backoff_s=0.05)
+    await sender.start()
     try:
         started = time.monotonic()
-        sender.send(receiver.url, KEY, "call.ended", {"id": "call_1", "cost": {"total": 0.01}})
+        await sender.send(receiver.url, "biz_1", "call.ended", {"id": "call_1", "cost": {"total": 0.01}})
+        assert _count(tmp_path, "whd_*.json") == 1  # on disk before the first try
         await receiver.wait_for(3)
         assert time.monotonic() - started >= 0.05 + 0.1  # waited 50 ms, then 100 ms
+        await asyncio.sleep(0.05)
         await sender.aclose()
     finally:
         await receiver.stop()
     assert [r.headers["x-voicegrid-attempt"] for r in receiver.received] == ["1", "2", "3"]
+    assert len({r.headers["x-voicegrid-delivery"] for r in receiver.received}) == 1  # one delivery, 3 tries
     for r in receiver.received:
         assert verify(KEY, r.body, r.headers["x-voicegrid-signature"], time.time())
         assert r.headers["x-voicegrid-event"] == "call.ended"
@@ -32,17 +48,22 @@ async def test_an_event_is_retried_with_backoff_until_the_endpoint_takes_it_and_
         "event": "call.ended",
         "data": {"id": "call_1", "cost": {"total": 0.01}},
     }
-    assert (sender.delivered, sender.failed) == (1, 0)
+    assert (sender.delivered, sender.failed, sender.pending) == (1, 0, 0)
+    assert _names(tmp_path) == []  # taken: gone from the outbox
 
 
-async def test_a_refusal_is_not_retried_and_a_private_address_is_not_called_on_a_shared_platform() -> None:
+async def test_a_refusal_is_not_retried_and_a_private_address_is_not_called_on_a_shared_platform(
+    tmp_path: Path,
+) -> None:
     receiver = Receiver(statuses=[400])
     await receiver.start()
-    strict = WebhookSender(allow_private=False, backoff_s=0.01)
-    lenient = WebhookSender(allow_private=True, backoff_s=0.01)
+    strict = _sender(tmp_path / "strict", allow_private=False, backoff_s=0.01)
+    lenient = _sender(tmp_path / "lenient", allow_private=True, backoff_s=0.01)
+    await strict.start()
+    await lenient.start()
     try:
-        strict.send(receiver.url, KEY, "call.started", {"id": "call_2"})
-        lenient.send(receiver.url, KEY, "call.started", {"id": "call_2"})
+        await strict.send(receiver.url, "biz_1", "call.started", {"id": "call_2"})
+        await lenient.send(receiver.url, "biz_1", "call.started", {"id": "call_2"})
         await receiver.wait_for(1)
         await asyncio.sleep(0.2)  # time for a retry, had there been one
         await strict.aclose()
@@ -51,3 +72,134 @@ async def test_a_refusal_is_not_retried_and_a_private_address_is_not_called_on_a
         await receiver.stop()
     assert len(receiver.received) == 1  # the lenient sender's one try; the strict one never called
     assert (strict.failed, lenient.failed, lenient.delivered) == (1, 1, 0)
+    assert _names(tmp_path / "strict") == _names(tmp_path / "lenient") == []
+
+
+async def test_an_event_waiting_for_its_retry_survives_a_restart_and_goes_with_the_same_delivery_id(
+    tmp_path: Path,
+) -> None:
+    receiver = Receiver(statuses=[503])
+    await receiver.start()
+    try:
+        before = _sender(tmp_path, allow_private=True, backoff_s=30.0)  # the retry is far off
+        await before.start()
+        await before.send(receiver.url, "biz_1", "call.ended", {"id": "call_3"})
+        await receiver.wait_for(1)
+        await asyncio.sleep(0.1)  # the failed try is written back with its next time
+        await before.aclose()  # the node stops with the event still waiting
+        [waiting] = _waiting(tmp_path)
+        assert (waiting.attempt, waiting.event) == (1, "call.ended")
+        assert waiting.next_at > time.time() + 20
+        after = _sender(tmp_path, allow_private=True, backoff_s=30.0, max_backoff_s=0.0)
+        after.clock = lambda: time.time() + 60  # the next run starts after the retry was due
+        await after.start()
+        await receiver.wait_for(2)
+        await asyncio.sleep(0.05)
+        await after.aclose()
+    finally:
+        await receiver.stop()
+    first, second = receiver.received
+    assert first.headers["x-voicegrid-delivery"] == second.headers["x-voicegrid-delivery"] == waiting.id
+    assert [first.headers["x-voicegrid-attempt"], second.headers["x-voicegrid-attempt"]] == ["1", "2"]
+    assert first.body == second.body
+    assert (after.delivered, after.pending) == (1, 0)
+    assert _count(tmp_path, "whd_*.json") == 0
+
+
+async def test_after_its_last_attempt_an_event_is_given_up_and_the_backoff_doubles_up_to_its_cap(
+    tmp_path: Path,
+) -> None:
+    receiver = Receiver(statuses=[503, 500, 502, 503])
+    await receiver.start()
+    results: list[str] = []
+    sender = WebhookSender(
+        tmp_path, lambda _: KEY, allow_private=True, attempts=3, backoff_s=0.01, on_result=results.append
+    )
+    await sender.start()
+    try:
+        await sender.send(receiver.url, "biz_1", "call.started", {"id": "call_4"})
+        await receiver.wait_for(3)
+        await asyncio.sleep(0.2)  # time for a fourth try, had there been one
+        await sender.aclose()
+    finally:
+        await receiver.stop()
+    assert len(receiver.received) == 3
+    assert (sender.delivered, sender.failed, sender.pending, results) == (0, 1, 0, ["failed"])
+    assert _names(tmp_path) == []
+    default = WebhookSender(tmp_path, lambda _: KEY)
+    assert [default.delay_s(n) for n in (1, 2, 3, 12, 13, 14)] == [1, 2, 4, 2048, 3600, 3600]
+    assert sum(default.delay_s(n) for n in range(1, default.attempts)) / 3600 > 4  # retried for hours
+    await default.aclose()
+
+
+async def test_beyond_its_bound_the_outbox_drops_an_event_and_counts_it(tmp_path: Path) -> None:
+    results: list[str] = []
+    sender = WebhookSender(tmp_path, lambda _: KEY, max_pending=2, on_result=results.append)  # not started
+    for n in range(3):
+        await sender.send("https://hooks.example/", "biz_1", "call.started", {"id": f"call_{n}"})
+    assert (sender.pending, sender.dropped, results) == (2, 1, ["dropped"])
+    assert _count(tmp_path, "whd_*.json") == 2
+    await sender.aclose()
+
+
+async def test_a_damaged_outbox_file_is_set_aside_and_the_good_ones_are_sent(tmp_path: Path) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    body = '{"event":"call.ended"}'
+    good = Delivery("whd_01JD3Q000000000000000000AB", receiver.url, "biz_1", "call.ended", body, 2, 0.0, 0.0)
+    _write(tmp_path / f"{good.id}.json", json.dumps(_fields(good)).encode())
+    _write(tmp_path / "whd_01JD3Q000000000000000000AC.json", b'{"id": "whd_01JD3Q0000')  # torn by a crash
+    sender = _sender(tmp_path, allow_private=True)
+    await sender.start()
+    try:
+        await receiver.wait_for(1)
+        await asyncio.sleep(0.05)
+        await sender.aclose()
+    finally:
+        await receiver.stop()
+    assert receiver.received[0].headers["x-voicegrid-attempt"] == "3"
+    assert _names(tmp_path) == ["whd_01JD3Q000000000000000000AC.bad"]
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def _count(folder: Path, pattern: str) -> int:
+    return len(list(folder.glob(pattern)))
+
+
+def _waiting(folder: Path) -> list[Delivery]:
+    return [parse_delivery(p.read_bytes()) for p in folder.glob("whd_*.json")]
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.write_bytes(data)
+
+
+def _fields(delivery: Delivery) -> dict[str, object]:
+    return {name: getattr(delivery, name) for name in Delivery.__slots__}
+
+
+FIELDS = st.dictionaries(
+    st.sampled_from(list(Delivery.__slots__)), st.integers() | st.floats() | st.text(max_size=30) | st.none()
+)
+
+
+@given(st.binary(max_size=400) | FIELDS.map(lambda d: json.dumps(d).encode()))
+def test_any_bytes_in_an_outbox_file_give_a_delivery_or_an_outbox_error(raw: bytes) -> None:
+    try:
+        delivery = parse_delivery(raw)
+    except OutboxError:
+        return
+    assert delivery.id.startswith("whd_")
+    assert delivery.url.startswith(("http://", "https://"))
+
+
+def test_an_outbox_file_may_not_name_a_path_outside_the_outbox() -> None:
+    fields = {
+        "id": "../../etc/passwd", "url": "https://x.example/", "business_id": "biz_1", "event": "call.ended",
+        "body": "{}", "attempt": 0, "next_at": 0.0, "created_at": 0.0,
+    }  # fmt: skip
+    with pytest.raises(OutboxError, match="id"):
+        parse_delivery(json.dumps(fields).encode())

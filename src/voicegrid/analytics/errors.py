@@ -2,6 +2,7 @@
 
 AnalyticsError        the base
   JournalError        the local journal could not be written or read (disk full, a torn line)
+  OutboxError         the webhook outbox could not be written, or holds a file that is not a delivery
 """
 
 from voicegrid.core.errors import VoicegridError
@@ -12,4 +13,8 @@ class AnalyticsError(VoicegridError):
 
 
 class JournalError(AnalyticsError):
+    pass
+
+
+class OutboxError(AnalyticsError):
     pass

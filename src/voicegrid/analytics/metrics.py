@@ -36,6 +36,15 @@ class CallMetrics:
         self.store_ok = Gauge(
             "voicegrid_call_records_stored", "1 while records reach the database", registry=r
         )
+        self.webhook_events = Counter(
+            "voicegrid_webhook_events",
+            "Call events to businesses' URLs, by how they ended: delivered, failed (given up) or dropped",
+            ["result"],
+            registry=r,
+        )
+        self.webhooks_pending = Gauge(
+            "voicegrid_webhooks_pending", "Call events waiting in this node's outbox", registry=r
+        )
 
     def observe(self, record: dict[str, Any]) -> None:
         self.ended.labels(record.get("direction") or "", record.get("outcome") or "unknown").inc()
@@ -56,3 +65,9 @@ class CallMetrics:
     def watch(self, active: Callable[[], int], store_ok: Callable[[], bool]) -> None:
         self.active.set_function(lambda: float(active()))
         self.store_ok.set_function(lambda: 1.0 if store_ok() else 0.0)
+
+    def watch_webhooks(self, pending: Callable[[], int]) -> None:
+        self.webhooks_pending.set_function(lambda: float(pending()))
+
+    def webhook_ended(self, result: str) -> None:
+        self.webhook_events.labels(result).inc()

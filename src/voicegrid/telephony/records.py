@@ -6,7 +6,7 @@ sources) leave no record: they belong to nobody.
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -58,11 +58,10 @@ class CallRecords:
         node: str | None = None,
         metrics: CallMetrics | None = None,
         webhooks: WebhookSender | None = None,
-        signing_key: Callable[[str], bytes] | None = None,
     ) -> None:
         self.recorder, self.catalog, self.sessions, self.node = recorder, catalog, sessions, node
         self.metrics = metrics
-        self.webhooks, self.signing_key = webhooks, signing_key
+        self.webhooks = webhooks
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def billing(self, business_id: str) -> Billing | None:
@@ -89,9 +88,11 @@ class CallRecords:
         if call.business_id is not None and self.webhooks is not None:
             self._spawn(self._started(call))
 
-    def _notify(self, billing: Billing | None, business_id: str, event: str, data: dict[str, Any]) -> None:
-        if self.webhooks is not None and self.signing_key is not None and billing and billing.webhook_url:
-            self.webhooks.send(billing.webhook_url, self.signing_key(business_id), event, data)
+    async def _notify(
+        self, billing: Billing | None, business_id: str, event: str, data: dict[str, Any]
+    ) -> None:
+        if self.webhooks is not None and billing and billing.webhook_url:
+            await self.webhooks.send(billing.webhook_url, business_id, event, data)
 
     async def _started(self, call: Call) -> None:
         facts = facts_of(call, self.node)
@@ -101,7 +102,8 @@ class CallRecords:
             "created_at": facts.created_at.isoformat(),
             "answered_at": facts.answered_at.isoformat() if facts.answered_at else None,
         }  # fmt: skip
-        self._notify(await self.billing(call.business_id or ""), call.business_id or "", "call.started", data)
+        billing = await self.billing(call.business_id or "")
+        await self._notify(billing, call.business_id or "", "call.started", data)
 
     async def _record(self, call: Call) -> None:
         wait_closed = getattr(call.agent, "wait_closed", None)
@@ -139,7 +141,7 @@ class CallRecords:
         except JournalError:
             log.exception("call %s: journal not written; storing directly", call.id)
             await self.recorder.write([record])
-        self._notify(billing, call.business_id or "", "call.ended", record)
+        await self._notify(billing, call.business_id or "", "call.ended", record)
 
     async def aclose(self) -> None:
         if self._tasks:
