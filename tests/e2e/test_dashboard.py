@@ -3,7 +3,8 @@
 A person signs in with email and password, sees the overview's charts, opens the call, and finds its
 cost breakdown (the same items and total as the API's record), the latency chart with one bar per turn
 and component, the transcript and the recording; the reseller's product name is on every page.
-A business API key signs in too. The page must log no error (a CSP refusal of plotly would show here).
+The overview's range can be picked by hand. A business API key signs in too. The page must log no
+error (a CSP refusal of plotly would show here).
 Screenshots go to test-artifacts/ (git-ignored).
 """
 
@@ -87,6 +88,21 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
                 for chart in ("volume", "cost", "latency", "outcomes"):
                     assert page.locator(f"#chart-{chart} .main-svg").count() > 0, chart
                 page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+
+                # A range of its own: a day too far back is refused in place, then a January without calls.
+                page.select_option("#range", "custom")
+                _ready(page, "overview")
+                page.fill("#range-from", "2020-01-01")
+                assert page.text_content("#range-problem") == "A range is at most 400 days."
+                page.fill("#range-to", "2020-01-31")
+                _ready(page, "overview")
+                assert page.text_content("#kpi-calls .value") == "0"
+                assert page.input_value("#range-from") == "2020-01-01"
+                page.screenshot(path=str(ARTIFACTS / "dashboard-range.png"))
+                page.select_option("#range", "month")  # the call was made today
+                _ready(page, "overview")
+                assert page.text_content("#kpi-calls .value") == "1"
+                assert not page.is_visible("#range-from")
 
                 page.click("nav a[data-page=calls]")
                 _ready(page, "calls")

@@ -198,22 +198,85 @@ async function chooseBusiness() {
 
 // ---- pages -----------------------------------------------------------------------------------
 
-function rangeDays() {
-  return Number(sessionStorage.getItem("voicegrid.days") || 30);
+// A range is a preset (the last 7, 30 or 90 days, this or last calendar month) or two days picked by
+// hand; every day is a UTC day, as the API counts them. It lives in sessionStorage across pages.
+const RANGES = [
+  ["7", "Last 7 days"], ["30", "Last 30 days"], ["90", "Last 90 days"],
+  ["month", "This month"], ["last-month", "Last month"], ["custom", "Custom range"],
+];
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const MAX_RANGE_DAYS = 400; // the API's bound
+
+function rangeChoice() {
+  const choice = sessionStorage.getItem("voicegrid.range");
+  return RANGES.some(([value]) => value === choice) ? choice : "30";
+}
+
+function lastDays(days) {
+  const to = new Date();
+  return { from: isoDay(new Date(to.getTime() - (days - 1) * 86400000)), to: isoDay(to) };
+}
+
+function customRange() {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem("voicegrid.custom") || "null");
+    if (saved && rangeProblem(saved.from, saved.to) === "") return { from: saved.from, to: saved.to };
+  } catch (_) { /* a damaged entry: the default below */ }
+  return lastDays(30);
+}
+
+function rangeProblem(from, to) {
+  if (!DAY.test(from || "") || !DAY.test(to || "")) return "Pick both days.";
+  if (from > to) return "The first day is after the last.";
+  const span = (Date.parse(to + "T00:00:00Z") - Date.parse(from + "T00:00:00Z")) / 86400000 + 1;
+  return span > MAX_RANGE_DAYS ? `A range is at most ${MAX_RANGE_DAYS} days.` : "";
+}
+
+function rangeBounds() {
+  const choice = rangeChoice();
+  const today = new Date();
+  const [year, month] = [today.getUTCFullYear(), today.getUTCMonth()];
+  if (choice === "month") return { from: isoDay(new Date(Date.UTC(year, month, 1))), to: isoDay(today) };
+  if (choice === "last-month") {
+    return { from: isoDay(new Date(Date.UTC(year, month - 1, 1))), to: isoDay(new Date(Date.UTC(year, month, 0))) };
+  }
+  if (choice === "custom") return customRange();
+  return lastDays(Number(choice));
 }
 
 function rangeQuery() {
-  const to = new Date();
-  const from = new Date(to.getTime() - (rangeDays() - 1) * 86400000);
-  return `from=${isoDay(from)}&to=${isoDay(to)}`;
+  const { from, to } = rangeBounds();
+  return `from=${from}&to=${to}`;
 }
 
 function rangePicker(onChange) {
   const select = el("select", { id: "range", "aria-label": "Range" },
-    [7, 30, 90].map((d) => el("option", { value: d }, `Last ${d} days`)));
-  select.value = String(rangeDays());
-  select.addEventListener("change", () => { sessionStorage.setItem("voicegrid.days", select.value); onChange(); });
-  return select;
+    RANGES.map(([value, label]) => el("option", { value }, label)));
+  select.value = rangeChoice();
+  const shown = rangeBounds();
+  const from = el("input", { id: "range-from", type: "date", "aria-label": "First day", value: shown.from });
+  const to = el("input", { id: "range-to", type: "date", "aria-label": "Last day", value: shown.to });
+  const problem = el("span", { id: "range-problem", class: "error", role: "alert" });
+  const custom = el("span", { class: "range-custom" }, from, "–", to, problem);
+  custom.hidden = select.value !== "custom";
+  select.addEventListener("change", () => {
+    if (select.value === "custom") {
+      // Start from the days on show, so switching to "custom" changes nothing until a day is picked.
+      sessionStorage.setItem("voicegrid.custom", JSON.stringify(rangeBounds()));
+    }
+    sessionStorage.setItem("voicegrid.range", select.value);
+    onChange();
+  });
+  const picked = () => {
+    const why = rangeProblem(from.value, to.value);
+    problem.textContent = why;
+    if (why !== "") return;
+    sessionStorage.setItem("voicegrid.custom", JSON.stringify({ from: from.value, to: to.value }));
+    onChange();
+  };
+  from.addEventListener("change", picked);
+  to.addEventListener("change", picked);
+  return el("span", { class: "range" }, select, custom);
 }
 
 function kpi(label, value, id) {
