@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tests.support.receiver import Receiver
 from voicegrid.analytics.errors import OutboxError
 from voicegrid.analytics.webhooks import Delivery, WebhookSender, parse_delivery
-from voicegrid.core.webhooks import verify
+from voicegrid.core.webhooks import destination_is_public, verify
 
 KEY = b"k" * 32
 
@@ -203,3 +203,23 @@ def test_an_outbox_file_may_not_name_a_path_outside_the_outbox() -> None:
     }  # fmt: skip
     with pytest.raises(OutboxError, match="id"):
         parse_delivery(json.dumps(fields).encode())
+
+
+async def test_a_name_that_does_not_resolve_is_tried_again_later_and_a_private_address_never() -> None:
+    assert await destination_is_public("http://name-that-does-not-exist.invalid/hooks", timeout_s=2) is None
+    assert await destination_is_public("http://127.0.0.1:9/hooks") is False
+    assert await destination_is_public("http://10.1.2.3/hooks") is False
+    assert await destination_is_public("not a url") is False
+
+
+async def test_an_event_whose_endpoint_name_does_not_resolve_waits_for_its_retry(tmp_path: Path) -> None:
+    sender = _sender(tmp_path, backoff_s=30.0)
+    await sender.start()
+    await sender.send("http://name-that-does-not-exist.invalid/hooks", "biz_1", "call.ended", {"id": "c"})
+    for _ in range(100):
+        if [d.attempt for d in _waiting(tmp_path)] == [1]:
+            break
+        await asyncio.sleep(0.05)
+    await sender.aclose()
+    assert [d.attempt for d in _waiting(tmp_path)] == [1]  # kept, with its next try in 30 s
+    assert (sender.pending, sender.failed) == (1, 0)

@@ -36,7 +36,7 @@ import httpx
 
 from voicegrid.analytics.errors import OutboxError
 from voicegrid.core.ids import new_id
-from voicegrid.core.webhooks import public_destination, sign
+from voicegrid.core.webhooks import destination_is_public, sign
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +245,11 @@ class WebhookSender:
         return response.status_code
 
     async def _attempt(self, delivery: Delivery) -> None:
-        if not (self.allow_private or await public_destination(delivery.url)):
+        public = True if self.allow_private else await destination_is_public(delivery.url)
+        if public is False:
             log.warning("webhook %s not sent: %s is not a public address", delivery.event, delivery.url)
             return await self._finish(delivery, delivered=False)
-        status = await self._post(delivery)
+        status = None if public is None else await self._post(delivery)  # None: no answer (DNS)
         if status is not None and 200 <= status < 300:
             return await self._finish(delivery, delivered=True)
         tried = delivery.attempt + 1

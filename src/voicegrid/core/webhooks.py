@@ -31,13 +31,22 @@ def verify(key: bytes, body: bytes, header: str, now: float, tolerance_s: float 
     return hmac.compare_digest(expected, parts.get("v1", ""))
 
 
-async def public_destination(url: str) -> bool:
+async def destination_is_public(url: str, timeout_s: float = 5.0) -> bool | None:
     """True when every address the URL's host resolves to is a global one (no loopback, private or
-    link-local address: a tenant's URL must not reach into our network)."""
+    link-local address: a tenant's URL must not reach into our network); False when one is not; None
+    when the name does not resolve within `timeout_s` (worth another try later)."""
     host = urlsplit(url).hostname or ""
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
+    if not host:
         return False
+    try:
+        async with asyncio.timeout(timeout_s):
+            infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except (OSError, TimeoutError):
+        return None
     addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
     return bool(addresses) and all(a.is_global for a in addresses)
+
+
+async def public_destination(url: str, timeout_s: float = 5.0) -> bool:
+    """`destination_is_public`, with a name that does not resolve counted as not public."""
+    return await destination_is_public(url, timeout_s) is True
