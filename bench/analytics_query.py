@@ -95,7 +95,7 @@ async def load(server: PostgresServer, calls: int, businesses: int) -> tuple[str
             business = rng.choice(heavy) if rng.random() < 0.9 else rng.choice(names)
             record = synthetic(n, business, f"agt_{business}_{rng.randrange(5)}", rng)
             call, providers = record_deltas(record)
-            key = (call["business_id"], call["day"], call["agent_id"])
+            key = (call["business_id"], call["day"], call["agent_id"], call["direction"])
             acc = call_rollup.setdefault(key, {**dict.fromkeys(CALL_SUMS, 0), "outcomes": {}, "latency": {}})
             for name in CALL_SUMS:
                 acc[name] += call[name]
@@ -129,7 +129,7 @@ async def load(server: PostgresServer, calls: int, businesses: int) -> tuple[str
         await conn.copy_records_to_table(
             "call_rollups",
             records=[(*k, *(v[s] for s in CALL_SUMS), json.dumps(v["outcomes"]), json.dumps(v["latency"])) for k, v in call_rollup.items()],
-            columns=["business_id", "day", "agent_id", *CALL_SUMS, "outcomes", "latency"],
+            columns=["business_id", "day", "agent_id", "direction", *CALL_SUMS, "outcomes", "latency"],
         )  # fmt: skip
         await conn.copy_records_to_table(
             "provider_rollups",

@@ -38,10 +38,11 @@ def record(
     v2v: list[float],
     outcome: str = "completed",
     tts: tuple[str, str] = ("deepgram", "aura-2"),
+    direction: str = "inbound",
 ) -> dict[str, Any]:
     start = datetime(2026, 11, day, 12, 0, tzinfo=UTC) + timedelta(minutes=n)
     facts = CallFacts(
-        id=f"call_an_{n:03d}", sip_call_id=f"{n}@t", direction="inbound", business_id=business,
+        id=f"call_an_{n:03d}", sip_call_id=f"{n}@t", direction=direction, business_id=business,
         agent_id=agent, from_number=None, to=None, trunk_id=None, node=None, created_at=start,
         answered_at=start + timedelta(seconds=2), ended_at=start + timedelta(seconds=122),
         outcome=outcome, ended_by="caller",
@@ -61,17 +62,21 @@ def record(
         "errors": failovers,
     }
     return build_record(
-        facts, conversation, rate(load_catalog(), usage, direction="inbound", answered_seconds=120)
+        facts, conversation, rate(load_catalog(), usage, direction=direction, answered_seconds=120)
     )
 
 
-async def test_aggregates_add_up_the_stored_calls_by_day_agent_and_provider(
+async def test_aggregates_add_up_the_stored_calls_by_day_agent_direction_and_provider(
     run: Running, world: World
 ) -> None:
     biz = world.business_a1
     records = [
-        record(n, biz, 20 + n % 2, "agt_a" if n < 6 else "agt_b", [800.0 + 10 * n, 1200.0]) for n in range(8)
-    ]
+        record(
+            n, biz, 20 + n % 2, "agt_a" if n < 6 else "agt_b", [800.0 + 10 * n, 1200.0],
+            direction="outbound" if n in (2, 5) else "inbound",
+        )
+        for n in range(8)
+    ]  # fmt: skip
     records.append(record(99, world.business_b1, 20, "agt_x", [500.0]))  # another business: never counted
     sessions = run.platform.services.sessions
     await write_call_records(sessions, records, deltas=record_deltas)
@@ -92,6 +97,15 @@ async def test_aggregates_add_up_the_stored_calls_by_day_agent_and_provider(
     assert total["p95"]["voice_to_voice_ms"] == pytest.approx(1200, abs=200)  # within its bucket
     by_agent = (await run.ok("GET", f"{base}/calls?from=2026-11-01&to=2026-11-30&group_by=agent"))["rows"]
     assert [(r["agent"], r["calls"]) for r in by_agent] == [("agt_a", 6), ("agt_b", 2)]
+    by_direction = await run.ok("GET", f"{base}/calls?from=2026-11-01&to=2026-11-30&group_by=direction")
+    assert [(r["direction"], r["calls"]) for r in by_direction["rows"]] == [("inbound", 6), ("outbound", 2)]
+    [outbound] = (
+        await run.ok("GET", f"{base}/calls?from=2026-11-01&to=2026-11-30&group_by=total&direction=outbound")
+    )["rows"]
+    assert outbound["calls"] == 2
+    assert outbound["cost"] == pytest.approx(records[2]["cost"]["total"] + records[5]["cost"]["total"])
+    outbound_days = await run.ok("GET", f"{base}/calls?from=2026-11-01&to=2026-11-30&direction=outbound")
+    assert [(r["day"], r["calls"]) for r in outbound_days["rows"]] == [("2026-11-20", 1), ("2026-11-21", 1)]
     providers = (await run.ok("GET", f"{base}/providers?from=2026-11-01&to=2026-11-30"))["rows"]
     by = {(p["stage"], p["provider"]): p for p in providers}
     assert set(by) == {("stt", "deepgram"), ("llm", "openai"), ("tts", "deepgram"), ("telephony", "sip")}

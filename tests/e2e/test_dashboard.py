@@ -102,6 +102,12 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
                 page.select_option("#range", "month")  # the call was made today
                 _ready(page, "overview")
                 assert page.text_content("#kpi-calls .value") == "1"
+                page.select_option("#direction", "outbound")  # the demo call came in
+                _ready(page, "overview")
+                assert page.text_content("#kpi-calls .value") == "0"
+                page.select_option("#direction", "inbound")
+                _ready(page, "overview")
+                assert page.text_content("#kpi-calls .value") == "1"
                 assert not page.is_visible("#range-from")
 
                 page.click("nav a[data-page=calls]")

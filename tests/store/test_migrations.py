@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, inspect
@@ -55,3 +56,41 @@ async def test_upgrading_twice_is_harmless(database_url: str) -> None:
         assert await current_revision(engine) == head_revision()
     finally:
         await engine.dispose()
+
+
+ROLLUP = {
+    "calls": 2, "answered": 2, "minutes": 1.5, "cost": 0.02, "billable": 0.03, "turns": 4, "failovers": 0,
+    "interruptions": 1, "outcomes": {"completed": 2}, "latency": {"voice_to_voice": {"40": 3}},
+}  # fmt: skip
+KEY = {"business_id": "biz_1", "day": "2026-11-02", "agent_id": "agt_1"}
+
+
+def _rollups(*key: str) -> sa.TableClause:
+    """call_rollups as a revision sees it: keyed by `key`."""
+    sums = [sa.column(n) for n in ROLLUP if n not in ("outcomes", "latency")]
+    return sa.table("call_rollups", *map(sa.column, key), *sums, sa.column("outcomes", sa.JSON()),
+                    sa.column("latency", sa.JSON()))  # fmt: skip
+
+
+async def test_rollups_summed_before_directions_were_kept_stay_and_a_downgrade_adds_directions_together(
+    database_url: str,
+) -> None:
+    engine = make_engine(database_url)
+    before, after = _rollups(*KEY), _rollups(*KEY, "direction")
+    try:
+        await upgrade(engine, "0011")
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(before), [{**KEY, **ROLLUP}])
+        await upgrade(engine)
+        async with engine.begin() as conn:
+            [old] = (await conn.execute(sa.select(after))).mappings().all()
+            assert (old["direction"], old["calls"]) == ("", 2)  # not known: reported as "unknown"
+            await conn.execute(sa.insert(after), [{**KEY, **ROLLUP, "direction": "outbound"}])
+        await downgrade(engine, "0011")
+        async with engine.connect() as conn:
+            [merged] = (await conn.execute(sa.select(before))).mappings().all()
+    finally:
+        await engine.dispose()
+    assert (merged["calls"], merged["minutes"], merged["interruptions"]) == (4, 3.0, 2)
+    assert merged["outcomes"] == {"completed": 4}
+    assert merged["latency"] == {"voice_to_voice": {"40": 6}}

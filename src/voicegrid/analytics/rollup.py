@@ -1,4 +1,4 @@
-"""What one call record adds to the day's rollups: per business, day and agent; and per business,
+"""What one call record adds to the day's rollups: per business, day, agent and direction; and per business,
 day and provider. Rollups are sums (counts, minutes, money, latency histograms), so they are updated
 at call end and any range of days is read by adding rows, never by scanning calls."""
 
@@ -16,6 +16,7 @@ class CallDelta:
     business_id: str
     day: str  # YYYY-MM-DD, UTC
     agent_id: str  # "" for calls without an agent
+    direction: str  # inbound or outbound ("" in rows summed before directions were kept)
     calls: int = 1
     answered: int = 0
     minutes: float = 0.0
@@ -51,6 +52,7 @@ def deltas(record: dict[str, Any]) -> tuple[CallDelta, list[ProviderDelta]]:
         business,
         day,
         str(record.get("agent_id") or ""),
+        str(record.get("direction") or ""),
         answered=1 if record.get("answered_at") else 0,
         minutes=float(record.get("answered_s") or 0.0) / 60,
         cost=float(cost.get("total") or 0.0),
@@ -103,10 +105,12 @@ def _rate(part: float, whole: float, digits: int = 4) -> float | None:
 
 
 def summarize_calls(rows: list[dict[str, Any]], group_by: str) -> list[dict[str, Any]]:
-    """Rollup rows summed by "day", "agent" or "total": volumes, money, rates, outcomes, p50/p95."""
+    """Rollup rows summed by "day", "agent", "direction" or "total": volumes, money, rates, outcomes,
+    p50/p95. Rows from before directions were kept count as direction "unknown"."""
     groups: dict[str, dict[str, Any]] = {}
     for row in rows:
-        key = {"day": row["day"], "agent": row["agent_id"], "total": "total"}[group_by]
+        keys = {"day": row["day"], "agent": row["agent_id"], "total": "total"}
+        key = keys[group_by] if group_by in keys else row.get("direction") or "unknown"
         g = groups.setdefault(key, {"outcomes": {}, "latency": {}, **dict.fromkeys(SUMS, 0)})
         for name in SUMS:
             g[name] += row[name]

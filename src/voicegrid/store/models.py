@@ -253,12 +253,13 @@ class CallRecord(Base):
 
 
 class CallRollup(Base):
-    """One business's calls on one day (UTC) through one agent, summed as calls end."""
+    """One business's calls on one day (UTC) through one agent in one direction, summed as calls end."""
 
     __tablename__ = "call_rollups"
     business_id: Mapped[str] = mapped_column(ID, primary_key=True)
     day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
     agent_id: Mapped[str] = mapped_column(ID, primary_key=True)  # "" for none
+    direction: Mapped[str] = mapped_column(String(8), primary_key=True)  # "" before revision 0012
     calls: Mapped[int] = mapped_column(Integer, default=0)
     answered: Mapped[int] = mapped_column(Integer, default=0)
     minutes: Mapped[float] = mapped_column(Float, default=0.0)

@@ -28,10 +28,12 @@ async def add_to_rollups(
     session: AsyncSession, call: dict[str, Any], providers: list[dict[str, Any]]
 ) -> None:
     """`call` and `providers` as analytics computes them for one record (see `analytics.rollup`)."""
-    key = (call["business_id"], call["day"], call["agent_id"])
+    key = (call["business_id"], call["day"], call["agent_id"], call["direction"])
     row = await session.get(CallRollup, key, with_for_update=True)
     if row is None:
-        row = CallRollup(business_id=key[0], day=key[1], agent_id=key[2], outcomes={}, latency={})
+        row = CallRollup(
+            business_id=key[0], day=key[1], agent_id=key[2], direction=key[3], outcomes={}, latency={}
+        )
         for name in CALL_SUMS:
             setattr(row, name, 0)
         session.add(row)
@@ -67,14 +69,15 @@ def _as_dict(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 async def call_rollups(
-    session: AsyncSession, business_id: str, first_day: str, last_day: str
+    session: AsyncSession, business_id: str, first_day: str, last_day: str, direction: str | None = None
 ) -> list[dict[str, Any]]:
-    rows = await session.scalars(
-        select(CallRollup).where(
-            CallRollup.business_id == business_id, CallRollup.day >= first_day, CallRollup.day <= last_day
-        )
+    query = select(CallRollup).where(
+        CallRollup.business_id == business_id, CallRollup.day >= first_day, CallRollup.day <= last_day
     )
-    return [_as_dict(r, ("day", "agent_id", *CALL_SUMS, "outcomes", "latency")) for r in rows]
+    if direction is not None:
+        query = query.where(CallRollup.direction == direction)
+    rows = await session.scalars(query)
+    return [_as_dict(r, ("day", "agent_id", "direction", *CALL_SUMS, "outcomes", "latency")) for r in rows]
 
 
 async def provider_rollups(

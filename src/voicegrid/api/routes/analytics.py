@@ -1,7 +1,8 @@
 """Aggregates of a business's calls, read from the rollups (so a month costs a few dozen rows).
 
-`/analytics/calls?group_by=day|agent|total` gives calls, minutes, cost, billable, cost per minute,
-failover rate, outcomes and p50/p95 of voice-to-voice and each of its components; `/analytics/providers`
+`/analytics/calls?group_by=day|agent|direction|total` gives calls, minutes, cost, billable, cost per
+minute, failover rate, outcomes and p50/p95 of voice-to-voice and each of its components, for all
+calls or one direction (`direction=inbound|outbound`); `/analytics/providers`
 gives each provider's use, cost, failover rate and wait p50/p95. Days are UTC; the default range is
 the last 30 days.
 """
@@ -75,20 +76,23 @@ def analytics_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
     @router.get(
         "/calls",
         response_model=Summary,
-        summary="Calls, minutes, money and latency, by day or agent",
+        summary="Calls, minutes, money and latency, by day, agent or direction",
         responses=CSV_RESPONSE,
     )
     async def calls(
         loc: Loc,
         first: From = None,
         last: To = None,
-        group_by: Literal["day", "agent", "total"] = "day",
+        group_by: Literal["day", "agent", "direction", "total"] = "day",
+        direction: Annotated[
+            Literal["inbound", "outbound"] | None, Query(description="only calls in this direction")
+        ] = None,
         format: Format = "json",
     ) -> Any:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
         first_day, last_day = day_range(first, last)
-        rows = await call_rollups(ctx.session, owner.business_id or "", first_day, last_day)
+        rows = await call_rollups(ctx.session, owner.business_id or "", first_day, last_day, direction)
         summary = Summary(first_day=first_day, last_day=last_day, rows=summarize_calls(rows, group_by))
         return _as(format, f"calls-by-{group_by}", summary)
 

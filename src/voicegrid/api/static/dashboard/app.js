@@ -279,19 +279,35 @@ function rangePicker(onChange) {
   return el("span", { class: "range" }, select, custom);
 }
 
+// The overview's calls: all of them, or one direction (inbound and outbound cost and behave apart).
+const DIRECTIONS = [["", "All directions"], ["inbound", "Inbound"], ["outbound", "Outbound"]];
+
+function directionQuery() {
+  const direction = sessionStorage.getItem("voicegrid.direction") || "";
+  return ["inbound", "outbound"].includes(direction) ? `&direction=${direction}` : "";
+}
+
+function directionPicker(onChange) {
+  const select = el("select", { id: "direction", "aria-label": "Direction" },
+    DIRECTIONS.map(([value, label]) => el("option", { value }, label)));
+  select.value = sessionStorage.getItem("voicegrid.direction") || "";
+  select.addEventListener("change", () => { sessionStorage.setItem("voicegrid.direction", select.value); onChange(); });
+  return select;
+}
+
 function kpi(label, value, id) {
   return el("div", { class: "kpi", id }, el("div", { class: "label" }, label), el("div", { class: "value" }, value));
 }
 
 async function overview(page) {
   const [daily, total] = await Promise.all([
-    api(biz(`/analytics/calls?group_by=day&${rangeQuery()}`)),
-    api(biz(`/analytics/calls?group_by=total&${rangeQuery()}`)),
+    api(biz(`/analytics/calls?group_by=day&${rangeQuery()}${directionQuery()}`)),
+    api(biz(`/analytics/calls?group_by=total&${rangeQuery()}${directionQuery()}`)),
   ]);
   const t = total.rows[0] || { calls: 0, minutes: 0, cost: 0, billable: 0, p50: {}, p95: {}, outcomes: {} };
-  const exportCsv = exportButton(biz(`/analytics/calls?group_by=day&format=csv&${rangeQuery()}`), "calls-by-day.csv");
+  const exportCsv = exportButton(biz(`/analytics/calls?group_by=day&format=csv&${rangeQuery()}${directionQuery()}`), "calls-by-day.csv");
   page.append(
-    el("div", { class: "toolbar" }, el("h1", {}, "Overview"), rangePicker(() => route()), exportCsv),
+    el("div", { class: "toolbar" }, el("h1", {}, "Overview"), rangePicker(() => route()), directionPicker(() => route()), exportCsv),
     el("div", { class: "kpis" },
       kpi("Calls", t.calls, "kpi-calls"),
       kpi("Minutes", num(t.minutes), "kpi-minutes"),
