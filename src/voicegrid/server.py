@@ -211,23 +211,29 @@ async def serve(settings: Settings, *, demo: bool) -> None:
                 lambda: sum(c.state is not CallState.ENDED for c in sip.by_id.values()),
                 lambda: records.recorder.store_ok,
             )
-        platform.services.calls = CallService(
+        platform.services.calls = calls = CallService(
             sip,
             platform.services.sessions,
             platform.services.secrets,
             admission=admission,
             voice_agent=platform.services.voice_agent,
         )
+
+        async def drain() -> None:
+            queued = await calls.drain_queue()  # no queued call is dialled while the node stops
+            if queued:
+                log.info("drain: %d queued outbound calls ended undialled", queued)
+            await sip.drain(settings.drain_seconds)
+
         registrations = TrunkRegistrations(
             sip, platform.services.sessions, platform.services.secrets, settings.registration_sync_s
         )
         registrations.start()
         log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])
         try:
-            await run_until_signalled(
-                _HttpServer(config), before_exit=lambda: sip.drain(settings.drain_seconds)
-            )
+            await run_until_signalled(_HttpServer(config), before_exit=drain)
         finally:
+            await calls.drain_queue()  # when the drain did not run (the HTTP server failed)
             await registrations.stop()
             await sip.stop()
             await admission.aclose()

@@ -65,3 +65,25 @@ async def test_a_queued_call_not_admitted_by_its_deadline_is_refused_and_leaves_
     await asyncio.sleep(0.1)
     assert counters.order == []  # nothing was admitted for a caller who had gone
     await queue.aclose()
+
+
+async def test_a_call_given_up_while_its_admission_is_being_asked_hands_the_lease_straight_back() -> None:
+    counters = Counters(room=1)
+    asked, answer = asyncio.Event(), asyncio.Event()
+
+    async def slow_attempt() -> Lease | Refusal:
+        asked.set()
+        await answer.wait()  # the backend is slow to answer (Redis across the network)
+        return await counters.attempt("b1", "gone")()
+
+    queue = OutboundQueue(counters.release, retry_s=0.05)
+    waiting = asyncio.create_task(queue.wait("b1", slow_attempt, Refusal("room", 5), 5))
+    await asyncio.wait_for(asked.wait(), 2)
+    waiting.cancel()  # hung up while queued
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    answer.set()  # admitted, for a caller who has gone
+    await asyncio.sleep(0.1)
+    assert counters.order == ["gone"]
+    assert counters.leases.count("platform", 0) == 0  # the lease went back: the room is free
+    await queue.aclose()

@@ -1,7 +1,8 @@
 """Admission at call start over real SIP: a business at its concurrent-call limit gets 503 with
 Retry-After and a header naming the limit (SIPp is the caller), and the slot comes back at hangup;
 over the API, an outbound call over the limit is refused with 429 naming it, or, when the request
-asks to queue, accepted as queued and dialled (SIPp answers as the carrier) once the slot is free."""
+asks to queue, accepted as queued and dialled (SIPp answers as the carrier) once the slot is free.
+A queued call that runs out of time or is hung up while it waits is never dialled, and leaves a record."""
 
 import json
 import subprocess
@@ -18,6 +19,14 @@ from voicegrid.testing.ports import free_udp_and_tcp_port
 def sipp(sip_port: int, workdir: Path, *args: str) -> list[str]:
     workdir.mkdir(parents=True, exist_ok=True)
     return sipp_command(sip_port, "-trace_err", "-sn", "uac", "-s", "+15550101", "-m", "1", *args)
+
+
+def _stored_outcomes(api: httpx.Client, business_id: str, ids: set[str]) -> dict[str, str]:
+    """The outcomes in the stored records of these calls (the export reads only the store)."""
+    export = api.get(f"/v1/businesses/{business_id}/calls/export", params={"format": "ndjson"})
+    export.raise_for_status()
+    records = [json.loads(line) for line in export.text.splitlines() if line.strip()]
+    return {r["id"]: r["outcome"] for r in records if r["id"] in ids}
 
 
 def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_returns_at_hangup(
@@ -85,6 +94,21 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
             assert outbound.status_code == 429, outbound.text
             assert outbound.headers["Retry-After"] == "5"
             assert outbound.json()["limit"] == "business max_concurrent_calls=1"
+            # Queued calls that never get a slot: one runs out of time, one is hung up while it waits.
+            # Neither is ever dialled (the carrier answers one call only, and that is the call below,
+            # queued after them), and each leaves a record saying what became of it.
+            gone = {}
+            for deadline_s, outcome in ((1, "queue-timeout"), (30, "cancelled")):
+                placed = api.post(
+                    f"/v1/businesses/{demo['business_id']}/calls",
+                    json={"agent_id": demo["agent_id"], "to": "+15557770001", "queue_deadline_s": deadline_s},
+                )
+                assert placed.status_code == 202, placed.text
+                gone[placed.json()["id"]] = outcome
+            cancelled = next(i for i, o in gone.items() if o == "cancelled")
+            hung_up = api.post(f"/v1/businesses/{demo['business_id']}/calls/{cancelled}/hangup")
+            assert hung_up.status_code == 202, hung_up.text
+            assert (hung_up.json()["state"], hung_up.json()["outcome"]) == ("ended", "cancelled")
             # The same call asking to queue: accepted now, dialled when the held call hangs up.
             queued = api.post(
                 f"/v1/businesses/{demo['business_id']}/calls",
@@ -102,6 +126,10 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
                 time.sleep(0.1)
             api.post(f"{call_url}/hangup").raise_for_status()
             assert carrier_sipp.wait(timeout=30) == 0, sipp_errors(tmp_path / "carrier")
+            deadline = time.monotonic() + 15
+            while (stored := _stored_outcomes(api, demo["business_id"], set(gone))) != gone:
+                assert time.monotonic() < deadline, f"records of the undialled calls: {stored}"
+                time.sleep(0.2)
         finally:
             for process in (held, carrier_sipp):
                 if process.poll() is None:

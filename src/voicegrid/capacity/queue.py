@@ -35,6 +35,7 @@ class OutboundQueue:
         self.release, self.retry_s = release, retry_s
         self._queues: OrderedDict[str, deque[_Waiter]] = OrderedDict()
         self._kicked = asyncio.Event()
+        self._returning: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self.admitted = 0
         self.expired = 0
@@ -60,6 +61,11 @@ class OutboundQueue:
                 return await asyncio.shield(waiter.future)
         except TimeoutError:
             pass
+        except asyncio.CancelledError:  # the caller gave up (a hangup while queued, a drain)
+            if waiter.future.done() and not waiter.future.cancelled():  # admitted in that instant
+                self._hand_back(waiter.future.result())
+            waiter.future.cancel()  # a pump asking for it right now hands its lease straight back
+            raise
         finally:
             self._drop(waiter)
         if waiter.future.done() and not waiter.future.cancelled():
@@ -67,6 +73,14 @@ class OutboundQueue:
         waiter.future.cancel()
         self.expired += 1
         raise OverLimit(f"{waiter.refusal.limit} (queued {deadline_s:g} s)", waiter.refusal.retry_after_s)
+
+    def _hand_back(self, lease: Lease) -> None:
+        async def release() -> None:
+            await self.release(lease)
+
+        task = asyncio.get_running_loop().create_task(release())
+        self._returning.add(task)
+        task.add_done_callback(self._returning.discard)
 
     def _drop(self, waiter: _Waiter) -> None:
         queue = self._queues.get(waiter.business)

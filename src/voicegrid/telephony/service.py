@@ -85,6 +85,7 @@ class CallService:
     ) -> None:
         self.admission = admission or Admission(MemoryBackend())  # shared with inbound routing
         self.queued: dict[str, Call] = {}  # outbound calls waiting for capacity, by id
+        self._waiting: dict[str, asyncio.Task[None]] = {}  # the task that dials each, once admitted
         self._tasks: set[asyncio.Task[None]] = set()
         self.voice_agent = voice_agent
         self.control = control
@@ -231,7 +232,9 @@ class CallService:
             del self.queued[oldest]
         task = asyncio.get_running_loop().create_task(self._dial_when_admitted(queued, out, refusal))
         self._tasks.add(task)
+        self._waiting[queued.id] = task
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(lambda _: self._waiting.pop(queued.id, None))
         return queued
 
     async def _dial_when_admitted(self, queued: Call, out: "_Outbound", refusal: Refusal) -> None:
@@ -239,13 +242,39 @@ class CallService:
         try:
             lease = await self.admission.wait_in_queue(out.business, out.reseller, refusal, deadline_s)
             await self._dial(lease, out, id=queued.id)
+        except asyncio.CancelledError:  # hung up while queued, or the node drains: never dialled
+            self._end_queued(queued, "cancelled")
+            raise
         except Exception as exc:  # the placeholder says what became of the call
-            queued.outcome = "queue-timeout" if isinstance(exc, OverLimit) else "failed"
             log.info("queued call %s not placed: %s", queued.id, exc)
-            queued.state, queued.ended_at, queued.ended_by = CallState.ENDED, utcnow(), "local"
-            queued.ended.set()
+            self._end_queued(queued, "queue-timeout" if isinstance(exc, OverLimit) else "failed")
             return
         del self.queued[queued.id]  # the live call carries the same id from here on
+
+    def _end_queued(self, queued: Call, outcome: str) -> None:
+        """A queued call that was never dialled ends here, and leaves its record as every call does."""
+        if queued.state is CallState.ENDED:
+            return
+        queued.outcome = queued.outcome or outcome
+        queued.state, queued.ended_at, queued.ended_by = CallState.ENDED, utcnow(), "local"
+        queued.ended.set()
+        for listener in self.control.ended_listeners if self.control is not None else []:
+            try:
+                listener(queued)
+            except Exception:  # one listener's bug must not keep the others from the end
+                log.exception("call end listener failed for queued call %s", queued.id)
+
+    async def drain_queue(self) -> int:
+        """End every queued call as `drained` and dial none of them (the node is stopping); their
+        records are made. Returns how many there were."""
+        waiting = list(self._waiting.items())
+        for call_id, task in waiting:
+            call = self.queued.get(call_id)
+            if call is not None:
+                self._end_queued(call, "drained")
+            task.cancel()
+        await asyncio.gather(*(task for _, task in waiting), return_exceptions=True)
+        return len(waiting)
 
     async def _trunk(self, session: AsyncSession, business_id: str, trunk_id: str | None) -> Trunk:
         stmt = select(Trunk).where(
@@ -277,6 +306,12 @@ class CallService:
         return f"sip:{number}@{trunk.outbound_host}{port}"
 
     def hangup(self, call: Call) -> None:
+        """End the call: BYE or CANCEL it, or, while it is queued, take it out of the queue undialled."""
+        waiting = self._waiting.get(call.id) if call.state is CallState.QUEUED else None
+        if waiting is not None:
+            self._end_queued(call, "cancelled")
+            waiting.cancel()
+            return
         self._require().hangup(call)
 
     def transfer(self, call: Call, to: str) -> None:
