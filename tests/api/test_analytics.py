@@ -220,3 +220,23 @@ async def test_recommendations_re_rate_an_agents_calls_on_the_other_stacks_and_s
     assert body["rows"] == sorted(body["rows"], key=lambda r: r["monthly_change"])  # best saving first
     assert ("llm", "openai gpt-4o") in by
     assert by["llm", "openai gpt-4o"]["monthly_change"] > 0  # the bigger model costs more
+
+
+async def test_a_stored_calls_recording_is_named_by_the_node_that_keeps_it_or_said_to_be_missing(
+    run: Running, world: World
+) -> None:
+    biz = world.business_a1
+    elsewhere, silent = record(8, biz, 20, "agt_a", [900.0]), record(9, biz, 20, "agt_a", [900.0])
+    elsewhere.update(node="node-b", recording=f"/v1/calls/{elsewhere['id']}/recording")
+    silent["recording"] = None
+    await write_call_records(run.platform.services.sessions, [elsewhere, silent], deltas=record_deltas)
+    base = f"/v1/businesses/{biz}/calls"
+    kept_by_b = await run.admin("GET", f"{base}/{elsewhere['id']}/recording")
+    assert kept_by_b.status_code == 404
+    assert "node-b" in kept_by_b.text
+    none = await run.admin("GET", f"{base}/{silent['id']}/recording")
+    assert none.status_code == 404
+    assert "has no recording" in none.text
+    other = await run.admin("GET", f"/v1/businesses/{world.business_b1}/calls/{elsewhere['id']}/recording")
+    assert other.status_code == 404
+    assert "node-b" not in other.text  # another business learns nothing of the call

@@ -136,7 +136,9 @@ def test_a_trunk_with_digest_credentials_challenges_and_admits_only_the_right_pa
         assert "SIP/2.0 403" in errors
 
 
-def test_an_api_call_through_a_digest_trunk_connects_is_watched_and_hung_up(tmp_path: Path) -> None:
+def test_an_api_call_through_a_digest_trunk_connects_is_watched_hung_up_and_its_recording_outlives_a_restart(
+    tmp_path: Path,
+) -> None:
     sip_port, carrier_port = free_udp_and_tcp_port(), free_udp_and_tcp_port()
     workdir = tmp_path / "carrier"
     workdir.mkdir()
@@ -203,6 +205,15 @@ def test_an_api_call_through_a_digest_trunk_connects_is_watched_and_hung_up(tmp_
             assert recording.headers["content-type"] == "audio/wav"
             assert recording.content[:4] == b"RIFF"
         assert carrier.wait(timeout=30) == 0, carrier.stdout.read() if carrier.stdout else ""
+        # After a restart the call is no longer in memory: its stored record leads to the same WAV.
+        with serving(tmp_path / "var", sip_port=sip_port) as (url, _):
+            api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"})
+            again = api.get(f"/v1/calls/{call['id']}/recording")
+            assert again.status_code == 200, again.text
+            assert again.content == recording.content
+            assert api.get(f"/v1/calls/{call['id']}").json()["recording"] is True
+            missing = api.get("/v1/calls/call_01AAAAAAAAAAAAAAAAAAAAAAAA/recording")
+            assert missing.status_code == 404
     finally:
         if carrier.poll() is None:
             carrier.kill()

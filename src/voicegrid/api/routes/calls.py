@@ -4,6 +4,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -171,6 +172,15 @@ def _live(ctx: Ctx, business_id: str, call_id: str) -> Call | None:
     return service.find(business_id, call_id) if service is not None else None
 
 
+def _kept_wav(ctx: Ctx, business_id: str, call_id: str) -> Path | None:
+    """Where this node keeps the call's recording (whether or not it exists); None without telephony."""
+    control = ctx.services.calls.control if ctx.services.calls is not None else None
+    safe = call_id.replace("_", "").replace("-", "").isalnum()  # an id we made, never a path
+    if not safe or control is None or control.recordings_dir is None:
+        return None
+    return control.recordings_dir / business_id / f"{call_id}.wav"
+
+
 def _service(ctx: Ctx) -> CallService:
     service = ctx.services.calls
     if service is None:
@@ -280,10 +290,8 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
             live.recording_path = None
         elif not erased:
             raise NotFound()
-        control = ctx.services.calls.control if ctx.services.calls is not None else None
-        safe = call_id.replace("_", "").replace("-", "").isalnum()  # an id we made, never a path
-        if safe and control is not None and control.recordings_dir is not None:  # this node's copy
-            wav = control.recordings_dir / business / f"{call_id}.wav"
+        wav = _kept_wav(ctx, business, call_id)
+        if wav is not None:  # this node's copy
             await asyncio.to_thread(wav.unlink, missing_ok=True)
         _audit(ctx, owner, "erase", call_id, {"content": "transcript and recording"})
         await ctx.session.commit()
@@ -396,13 +404,27 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         responses={200: {"content": {"audio/wav": {}}}},
     )
     async def get_recording(loc: Loc, call_id: IdPath) -> FileResponse:
+        """From the call in memory; for an older call (or after a restart), from its stored record and
+        the WAV this node kept. A recording kept by another node is named, not served."""
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
-        call = _service(ctx).get(owner.business_id or "", call_id)
-        path = call.recording_path
+        business = owner.business_id or ""
+        _service(ctx)
+        live = _live(ctx, business, call_id)
+        path = live.recording_path if live is not None else None
+        if live is None:
+            record = await get_call_record(ctx.session, business, call_id)
+            if record is None:
+                raise NotFound()
+            if not record.get("recording"):
+                raise NotFound("this call has no recording")
+            here = ctx.services.records.node if ctx.services.records is not None else None
+            if record.get("node") != here:
+                raise NotFound(f"the recording is kept by node {record.get('node')}; ask that node")
+            path = _kept_wav(ctx, business, call_id)
         if path is None or not await asyncio.to_thread(path.is_file):
-            raise NotFound("this call has no recording")
-        return FileResponse(path, media_type="audio/wav", filename=f"{call.id}.wav")
+            raise NotFound("this call has no recording (it was erased, or is past its retention)")
+        return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
 
     @router.post("/{call_id}/hangup", response_model=CallOut, status_code=202, summary="Hang up a call")
     async def hangup_call(loc: Loc, call_id: IdPath) -> Any:
