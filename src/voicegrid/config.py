@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="how often trunk registrations follow the database"
     )
     public_url: str | None = Field(default=None, description="URL the API is reached at, for links")
+    otlp_endpoint: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="OTLP/HTTP traces URL (e.g. http://collector:4318/v1/traces): a trace per call; "
+        "absent: no traces",
+    )
     admin_key: SecretStr | None = Field(default=None, description="platform owner key; else generated")
     secret_key: SecretStr | None = Field(
         default=None, description="base64 of 32 bytes encrypting secrets at rest; else <data_dir>/secret.key"

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
+from voicegrid.analytics.tracing import CallTracer
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api import AppServices, create_app
 from voicegrid.api.routes.capacity import load_provider_limits
@@ -102,6 +103,7 @@ async def build_platform(settings: Settings) -> Platform:
             on_result=call_metrics.webhook_ended,
         )
         call_metrics.watch_webhooks(lambda: webhooks.pending)
+        tracer = CallTracer(settings.otlp_endpoint, settings.node_id) if settings.otlp_endpoint else None
         services.records = CallRecords(
             recorder,
             catalog,
@@ -109,6 +111,7 @@ async def build_platform(settings: Settings) -> Platform:
             node=settings.node_id,
             metrics=call_metrics,
             webhooks=webhooks,
+            tracer=tracer,
         )
         services.provider_slots = ProviderSlots(
             await load_provider_limits(services.sessions), backend, metrics
@@ -242,6 +245,8 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             await records.recorder.aclose()
             if records.webhooks is not None:
                 await records.webhooks.aclose()
+            if records.tracer is not None:
+                await asyncio.to_thread(records.tracer.shutdown)
     finally:
         if platform.services.admission is not None:
             await platform.services.admission.backend.aclose()

@@ -6,6 +6,7 @@ sources) leave no record: they belong to nobody.
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voicegrid.analytics import CallFacts, JournalError, Recorder, build_record
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.privacy import masked
+from voicegrid.analytics.tracing import CallTracer
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.catalog import Catalog, rate
 from voicegrid.core.clock import utcnow
@@ -58,10 +60,11 @@ class CallRecords:
         node: str | None = None,
         metrics: CallMetrics | None = None,
         webhooks: WebhookSender | None = None,
+        tracer: CallTracer | None = None,
     ) -> None:
         self.recorder, self.catalog, self.sessions, self.node = recorder, catalog, sessions, node
         self.metrics = metrics
-        self.webhooks = webhooks
+        self.webhooks, self.tracer = webhooks, tracer
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def billing(self, business_id: str) -> Billing | None:
@@ -136,6 +139,12 @@ class CallRecords:
         call.call_record = record
         if self.metrics is not None:
             self.metrics.observe(record)
+        if self.tracer is not None:
+            try:  # the pipeline stamps turns on the monotonic clock; the trace wants Unix time
+                turns = list((conversation or {}).get("turns", []))
+                self.tracer.call_ended(record, turns, time.time() - time.monotonic())
+            except Exception:  # a trace is worth a log line, never the record
+                log.exception("call %s: no trace", call.id)
         try:
             await self.recorder.record(record)
         except JournalError:

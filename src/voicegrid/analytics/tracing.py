@@ -1,0 +1,178 @@
+"""A trace per call, sent over OTLP/HTTP to the operator's own collector (the OpenTelemetry Collector,
+Jaeger, Tempo, Honeycomb, ...), when `otlp_endpoint` is set.
+
+The trace is written once the call's record is made, from what the call already measured, so tracing
+adds nothing to the media path:
+
+    call                      created -> ended; the record's ids, outcome, cost and providers
+      turn <n>                the caller stopped speaking -> our first packet of the reply
+        endpointing           the configured quiet that ended the caller's turn
+        stt.final             the STT's final transcript, after it was told to finalize
+        llm.first_token       the LLM's first token, after the turn was handed to it
+        tts.first_audio       the TTS's first audio, after the first sentence was sent
+
+Failovers are events on the call span. Spans go out in batches from the SDK's own thread, each
+request bounded by `timeout_s`; a collector that is down costs dropped spans (counted by the SDK's
+log), never a call or a record. The exporter also reads the standard `OTEL_EXPORTER_OTLP_*` settings
+(headers for a hosted collector's key, certificates, compression).
+"""
+
+import logging
+import socket
+from datetime import datetime
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
+
+log = logging.getLogger(__name__)
+
+# name, start stamp, end stamp, provider key: the parts of a turn, as the pipeline stamps them
+PARTS = (
+    ("endpointing", "speech_end_at", "stt_finalize_at", None),
+    ("stt.final", "stt_finalize_at", "stt_final_at", "stt"),
+    ("llm.first_token", "turn_end_at", "llm_first_token_at", "llm_provider"),
+    ("tts.first_audio", "tts_request_at", "tts_first_audio_at", "tts_provider"),
+)
+FAILED_OUTCOMES = {"failed"}
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * 1_000_000_000)
+
+
+def _wall_ns(iso: Any) -> int | None:
+    if not isinstance(iso, str):
+        return None
+    try:
+        return _ns(datetime.fromisoformat(iso).timestamp())
+    except ValueError:
+        return None
+
+
+def _attributes(values: dict[str, Any]) -> dict[str, str | int | float | bool]:
+    return {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
+
+
+class CallTracer:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        node: str | None = None,
+        *,
+        timeout_s: float = 5.0,
+        exporter: SpanExporter | None = None,
+        schedule_delay_ms: int = 2000,
+    ) -> None:
+        resource = Resource.create(
+            {"service.name": "voicegrid", "service.instance.id": node or socket.gethostname()}
+        )
+        self.provider = TracerProvider(resource=resource)
+        self.provider.add_span_processor(
+            BatchSpanProcessor(
+                exporter or OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s),
+                max_queue_size=20_000,
+                schedule_delay_millis=schedule_delay_ms,
+                export_timeout_millis=int(timeout_s * 1000),
+            )
+        )
+        self.tracer = self.provider.get_tracer("voicegrid")
+        self.traced = 0
+
+    def call_ended(self, record: dict[str, Any], turns: list[dict[str, Any]], wall_offset_s: float) -> None:
+        """Spans for one call: `record` as stored; `turns` as the pipeline stamped them, on a clock
+        that `wall_offset_s` turns into Unix time."""
+        start, end = _wall_ns(record.get("created_at")), _wall_ns(record.get("ended_at"))
+        if start is None:
+            return
+        cost = record.get("cost") or {}
+        providers = record.get("providers") or {}
+        root = self.tracer.start_span(
+            "call",
+            kind=SpanKind.SERVER if record.get("direction") == "inbound" else SpanKind.CLIENT,
+            start_time=start,
+            attributes=_attributes(
+                {
+                    "voicegrid.call.id": record.get("id"),
+                    "voicegrid.business.id": record.get("business_id"),
+                    "voicegrid.agent.id": record.get("agent_id"),
+                    "voicegrid.call.direction": record.get("direction"),
+                    "voicegrid.call.outcome": record.get("outcome"),
+                    "voicegrid.call.ended_by": record.get("ended_by"),
+                    "voicegrid.call.answered_s": record.get("answered_s"),
+                    "voicegrid.call.turns": len(turns),
+                    "voicegrid.cost.total": cost.get("total"),
+                    "voicegrid.cost.billable_total": cost.get("billable_total"),
+                    "voicegrid.cost.currency": cost.get("currency"),
+                    "sip.call_id": record.get("sip_call_id"),
+                    **{
+                        f"voicegrid.provider.{stage}": ",".join(map(str, names))
+                        for stage, names in providers.items()
+                    },
+                }
+            ),
+        )
+        for failure in record.get("failovers") or []:
+            error = failure.get("error") or {}
+            root.add_event(
+                "failover",
+                _attributes(
+                    {
+                        "stage": failure.get("stage"),
+                        "provider": error.get("provider"),
+                        "kind": error.get("kind"),
+                    }
+                ),
+            )
+        if record.get("outcome") in FAILED_OUTCOMES:
+            root.set_status(Status(StatusCode.ERROR, str(record.get("outcome"))))
+        stt = next(iter(providers.get("stt") or []), None)
+        for turn in turns:
+            self._turn(root, turn, wall_offset_s, stt)
+        root.end(end_time=max(end or start, start))
+        self.traced += 1
+
+    def _turn(self, root: Span, turn: dict[str, Any], offset: float, stt: str | None) -> None:
+        begin, finish = turn.get("speech_end_at"), turn.get("first_packet_at")
+        if not isinstance(begin, int | float) or not isinstance(finish, int | float) or finish < begin:
+            return
+        context = set_span_in_context(root)
+        span = self.tracer.start_span(
+            f"turn {turn.get('index')}",
+            context=context,
+            start_time=_ns(begin + offset),
+            attributes=_attributes(
+                {
+                    "voicegrid.turn.index": turn.get("index"),
+                    "voicegrid.turn.voice_to_voice_ms": turn.get("voice_to_voice_ms"),
+                    "voicegrid.turn.platform_ms": turn.get("platform_ms"),
+                    "voicegrid.turn.interrupted": bool(turn.get("interrupted")),
+                }
+            ),
+        )
+        inner = set_span_in_context(span)
+        for name, first, last, who in PARTS:
+            a, b = turn.get(first), turn.get(last)
+            if not isinstance(a, int | float) or not isinstance(b, int | float) or b < a:
+                continue
+            provider = stt if who == "stt" else turn.get(who) if who else None
+            part = self.tracer.start_span(
+                name,
+                context=inner,
+                kind=SpanKind.CLIENT if who else SpanKind.INTERNAL,
+                start_time=_ns(a + offset),
+                attributes=_attributes({"voicegrid.provider": provider}),
+            )
+            part.end(end_time=_ns(b + offset))
+        span.end(end_time=_ns(finish + offset))
+
+    def shutdown(self) -> None:
+        """Send what is batched (bounded by the export timeout) and stop. Blocking: call it off the
+        event loop."""
+        try:
+            self.provider.shutdown()
+        except Exception:  # a collector gone at shutdown costs its spans, nothing else
+            log.warning("tracing: shutdown failed", exc_info=True)
