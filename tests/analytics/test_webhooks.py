@@ -223,3 +223,27 @@ async def test_an_event_whose_endpoint_name_does_not_resolve_waits_for_its_retry
     await sender.aclose()
     assert [d.attempt for d in _waiting(tmp_path)] == [1]  # kept, with its next try in 30 s
     assert (sender.pending, sender.failed) == (1, 0)
+
+
+async def test_an_attempt_that_fails_inside_the_sender_is_retried_not_stranded(tmp_path: Path) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    keys = iter([RuntimeError("the key store hiccuped"), KEY])
+
+    def signing_key(_business_id: str) -> bytes:
+        key = next(keys)
+        if isinstance(key, Exception):
+            raise key
+        return key
+
+    sender = WebhookSender(tmp_path, signing_key, allow_private=True, backoff_s=0.01)
+    await sender.start()
+    try:
+        await sender.send(receiver.url, "biz_1", "call.ended", {"id": "call_5"})
+        await receiver.wait_for(1)
+        await asyncio.sleep(0.05)
+        await sender.aclose()
+    finally:
+        await receiver.stop()
+    assert receiver.received[0].headers["x-voicegrid-attempt"] == "2"
+    assert (sender.delivered, sender.pending) == (1, 0)

@@ -209,7 +209,7 @@ class WebhookSender:
             now = self.clock()
             while self._due and self._due[0][0] <= now and len(self._trying) < self.concurrency:
                 delivery = heapq.heappop(self._due)[2]
-                task = asyncio.create_task(self._attempt(delivery))
+                task = asyncio.create_task(self._attempt_guarded(delivery))
                 self._trying.add(task)
                 task.add_done_callback(self._tried)
             wait = None
@@ -244,6 +244,13 @@ class WebhookSender:
             return None
         return response.status_code
 
+    async def _attempt_guarded(self, delivery: Delivery) -> None:
+        try:
+            await self._attempt(delivery)
+        except Exception:  # a bug here must not strand the event: it is tried again, as a failure
+            log.exception("webhook %s to %s: attempt failed unexpectedly", delivery.event, delivery.url)
+            await self._again(delivery, delivery.attempt + 1)
+
     async def _attempt(self, delivery: Delivery) -> None:
         public = True if self.allow_private else await destination_is_public(delivery.url)
         if public is False:
@@ -262,6 +269,12 @@ class WebhookSender:
                 tried,
                 status,
             )
+            return await self._finish(delivery, delivered=False)
+        await self._again(delivery, tried)
+
+    async def _again(self, delivery: Delivery, tried: int) -> None:
+        """Schedule the next attempt after `tried` attempts, or give the event up after the last."""
+        if tried >= self.attempts:
             return await self._finish(delivery, delivered=False)
         again = Delivery(
             **{**asdict(delivery), "attempt": tried, "next_at": self.clock() + self.delay_s(tried)}
