@@ -199,6 +199,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/metrics"): platform_only,
     ("GET", f"{B}/webhook"): business_route("webhooks"),
     ("PUT", f"{B}/webhook"): business_route("webhooks"),
+    ("GET", f"{B}/webhook/deliveries"): business_route("webhooks"),
     ("GET", f"{B}/privacy"): business_route("privacy"),
     ("PUT", f"{B}/privacy"): business_route("privacy"),
     ("GET", f"{B}/rates"): business_route("limits"),
@@ -259,6 +260,8 @@ def no_recording(expect: Expect) -> Expect:
 
     return wrapped
 
+
+EXPECT[("POST", f"{B}/webhook/deliveries/retry")] = accepted(business_route("webhooks"))
 
 for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_route("calls"))):
     EXPECT[("POST", f"{prefix}/calls")] = calls_expect
@@ -338,6 +341,8 @@ class Cases:
         n = next(self.n)
         if path.endswith("/transfer"):
             return {"to": "+15550199"}
+        if path.endswith("/retry"):
+            return None
         if path == "/v1/sessions":
             return {"email": f"nobody{n}@example.com", "password": "not anyone's password"}
         if "/calls" in path:

@@ -27,8 +27,10 @@ import logging
 import os
 import re
 import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,22 @@ class Delivery:
     attempt: int  # attempts made so far
     next_at: float  # unix time of the next attempt
     created_at: float
+    call_id: str = ""
+    last_status: int | None = None  # the endpoint's answer to the last attempt
+    last_error: str = ""  # or why it could not answer
+
+    def view(self) -> dict[str, Any]:
+        """What the business may see of it (not the body: that is the call's record)."""
+        return {
+            "id": self.id, "event": self.event, "call_id": self.call_id or None, "url": self.url,
+            "attempts": self.attempt, "next_attempt_at": _iso(self.next_at),
+            "created_at": _iso(self.created_at), "last_status": self.last_status,
+            "last_error": self.last_error or None,
+        }  # fmt: skip
+
+
+def _iso(unix: float) -> str:
+    return datetime.fromtimestamp(unix, UTC).isoformat(timespec="seconds")
 
 
 def parse_delivery(raw: bytes) -> Delivery:
@@ -83,7 +101,13 @@ def parse_delivery(raw: bytes) -> Delivery:
         raise OutboxError(f"delivery file has id {fields['id'][:40]!r}")
     if fields["event"] not in EVENTS or not fields["url"].startswith(("http://", "https://")):
         raise OutboxError(f"delivery file has event {fields['event']!r} or url {fields['url']!r}")
-    return Delivery(**{k: fields[k] for k in (*texts, "attempt", *numbers)})
+    call_id, status = fields.get("call_id"), fields.get("last_status")
+    return Delivery(
+        **{k: fields[k] for k in (*texts, "attempt", *numbers)},
+        call_id=call_id if isinstance(call_id, str) else "",
+        last_status=status if type(status) is int else None,
+        last_error=str(fields.get("last_error") or "")[:500],
+    )
 
 
 class Outbox:
@@ -158,15 +182,17 @@ class WebhookSender:
         self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
         self._due: list[tuple[float, int, Delivery]] = []  # a heap by next attempt
         self._seq = 0
-        self._ids: set[str] = set()  # waiting in the outbox: due later, or being tried
+        self._waiting: dict[str, Delivery] = {}  # in the outbox, due later or being tried: the latest state
+        self._given_up: deque[Delivery] = deque(maxlen=500)  # recent failures, for the delivery log
         self._trying: set[asyncio.Task[None]] = set()
+        self._in_flight: set[str] = set()  # ids being tried right now
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.delivered = self.failed = self.dropped = 0
 
     @property
     def pending(self) -> int:
-        return len(self._ids)
+        return len(self._waiting)
 
     def delay_s(self, attempt: int) -> float:
         """The wait after `attempt` failed attempts (1, 2, 3, ...)."""
@@ -174,9 +200,8 @@ class WebhookSender:
 
     async def start(self) -> None:
         """Take up what an earlier run left in the outbox, then send as events come."""
-        earlier = [d for d in await self.outbox.load() if d.id not in self._ids]
+        earlier = [d for d in await self.outbox.load() if d.id not in self._waiting]
         for delivery in earlier:
-            self._ids.add(delivery.id)
             self._schedule(delivery)
         if earlier:
             log.info("webhooks: %d events from an earlier run to send", len(earlier))
@@ -184,15 +209,16 @@ class WebhookSender:
 
     async def send(self, url: str, business_id: str, event: str, data: dict[str, Any]) -> None:
         """Queue an event: on disk before this returns (or sent from memory if the disk fails)."""
-        if len(self._ids) >= self.max_pending:
+        if len(self._waiting) >= self.max_pending:
             self.dropped += 1
             self.on_result("dropped")
-            log.warning("webhook %s to %s dropped: %d deliveries pending", event, url, len(self._ids))
+            log.warning("webhook %s to %s dropped: %d deliveries pending", event, url, len(self._waiting))
             return
         now = self.clock()
         body = json.dumps({"event": event, "data": data}, separators=(",", ":"), default=str)
-        delivery = Delivery(new_id("whd"), url, business_id, event, body, 0, now, now)
-        self._ids.add(delivery.id)
+        call_id = str(data.get("id") or "")
+        delivery = Delivery(new_id("whd"), url, business_id, event, body, 0, now, now, call_id)
+        self._waiting[delivery.id] = delivery
         try:
             await self.outbox.save(delivery)
         except OutboxError as exc:
@@ -200,6 +226,7 @@ class WebhookSender:
         self._schedule(delivery)
 
     def _schedule(self, delivery: Delivery) -> None:
+        self._waiting[delivery.id] = delivery
         self._seq += 1
         heapq.heappush(self._due, (delivery.next_at, self._seq, delivery))
         self._kick.set()
@@ -209,6 +236,8 @@ class WebhookSender:
             now = self.clock()
             while self._due and self._due[0][0] <= now and len(self._trying) < self.concurrency:
                 delivery = heapq.heappop(self._due)[2]
+                if self._waiting.get(delivery.id) is not delivery:
+                    continue  # rescheduled since (a retry asked for now), or finished
                 task = asyncio.create_task(self._attempt_guarded(delivery))
                 self._trying.add(task)
                 task.add_done_callback(self._tried)
@@ -224,8 +253,8 @@ class WebhookSender:
         self._trying.discard(task)
         self._kick.set()  # a slot is free
 
-    async def _post(self, delivery: Delivery) -> int | None:
-        """The endpoint's status, or None when it could not be reached in time."""
+    async def _post(self, delivery: Delivery) -> tuple[int | None, str]:
+        """The endpoint's status, or None and why it could not answer in time."""
         body = delivery.body.encode()
         headers = {
             "Content-Type": "application/json",
@@ -238,47 +267,49 @@ class WebhookSender:
             async with asyncio.timeout(self.timeout_s):
                 response = await self._client.post(delivery.url, content=body, headers=headers)
         except (httpx.HTTPError, TimeoutError) as exc:
-            log.info(
-                "webhook %s to %s, attempt %d: %s", delivery.event, delivery.url, delivery.attempt + 1, exc
-            )
-            return None
-        return response.status_code
+            why = str(exc) or type(exc).__name__
+            if isinstance(exc, TimeoutError):
+                why = f"no answer within {self.timeout_s:g} s"
+            attempt = delivery.attempt + 1
+            log.info("webhook %s to %s, attempt %d: %s", delivery.event, delivery.url, attempt, why)
+            return None, why
+        return response.status_code, ""
 
     async def _attempt_guarded(self, delivery: Delivery) -> None:
+        self._in_flight.add(delivery.id)
         try:
             await self._attempt(delivery)
-        except Exception:  # a bug here must not strand the event: it is tried again, as a failure
+        except Exception as exc:  # a bug here must not strand the event: it is tried again, as a failure
             log.exception("webhook %s to %s: attempt failed unexpectedly", delivery.event, delivery.url)
-            await self._again(delivery, delivery.attempt + 1)
+            await self._again(replace(delivery, last_status=None, last_error=f"internal error: {exc}"))
+        finally:
+            self._in_flight.discard(delivery.id)
 
     async def _attempt(self, delivery: Delivery) -> None:
         public = True if self.allow_private else await destination_is_public(delivery.url)
         if public is False:
             log.warning("webhook %s not sent: %s is not a public address", delivery.event, delivery.url)
-            return await self._finish(delivery, delivered=False)
-        status = None if public is None else await self._post(delivery)  # None: no answer (DNS)
+            why = "not a public address (VOICEGRID_WEBHOOK_ALLOW_PRIVATE is off)"
+            return await self._finish(replace(delivery, last_error=why), delivered=False)
+        if public is None:
+            status, why = None, "the host name did not resolve"
+        else:
+            status, why = await self._post(delivery)
+        tried = replace(delivery, last_status=status, last_error=why)
         if status is not None and 200 <= status < 300:
-            return await self._finish(delivery, delivered=True)
-        tried = delivery.attempt + 1
-        refused = status is not None and status < 500 and status not in RETRY_STATUSES
-        if refused or tried >= self.attempts:  # a refusal: retrying would not change it
-            log.warning(
-                "webhook %s to %s given up after %d attempts (%s)",
-                delivery.event,
-                delivery.url,
-                tried,
-                status,
-            )
-            return await self._finish(delivery, delivered=False)
-        await self._again(delivery, tried)
+            return await self._finish(tried, delivered=True)
+        if status is not None and status < 500 and status not in RETRY_STATUSES:
+            log.warning("webhook %s to %s refused (%s): given up", delivery.event, delivery.url, status)
+            return await self._finish(tried, delivered=False)  # retrying would not change a refusal
+        await self._again(tried)
 
-    async def _again(self, delivery: Delivery, tried: int) -> None:
-        """Schedule the next attempt after `tried` attempts, or give the event up after the last."""
+    async def _again(self, delivery: Delivery) -> None:
+        """Schedule the next attempt after this failed one, or give the event up after the last."""
+        tried = delivery.attempt + 1
         if tried >= self.attempts:
-            return await self._finish(delivery, delivered=False)
-        again = Delivery(
-            **{**asdict(delivery), "attempt": tried, "next_at": self.clock() + self.delay_s(tried)}
-        )
+            log.warning("webhook %s to %s given up after %d attempts", delivery.event, delivery.url, tried)
+            return await self._finish(replace(delivery, attempt=tried), delivered=False)
+        again = replace(delivery, attempt=tried, next_at=self.clock() + self.delay_s(tried))
         try:
             await self.outbox.save(again)
         except OutboxError as exc:
@@ -290,9 +321,38 @@ class WebhookSender:
             self.delivered += 1
         else:
             self.failed += 1
+            self._given_up.append(replace(delivery, attempt=max(delivery.attempt, 1)))
         self.on_result("delivered" if delivered else "failed")
-        self._ids.discard(delivery.id)
+        self._waiting.pop(delivery.id, None)
         await self.outbox.remove(delivery.id)
+
+    # ---- the delivery log, for the business -------------------------------------------------------
+    def log_of(self, business_id: str) -> dict[str, list[dict[str, Any]]]:
+        """This node's events for the business still to be sent, and those it gave up, newest first."""
+        waiting = [d for d in self._waiting.values() if d.business_id == business_id]
+        given_up = [d for d in self._given_up if d.business_id == business_id]
+        newest = sorted(waiting, key=lambda d: d.created_at, reverse=True)
+        return {"waiting": [d.view() for d in newest], "given_up": [d.view() for d in reversed(given_up)]}
+
+    async def retry_now(self, business_id: str) -> int:
+        """Try the business's waiting events now, and the ones it gave up once more, with a fresh
+        count of attempts and the same delivery ids. Returns how many are on their way."""
+        now, count = self.clock(), 0
+        for delivery in list(self._waiting.values()):
+            if delivery.business_id == business_id and delivery.id not in self._in_flight:
+                self._schedule(replace(delivery, next_at=now))
+                count += 1
+        revived = [d for d in self._given_up if d.business_id == business_id]
+        for delivery in revived:
+            self._given_up.remove(delivery)
+            fresh = replace(delivery, attempt=0, next_at=now)
+            try:
+                await self.outbox.save(fresh)
+            except OutboxError as exc:
+                log.warning("webhook %s to %s: %s", delivery.event, delivery.url, exc)
+            self._schedule(fresh)
+            count += 1
+        return count
 
     async def aclose(self, grace_s: float = 2.0) -> None:
         """Stop; attempts under way get `grace_s` to finish. What waits stays in the outbox for the next

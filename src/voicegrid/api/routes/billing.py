@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
+from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.owners import IdPath, business_owner, platform_only, reseller_owner
@@ -249,3 +250,66 @@ async def put_webhook(business_id: IdPath, body: WebhookBody, ctx: CtxDep) -> An
 
     business = await _update_business(ctx, business_id, "webhooks", "webhook", body, apply)
     return _webhook_out(ctx, business)
+
+
+class DeliveryOut(Out):
+    id: str
+    event: str
+    call_id: str | None
+    url: str
+    attempts: int
+    next_attempt_at: str
+    created_at: str
+    last_status: int | None = Field(description="the endpoint's answer to the last attempt")
+    last_error: str | None = Field(description="or why it could not answer")
+
+
+class DeliveriesOut(Out):
+    node: str | None = Field(description="each node sends the events of the calls it took")
+    waiting: list[DeliveryOut] = Field(description="still to be sent, newest first")
+    given_up: list[DeliveryOut] = Field(description="refused, or failed at every attempt (the last 500)")
+
+
+class RetryOut(Out):
+    retried: int
+
+
+def _sender(ctx: Ctx) -> "WebhookSender | None":
+    records = ctx.services.records
+    return records.webhooks if records is not None else None
+
+
+@router.get(
+    "/v1/businesses/{business_id}/webhook/deliveries",
+    response_model=DeliveriesOut,
+    summary="Call events this node has still to send, or gave up",
+)
+async def get_deliveries(business_id: IdPath, ctx: CtxDep) -> Any:
+    await _business(ctx, business_id, "webhooks")
+    sender = _sender(ctx)
+    node = ctx.services.records.node if ctx.services.records is not None else None
+    found = sender.log_of(business_id) if sender is not None else {"waiting": [], "given_up": []}
+    return DeliveriesOut(node=node, **found)
+
+
+@router.post(
+    "/v1/businesses/{business_id}/webhook/deliveries/retry",
+    response_model=RetryOut,
+    status_code=202,
+    summary="Send the waiting call events now, and the given-up ones once more",
+)
+async def retry_deliveries(business_id: IdPath, ctx: CtxDep) -> Any:
+    owner = await business_owner(ctx, business_id, "webhooks", Action.WRITE)
+    sender = _sender(ctx)
+    retried = await sender.retry_now(business_id) if sender is not None else 0
+    audit.record(
+        ctx,
+        "retry",
+        "webhook",
+        business_id,
+        business_id=business_id,
+        reseller_id=owner.reseller_id,
+        changes={"retried": retried},
+    )
+    await ctx.session.commit()
+    return RetryOut(retried=retried)
