@@ -75,10 +75,7 @@ class OutboundQueue:
         raise OverLimit(f"{waiter.refusal.limit} (queued {deadline_s:g} s)", waiter.refusal.retry_after_s)
 
     def _hand_back(self, lease: Lease) -> None:
-        async def release() -> None:
-            await self.release(lease)
-
-        task = asyncio.get_running_loop().create_task(release())
+        task = asyncio.ensure_future(self.release(lease))
         self._returning.add(task)
         task.add_done_callback(self._returning.discard)
 

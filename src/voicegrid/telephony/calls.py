@@ -793,6 +793,11 @@ class CallControl:
         call.outcome = call.outcome or outcome or "completed"
         call.ended.set()
         self._run_on_end(call)
+        self.announce_ended(call)
+
+    def announce_ended(self, call: Call) -> None:
+        """Tell the end listeners (records, metrics) that `call` ended; also for calls that never
+        reached SIP (an outbound call that left the queue undialled)."""
         for listener in self.ended_listeners:
             try:
                 listener(call)

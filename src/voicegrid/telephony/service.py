@@ -86,7 +86,6 @@ class CallService:
         self.admission = admission or Admission(MemoryBackend())  # shared with inbound routing
         self.queued: dict[str, Call] = {}  # outbound calls waiting for capacity, by id
         self._waiting: dict[str, asyncio.Task[None]] = {}  # the task that dials each, once admitted
-        self._tasks: set[asyncio.Task[None]] = set()
         self.voice_agent = voice_agent
         self.control = control
         self.sessions = sessions
@@ -231,9 +230,7 @@ class CallService:
                 break
             del self.queued[oldest]
         task = asyncio.get_running_loop().create_task(self._dial_when_admitted(queued, out, refusal))
-        self._tasks.add(task)
         self._waiting[queued.id] = task
-        task.add_done_callback(self._tasks.discard)
         task.add_done_callback(lambda _: self._waiting.pop(queued.id, None))
         return queued
 
@@ -258,11 +255,8 @@ class CallService:
         queued.outcome = queued.outcome or outcome
         queued.state, queued.ended_at, queued.ended_by = CallState.ENDED, utcnow(), "local"
         queued.ended.set()
-        for listener in self.control.ended_listeners if self.control is not None else []:
-            try:
-                listener(queued)
-            except Exception:  # one listener's bug must not keep the others from the end
-                log.exception("call end listener failed for queued call %s", queued.id)
+        if self.control is not None:
+            self.control.announce_ended(queued)
 
     async def drain_queue(self) -> int:
         """End every queued call as `drained` and dial none of them (the node is stopping); their
