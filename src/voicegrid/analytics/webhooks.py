@@ -21,6 +21,7 @@ business's dead endpoint must not fill the node's disk), and at most `concurrenc
 
 import asyncio
 import contextlib
+import functools
 import heapq
 import json
 import logging
@@ -184,8 +185,7 @@ class WebhookSender:
         self._seq = 0
         self._waiting: dict[str, Delivery] = {}  # in the outbox, due later or being tried: the latest state
         self._given_up: deque[Delivery] = deque(maxlen=500)  # recent failures, for the delivery log
-        self._trying: set[asyncio.Task[None]] = set()
-        self._in_flight: set[str] = set()  # ids being tried right now
+        self._trying: dict[str, asyncio.Task[None]] = {}  # attempts under way, by delivery id
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.delivered = self.failed = self.dropped = 0
@@ -218,11 +218,17 @@ class WebhookSender:
         body = json.dumps({"event": event, "data": data}, separators=(",", ":"), default=str)
         call_id = str(data.get("id") or "")
         delivery = Delivery(new_id("whd"), url, business_id, event, body, 0, now, now, call_id)
-        self._waiting[delivery.id] = delivery
+        self._waiting[delivery.id] = delivery  # counted at once, while the file is written
+        await self._keep(delivery)
+
+    async def _keep(self, delivery: Delivery) -> None:
+        """Write the delivery's outbox file, then schedule it (from memory alone if the disk fails)."""
         try:
             await self.outbox.save(delivery)
         except OutboxError as exc:
-            log.warning("webhook %s to %s: %s; it is tried from memory only", event, url, exc)
+            log.warning(
+                "webhook %s to %s: %s; it is tried from memory only", delivery.event, delivery.url, exc
+            )
         self._schedule(delivery)
 
     def _schedule(self, delivery: Delivery) -> None:
@@ -239,8 +245,8 @@ class WebhookSender:
                 if self._waiting.get(delivery.id) is not delivery:
                     continue  # rescheduled since (a retry asked for now), or finished
                 task = asyncio.create_task(self._attempt_guarded(delivery))
-                self._trying.add(task)
-                task.add_done_callback(self._tried)
+                self._trying[delivery.id] = task
+                task.add_done_callback(functools.partial(self._tried, delivery.id))
             wait = None
             if self._due and len(self._trying) < self.concurrency:
                 wait = max(0.0, self._due[0][0] - now)
@@ -249,8 +255,8 @@ class WebhookSender:
                 async with asyncio.timeout(wait):
                     await self._kick.wait()
 
-    def _tried(self, task: asyncio.Task[None]) -> None:
-        self._trying.discard(task)
+    def _tried(self, delivery_id: str, _task: "asyncio.Task[None]") -> None:
+        self._trying.pop(delivery_id, None)
         self._kick.set()  # a slot is free
 
     async def _post(self, delivery: Delivery) -> tuple[int | None, str]:
@@ -267,23 +273,22 @@ class WebhookSender:
             async with asyncio.timeout(self.timeout_s):
                 response = await self._client.post(delivery.url, content=body, headers=headers)
         except (httpx.HTTPError, TimeoutError) as exc:
-            why = str(exc) or type(exc).__name__
-            if isinstance(exc, TimeoutError):
-                why = f"no answer within {self.timeout_s:g} s"
+            timed_out = isinstance(exc, TimeoutError)
+            why = f"no answer within {self.timeout_s:g} s" if timed_out else str(exc) or type(exc).__name__
             attempt = delivery.attempt + 1
             log.info("webhook %s to %s, attempt %d: %s", delivery.event, delivery.url, attempt, why)
             return None, why
         return response.status_code, ""
 
     async def _attempt_guarded(self, delivery: Delivery) -> None:
-        self._in_flight.add(delivery.id)
         try:
             await self._attempt(delivery)
         except Exception as exc:  # a bug here must not strand the event: it is tried again, as a failure
             log.exception("webhook %s to %s: attempt failed unexpectedly", delivery.event, delivery.url)
-            await self._again(replace(delivery, last_status=None, last_error=f"internal error: {exc}"))
-        finally:
-            self._in_flight.discard(delivery.id)
+            why = f"internal error: {exc}"
+            await self._again(
+                replace(delivery, attempt=delivery.attempt + 1, last_status=None, last_error=why)
+            )
 
     async def _attempt(self, delivery: Delivery) -> None:
         public = True if self.allow_private else await destination_is_public(delivery.url)
@@ -295,7 +300,7 @@ class WebhookSender:
             status, why = None, "the host name did not resolve"
         else:
             status, why = await self._post(delivery)
-        tried = replace(delivery, last_status=status, last_error=why)
+        tried = replace(delivery, attempt=delivery.attempt + 1, last_status=status, last_error=why)
         if status is not None and 200 <= status < 300:
             return await self._finish(tried, delivered=True)
         if status is not None and status < 500 and status not in RETRY_STATUSES:
@@ -304,24 +309,21 @@ class WebhookSender:
         await self._again(tried)
 
     async def _again(self, delivery: Delivery) -> None:
-        """Schedule the next attempt after this failed one, or give the event up after the last."""
-        tried = delivery.attempt + 1
-        if tried >= self.attempts:
-            log.warning("webhook %s to %s given up after %d attempts", delivery.event, delivery.url, tried)
-            return await self._finish(replace(delivery, attempt=tried), delivered=False)
-        again = replace(delivery, attempt=tried, next_at=self.clock() + self.delay_s(tried))
-        try:
-            await self.outbox.save(again)
-        except OutboxError as exc:
-            log.warning("webhook %s to %s: %s", delivery.event, delivery.url, exc)
-        self._schedule(again)
+        """Schedule the next attempt after a failed one (counted in `delivery.attempt`), or give the
+        event up after the last."""
+        if delivery.attempt >= self.attempts:
+            log.warning(
+                "webhook %s to %s given up after %d attempts", delivery.event, delivery.url, delivery.attempt
+            )
+            return await self._finish(delivery, delivered=False)
+        await self._keep(replace(delivery, next_at=self.clock() + self.delay_s(delivery.attempt)))
 
     async def _finish(self, delivery: Delivery, *, delivered: bool) -> None:
         if delivered:
             self.delivered += 1
         else:
             self.failed += 1
-            self._given_up.append(replace(delivery, attempt=max(delivery.attempt, 1)))
+            self._given_up.append(delivery)
         self.on_result("delivered" if delivered else "failed")
         self._waiting.pop(delivery.id, None)
         await self.outbox.remove(delivery.id)
@@ -339,18 +341,13 @@ class WebhookSender:
         count of attempts and the same delivery ids. Returns how many are on their way."""
         now, count = self.clock(), 0
         for delivery in list(self._waiting.values()):
-            if delivery.business_id == business_id and delivery.id not in self._in_flight:
+            if delivery.business_id == business_id and delivery.id not in self._trying:
                 self._schedule(replace(delivery, next_at=now))
                 count += 1
         revived = [d for d in self._given_up if d.business_id == business_id]
         for delivery in revived:
             self._given_up.remove(delivery)
-            fresh = replace(delivery, attempt=0, next_at=now)
-            try:
-                await self.outbox.save(fresh)
-            except OutboxError as exc:
-                log.warning("webhook %s to %s: %s", delivery.event, delivery.url, exc)
-            self._schedule(fresh)
+            await self._keep(replace(delivery, attempt=0, next_at=now))
             count += 1
         return count
 
@@ -362,7 +359,7 @@ class WebhookSender:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._trying:
-            _, unfinished = await asyncio.wait(set(self._trying), timeout=grace_s)
+            _, unfinished = await asyncio.wait(set(self._trying.values()), timeout=grace_s)
             for task in unfinished:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
