@@ -18,6 +18,14 @@ from voicegrid.core.webhooks import destination_is_public, verify
 KEY = b"k" * 32
 
 
+async def _settle(receiver: Receiver, count: int, *senders: WebhookSender, linger_s: float = 0.05) -> None:
+    """Once the receiver has `count` requests and `linger_s` more has passed, the senders stop."""
+    await receiver.wait_for(count)
+    await asyncio.sleep(linger_s)
+    for sender in senders:
+        await sender.aclose()
+
+
 def _sender(outbox: Path, **options: float | bool) -> WebhookSender:
     return WebhookSender(outbox, lambda business_id: KEY if business_id == "biz_1" else b"", **options)  # type: ignore[arg-type]
 
@@ -64,10 +72,7 @@ async def test_a_refusal_is_not_retried_and_a_private_address_is_not_called_on_a
     try:
         await strict.send(receiver.url, "biz_1", "call.started", {"id": "call_2"})
         await lenient.send(receiver.url, "biz_1", "call.started", {"id": "call_2"})
-        await receiver.wait_for(1)
-        await asyncio.sleep(0.2)  # time for a retry, had there been one
-        await strict.aclose()
-        await lenient.aclose()
+        await _settle(receiver, 1, strict, lenient, linger_s=0.2)  # time for a retry, had there been one
     finally:
         await receiver.stop()
     assert len(receiver.received) == 1  # the lenient sender's one try; the strict one never called
@@ -93,9 +98,7 @@ async def test_an_event_waiting_for_its_retry_survives_a_restart_and_goes_with_t
         after = _sender(tmp_path, allow_private=True, backoff_s=30.0, max_backoff_s=0.0)
         after.clock = lambda: time.time() + 60  # the next run starts after the retry was due
         await after.start()
-        await receiver.wait_for(2)
-        await asyncio.sleep(0.05)
-        await after.aclose()
+        await _settle(receiver, 2, after)
     finally:
         await receiver.stop()
     first, second = receiver.received
@@ -118,9 +121,7 @@ async def test_after_its_last_attempt_an_event_is_given_up_and_the_backoff_doubl
     await sender.start()
     try:
         await sender.send(receiver.url, "biz_1", "call.started", {"id": "call_4"})
-        await receiver.wait_for(3)
-        await asyncio.sleep(0.2)  # time for a fourth try, had there been one
-        await sender.aclose()
+        await _settle(receiver, 3, sender, linger_s=0.2)  # time for a fourth try, had there been one
     finally:
         await receiver.stop()
     assert len(receiver.received) == 3
@@ -152,9 +153,7 @@ async def test_a_damaged_outbox_file_is_set_aside_and_the_good_ones_are_sent(tmp
     sender = _sender(tmp_path, allow_private=True)
     await sender.start()
     try:
-        await receiver.wait_for(1)
-        await asyncio.sleep(0.05)
-        await sender.aclose()
+        await _settle(receiver, 1, sender)
     finally:
         await receiver.stop()
     assert receiver.received[0].headers["x-voicegrid-attempt"] == "3"
@@ -240,9 +239,7 @@ async def test_an_attempt_that_fails_inside_the_sender_is_retried_not_stranded(t
     await sender.start()
     try:
         await sender.send(receiver.url, "biz_1", "call.ended", {"id": "call_5"})
-        await receiver.wait_for(1)
-        await asyncio.sleep(0.05)
-        await sender.aclose()
+        await _settle(receiver, 1, sender)
     finally:
         await receiver.stop()
     assert receiver.received[0].headers["x-voicegrid-attempt"] == "2"
