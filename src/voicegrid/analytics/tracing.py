@@ -25,7 +25,7 @@ from typing import Any
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,14 @@ def _wall_ns(iso: Any) -> int | None:
         return None
 
 
+def _interval(turn: dict[str, Any], first: str, last: str, offset: float) -> tuple[int, int] | None:
+    """The span of two of a turn's stamps, in Unix nanoseconds; None unless both are there, in order."""
+    a, b = turn.get(first), turn.get(last)
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or b < a:
+        return None
+    return _ns(a + offset), _ns(b + offset)
+
+
 def _attributes(values: dict[str, Any]) -> dict[str, str | int | float | bool]:
     return {k: v for k, v in values.items() if isinstance(v, str | int | float | bool)}
 
@@ -64,7 +72,6 @@ class CallTracer:
         node: str | None = None,
         *,
         timeout_s: float = 5.0,
-        exporter: SpanExporter | None = None,
         schedule_delay_ms: int = 2000,
     ) -> None:
         resource = Resource.create(
@@ -73,7 +80,7 @@ class CallTracer:
         self.provider = TracerProvider(resource=resource)
         self.provider.add_span_processor(
             BatchSpanProcessor(
-                exporter or OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s),
+                OTLPSpanExporter(endpoint=endpoint, timeout=timeout_s),
                 max_queue_size=20_000,
                 schedule_delay_millis=schedule_delay_ms,
                 export_timeout_millis=int(timeout_s * 1000),
@@ -136,14 +143,13 @@ class CallTracer:
         self.traced += 1
 
     def _turn(self, root: Span, turn: dict[str, Any], offset: float, stt: str | None) -> None:
-        begin, finish = turn.get("speech_end_at"), turn.get("first_packet_at")
-        if not isinstance(begin, int | float) or not isinstance(finish, int | float) or finish < begin:
+        whole = _interval(turn, "speech_end_at", "first_packet_at", offset)
+        if whole is None:
             return
-        context = set_span_in_context(root)
         span = self.tracer.start_span(
             f"turn {turn.get('index')}",
-            context=context,
-            start_time=_ns(begin + offset),
+            context=set_span_in_context(root),
+            start_time=whole[0],
             attributes=_attributes(
                 {
                     "voicegrid.turn.index": turn.get("index"),
@@ -155,19 +161,19 @@ class CallTracer:
         )
         inner = set_span_in_context(span)
         for name, first, last, who in PARTS:
-            a, b = turn.get(first), turn.get(last)
-            if not isinstance(a, int | float) or not isinstance(b, int | float) or b < a:
+            interval = _interval(turn, first, last, offset)
+            if interval is None:
                 continue
             provider = stt if who == "stt" else turn.get(who) if who else None
             part = self.tracer.start_span(
                 name,
                 context=inner,
                 kind=SpanKind.CLIENT if who else SpanKind.INTERNAL,
-                start_time=_ns(a + offset),
+                start_time=interval[0],
                 attributes=_attributes({"voicegrid.provider": provider}),
             )
-            part.end(end_time=_ns(b + offset))
-        span.end(end_time=_ns(finish + offset))
+            part.end(end_time=interval[1])
+        span.end(end_time=whole[1])
 
     def shutdown(self) -> None:
         """Send what is batched (bounded by the export timeout) and stop. Blocking: call it off the
