@@ -207,9 +207,22 @@ const RANGES = [
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const MAX_RANGE_DAYS = 400; // the API's bound
 
+// A select of [value, label] options showing `value`; `onPick` gets the new value.
+function choiceSelect(attrs, options, value, onPick) {
+  const select = el("select", attrs, options.map(([v, label]) => el("option", { value: v }, label)));
+  select.value = value;
+  select.addEventListener("change", () => onPick(select.value));
+  return select;
+}
+
+// The choice kept under `key`, if it is one of `options`; else `fallback`.
+function storedChoice(key, options, fallback) {
+  const choice = sessionStorage.getItem(key);
+  return options.some(([value]) => value === choice) ? choice : fallback;
+}
+
 function rangeChoice() {
-  const choice = sessionStorage.getItem("voicegrid.range");
-  return RANGES.some(([value]) => value === choice) ? choice : "30";
+  return storedChoice("voicegrid.range", RANGES, "30");
 }
 
 function lastDays(days) {
@@ -250,23 +263,20 @@ function rangeQuery() {
 }
 
 function rangePicker(onChange) {
-  const select = el("select", { id: "range", "aria-label": "Range" },
-    RANGES.map(([value, label]) => el("option", { value }, label)));
-  select.value = rangeChoice();
+  const select = choiceSelect({ id: "range", "aria-label": "Range" }, RANGES, rangeChoice(), (value) => {
+    if (value === "custom") {
+      // Start from the days on show, so switching to "custom" changes nothing until a day is picked.
+      sessionStorage.setItem("voicegrid.custom", JSON.stringify(rangeBounds()));
+    }
+    sessionStorage.setItem("voicegrid.range", value);
+    onChange();
+  });
   const shown = rangeBounds();
   const from = el("input", { id: "range-from", type: "date", "aria-label": "First day", value: shown.from });
   const to = el("input", { id: "range-to", type: "date", "aria-label": "Last day", value: shown.to });
   const problem = el("span", { id: "range-problem", class: "error", role: "alert" });
   const custom = el("span", { class: "range-custom" }, from, "–", to, problem);
   custom.hidden = select.value !== "custom";
-  select.addEventListener("change", () => {
-    if (select.value === "custom") {
-      // Start from the days on show, so switching to "custom" changes nothing until a day is picked.
-      sessionStorage.setItem("voicegrid.custom", JSON.stringify(rangeBounds()));
-    }
-    sessionStorage.setItem("voicegrid.range", select.value);
-    onChange();
-  });
   const picked = () => {
     const why = rangeProblem(from.value, to.value);
     problem.textContent = why;
@@ -283,16 +293,16 @@ function rangePicker(onChange) {
 const DIRECTIONS = [["", "All directions"], ["inbound", "Inbound"], ["outbound", "Outbound"]];
 
 function directionQuery() {
-  const direction = sessionStorage.getItem("voicegrid.direction") || "";
-  return ["inbound", "outbound"].includes(direction) ? `&direction=${direction}` : "";
+  const direction = storedChoice("voicegrid.direction", DIRECTIONS, "");
+  return direction ? `&direction=${direction}` : "";
 }
 
 function directionPicker(onChange) {
-  const select = el("select", { id: "direction", "aria-label": "Direction" },
-    DIRECTIONS.map(([value, label]) => el("option", { value }, label)));
-  select.value = sessionStorage.getItem("voicegrid.direction") || "";
-  select.addEventListener("change", () => { sessionStorage.setItem("voicegrid.direction", select.value); onChange(); });
-  return select;
+  const shown = storedChoice("voicegrid.direction", DIRECTIONS, "");
+  return choiceSelect({ id: "direction", "aria-label": "Direction" }, DIRECTIONS, shown, (value) => {
+    sessionStorage.setItem("voicegrid.direction", value);
+    onChange();
+  });
 }
 
 function kpi(label, value, id) {
@@ -350,11 +360,8 @@ async function calls(page) {
   const agents = (await api(biz("/agents?limit=200"))).items;
   const names = Object.fromEntries(agents.map((a) => [a.id, a.name]));
   const filter = (name, options) => {
-    const select = el("select", { id: "filter-" + name }, el("option", { value: "" }, "any"),
-      options.map(([value, label]) => el("option", { value }, label)));
-    select.value = params.get(name) || "";
-    select.addEventListener("change", () => {
-      if (select.value) params.set(name, select.value); else params.delete(name);
+    const select = choiceSelect({ id: "filter-" + name }, [["", "any"], ...options], params.get(name) || "", (value) => {
+      if (value) params.set(name, value); else params.delete(name);
       location.hash = "#/calls?" + params.toString();
     });
     return el("label", {}, name.replace("_id", ""), select);
