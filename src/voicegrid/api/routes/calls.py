@@ -409,10 +409,10 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
         business = owner.business_id or ""
-        _service(ctx)
-        live = _live(ctx, business, call_id)
-        path = live.recording_path if live is not None else None
-        if live is None:
+        live = _service(ctx).find(business, call_id)  # 503 without telephony
+        if live is not None:
+            path = live.recording_path
+        else:
             record = await get_call_record(ctx.session, business, call_id)
             if record is None:
                 raise NotFound()
