@@ -1,5 +1,6 @@
 """Settings: defaults for the embedded set-up, then a YAML file, then VOICEGRID_* variables, then flags."""
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     YamlConfigSettingsSource,
 )
+
+from voicegrid.core.egress import Destinations
 
 
 class Settings(BaseSettings):
@@ -30,9 +33,18 @@ class Settings(BaseSettings):
     no_rtp_timeout_s: float = Field(default=30.0, gt=0)
     drain_seconds: float = Field(default=30.0, ge=0, description="on SIGTERM, how long calls may go on")
     invite_rate_per_source: float = Field(default=20.0, gt=0, description="new calls per second per source")
-    webhook_allow_private: bool = Field(
+    allow_private_destinations: bool = Field(
         default=False,
-        description="let agents' webhook tools reach loopback, private and link-local addresses",
+        description="let tenants' URLs (provider base URLs, webhooks, webhook tools) reach loopback, "
+        "private and link-local addresses",
+    )
+    destination_networks: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="private networks tenants' URLs may reach all the same (a self-hosted Deepgram)",
+    )
+    webhook_allow_private: bool = Field(
+        default=False, description="deprecated name of allow_private_destinations, still honoured"
     )
     registration_sync_s: float = Field(
         default=30.0, gt=0, description="how often trunk registrations follow the database"
@@ -68,6 +80,21 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("destination_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for net in value:
+            ipaddress.ip_network(net, strict=False)  # a ValueError is the setting's error
+        return value
+
+    @property
+    def destinations(self) -> Destinations:
+        """The one policy for every address a tenant can name."""
+        return Destinations(
+            allow_private=self.allow_private_destinations or self.webhook_allow_private,
+            allowed_networks=tuple(self.destination_networks),
+        )
 
     @property
     def effective_database_url(self) -> str:

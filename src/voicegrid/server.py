@@ -99,7 +99,7 @@ async def build_platform(settings: Settings) -> Platform:
         webhooks = WebhookSender(
             Path(settings.data_dir) / "webhooks",
             lambda business_id: secrets.derive(f"webhook:{business_id}"),
-            allow_private=settings.webhook_allow_private,
+            destinations=settings.destinations,
             on_result=call_metrics.webhook_ended,
         )
         call_metrics.watch_webhooks(lambda: webhooks.pending)
@@ -120,7 +120,7 @@ async def build_platform(settings: Settings) -> Platform:
             services.sessions,
             services.secrets,
             Path(settings.data_dir),
-            webhook_allow_private=settings.webhook_allow_private,
+            destinations=settings.destinations,
             slots=services.provider_slots,
         ).build
     except BaseException:

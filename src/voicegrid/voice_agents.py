@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voicegrid.core.egress import STRICT, Destinations
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.errors import ProviderError
+from voicegrid.providers.options import allowed_options
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
 from voicegrid.providers.stt.pocketsphinx import agent_phrases
 from voicegrid.store.models import Agent, Credential
@@ -40,11 +42,11 @@ class VoiceAgentFactory:
         secrets: SecretBox,
         data_dir: Path,
         *,
-        webhook_allow_private: bool = False,
+        destinations: Destinations = STRICT,
         slots: ProviderSlots | None = None,
     ) -> None:
         self.slots = slots or ProviderSlots()  # provider accounts' fair pools, shared by every call
-        self.webhook_allow_private = webhook_allow_private
+        self.destinations = destinations  # where tenants' base URLs and webhook tools may lead
         self.sessions = sessions
         self.secrets = secrets
         self.model_dir = data_dir / "models"
@@ -71,7 +73,10 @@ class VoiceAgentFactory:
         value = {"stt": agent.stt, "llm": agent.llm, "tts": agent.tts}[stage]
         out = []
         for choice in [value, *value.get("fallbacks", [])]:
-            options = dict(choice.get("options") or {})
+            provider = str(choice["provider"])
+            options, dropped = allowed_options(stage, provider, dict(choice.get("options") or {}))
+            if dropped:
+                log.warning("agent %s: %s options %s are not allowed; ignored", agent.id, provider, dropped)
             api_key = base_url = None
             cred = creds.get(choice.get("credential_id") or "")
             if cred is not None:
@@ -79,30 +84,34 @@ class VoiceAgentFactory:
                     api_key = self.secrets.decrypt(cred.secret_enc, f"credential:{cred.id}")
                 except SecretError:
                     log.warning("credential %s cannot be decrypted; its provider will fail over", cred.id)
-                base_url = cred.base_url
-            provider = str(choice["provider"])
-            if provider == "pocketsphinx":
-                options.setdefault("phrases", agent_phrases(agent.knowledge_base or {}, agent.greeting))
-                options.setdefault("model_dir", str(self.model_dir))
-            elif provider == "knowledge-base":
-                options.setdefault("knowledge_base", agent.knowledge_base or {})
-            elif provider == "espeak-ng":
-                options.setdefault("language", agent.language)
-                if agent.voice:
-                    options.setdefault("voice", agent.voice)
-            elif provider == "elevenlabs" and agent.voice:
-                options.setdefault("voice_id", agent.voice)
+                base_url = cred.base_url  # an endpoint comes from a credential, never from options
+            options.update(self._server_options(provider, agent))  # the server's values win
             out.append(
                 ProviderConfig(
                     provider,
                     model=choice.get("model")
                     or (agent.voice if provider == "deepgram" and stage == "tts" else None),
                     api_key=api_key,
-                    base_url=options.pop("base_url", None) or base_url,
+                    base_url=base_url,
                     options=options,
+                    destinations=self.destinations,
                 )
             )
         return out
+
+    def _server_options(self, provider: str, agent: Agent) -> dict[str, Any]:
+        if provider == "pocketsphinx":
+            return {
+                "phrases": agent_phrases(agent.knowledge_base or {}, agent.greeting),
+                "model_dir": str(self.model_dir),
+            }
+        if provider == "knowledge-base":
+            return {"knowledge_base": agent.knowledge_base or {}}
+        if provider == "espeak-ng":
+            return {"language": agent.language, **({"voice": agent.voice} if agent.voice else {})}
+        if provider == "elevenlabs" and agent.voice:
+            return {"voice_id": agent.voice}
+        return {}
 
     async def build(self, agent: Agent, call_id: str = "") -> VoiceSession:
         creds = await self._credentials(agent)
@@ -136,7 +145,7 @@ class VoiceAgentFactory:
                 signing_key=self.webhook_key(agent.business_id),
                 call_id=call_id,
                 agent_id=agent.id,
-                allow_private=self.webhook_allow_private,
+                destinations=self.destinations,
             ),
         )
         return session

@@ -5,6 +5,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -13,7 +14,14 @@ from hypothesis import strategies as st
 from tests.support.receiver import Receiver
 from voicegrid.analytics.errors import OutboxError
 from voicegrid.analytics.webhooks import Delivery, WebhookSender, parse_delivery
-from voicegrid.core.webhooks import destination_is_public, verify
+from voicegrid.core.egress import (
+    PERMISSIVE,
+    STRICT,
+    DestinationRefused,
+    Destinations,
+    DestinationUnresolved,
+)
+from voicegrid.core.webhooks import verify
 
 KEY = b"k" * 32
 
@@ -26,8 +34,8 @@ async def _settle(receiver: Receiver, count: int, *senders: WebhookSender, linge
         await sender.aclose()
 
 
-def _sender(outbox: Path, **options: float | bool) -> WebhookSender:
-    return WebhookSender(outbox, lambda business_id: KEY if business_id == "biz_1" else b"", **options)  # type: ignore[arg-type]
+def _sender(outbox: Path, **options: Any) -> WebhookSender:
+    return WebhookSender(outbox, lambda business_id: KEY if business_id == "biz_1" else b"", **options)
 
 
 async def test_an_event_is_retried_with_backoff_until_the_endpoint_takes_it_and_is_signed_each_time(
@@ -35,7 +43,7 @@ async def test_an_event_is_retried_with_backoff_until_the_endpoint_takes_it_and_
 ) -> None:
     receiver = Receiver(statuses=[503, 429])
     await receiver.start()
-    sender = _sender(tmp_path, allow_private=True, backoff_s=0.05)
+    sender = _sender(tmp_path, destinations=PERMISSIVE, backoff_s=0.05)
     await sender.start()
     try:
         started = time.monotonic()
@@ -65,8 +73,8 @@ async def test_a_refusal_is_not_retried_and_a_private_address_is_not_called_on_a
 ) -> None:
     receiver = Receiver(statuses=[400])
     await receiver.start()
-    strict = _sender(tmp_path / "strict", allow_private=False, backoff_s=0.01)
-    lenient = _sender(tmp_path / "lenient", allow_private=True, backoff_s=0.01)
+    strict = _sender(tmp_path / "strict", destinations=STRICT, backoff_s=0.01)
+    lenient = _sender(tmp_path / "lenient", destinations=PERMISSIVE, backoff_s=0.01)
     await strict.start()
     await lenient.start()
     try:
@@ -86,7 +94,7 @@ async def test_an_event_waiting_for_its_retry_survives_a_restart_and_goes_with_t
     receiver = Receiver(statuses=[503])
     await receiver.start()
     try:
-        before = _sender(tmp_path, allow_private=True, backoff_s=30.0)  # the retry is far off
+        before = _sender(tmp_path, destinations=PERMISSIVE, backoff_s=30.0)  # the retry is far off
         await before.start()
         await before.send(receiver.url, "biz_1", "call.ended", {"id": "call_3"})
         await receiver.wait_for(1)
@@ -95,7 +103,7 @@ async def test_an_event_waiting_for_its_retry_survives_a_restart_and_goes_with_t
         [waiting] = _waiting(tmp_path)
         assert (waiting.attempt, waiting.event) == (1, "call.ended")
         assert waiting.next_at > time.time() + 20
-        after = _sender(tmp_path, allow_private=True, backoff_s=30.0, max_backoff_s=0.0)
+        after = _sender(tmp_path, destinations=PERMISSIVE, backoff_s=30.0, max_backoff_s=0.0)
         after.clock = lambda: time.time() + 60  # the next run starts after the retry was due
         await after.start()
         await _settle(receiver, 2, after)
@@ -116,7 +124,7 @@ async def test_after_its_last_attempt_an_event_is_given_up_and_the_backoff_doubl
     await receiver.start()
     results: list[str] = []
     sender = WebhookSender(
-        tmp_path, lambda _: KEY, allow_private=True, attempts=3, backoff_s=0.01, on_result=results.append
+        tmp_path, lambda _: KEY, destinations=PERMISSIVE, attempts=3, backoff_s=0.01, on_result=results.append
     )
     await sender.start()
     try:
@@ -150,7 +158,7 @@ async def test_a_damaged_outbox_file_is_set_aside_and_the_good_ones_are_sent(tmp
     good = Delivery("whd_01JD3Q000000000000000000AB", receiver.url, "biz_1", "call.ended", body, 2, 0.0, 0.0)
     _write(tmp_path / f"{good.id}.json", json.dumps(_fields(good)).encode())
     _write(tmp_path / "whd_01JD3Q000000000000000000AC.json", b'{"id": "whd_01JD3Q0000')  # torn by a crash
-    sender = _sender(tmp_path, allow_private=True)
+    sender = _sender(tmp_path, destinations=PERMISSIVE)
     await sender.start()
     try:
         await _settle(receiver, 1, sender)
@@ -205,10 +213,12 @@ def test_an_outbox_file_may_not_name_a_path_outside_the_outbox() -> None:
 
 
 async def test_a_name_that_does_not_resolve_is_tried_again_later_and_a_private_address_never() -> None:
-    assert await destination_is_public("http://name-that-does-not-exist.invalid/hooks", timeout_s=2) is None
-    assert await destination_is_public("http://127.0.0.1:9/hooks") is False
-    assert await destination_is_public("http://10.1.2.3/hooks") is False
-    assert await destination_is_public("not a url") is False
+    policy = Destinations(resolve_timeout_s=2)
+    with pytest.raises(DestinationUnresolved):
+        await policy.resolve("http://name-that-does-not-exist.invalid/hooks")
+    for refused in ("http://127.0.0.1:9/hooks", "http://10.1.2.3/hooks", "not a url"):
+        with pytest.raises(DestinationRefused):
+            await policy.resolve(refused)
 
 
 async def test_an_event_whose_endpoint_name_does_not_resolve_waits_for_its_retry(tmp_path: Path) -> None:
@@ -235,7 +245,7 @@ async def test_an_attempt_that_fails_inside_the_sender_is_retried_not_stranded(t
             raise key
         return key
 
-    sender = WebhookSender(tmp_path, signing_key, allow_private=True, backoff_s=0.01)
+    sender = WebhookSender(tmp_path, signing_key, destinations=PERMISSIVE, backoff_s=0.01)
     await sender.start()
     try:
         await sender.send(receiver.url, "biz_1", "call.ended", {"id": "call_5"})

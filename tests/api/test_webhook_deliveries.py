@@ -6,6 +6,7 @@ import asyncio
 from tests.api.conftest import World
 from tests.support.platform import Running
 from tests.support.receiver import Receiver
+from voicegrid.core.egress import PERMISSIVE
 
 
 async def _until(condition, limit_s: float = 5.0) -> None:  # type: ignore[no-untyped-def]
@@ -23,7 +24,7 @@ async def test_the_delivery_log_shows_each_events_last_answer_and_a_retry_sends_
     assert records is not None
     assert records.webhooks is not None
     sender = records.webhooks
-    sender.allow_private, sender.backoff_s = True, 60.0  # the endpoint is on loopback; retries far off
+    sender.destinations, sender.backoff_s = PERMISSIVE, 60.0  # the endpoint is on loopback; retries far off
     receiver = Receiver(statuses=[503, 400])
     await receiver.start()
     await sender.start()

@@ -7,6 +7,7 @@ from tests.support.voice import Line
 from voicegrid.capacity.leases import Lease
 from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.capacity.metrics import CapacityMetrics
+from voicegrid.core.egress import PERMISSIVE
 from voicegrid.pipeline.events import ProviderFailed
 from voicegrid.pipeline.gating import Account, PlanLimit, ProviderSlots
 from voicegrid.pipeline.session import VoiceSession
@@ -73,7 +74,11 @@ async def test_a_429_through_the_gate_shrinks_the_accounts_slots_and_frees_the_s
     try:
         slots = ProviderSlots({("tts", "deepgram"): PlanLimit(slots=4)})
         config = ProviderConfig(
-            "deepgram", api_key="key", base_url=emulator.http_url, options={"transport": "ws"}
+            "deepgram",
+            api_key="key",
+            base_url=emulator.http_url,
+            options={"transport": "ws"},
+            destinations=PERMISSIVE,
         )
         [tts] = build_tts([config], None, lambda p: slots.gate_tts(p, "business-1", 0.1)).providers
         with pytest.raises(ProviderRateLimited):

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from tests.support.voice import Line
+from voicegrid.core.egress import PERMISSIVE
 from voicegrid.core.webhooks import verify
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
 from voicegrid.pipeline.events import BargeIn, ProviderFailed
@@ -190,7 +191,7 @@ async def test_a_webhook_that_hangs_answers_with_its_timeout_and_a_signed_reques
         {"name": "book", "kind": "webhook", "url": f"http://127.0.0.1:{port}/ok", "timeout_ms": 2000},
         {"name": "stuck", "kind": "webhook", "url": f"http://127.0.0.1:{port}/hang", "timeout_ms": 200},
     ]
-    runner = ToolRunner(tools, signing_key=b"k" * 32, call_id="call_1")
+    runner = ToolRunner(tools, signing_key=b"k" * 32, call_id="call_1", destinations=PERMISSIVE)
     try:
         ok = await runner.run(ToolCall("1", "book", '{"people": 2}'))
         assert json.loads(ok.result) == {"table": "booked"}
@@ -200,7 +201,7 @@ async def test_a_webhook_that_hangs_answers_with_its_timeout_and_a_signed_reques
         assert "did not answer in 0.2 s" in json.loads(stuck.result)["error"]
     finally:
         server.close()
-    guarded = ToolRunner(tools, signing_key=b"k" * 32, allow_private=False)
+    guarded = ToolRunner(tools, signing_key=b"k" * 32)  # the default policy: public addresses only
     refused = await guarded.run(ToolCall("3", "book", "{}"))
     assert "address is not allowed" in json.loads(refused.result)["error"]
     assert len(bodies) == 2  # the guarded call never reached the server

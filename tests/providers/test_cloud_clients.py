@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
+from voicegrid.core.egress import PERMISSIVE
 from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.errors import (
     ProviderAuthError,
@@ -49,7 +50,9 @@ async def emulators() -> AsyncIterator[list[Emulator]]:
 
 def config(provider: str, emulator: Emulator, model: str | None = None, key: str = KEY) -> ProviderConfig:
     base = emulator.http_url + ("/v1" if provider == "openai" else "")
-    return ProviderConfig(provider, model=model, api_key=key, base_url=base, first_byte_timeout_s=1.0)
+    return ProviderConfig(
+        provider, model=model, api_key=key, base_url=base, first_byte_timeout_s=1.0, destinations=PERMISSIVE
+    )
 
 
 async def say(stream: object, seconds: float, rate: int = 16000) -> None:
@@ -173,7 +176,12 @@ async def test_tts_clients_map_each_fault_and_the_next_provider_speaks_the_sente
     options = {"transport": "ws"}
     first = config(provider, broken)
     first = ProviderConfig(
-        first.provider, api_key=KEY, base_url=first.base_url, options=options, first_byte_timeout_s=1.0
+        first.provider,
+        api_key=KEY,
+        base_url=first.base_url,
+        options=options,
+        first_byte_timeout_s=1.0,
+        destinations=PERMISSIVE,
     )
     tts = build_tts([first, config(provider, healthy)], lambda s, e: errors.append(e))
     expected = FAULT_ERRORS[fault]

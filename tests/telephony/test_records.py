@@ -13,6 +13,7 @@ from voicegrid.analytics.rollup import record_deltas
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.catalog import load_catalog
 from voicegrid.core.clock import utcnow
+from voicegrid.core.egress import PERMISSIVE
 from voicegrid.core.webhooks import verify
 from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import get_call_record, write_call_records
@@ -88,7 +89,7 @@ async def test_a_business_with_a_webhook_hears_call_started_and_call_ended_with_
         await session.commit()
     recorder = Recorder(Journal(tmp_path / "journal"), functools.partial(write_call_records, sessions))
     key = b"business-key-32-bytes-long......"
-    sender = WebhookSender(tmp_path / "webhooks", lambda _: key, allow_private=True, backoff_s=0.01)
+    sender = WebhookSender(tmp_path / "webhooks", lambda _: key, destinations=PERMISSIVE, backoff_s=0.01)
     await sender.start()
     records = CallRecords(recorder, load_catalog(), sessions, webhooks=sender)
     call = Call(

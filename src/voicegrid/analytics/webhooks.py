@@ -38,8 +38,10 @@ from typing import Any
 import httpx
 
 from voicegrid.analytics.errors import OutboxError
+from voicegrid.core.egress import STRICT, DestinationRefused, Destinations, DestinationUnresolved
 from voicegrid.core.ids import new_id
-from voicegrid.core.webhooks import destination_is_public, sign
+from voicegrid.core.pinned import PinnedTransport
+from voicegrid.core.webhooks import sign
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +168,7 @@ class WebhookSender:
         outbox_dir: Path,
         signing_key: Callable[[str], bytes],
         *,
-        allow_private: bool = False,
+        destinations: Destinations = STRICT,
         attempts: int = 16,
         backoff_s: float = 1.0,
         max_backoff_s: float = 3600.0,
@@ -177,10 +179,13 @@ class WebhookSender:
         on_result: Callable[[str], None] = lambda _result: None,
     ) -> None:
         self.outbox, self.signing_key = Outbox(outbox_dir), signing_key
-        self.allow_private, self.attempts, self.backoff_s = allow_private, attempts, backoff_s
+        self.attempts, self.backoff_s = attempts, backoff_s
         self.max_backoff_s, self.timeout_s, self.max_pending = max_backoff_s, timeout_s, max_pending
         self.concurrency, self.clock, self.on_result = concurrency, clock, on_result
-        self._client = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self._transport = PinnedTransport(destinations)  # every attempt goes to the address it checked
+        self._client = httpx.AsyncClient(
+            transport=self._transport, timeout=timeout_s, follow_redirects=False, trust_env=False
+        )
         self._due: list[tuple[float, int, Delivery]] = []  # a heap by next attempt
         self._seq = 0
         self._waiting: dict[str, Delivery] = {}  # in the outbox, due later or being tried: the latest state
@@ -189,6 +194,14 @@ class WebhookSender:
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.delivered = self.failed = self.dropped = 0
+
+    @property
+    def destinations(self) -> Destinations:
+        return self._transport.policy
+
+    @destinations.setter
+    def destinations(self, policy: Destinations) -> None:
+        self._transport.policy = policy
 
     @property
     def pending(self) -> int:
@@ -272,7 +285,7 @@ class WebhookSender:
         try:
             async with asyncio.timeout(self.timeout_s):
                 response = await self._client.post(delivery.url, content=body, headers=headers)
-        except (httpx.HTTPError, TimeoutError) as exc:
+        except (httpx.HTTPError, TimeoutError, DestinationUnresolved) as exc:
             timed_out = isinstance(exc, TimeoutError)
             why = f"no answer within {self.timeout_s:g} s" if timed_out else str(exc) or type(exc).__name__
             attempt = delivery.attempt + 1
@@ -291,15 +304,12 @@ class WebhookSender:
             )
 
     async def _attempt(self, delivery: Delivery) -> None:
-        public = True if self.allow_private else await destination_is_public(delivery.url)
-        if public is False:
-            log.warning("webhook %s not sent: %s is not a public address", delivery.event, delivery.url)
-            why = "not a public address (VOICEGRID_WEBHOOK_ALLOW_PRIVATE is off)"
-            return await self._finish(replace(delivery, last_error=why), delivered=False)
-        if public is None:
-            status, why = None, "the host name did not resolve"
-        else:
+        try:
             status, why = await self._post(delivery)
+        except DestinationRefused as exc:
+            log.warning("webhook %s not sent to %s: %s", delivery.event, delivery.url, exc.reason)
+            why = f"{exc.reason} (VOICEGRID_ALLOW_PRIVATE_DESTINATIONS is off)"
+            return await self._finish(replace(delivery, last_error=why), delivered=False)
         tried = replace(delivery, attempt=delivery.attempt + 1, last_status=status, last_error=why)
         if status is not None and 200 <= status < 300:
             return await self._finish(tried, delivered=True)

@@ -4,9 +4,12 @@ The LLM sees each tool as a JSON-schema function. `ToolRunner.run()` never raise
 did wrong: arguments that are not JSON, an unknown tool, a webhook that fails or hangs past its
 timeout all come back as an error text, which the model reads and can recover from.
 
-Webhooks to loopback, private or link-local addresses are refused unless the platform allows them
-(`webhook_allow_private`), so a tenant cannot reach the platform's own network through a tool.
-Webhooks are POSTed as JSON `{"tool", "arguments", "call_id", "agent_id"}` with the header
+A webhook's address passes the platform's one destination policy (`core.egress`: public addresses
+only unless the operator allows private ones) and is connected to as checked; its answer is read
+streamed, at most MAX_RESULT_BYTES of it. A transfer goes only where the tool allows: its `target`,
+or one of its `targets` (a number, a SIP URI, or a number prefix ending in `*`); what the model, and
+so the caller, asks for beyond that is refused. Webhooks are POSTed as JSON
+`{"tool", "arguments", "call_id", "agent_id"}` with the header
 `X-Voicegrid-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under the business's
 webhook key, so the receiver can check origin and freshness.
 """
@@ -19,8 +22,12 @@ from typing import Any
 
 import httpx
 
-from voicegrid.core.webhooks import public_destination, sign
+from voicegrid.core.egress import STRICT, DestinationError, Destinations
+from voicegrid.core.pinned import pinned_client
+from voicegrid.core.webhooks import sign
 from voicegrid.providers.llm.base import ToolCall, ToolSpec
+from voicegrid.tenancy.errors import InvalidInput
+from voicegrid.tenancy.phone import normalize_e164
 
 MAX_RESULT_BYTES = 16 * 1024
 DIGITS = set("0123456789*#ABCDabcd")
@@ -43,9 +50,9 @@ class ToolRunner:
         call_id: str = "",
         agent_id: str = "",
         http: httpx.AsyncClient | None = None,
-        allow_private: bool = True,
+        destinations: Destinations = STRICT,
     ) -> None:
-        self.allow_private = allow_private  # False on a shared platform: no webhook into our network
+        self.destinations = destinations
         self.tools = {str(t["name"]): t for t in tools}
         self.signing_key = signing_key
         self.call_id = call_id
@@ -58,7 +65,9 @@ class ToolRunner:
             kind = tool.get("kind")
             description = str(tool.get("description") or "")
             if kind == "transfer_call":
-                to = {"to": {"type": "string", "description": "number or SIP URI"}}
+                allowed = ", ".join(str(t) for t in tool.get("targets") or [])
+                hint = f"one of: {allowed}" if allowed else "number or SIP URI"
+                to = {"to": {"type": "string", "description": hint}}
                 required = [] if tool.get("target") else ["to"]
                 params = {"type": "object", "properties": to, "required": required}
                 description = description or "Transfer the caller to a person or another number."
@@ -91,9 +100,10 @@ class ToolRunner:
         if kind == "end_call":
             return ToolOutcome(json.dumps({"ok": True}), "end", str(args.get("reason", ""))[:200])
         if kind == "transfer_call":
-            target = str(tool.get("target") or args.get("to") or "")
-            if not target:
-                return ToolOutcome(json.dumps({"error": "say where to transfer: 'to'"}), ok=False)
+            target = allowed_transfer(tool, str(args.get("to") or ""))
+            if target is None:
+                error = {"error": "that is not a transfer target this agent may use"}
+                return ToolOutcome(json.dumps(error), ok=False)
             return ToolOutcome(json.dumps({"ok": True, "to": target}), "transfer", target)
         if kind == "send_dtmf":
             digits = str(args.get("digits", ""))
@@ -102,10 +112,6 @@ class ToolRunner:
             return ToolOutcome(json.dumps({"ok": True}), "dtmf", digits)
         return await self._webhook(tool, call.name, args)
 
-    async def _destination_allowed(self, url: str) -> bool:
-        """Tenants' webhooks may not reach loopback, private or link-local addresses (SSRF)."""
-        return self.allow_private or await public_destination(url)
-
     async def _webhook(self, tool: dict[str, Any], name: str, args: dict[str, Any]) -> ToolOutcome:
         body = json.dumps(
             {"tool": name, "arguments": args, "call_id": self.call_id, "agent_id": self.agent_id}
@@ -113,16 +119,17 @@ class ToolRunner:
         headers = {
             "Content-Type": "application/json",
             "X-Voicegrid-Signature": sign(self.signing_key, body, time.time()),
+            "Accept-Encoding": "identity",  # what is read is capped as it comes: nothing to inflate
         }
         timeout = float(tool.get("timeout_ms", 5000)) / 1000
-        if not await self._destination_allowed(str(tool["url"])):
-            return ToolOutcome(
-                json.dumps({"error": f"the {name} service's address is not allowed"}), ok=False
-            )
-        client = self._http or httpx.AsyncClient()
+        client = self._http or pinned_client(self.destinations, follow_redirects=False)
         try:
             async with asyncio.timeout(timeout):  # a whole-request deadline; httpx times each read
-                response = await client.post(str(tool["url"]), content=body, headers=headers, timeout=timeout)
+                status, text = await _post_capped(client, str(tool["url"]), body, headers, read_s=timeout)
+        except DestinationError as exc:
+            return ToolOutcome(
+                json.dumps({"error": f"the {name} service's address is not allowed: {exc.reason}"}), ok=False
+            )
         except (httpx.TimeoutException, TimeoutError):
             return ToolOutcome(
                 json.dumps({"error": f"the {name} service did not answer in {timeout:g} s"}), ok=False
@@ -134,10 +141,48 @@ class ToolRunner:
         finally:
             if self._http is None:
                 await client.aclose()
-        text = response.content[:MAX_RESULT_BYTES].decode("utf-8", errors="replace")
-        if response.status_code >= 400:
+        if status >= 400:
             return ToolOutcome(
-                json.dumps({"error": f"the {name} service answered {response.status_code}", "body": text}),
-                ok=False,
+                json.dumps({"error": f"the {name} service answered {status}", "body": text}), ok=False
             )
         return ToolOutcome(text or json.dumps({"ok": True}))
+
+
+async def _post_capped(
+    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], *, read_s: float
+) -> tuple[int, str]:
+    """POST, then read at most MAX_RESULT_BYTES of the answer as it streams; the rest is never read."""
+    async with client.stream("POST", url, content=body, headers=headers, timeout=read_s) as response:
+        kept = bytearray()
+        async for chunk in response.aiter_raw():
+            kept += chunk[: MAX_RESULT_BYTES - len(kept)]
+            if len(kept) >= MAX_RESULT_BYTES:
+                break
+        return response.status_code, kept.decode("utf-8", errors="replace")
+
+
+def target_matches(allowed: str, target: str) -> bool:
+    """`+4930*` allows every number that starts +4930; anything else must be the very same target."""
+    if allowed.endswith("*"):
+        return target.startswith("+") and target.startswith(allowed[:-1]) and target[1:].isdigit()
+    return target == allowed
+
+
+def allowed_transfer(tool: dict[str, Any], asked: str) -> str | None:
+    """Where a transfer_call tool sends the caller: its fixed `target`, or what the model asked for if
+    the tool's `targets` allow it (numbers compared in E.164, separators ignored); else None."""
+    fixed = str(tool.get("target") or "")
+    if fixed:
+        return fixed
+    if not asked:
+        return None
+    wanted = asked.strip()
+    if not wanted.startswith(("sip:", "sips:")):
+        try:
+            wanted = normalize_e164(wanted, "to")
+        except InvalidInput:
+            return None
+    for allowed in tool.get("targets") or []:
+        if target_matches(str(allowed), wanted):
+            return wanted
+    return None

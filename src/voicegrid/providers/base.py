@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from voicegrid.core.egress import STRICT, Destinations
 from voicegrid.providers.errors import ProviderAuthError, ProviderConnectError, ProviderError, ProviderTimeout
 
 T = TypeVar("T")
@@ -20,6 +21,7 @@ class ProviderConfig:
     api_key: str | None = None
     base_url: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    destinations: Destinations = STRICT  # where base_url may lead: the platform's one policy
     connect_timeout_s: float = 3.0
     first_byte_timeout_s: float = 4.0  # from request to first token / audio / transcript
     idle_timeout_s: float = 10.0  # between chunks once the answer has started

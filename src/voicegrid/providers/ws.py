@@ -1,20 +1,34 @@
 """WebSocket connect for provider clients: one place maps handshake failures to provider errors."""
 
+import asyncio
 from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 
+from voicegrid.core.egress import DestinationError, Destinations
+from voicegrid.core.pinned import ws_connect_args
 from voicegrid.providers.errors import ProviderConnectError, ProviderError, for_status
 
 MAX_MESSAGE = 4 * 1024 * 1024
 
 
-async def open_ws(provider: str, url: str, headers: dict[str, str], timeout_s: float) -> ClientConnection:
+async def open_ws(
+    provider: str, url: str, headers: dict[str, str], timeout_s: float, destinations: Destinations
+) -> ClientConnection:
+    """The handshake, to the address the destination policy checked for the URL's host."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            target = await destinations.resolve(url)
+    except DestinationError as exc:
+        raise ProviderConnectError(provider, f"endpoint not allowed: {exc.reason}") from exc
+    except TimeoutError as exc:
+        raise ProviderConnectError(provider, "endpoint did not resolve in time") from exc
     try:
         return await connect(
             url,
+            **ws_connect_args(target),
             additional_headers=headers,
             open_timeout=timeout_s,
             max_size=MAX_MESSAGE,

@@ -38,6 +38,8 @@ from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
+from voicegrid.telephony.targets import transfer_target
+from voicegrid.tenancy.errors import InvalidInput
 
 log = logging.getLogger(__name__)
 
@@ -499,7 +501,14 @@ class CallControl:
         self._flush()
         return True
 
-    def _agent_transfer(self, call: Call, to_uri: str) -> None:
+    def _agent_transfer(self, call: Call, to: str) -> None:
+        """The agent's transfer_call: its tool already limited `to` to the targets it may use; the
+        target still passes the one SIP destination check before it becomes a Refer-To."""
+        try:
+            to_uri = transfer_target(to, call.dest)
+        except InvalidInput as exc:
+            log.info("transfer of %s refused: %s", call.call_id, exc.message)
+            return
         if not self.transfer(call, to_uri):
             log.info("transfer of %s to %s asked while the call is not up", call.call_id, to_uri)
 

@@ -22,12 +22,11 @@ from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
 from voicegrid.media.ports import PortsExhausted
 from voicegrid.media.session import Agent as MediaAgent
-from voicegrid.sip.errors import ParseError
-from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.store.models import Agent, Business, Reseller, Trunk
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import Call, CallControl, CallState, DialPlan
 from voicegrid.telephony.rtp_session import agent_for_kind
+from voicegrid.telephony.targets import sip_target, transfer_target
 from voicegrid.tenancy import (
     Conflict,
     Forbidden,
@@ -288,13 +287,7 @@ class CallService:
     def _destination(to: str, trunk: Trunk) -> str:
         """A number becomes sip:<number>@<trunk proxy>; a SIP URI is kept (it still goes via the trunk)."""
         if to.startswith(("sip:", "sips:")):
-            try:
-                uri = parse_uri(to)
-            except ParseError as exc:
-                raise InvalidInput("to", exc.reason) from None
-            if not isinstance(uri, SipUri) or uri.headers is not None:
-                raise InvalidInput("to", "a SIP URI without headers")
-            return str(uri)
+            return sip_target(to)
         number = normalize_e164(to, "to")
         port = f":{trunk.outbound_port}" if trunk.outbound_port != 5060 else ""
         return f"sip:{number}@{trunk.outbound_host}{port}"
@@ -311,18 +304,5 @@ class CallService:
     def transfer(self, call: Call, to: str) -> None:
         if call.state is not CallState.UP:
             raise Conflict(f"the call is {call.state.value}; only an answered call can be transferred")
-        if not self._require().transfer(call, transfer_target(to, call)):
+        if not self._require().transfer(call, transfer_target(to, call.dest)):
             raise Conflict("the call cannot be transferred now")
-
-
-def transfer_target(to: str, call: Call) -> str:
-    """Where a REFER sends the caller: a SIP URI as given; a number at the call's peer (the carrier for
-    an inbound call, our trunk's proxy for an outbound one), which routes numbers on its own network."""
-    if to.startswith(("sip:", "sips:")):
-        return to
-    number = normalize_e164(to, "to")
-    if call.dest is None:
-        return f"tel:{number}"
-    _, host, port = call.dest
-    host = f"[{host}]" if ":" in host else host
-    return f"sip:{number}@{host}" + (f":{port}" if port != 5060 else "")

@@ -1,5 +1,6 @@
 """Agents: who answers a call, what it knows, and which STT, LLM and TTS it speaks through."""
 
+import re
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
@@ -9,8 +10,11 @@ from voicegrid.api.context import Ctx
 from voicegrid.api.owners import Owner
 from voicegrid.api.resources import ResourceSpec
 from voicegrid.api.schemas import In, LongText, Name, ShortText, Stamped
+from voicegrid.providers.options import check_options
 from voicegrid.store.models import Agent, Credential, PhoneNumber
+from voicegrid.telephony.targets import sip_target
 from voicegrid.tenancy import Conflict, InvalidInput
+from voicegrid.tenancy.phone import normalize_e164
 
 # Provider names per stage; the provider registry (pipeline issue) resolves them to clients.
 STT_PROVIDERS = ("pocketsphinx", "deepgram", "simulated")
@@ -77,12 +81,38 @@ class Tool(In):
     url: str | None = Field(default=None, max_length=2000, pattern=r"^https?://[^\s]+$")
     timeout_ms: int = Field(default=5000, ge=100, le=30_000)
     target: str | None = Field(default=None, max_length=200, description="transfer_call: number or SIP URI")
+    targets: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description="transfer_call: where the agent may choose to transfer: numbers, SIP URIs, or a "
+        "number prefix ending in * (+4930*)",
+    )
 
     @model_validator(mode="after")
     def _webhook_has_url(self) -> "Tool":
         if self.kind == "webhook" and not self.url:
             raise ValueError("a webhook tool needs a url")
+        if self.kind == "transfer_call":
+            if not self.target and not self.targets:
+                raise ValueError("a transfer_call tool needs a target, or targets the agent may choose from")
+            self.target = _transfer_destination(self.target) if self.target else None
+            self.targets = [_transfer_destination(t, pattern=True) for t in self.targets]
         return self
+
+
+_PREFIX = re.compile(r"\+[1-9][0-9]{0,14}\*")
+
+
+def _transfer_destination(value: str, *, pattern: bool = False) -> str:
+    """A number (normalised to E.164), a SIP URI without headers, or (in `targets`) a number prefix."""
+    if pattern and _PREFIX.fullmatch(value):
+        return value
+    try:
+        if value.startswith(("sip:", "sips:")):
+            return sip_target(value, "target")
+        return normalize_e164(value, "target")
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from None
 
 
 class AgentFields(In):
@@ -153,6 +183,10 @@ async def _check_stage(ctx: Ctx, owner: Owner, stage: str, value: dict[str, Any]
             raise InvalidInput(
                 f"{where}.provider", f"unknown provider {choice['provider']!r}; known: {known}"
             )
+        try:
+            choice["options"] = check_options(stage, choice["provider"], choice.get("options") or {})
+        except ValueError as exc:
+            raise InvalidInput(f"{where}.options", str(exc)) from None
         cred_id = choice.get("credential_id")
         if cred_id is not None:
             cred = await ctx.session.scalar(

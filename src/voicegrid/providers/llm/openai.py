@@ -11,8 +11,11 @@ import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
+import httpx2
 import openai
 
+from voicegrid.core.egress import DestinationError, Destinations
+from voicegrid.core.pinned import pin_request
 from voicegrid.providers.base import Usage
 from voicegrid.providers.errors import (
     ProviderAuthError,
@@ -28,13 +31,32 @@ from voicegrid.providers.llm.base import Llm, LlmChunk, LlmUsage, Message, TextD
 # One client per account (key, endpoint, timeouts) and event loop: calls share its connection pool,
 # so a turn reuses a warm connection, and no call pays for a client's TLS context (~8 ms of CPU).
 # A pool belongs to the loop that opened its connections, hence the loop in the key.
-_CLIENTS: dict[tuple[asyncio.AbstractEventLoop, str, str | None, float, float], openai.AsyncOpenAI] = {}
+_ClientKey = tuple[asyncio.AbstractEventLoop, str, str | None, float, float, Destinations]
+_CLIENTS: dict[_ClientKey, openai.AsyncOpenAI] = {}
 MAX_CLIENTS = 256
 
 
-def shared_client(api_key: str, base_url: str | None, idle_s: float, connect_s: float) -> openai.AsyncOpenAI:
+class _PinnedTransport(httpx2.AsyncBaseTransport):
+    """The SDK's requests go to the address the destination policy checked (see core.pinned)."""
+
+    def __init__(self, policy: Destinations) -> None:
+        self.policy = policy
+        self.inner = httpx2.AsyncHTTPTransport(trust_env=False)
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await pin_request(self.policy, request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def shared_client(
+    api_key: str, base_url: str | None, idle_s: float, connect_s: float, destinations: Destinations
+) -> openai.AsyncOpenAI:
+    """Its requests (and any redirect) reach only what the destination policy allows, as checked."""
     loop = asyncio.get_running_loop()
-    key = (loop, api_key, base_url, idle_s, connect_s)
+    key = (loop, api_key, base_url, idle_s, connect_s, destinations)
     client = _CLIENTS.get(key)
     if client is None:
         for gone in [k for k in _CLIENTS if k[0].is_closed()]:
@@ -46,6 +68,11 @@ def shared_client(api_key: str, base_url: str | None, idle_s: float, connect_s: 
             base_url=base_url,
             timeout=openai.Timeout(idle_s, connect=connect_s),
             max_retries=0,
+            http_client=httpx2.AsyncClient(
+                transport=_PinnedTransport(destinations),
+                trust_env=False,
+                timeout=openai.Timeout(idle_s, connect=connect_s),
+            ),
         )
     return client
 
@@ -118,6 +145,7 @@ class OpenAiLlm(Llm):
                 self.config.base_url,
                 self.config.idle_timeout_s,
                 self.config.connect_timeout_s,
+                self.config.destinations,
             )
         return self._client
 
@@ -167,6 +195,8 @@ class OpenAiLlm(Llm):
             raise map_error(self.name, exc) from exc
         except openai.OpenAIError as exc:
             raise map_error(self.name, exc) from exc
+        except DestinationError as exc:
+            raise ProviderConnectError(self.name, f"endpoint not allowed: {exc.reason}") from exc
         for index in sorted(calls):
             call = calls[index]
             yield ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])

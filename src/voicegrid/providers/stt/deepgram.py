@@ -61,6 +61,7 @@ class DeepgramStt(Stt):
             self.url(sample_rate, language),
             {"Authorization": f"Token {self.config.api_key}"},
             self.config.connect_timeout_s,
+            self.config.destinations,
         )
         stream = DeepgramStream(
             self.name, sample_rate, usage, ws, flux=(self.config.model or "").startswith("flux")

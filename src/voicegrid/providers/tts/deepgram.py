@@ -20,6 +20,8 @@ from urllib.parse import urlencode
 import httpx
 import numpy as np
 
+from voicegrid.core.egress import DestinationError
+from voicegrid.core.pinned import pinned_client
 from voicegrid.media.session import Pcm
 from voicegrid.providers.base import ProviderConfig, Usage
 from voicegrid.providers.errors import (
@@ -94,7 +96,9 @@ class AuraTts(Tts):
         if self._ws is None:
             url = f"{self._base(True)}/v1/speak?{self._query(sample_rate, rest=False)}"
             headers = {"Authorization": f"Token {self.config.api_key}"}
-            self._ws = await open_ws(self.name, url, headers, self.config.connect_timeout_s)
+            self._ws = await open_ws(
+                self.name, url, headers, self.config.connect_timeout_s, self.config.destinations
+            )
             self._ws_rate, self._needs_clear = sample_rate, False
         return self._ws
 
@@ -136,7 +140,7 @@ class AuraTts(Tts):
         carry = b""
         try:
             async with (
-                httpx.AsyncClient(timeout=timeout) as client,
+                pinned_client(self.config.destinations, timeout=timeout) as client,
                 client.stream("POST", url, headers=headers, json={"text": text}) as response,
             ):
                 if response.status_code >= 400:
@@ -152,6 +156,8 @@ class AuraTts(Tts):
             raise ProviderTimeout(self.name, "REST speak timed out") from exc
         except httpx.HTTPError as exc:
             raise ProviderConnectError(self.name, f"REST speak failed: {type(exc).__name__}") from exc
+        except DestinationError as exc:
+            raise ProviderConnectError(self.name, f"endpoint not allowed: {exc.reason}") from exc
 
 
 def _parse(provider: str, message: str | bytes) -> dict[str, object]:

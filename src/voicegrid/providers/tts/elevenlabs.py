@@ -52,6 +52,7 @@ class ElevenLabsTts(Tts):
             f"{base}/v1/text-to-speech/{voice}/stream-input?{query}",
             {"xi-api-key": self.config.api_key},
             self.config.connect_timeout_s,
+            self.config.destinations,
         )
         carry = b""
         try:

@@ -1,0 +1,55 @@
+"""Connections to tenants' destinations that go to the very address the policy checked.
+
+`PinnedTransport` checks each request's URL (redirects included) with `Destinations.resolve` and sends
+it to the checked address, keeping the name for the Host header and for TLS (SNI and certificate
+checks). `ws_connect_args` does the same for a WebSocket handshake. Proxies from the environment are
+not used for these: they would connect on their own lookup.
+"""
+
+from typing import Any, Protocol
+
+import httpx
+
+from voicegrid.core.egress import Destinations, Target
+
+
+class _Url(Protocol):
+    def copy_with(self, **kwargs: Any) -> Any: ...
+
+
+class _Request(Protocol):
+    url: Any
+    extensions: Any
+
+
+async def pin_request(policy: Destinations, request: _Request) -> None:
+    """Point an httpx (or httpx2, the openai SDK's fork) request at the address the policy checked."""
+    target = await policy.resolve(str(request.url))
+    request.url = request.url.copy_with(host=target.address)
+    request.extensions = {**request.extensions, "sni_hostname": target.host}
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    def __init__(self, policy: Destinations, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        self.policy = policy
+        self.inner = inner or httpx.AsyncHTTPTransport(trust_env=False)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await pin_request(self.policy, request)
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def pinned_client(policy: Destinations, **kwargs: Any) -> httpx.AsyncClient:
+    """An httpx client whose every request passes the policy and goes to the checked address."""
+    return httpx.AsyncClient(transport=PinnedTransport(policy), trust_env=False, **kwargs)
+
+
+def ws_connect_args(target: Target) -> dict[str, Any]:
+    """`websockets.connect` arguments that reach the checked address, with the name kept for TLS."""
+    args: dict[str, Any] = {"host": target.address, "port": target.port, "proxy": None}
+    if target.scheme in ("wss", "https"):
+        args["server_hostname"] = target.host
+    return args
