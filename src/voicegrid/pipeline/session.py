@@ -36,6 +36,7 @@ from voicegrid.pipeline.events import (
     as_dict,
 )
 from voicegrid.pipeline.sentences import SentenceSplitter
+from voicegrid.pipeline.speech import for_speech
 from voicegrid.pipeline.tools import ToolOutcome, ToolRunner
 from voicegrid.providers.base import Meter
 from voicegrid.providers.errors import ProviderError
@@ -506,6 +507,9 @@ class VoiceSession:
 
     async def _speak(self, text: str, turn: TurnMetrics | None) -> None:
         assert self.session is not None
+        text = for_speech(text)  # markdown and emoji are for screens: the words are spoken
+        if not text:
+            return
         entry: list[Any] = [text, 0]
         self._spoken.append(entry)
         if turn is not None and turn.tts_request_at is None:

@@ -1,11 +1,13 @@
 """espeak-ng as the embedded TTS: a subprocess per sentence (GPL-3 stays behind a process boundary).
 
 Options: `voice` (an espeak-ng voice, default from the agent's language), `rate` (words per minute,
-default 165), `timeout_s`. The WAV espeak-ng writes to a pipe carries no real length, so the parser
+default 165), `timeout_s`. The text is written to espeak-ng's stdin (`--stdin`), so no text, however it
+starts, is ever read as an option. The WAV espeak-ng writes to a pipe carries no real length, so the parser
 reads the `fmt ` and `data` chunks and takes the rest of the output as samples.
 """
 
 import asyncio
+import re
 import shutil
 import struct
 from collections.abc import AsyncGenerator
@@ -19,6 +21,7 @@ from voicegrid.providers.errors import ProviderConnectError, ProviderProtocolErr
 from voicegrid.providers.tts.base import Tts
 
 MAX_TEXT = 2000
+VOICE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_+\-]{0,39}")
 MAX_WAV_BYTES = 20 * 1024 * 1024
 
 
@@ -59,7 +62,11 @@ class EspeakTts(Tts):
         if binary is None:
             raise ProviderConnectError(self.name, "espeak-ng is not installed (apt-get install espeak-ng)")
         voice = str(self.config.option("voice") or espeak_voice(str(self.config.option("language", "en-US"))))
+        if not VOICE.fullmatch(voice):
+            voice = "en-us"  # a name that could be read as an option never reaches the command line
         rate = str(int(self.config.option("rate", 165)))
+        # The text goes on stdin, never on the command line: whatever it says, it is only spoken.
+        spoken = text[:MAX_TEXT].replace("\n", " ").encode("utf-8", errors="replace") + b"\n"
         proc = await asyncio.create_subprocess_exec(
             binary,
             "-v",
@@ -67,14 +74,14 @@ class EspeakTts(Tts):
             "-s",
             rate,
             "--stdout",
-            text[:MAX_TEXT].replace("\n", " "),
-            stdin=asyncio.subprocess.DEVNULL,
+            "--stdin",
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
         try:
             async with asyncio.timeout(float(self.config.option("timeout_s", 10.0))):
-                out, err = await proc.communicate()
+                out, err = await proc.communicate(spoken)
         except TimeoutError as exc:
             proc.kill()
             await proc.wait()
