@@ -2,7 +2,7 @@
 
 import secrets
 
-from voicegrid.sip.headers import Headers
+from voicegrid.sip.headers import Headers, check_value
 from voicegrid.sip.message import Request, Response
 from voicegrid.sip.via import MAGIC_COOKIE
 
@@ -58,15 +58,14 @@ def response_to(
     """A response with the request's Via, From, To (plus our tag), Call-ID and CSeq (§8.2.6.2)."""
     headers = Headers()
     for value in request.headers.raw_values("Via"):
-        headers.add("Via", value)
+        headers.echo("Via", value)
     for name in ("From", "To", "Call-ID", "CSeq"):
         single = request.headers.get(name)
         if single is not None:
-            headers.add(name, single)
-    if to_tag is not None and status > 100:
-        to = headers.get("To") or ""
-        if ";tag=" not in to.replace(" ", "").lower():
-            headers.set("To", f"{to};tag={to_tag}")
+            tagless = ";tag=" not in single.replace(" ", "").lower()
+            if name == "To" and to_tag is not None and status > 100 and tagless:
+                single = f"{single};tag={check_value('tag', to_tag)}"
+            headers.echo(name, single)
     return Response(headers=headers, body=b"", status=status, reason=reason or REASONS.get(status, "Unknown"))
 
 

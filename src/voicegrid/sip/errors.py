@@ -7,6 +7,7 @@ SipError(VoicegridError)
   DialogError           a request or response that does not fit the dialog
   AuthError             digest authentication could not be computed or checked
   SdpError             an SDP body that cannot be parsed, or an offer with nothing in common (488)
+  UnsafeValue           a value we were about to write carries CR, LF or NUL (header injection)
 """
 
 from voicegrid.core.errors import VoicegridError
@@ -45,3 +46,7 @@ class SdpError(SipError):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+class UnsafeValue(SipError):
+    pass

@@ -3,6 +3,7 @@
 import re
 from collections.abc import Iterator
 
+from voicegrid.sip.errors import UnsafeValue
 from voicegrid.sip.grammar import split_top
 
 COMPACT = {
@@ -79,6 +80,15 @@ def canonical(name: str) -> str:
 
 
 canonical_cached = _cache.get  # the hot path's shortcut: a dict lookup, no call into canonical()
+_UNSAFE = re.compile(r"[\r\n\x00]")
+
+
+def check_value(name: str, value: str) -> str:
+    """The one check every value we write passes: no CR, LF or NUL, so no text we put in a message
+    (a caller ID, a display name, a transfer target) can end its line and start another header."""
+    if _UNSAFE.search(value):
+        raise UnsafeValue(f"{name} carries CR, LF or NUL: {value[:60]!r}")
+    return value
 
 
 class Headers:
@@ -128,17 +138,26 @@ class Headers:
         return [part.strip(" \t") for v in raw for part in split_top(v, ",")]
 
     def add(self, name: str, value: str) -> None:
+        self._items.append((canonical(name), check_value(name, value)))
+        self._index = None
+
+    def echo(self, name: str, value: str) -> None:
+        """Add a value taken from a message we parsed, as §8.2.6 asks a response to (From, To, Via):
+        it cannot hold CR or LF, and may hold NUL inside a quoted string (RFC 4475 `intmeth`)."""
+        if "\r" in value or "\n" in value:
+            raise UnsafeValue(f"{name} carries CR or LF: {value[:60]!r}")
         self._items.append((canonical(name), value))
         self._index = None
 
     def prepend(self, name: str, value: str) -> None:
         """Put a header first (a new top Via)."""
-        self._items.insert(0, (canonical(name), value))
+        self._items.insert(0, (canonical(name), check_value(name, value)))
         self._index = None
 
     def set(self, name: str, value: str) -> None:
         """Replace every `name` header by one, at the place of the first (or at the end)."""
         key = canonical(name)
+        check_value(name, value)
         self._index = None
         for i, (n, _) in enumerate(self._items):
             if n == key:

@@ -12,7 +12,7 @@ from typing import Any
 from voicegrid.sip.address import Address, parse_address
 from voicegrid.sip.errors import MessageTooLarge, ParseError
 from voicegrid.sip.grammar import TOKEN, parse_uint32, split_top
-from voicegrid.sip.headers import Headers, canonical, canonical_cached
+from voicegrid.sip.headers import Headers, canonical, canonical_cached, check_value
 from voicegrid.sip.via import Via, parse_via
 
 ENCODING = "utf-8"
@@ -88,6 +88,7 @@ class _Message:
 
     def _serialize(self, start_line: str) -> bytes:
         """The message on the wire; Content-Length always states the body's real length."""
+        check_value("start line", start_line)
         lines = [start_line]
         for name, value in self.headers:
             if name != "Content-Length":
