@@ -4,10 +4,16 @@ It does what RFC 3261 asks of every UA so the application does not have to: matc
 transactions, answers invalid requests statelessly, answers OPTIONS, CANCEL (200, then 487 to the
 INVITE) and BYE, retransmits a 2xx to INVITE until its ACK (§13.3.1.4), keeps dialogs, answers
 requests in unknown dialogs with 481, and retries an outbound request once per digest challenge.
+
+What a stranger can make it hold is bounded: out-of-dialog OPTIONS, and REFER, NOTIFY, INFO and BYE
+outside a dialog, are answered statelessly (no transaction kept); out-of-dialog requests pass a
+`RequestGate` (per source and overall; over it they are dropped unanswered); server transactions
+are capped (503 past it). Every lookup and removal of a transaction or a pending ACK is O(1).
 """
 
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -15,6 +21,7 @@ from voicegrid.sip import auth
 from voicegrid.sip.build import ack_for, cancel_for, new_branch, new_tag, response_to
 from voicegrid.sip.dialog import Dialog, DialogId, DialogState
 from voicegrid.sip.errors import AuthError, DialogError, ParseError
+from voicegrid.sip.limits import DEFAULT_REQUEST_LIMITS, RequestGate, RequestLimits
 from voicegrid.sip.message import DEFAULT_LIMITS, Limits, Message, Request, Response, parse_message
 from voicegrid.sip.transaction import DEFAULT_TIMERS, ClientTransaction, ServerTransaction, State, Timers
 from voicegrid.sip.validate import validate
@@ -22,6 +29,7 @@ from voicegrid.sip.validate import validate
 Addr = tuple[str, str, int]  # transport ("udp" or "tcp"), host, port
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
 KNOWN_METHODS = frozenset(ALLOW.replace(" ", "").split(","))
+OUT_OF_DIALOG_481 = frozenset({"BYE", "REFER", "NOTIFY", "INFO"})  # meaningless outside a dialog
 
 
 @dataclass(slots=True)
@@ -49,6 +57,7 @@ Event = Incoming | Outcome
 
 @dataclass(eq=False)
 class _PendingAck:
+    key: tuple[str, int]
     response: Response
     dest: Addr
     deadline: float
@@ -74,6 +83,8 @@ class Counters:
     stray_responses: int = 0
     retransmitted: int = 0  # messages we sent again on a timer (requests, failures, 2xx awaiting ACK)
     duplicates: int = 0  # retransmitted requests matched to a transaction we already have
+    rate_limited: int = 0  # out-of-dialog requests dropped by the gate
+    stateless: int = 0  # requests answered without keeping a transaction (OPTIONS, 481s, over the cap)
 
 
 class UserAgent:
@@ -85,6 +96,7 @@ class UserAgent:
         limits: Limits = DEFAULT_LIMITS,
         user_agent: str = "voicegrid",
         tag_factory: Callable[[], str] = new_tag,
+        request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
     ) -> None:
         self.local = local
         self.timers = timers
@@ -93,12 +105,15 @@ class UserAgent:
         self.new_tag = tag_factory
         self.options_status = 200  # 503 while draining
         self.counters = Counters()
+        self.gate = RequestGate(request_limits)
         self.dialogs: dict[DialogId, Dialog] = {}
         self._servers: dict[tuple[str, str, str], tuple[ServerTransaction, Addr]] = {}
+        self._server_keys: dict[ServerTransaction, tuple[str, str, str]] = {}
         self._clients: dict[tuple[str, str], _Client] = {}
+        self._client_keys: dict[ClientTransaction, tuple[str, str]] = {}
         self._acks: dict[tuple[str, int], _PendingAck] = {}
         self._out: list[tuple[bytes, Addr]] = []
-        self._events: list[Event] = []
+        self._events: deque[Event] = deque()
         self._heap: list[tuple[float, int, object]] = []
         self._seq = itertools.count()
 
@@ -108,7 +123,7 @@ class UserAgent:
         return out
 
     def next_event(self) -> Event | None:
-        return self._events.pop(0) if self._events else None
+        return self._events.popleft() if self._events else None
 
     def get_timer(self) -> float | None:
         while self._heap:
@@ -182,10 +197,28 @@ class UserAgent:
         if method == "CANCEL":
             self._on_cancel(request, source, now)
             return
+        to_tag = request.to.tag
+        if to_tag is None:
+            if not self.gate.allow(source[1], now):
+                self.counters.rate_limited += 1
+                return
+            if method == "OPTIONS":  # a probe: answered at once, nothing kept
+                response = response_to(request, self.options_status, to_tag=self.new_tag())
+                self._stateless_response(
+                    self._with(response, Allow=ALLOW, Accept="application/sdp"), request, source
+                )
+                return
+            if method in OUT_OF_DIALOG_481:
+                self._stateless_response(response_to(request, 481), request, source)
+                return
+        if len(self._servers) >= self.gate.limits.max_server_transactions:
+            busy = self._with(response_to(request, 503, "Overloaded", to_tag=self.new_tag()), Retry_After="5")
+            self._stateless_response(busy, request, source)
+            return
         tx = ServerTransaction.start(request, now, reliable=source[0] != "udp", timers=self.timers)
         self._servers[key] = (tx, self._reply_address(request, source))
+        self._server_keys[tx] = key
         dialog: Dialog | None = None
-        to_tag = request.to.tag
         if to_tag is not None:
             dialog = self.dialogs.get((request.call_id, to_tag, request.from_.tag or ""))
             if dialog is None or dialog.state is DialogState.TERMINATED:
@@ -206,13 +239,6 @@ class UserAgent:
                 tx, self._with(response_to(request, 501, to_tag=self.new_tag()), Allow=ALLOW), now
             )
             return
-        elif method == "BYE":
-            self._respond_tx(tx, response_to(request, 481), now)
-            return
-        elif method == "OPTIONS":
-            response = response_to(request, self.options_status, to_tag=self.new_tag())
-            self._respond_tx(tx, self._with(response, Allow=ALLOW, Accept="application/sdp"), now)
-            return
         if method == "INVITE":
             self._respond_tx(tx, response_to(request, 100), now)
         self._events.append(Incoming(request, source, tx, dialog))
@@ -220,11 +246,13 @@ class UserAgent:
     def _on_cancel(self, cancel: Request, source: Addr, now: float) -> None:
         reply_to = self._reply_address(cancel, source)
         found = self._servers.get(self._key(cancel, "INVITE"))
-        tx = ServerTransaction.start(cancel, now, reliable=source[0] != "udp", timers=self.timers)
-        self._servers[self._key(cancel, "CANCEL")] = (tx, reply_to)
-        if found is None:
-            self._respond_tx(tx, response_to(cancel, 481), now)
+        if found is None:  # nothing to cancel: answered, nothing kept
+            self._stateless_response(response_to(cancel, 481), cancel, source)
             return
+        key = self._key(cancel, "CANCEL")
+        tx = ServerTransaction.start(cancel, now, reliable=source[0] != "udp", timers=self.timers)
+        self._servers[key] = (tx, reply_to)
+        self._server_keys[tx] = key
         invite_tx, _ = found
         # The CANCEL's 200 carries the To tag the INVITE's responses already carry, if any.
         last = invite_tx.last_response
@@ -259,6 +287,12 @@ class UserAgent:
             self._out.append((bytes(response), self._reply_address(request, source)))
         except ParseError:
             pass  # not even a usable Via: nothing can be answered
+
+    def _stateless_response(self, response: Response, request: Request, source: Addr) -> None:
+        """Answer without a transaction: a retransmitted request is simply answered again."""
+        self.counters.stateless += 1
+        response.headers.set("User-Agent", self.user_agent)
+        self._out.append((bytes(response), self._reply_address(request, source)))
 
     # ---- answering -----------------------------------------------------------------------------
     @staticmethod
@@ -297,9 +331,15 @@ class UserAgent:
                 self.dialogs[dialog.id] = dialog
                 dest = self._servers[self._key(request, "INVITE")][1]
                 pending = _PendingAck(
-                    response, dest, now + self.timers.t1, self.timers.t1, now + 64 * self.timers.t1, dialog
+                    (request.call_id, request.cseq[0]),
+                    response,
+                    dest,
+                    now + self.timers.t1,
+                    self.timers.t1,
+                    now + 64 * self.timers.t1,
+                    dialog,
                 )
-                self._acks[(request.call_id, request.cseq[0])] = pending
+                self._acks[pending.key] = pending
                 if dest[0] == "udp":
                     self._arm(pending.deadline, pending)
                 else:
@@ -308,11 +348,10 @@ class UserAgent:
         self._respond_tx(tx, response, now)
 
     def _ack_timer(self, pending: _PendingAck, now: float) -> None:
-        key = next((k for k, v in self._acks.items() if v is pending), None)
-        if key is None:
+        if self._acks.get(pending.key) is not pending:
             return
         if now >= pending.give_up:
-            del self._acks[key]
+            del self._acks[pending.key]
             self._events.append(Outcome("ack-timeout", None, pending.response, pending.dialog))
             return
         self._out.append((bytes(pending.response), pending.dest))
@@ -346,7 +385,9 @@ class UserAgent:
             timers=self.timers,
             on_ack=(lambda r: ack_for(invite, r)) if invite is not None else None,
         )
-        self._clients[(request.top_via.branch or "", request.method)] = _Client(tx, dest, credentials)
+        key = (request.top_via.branch or "", request.method)
+        self._clients[key] = _Client(tx, dest, credentials)
+        self._client_keys[tx] = key
         self._drain(tx, now, dest)
         return tx
 
@@ -368,7 +409,9 @@ class UserAgent:
         client.cancel_pending = False
         cancel = cancel_for(client.tx.request)
         tx = ClientTransaction.start(cancel, now, reliable=client.dest[0] != "udp", timers=self.timers)
-        self._clients[(cancel.top_via.branch or "", "CANCEL")] = _Client(tx, client.dest, None)
+        key = (cancel.top_via.branch or "", "CANCEL")
+        self._clients[key] = _Client(tx, client.dest, None)
+        self._client_keys[tx] = key
         self._drain(tx, now, client.dest)
 
     def ack_2xx(self, dialog: Dialog, response: Response, dest: Addr, contact: str) -> None:
@@ -430,7 +473,7 @@ class UserAgent:
 
     def _live(self, owner: object) -> bool:
         if isinstance(owner, _PendingAck):
-            return any(v is owner for v in self._acks.values())
+            return self._acks.get(owner.key) is owner
         return isinstance(owner, ClientTransaction | ServerTransaction) and not owner.terminated
 
     def _drain(
@@ -443,9 +486,9 @@ class UserAgent:
     ) -> None:
         if dest is None:
             if isinstance(tx, ServerTransaction):
-                dest = self._servers[self._key(tx.request, tx.request.method)][1]
+                dest = self._servers[self._server_keys[tx]][1]
             else:
-                dest = next(c.dest for c in self._clients.values() if c.tx is tx)
+                dest = self._clients[self._client_keys[tx]].dest
         self._out += [(data, dest) for data in tx.outbox]
         tx.outbox.clear()
         for event in tx.events:
@@ -489,12 +532,14 @@ class UserAgent:
 
     def _forget(self, tx: ClientTransaction | ServerTransaction) -> None:
         if isinstance(tx, ServerTransaction):
-            for server_key, (found, _) in list(self._servers.items()):
-                if found is tx:
-                    del self._servers[server_key]
+            server_key = self._server_keys.pop(tx, None)
+            if server_key is not None and self._servers.get(server_key, (None,))[0] is tx:
+                del self._servers[server_key]
         else:
-            for client_key, client in list(self._clients.items()):
-                if client.tx is tx:
+            client_key = self._client_keys.pop(tx, None)
+            if client_key is not None:
+                client = self._clients.get(client_key)
+                if client is not None and client.tx is tx:
                     del self._clients[client_key]
 
     def end_dialog(self, dialog: Dialog) -> None:
