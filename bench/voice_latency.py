@@ -90,6 +90,7 @@ async def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="voice-latency-"))
     http, sip = free_port(), free_port(socket.SOCK_DGRAM)
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEGRID_")}
+    env["VOICEGRID_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the emulators are on loopback
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
         [sys.executable, "-m", "voicegrid.cli", "serve", "--demo", "--data-dir", str(workdir / "var"),
          "--http-port", str(http), "--sip-port", str(sip)],

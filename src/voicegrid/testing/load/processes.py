@@ -155,6 +155,7 @@ class Cluster:
             "VOICEGRID_ADMIN_KEY": self.admin_key,
             "VOICEGRID_SECRET_KEY": self.secret_key,
             "VOICEGRID_INVITE_RATE_PER_SOURCE": "100000",  # SIPp ramps from one address
+            "VOICEGRID_ALLOW_PRIVATE_DESTINATIONS": "true",  # the provider emulators are on loopback
             "VOICEGRID_RTP_PORT_MIN": str(low),
             "VOICEGRID_RTP_PORT_MAX": str(low + rtp_ports - 1),
             "VOICEGRID_LOG_LEVEL": "warning",
