@@ -43,6 +43,23 @@ class Settings(BaseSettings):
         max_length=100,
         description="private networks tenants' URLs may reach all the same (a self-hosted Deepgram)",
     )
+    sip_requests_per_source: float = Field(
+        default=200.0, gt=0, description="out-of-dialog SIP requests per second per source (then dropped)"
+    )
+    sip_requests_total: float = Field(
+        default=2000.0, gt=0, description="out-of-dialog SIP requests per second in all (then dropped)"
+    )
+    sip_max_transactions: int = Field(default=20_000, ge=10, description="open SIP server transactions")
+    sip_tcp_max_connections: int = Field(
+        default=1000, ge=1, description="inbound SIP/TCP connections in all (at most half the file limit)"
+    )
+    sip_tcp_max_per_source: int = Field(
+        default=32, ge=1, description="inbound SIP/TCP connections per source"
+    )
+    sip_tcp_message_s: float = Field(default=10.0, gt=0, description="a SIP/TCP message must arrive whole in")
+    sip_tcp_idle_s: float = Field(
+        default=300.0, gt=0, description="a silent SIP/TCP connection is closed after"
+    )
     webhook_allow_private: bool = Field(
         default=False, description="deprecated name of allow_private_destinations, still honoured"
     )

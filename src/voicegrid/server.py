@@ -5,6 +5,7 @@ import contextlib
 import functools
 import gc
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -35,6 +36,7 @@ from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.providers import registry
+from voicegrid.sip.limits import RequestLimits
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
 from voicegrid.store.billing import full_catalog
@@ -46,6 +48,8 @@ from voicegrid.telephony.records import CallRecords, Retention
 from voicegrid.telephony.registrations import TrunkRegistrations
 from voicegrid.telephony.routing import InboundRouter
 from voicegrid.telephony.service import CallService
+from voicegrid.telephony.sip_metrics import watch_sip
+from voicegrid.telephony.sip_transport import TcpLimits
 from voicegrid.voice_agents import VoiceAgentFactory
 
 log = logging.getLogger("voicegrid")
@@ -184,8 +188,16 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         )
         admission = platform.services.admission
         assert admission is not None
+        files = raise_file_limit()
         sip = CallControl(
-            UserAgent(("udp", settings.sip_host, settings.sip_port)),
+            UserAgent(
+                ("udp", settings.sip_host, settings.sip_port),
+                request_limits=RequestLimits(
+                    settings.sip_requests_per_source,
+                    settings.sip_requests_total,
+                    settings.sip_max_transactions,
+                ),
+            ),
             InboundRouter(
                 platform.services.sessions,
                 platform.services.secrets,
@@ -196,9 +208,17 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             no_rtp_timeout_s=settings.no_rtp_timeout_s,
             limiter=SourceRateLimiter(settings.invite_rate_per_source, 2 * settings.invite_rate_per_source),
             recordings_dir=Path(settings.data_dir) / "recordings",
+            tcp=TcpLimits(
+                max_connections=max(1, min(settings.sip_tcp_max_connections, files // 2)),
+                max_per_source=settings.sip_tcp_max_per_source,
+                message_s=settings.sip_tcp_message_s,
+                idle_s=settings.sip_tcp_idle_s,
+            ),
         )
         tune_gc()
         await sip.start(settings.sip_host, settings.sip_port)
+        assert sip.endpoint is not None
+        watch_sip(admission.metrics.registry, sip.ua, sip.endpoint)
         records = platform.services.records
         assert records is not None
         records.recorder.start()
@@ -251,6 +271,22 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         if platform.services.admission is not None:
             await platform.services.admission.backend.aclose()
         await platform.engine.dispose()
+
+
+def raise_file_limit() -> int:
+    """Raise the soft limit on open files to the hard one (each call holds sockets, each SIP/TCP peer
+    one); returns the limit in force. TCP connections are then held to half of it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (OSError, ValueError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, hard, exc)
+    log.info("open-file limit: %d", soft)
+    return int(soft if soft != resource.RLIM_INFINITY else hard)
 
 
 class _HttpServer(uvicorn.Server):

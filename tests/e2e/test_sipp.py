@@ -1,6 +1,7 @@
 """SIPp against voicegrid's SIP stack over real UDP and TCP sockets on loopback."""
 
 import asyncio
+import contextlib
 import io
 import subprocess
 import wave
@@ -385,8 +386,17 @@ async def test_a_recorded_call_leaves_a_wav_of_both_directions(control: CallCont
 
     control.decide = record
     control.recordings_dir = tmp_path / "rec"
-    run = await stream_tone(control.ua.local[2], tmp_path)
+    streaming = asyncio.create_task(stream_tone(control.ua.local[2], tmp_path))
+    on_disk = [0]  # the .part file's size while the call is up: written as the call goes
+    while not streaming.done():
+        live = next(iter(control.calls.values()), None)
+        if live is not None and live.recording is not None and not live.ended.is_set():
+            with contextlib.suppress(FileNotFoundError):
+                on_disk.append(live.recording.part.stat().st_size)
+        await asyncio.sleep(0.05)
+    run = await streaming
     assert run.returncode == 0, run.log
+    assert max(on_disk) >= 8000 * 2  # a second of the mix was on disk before the call ended
     (call,) = control.calls.values()
     async with asyncio.timeout(10):
         await call.recorded.wait()

@@ -1,24 +1,38 @@
-"""Call recording: both directions, tick by tick, mixed into one mono WAV at the call's sample rate.
+"""Call recording: both directions, tick by tick, mixed into one mono PCM16 stream at the call's rate.
 
 Each media-clock tick adds what was played to us and what we sent, 20 ms each, so the two stay
-aligned without timestamps. Memory is bounded by `max_seconds`; the WAV is built once, at the end.
+aligned without timestamps. The mix leaves in chunks of `chunk_seconds` (`take()`), to be written as
+the call goes: a recorder holds at most one chunk, whatever the call's length, and stops at
+`max_seconds`. `wav_header` gives the 44 bytes a WAV of a known length starts with.
 """
 
-import io
-import wave
+import struct
 
 import numpy as np
 
 from voicegrid.media.session import Pcm
 
 
+def wav_header(sample_rate: int, data_bytes: int) -> bytes:
+    """RIFF/WAVE header of a mono PCM16 file with `data_bytes` of samples."""
+    return (
+        b"RIFF"
+        + struct.pack("<I", 36 + data_bytes)
+        + b"WAVEfmt "
+        + struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, sample_rate * 2, 2, 16)
+        + b"data"
+        + struct.pack("<I", data_bytes)
+    )
+
+
 class Recorder:
-    def __init__(self, sample_rate: int, max_seconds: float = 4 * 3600) -> None:
+    def __init__(self, sample_rate: int, max_seconds: float = 4 * 3600, chunk_seconds: float = 1.0) -> None:
         self.sample_rate = sample_rate
         self.frame = sample_rate // 50
         self.max_frames = int(max_seconds * 50)
-        self._inbound: list[Pcm] = []
-        self._outbound: list[Pcm] = []
+        self.chunk_frames = max(1, int(chunk_seconds * 50))
+        self.frames = 0  # mixed so far, taken or not
+        self._pending: list[Pcm] = []
         self._silence = np.zeros(self.frame, dtype=np.int16)
 
     def _fit(self, pcm: Pcm | None) -> Pcm:
@@ -31,27 +45,25 @@ class Recorder:
         return out
 
     def tick(self, inbound: Pcm | None, outbound: Pcm | None) -> None:
-        if len(self._inbound) < self.max_frames:
-            self._inbound.append(self._fit(inbound))
-            self._outbound.append(self._fit(outbound))
+        if self.frames >= self.max_frames:
+            return
+        mixed = self._fit(inbound).astype(np.int32) + self._fit(outbound).astype(np.int32)
+        self._pending.append(np.clip(mixed, -32768, 32767).astype(np.int16))
+        self.frames += 1
 
     @property
     def seconds(self) -> float:
-        return len(self._inbound) / 50
+        return self.frames / 50
 
-    def mixed(self) -> Pcm:
-        if not self._inbound:
-            return np.zeros(0, dtype=np.int16)
-        total = np.concatenate(self._inbound).astype(np.int32) + np.concatenate(self._outbound).astype(
-            np.int32
-        )
-        return np.clip(total, -32768, 32767).astype(np.int16)
+    @property
+    def ready(self) -> bool:
+        """A whole chunk waits to be taken."""
+        return len(self._pending) >= self.chunk_frames
 
-    def wav_bytes(self) -> bytes:
-        buffer = io.BytesIO()
-        with wave.open(buffer, "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(self.sample_rate)
-            out.writeframes(self.mixed().astype("<i2").tobytes())
-        return buffer.getvalue()
+    def take(self) -> bytes:
+        """The mixed samples not yet taken, as little-endian PCM16 bytes."""
+        if not self._pending:
+            return b""
+        data = np.concatenate(self._pending).astype("<i2").tobytes()
+        self._pending = []
+        return data

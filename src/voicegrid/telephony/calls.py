@@ -7,7 +7,6 @@ shared, the ACK that puts a call up, BYE from either side, and CANCEL while ring
 
 import asyncio
 import logging
-import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable
@@ -36,8 +35,9 @@ from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
 from voicegrid.telephony.bridge import BridgeAgent
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.ratelimit import SourceRateLimiter
+from voicegrid.telephony.recording_file import RecordingFile
 from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
-from voicegrid.telephony.sip_transport import SipEndpoint
+from voicegrid.telephony.sip_transport import DEFAULT_TCP_LIMITS, SipEndpoint, TcpLimits
 from voicegrid.telephony.targets import transfer_target
 from voicegrid.tenancy.errors import InvalidInput
 
@@ -51,15 +51,6 @@ def _bindable(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".part")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-    tmp.replace(path)
 
 
 MAX_KEPT_CALLS = 10_000  # ended calls kept for the API until the store keeps call records
@@ -137,7 +128,8 @@ class Call:
     answered_at: datetime | None = None
     ended_at: datetime | None = None
     record: bool = False
-    recording_path: Path | None = None  # set once the WAV is written
+    recording: RecordingFile | None = None  # written as the call goes
+    recording_path: Path | None = None  # set once the WAV is whole
     recorded: asyncio.Event = field(default_factory=asyncio.Event)
     ended_by: str | None = None
     details: Callable[[], dict[str, Any]] | None = None  # transcript, turns, usage (voice agents)
@@ -159,7 +151,9 @@ class CallControl:
         limiter: SourceRateLimiter | None = None,
         recordings_dir: Path | None = None,
         transfer_route: TransferRoute | None = None,
+        tcp: TcpLimits = DEFAULT_TCP_LIMITS,
     ) -> None:
+        self.tcp = tcp
         self.recordings_dir = recordings_dir
         self.transfer_route = transfer_route  # for bridging when the peer refuses REFER
         self.ua = ua
@@ -181,7 +175,7 @@ class CallControl:
 
     async def start(self, host: str, port: int) -> None:
         self.clock.start()
-        self.endpoint = SipEndpoint(self.ua, self.on_event)
+        self.endpoint = SipEndpoint(self.ua, self.on_event, self.tcp)
         await self.endpoint.start(host, port)
         self.ua.local = (self.ua.local[0], host, self.endpoint.port)
 
@@ -667,6 +661,10 @@ class CallControl:
     async def _open_media(self, call: Call, media: Negotiated) -> None:
         if media.remote_address is None or call.rtp_port is None:
             return
+        recording = None
+        if call.record and self.recordings_dir is not None:
+            path = self.recordings_dir / (call.business_id or "unknown") / f"{call.id}.wav"
+            recording = call.recording = RecordingFile(path, media.codec.sample_rate)
         session = RtpSession(
             codec=make_codec(media.codec.name),
             remote=(media.remote_address, media.remote_port),
@@ -677,8 +675,9 @@ class CallControl:
             on_transfer=lambda to: self._agent_transfer(call, to),
             no_rtp_timeout_s=self.no_rtp_timeout_s,
             recorder=Recorder(media.codec.sample_rate, call.max_duration_s or 4 * 3600)
-            if call.record
+            if recording is not None
             else None,
+            on_recorded=recording.write if recording is not None else lambda chunk: None,
         )
         try:
             await session.open(self.ua.local[1], call.rtp_port)
@@ -702,16 +701,11 @@ class CallControl:
                 call.ended_by = "local"
                 self.hangup(call)
 
-    async def _save_recording(self, call: Call, recorder: Recorder) -> None:
-        """The WAV, written off the event loop, under <recordings dir>/<business>/<call id>.wav."""
-        if self.recordings_dir is None:
-            return
-        path = self.recordings_dir / (call.business_id or "unknown") / f"{call.id}.wav"
+    async def _save_recording(self, call: Call, recorder: Recorder, recording: RecordingFile) -> None:
+        """The last of the mix, then the WAV's header and name (<recordings dir>/<business>/<call id>.wav)."""
         try:
-            await asyncio.to_thread(_write_private, path, recorder.wav_bytes())
-            call.recording_path = path
-        except OSError as exc:
-            log.warning("recording of %s not saved: %s", call.id, exc)
+            recording.write(recorder.take())
+            call.recording_path = await recording.close()
         finally:
             call.recorded.set()
 
@@ -724,8 +718,8 @@ class CallControl:
         session = call.media_session
         if session is not None:
             session.close()
-            if session.recorder is not None and self.recordings_dir is not None:
-                self._spawn(self._save_recording(call, session.recorder))
+            if session.recorder is not None and call.recording is not None:
+                self._spawn(self._save_recording(call, session.recorder, call.recording))
             c = session.counters
             call.media_summary = {
                 "packets_received": c.received,

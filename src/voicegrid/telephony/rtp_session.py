@@ -85,9 +85,11 @@ class RtpSession(asyncio.DatagramProtocol):
         on_transfer: Callable[[str], None] = lambda to: None,
         no_rtp_timeout_s: float = 30.0,
         recorder: Recorder | None = None,
+        on_recorded: Callable[[bytes], None] = lambda chunk: None,
     ) -> None:
         self.codec = codec
         self.recorder = recorder
+        self._on_recorded = on_recorded  # each chunk of the mix, to be written as the call goes
         self._played: Pcm | None = None
         self.sample_rate = codec.sample_rate
         self.remote = remote
@@ -289,6 +291,8 @@ class RtpSession(asyncio.DatagramProtocol):
             if self.recorder is not None:
                 self.recorder.tick(self._played, pcm)
                 self._played = None
+                if self.recorder.ready:
+                    self._on_recorded(self.recorder.take())
             if pcm is None:
                 self.counters.silence_sent += 1
                 payload = self._silence or self.codec.encode(np.zeros(self.codec.samples_per_frame, np.int16))

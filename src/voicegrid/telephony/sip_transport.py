@@ -4,11 +4,19 @@ Thin on purpose: bytes in -> `ua.receive`, then drain what the agent wants sent,
 the application, and re-arm a single timer at the agent's next deadline. TCP connections are
 framed with StreamFramer, reused for responses and for requests to the same peer, and answer a
 double-CRLF keep-alive with a single CRLF (RFC 5626).
+
+What a stranger can hold over TCP is bounded (`TcpLimits`): connections in all and per source
+address (past either, a new connection is closed at once); a message must arrive whole within
+`message_s` of the connection or of its first bytes, and a connection with nothing to say for
+`idle_s` is closed; a peer that does not read what we send is dropped once `max_write_buffer`
+bytes wait for it, never buffered without end.
 """
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from voicegrid.sip.errors import ParseError
 from voicegrid.sip.framing import StreamFramer
@@ -17,6 +25,18 @@ from voicegrid.telephony.errors import TransportError
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class TcpLimits:
+    max_connections: int = 1000
+    max_per_source: int = 32
+    message_s: float = 10.0  # a whole message, from the connection or its first byte
+    idle_s: float = 300.0  # nothing at all (a keep-alive counts)
+    max_write_buffer: int = 256 * 1024
+
+
+DEFAULT_TCP_LIMITS = TcpLimits()
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -31,8 +51,16 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 class SipEndpoint:
-    def __init__(self, ua: UserAgent, on_event: Callable[[Event], None]) -> None:
+    def __init__(
+        self, ua: UserAgent, on_event: Callable[[Event], None], tcp: TcpLimits = DEFAULT_TCP_LIMITS
+    ) -> None:
         self.ua = ua
+        self.tcp = tcp
+        self._inbound: Counter[str] = Counter()  # open inbound connections per source address
+        self._inbound_total = 0
+        self.tcp_refused = 0  # connections closed at once: over a cap
+        self.tcp_timed_out = 0  # closed for a message too slow or a connection idle too long
+        self.tcp_overflowed = 0  # closed because the peer did not read what we sent
         self.on_event = on_event
         self._loop = asyncio.get_running_loop()
         self._udp: asyncio.DatagramTransport | None = None
@@ -74,15 +102,43 @@ class SipEndpoint:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
-        await self._read_stream(reader, writer, (peer[0], peer[1]))
+        host = str(peer[0])
+        if (
+            sum(self._inbound.values()) >= self.tcp.max_connections
+            or self._inbound[host] >= self.tcp.max_per_source
+        ):
+            self.tcp_refused += 1
+            writer.transport.abort()
+            return
+        self._inbound[host] += 1
+        try:
+            await self._read_stream(reader, writer, (host, peer[1]))
+        finally:
+            self._inbound[host] -= 1
+            if self._inbound[host] <= 0:
+                del self._inbound[host]
 
     async def _read_stream(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: tuple[str, int]
     ) -> None:
         self._conns[peer] = writer
         framer = StreamFramer(self.ua.limits)
+        last = self._loop.time()  # the connection's start, or its last whole message or keep-alive
+        spoke = False  # a first whole message came: from then on, quiet is allowed for idle_s
         try:
-            while data := await reader.read(65536):
+            while True:
+                budget = self.tcp.message_s if framer.buffered or not spoke else self.tcp.idle_s
+                try:
+                    async with asyncio.timeout_at(last + budget):
+                        data = await reader.read(65536)
+                except TimeoutError:
+                    self.tcp_timed_out += 1
+                    log.info("closing SIP/TCP from %s:%s: too slow or idle", peer[0], peer[1])
+                    break
+                if not data:
+                    break
+                if not framer.buffered:
+                    last = self._loop.time()  # a message starts now: it has message_s to arrive whole
                 pings = framer.keepalives
                 try:
                     messages = framer.feed(data)
@@ -90,8 +146,10 @@ class SipEndpoint:
                     log.info("closing SIP/TCP from %s:%s: %s", peer[0], peer[1], exc.reason)
                     break
                 if framer.keepalives > pings:
-                    writer.write(b"\r\n")
+                    self._write(writer, b"\r\n")
                 now = self._loop.time()
+                if messages or framer.keepalives > pings:
+                    last, spoke = now, spoke or bool(messages)
                 for message in messages:
                     self.ua.receive_message(message, ("tcp", peer[0], peer[1]), now)
                 self.flush()
@@ -121,7 +179,7 @@ class SipEndpoint:
     def _send_stream(self, data: bytes, peer: tuple[str, int]) -> None:
         writer = self._conns.get(peer)
         if writer is not None and not writer.is_closing():
-            writer.write(data)
+            self._write(writer, data)
             return
         queued = self._connecting.get(peer)
         if queued is not None:
@@ -132,6 +190,13 @@ class SipEndpoint:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _write(self, writer: asyncio.StreamWriter, data: bytes) -> None:
+        writer.write(data)
+        if writer.transport.get_write_buffer_size() > self.tcp.max_write_buffer:
+            self.tcp_overflowed += 1
+            log.info("dropping SIP/TCP peer %s: it does not read", writer.get_extra_info("peername"))
+            writer.transport.abort()
+
     async def _connect(self, peer: tuple[str, int]) -> None:
         try:
             async with asyncio.timeout(CONNECT_TIMEOUT_S):
@@ -141,7 +206,7 @@ class SipEndpoint:
             self._connecting.pop(peer, None)
             return  # the transaction's timer B/F reports the failure to its user
         for data in self._connecting.pop(peer, []):
-            writer.write(data)
+            self._write(writer, data)
         await self._read_stream(reader, writer, peer)
 
     def _rearm(self) -> None:
