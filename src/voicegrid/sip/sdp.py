@@ -5,6 +5,7 @@ PCMU, PCMA), adds telephone-event (RFC 4733) when offered, mirrors the direction
 rejects other streams with port 0. No codec in common is SdpError with status 488.
 """
 
+import ipaddress
 from dataclasses import dataclass, field
 
 from voicegrid.sip.errors import SdpError
@@ -100,6 +101,9 @@ def parse_sdp(data: bytes) -> SessionDescription:
             port_text = parts[1].split("/")[0]
             if not port_text.isdigit() or int(port_text) > 65535:
                 raise SdpError("bad port in m= line", status=400)
+            if "RTP/" in parts[2]:
+                for fmt in parts[3:]:
+                    _payload_type(fmt, "m= line")
             current = Media(parts[0], int(port_text), parts[2], parts[3:])
             session.media.append(current)
         elif kind == "c":
@@ -109,6 +113,8 @@ def parse_sdp(data: bytes) -> SessionDescription:
                 current.connection = value
         elif kind == "a":
             name, colon, rest = value.partition(":")
+            if name in ("rtpmap", "fmtp") and current is not None and "RTP/" in current.proto:
+                _payload_type(rest.partition(" ")[0], f"a={name}")
             attr = (name, rest if colon else None)
             (current.attributes if current is not None else session.attributes).append(attr)
         elif kind == "o" and current is None:
@@ -122,12 +128,28 @@ def parse_sdp(data: bytes) -> SessionDescription:
     return session
 
 
+def _payload_type(text: str, where: str) -> int:
+    """An RTP payload type: a decimal number from 0 to 127 (RFC 3551), or SdpError 400 saying so."""
+    if not text.isdigit() or len(text) > 3 or int(text) > 127:
+        raise SdpError(f"payload type {text[:10]!r} in {where} is not a number from 0 to 127", status=400)
+    return int(text)
+
+
 def connection_address(session: SessionDescription, media: Media) -> str | None:
+    """The stream's address as an IP literal; None when there is no c= line; SdpError when the line
+    is not `IN IP4|IP6 <address>` with an address (a name would need a lookup we do not make)."""
     conn = media.connection or session.connection
     if not conn:
         return None
     parts = conn.split()
-    return parts[2].split("/")[0] if len(parts) >= 3 else None
+    if len(parts) < 3 or parts[0] != "IN" or parts[1] not in ("IP4", "IP6"):
+        raise SdpError(f"unusable c= line {conn[:60]!r}", status=488)
+    address = parts[2].split("/")[0]
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise SdpError(f"c= address {address[:60]!r} is not an IP address", status=488) from None
+    return address
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,10 +218,13 @@ def answer(
         pt, name = pick
         event = next((p for p, enc in names.items() if enc == "TELEPHONE-EVENT" and p in media.formats), None)
         direction = _MIRROR[media.direction]
+        address = connection_address(offer, media)
+        if address is None:
+            raise SdpError("the audio stream has no c= line", status=488)
         chosen = Negotiated(
             CODECS[name],
             int(pt),
-            connection_address(offer, media),
+            address,
             media.port,
             int(event) if event is not None else None,
             direction,
