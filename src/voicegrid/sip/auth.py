@@ -9,11 +9,13 @@ import hashlib
 import hmac
 import secrets
 import struct
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from voicegrid.sip.errors import AuthError, ParseError
 from voicegrid.sip.grammar import quote, quoted_end, unquote
+from voicegrid.sip.uri import SipUri, parse_uri
 
 _HASHES: dict[str, Callable[[bytes], str]] = {
     "MD5": lambda b: hashlib.md5(b, usedforsecurity=False).hexdigest(),
@@ -156,18 +158,49 @@ class Verdict:
     reason: str = ""
 
 
+def uri_matches(credential_uri: str, request_uri: str) -> bool:
+    """A credential's `uri` is for this request when it is the Request-URI itself, or (as SIPp and
+    some phones send) the same host and port with no user part; another user or host is not."""
+    if credential_uri == request_uri:
+        return True
+    try:
+        cred, req = parse_uri(credential_uri), parse_uri(request_uri)
+    except ParseError:
+        return False
+    if not isinstance(cred, SipUri) or not isinstance(req, SipUri) or cred.scheme != req.scheme:
+        return False
+    same_place = cred.host.lower() == req.host.lower() and cred.host_port[1] == req.host_port[1]
+    return same_place and (cred.user is None or cred.user == req.user)
+
+
 class DigestServer:
-    """Challenges and checks credentials; nonces are `base64(issued_at | hmac)`, valid for `nonce_ttl`."""
+    """Challenges and checks credentials; nonces are `base64(issued_at | hmac)`, valid for `nonce_ttl`.
+
+    A captured Authorization cannot be replayed: each nonce's nonce-count must go up with every use
+    (a credential without qop, and so without nc, uses its nonce once), the credential's `uri` must be
+    for the request's own Request-URI (`uri_matches`), and the algorithm must be one the user's trunk
+    allows. Counts are kept for at most `max_tracked` nonces; past that the oldest are forgotten, and
+    every nonce issued no later than a forgotten one is refused as stale (the client takes a fresh one).
+    """
 
     def __init__(
-        self, realm: str, secret: bytes, *, nonce_ttl: float = 300.0, algorithm: str = "SHA-256"
+        self,
+        realm: str,
+        secret: bytes,
+        *,
+        nonce_ttl: float = 300.0,
+        algorithm: str = "SHA-256",
+        max_tracked: int = 100_000,
     ) -> None:
         if algorithm not in _HASHES:
             raise AuthError(f"unsupported digest algorithm {algorithm}")
         self.realm = realm
         self.nonce_ttl = nonce_ttl
         self.algorithm = algorithm
+        self.max_tracked = max_tracked
         self._secret = secret
+        self._counts: OrderedDict[str, tuple[int, float]] = OrderedDict()  # nonce -> (highest nc, issued)
+        self._forgotten_until = float("-inf")  # nonces issued until then have no count any more
 
     def _mac(self, issued: bytes) -> bytes:
         return hmac.new(self._secret, issued + self.realm.encode(), hashlib.sha256).digest()[:16]
@@ -191,10 +224,36 @@ class DigestServer:
         issued: float = struct.unpack(">d", raw[:8])[0]
         return now - issued
 
+    def _count_use(self, nonce: str, nc_text: str | None, issued: float) -> bool:
+        """Record a use of `nonce` with nonce-count `nc_text`; False when that count was seen already."""
+        try:
+            nc = int(nc_text, 16) if nc_text is not None else 0
+        except ValueError:
+            return False
+        last = self._counts.get(nonce)
+        if last is None and issued <= self._forgotten_until:
+            return False
+        if last is not None and (nc <= last[0] or nc_text is None):
+            return False
+        self._counts[nonce] = (nc, issued)
+        self._counts.move_to_end(nonce)
+        while len(self._counts) > self.max_tracked:
+            _, (_, forgotten) = self._counts.popitem(last=False)
+            self._forgotten_until = max(self._forgotten_until, forgotten)
+        return True
+
     def verify(
-        self, value: str, *, method: str, password_for: Callable[[str], str | None], now: float
+        self,
+        value: str,
+        *,
+        method: str,
+        password_for: Callable[[str], str | None],
+        now: float,
+        request_uri: str | None = None,
+        algorithms_for: Callable[[str], Collection[str]] | None = None,
     ) -> Verdict:
-        """Check an Authorization header; `password_for(username)` gives the expected password or None."""
+        """Check an Authorization header; `password_for(username)` gives the expected password or None,
+        `algorithms_for(username)` the algorithms that user may answer with (any, when None)."""
         try:
             scheme, p = parse_auth_params(value)
         except ParseError as exc:
@@ -206,9 +265,13 @@ class DigestServer:
             return Verdict(False, reason="credential lacks a required parameter")
         if p["realm"] != self.realm:
             return Verdict(False, reason="wrong realm")
+        if request_uri is not None and not uri_matches(p["uri"], request_uri):
+            return Verdict(False, reason=f"credential is for {p['uri'][:80]!r}, not the Request-URI")
         algorithm = p.get("algorithm", "MD5").upper()
         if algorithm not in _HASHES:
             return Verdict(False, reason="unsupported algorithm")
+        if algorithms_for is not None and algorithm not in {a.upper() for a in algorithms_for(p["username"])}:
+            return Verdict(False, reason=f"{algorithm} is not an algorithm this user may use")
         age = self._nonce_age(p["nonce"], now)
         if age is None or age < -5:
             return Verdict(False, reason="nonce not issued here")
@@ -235,4 +298,6 @@ class DigestServer:
         if age > self.nonce_ttl:
             # Right password, old nonce: the client retries with a fresh one, without asking its user.
             return Verdict(False, stale=True, username=p["username"], reason="nonce expired")
+        if not self._count_use(p["nonce"], p.get("nc") if qop else None, now - age):
+            return Verdict(False, stale=True, username=p["username"], reason="nonce-count replayed")
         return Verdict(True, username=p["username"])

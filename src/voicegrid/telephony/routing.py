@@ -72,9 +72,13 @@ class InboundRouter:
     def _check_digest(self, request: Request, trunks: list[Trunk]) -> Decision | None:
         """None when a trunk's credentials are proven; else the challenge or refusal to send."""
         passwords: dict[str, str] = {}
+        algorithms: dict[str, list[str]] = {}
         credentialed = [t for t in trunks if t.inbound_username and t.inbound_password_enc]
         for trunk in credentialed:
             if trunk.inbound_username and trunk.inbound_password_enc:
+                algorithms[trunk.inbound_username] = list(
+                    trunk.inbound_digest_algorithms or ["SHA-256", "MD5"]
+                )
                 try:
                     passwords[trunk.inbound_username] = self.secrets.decrypt(
                         trunk.inbound_password_enc, f"trunk:{trunk.id}:inbound"
@@ -89,7 +93,14 @@ class InboundRouter:
         header = request.headers.get("Authorization")
         if header is None:
             return Decision(401, headers=self._challenges(now, credentialed, stale=False))
-        verdict = self.digest.verify(header, method=request.method, password_for=passwords.get, now=now)
+        verdict = self.digest.verify(
+            header,
+            method=request.method,
+            password_for=passwords.get,
+            now=now,
+            request_uri=request.uri,
+            algorithms_for=lambda user: algorithms.get(user, ()),
+        )
         if verdict.ok:
             return None
         if verdict.stale:
