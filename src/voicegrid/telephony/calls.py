@@ -211,6 +211,12 @@ class CallControl:
         if isinstance(event, Incoming):
             method = event.request.method
             if method == "INVITE" and event.dialog is None:
+                live = self.calls.get(event.request.call_id)
+                if live is not None and live.state is not CallState.ENDED:
+                    # a new INVITE with a live call's Call-ID (merged, looped, or someone else's):
+                    # answered on its own, never touching the call that owns the Call-ID (§8.2.2.2)
+                    self.ua.respond(event, response_to(event.request, 482, "Call-ID in use"), self._now())
+                    return
                 refusal = self._refusal(event)
                 if refusal is not None:
                     self.ua.respond(event, refusal, self._now())
@@ -220,7 +226,7 @@ class CallControl:
                 self._spawn(self._inbound(call))
             elif method == "ACK" and event.dialog is not None:
                 acked = self.calls.get(event.request.call_id)
-                if acked is not None and acked.state is CallState.RINGING:
+                if acked is not None and acked.dialog is event.dialog and acked.state is CallState.RINGING:
                     acked.state = CallState.UP
                     self._answered(acked)
             elif event.transaction is not None and method != "INVITE":
@@ -239,7 +245,7 @@ class CallControl:
             if call_id is None and event.transaction is not None:
                 call_id = event.transaction.request.call_id
             call = self.calls.get(call_id or "")
-            if call is not None:
+            if call is not None and self._owns(call, event):
                 if event.kind == "ack-timeout" and call.dialog is not None:
                     self._send_bye(call)
                 self._end(
@@ -269,6 +275,15 @@ class CallControl:
             self._end(call, "network", "no-answer")
         elif event.kind == "response" and event.response is not None:
             self._outbound_response(call, event.response, event.dialog)
+
+    @staticmethod
+    def _owns(call: Call, event: Outcome) -> bool:
+        """Whether an end event is of this call's own dialog or INVITE, not merely of its Call-ID."""
+        if call.dialog is not None:
+            return event.dialog is call.dialog
+        if event.kind == "cancelled" and call.incoming is not None:
+            return event.transaction is call.incoming.transaction
+        return call.direction == "outbound"  # no dialog yet: its own INVITE is the only one it sent
 
     def _refusal(self, event: Incoming) -> Response | None:
         """503 with Retry-After while draining, or for a source over its INVITE rate."""
@@ -321,6 +336,9 @@ class CallControl:
 
     # ---- inbound -------------------------------------------------------------------------------
     async def _inbound(self, call: Call) -> None:
+        """Decide, then answer. Whatever fails on the way, the INVITE gets a final response (400, 488,
+        500 or 503 as fits; a BYE if it was already answered) and the call ends, which gives back its
+        lease, its RTP port and its state."""
         incoming = call.incoming
         if incoming is None:
             return
@@ -334,6 +352,47 @@ class CallControl:
         if call.state is CallState.ENDED:
             self._run_on_end(call)
             return  # cancelled while deciding
+        try:
+            await self._answer(call, incoming, decision)
+        except Exception as exc:
+            self._fail_inbound(call, incoming, exc)
+
+    def _fail_inbound(self, call: Call, incoming: Incoming, exc: Exception) -> None:
+        if isinstance(exc, SdpError):
+            status, reason = exc.status, exc.reason[:100]
+        elif isinstance(exc, ParseError):
+            status, reason = 400, exc.reason[:100]
+        elif isinstance(exc, PortsExhausted):
+            status, reason = 503, "No media ports free"
+        elif isinstance(exc, OSError):  # no descriptor left, most often
+            status, reason = 503, "No media resources"
+        else:
+            log.error("inbound call %s failed", call.call_id, exc_info=exc)
+            status, reason = 500, "Server Internal Error"
+        if call.state is CallState.ENDED:
+            return
+        tx = incoming.transaction
+        if call.dialog is not None and call.dest is not None:  # answered already: hang up
+            call.outcome = call.outcome or "failed"
+            self.hangup(call)
+            return
+        if (
+            tx is not None
+            and not tx.terminated
+            and (tx.last_response is None or tx.last_response.status < 200)
+        ):
+            response = response_to(incoming.request, status, reason)
+            if status == 503:
+                response.headers.add("Retry-After", "5")
+            try:
+                self.ua.respond(incoming, response, self._now())
+            except Exception:  # the response itself could not be made: nothing more to say
+                log.exception("no final response for %s", call.call_id)
+        self._end(call, "local", "rejected" if status in (503, 488) else "failed")
+        self._flush()
+
+    async def _answer(self, call: Call, incoming: Incoming, decision: Decision) -> None:
+        request = incoming.request
         if decision.status >= 300:
             response = response_to(request, decision.status, decision.reason)
             for name, value in decision.headers:
@@ -342,22 +401,8 @@ class CallControl:
             self._end(call, "local", "rejected")
             self._flush()
             return
-        try:
-            call.rtp_port = self._free_rtp_port()
-        except PortsExhausted:
-            busy = response_to(request, 503, "No media ports free")
-            busy.headers.add("Retry-After", "5")
-            self.ua.respond(incoming, busy, self._now())
-            self._end(call, "local", "rejected")
-            self._flush()
-            return
-        try:
-            body, media = self._negotiate(request.body, call.rtp_port, 1)
-        except SdpError as exc:
-            self.ua.respond(incoming, response_to(request, exc.status, exc.reason[:100]), self._now())
-            self._end(call, "local", "failed")
-            self._flush()
-            return
+        call.rtp_port = self._free_rtp_port()
+        body, media = self._negotiate(request.body, call.rtp_port, 1)
         call.media = media
         call.agent = decision.agent
         call.details = decision.details
@@ -747,9 +792,10 @@ class CallControl:
         try:
             for _ in range(64):
                 port = self.ports.allocate()
+                busy.append(port)  # given back unless it is the one returned, whatever is raised
                 if _bindable(self.ua.local[1], port) and _bindable(self.ua.local[1], port + 1):
+                    busy.pop()
                     return port
-                busy.append(port)
             raise PortsExhausted("no free RTP port pair found in 64 tries")
         finally:
             for port in busy:
