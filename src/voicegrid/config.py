@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     sip_tcp_idle_s: float = Field(
         default=300.0, gt=0, description="a silent SIP/TCP connection is closed after"
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        max_length=100,
+        description="addresses or networks of HTTP proxies whose X-Forwarded-For names the caller",
+    )
     webhook_allow_private: bool = Field(
         default=False, description="deprecated name of allow_private_destinations, still honoured"
     )

@@ -185,6 +185,10 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             log_level=settings.log_level,
             lifespan="on",
             server_header=False,
+            # X-Forwarded-For is read only from the proxies the operator names (uvicorn would trust
+            # loopback by default, and every caller on this host could then claim any address)
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
         )
         admission = platform.services.admission
         assert admission is not None

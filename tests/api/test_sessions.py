@@ -2,6 +2,7 @@
 
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import update
 
 from tests.api.world import World
@@ -102,9 +103,19 @@ async def test_a_burst_of_guesses_for_one_email_is_throttled_with_retry_after(
     run: Running, world: World
 ) -> None:
     await _user(run, world)
-    statuses = [(await _sign_in(run, "maria@a1.example", f"guess {n}"))[0] for n in range(12)]
-    assert statuses[:10] == [401] * 10  # the email's burst
-    assert statuses[10:] == [429, 429]
+    statuses = [(await _sign_in(run, "maria@a1.example", f"guess {n}"))[0] for n in range(7)]
+    assert statuses[:5] == [401] * 5  # the free failures of this email from this address
+    assert statuses[5:] == [429, 429]
     refused = await run.client.post("/v1/sessions", json={"email": "maria@a1.example", "password": PASSWORD})
     assert refused.status_code == 429  # even the right password waits: the guesser must not learn it
     assert int(refused.headers["retry-after"]) > 0
+
+
+async def test_a_guesser_elsewhere_cannot_lock_a_user_out(run: Running, world: World) -> None:
+    await _user(run, world)
+    for n in range(20):
+        await _sign_in(run, "maria@a1.example", f"guess {n}")  # a stranger at 203.0.113.7
+    transport = httpx.ASGITransport(app=run.platform.app, client=("198.51.100.20", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as maria:
+        mine = await maria.post("/v1/sessions", json={"email": "maria@a1.example", "password": PASSWORD})
+    assert mine.status_code == 201  # Maria, from her own address, signs in all the same

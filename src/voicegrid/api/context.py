@@ -12,11 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voicegrid.core.clock import utcnow
 from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.pipeline.gating import ProviderSlots
-from voicegrid.store.models import Agent, ApiKey
+from voicegrid.store.models import Agent, ApiKey, Business, Reseller
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.records import CallRecords
 from voicegrid.telephony.service import CallService
-from voicegrid.tenancy import NotAuthenticated, Principal, Role, Scope, SecretBox
+from voicegrid.tenancy import Forbidden, NotAuthenticated, Principal, Role, Scope, SecretBox
 from voicegrid.tenancy.keys import hash_api_key
 
 # last_used_at is written at most this often per key, so reads do not turn into writes.
@@ -45,6 +45,8 @@ class Ctx:
 
     @property
     def source_ip(self) -> str | None:
+        """The caller's address: the peer's, or, behind a proxy the operator trusts, the one it
+        forwarded (uvicorn reads X-Forwarded-For only from `trusted_proxies`)."""
         return self.request.client.host if self.request.client else None
 
 
@@ -69,14 +71,32 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
+async def check_tenant_enabled(
+    session: AsyncSession, reseller_id: str | None, business_id: str | None
+) -> None:
+    """Forbidden, naming why, when the business or its reseller is disabled: its keys, sign-ins,
+    calls and media streams are refused until its reseller or the platform enables it again."""
+    if business_id is not None:
+        business = await session.get(Business, business_id)
+        if business is None or not business.enabled:
+            raise Forbidden("this business is disabled")
+        reseller_id = business.reseller_id
+    if reseller_id is not None:
+        reseller = await session.get(Reseller, reseller_id)
+        if reseller is None or not reseller.enabled:
+            raise Forbidden("this reseller is disabled")
+
+
 async def principal_for_key(session: AsyncSession, token: str) -> Principal:
-    """The principal an API key stands for; NotAuthenticated for an unknown or revoked key."""
+    """The principal an API key stands for; NotAuthenticated for an unknown or revoked key, Forbidden
+    for a key of a disabled business or reseller."""
     key = await session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_api_key(token)))
     if key is None or key.revoked_at is not None:
         raise NotAuthenticated("unknown or revoked API key")
     now = utcnow()
     if key.expires_at is not None and key.expires_at <= now:
         raise NotAuthenticated("this sign-in has expired: sign in again")
+    await check_tenant_enabled(session, key.reseller_id, key.business_id)
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_GRANULARITY:
         key.last_used_at = now
         await session.commit()

@@ -4,6 +4,11 @@ Follows the IETF httpapi draft "The Idempotency-Key HTTP Header Field": a key is
 key that sent it; a reservation row is written before the handler runs, so two concurrent requests
 with one key cannot both create (the second gets 409 while the first is in flight). Only 2xx
 responses are kept; after an error the client may retry with the same key.
+
+A replay is authenticated like a new request (a revoked key, or one of a disabled business, gets
+what it would get without the header). A secret a response shows once (a new API key, a session
+token: the top-level fields in SECRET_FIELDS) is never stored: the stored copy has it set to null,
+so a replay says what was created without showing the secret again.
 """
 
 import hashlib
@@ -17,12 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from voicegrid.api.body_limit import MAX_BODY_BYTES
+from voicegrid.api.context import principal_for_key
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
 from voicegrid.store.models import IdempotencyRecord
+from voicegrid.tenancy import TenancyError
 from voicegrid.tenancy.keys import hash_api_key
 
 MAX_KEY_LENGTH = 255
+SECRET_FIELDS = frozenset({"key", "token", "secret", "password", "signing_key"})
 IN_FLIGHT_STALE = timedelta(seconds=60)
 RETAIN = timedelta(hours=24)
 _PENDING = 0
@@ -33,6 +41,17 @@ async def _send_json(send: Send, status: int, payload: object, extra: list[tuple
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers + extra})
     await send({"type": "http.response.body", "body": body})
+
+
+def _without_secrets(body: str) -> str:
+    """The response as it may be kept: each top-level secret field set to null."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return "null"  # not JSON: nothing of it is kept
+    if isinstance(parsed, dict):
+        parsed = {k: (None if k in SECRET_FIELDS else v) for k, v in parsed.items()}
+    return json.dumps(parsed)
 
 
 class IdempotencyMiddleware:
@@ -85,6 +104,11 @@ class IdempotencyMiddleware:
                 await session.commit()
                 record = None
             if record is not None:
+                try:
+                    await principal_for_key(session, token)
+                except TenancyError as exc:  # the same answer the route would give without the header
+                    await _send_json(send, exc.status, {"detail": exc.message}, [])
+                    return
                 if record.request_hash != fingerprint:
                     detail = "Idempotency-Key was already used with a different request"
                     await _send_json(send, 422, {"detail": detail}, [])
@@ -149,7 +173,7 @@ class IdempotencyMiddleware:
                 if row is not None:
                     if 200 <= status < 300:
                         row.status_code = status
-                        row.response_body = captured.decode() or "null"
+                        row.response_body = _without_secrets(captured.decode() or "null")
                     else:
                         await session.delete(row)
                     await session.commit()

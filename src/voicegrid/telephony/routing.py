@@ -134,6 +134,8 @@ class InboundRouter:
         async with self.sessions() as session:
             agent = await session.get(Agent, row.agent_id)
             reseller = await session.get(Reseller, business.reseller_id)
+        if reseller is None or not reseller.enabled:
+            return Decision(403, "Reseller disabled")
         if agent is None:
             return Decision(480, "No agent on this number")
         admitted = await self.admission.admit(business, reseller, "inbound")

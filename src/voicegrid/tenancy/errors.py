@@ -54,8 +54,9 @@ class TooManyAttempts(TenancyError):
     status = 429
     retry_after_s = 30
 
-    def __init__(self) -> None:
-        super().__init__("too many sign-in attempts: wait a minute and try again")
+    def __init__(self, retry_after_s: int = 30) -> None:
+        super().__init__(f"too many sign-in attempts: try again in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
 
 
 class SecretError(VoicegridError):

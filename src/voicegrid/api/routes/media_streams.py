@@ -7,9 +7,12 @@ member or above) and an agent of that business; anything else closes the socket 
 """
 
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -18,13 +21,14 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
 from voicegrid.api.context import AppServices, principal_for_key
+from voicegrid.api.routes.dashboard import CSP, PAGE_HEADERS
 from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.store.models import Agent
 from voicegrid.telephony.browser_stream import BrowserStream
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.media_streams import TwilioStream
 from voicegrid.telephony.rtp_session import agent_for_kind
-from voicegrid.tenancy import NotAuthenticated, Role, Scope
+from voicegrid.tenancy import Forbidden, NotAuthenticated, Role, Scope
 
 router = APIRouter(tags=["media-streams"])
 log = logging.getLogger(__name__)
@@ -47,7 +51,7 @@ async def _agent_row(services: AppServices, api_key: str, agent_id: str) -> Agen
     async with services.sessions() as session:
         try:
             principal = await principal_for_key(session, api_key)
-        except NotAuthenticated:
+        except (NotAuthenticated, Forbidden):  # unknown, revoked, or of a disabled business
             return None
         if principal.scope is not Scope.BUSINESS or not principal.role.at_least(Role.MEMBER):
             return None
@@ -132,10 +136,27 @@ async def twilio_media_stream(websocket: WebSocket) -> None:
 TALK_PAGE = (Path(__file__).resolve().parents[1] / "static" / "talk.html").read_text()
 
 
+def _inline_script_hashes(page: str) -> str:
+    """CSP source expressions for the page's own inline scripts: they run, and nothing injected does."""
+    found = re.findall(r"<script>(.*?)</script>", page, flags=re.DOTALL)
+    return " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(s.encode()).digest()).decode()}'" for s in found
+    )
+
+
+# The dashboard's policy and frame headers, with the talk page's one inline script allowed by its hash.
+SECURITY_HEADERS = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": CSP.replace(
+        "script-src 'self'", f"script-src 'self' {_inline_script_hashes(TALK_PAGE)}"
+    ),
+}
+
+
 @router.get("/talk/{agent_id}", response_class=HTMLResponse, include_in_schema=False)
 async def talk_page(agent_id: str) -> HTMLResponse:
     """The page itself holds no secret: it asks for the business's key and sends it over the socket."""
-    return HTMLResponse(TALK_PAGE, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(TALK_PAGE, headers={**SECURITY_HEADERS, "Cache-Control": "no-store"})
 
 
 @router.websocket("/v1/talk")

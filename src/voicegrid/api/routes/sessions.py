@@ -2,12 +2,17 @@
 
 The token is a row of `api_keys` (hashed like any key) with the user's scope and role, `user_id` and
 `expires_at`, so every route authorizes it exactly as a key; an admin sees and can revoke it in the
-key list. Attempts are throttled per source address and per email (a token bucket each), an unknown
-email costs the same scrypt as a wrong password, and the check runs off the event loop.
+key list. Attempts are throttled per source address (a token bucket: a sweep over many emails slows
+down) and per (email, source) with a backoff that grows with each failure and ends with a success, so
+a stranger elsewhere cannot lock a user out by failing in their name. An unknown email costs the same
+scrypt as a wrong password, and the check runs off the event loop. The source is the peer's address,
+or the one a proxy the operator trusts forwarded (`trusted_proxies`). A user of a disabled business
+or reseller gets 403 naming it, once the password is right.
 """
 
 import asyncio
 import time
+from collections import OrderedDict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +21,7 @@ from pydantic import EmailStr, Field
 from sqlalchemy import select
 
 from voicegrid.api import audit
-from voicegrid.api.context import CtxDep, Session
+from voicegrid.api.context import CtxDep, Session, check_tenant_enabled
 from voicegrid.api.schemas import In, Out
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
@@ -27,10 +32,11 @@ from voicegrid.tenancy.keys import generate_api_key, hash_password, verify_passw
 
 router = APIRouter(tags=["sessions"])
 SESSION_HOURS = 12
-# Per email, 10 tries at once, then one every 30 s: slow for a guesser, fine for a typo. Per source
-# address more (an office shares one address), but a sweep over many emails still slows down.
-EMAIL_BURST, EMAIL_PER_S = 10.0, 1 / 30
+# Per (email, source): 5 failures free, then a wait that doubles with each further failure, up to
+# 15 minutes: slow for a guesser, fine for a typo. Per source address more (an office shares one).
+FREE_FAILURES, MAX_BACKOFF_S = 5, 900.0
 SOURCE_BURST, SOURCE_PER_S = 30.0, 1 / 2
+MAX_TRACKED = 100_000
 _UNKNOWN = hash_password("no such user: equal work for an unknown email")
 
 
@@ -51,17 +57,37 @@ class SignedIn(Out):
     business_id: str | None
 
 
-def _allowed(request: Request, email: str) -> bool:
-    """One token from the email's bucket and one from the source's (kept on the app, per process)."""
-    state, now = request.app.state, time.monotonic()
+class SignInThrottle:
+    """Failures per (email, source) with their backoff, and a token bucket per source (per process)."""
+
+    def __init__(self) -> None:
+        self.by_source = SourceRateLimiter(SOURCE_PER_S, SOURCE_BURST)
+        self._failures: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()  # count, last
+
+    def wait_s(self, email: str, source: str, now: float) -> float:
+        """How long this pair must still wait; 0 when it may try now."""
+        count, last = self._failures.get((email, source), (0, now))
+        if count < FREE_FAILURES:
+            return 0.0
+        backoff = min(MAX_BACKOFF_S, 2.0 ** (count - FREE_FAILURES))
+        return max(0.0, last + backoff - now)
+
+    def failed(self, email: str, source: str, now: float) -> None:
+        count, _ = self._failures.pop((email, source), (0, now))
+        self._failures[(email, source)] = (count + 1, now)
+        while len(self._failures) > MAX_TRACKED:
+            self._failures.popitem(last=False)
+
+    def succeeded(self, email: str, source: str) -> None:
+        self._failures.pop((email, source), None)
+
+
+def _throttle(request: Request) -> SignInThrottle:
+    state = request.app.state
     if not hasattr(state, "sign_in_throttle"):
-        state.sign_in_throttle = (
-            SourceRateLimiter(EMAIL_PER_S, EMAIL_BURST),
-            SourceRateLimiter(SOURCE_PER_S, SOURCE_BURST),
-        )
-    by_email, by_source = state.sign_in_throttle
-    source = request.client.host if request.client else "unknown"
-    return bool(by_email.allow(email, now) and by_source.allow(source, now))
+        state.sign_in_throttle = SignInThrottle()
+    throttle: SignInThrottle = state.sign_in_throttle
+    return throttle
 
 
 @router.post(
@@ -69,13 +95,19 @@ def _allowed(request: Request, email: str) -> bool:
 )
 async def sign_in(body: SignIn, request: Request, session: Session) -> Any:
     email = str(body.email).lower()
-    if not _allowed(request, email):
-        raise TooManyAttempts()
+    throttle, now = _throttle(request), time.monotonic()
+    source = request.client.host if request.client else "unknown"
+    wait = throttle.wait_s(email, source, now)
+    if wait > 0 or not throttle.by_source.allow(source, now):
+        raise TooManyAttempts(retry_after_s=max(1, int(wait + 0.999)))
     user = await session.scalar(select(User).where(User.email == email))
     stored = user.password_hash if user is not None and user.password_hash else _UNKNOWN
     matches = await asyncio.to_thread(verify_password, body.password, stored)
     if user is None or not user.password_hash or not matches or user.disabled:
+        throttle.failed(email, source, time.monotonic())
         raise NotAuthenticated("wrong email or password")
+    throttle.succeeded(email, source)
+    await check_tenant_enabled(session, user.reseller_id, user.business_id)
     key, at = generate_api_key(), utcnow()
     expires = at + timedelta(hours=SESSION_HOURS)
     row = ApiKey(

@@ -13,7 +13,7 @@ from voicegrid.api.resources import ResourceSpec
 from voicegrid.api.schemas import In, Stamped
 from voicegrid.core.clock import utcnow
 from voicegrid.store.models import ApiKey, User
-from voicegrid.tenancy import Conflict, InvalidInput, Role
+from voicegrid.tenancy import Conflict, Forbidden, InvalidInput, Role
 from voicegrid.tenancy.keys import hash_password
 from voicegrid.tenancy.policy import check_grant
 
@@ -64,16 +64,28 @@ async def build(
     password = values.pop("password", None)
     if password is not None:
         values["password_hash"] = await asyncio.to_thread(hash_password, password)
-    if existing is not None and (values.get("disabled") or password is not None):
-        # A disabled user, or a changed password, ends the user's dashboard sign-ins at once.
-        await ctx.session.execute(
-            update(ApiKey)
-            .where(ApiKey.user_id == existing.id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+    new_role = values.get("role")
+    demoted_or_moved = existing is not None and new_role is not None and new_role != existing.role
+    if existing is not None and (values.get("disabled") or password is not None or demoted_or_moved):
+        # A disabled user, a changed password or a changed role ends the user's sign-ins at once:
+        # a session keeps the role it was signed in with, so it must not outlive that role.
+        await _end_sign_ins(ctx, existing.id)
     if existing is None:
         values.update(owner.columns())
     return values, {}
+
+
+async def before_delete(ctx: Ctx, user: User) -> bool:
+    """No one deletes a user whose role is above their own; the user's sign-ins end with the user."""
+    if not ctx.principal.role.at_least(Role(user.role)):
+        raise Forbidden(f"a {ctx.principal.role.value} cannot delete a user with the {user.role} role")
+    await _end_sign_ins(ctx, user.id)
+    return False
+
+
+async def _end_sign_ins(ctx: Ctx, user_id: str) -> None:
+    live = ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None)
+    await ctx.session.execute(update(ApiKey).where(*live).values(revoked_at=utcnow()))
 
 
 SPEC = ResourceSpec(
@@ -85,4 +97,5 @@ SPEC = ResourceSpec(
     out=UserOut,
     build=build,
     render=lambda _ctx, row: UserOut.model_validate(row),
+    on_delete=before_delete,
 )
