@@ -40,7 +40,7 @@ from voicegrid.sip.limits import RequestLimits
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
 from voicegrid.store.billing import full_catalog
-from voicegrid.store.call_records import write_call_records
+from voicegrid.store.call_records import record_refused, write_call_records
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import CallControl, CallState
 from voicegrid.telephony.ratelimit import SourceRateLimiter
@@ -95,6 +95,7 @@ async def build_platform(settings: Settings) -> Platform:
         recorder = Recorder(
             Journal(Path(settings.data_dir) / "journal"),
             functools.partial(write_call_records, sessions, deltas=record_deltas),
+            refused=record_refused,
         )
         async with sessions() as session:
             catalog = await full_catalog(session, load_catalog())
@@ -236,7 +237,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         if records.metrics is not None:
             records.metrics.watch(
                 lambda: sum(c.state is not CallState.ENDED for c in sip.by_id.values()),
-                lambda: records.recorder.store_ok,
+                records.recorder,
             )
         platform.services.calls = calls = CallService(
             sip,

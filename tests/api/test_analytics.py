@@ -5,6 +5,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +13,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 
 from tests.api.world import World
 from tests.support.platform import Running
-from voicegrid.analytics import CallFacts, build_record
+from voicegrid.analytics import CallFacts, Journal, Recorder, build_record
 from voicegrid.analytics.histogram import BOUNDS, quantile
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
@@ -132,11 +133,19 @@ def test_percentiles_from_a_histogram_fall_inside_the_right_bucket() -> None:
     assert quantile({}, 0.5) is None
 
 
-def test_an_ended_call_shows_in_the_prometheus_metrics_by_outcome_latency_cost_and_provider_error() -> None:
+async def _never_written(records: list[dict[str, object]]) -> None:
+    raise AssertionError("not written in this test")
+
+
+def test_an_ended_call_shows_in_the_prometheus_metrics_by_outcome_latency_cost_and_provider_error(
+    tmp_path: Path,
+) -> None:
     registry = CollectorRegistry()
     metrics = CallMetrics(registry)
     metrics.observe(record(0, "biz_1", 20, "agt_a", [820.0, 1200.0]))  # n=0: one LLM failover
-    metrics.watch(lambda: 3, lambda: False)
+    recorder = Recorder(Journal(tmp_path), _never_written)
+    recorder.store_ok = False
+    metrics.watch(lambda: 3, recorder)
     text = generate_latest(registry).decode()
     assert 'voicegrid_calls_ended_total{direction="inbound",outcome="completed"} 1.0' in text
     assert 'voicegrid_turn_latency_seconds_count{component="voice_to_voice"} 2.0' in text
@@ -147,6 +156,8 @@ def test_an_ended_call_shows_in_the_prometheus_metrics_by_outcome_latency_cost_a
     )  # 2 min x $0.0048
     assert "voicegrid_calls_active 3.0" in text
     assert "voicegrid_call_records_stored 0.0" in text
+    assert "voicegrid_call_records_drain_healthy 1.0" in text
+    assert "voicegrid_call_records_dead_lettered 0.0" in text
 
 
 async def test_a_range_of_stored_calls_exports_as_csv_and_as_json_lines_of_whole_records(

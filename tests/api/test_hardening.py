@@ -1,6 +1,8 @@
 """Class 4 of the hardening: disabled means disabled, a role means its role, a replay proves itself,
 and the pages carry their security headers."""
 
+from pathlib import Path
+
 import httpx
 
 from tests.api.world import World
@@ -124,3 +126,27 @@ async def test_a_guesser_gains_nothing_by_claiming_new_addresses_in_x_forwarded_
             headers={"X-Forwarded-For": "10.9.9.9"},
         )
     assert throttled.status_code == 429
+
+
+async def test_deleting_a_business_deletes_its_call_records_and_recordings_for_good(
+    run: Running, world: World, tmp_path: Path
+) -> None:
+    from voicegrid.core.clock import utcnow
+    from voicegrid.store.call_records import get_call_record, write_call_records
+
+    sessions = run.platform.services.sessions
+    now = utcnow().isoformat()
+    record = {"id": "call_gone", "business_id": world.business_a2, "created_at": now, "transcript": []}
+    await write_call_records(sessions, [record])
+    calls = run.platform.services.calls
+    assert calls is not None
+    assert calls.control is not None
+    calls.control.recordings_dir = tmp_path / "recordings"
+    wav = calls.control.recordings_dir / world.business_a2 / "call_gone.wav"
+    wav.parent.mkdir(parents=True)
+    wav.write_bytes(b"RIFF")
+    await run.ok("DELETE", f"/v1/businesses/{world.business_a2}")
+    await write_call_records(sessions, [record])  # a journal replay after the delete
+    async with sessions() as session:
+        assert await get_call_record(session, world.business_a2, "call_gone") is None
+    assert not wav.exists()

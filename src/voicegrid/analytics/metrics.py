@@ -7,6 +7,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from voicegrid.analytics.recorder import Recorder
 from voicegrid.analytics.rollup import LATENCY
 
 TURN_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
@@ -36,6 +37,21 @@ class CallMetrics:
         self.store_ok = Gauge(
             "voicegrid_call_records_stored", "1 while records reach the database", registry=r
         )
+        self.drain_ok = Gauge(
+            "voicegrid_call_records_drain_healthy",
+            "1 while the task moving records from the journal to the store works (0: see the log)",
+            registry=r,
+        )
+        self.dead_lettered = Gauge(
+            "voicegrid_call_records_dead_lettered",
+            "Records the store refused, set aside in <data dir>/journal/dead-letter.jsonl since start",
+            registry=r,
+        )
+        self.lost = Gauge(
+            "voicegrid_call_records_lost",
+            "Records neither journaled, stored nor set aside (the disk failed twice) since start",
+            registry=r,
+        )
         self.webhook_events = Counter(
             "voicegrid_webhook_events",
             "Call events to businesses' URLs, by how they ended: delivered, failed (given up) or dropped",
@@ -62,9 +78,12 @@ class CallMetrics:
                 str(failure.get("stage")), str(error.get("provider")), str(error.get("kind"))
             ).inc()
 
-    def watch(self, active: Callable[[], int], store_ok: Callable[[], bool]) -> None:
+    def watch(self, active: Callable[[], int], recorder: Recorder) -> None:
         self.active.set_function(lambda: float(active()))
-        self.store_ok.set_function(lambda: 1.0 if store_ok() else 0.0)
+        self.store_ok.set_function(lambda: 1.0 if recorder.store_ok else 0.0)
+        self.drain_ok.set_function(lambda: 1.0 if recorder.healthy else 0.0)
+        self.dead_lettered.set_function(lambda: float(recorder.dead_lettered))
+        self.lost.set_function(lambda: float(recorder.lost))
 
     def watch_webhooks(self, pending: Callable[[], int]) -> None:
         self.webhooks_pending.set_function(lambda: float(pending()))

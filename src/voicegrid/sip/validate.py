@@ -34,6 +34,9 @@ def _address(msg: Message, name: str) -> None:
     msg.address(name, value)
 
 
+MAX_CALL_ID = 255
+
+
 def validate(msg: Message) -> None:
     """Raise ParseError (status 400 unless said otherwise) unless a UAS can act on `msg`."""
     vias = msg.headers.values("Via")
@@ -46,6 +49,8 @@ def validate(msg: Message) -> None:
     call_id = _single(msg, "Call-ID", required=True)
     if not _CALL_ID.fullmatch(call_id or ""):
         raise ParseError("malformed Call-ID")
+    if len(call_id or "") > MAX_CALL_ID:  # it is stored with the call: no longer than the store holds
+        raise ParseError(f"Call-ID over {MAX_CALL_ID} characters")
     cseq = _single(msg, "CSeq", required=True) or ""
     number, _, method = cseq.partition(" ")
     parse_uint32(number, "CSeq")

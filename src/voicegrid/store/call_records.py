@@ -5,10 +5,11 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, delete, or_, select
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voicegrid.store.models import Business, CallRecord
+from voicegrid.store.models import Business, CallRecord, CallRollup, ProviderRollup
 from voicegrid.store.rollups import add_to_rollups
 
 
@@ -18,7 +19,7 @@ def _row(record: dict[str, Any]) -> CallRecord:
         id=record["id"],
         business_id=record.get("business_id"),
         agent_id=record.get("agent_id"),
-        sip_call_id=record.get("sip_call_id") or "",
+        sip_call_id=(record.get("sip_call_id") or "")[:300],  # the column's size; SIP holds it to 255
         direction=record.get("direction") or "inbound",
         outcome=record.get("outcome"),
         created_at=datetime.fromisoformat(record["created_at"]),
@@ -30,6 +31,14 @@ def _row(record: dict[str, Any]) -> CallRecord:
     )
 
 
+def record_refused(exc: Exception) -> bool:
+    """Whether the store refused a record itself (a value too long, a constraint, a malformed record),
+    as opposed to being away: such a record is set aside, and the records behind it go on."""
+    if isinstance(exc, IntegrityError | DataError):
+        return True
+    return isinstance(exc, KeyError | ValueError | TypeError) and not isinstance(exc, DBAPIError)
+
+
 Deltas = Callable[[dict[str, Any]], tuple[dict[str, Any], list[dict[str, Any]]]]
 
 
@@ -38,13 +47,29 @@ async def write_call_records(
 ) -> None:
     """Store records; with `deltas` (what a record adds to its day's rollups), add each new record to
     the rollups in the same transaction. A record seen before (a journal replay) is rewritten but not
-    counted twice."""
+    counted twice, and one whose content was erased stays erased. A record of a business that was
+    deleted is not written: the business's records went with it."""
     async with sessions() as session, session.begin():
         for record in records:
+            business_id = record.get("business_id")
+            if business_id and await session.get(Business, business_id) is None:
+                continue
             known = await session.get(CallRecord, record["id"])
-            await session.merge(_row(record))
-            if deltas is not None and known is None and record.get("business_id"):
+            row = _row(record)
+            if known is not None and known.content_erased_at is not None:
+                row = _row(without_content(record, known.content_erased_at))
+                row.content_erased_at = known.content_erased_at
+            await session.merge(row)
+            if deltas is not None and known is None and business_id:
                 await add_to_rollups(session, *deltas(record))
+
+
+async def delete_business_records(session: AsyncSession, business_id: str) -> int:
+    """Every call record of a business and its rollups (when the business itself is deleted)."""
+    gone = await session.execute(delete(CallRecord).where(CallRecord.business_id == business_id))
+    await session.execute(delete(CallRollup).where(CallRollup.business_id == business_id))
+    await session.execute(delete(ProviderRollup).where(ProviderRollup.business_id == business_id))
+    return int(getattr(gone, "rowcount", 0) or 0)
 
 
 async def get_call_record(session: AsyncSession, business_id: str, call_id: str) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from voicegrid.store.call_records import erase_content, expired_content
 from voicegrid.telephony.calls import Call
 
 log = logging.getLogger(__name__)
+MAX_KNOWN_BUSINESSES = 100_000
 
 
 def facts_of(call: Call, node: str | None) -> CallFacts:
@@ -66,15 +68,25 @@ class CallRecords:
         self.metrics = metrics
         self.webhooks, self.tracer = webhooks, tracer
         self._tasks: set[asyncio.Task[None]] = set()
+        # The last settings read of each business (rates, markup, masking, webhook URL): what a call
+        # ending while the database is away is recorded, masked and announced with.
+        self._known: OrderedDict[str, Billing] = OrderedDict()
 
     async def billing(self, business_id: str) -> Billing | None:
-        """The business's rates and markup; None if the database cannot say within 2 s."""
+        """The business's rates and markup, read now or, if the database cannot say within 2 s, as last
+        read; None when it was never read (the record is then masked: when unsure, mask)."""
         try:
             async with asyncio.timeout(2.0), self.sessions() as session:
-                return await billing_of(session, business_id)
-        except Exception as exc:  # the record is made all the same, rated at catalog prices
+                found = await billing_of(session, business_id)
+        except Exception as exc:  # the record is made all the same, with what was last known
             log.warning("call records: billing of %s unavailable (%s)", business_id, exc)
-            return None
+            return self._known.get(business_id)
+        if found is not None:
+            self._known[business_id] = found
+            self._known.move_to_end(business_id)
+            while len(self._known) > MAX_KNOWN_BUSINESSES:
+                self._known.popitem(last=False)
+        return found
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -132,7 +144,7 @@ class CallRecords:
             markup=billing.markup if billing else None,
         )
         record = build_record(facts, conversation, cost)
-        if billing is not None and billing.mask_pii:
+        if billing is None or billing.mask_pii:  # settings unknown: masked, to be safe
             record = masked(record)
         if billing is None:
             record["cost"]["note"] = "rated at catalog prices: the business's rates were unavailable"
@@ -149,7 +161,10 @@ class CallRecords:
             await self.recorder.record(record)
         except JournalError:
             log.exception("call %s: journal not written; storing directly", call.id)
-            await self.recorder.write([record])
+            try:
+                await self.recorder.write([record])
+            except Exception as exc:  # neither journal nor store: set aside with its reason
+                await self.recorder.set_aside(record, exc)
         await self._notify(billing, call.business_id or "", "call.ended", record)
 
     async def aclose(self) -> None:

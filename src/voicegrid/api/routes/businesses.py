@@ -1,5 +1,7 @@
 """Businesses: the tenants that own agents, numbers and trunks; created by a reseller or the platform."""
 
+import asyncio
+import shutil
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -13,6 +15,7 @@ from voicegrid.api.pagination import Page, PageParams, fetch_page, page_params
 from voicegrid.api.routes.limits import check_business_limits
 from voicegrid.api.schemas import In, LimitsBody, Name, TenantOut
 from voicegrid.core.ids import new_id
+from voicegrid.store.call_records import delete_business_records
 from voicegrid.store.models import Business, Reseller
 from voicegrid.tenancy import (
     Action,
@@ -138,10 +141,17 @@ async def update_business(business_id: IdPath, body: BusinessUpdate, ctx: CtxDep
 
 @router.delete("/{business_id}", status_code=204, response_class=Response)
 async def delete_business(business_id: IdPath, ctx: CtxDep) -> Response:
+    """The business goes with everything it owns: its call records and rollups in the same transaction,
+    then this node's recordings of it (other nodes' recordings of it are swept by their retention)."""
     business = await _load(ctx, business_id, Action.WRITE)
+    await delete_business_records(ctx.session, business.id)
     await ctx.session.delete(business)
     audit.record(
         ctx, "delete", "businesses", business_id, business_id=business_id, reseller_id=business.reseller_id
     )
     await ctx.session.commit()
+    control = ctx.services.calls.control if ctx.services.calls is not None else None
+    if control is not None and control.recordings_dir is not None:
+        folder = control.recordings_dir / business.id  # an id of ours, checked by the lookup
+        await asyncio.to_thread(shutil.rmtree, folder, ignore_errors=True)
     return Response(status_code=204)

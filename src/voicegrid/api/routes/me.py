@@ -44,4 +44,8 @@ async def readyz(request: Request) -> Any:
         await check_database(request.app.state.engine, timeout_s=2.0)
     except DatabaseUnavailable as exc:
         return JSONResponse({"status": "unavailable", "reason": exc.reason}, status_code=503)
+    records = request.app.state.services.records
+    if records is not None and not records.recorder.healthy:  # calls would pile up in the journal
+        reason = f"call records are not being stored: {records.recorder.last_error}"
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
     return {"status": "ok"}
