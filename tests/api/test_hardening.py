@@ -150,3 +150,25 @@ async def test_deleting_a_business_deletes_its_call_records_and_recordings_for_g
     async with sessions() as session:
         assert await get_call_record(session, world.business_a2, "call_gone") is None
     assert not wav.exists()
+
+
+async def test_creating_a_user_never_tells_whether_another_tenant_uses_the_email(
+    run: Running, world: World
+) -> None:
+    body = {"email": "shared@example.com", "role": "admin", "password": "a1 passphrase here"}
+    mine = f"/v1/businesses/{world.business_a1}/users"
+    theirs = f"/v1/businesses/{world.business_b1}/users"
+    await run.ok("POST", mine, json=body)
+    other = await run.as_key(run.admin_key, "POST", theirs, json={**body, "password": "b1 passphrase here"})
+    assert other.status_code == 201  # the same as for an email no one uses
+    again = await run.as_key(run.admin_key, "POST", mine, json=body)
+    assert again.status_code == 409  # within its own tenant an email is one user
+    for password, business in (
+        ("a1 passphrase here", world.business_a1),
+        ("b1 passphrase here", world.business_b1),
+    ):
+        signed = await run.client.post(
+            "/v1/sessions", json={"email": "shared@example.com", "password": password}
+        )
+        assert signed.status_code == 201
+        assert signed.json()["business_id"] == business  # each password opens its own account

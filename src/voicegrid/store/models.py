@@ -102,9 +102,14 @@ class ScopedOwner:
 
 
 class User(Timestamps, ScopedOwner, Base):
+    """An email is unique within its tenant only (migration 0013), so creating a user never reveals
+    whether another tenant uses the email; `owner` is the business, else the reseller, else "platform"."""
+
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("email", "owner", name="uq_users_email_owner"),)
     id: Mapped[str] = mapped_column(ID, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    owner: Mapped[str] = mapped_column(String(40))
     name: Mapped[str] = mapped_column(String(200), default="")
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(200))

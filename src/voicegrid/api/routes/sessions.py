@@ -13,15 +13,17 @@ or reseller gets 403 naming it, once the password is right.
 import asyncio
 import time
 from collections import OrderedDict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from pydantic import EmailStr, Field
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicegrid.api import audit
 from voicegrid.api.context import CtxDep, Session, check_tenant_enabled
+from voicegrid.api.routes.users import MAX_ACCOUNTS
 from voicegrid.api.schemas import In, Out
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
@@ -90,6 +92,24 @@ def _throttle(request: Request) -> SignInThrottle:
     return throttle
 
 
+async def _account(session: AsyncSession, email: str, password: str) -> User | None:
+    """The enabled account of `email` the password opens (an email may have one in each of a few
+    tenants; the one signed in to last wins). Every sign-in checks MAX_ACCOUNTS hashes, real or not,
+    so the time taken tells nothing of how many accounts an email has."""
+    users = list(
+        await session.scalars(
+            select(User).where(User.email == email).order_by(User.created_at).limit(MAX_ACCOUNTS)
+        )
+    )
+    stored = [u.password_hash or _UNKNOWN for u in users] + [_UNKNOWN] * (MAX_ACCOUNTS - len(users))
+    checks = await asyncio.to_thread(lambda: [verify_password(password, h) for h in stored])
+    opened = [u for u, ok in zip(users, checks, strict=False) if ok and u.password_hash and not u.disabled]
+    if not opened:
+        return None
+    epoch = datetime.min.replace(tzinfo=UTC)
+    return max(opened, key=lambda u: u.last_login_at or epoch)
+
+
 @router.post(
     "/v1/sessions", response_model=SignedIn, status_code=201, summary="Sign in with email and password"
 )
@@ -100,10 +120,8 @@ async def sign_in(body: SignIn, request: Request, session: Session) -> Any:
     wait = throttle.wait_s(email, source, now)
     if wait > 0 or not throttle.by_source.allow(source, now):
         raise TooManyAttempts(retry_after_s=max(1, int(wait + 0.999)))
-    user = await session.scalar(select(User).where(User.email == email))
-    stored = user.password_hash if user is not None and user.password_hash else _UNKNOWN
-    matches = await asyncio.to_thread(verify_password, body.password, stored)
-    if user is None or not user.password_hash or not matches or user.disabled:
+    user = await _account(session, email, body.password)
+    if user is None:
         throttle.failed(email, source, time.monotonic())
         raise NotAuthenticated("wrong email or password")
     throttle.succeeded(email, source)

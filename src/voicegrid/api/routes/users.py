@@ -17,6 +17,7 @@ from voicegrid.tenancy import Conflict, Forbidden, InvalidInput, Role
 from voicegrid.tenancy.keys import hash_password
 from voicegrid.tenancy.policy import check_grant
 
+MAX_ACCOUNTS = 3  # accounts one email may hold across tenants (each costs a hash check at sign-in)
 Password = Field(default=None, min_length=10, max_length=200)
 
 
@@ -58,9 +59,16 @@ async def build(
         check_grant(ctx.principal, Role(values["role"]))
         values["role"] = Role(values["role"]).value
     if "email" in values:
+        # Unique within the tenant only: whether another tenant uses the email is never told.
         values["email"] = str(values["email"]).lower()
-        if await ctx.session.scalar(select(func.count()).where(User.email == values["email"])):
-            raise Conflict("a user with this email already exists")
+        tenant = owner.business_id or owner.reseller_id or "platform"
+        same = (User.email == values["email"], User.owner == tenant)
+        if await ctx.session.scalar(select(func.count()).where(*same)):
+            raise Conflict("a user with this email already exists here")
+        accounts = await ctx.session.scalar(select(func.count()).where(User.email == values["email"]))
+        if (accounts or 0) >= MAX_ACCOUNTS:
+            raise Conflict(f"an email can have at most {MAX_ACCOUNTS} accounts")
+        values["owner"] = tenant
     password = values.pop("password", None)
     if password is not None:
         values["password_hash"] = await asyncio.to_thread(hash_password, password)
