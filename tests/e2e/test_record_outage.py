@@ -77,7 +77,8 @@ def test_a_call_that_ends_while_the_database_is_down_leaves_its_complete_record_
         )
         assert record["answered_s"] >= 3.5
         assert {i["component"] for i in record["cost"]["items"]} == {"telephony"}
-        assert record["cost"]["note"].startswith("rated at catalog prices")  # its rates were unreachable too
+        # its rates were unreachable too: those read when the call was answered are used, and said so
+        assert record["cost"]["note"].startswith("rated at the business's rates as last read")
         assert live["cost"] == record["cost"]
     finally:
         database.stop()

@@ -71,16 +71,22 @@ class CallRecords:
         # The last settings read of each business (rates, markup, masking, webhook URL): what a call
         # ending while the database is away is recorded, masked and announced with.
         self._known: OrderedDict[str, Billing] = OrderedDict()
+        self.stale: set[str] = set()  # businesses whose last read failed: their settings are as known
 
     async def billing(self, business_id: str) -> Billing | None:
         """The business's rates and markup, read now or, if the database cannot say within 2 s, as last
-        read; None when it was never read (the record is then masked: when unsure, mask)."""
+        read (then in `stale`); None when it was never read (the record is then masked: when unsure,
+        mask)."""
         try:
             async with asyncio.timeout(2.0), self.sessions() as session:
                 found = await billing_of(session, business_id)
         except Exception as exc:  # the record is made all the same, with what was last known
             log.warning("call records: billing of %s unavailable (%s)", business_id, exc)
-            return self._known.get(business_id)
+            known = self._known.get(business_id)
+            if known is not None:
+                self.stale.add(business_id)
+            return known
+        self.stale.discard(business_id)
         if found is not None:
             self._known[business_id] = found
             self._known.move_to_end(business_id)
@@ -148,6 +154,10 @@ class CallRecords:
             record = masked(record)
         if billing is None:
             record["cost"]["note"] = "rated at catalog prices: the business's rates were unavailable"
+        elif call.business_id in self.stale:
+            record["cost"]["note"] = (
+                "rated at the business's rates as last read: the database was unavailable"
+            )
         call.call_record = record
         if self.metrics is not None:
             self.metrics.observe(record)
