@@ -99,10 +99,7 @@ async def test_one_record_the_store_refuses_is_set_aside_with_its_reason_and_the
     assert aside["record"]["id"] == "call_bad"
     assert "ValueError" in aside["reason"]
     assert recorder.dead_lettered == 1
-    assert await journal.pending() == (
-        [],
-        journal.offset_file.stat().st_size and int(journal.offset_file.read_text()),
-    )
+    assert (await journal.pending())[0] == []  # nothing left behind the refused one
     await engine.dispose()
 
 
