@@ -195,3 +195,12 @@ def test_a_node_started_with_a_low_file_limit_raises_it_to_the_hard_limit() -> N
     )
     limit, soft, hard = map(int, out.stdout.split())
     assert limit == soft == hard > 256
+
+
+def test_a_probe_flood_from_many_sources_does_not_crowd_out_new_calls() -> None:
+    ua = UserAgent(US, request_limits=RequestLimits(per_source_per_s=100, total_per_s=500))
+    for i in range(5000):  # OPTIONS from 200 addresses, each under its own limit, far over the total
+        ua.receive(_request("OPTIONS"), ("udp", f"127.0.3.{i % 200}", 5070), i / 5000)
+    assert ua.gate.dropped_total > 3000
+    ua.receive(_request("INVITE"), ("udp", "127.0.0.10", 5070), 1.0)
+    assert isinstance(ua.next_event(), Incoming)  # the call still gets through

@@ -42,7 +42,9 @@ class TokenBuckets:
 @dataclass(frozen=True, slots=True)
 class RequestLimits:
     """Out-of-dialog requests per second, per source address and for the whole agent (with bursts of
-    twice that), and how many server transactions may be open at once."""
+    twice that), and how many server transactions may be open at once. The whole agent's rate is
+    counted apart for INVITEs and for the rest (OPTIONS probes above all), so a probe flood from many
+    addresses cannot crowd out new calls."""
 
     per_source_per_s: float = 200.0
     total_per_s: float = 2000.0
@@ -56,15 +58,15 @@ class RequestGate:
     def __init__(self, limits: RequestLimits = DEFAULT_REQUEST_LIMITS) -> None:
         self.limits = limits
         self._sources = TokenBuckets(limits.per_source_per_s, 2 * limits.per_source_per_s)
-        self._total = TokenBuckets(limits.total_per_s, 2 * limits.total_per_s, max_keys=1)
+        self._total = TokenBuckets(limits.total_per_s, 2 * limits.total_per_s, max_keys=2)
         self.dropped_per_source = 0
         self.dropped_total = 0
 
-    def allow(self, source_host: str, now: float) -> bool:
+    def allow(self, source_host: str, now: float, method: str = "") -> bool:
         if not self._sources.allow(source_host, now):
             self.dropped_per_source += 1
             return False
-        if not self._total.allow("", now):
+        if not self._total.allow("INVITE" if method == "INVITE" else "", now):
             self.dropped_total += 1
             return False
         return True

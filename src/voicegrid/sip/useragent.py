@@ -199,7 +199,7 @@ class UserAgent:
             return
         to_tag = request.to.tag
         if to_tag is None:
-            if not self.gate.allow(source[1], now):
+            if not self.gate.allow(source[1], now, method):
                 self.counters.rate_limited += 1
                 return
             if method == "OPTIONS":  # a probe: answered at once, nothing kept
