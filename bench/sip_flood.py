@@ -155,25 +155,36 @@ class Caller(asyncio.DatagramProtocol):
         self.responses.put_nowait(data)
 
 
-async def normal_call(sip_port: int) -> float | None:
-    """INVITE -> 200 time in ms of one call to the echo agent from 127.0.0.250, then ACK and BYE."""
+async def normal_call(sip_port: int, statuses: list[int]) -> float | None:
+    """INVITE -> 200 time in ms of one call to the echo agent from 127.0.0.250, then ACK and BYE. The
+    INVITE is sent again on RFC 3261's timer A (0.5 s, then doubling) until an answer comes, as a phone
+    does; the final status goes to `statuses` (0: none within 8 s)."""
     loop = asyncio.get_running_loop()
     caller = Caller()
     transport, _ = await loop.create_datagram_endpoint(lambda: caller, local_addr=("127.0.0.250", 0))
     ip, port = transport.get_extra_info("sockname")
     call_id = secrets.token_hex(8)
-    body = SDP.format(ip=ip, port=port + 2)
-    started = time.perf_counter()
-    transport.sendto(
-        request("INVITE", ip, port, sip_port, "+15550101", body, call_id=call_id), ("127.0.0.1", sip_port)
+    invite = request(
+        "INVITE", ip, port, sip_port, "+15550101", SDP.format(ip=ip, port=port + 2), call_id=call_id
     )
+    started = time.perf_counter()
+    status, heard, wait = 0, False, 0.5
     try:
-        async with asyncio.timeout(5):
-            while True:
-                data = await caller.responses.get()
-                status = int(data.split(b" ", 2)[1])
-                if status >= 200:
-                    break
+        async with asyncio.timeout(8):
+            transport.sendto(invite, ("127.0.0.1", sip_port))
+            while status < 200:
+                try:
+                    async with asyncio.timeout(wait if not heard else 8):
+                        data = await caller.responses.get()
+                except TimeoutError:
+                    transport.sendto(invite, ("127.0.0.1", sip_port))  # timer A: no answer yet
+                    wait *= 2
+                    continue
+                heard, status = True, int(data.split(b" ", 2)[1])
+    except TimeoutError:
+        pass
+    statuses.append(status)
+    try:
         if status != 200:
             return None
         elapsed = (time.perf_counter() - started) * 1000
@@ -184,8 +195,6 @@ async def normal_call(sip_port: int) -> float | None:
             transport.sendto(msg, ("127.0.0.1", sip_port))
             await asyncio.sleep(0.3)
         return elapsed
-    except TimeoutError:
-        return None
     finally:
         transport.close()
 
@@ -212,6 +221,7 @@ async def measure(phase: str, args: argparse.Namespace, http: str, sip_port: int
         attacker.start()
     latencies: list[float] = []
     setups: list[float | None] = []
+    statuses: list[int] = []
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     async with httpx.AsyncClient(base_url=http, timeout=5) as client:
         before = counters((await client.get("/metrics", headers=headers)).text)
@@ -227,7 +237,7 @@ async def measure(phase: str, args: argparse.Namespace, http: str, sip_port: int
             latencies.append((time.perf_counter() - t0) * 1000 if ok else 5000.0)
             if time.monotonic() >= next_call:
                 next_call += 1.0
-                calls.append(asyncio.create_task(normal_call(sip_port)))
+                calls.append(asyncio.create_task(normal_call(sip_port, statuses)))
             await asyncio.sleep(0.02)
         setups = list(await asyncio.gather(*calls))
         figures = node_figures(pid)
@@ -249,6 +259,7 @@ async def measure(phase: str, args: argparse.Namespace, http: str, sip_port: int
         "calls": {
             "placed": len(setups),
             "connected": len(done),
+            "final_statuses": sorted(set(statuses)),
             "setup_ms_p50": round(statistics.median(done), 1) if done else None,
             "setup_ms_max": round(max(done), 1) if done else None,
         },
