@@ -172,3 +172,25 @@ async def test_creating_a_user_never_tells_whether_another_tenant_uses_the_email
         )
         assert signed.status_code == 201
         assert signed.json()["business_id"] == business  # each password opens its own account
+
+
+async def test_a_trunk_username_that_could_break_out_of_its_header_parameter_is_refused(
+    run: Running, world: World
+) -> None:
+    path = f"/v1/businesses/{world.business_a1}/trunks"
+    for bad in ('carrier", realm="x', "car rier", "carrier\\", "carrier\r\nX-Injected: 1"):
+        body = {
+            "name": "t",
+            "outbound_host": "sip.example.com",
+            "outbound_username": bad,
+            "outbound_password": "pw",
+        }
+        refused = await run.as_key(run.admin_key, "POST", path, json=body)
+        assert refused.status_code == 422, bad
+    body = {
+        "name": "t",
+        "outbound_host": "sip.example.com",
+        "outbound_username": "acct+1@sip.example.com",
+        "outbound_password": "pw",
+    }
+    assert (await run.as_key(run.admin_key, "POST", path, json=body)).status_code == 201

@@ -21,19 +21,21 @@ def _both_digests() -> list[DigestAlgorithm]:
 
 
 _SECRET = Field(default=None, min_length=1, max_length=200)
+# A digest username goes into a quoted header parameter: no quote, backslash, space or control character.
+_USERNAME = r'^[^\x00-\x20"\\\x7f]+$'
 
 
 class TrunkFields(In):
     enabled: bool = True
     inbound_cidrs: list[str] = Field(default_factory=list, max_length=100)
-    inbound_username: str | None = Field(default=None, min_length=1, max_length=200)
+    inbound_username: str | None = Field(default=None, min_length=1, max_length=200, pattern=_USERNAME)
     inbound_digest_algorithms: list[DigestAlgorithm] = Field(
         default_factory=_both_digests, min_length=1, max_length=2, description="preferred first"
     )
     outbound_host: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")
     outbound_port: int = Field(default=5060, ge=1, le=65535)
     transport: Transport = "udp"
-    outbound_username: str | None = Field(default=None, min_length=1, max_length=200)
+    outbound_username: str | None = Field(default=None, min_length=1, max_length=200, pattern=_USERNAME)
     caller_ids: list[str] = Field(default_factory=list, max_length=1000)
     register_with_carrier: bool = False
 
@@ -56,13 +58,13 @@ class TrunkUpdate(In):
     name: Name | None = None
     enabled: bool | None = None
     inbound_cidrs: list[str] | None = Field(default=None, max_length=100)
-    inbound_username: str | None = Field(default=None, min_length=1, max_length=200)
+    inbound_username: str | None = Field(default=None, min_length=1, max_length=200, pattern=_USERNAME)
     inbound_password: str | None = _SECRET
     inbound_digest_algorithms: list[DigestAlgorithm] | None = Field(default=None, min_length=1, max_length=2)
     outbound_host: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9.:\-\[\]]+$")
     outbound_port: int | None = Field(default=None, ge=1, le=65535)
     transport: Transport | None = None
-    outbound_username: str | None = Field(default=None, min_length=1, max_length=200)
+    outbound_username: str | None = Field(default=None, min_length=1, max_length=200, pattern=_USERNAME)
     outbound_password: str | None = _SECRET
     caller_ids: list[str] | None = Field(default=None, max_length=1000)
     register_with_carrier: bool | None = None
