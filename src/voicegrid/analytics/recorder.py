@@ -149,7 +149,7 @@ class Recorder:
     async def set_aside(self, record: dict[str, Any], exc: Exception) -> None:
         """Put a record the store will not take in the dead-letter file, with why; if even that
         fails, the record's id and the reasons are logged and counted (`lost`)."""
-        cause = getattr(exc, "orig", None) or exc  # a driver's own error: without the SQL's parameters
+        cause = exc.__cause__ or exc  # a driver's own error (SQLAlchemy raises from it): no SQL parameters
         reason = f"{type(cause).__name__}: {cause}"[:1000]
         log.error("call record %s set aside: %s", record.get("id"), reason)
         line = json.dumps(

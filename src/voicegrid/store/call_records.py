@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -66,10 +66,11 @@ async def write_call_records(
 
 async def delete_business_records(session: AsyncSession, business_id: str) -> int:
     """Every call record of a business and its rollups (when the business itself is deleted)."""
-    gone = await session.execute(delete(CallRecord).where(CallRecord.business_id == business_id))
+    count = await session.scalar(select(func.count()).where(CallRecord.business_id == business_id))
+    await session.execute(delete(CallRecord).where(CallRecord.business_id == business_id))
     await session.execute(delete(CallRollup).where(CallRollup.business_id == business_id))
     await session.execute(delete(ProviderRollup).where(ProviderRollup.business_id == business_id))
-    return int(getattr(gone, "rowcount", 0) or 0)
+    return int(count or 0)
 
 
 async def get_call_record(session: AsyncSession, business_id: str, call_id: str) -> dict[str, Any] | None:
