@@ -103,17 +103,18 @@ class SipEndpoint:
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         host = str(peer[0])
-        if (
-            sum(self._inbound.values()) >= self.tcp.max_connections
-            or self._inbound[host] >= self.tcp.max_per_source
-        ):
+        if self._inbound_total >= self.tcp.max_connections or self._inbound[host] >= self.tcp.max_per_source:
             self.tcp_refused += 1
             writer.transport.abort()
             return
         self._inbound[host] += 1
+        self._inbound_total += 1
         try:
             await self._read_stream(reader, writer, (host, peer[1]))
+        except asyncio.CancelledError:
+            writer.transport.abort()  # shutting down; a cancelled handler would be logged as an error
         finally:
+            self._inbound_total -= 1
             self._inbound[host] -= 1
             if self._inbound[host] <= 0:
                 del self._inbound[host]
