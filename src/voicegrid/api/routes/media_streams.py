@@ -24,11 +24,11 @@ from voicegrid.api.context import AppServices, principal_for_key
 from voicegrid.api.routes.dashboard import CSP, PAGE_HEADERS
 from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.store.models import Agent
-from voicegrid.telephony.browser_stream import BrowserStream
 from voicegrid.telephony.media_clock import MediaClock
-from voicegrid.telephony.media_streams import TwilioStream
 from voicegrid.telephony.rtp_session import agent_for_kind
 from voicegrid.tenancy import Forbidden, NotAuthenticated, Role, Scope
+from voicegrid.transports.browser import BrowserStream
+from voicegrid.transports.twilio import TwilioStream
 
 router = APIRouter(tags=["media-streams"])
 log = logging.getLogger(__name__)

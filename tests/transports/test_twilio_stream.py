@@ -5,8 +5,8 @@ import json
 import numpy as np
 
 from voicegrid.media.session import AudioFrame, CallSession
-from voicegrid.telephony.media_streams import TwilioStream
 from voicegrid.telephony.rtp_session import EchoAgent
+from voicegrid.transports.twilio import TwilioStream
 
 START = json.dumps(
     {"event": "start", "streamSid": "MZ1", "start": {"customParameters": {"agent_id": "agt_1"}}}
