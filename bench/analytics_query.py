@@ -49,8 +49,8 @@ def synthetic(n: int, business: str, agent: str, rng: random.Random) -> dict[str
     for i in range(rng.randint(2, 8)):
         endpointing, stt, llm, tts, platform = 200.0, rng.uniform(80, 250), rng.uniform(250, 900), rng.uniform(90, 300), rng.uniform(5, 25)  # fmt: skip
         turns.append({
-            "index": i, "endpointing_ms": endpointing, "stt_final_ms": round(stt, 1), "llm_ttft_ms": round(llm, 1),
-            "tts_ttfb_ms": round(tts, 1), "platform_ms": round(platform, 1),
+            "index": i, "endpointing_ms": endpointing, "stt_final_ms": round(stt, 1), "llm_first_token_ms": round(llm, 1),
+            "tts_first_audio_ms": round(tts, 1), "platform_ms": round(platform, 1),
             "voice_to_voice_ms": round(endpointing + stt + llm + tts + platform, 1),
             "llm_provider": "openai", "tts_provider": rng.choice(["deepgram", "elevenlabs"]),
         })  # fmt: skip

@@ -25,7 +25,8 @@ from voicegrid.providers.local import run_local
 from voicegrid.providers.stt.pocketsphinx import agent_phrases, build_domain_model
 from voicegrid.providers.tts.espeak import EspeakTts
 from voicegrid.sip.useragent import UserAgent
-from voicegrid.telephony.calls import CallControl, CallState, Decision
+from voicegrid.telephony.book import CallState
+from voicegrid.telephony.calls import CallControl, Decision
 
 TALKING_RMS = 250.0
 AGENT_DONE_S = 1.0  # quiet after agent speech that ends its turn
@@ -193,7 +194,7 @@ async def place_call(
     local = _free_udp_port()
     sip = CallControl(
         UserAgent(("udp", "127.0.0.1", local)),
-        lambda request, source: _refuse(),
+        _refuse,
         ports=PortAllocator(46000, 46999),
     )
     await sip.start("127.0.0.1", local)
@@ -248,5 +249,5 @@ async def place_call(
     }
 
 
-async def _refuse() -> Decision:
+async def _refuse(*_: object) -> Decision:
     return Decision(403, "This caller takes no calls")

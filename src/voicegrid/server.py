@@ -42,7 +42,8 @@ from voicegrid.store import check_database, make_engine, make_sessionmaker, upgr
 from voicegrid.store.billing import full_catalog
 from voicegrid.store.call_records import record_refused, write_call_records
 from voicegrid.telephony.admission import Admission
-from voicegrid.telephony.calls import CallControl, CallState
+from voicegrid.telephony.book import CallState
+from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.records import CallRecords, Retention
 from voicegrid.telephony.registrations import TrunkRegistrations
@@ -50,6 +51,7 @@ from voicegrid.telephony.routing import InboundRouter
 from voicegrid.telephony.service import CallService
 from voicegrid.telephony.sip_metrics import watch_sip
 from voicegrid.telephony.sip_transport import TcpLimits
+from voicegrid.transports.streams import StreamCalls
 from voicegrid.voice_agents import VoiceAgentFactory
 
 log = logging.getLogger("voicegrid")
@@ -245,6 +247,10 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             platform.services.secrets,
             admission=admission,
             voice_agent=platform.services.voice_agent,
+        )
+
+        platform.services.streams = StreamCalls(
+            sip.book, calls.planner, platform.services.sessions, sip.clock
         )
 
         async def drain() -> None:

@@ -34,7 +34,7 @@ def test_a_failed_calls_trace_carries_its_failovers_as_events_and_an_error_statu
         tracer.shutdown()
         spans = collector.received()
     assert sorted(s.name for s in spans) == [
-        "call", "endpointing", "llm.first_token", "stt.final", "tts.first_audio", "turn 0",
+        "call", "endpointing", "first_packet", "llm.first_token", "stt.final", "tts.first_audio", "turn 0",
     ]  # fmt: skip
     by_name = {s.name: s for s in spans}
     root, turn = by_name["call"], by_name["turn 0"]
@@ -43,9 +43,15 @@ def test_a_failed_calls_trace_carries_its_failovers_as_events_and_an_error_statu
     assert root.attributes["voicegrid.provider.llm"] == "openai,groq"
     assert turn.start_ns == int((START.timestamp() + 2) * 1e9)
     assert (turn.end_ns - turn.start_ns) / 1e6 == 1120.0
-    assert by_name["llm.first_token"].attributes == {"voicegrid.provider": "groq"}
-    assert by_name["stt.final"].attributes == {"voicegrid.provider": "deepgram"}
-    assert by_name["endpointing"].attributes == {}
+    assert by_name["llm.first_token"].attributes == {
+        "voicegrid.provider": "groq",
+        "voicegrid.turn.llm_first_token_ms": 340.0,
+    }
+    assert by_name["stt.final"].attributes == {
+        "voicegrid.provider": "deepgram",
+        "voicegrid.turn.stt_final_ms": 150.0,
+    }
+    assert set(by_name["endpointing"].attributes) == {"voicegrid.turn.endpointing_ms"}  # ours: no provider
 
 
 def test_a_collector_that_is_down_costs_the_spans_and_nothing_else() -> None:

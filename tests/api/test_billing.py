@@ -39,7 +39,7 @@ async def test_a_stored_call_is_re_rated_under_two_catalog_versions_and_the_rese
     call_id = await stored_call(run, world.business_a1)
     base = f"/v1/businesses/{world.business_a1}/calls/{call_id}"
     listed = await run.ok("GET", f"/v1/businesses/{world.business_a1}/calls?direction=outbound")
-    assert [c["id"] for c in listed["data"]] == [call_id]
+    assert [c["id"] for c in listed["items"]] == [call_id]
     stored = await run.ok("GET", base)
     assert stored["cost"]["catalog_version"] == "2026-11"
     now = await run.ok("GET", f"{base}/cost")

@@ -14,7 +14,7 @@ from tests.support.platform import Running
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.api.routes.dashboard import plotly_version
 from voicegrid.store.call_records import write_call_records
-from voicegrid.telephony.calls import CallState
+from voicegrid.telephony.book import CallState
 
 
 async def test_the_page_loads_only_from_its_own_origin_and_names_plotly_by_version(run: Running) -> None:

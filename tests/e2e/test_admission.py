@@ -71,7 +71,7 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
         try:
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:
-                live = api.get(f"/v1/businesses/{demo['business_id']}/calls").json()["data"]
+                live = api.get(f"/v1/businesses/{demo['business_id']}/calls").json()["items"]
                 if any(c["state"] == "up" for c in live):
                     break
                 time.sleep(0.1)

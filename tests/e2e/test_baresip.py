@@ -12,12 +12,14 @@ from tests.support.baresip import make_baresip, run_baresip, stop
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.useragent import Addr, UserAgent
-from voicegrid.telephony.calls import CallControl, CallState, Decision
+from voicegrid.telephony.book import CallState
+from voicegrid.telephony.calls import CallControl, Decision
+from voicegrid.telephony.plan import CallPlan
 from voicegrid.telephony.rtp_session import EchoAgent
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
-async def answer(request: Request, source: Addr) -> Decision:
+async def answer(request: Request, source: Addr, call_id: str) -> Decision:
     return Decision(200, ring_ms=100)
 
 
@@ -78,8 +80,8 @@ async def test_a_g722_call_from_baresip_is_decoded_at_16_khz(tmp_path: Path) -> 
             if not frame.concealed:
                 heard.append((frame.sample_rate, frame.level_dbfs()))
 
-    async def wideband(request: Request, source: Addr) -> Decision:
-        return Decision(200, agent=Levels())
+    async def wideband(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(talker=Levels()))
 
     port = free_udp_and_tcp_port()
     calls = CallControl(UserAgent(("udp", "127.0.0.1", port)), wideband)
@@ -107,8 +109,8 @@ def _wav(path: Path) -> np.ndarray:  # type: ignore[type-arg]
 
 
 async def test_baresip_hears_its_own_voice_back_from_the_echo_agent(tmp_path: Path) -> None:
-    async def echo(request: Request, source: Addr) -> Decision:
-        return Decision(200, agent=EchoAgent())
+    async def echo(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(talker=EchoAgent()))
 
     port = free_udp_and_tcp_port()
     calls = CallControl(UserAgent(("udp", "127.0.0.1", port)), echo)

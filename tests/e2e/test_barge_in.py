@@ -102,7 +102,7 @@ async def test_barge_in_over_sip_silences_the_agent_within_100_ms_of_the_decisio
             assert run.returncode == 0, run.log
             key = json.loads((data / "demo.json").read_text())["api_key"]
             async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {key}"}) as api:
-                calls = (await api.get("/v1/calls")).json()["data"]
+                calls = (await api.get("/v1/calls")).json()["items"]
     finally:
         transport.close()
     conversation = calls[0]["conversation"]

@@ -7,11 +7,13 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.e2e.test_voice_call import recorded
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 from tests.support.serve import demo_call, env_without_voicegrid, serving
+from voicegrid.pipeline.intervals import INTERVALS
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
@@ -27,7 +29,13 @@ def test_each_call_sends_one_trace_of_its_turns_and_their_provider_waits_to_the_
         env = env_without_voicegrid(VOICEGRID_OTLP_ENDPOINT=collector.url, VOICEGRID_NODE_ID="node-a")
         with serving(data, "--demo", sip_port=sip, env=env) as (url, _):
             call_id = demo_call(data, sip, "are you open at nine pm", "thank you, bye")["call_id"]
-            call = recorded(url, json.loads((data / "demo.json").read_text())["api_key"], call_id)
+            key = json.loads((data / "demo.json").read_text())["api_key"]
+            call = recorded(url, key, call_id)
+            exported = httpx.get(
+                f"{url}/v1/calls/export",
+                params={"format": "ndjson"},
+                headers={"Authorization": f"Bearer {key}"},
+            )
             deadline = time.monotonic() + 20
             while not any(s.name == "call" for s in collector.received()):
                 assert time.monotonic() < deadline, "no call span reached the collector"
@@ -35,6 +43,15 @@ def test_each_call_sends_one_trace_of_its_turns_and_their_provider_waits_to_the_
         spans = collector.received()
     [root] = [s for s in spans if s.name == "call"]
     assert root.attributes["voicegrid.call.id"] == call_id
+    # One definition per interval: the stored record (as exported), the API's latency and its
+    # conversation turns name and measure every interval of every turn alike.
+    [stored] = [json.loads(line) for line in exported.text.splitlines()]
+    assert stored["latency"] == call["latency"]
+    names = [i.name for i in INTERVALS] + ["provider_ms", "platform_ms"]
+    assert len(call["conversation"]["turns"]) == len(call["latency"]["turns"]) >= 2
+    for turn, row in zip(call["conversation"]["turns"], call["latency"]["turns"], strict=True):
+        assert {n: turn[n] for n in names} == {n: row[n] for n in names}
+        assert all(row[n] is not None for n in names)
     assert root.attributes["voicegrid.call.direction"] == "inbound"
     assert root.attributes["voicegrid.call.outcome"] == call["outcome"]
     assert root.attributes["voicegrid.cost.total"] == pytest.approx(call["cost"]["total"])
@@ -51,9 +68,10 @@ def test_each_call_sends_one_trace_of_its_turns_and_their_provider_waits_to_the_
         assert _within(span, root)
         assert (span.end_ns - span.start_ns) / 1e6 == pytest.approx(figures["voice_to_voice_ms"], abs=1.0)
         parts = {s.name: s for s in mine if s.parent_id == span.span_id}
-        assert set(parts) == {"endpointing", "stt.final", "llm.first_token", "tts.first_audio"}
+        assert set(parts) == {i.span for i in INTERVALS if i.name != "voice_to_voice_ms"}
         for name, part in parts.items():
             assert _within(part, span), name
-        stt_ms = (parts["stt.final"].end_ns - parts["stt.final"].start_ns) / 1e6
-        assert stt_ms == pytest.approx(figures["stt_final_ms"], abs=1.0)
+        for interval in INTERVALS:  # the trace's span of each interval is the record's figure
+            traced = span if interval.span == "turn" else parts[interval.span]
+            assert (traced.end_ns - traced.start_ns) / 1e6 == pytest.approx(figures[interval.name], abs=1.0)
         assert parts["llm.first_token"].attributes["voicegrid.provider"]

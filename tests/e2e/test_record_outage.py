@@ -50,7 +50,7 @@ def test_a_call_that_ends_while_the_database_is_down_leaves_its_complete_record_
             )
             try:
                 deadline = time.monotonic() + 15
-                while not any(c["state"] == "up" for c in api.get(f"{base}/calls").json()["data"]):
+                while not any(c["state"] == "up" for c in api.get(f"{base}/calls").json()["items"]):
                     assert time.monotonic() < deadline, "the call was not answered"
                     time.sleep(0.1)
                 database.halt()  # mid-call

@@ -17,13 +17,15 @@ from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
-from voicegrid.telephony.calls import Call, CallControl, CallState, Decision, DialPlan
+from voicegrid.telephony.book import Call, CallState
+from voicegrid.telephony.calls import CallControl, Decision, DialPlan
+from voicegrid.telephony.plan import CallPlan
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.rtp_session import EchoAgent
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
-async def decide(request: Request, source: Addr) -> Decision:
+async def decide(request: Request, source: Addr, call_id: str) -> Decision:
     user = request.uri.split(":", 1)[1].split("@", 1)[0]
     if user == "+15550100":
         return Decision(200, ring_ms=50)
@@ -212,8 +214,8 @@ async def test_sipp_audio_into_the_echo_agent_is_received_and_sent_back(
 ) -> None:
     """SIPp streams two seconds of a PCMU tone; the echo agent hears it and sends it back."""
 
-    async def echo(request: Request, source: Addr) -> Decision:
-        return Decision(200, agent=EchoAgent())
+    async def echo(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(talker=EchoAgent()))
 
     control.decide = echo
     run = await stream_tone(control.ua.local[2], tmp_path)
@@ -236,8 +238,8 @@ async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(control: CallControl, tm
         def on_dtmf(self, session: CallSession, digit: str) -> None:
             digits.append(digit)
 
-    async def listen(request: Request, source: Addr) -> Decision:
-        return Decision(200, agent=Digits())
+    async def listen(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(talker=Digits()))
 
     control.decide = listen
     run = await run_sipp(
@@ -291,8 +293,8 @@ async def test_the_agent_transfers_the_caller_by_refer_and_leaves_when_it_succee
         def on_start(self, session: CallSession) -> None:
             asyncio.get_running_loop().call_later(0.5, session.transfer, "sip:+15550199@127.0.0.1")
 
-    async def route(request: Request, source: Addr) -> Decision:
-        return Decision(200, agent=Transferring())
+    async def route(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(talker=Transferring()))
 
     control.decide = route
     run = await run_sipp(
@@ -338,9 +340,9 @@ async def test_draining_refuses_new_calls_and_ends_the_rest_at_the_deadline(
     got_call = asyncio.Event()
     route = control.decide
 
-    async def spy(request: Request, source: Addr) -> Decision:
+    async def spy(request: Request, source: Addr, call_id: str) -> Decision:
         got_call.set()
-        return await route(request, source)
+        return await route(request, source, call_id)
 
     control.decide = spy
     long_call = asyncio.ensure_future(
@@ -366,8 +368,8 @@ async def test_draining_refuses_new_calls_and_ends_the_rest_at_the_deadline(
 
 async def test_a_call_longer_than_the_agents_maximum_is_hung_up(control: CallControl, tmp_path: Path) -> None:
 
-    async def short(request: Request, source: Addr) -> Decision:
-        return Decision(200, max_duration_s=0.5)
+    async def short(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(max_duration_s=0.5))
 
     control.decide = short
     run = await run_sipp(
@@ -381,8 +383,8 @@ async def test_a_call_longer_than_the_agents_maximum_is_hung_up(control: CallCon
 
 async def test_a_recorded_call_leaves_a_wav_of_both_directions(control: CallControl, tmp_path: Path) -> None:
 
-    async def record(request: Request, source: Addr) -> Decision:
-        return Decision(200, agent=EchoAgent(), record=True, business_id="biz_test")
+    async def record(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(talker=EchoAgent(), record=True, business_id="biz_test"))
 
     control.decide = record
     control.recordings_dir = tmp_path / "rec"
@@ -424,8 +426,8 @@ async def test_when_the_caller_refuses_refer_we_call_the_target_and_bridge_the_a
         def on_start(self, session: CallSession) -> None:
             asyncio.get_running_loop().call_later(0.5, session.transfer, target_uri)
 
-    async def answer(request: Request, source: Addr) -> Decision:
-        return Decision(200, agent=Transferring())
+    async def answer(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(talker=Transferring()))
 
     control.decide = answer
     control.transfer_route = route

@@ -4,6 +4,7 @@ The caller speaks with espeak-ng; the demo agent hears it through pocketsphinx, 
 knowledge base, and speaks through espeak-ng; the caller records and transcribes the answer.
 """
 
+import asyncio
 import json
 import math
 import time
@@ -15,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.serve import demo_call, serving
+from tests.support.receiver import Receiver
+from tests.support.serve import demo_call, env_without_voicegrid, serving
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
@@ -98,8 +100,45 @@ def test_voicegrid_call_gets_the_opening_hours_from_the_demo_agent_over_sip_and_
     assert len(latency["turns"]) == 2
     for turn in latency["turns"]:
         parts = [
-            turn[k] for k in ("endpointing_ms", "stt_final_ms", "llm_ttft_ms", "tts_ttfb_ms", "platform_ms")
+            turn[k]
+            for k in (
+                "endpointing_ms",
+                "stt_final_ms",
+                "llm_first_token_ms",
+                "tts_first_audio_ms",
+                "platform_ms",
+            )
         ]
         assert all(p is not None and p >= 0 for p in parts)
         assert sum(parts) <= turn["voice_to_voice_ms"] + 1
     assert latency["p50"]["voice_to_voice_ms"] <= latency["p95"]["voice_to_voice_ms"]
+
+
+async def test_a_tool_webhook_of_a_real_sip_call_carries_that_calls_id(tmp_path: Path) -> None:
+    """The agent is built once the call has its id: the webhook names the call it was made on."""
+    receiver = Receiver()
+    await receiver.start()
+    data, sip = tmp_path / "var", free_udp_and_tcp_port()
+    env = env_without_voicegrid(VOICEGRID_ALLOW_PRIVATE_DESTINATIONS="true")  # the receiver is on loopback
+    try:
+        with serving(data, "--demo", sip_port=sip, env=env) as (url, _log):
+            demo = json.loads((data / "demo.json").read_text())
+            async with httpx.AsyncClient(
+                base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"}, timeout=10
+            ) as api:
+                agent = (await api.get(f"/v1/agents/{demo['agent_id']}")).json()
+                kb = agent["knowledge_base"]
+                kb["faq"][0]["tool"] = "note_hours_asked"  # the opening-hours answer also calls the tool
+                tool = {"name": "note_hours_asked", "kind": "webhook", "url": receiver.url}
+                changes = {"knowledge_base": kb, "tools": [*agent["tools"], tool]}
+                (await api.patch(f"/v1/agents/{demo['agent_id']}", json=changes)).raise_for_status()
+            result = await asyncio.to_thread(
+                demo_call, data, sip, "are you open at nine pm", "thank you, bye"
+            )
+            await asyncio.wait_for(receiver.arrived.wait(), 10)
+    finally:
+        await receiver.stop()
+    sent = json.loads(receiver.received[0].body)
+    assert (sent["tool"], sent["agent_id"]) == ("note_hours_asked", demo["agent_id"])
+    assert sent["call_id"] == result["call_id"]
+    assert sent["call_id"].startswith("call_")

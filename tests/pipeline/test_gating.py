@@ -158,10 +158,12 @@ async def test_a_call_reserves_its_stt_stream_at_admission_and_is_refused_when_n
     first, second = call(), call()
     first_lease = await admission.admit(biz, None, "inbound")
     assert isinstance(first_lease, Lease)
-    assert await admission.reserve_stack(first_lease, first, "inbound") is None
+    assert (
+        await admission.reserve_stack(first_lease, first.reserve_stt, first.unreserve_stt, "inbound") is None
+    )
     second_lease = await admission.admit(biz, None, "inbound")
     assert isinstance(second_lease, Lease)
-    refused = await admission.reserve_stack(second_lease, second, "inbound")
+    refused = await admission.reserve_stack(second_lease, second.reserve_stt, second.unreserve_stt, "inbound")
     assert refused is not None
     assert (refused.limit, refused.reason) == ("provider stt streams (simulated)", "stt_streams")
     assert await admission.backend.count(f"business:{biz.id}") == 1  # the refused call's lease is back
@@ -170,4 +172,7 @@ async def test_a_call_reserves_its_stt_stream_at_admission_and_is_refused_when_n
     assert await admission.backend.count(f"business:{biz.id}") == 0
     third_lease = await admission.admit(biz, None, "inbound")
     assert isinstance(third_lease, Lease)
-    assert await admission.reserve_stack(third_lease, second, "inbound") is None  # its stream slot came back
+    assert (
+        await admission.reserve_stack(third_lease, second.reserve_stt, second.unreserve_stt, "inbound")
+        is None
+    )  # its stream slot came back

@@ -17,7 +17,9 @@ from voicegrid.sip.errors import SdpError
 from voicegrid.sip.headers import Headers
 from voicegrid.sip.sdp import answer, parse_sdp
 from voicegrid.sip.useragent import Addr, UserAgent
-from voicegrid.telephony.calls import CallControl, CallState, Decision
+from voicegrid.telephony.book import CallState
+from voicegrid.telephony.calls import CallControl, Decision
+from voicegrid.telephony.plan import CallPlan
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 GOOD_SDP = (
@@ -78,8 +80,10 @@ async def _final(peer: _Peer) -> Response:
 async def node() -> AsyncIterator[tuple[CallControl, list[str]]]:
     released: list[str] = []
 
-    async def decide(request: Request, source: Addr) -> Decision:
-        return Decision(200, on_end=lambda: released.append(request.call_id), business_id="biz_t")
+    async def decide(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(
+            200, plan=CallPlan(release=lambda: released.append(request.call_id), business_id="biz_t")
+        )
 
     port = free_udp_and_tcp_port()
     control = CallControl(UserAgent(("udp", "127.0.0.1", port)), decide, ports=PortAllocator(41000, 41100))

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tests.support.conversation import Finished
 from tests.support.receiver import Receiver
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.webhooks import WebhookSender
@@ -16,7 +17,7 @@ from voicegrid.core.egress import PERMISSIVE
 from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import erase_content, get_call_record, record_refused, write_call_records
 from voicegrid.store.models import Business, Reseller
-from voicegrid.telephony.calls import Call, CallState
+from voicegrid.telephony.book import Call, CallState
 from voicegrid.telephony.records import CallRecords
 
 
@@ -129,10 +130,7 @@ async def test_while_the_database_is_away_calls_are_still_masked_and_announced(
             call = Call(call_id, "inbound", f"{call_id}@t", state=CallState.ENDED, business_id=business_id)
             call.created_at = call.ended_at = utcnow() - timedelta(seconds=5)
             text = "my card is 4111 1111 1111 1111"
-            call.details = lambda text=text: {
-                "transcript": [{"speaker": "caller", "text": text}],
-                "usage": [],
-            }
+            call.conversation = Finished({"transcript": [{"speaker": "caller", "text": text}], "usage": []})
             records.ended(call)
         await records.aclose()
         await receiver.wait_for(1)

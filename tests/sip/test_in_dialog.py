@@ -45,7 +45,7 @@ def test_a_failure_after_ringing_discards_the_early_dialog() -> None:
 
 
 async def _answered_call(net: Net) -> tuple[CallControl, Dialog]:
-    async def answer(request: Request, source: Addr) -> Decision:
+    async def answer(request: Request, source: Addr, call_id: str) -> Decision:
         return Decision(200)
 
     control = CallControl(net.b, answer)

@@ -19,7 +19,7 @@ from voicegrid.telephony.service import CallService
 ADMIN_KEY = "vg_test_platform_owner_key_0123456789"
 
 
-async def _refuse(request: Request, source: Addr) -> Decision:
+async def _refuse(request: Request, source: Addr, call_id: str) -> Decision:
     return Decision(503)
 
 

@@ -7,11 +7,12 @@ from voicegrid.sip.message import Request
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.store.models import Agent, Business
 from voicegrid.telephony.admission import Admission
-from voicegrid.telephony.calls import Call, CallControl, CallState, Decision, DialPlan
+from voicegrid.telephony.book import Call, CallState
+from voicegrid.telephony.calls import CallControl, Decision, DialPlan
 from voicegrid.telephony.service import CallRequest, CallService, _Outbound
 
 
-async def _refuse(request: Request, source: Addr) -> Decision:
+async def _refuse(request: Request, source: Addr, call_id: str) -> Decision:
     return Decision(503)
 
 

@@ -1,33 +1,24 @@
 """Per-turn latency of a call, from the pipeline's turn timestamps, with p50 and p95 over the call.
 
-Each turn's components, in the order they happen, fit inside its voice-to-voice time:
-endpointing (the configured quiet after the last voiced frame), the STT's final after it was told to
-finalize, the LLM's first token after the turn was handed to it, the TTS's first audio after the first
-sentence went to it; `platform_ms` is what remains, our own share.
+Each turn's intervals are those of `pipeline.intervals` (one definition for the API, the record,
+traces and exports): endpointing, the STT's final after finalize, the LLM's first token, the TTS's
+first audio, the first packet on the wire, voice-to-voice, and its split into provider and
+platform time.
 """
 
 from typing import Any
 
 import numpy as np
 
-FIELDS = ("endpointing_ms", "stt_final_ms", "llm_ttft_ms", "tts_ttfb_ms", "voice_to_voice_ms", "platform_ms")
+from voicegrid.pipeline.intervals import INTERVALS, SHARES, measure
 
-
-def _ms(a: Any, b: Any) -> float | None:
-    if not isinstance(a, int | float) or not isinstance(b, int | float):
-        return None
-    return round((b - a) * 1000, 1)
+FIELDS = tuple(i.name for i in INTERVALS) + SHARES
 
 
 def turn_latency(turn: dict[str, Any]) -> dict[str, Any]:
     return {
         "index": turn.get("index"),
-        "endpointing_ms": turn.get("endpointing_ms"),
-        "stt_final_ms": _ms(turn.get("stt_finalize_at"), turn.get("stt_final_at")),
-        "llm_ttft_ms": _ms(turn.get("turn_end_at"), turn.get("llm_first_token_at")),
-        "tts_ttfb_ms": _ms(turn.get("tts_request_at"), turn.get("tts_first_audio_at")),
-        "voice_to_voice_ms": turn.get("voice_to_voice_ms"),
-        "platform_ms": turn.get("platform_ms"),
+        **measure(turn),
         "llm_provider": turn.get("llm_provider"),
         "tts_provider": turn.get("tts_provider"),
         "interrupted": bool(turn.get("interrupted")),

@@ -12,7 +12,7 @@ from typing import Any
 from voicegrid.analytics.latency import call_latency
 from voicegrid.catalog import Cost
 
-RECORD_VERSION = 1
+RECORD_VERSION = 2  # 2: latency fields named as in `pipeline.intervals`; `transport` (the store reads 1 as 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,7 @@ class CallFacts:
     outcome: str | None
     ended_by: str | None
     transfer_to: str | None = None
+    transport: str = "sip"  # sip, twilio, telnyx, browser
     recording: bool = False
     media: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
@@ -77,6 +78,7 @@ def build_record(facts: CallFacts, conversation: dict[str, Any] | None, cost: Co
         "business_id": facts.business_id,
         "agent_id": facts.agent_id,
         "direction": facts.direction,
+        "transport": facts.transport,
         "from": facts.from_number,
         "to": facts.to,
         "trunk_id": facts.trunk_id,

@@ -77,7 +77,7 @@ def deltas(record: dict[str, Any]) -> tuple[CallDelta, list[ProviderDelta]]:
         if item["unit"] in ("minute", "1k_chars") or item["unit"] == "1m_tokens_out":
             delta.quantity += float(item.get("quantity") or 0.0)
             delta.unit = str(item["unit"])
-    waits = {"llm": ("llm_provider", "llm_ttft_ms"), "tts": ("tts_provider", "tts_ttfb_ms")}
+    waits = {"llm": ("llm_provider", "llm_first_token_ms"), "tts": ("tts_provider", "tts_first_audio_ms")}
     for stage, (who, what) in waits.items():
         for turn in turns:
             served = providers.get((stage, str(turn.get(who))))

@@ -10,6 +10,9 @@ adds nothing to the media path:
         stt.final             the STT's final transcript, after it was told to finalize
         llm.first_token       the LLM's first token, after the turn was handed to it
         tts.first_audio       the TTS's first audio, after the first sentence was sent
+        first_packet          the TTS's first audio to its first frame on the wire
+
+Each part is an interval of `pipeline.intervals`, the one definition the record and the API use.
 
 Failovers are events on the call span. Spans go out in batches from the SDK's own thread, each
 request bounded by `timeout_s`; a collector that is down costs dropped spans (counted by the SDK's
@@ -28,15 +31,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, set_span_in_context
 
+from voicegrid.pipeline.intervals import BY_NAME, INTERVALS, Interval, ms, span_of
+
 log = logging.getLogger(__name__)
 
-# name, start stamp, end stamp, provider key: the parts of a turn, as the pipeline stamps them
-PARTS = (
-    ("endpointing", "speech_end_at", "stt_finalize_at", None),
-    ("stt.final", "stt_finalize_at", "stt_final_at", "stt"),
-    ("llm.first_token", "turn_end_at", "llm_first_token_at", "llm_provider"),
-    ("tts.first_audio", "tts_request_at", "tts_first_audio_at", "tts_provider"),
-)
+# the parts of a turn inside its span: every interval of `pipeline.intervals` but the turn itself
+PARTS = tuple(i for i in INTERVALS if i.name != "voice_to_voice_ms")
+WHOLE = BY_NAME["voice_to_voice_ms"]
 FAILED_OUTCOMES = {"failed"}
 
 
@@ -53,12 +54,12 @@ def _wall_ns(iso: Any) -> int | None:
         return None
 
 
-def _interval(turn: dict[str, Any], first: str, last: str, offset: float) -> tuple[int, int] | None:
-    """The span of two of a turn's stamps, in Unix nanoseconds; None unless both are there, in order."""
-    a, b = turn.get(first), turn.get(last)
-    if not isinstance(a, int | float) or not isinstance(b, int | float) or b < a:
+def _interval(turn: dict[str, Any], interval: Interval, offset: float) -> tuple[int, int] | None:
+    """The interval in this turn, in Unix nanoseconds; None unless both stamps are there, in order."""
+    found = span_of(turn, interval)
+    if found is None:
         return None
-    return _ns(a + offset), _ns(b + offset)
+    return _ns(found[0] + offset), _ns(found[1] + offset)
 
 
 def _attributes(values: dict[str, Any]) -> dict[str, str | int | float | bool]:
@@ -143,7 +144,7 @@ class CallTracer:
         self.traced += 1
 
     def _turn(self, root: Span, turn: dict[str, Any], offset: float, stt: str | None) -> None:
-        whole = _interval(turn, "speech_end_at", "first_packet_at", offset)
+        whole = _interval(turn, WHOLE, offset)
         if whole is None:
             return
         span = self.tracer.start_span(
@@ -160,19 +161,22 @@ class CallTracer:
             ),
         )
         inner = set_span_in_context(span)
-        for name, first, last, who in PARTS:
-            interval = _interval(turn, first, last, offset)
-            if interval is None:
+        for interval in PARTS:
+            found = _interval(turn, interval, offset)
+            if found is None:
                 continue
-            provider = stt if who == "stt" else turn.get(who) if who else None
+            who = interval.provider
+            provider = stt if who == "stt" else turn.get(f"{who}_provider") if who else None
             part = self.tracer.start_span(
-                name,
+                interval.span,
                 context=inner,
                 kind=SpanKind.CLIENT if who else SpanKind.INTERNAL,
-                start_time=interval[0],
-                attributes=_attributes({"voicegrid.provider": provider}),
+                start_time=found[0],
+                attributes=_attributes(
+                    {"voicegrid.provider": provider, f"voicegrid.turn.{interval.name}": ms(turn, interval)}
+                ),
             )
-            part.end(end_time=interval[1])
+            part.end(end_time=found[1])
         span.end(end_time=whole[1])
 
     def shutdown(self) -> None:

@@ -1,6 +1,5 @@
 """Per-request context: the database session, the authenticated principal, and the app's services."""
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
@@ -10,14 +9,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.core.clock import utcnow
-from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.pipeline.gating import ProviderSlots
-from voicegrid.store.models import Agent, ApiKey, Business, Reseller
+from voicegrid.store.models import ApiKey, Business, Reseller
 from voicegrid.telephony.admission import Admission
+from voicegrid.telephony.plan import VoiceAgentBuilder
 from voicegrid.telephony.records import CallRecords
 from voicegrid.telephony.service import CallService
 from voicegrid.tenancy import Forbidden, NotAuthenticated, Principal, Role, Scope, SecretBox
 from voicegrid.tenancy.keys import hash_api_key
+from voicegrid.transports.streams import StreamCalls
 
 # last_used_at is written at most this often per key, so reads do not turn into writes.
 LAST_USED_GRANULARITY = timedelta(seconds=60)
@@ -30,10 +30,11 @@ class AppServices:
     public_url: str
     calls: "CallService | None" = None  # set once the SIP stack runs
     # builds a voice agent's pipeline for one conversation (the composition root sets it)
-    voice_agent: "Callable[[Agent], Awaitable[MediaAgent]] | None" = None
+    voice_agent: "VoiceAgentBuilder | None" = None
     admission: "Admission | None" = None  # business and reseller limits, shared by SIP and the API
     provider_slots: "ProviderSlots | None" = None  # the provider accounts' pools (per-turn gating)
     records: "CallRecords | None" = None  # finished calls -> journal -> store
+    streams: "StreamCalls | None" = None  # calls over WebSocket media streams (set with the SIP stack)
 
 
 @dataclass(slots=True)

@@ -2,6 +2,7 @@
 
 import base64
 import re
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -48,6 +49,24 @@ def _decode(cursor: str) -> str:
     if not _ID.fullmatch(last):
         raise InvalidInput("cursor", "not a cursor this API returned", location="query")
     return last
+
+
+def encode_time_key(created_at: datetime, last_id: str) -> str:
+    """A cursor after (`created_at`, `last_id`), for lists ordered by time then id."""
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_time_key(cursor: str) -> tuple[datetime, str]:
+    """The (time, id) inside a cursor of `encode_time_key`; anything else is a 422."""
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+        stamp, last = text.split("|", 1)
+        when = datetime.fromisoformat(stamp)
+    except ValueError:  # bad base64, non-ASCII, no separator, not a time
+        raise InvalidInput("cursor", "not a cursor this API returned", location="query") from None
+    if not _ID.fullmatch(last) or when.tzinfo is None:
+        raise InvalidInput("cursor", "not a cursor this API returned", location="query")
+    return when, last
 
 
 async def fetch_page(

@@ -149,13 +149,15 @@ def rate(
     on: date | None = None,
     negotiated: tuple[Price, ...] = (),
     markup: Markup | None = None,
+    carrier: str = "sip",
 ) -> Cost:
     """Rate one call under `version`, or else the version in effect `on` the call's day (default:
-    the newest). Re-rating is the same call with another version."""
+    the newest). Re-rating is the same call with another version. `carrier` prices the call's leg:
+    `sip` (a trunk), `twilio` or `telnyx` (their media streams), `browser` (no carrier)."""
     chosen = catalog.version(version) if version is not None or on is None else catalog.at(on)
     rater = Rater(catalog, chosen, negotiated)
     items = [item for line in usage for item in rater.usage(line)]
-    leg, minutes = rater.telephony(direction, answered_seconds)
+    leg, minutes = rater.telephony(direction, answered_seconds, carrier)
     items.append(leg)
     total = sum((item.amount for item in items), Decimal(0))
     markup = markup or Markup()

@@ -118,5 +118,9 @@ class OutboundAudio:
             self._marks.popleft()[1]()
         return n
 
+    def frames_pending(self) -> int:
+        """Frames still to send, a partial tail counted as one."""
+        return len(self._frames) + (1 if len(self._partial) else 0)
+
     def __len__(self) -> int:
         return len(self._frames)

@@ -7,6 +7,8 @@ outside the media path (the session calls them from its own tasks, never from th
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from voicegrid.pipeline.intervals import measure
+
 
 @dataclass(slots=True)
 class TurnMetrics:
@@ -28,51 +30,11 @@ class TurnMetrics:
     tts_provider: str | None = None
     type: Literal["turn"] = "turn"
 
-    def _ms(self, a: float | None, b: float | None) -> float | None:
-        return None if a is None or b is None else round((b - a) * 1000, 1)
-
     def as_dict(self) -> dict[str, Any]:
+        """The stamps, and every interval and share by its one definition (`pipeline.intervals`)."""
         data = asdict(self)
-        data.update(
-            stt_final_ms=self._ms(self.speech_end_at, self.stt_final_at),
-            llm_first_token_ms=self._ms(self.turn_end_at, self.llm_first_token_at),
-            tts_first_audio_ms=self._ms(self.llm_first_token_at, self.tts_first_audio_at),
-            first_packet_ms=self._ms(self.tts_first_audio_at, self.first_packet_at),
-            voice_to_voice_ms=self._ms(self.speech_end_at, self.first_packet_at),
-        )
-        data.update(self.shares())
+        data.update(measure(data))
         return data
-
-    def shares(self) -> dict[str, float | None]:
-        """Voice-to-voice split into endpointing (configured quiet), provider time and our own time.
-
-        Provider time: waiting for the STT's final after telling it to finalize, for the LLM's first
-        sentence, and for the TTS's first audio. The platform's share is the rest: deciding the turn
-        is over, and getting the first audio onto the wire (at most one 20 ms media tick).
-        """
-        found = [
-            s
-            for s in (
-                self.speech_end_at,
-                self.stt_finalize_at,
-                self.stt_final_at,
-                self.turn_end_at,
-                self.tts_request_at,
-                self.tts_first_audio_at,
-                self.first_packet_at,
-            )
-            if s is not None
-        ]
-        if len(found) < 7:
-            return {"endpointing_ms": None, "provider_ms": None, "platform_ms": None}
-        speech_end, finalize, final, turn_end, tts_request, tts_audio, packet = found
-        provider = (final - finalize) + (tts_request - turn_end) + (tts_audio - tts_request)
-        platform = (turn_end - final) + (packet - tts_audio)
-        return {
-            "endpointing_ms": round((finalize - speech_end) * 1000, 1),
-            "provider_ms": round(provider * 1000, 1),
-            "platform_ms": round(platform * 1000, 1),
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -73,11 +73,37 @@ async def delete_business_records(session: AsyncSession, business_id: str) -> in
     return int(count or 0)
 
 
+READ_VERSION = 2  # records are stored as written, and read in this version (analytics.record's)
+V1_NAMES = {"llm_ttft_ms": "llm_first_token_ms", "tts_ttfb_ms": "tts_first_audio_ms"}
+
+
+def _renamed(row: dict[str, Any]) -> dict[str, Any]:
+    return {V1_NAMES.get(k, k): v for k, v in row.items()}
+
+
+def upgrade(record: dict[str, Any]) -> dict[str, Any]:
+    """A stored record in the current version's names: version 1 named two latency intervals
+    otherwise (`llm_ttft_ms`, `tts_ttfb_ms`) and had no `transport` (every call was SIP then)."""
+    if int(record.get("record_version") or 1) >= READ_VERSION:
+        return record
+    latency = dict(record.get("latency") or {})
+    latency["turns"] = [_renamed(t) for t in latency.get("turns", [])]
+    for q in ("p50", "p95"):
+        if isinstance(latency.get(q), dict):
+            latency[q] = _renamed(latency[q])
+    return {
+        **record,
+        "record_version": READ_VERSION,
+        "transport": record.get("transport") or "sip",
+        "latency": latency,
+    }
+
+
 async def get_call_record(session: AsyncSession, business_id: str, call_id: str) -> dict[str, Any] | None:
     row = await session.get(CallRecord, call_id)
     if row is None or row.business_id != business_id:
         return None
-    return dict(row.record)
+    return upgrade(dict(row.record))
 
 
 async def list_call_records(
@@ -91,10 +117,19 @@ async def list_call_records(
     direction: str | None = None,
     outcome: str | None = None,
     sip_call_id: str | None = None,
+    after: tuple[datetime, str] | None = None,
 ) -> list[dict[str, Any]]:
+    """Newest first; `after` a (created_at, id) key: only records older than it (a page's cursor)."""
     stmt = select(CallRecord).where(CallRecord.business_id == business_id)
     if before is not None:
         stmt = stmt.where(CallRecord.created_at < before)
+    if after is not None:
+        stmt = stmt.where(
+            or_(
+                CallRecord.created_at < after[0],
+                and_(CallRecord.created_at == after[0], CallRecord.id < after[1]),
+            )
+        )
     if since is not None:
         stmt = stmt.where(CallRecord.created_at >= since)
     for column, value in (
@@ -108,7 +143,7 @@ async def list_call_records(
     rows = await session.scalars(
         stmt.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(limit)
     )
-    return [dict(row.record) for row in rows]
+    return [upgrade(dict(row.record)) for row in rows]
 
 
 async def iter_call_records(
@@ -132,7 +167,7 @@ async def iter_call_records(
             )
         rows = list(await session.scalars(stmt.order_by(CallRecord.created_at, CallRecord.id).limit(batch)))
         for row in rows:
-            yield dict(row.record)
+            yield upgrade(dict(row.record))
         if len(rows) < batch:
             return
         after = (rows[-1].created_at, rows[-1].id)

@@ -125,15 +125,18 @@ class Admission:
         self.metrics.queue_wait(time.monotonic() - queued_at)
         return lease
 
-    async def reserve_stack(self, lease: Lease, agent: object, direction: str) -> Refusal | None:
+    async def reserve_stack(
+        self,
+        lease: Lease,
+        reserve: Callable[[], Awaitable[ProviderError | None]],
+        unreserve: Callable[[], Awaitable[None]],
+        direction: str,
+    ) -> Refusal | None:
         """What the agent's stack holds for the whole call (its STT stream's slot), taken now; when
         no STT provider of the agent has room, the call is refused and its lease given back."""
-        reserve = getattr(agent, "reserve_stt", None)
-        if reserve is None:
-            return None
-        busy: ProviderError | None = await reserve()
+        busy = await reserve()
         if busy is None:
-            self._held[lease.id] = agent.unreserve_stt  # type: ignore[attr-defined]
+            self._held[lease.id] = unreserve
             return None
         await self.release(lease)
         self.metrics.rejected("stt_streams", direction)

@@ -7,7 +7,7 @@ import numpy as np
 from voicegrid.media.session import AudioFrame, CallSession, Pcm
 
 if TYPE_CHECKING:
-    from voicegrid.telephony.calls import Call
+    from voicegrid.telephony.book import Call
 
 
 def match_rate(pcm: Pcm, rate: int, wanted: int) -> Pcm:

@@ -11,12 +11,8 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from enum import Enum
 from pathlib import Path
-from typing import Any
 
-from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.ports import PortAllocator, PortsExhausted
@@ -32,8 +28,10 @@ from voicegrid.sip.sdp import Negotiated, SessionDescription, answer, offer, par
 from voicegrid.sip.transaction import ClientTransaction
 from voicegrid.sip.uri import SipUri
 from voicegrid.sip.useragent import Addr, Event, Incoming, Outcome, UserAgent
+from voicegrid.telephony.book import Call, CallBook, CallState
 from voicegrid.telephony.bridge import BridgeAgent
 from voicegrid.telephony.media_clock import MediaClock
+from voicegrid.telephony.plan import CallPlan, Refuse
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.recording_file import RecordingFile
 from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
@@ -53,34 +51,23 @@ def _bindable(host: str, port: int) -> bool:
     return True
 
 
-MAX_KEPT_CALLS = 10_000  # ended calls kept for the API until the store keeps call records
-
-
-class CallState(Enum):
-    QUEUED = "queued"  # outbound, waiting for capacity (held by the call service, not yet dialled)
-    RINGING = "ringing"
-    UP = "up"
-    ENDED = "ended"
-
-
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """What to do with an inbound INVITE: a failure status, or ring for `ring_ms` then answer."""
+    """What to do with an inbound INVITE: a failure status, or ring for `ring_ms` then answer with
+    the call's plan."""
 
     status: int = 200
     reason: str | None = None
     ring_ms: int = 0
     headers: list[tuple[str, str]] = field(default_factory=list)
-    agent: Agent | None = None  # who talks on the call once it is up; None: comfort silence
-    max_duration_s: float | None = None  # hang up this long after the answer
-    business_id: str | None = None
-    agent_id: str | None = None
-    record: bool = False
-    details: Callable[[], dict[str, Any]] | None = None  # the agent's conversation, for the call record
-    on_end: Callable[[], None] | None = None  # gives back what admission took (the call's lease)
+    plan: CallPlan = field(default_factory=CallPlan)
+
+    @classmethod
+    def refuse(cls, refusal: Refuse) -> "Decision":
+        return cls(refusal.status, refusal.reason, headers=refusal.headers())
 
 
-Decide = Callable[[Request, Addr], Awaitable[Decision]]
+Decide = Callable[[Request, Addr, str], Awaitable[Decision]]  # (INVITE, source, our call id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,48 +84,6 @@ class DialPlan:
 TransferRoute = Callable[["Call", str], Awaitable[DialPlan | None]]
 
 
-@dataclass(eq=False)
-class Call:
-    id: str
-    direction: str
-    call_id: str
-    state: CallState = CallState.RINGING
-    dialog: Dialog | None = None
-    media: Negotiated | None = None
-    incoming: Incoming | None = None
-    dest: Addr | None = None
-    outcome: str | None = None  # answered, busy, no-answer, cancelled, failed, ...
-    invite_tx: ClientTransaction | None = None
-    rtp_port: int | None = None
-    media_session: RtpSession | None = None
-    agent: Agent | None = None
-    media_summary: dict[str, float] = field(default_factory=dict)  # kept when the session closes
-    media_starting: bool = False
-    transfer_to: str | None = None
-    transfer_state: str | None = None  # requested, accepted, done, failed, bridging, bridged
-    bridged_to: "Call | None" = None
-    max_duration_s: float | None = None
-    business_id: str | None = None
-    agent_id: str | None = None
-    trunk_id: str | None = None
-    from_number: str | None = None
-    to: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    created_at: datetime = field(default_factory=utcnow)
-    answered_at: datetime | None = None
-    ended_at: datetime | None = None
-    record: bool = False
-    recording: RecordingFile | None = None  # written as the call goes
-    recording_path: Path | None = None  # set once the WAV is whole
-    recorded: asyncio.Event = field(default_factory=asyncio.Event)
-    ended_by: str | None = None
-    details: Callable[[], dict[str, Any]] | None = None  # transcript, turns, usage (voice agents)
-    on_end: Callable[[], None] | None = None  # runs once when the call ends (admission's release)
-    call_record: dict[str, Any] | None = None  # what the call left behind (analytics), once built
-    answered: asyncio.Event = field(default_factory=asyncio.Event)
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-
-
 class CallControl:
     def __init__(
         self,
@@ -152,7 +97,9 @@ class CallControl:
         recordings_dir: Path | None = None,
         transfer_route: TransferRoute | None = None,
         tcp: TcpLimits = DEFAULT_TCP_LIMITS,
+        book: CallBook | None = None,
     ) -> None:
+        self.book = book or CallBook()  # every call of the node, SIP or not
         self.tcp = tcp
         self.recordings_dir = recordings_dir
         self.transfer_route = transfer_route  # for bridging when the peer refuses REFER
@@ -162,9 +109,6 @@ class CallControl:
         self.decide = decide
         self.endpoint: SipEndpoint | None = None
         self.calls: dict[str, Call] = {}  # by Call-ID
-        self.by_id: dict[str, Call] = {}  # by our call id
-        self.ended_listeners: list[Callable[[Call], None]] = []  # e.g. the call records
-        self.answered_listeners: list[Callable[[Call], None]] = []  # e.g. call.started webhooks
         self.ports = ports or PortAllocator()
         self.clock = clock or MediaClock()
         self.no_rtp_timeout_s = no_rtp_timeout_s
@@ -188,6 +132,18 @@ class CallControl:
         if self.endpoint is not None:
             await self.endpoint.stop()
         await self.clock.stop()
+
+    @property
+    def by_id(self) -> dict[str, Call]:
+        return self.book.by_id
+
+    @property
+    def ended_listeners(self) -> list[Callable[[Call], None]]:
+        return self.book.ended_listeners
+
+    @property
+    def answered_listeners(self) -> list[Callable[[Call], None]]:
+        return self.book.answered_listeners
 
     @property
     def contact(self) -> str:
@@ -299,7 +255,8 @@ class CallControl:
 
     @property
     def active_calls(self) -> list[Call]:
-        return [c for c in self.calls.values() if c.state is not CallState.ENDED]
+        """The node's calls up or ringing, SIP or media stream (the drain waits for all of them)."""
+        return self.book.active
 
     async def drain(self, limit_s: float) -> int:
         """Take no new calls (INVITE and OPTIONS say 503), let calls end for up to `limit_s`, then hang up
@@ -344,13 +301,15 @@ class CallControl:
             return
         request = incoming.request
         try:
-            decision = await self.decide(request, incoming.source)
+            decision = await self.decide(request, incoming.source, call.id)
         except Exception:
             log.exception("call decision failed")
             decision = Decision(500)
-        call.on_end = decision.on_end
+        call.on_end = decision.plan.release
         if call.state is CallState.ENDED:
-            self._run_on_end(call)
+            release, call.on_end = call.on_end, None
+            if release is not None:
+                release()
             return  # cancelled while deciding
         try:
             await self._answer(call, incoming, decision)
@@ -404,11 +363,7 @@ class CallControl:
         call.rtp_port = self._free_rtp_port()
         body, media = self._negotiate(request.body, call.rtp_port, 1)
         call.media = media
-        call.agent = decision.agent
-        call.details = decision.details
-        call.max_duration_s = decision.max_duration_s
-        call.record = decision.record
-        call.business_id, call.agent_id = decision.business_id, decision.agent_id
+        call.apply(decision.plan)
         call.to = request.uri
         call.from_number = request.from_.uri.user if isinstance(request.from_.uri, SipUri) else None
         tag = new_tag()
@@ -656,7 +611,12 @@ class CallControl:
 
     # ---- ending --------------------------------------------------------------------------------
     def hangup(self, call: Call) -> None:
-        """BYE an answered call; CANCEL an outbound call still ringing (it ends when the 487 comes)."""
+        """BYE an answered call; CANCEL an outbound call still ringing (it ends when the 487 comes).
+        A call carried by a media stream is hung up by its leg (which ends it)."""
+        if call.leg is not None:
+            call.ended_by = call.ended_by or "local"
+            call.leg.hangup("local")
+            return
         if call.state is CallState.UP and call.dialog is not None:
             self._send_bye(call)
         elif (
@@ -803,28 +763,12 @@ class CallControl:
 
     def _keep(self, call: Call) -> None:
         self.calls[call.call_id] = call
-        self.by_id[call.id] = call
-        if len(self.calls) > MAX_KEPT_CALLS:  # forget the oldest ended calls; live ones always stay
-            for old in [c for c in self.calls.values() if c.state is CallState.ENDED][: MAX_KEPT_CALLS // 10]:
-                self.calls.pop(old.call_id, None)
-                self.by_id.pop(old.id, None)
-
-    def _run_on_end(self, call: Call) -> None:
-        callback, call.on_end = call.on_end, None
-        if callback is not None:
-            try:
-                callback()
-            except Exception:  # a release that fails must not leave the call half-ended
-                log.exception("call end hook failed")
+        for old in self.book.keep(call):  # the oldest ended calls, forgotten to make room
+            if self.calls.get(old.call_id) is old:
+                del self.calls[old.call_id]
 
     def _answered(self, call: Call) -> None:
-        call.answered_at = utcnow()
-        call.answered.set()
-        for listener in self.answered_listeners:
-            try:
-                listener(call)
-            except Exception:  # a listener's bug must not stop the call
-                log.exception("call answer listener failed")
+        self.book.answered(call)
 
     def _end(self, call: Call, by: str, outcome: str | None) -> None:
         if call.state is CallState.ENDED:
@@ -836,19 +780,7 @@ class CallControl:
                 partner.outcome = partner.outcome or "completed"
                 self.hangup(partner)
         self._close_media(call)
-        call.state = CallState.ENDED
-        call.ended_at = utcnow()
-        call.ended_by = call.ended_by or by
-        call.outcome = call.outcome or outcome or "completed"
-        call.ended.set()
-        self._run_on_end(call)
-        self.announce_ended(call)
+        self.book.finish(call, by, outcome)
 
     def announce_ended(self, call: Call) -> None:
-        """Tell the end listeners (records, metrics) that `call` ended; also for calls that never
-        reached SIP (an outbound call that left the queue undialled)."""
-        for listener in self.ended_listeners:
-            try:
-                listener(call)
-            except Exception:  # one listener's bug must not stop the others or the hangup
-                log.exception("call end listener failed")
+        self.book.announce_ended(call)

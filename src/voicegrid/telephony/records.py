@@ -24,7 +24,7 @@ from voicegrid.catalog import Catalog, rate
 from voicegrid.core.clock import utcnow
 from voicegrid.store.billing import Billing, billing_of
 from voicegrid.store.call_records import erase_content, expired_content
-from voicegrid.telephony.calls import Call
+from voicegrid.telephony.book import Call
 
 log = logging.getLogger(__name__)
 MAX_KNOWN_BUSINESSES = 100_000
@@ -35,6 +35,7 @@ def facts_of(call: Call, node: str | None) -> CallFacts:
         id=call.id,
         sip_call_id=call.call_id,
         direction=call.direction,
+        transport=call.transport,
         business_id=call.business_id,
         agent_id=call.agent_id,
         from_number=call.from_number,
@@ -127,17 +128,16 @@ class CallRecords:
         await self._notify(billing, call.business_id or "", "call.started", data)
 
     async def _record(self, call: Call) -> None:
-        wait_closed = getattr(call.agent, "wait_closed", None)
-        if wait_closed is not None:  # the pipeline's last turn and usage land as it closes
+        if call.conversation is not None:  # the pipeline's last turn and usage land as it closes
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2.0):
-                    await wait_closed()
+                    await call.conversation.wait_closed()
         if call.record:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5.0):
                     await call.recorded.wait()
         facts = facts_of(call, self.node)
-        conversation = call.details() if call.details is not None else None
+        conversation = call.summary()
         usage = list((conversation or {}).get("usage", []))
         billing = await self.billing(call.business_id or "")
         cost = rate(
@@ -145,6 +145,7 @@ class CallRecords:
             usage,
             direction=call.direction,
             answered_seconds=facts.answered_s,
+            carrier=call.transport,
             on=facts.created_at.date(),
             negotiated=billing.negotiated if billing else (),
             markup=billing.markup if billing else None,

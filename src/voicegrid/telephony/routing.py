@@ -6,18 +6,14 @@ credentials the caller proves (401 challenge, `stale=true` for an expired nonce,
 credentials). Unknown number 404; no trunk matched 403; disabled business 403; no agent 480.
 """
 
-import functools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voicegrid.capacity.leases import Refusal
 from voicegrid.capacity.memory import MemoryBackend
-from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.sip.auth import DigestServer
 from voicegrid.sip.message import Request
 from voicegrid.sip.uri import SipUri, parse_uri
@@ -25,12 +21,11 @@ from voicegrid.sip.useragent import Addr
 from voicegrid.store.models import Agent, Business, PhoneNumber, Reseller, Trunk
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import Decision
-from voicegrid.telephony.rtp_session import agent_for_kind
+from voicegrid.telephony.plan import CallPlanner, Refuse, VoiceAgentBuilder
 from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e164
 from voicegrid.tenancy.network import source_allowed
 
 log = logging.getLogger(__name__)
-VoiceAgentBuilder = Callable[[Agent], Awaitable[MediaAgent]]
 
 
 def dialled_number(request: Request) -> str | None:
@@ -52,8 +47,7 @@ class InboundRouter:
         voice_agent: VoiceAgentBuilder | None = None,
         admission: Admission | None = None,
     ) -> None:
-        self.admission = admission or Admission(MemoryBackend())  # business and reseller limits
-        self.voice_agent = voice_agent  # builds the pipeline for `voice` agents (the composition root's)
+        self.planner = CallPlanner(admission or Admission(MemoryBackend()), voice_agent)
         self.sessions = sessions
         self.secrets = secrets
         self.digest = DigestServer(realm, os.urandom(32))
@@ -108,7 +102,7 @@ class InboundRouter:
         log.info("INVITE refused: %s", verdict.reason)
         return Decision(403, "Wrong credentials")
 
-    async def decide(self, request: Request, source: Addr) -> Decision:
+    async def decide(self, request: Request, source: Addr, call_id: str) -> Decision:
         number = dialled_number(request)
         if number is None:
             return Decision(404, "No such number")
@@ -134,44 +128,8 @@ class InboundRouter:
         async with self.sessions() as session:
             agent = await session.get(Agent, row.agent_id)
             reseller = await session.get(Reseller, business.reseller_id)
-        if reseller is None or not reseller.enabled:
-            return Decision(403, "Reseller disabled")
-        if agent is None:
-            return Decision(480, "No agent on this number")
-        admitted = await self.admission.admit(business, reseller, "inbound")
-        if isinstance(admitted, Refusal):
-            log.info("INVITE to %s refused: %s", number, admitted.limit)
-            return Decision(
-                503,
-                "Over capacity",
-                headers=[("Retry-After", str(admitted.retry_after_s)), ("X-Voicegrid-Limit", admitted.limit)],
-            )
-        lease = admitted
-        built: MediaAgent = agent_for_kind(agent.kind)
-        details = None
-        if agent.kind == "voice" and self.voice_agent is not None:
-            try:
-                built = await self.voice_agent(agent)
-            except Exception:  # a broken agent is answered with 500, never a silent call
-                log.exception("could not build voice agent %s", agent.id)
-                await self.admission.release(lease)
-                return Decision(500, "Agent unavailable")
-            details = getattr(built, "summary", None)
-            busy = await self.admission.reserve_stack(lease, built, "inbound")
-            if busy is not None:
-                log.info("INVITE to %s refused: %s", number, busy.limit)
-                return Decision(
-                    503,
-                    "Over capacity",
-                    headers=[("Retry-After", str(busy.retry_after_s)), ("X-Voicegrid-Limit", busy.limit)],
-                )
-        return Decision(
-            200,
-            agent=built,
-            details=details,
-            on_end=functools.partial(self.admission.release_soon, lease),
-            max_duration_s=float(agent.max_call_seconds),
-            business_id=row.business_id,
-            agent_id=agent.id,
-            record=agent.recording,
-        )
+        plan = await self.planner.plan(business, reseller, agent, "inbound", call_id)
+        if isinstance(plan, Refuse):
+            log.info("INVITE to %s refused: %s %s", number, plan.status, plan.limit or plan.reason)
+            return Decision.refuse(plan)
+        return Decision(200, plan=plan)

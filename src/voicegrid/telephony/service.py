@@ -7,9 +7,8 @@ present; the call goes to that trunk's proxy, whatever the destination. Calls ar
 """
 
 import asyncio
-import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -21,11 +20,11 @@ from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
 from voicegrid.media.ports import PortsExhausted
-from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.store.models import Agent, Business, Reseller, Trunk
 from voicegrid.telephony.admission import Admission
-from voicegrid.telephony.calls import Call, CallControl, CallState, DialPlan
-from voicegrid.telephony.rtp_session import agent_for_kind
+from voicegrid.telephony.book import Call, CallState
+from voicegrid.telephony.calls import CallControl, DialPlan
+from voicegrid.telephony.plan import CallPlanner, Refuse, VoiceAgentBuilder
 from voicegrid.telephony.targets import sip_target, transfer_target
 from voicegrid.tenancy import (
     Conflict,
@@ -80,12 +79,12 @@ class CallService:
         secrets: SecretBox,
         *,
         admission: Admission | None = None,
-        voice_agent: Callable[[Agent], Awaitable[MediaAgent]] | None = None,
+        voice_agent: VoiceAgentBuilder | None = None,
     ) -> None:
         self.admission = admission or Admission(MemoryBackend())  # shared with inbound routing
+        self.planner = CallPlanner(self.admission, voice_agent)
         self.queued: dict[str, Call] = {}  # outbound calls waiting for capacity, by id
         self._waiting: dict[str, asyncio.Task[None]] = {}  # the task that dials each, once admitted
-        self.voice_agent = voice_agent
         self.control = control
         self.sessions = sessions
         self.secrets = secrets
@@ -190,21 +189,21 @@ class CallService:
 
     async def _dial(self, lease: Lease, out: "_Outbound", id: str | None = None) -> Call:
         control = self._require()
+        call_id = id or new_id("call")  # the agent is built knowing it (its tool webhooks carry it)
+        plan = await self.planner.build(lease, out.agent, "outbound", call_id)
+        if isinstance(plan, Refuse):  # the lease is given back already
+            if plan.limit is not None:
+                raise OverLimit(plan.limit, plan.retry_after_s or 5)
+            raise Conflict(f"the agent cannot take a call now: {plan.reason}")
         try:
-            talker = agent_for_kind(out.agent.kind)
-            if out.agent.kind == "voice" and self.voice_agent is not None:
-                talker = await self.voice_agent(out.agent)
-                busy = await self.admission.reserve_stack(lease, talker, "outbound")
-                if busy is not None:
-                    raise OverLimit(busy.limit, busy.retry_after_s)
             call = control.dial(
                 out.plan.to_uri,
                 out.plan.dest,
                 from_uri=out.plan.from_uri,
                 credentials=out.plan.credentials,
-                agent=talker,
+                agent=plan.talker,
                 ring_timeout_s=out.request.ring_timeout_s,
-                id=id,
+                id=call_id,
             )
         except PortsExhausted as exc:
             await self.admission.release(lease)
@@ -212,11 +211,8 @@ class CallService:
         except BaseException:
             await self.admission.release(lease)
             raise
-        call.on_end = functools.partial(self.admission.release_soon, lease)
-        call.details = getattr(talker, "summary", None)
+        call.apply(plan)
         out.describe(call)
-        call.max_duration_s = float(out.agent.max_call_seconds)
-        call.record = out.agent.recording
         return call
 
     def _enqueue(self, out: "_Outbound", refusal: Refusal) -> Call:

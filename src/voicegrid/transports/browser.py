@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicegrid.media.session import Agent, AudioFrame, OutboundAudio, Pcm
+from voicegrid.media.session import AudioFrame
+from voicegrid.transports.leg import StreamLegBase
 
 SAMPLE_RATE = 16000
 MAX_FRAME_BYTES = 64 * 1024
@@ -24,28 +25,26 @@ class BrowserCounters:
     invalid: int = 0
 
 
-class BrowserStream:
+class BrowserStream(StreamLegBase):
     sample_rate = SAMPLE_RATE
 
     def __init__(
         self,
-        agent: Agent,
         send_bytes: Callable[[bytes], None],
         send_text: Callable[[str], None],
         on_close: Callable[[str], None],
     ) -> None:
-        self.agent = agent
+        super().__init__(on_close)
         self.send_bytes = send_bytes
         self.send_text = send_text
-        self.on_close = on_close
-        self.outbound = OutboundAudio(SAMPLE_RATE)
         self.counters = BrowserCounters()
         self._media_time = 0.0
-        self.closed = False
 
     def receive(self, data: bytes) -> None:
         if not data or len(data) % 2 or len(data) > MAX_FRAME_BYTES:
             self.counters.invalid += 1
+            return
+        if self.agent is None:
             return
         pcm = np.frombuffer(data, dtype="<i2").astype(np.int16)
         self.counters.frames_in += 1
@@ -60,22 +59,10 @@ class BrowserStream:
             self.send_bytes(pcm.astype("<i2").tobytes())
             self.counters.frames_out += 1
 
-    def queue(self, pcm: Pcm) -> None:
-        self.outbound.push(pcm)
-
-    def mark_played(self, callback: Callable[[], None]) -> None:
-        self.outbound.mark(callback)
-
     def flush(self) -> int:
         dropped = self.outbound.flush()
         self.send_text(json.dumps({"event": "clear"}))
         return dropped
-
-    def hangup(self, reason: str = "agent") -> None:
-        if not self.closed:
-            self.closed = True
-            self.agent.on_end(self)
-            self.on_close(reason)
 
     def transfer(self, to: str) -> None:
         self.send_text(json.dumps({"event": "transfer", "to": to}))

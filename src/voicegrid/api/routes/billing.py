@@ -35,7 +35,9 @@ class RatesBody(In):
 
 
 class RatesOut(Out):
-    rates: list[dict[str, Any]]
+    items: list[dict[str, Any]] = Field(description="the business's negotiated prices, in the order set")
+    next_cursor: str | None = Field(default=None, description="always null: the whole list is one page")
+    rates: list[dict[str, Any]] = Field(deprecated=True, description="the same as `items`, until 2027-06")
 
 
 class MarkupBody(In):
@@ -114,7 +116,8 @@ async def _update_business(
 )
 async def get_rates(business_id: IdPath, ctx: CtxDep) -> Any:
     business = await _business(ctx, business_id, "limits")
-    return RatesOut(rates=list(business.negotiated_rates or []))
+    rates = list(business.negotiated_rates or [])
+    return RatesOut(items=rates, rates=rates)
 
 
 @router.put("/v1/businesses/{business_id}/rates", response_model=RatesOut, summary="Set a business's rates")
@@ -124,7 +127,7 @@ async def put_rates(business_id: IdPath, body: RatesBody, ctx: CtxDep) -> Any:
         business.negotiated_rates = body.rates
 
     await _update_business(ctx, business_id, "limits", "rates", body, apply)
-    return RatesOut(rates=body.rates)
+    return RatesOut(items=body.rates, rates=body.rates)
 
 
 def _markup_out(data: dict[str, Any] | None) -> MarkupOut:

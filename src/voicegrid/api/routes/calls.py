@@ -15,6 +15,7 @@ from voicegrid.analytics.export import csv_lines
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator
+from voicegrid.api.pagination import decode_time_key, encode_time_key
 from voicegrid.api.routes.analytics import day_range
 from voicegrid.api.routes.billing import current_catalog
 from voicegrid.api.schemas import In, Out
@@ -29,7 +30,7 @@ from voicegrid.store.call_records import (
     without_content,
 )
 from voicegrid.store.models import Business
-from voicegrid.telephony.calls import Call, CallState
+from voicegrid.telephony.book import MAX_KEPT_CALLS, Call, CallState
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
 from voicegrid.tenancy import Action, Conflict, Forbidden, NotFound, Role
 
@@ -67,6 +68,7 @@ class CallOut(Out):
     business_id: str | None
     agent_id: str | None
     direction: str
+    transport: str = Field(description="what carried the call: sip, twilio, telnyx or browser")
     state: str
     outcome: str | None
     from_number: str | None
@@ -94,7 +96,11 @@ class CallOut(Out):
 
 
 class CallList(Out):
-    data: list[CallOut]
+    items: list[CallOut]
+    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page; null at the end")
+    data: list[CallOut] = Field(
+        deprecated=True, description="the same as `items`, kept until 2027-06 for clients of the first API"
+    )
 
 
 class LiveOut(Out):
@@ -109,10 +115,11 @@ def render(call: Call) -> CallOut:
     return CallOut(
         id=call.id,
         sip_call_id=call.call_id,
-        conversation=call.details() if call.details is not None else None,
+        conversation=call.summary(),
         business_id=call.business_id,
         agent_id=call.agent_id,
         direction=call.direction,
+        transport=call.transport,
         state=call.state.value,
         outcome=call.outcome,
         from_number=call.from_number,
@@ -141,6 +148,7 @@ def render_record(record: dict[str, Any]) -> CallOut:
         business_id=record.get("business_id"),
         agent_id=record.get("agent_id"),
         direction=record.get("direction") or "inbound",
+        transport=record.get("transport") or "sip",
         state="ended",
         outcome=record.get("outcome"),
         from_number=record.get("from"),
@@ -240,24 +248,32 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         direction: Annotated[Literal["inbound", "outbound"] | None, Query()] = None,
         outcome: Annotated[str | None, Query(max_length=32)] = None,
         limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(max_length=200)] = None,
     ) -> Any:
+        """The calls on this node (live, and recently ended) merged with the stored records, newest
+        first, a page at a time: the cursor is the (created_at, id) of the last call of the page."""
         ctx, locate_owner = loc
         owner = await locate_owner(Action.READ)
         business = owner.business_id or ""
+        after = decode_time_key(cursor) if cursor else None
         found: dict[str, CallOut] = {}
         if ctx.services.calls is not None:
-            for call in ctx.services.calls.recent(business, sip_call_id, limit):
-                out = render(call)
-                if all(
-                    v is None or getattr(out, k) == v
-                    for k, v in (("agent_id", agent_id), ("direction", direction), ("outcome", outcome))
+            for call in ctx.services.calls.recent(business, sip_call_id, limit=MAX_KEPT_CALLS):
+                key = (call.created_at, call.id)
+                if after is not None and key >= after:
+                    continue
+                if (
+                    agent_id in (None, call.agent_id)
+                    and direction in (None, call.direction)
+                    and outcome in (None, call.outcome)
                 ):
-                    found[out.id] = out
+                    found[call.id] = render(call)
         stored = await list_call_records(
             ctx.session,
             business,
-            limit=limit,
+            limit=limit + 1,
             sip_call_id=sip_call_id,
+            after=after,
             agent_id=agent_id,
             direction=direction,
             outcome=outcome,
@@ -265,7 +281,10 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         for record in stored:
             found.setdefault(record["id"], render_record(record))
         newest = sorted(found.values(), key=lambda c: (c.created_at, c.id), reverse=True)
-        return CallList(data=newest[:limit])
+        page = newest[:limit]
+        more = len(newest) > limit
+        next_cursor = encode_time_key(page[-1].created_at, page[-1].id) if more and page else None
+        return CallList(items=page, next_cursor=next_cursor, data=page)
 
     @router.delete(
         "/{call_id}/content",
@@ -284,7 +303,7 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         now = utcnow()
         erased = await erase_content(ctx.session, business, call_id, now)
         if live is not None:
-            live.details = None
+            live.conversation = None
             if live.call_record is not None:
                 live.call_record = without_content(live.call_record, now)
             live.recording_path = None
@@ -394,6 +413,7 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
             on=datetime.fromisoformat(record["created_at"]).date(),
             negotiated=billing.negotiated,
             markup=billing.markup,
+            carrier=str(record.get("transport") or "sip"),
         )
         return cost.as_dict()
 

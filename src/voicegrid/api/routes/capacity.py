@@ -59,7 +59,9 @@ class ProviderLimits(In):
 
 
 class ProviderLimitsOut(Out):
-    limits: list[dict[str, Any]]
+    items: list[dict[str, Any]] = Field(description="each stage and provider's limits")
+    next_cursor: str | None = Field(default=None, description="always null: the whole list is one page")
+    limits: list[dict[str, Any]] = Field(deprecated=True, description="the same as `items`, until 2027-06")
 
 
 class CapacityOut(Out):
@@ -83,10 +85,12 @@ async def load_provider_limits(
 
 
 def _render(limits: dict[tuple[str, str], PlanLimit]) -> ProviderLimitsOut:
+    items = [
+        {"stage": s, "provider": p, **dataclasses.asdict(plan)} for (s, p), plan in sorted(limits.items())
+    ]
     return ProviderLimitsOut(
-        limits=[
-            {"stage": s, "provider": p, **dataclasses.asdict(plan)} for (s, p), plan in sorted(limits.items())
-        ]
+        items=items,
+        limits=items,
     )
 
 

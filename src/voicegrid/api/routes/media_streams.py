@@ -1,9 +1,16 @@
-"""WebSocket media bridges: Twilio Media Streams connect here and talk to one of our agents.
+"""WebSocket media streams: Twilio Media Streams, Telnyx media streaming and the browser's talk page.
 
-TwiML: `<Connect><Stream url="wss://<host>/v1/media-streams/twilio"><Parameter name="agent_id"
-value="agt_..."/><Parameter name="api_key" value="vg_..."/></Stream></Connect>`. Twilio sends no
-headers we could check, so the `start` message's custom parameters carry a business API key (role
-member or above) and an agent of that business; anything else closes the socket with 1008.
+Each authenticates with a business API key (role member or above) and names an agent of that
+business; the call is then admitted like a SIP call (`transports.streams`), or the socket is closed
+with a reason and nothing is spoken: 1008 for an unknown key or agent or a disabled tenant, 1013
+over a limit.
+
+- Twilio, TwiML: `<Connect><Stream url="wss://<host>/v1/media-streams/twilio"><Parameter
+  name="agent_id" value="agt_..."/><Parameter name="api_key" value="vg_..."/></Stream></Connect>`
+  (optionally `from` and `to` parameters with the caller's and the dialled number).
+- Telnyx, Call Control: `stream_url=wss://<host>/v1/media-streams/telnyx?agent_id=agt_...`,
+  `stream_auth_token=<business key>`, `stream_bidirectional_mode=rtp`, codec PCMU or PCMA.
+- The talk page: a first text frame `{"api_key": ..., "agent_id": ...}`, then PCM16 at 16 kHz.
 """
 
 import asyncio
@@ -22,32 +29,33 @@ from sqlalchemy import select
 
 from voicegrid.api.context import AppServices, principal_for_key
 from voicegrid.api.routes.dashboard import CSP, PAGE_HEADERS
-from voicegrid.media.session import Agent as MediaAgent
 from voicegrid.store.models import Agent
-from voicegrid.telephony.media_clock import MediaClock
-from voicegrid.telephony.rtp_session import agent_for_kind
+from voicegrid.telephony.book import Call
+from voicegrid.telephony.plan import Refuse
 from voicegrid.tenancy import Forbidden, NotAuthenticated, Role, Scope
 from voicegrid.transports.browser import BrowserStream
+from voicegrid.transports.carrier import StreamStart
+from voicegrid.transports.streams import (
+    POLICY_VIOLATION,
+    TRY_AGAIN_LATER,
+    StreamCalls,
+    close_code,
+    close_reason,
+)
+from voicegrid.transports.telnyx import SUPPORTED, TelnyxStream
 from voicegrid.transports.twilio import TwilioStream
 
 router = APIRouter(tags=["media-streams"])
 log = logging.getLogger(__name__)
-POLICY_VIOLATION = 1008
-TRY_AGAIN_LATER = 1013
+UNSUPPORTED_DATA = 1003
 START_TIMEOUT_S = 10.0
-
-
-async def _agent(services: AppServices, api_key: str, agent_id: str) -> MediaAgent | None:
-    """The agent that talks on this stream, if the key may use it: voice agents get the pipeline."""
-    row = await _agent_row(services, api_key, agent_id)
-    if row is None:
-        return None
-    if row.kind == "voice" and services.voice_agent is not None:
-        return await services.voice_agent(row)
-    return agent_for_kind(row.kind)
+MAX_ID_CHARS = 64
 
 
 async def _agent_row(services: AppServices, api_key: str, agent_id: str) -> Agent | None:
+    """The agent, if the key is a live business key of role member or above and the agent is its."""
+    if not api_key or not agent_id or len(api_key) > 256 or len(agent_id) > MAX_ID_CHARS:
+        return None
     async with services.sessions() as session:
         try:
             principal = await principal_for_key(session, api_key)
@@ -60,11 +68,39 @@ async def _agent_row(services: AppServices, api_key: str, agent_id: str) -> Agen
         )
 
 
+async def _take_call(
+    websocket: WebSocket,
+    streams: StreamCalls,
+    transport: str,
+    api_key: str,
+    agent_id: str,
+    start: StreamStart | None = None,
+) -> Call | None:
+    """The admitted call; None once the socket is closed with the reason it was refused."""
+    row = await _agent_row(websocket.app.state.services, api_key, agent_id)
+    if row is None:
+        await websocket.close(code=POLICY_VIOLATION, reason="unknown key or agent")
+        return None
+    carrier_id = start.carrier_call_id if start is not None else None
+    admitted = await streams.admit(
+        row,
+        transport,
+        carrier_id,
+        start.from_number if start is not None else None,
+        start.to if start is not None else None,
+    )
+    if isinstance(admitted, Refuse):
+        await websocket.close(code=close_code(admitted), reason=close_reason(admitted))
+        return None
+    return admitted
+
+
 Outgoing = asyncio.Queue[str | bytes | None]
 
 
-async def _serve(websocket: WebSocket, outgoing: Outgoing, receiver: Callable[[], Awaitable[None]]) -> None:
-    """Run `receiver` beside one task that sends what the session queued, until either ends."""
+async def _serve(websocket: WebSocket, outgoing: Outgoing, main: Callable[[], Awaitable[None]]) -> None:
+    """Run `main` (admission, then the call) beside one task that sends what the stream queued;
+    when either ends (the stream closed, the peer went, the API hung up), so does the other."""
 
     async def sender() -> None:
         while (item := await outgoing.get()) is not None:
@@ -73,64 +109,90 @@ async def _serve(websocket: WebSocket, outgoing: Outgoing, receiver: Callable[[]
             else:
                 await websocket.send_text(item)
 
-    async def receive_then_stop() -> None:
-        try:
-            await receiver()
-        except (WebSocketDisconnect, TimeoutError):
-            pass
-        finally:
-            outgoing.put_nowait(None)
-
+    tasks = [asyncio.ensure_future(main()), asyncio.ensure_future(sender())]
     try:
-        async with asyncio.TaskGroup() as tasks:
-            tasks.create_task(receive_then_stop())
-            tasks.create_task(sender())
-    except* (WebSocketDisconnect, RuntimeError) as errors:  # the socket went away mid-send
-        log.debug("media stream ended: %s", errors.exceptions[0])
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for task in tasks:
+            task.cancel()
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception) and not isinstance(
+                result, WebSocketDisconnect | RuntimeError | TimeoutError
+            ):
+                log.error("media stream failed", exc_info=result)
         with contextlib.suppress(RuntimeError):
             await websocket.close()
 
 
-async def _accept(websocket: WebSocket, services: AppServices) -> MediaClock | None:
-    """Accept the socket; the media clock to pace it, or None (closed: no telephony here)."""
+async def _accept(websocket: WebSocket) -> StreamCalls | None:
+    """Accept the socket; the node's stream calls, or None (closed: no telephony here)."""
     await websocket.accept()
-    if services.calls is None or services.calls.control is None:
+    services: AppServices = websocket.app.state.services
+    if services.streams is None:
         await websocket.close(code=TRY_AGAIN_LATER, reason="telephony is not running")
         return None
-    return services.calls.control.clock
+    return services.streams
+
+
+async def _carrier_call(
+    websocket: WebSocket,
+    stream: TwilioStream | TelnyxStream,
+    outgoing: Outgoing,
+    credentials: Callable[[StreamStart], tuple[str, str] | str],
+) -> None:
+    """A carrier's stream: its `start` frame, then admission (`credentials` gives the key and the
+    agent, or why the stream is refused), then the call until it ends."""
+    streams = await _accept(websocket)
+    if streams is None:
+        return
+
+    async def main() -> None:
+        async with asyncio.timeout(START_TIMEOUT_S):
+            while stream.start is None:
+                stream.receive(await websocket.receive_text())
+        start = stream.start
+        found = credentials(start)
+        if isinstance(found, str):
+            await websocket.close(code=UNSUPPORTED_DATA, reason=found)
+            return
+        call = await _take_call(websocket, streams, stream.carrier, found[0], found[1], start)
+        if call is None:
+            return
+
+        async def receive() -> None:
+            while not stream.closed:
+                stream.receive(await websocket.receive_text())
+
+        await streams.run(call, stream, receive)
+
+    await _serve(websocket, outgoing, main)
 
 
 @router.websocket("/v1/media-streams/twilio")
 async def twilio_media_stream(websocket: WebSocket) -> None:
-    services: AppServices = websocket.app.state.services
-    clock = await _accept(websocket, services)
-    if clock is None:
-        return
     outgoing: Outgoing = asyncio.Queue()
-    closing = asyncio.Event()
-    stream = TwilioStream(outgoing.put_nowait, lambda reason: closing.set())
+    stream = TwilioStream(outgoing.put_nowait, lambda reason: outgoing.put_nowait(None))
 
-    async def receiver() -> None:
-        try:
-            async with asyncio.timeout(START_TIMEOUT_S):
-                while stream.start is None:
-                    stream.receive(await websocket.receive_text())
-            params = stream.start.parameters
-            agent = await _agent(services, params.get("api_key", ""), params.get("agent_id", ""))
-            if agent is None:
-                await websocket.close(code=POLICY_VIOLATION, reason="unknown key or agent")
-                return
-            stream.agent = agent
-            clock.register(stream)
-            stream.agent.on_start(stream)
-            while not closing.is_set():
-                stream.receive(await websocket.receive_text())
-        finally:
-            clock.unregister(stream)
-            stream.hangup("remote")
+    def credentials(start: StreamStart) -> tuple[str, str]:
+        return start.parameters.get("api_key", ""), start.parameters.get("agent_id", "")
 
-    await _serve(websocket, outgoing, receiver)
+    await _carrier_call(websocket, stream, outgoing, credentials)
+
+
+@router.websocket("/v1/media-streams/telnyx")
+async def telnyx_media_stream(websocket: WebSocket) -> None:
+    outgoing: Outgoing = asyncio.Queue()
+    stream = TelnyxStream(outgoing.put_nowait, lambda reason: outgoing.put_nowait(None))
+    header_token = websocket.headers.get("x-telnyx-streaming-auth-token")
+
+    def credentials(start: StreamStart) -> tuple[str, str] | str:
+        if start.encoding not in SUPPORTED:
+            return f"codec {start.encoding}: use PCMU or PCMA"
+        params = start.parameters
+        api_key = header_token or stream.auth_token or params.get("api_key", "")
+        return api_key, params.get("agent_id") or websocket.query_params.get("agent_id", "")
+
+    await _carrier_call(websocket, stream, outgoing, credentials)
 
 
 TALK_PAGE = (Path(__file__).resolve().parents[1] / "static" / "talk.html").read_text()
@@ -161,36 +223,32 @@ async def talk_page(agent_id: str) -> HTMLResponse:
 
 @router.websocket("/v1/talk")
 async def talk_stream(websocket: WebSocket) -> None:
-    services: AppServices = websocket.app.state.services
-    clock = await _accept(websocket, services)
-    if clock is None:
+    streams = await _accept(websocket)
+    if streams is None:
         return
     outgoing: Outgoing = asyncio.Queue()
-    closing = asyncio.Event()
+    stream = BrowserStream(outgoing.put_nowait, outgoing.put_nowait, lambda reason: outgoing.put_nowait(None))
 
-    async def receiver() -> None:
+    async def main() -> None:
         async with asyncio.timeout(START_TIMEOUT_S):
             hello = await websocket.receive_text()
         try:
-            params = json.loads(hello)
-            agent = await _agent(services, str(params["api_key"]), str(params["agent_id"]))
+            params = json.loads(hello) if len(hello) < 4096 else {}
+            api_key, agent_id = str(params["api_key"]), str(params["agent_id"])
         except (ValueError, KeyError, TypeError):
-            agent = None
-        if agent is None:
-            await websocket.close(code=POLICY_VIOLATION, reason="unknown key or agent")
+            api_key = agent_id = ""
+        call = await _take_call(websocket, streams, "browser", api_key, agent_id)
+        if call is None:
             return
-        stream = BrowserStream(agent, outgoing.put_nowait, outgoing.put_nowait, lambda r: closing.set())
-        clock.register(stream)
-        stream.agent.on_start(stream)
-        try:
-            while not closing.is_set():
+
+        async def receive() -> None:
+            while not stream.closed:
                 message = await websocket.receive()
                 if message["type"] == "websocket.disconnect":
-                    break
+                    return
                 if message.get("bytes") is not None:
                     stream.receive(message["bytes"])
-        finally:
-            clock.unregister(stream)
-            stream.hangup("remote")
 
-    await _serve(websocket, outgoing, receiver)
+        await streams.run(call, stream, receive)
+
+    await _serve(websocket, outgoing, main)

@@ -2,7 +2,8 @@
 
 `DeepgramEmulator` (live STT and Aura-2 TTS), `ElevenLabsEmulator` (stream-input TTS) and
 `OpenAiEmulator` (streaming chat completions). Each runs in-process on a loopback port, or as
-`voicegrid emulate <name> --port N`.
+`voicegrid emulate <name> --port N`. `telnyx.TelnyxMediaStream` plays the other side: Telnyx
+opening a media stream to us.
 """
 
 from voicegrid.testing.emulators.base import Emulator, Faults

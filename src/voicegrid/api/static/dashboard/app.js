@@ -10,8 +10,8 @@ const PLOT = { displayModeBar: false, responsive: true };
 const COMPONENTS = [
   ["endpointing_ms", "endpointing"],
   ["stt_final_ms", "STT final"],
-  ["llm_ttft_ms", "LLM first token"],
-  ["tts_ttfb_ms", "TTS first audio"],
+  ["llm_first_token_ms", "LLM first token"],
+  ["tts_first_audio_ms", "TTS first audio"],
   ["platform_ms", "platform"],
 ];
 
@@ -368,7 +368,7 @@ async function calls(page) {
   };
   const query = new URLSearchParams({ limit: "100" });
   for (const name of ["agent_id", "direction", "outcome"]) if (params.get(name)) query.set(name, params.get(name));
-  const list = (await api(biz("/calls?" + query.toString()))).data;
+  const list = (await api(biz("/calls?" + query.toString()))).items;
   const exportCsv = exportButton(biz(`/calls/export?format=csv&${rangeQuery()}`), "calls.csv");
   page.append(
     el("h1", {}, "Calls"),

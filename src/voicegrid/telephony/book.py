@@ -1,0 +1,159 @@
+"""Every call of this node, whatever carries it: one `Call` each, found by id, announced when
+answered and when ended.
+
+SIP calls (`CallControl`) and calls over WebSocket media streams (Twilio, Telnyx, the browser) are
+kept here alike, so the API finds, lists and hangs up any of them, and the call records, metrics and
+webhooks hear of every one. A call not carried by SIP has a `leg`: how to hang it up.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from voicegrid.core.clock import utcnow
+from voicegrid.media.session import Agent
+from voicegrid.sip.dialog import Dialog
+from voicegrid.sip.sdp import Negotiated
+from voicegrid.sip.transaction import ClientTransaction
+from voicegrid.sip.useragent import Addr, Incoming
+from voicegrid.telephony.plan import CallPlan, Conversation
+from voicegrid.telephony.recording_file import RecordingFile
+
+if TYPE_CHECKING:
+    from voicegrid.telephony.rtp_session import RtpSession
+
+log = logging.getLogger(__name__)
+MAX_KEPT_CALLS = 10_000  # ended calls kept in memory for the API; their records are in the store
+
+
+class CallState(Enum):
+    QUEUED = "queued"  # outbound, waiting for capacity (held by the call service, not yet dialled)
+    RINGING = "ringing"
+    UP = "up"
+    ENDED = "ended"
+
+
+class Leg(Protocol):
+    """A call's media stream, when not SIP: the API's hang-up and the duration limit end it here."""
+
+    def hangup(self, reason: str = "agent") -> None: ...
+
+
+@dataclass(eq=False)
+class Call:
+    id: str
+    direction: str
+    call_id: str  # SIP Call-ID; for a media stream, the carrier's id of the call (Twilio's CallSid)
+    state: CallState = CallState.RINGING
+    transport: str = "sip"  # sip, twilio, telnyx, browser
+    leg: Leg | None = None  # set for calls carried by a media stream
+    dialog: Dialog | None = None
+    media: Negotiated | None = None
+    incoming: Incoming | None = None
+    dest: Addr | None = None
+    outcome: str | None = None  # answered, busy, no-answer, cancelled, failed, ...
+    invite_tx: ClientTransaction | None = None
+    rtp_port: int | None = None
+    media_session: "RtpSession | None" = None
+    agent: Agent | None = None
+    media_summary: dict[str, float] = field(default_factory=dict)  # kept when the session closes
+    media_starting: bool = False
+    transfer_to: str | None = None
+    transfer_state: str | None = None  # requested, accepted, done, failed, bridging, bridged
+    bridged_to: "Call | None" = None
+    max_duration_s: float | None = None
+    business_id: str | None = None
+    agent_id: str | None = None
+    trunk_id: str | None = None
+    from_number: str | None = None
+    to: str | None = None
+    metadata: dict[str, str] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=utcnow)
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    record: bool = False
+    recording: RecordingFile | None = None  # written as the call goes
+    recording_path: Path | None = None  # set once the WAV is whole
+    recorded: asyncio.Event = field(default_factory=asyncio.Event)
+    ended_by: str | None = None
+    conversation: Conversation | None = None  # transcript, turns, usage (voice agents)
+    on_end: Callable[[], None] | None = None  # runs once when the call ends (admission's release)
+    call_record: dict[str, Any] | None = None  # what the call left behind (analytics), once built
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def apply(self, plan: CallPlan) -> None:
+        """What admission planned: who talks, for whom, for how long, recorded or not."""
+        self.agent = plan.talker
+        self.conversation = plan.conversation
+        self.business_id, self.agent_id = plan.business_id, plan.agent_id
+        self.max_duration_s = plan.max_duration_s
+        self.record = plan.record
+        self.on_end = plan.release
+
+    def summary(self) -> dict[str, Any] | None:
+        """The conversation so far (voice agents), as the API and the record show it."""
+        return self.conversation.summary() if self.conversation is not None else None
+
+
+class CallBook:
+    def __init__(self, max_kept: int = MAX_KEPT_CALLS) -> None:
+        self.max_kept = max_kept
+        self.by_id: dict[str, Call] = {}
+        self.ended_listeners: list[Callable[[Call], None]] = []  # e.g. the call records
+        self.answered_listeners: list[Callable[[Call], None]] = []  # e.g. call.started webhooks
+
+    def keep(self, call: Call) -> list[Call]:
+        """Keep `call`; returns the oldest ended calls forgotten to make room (live ones always stay)."""
+        self.by_id[call.id] = call
+        if len(self.by_id) <= self.max_kept:
+            return []
+        old = [c for c in self.by_id.values() if c.state is CallState.ENDED][: self.max_kept // 10]
+        for gone in old:
+            self.by_id.pop(gone.id, None)
+        return old
+
+    @property
+    def active(self) -> list[Call]:
+        return [c for c in self.by_id.values() if c.state not in (CallState.ENDED, CallState.QUEUED)]
+
+    def answered(self, call: Call) -> None:
+        call.state = CallState.UP
+        call.answered_at = utcnow()
+        call.answered.set()
+        for listener in self.answered_listeners:
+            try:
+                listener(call)
+            except Exception:  # a listener's bug must not stop the call
+                log.exception("call answer listener failed")
+
+    def finish(self, call: Call, by: str, outcome: str | None) -> None:
+        """Mark `call` ended (once), give back what it held, and announce it."""
+        if call.state is CallState.ENDED:
+            return
+        call.state = CallState.ENDED
+        call.ended_at = utcnow()
+        call.ended_by = call.ended_by or by
+        call.outcome = call.outcome or outcome or "completed"
+        call.ended.set()
+        release, call.on_end = call.on_end, None
+        if release is not None:
+            try:
+                release()
+            except Exception:  # a release that fails must not leave the call half-ended
+                log.exception("call end hook failed")
+        self.announce_ended(call)
+
+    def announce_ended(self, call: Call) -> None:
+        """Tell the end listeners (records, metrics) that `call` ended; also for calls that never
+        reached a transport (an outbound call that left the queue undialled)."""
+        for listener in self.ended_listeners:
+            try:
+                listener(call)
+            except Exception:  # one listener's bug must not stop the others or the hangup
+                log.exception("call end listener failed")
