@@ -400,9 +400,8 @@ def bench_load(
     import tempfile
     from datetime import UTC, datetime
 
+    from bench.harness import harness, report
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from voicegrid.testing.load import harness, report
 
     config = harness.LoadConfig(
         steps=[20] if smoke else [int(n) for n in steps.split(",")],

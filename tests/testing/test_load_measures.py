@@ -4,13 +4,12 @@ import struct
 from pathlib import Path
 
 import pytest
+from bench.harness import procfs
+from bench.harness.pcap import PcapError, RtpPacket, lateness_ms, read_rtp
+from bench.harness.profile import summarize
+from bench.harness.report import markdown
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from voicegrid.testing.load import procfs
-from voicegrid.testing.load.pcap import PcapError, RtpPacket, lateness_ms, read_rtp
-from voicegrid.testing.load.profile import summarize
-from voicegrid.testing.load.report import markdown
 
 
 def _frame(src: int, dst: int, seq: int, ts: int, ssrc: int = 7, pt: int = 0) -> bytes:

@@ -6,7 +6,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from voicegrid.testing.load.processes import LoadError, Proc, start
+from bench.harness.processes import LoadError, Proc, start
 
 # A frame's function name (as py-spy writes it, "function (file:line)") -> the part of a call it is.
 PARTS = {

@@ -71,7 +71,7 @@ def start(
     if nice:
         command = [binary("nice", "coreutils"), "-n", str(nice), *command]
     with log.open("wb") as sink:
-        popen = subprocess.Popen(  # noqa: S603 - our own command lines, no shell
+        popen = subprocess.Popen(
             command, cwd=workdir, env=env, stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
     return Proc(name, popen, log)

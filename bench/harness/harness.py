@@ -20,10 +20,9 @@ from typing import Any
 import httpx
 import numpy as np
 
-from voicegrid.testing.emulators.agent import credential_body, emulated_agent
-from voicegrid.testing.load import procfs, profile
-from voicegrid.testing.load.pcap import lateness_ms, read_rtp
-from voicegrid.testing.load.processes import (
+from bench.harness import procfs, profile
+from bench.harness.pcap import lateness_ms, read_rtp
+from bench.harness.processes import (
     Cluster,
     Emulator,
     Proc,
@@ -33,6 +32,7 @@ from voicegrid.testing.load.processes import (
     start_emulator,
     start_sipp,
 )
+from voicegrid.testing.emulators.agent import credential_body, emulated_agent
 
 NUMBER = "+15550177"
 CALLER_LINES = ["are you open tonight", "do you deliver to the harbour", "what is on the menu today"]
@@ -97,9 +97,9 @@ def make_caller_audio(workdir: Path, cycle_s: float) -> Path:
     parts = []
     for n, line in enumerate(CALLER_LINES):
         wav, part = folder / f"line{n}.wav", folder / f"line{n}.ulaw"
-        subprocess.run([binary("espeak-ng", "espeak-ng"), "-w", str(wav), line], check=True, timeout=30)  # noqa: S603
+        subprocess.run([binary("espeak-ng", "espeak-ng"), "-w", str(wav), line], check=True, timeout=30)
         speech = float(
-            subprocess.run(  # noqa: S603
+            subprocess.run(
                 [binary("soxi", "sox"), "-D", str(wav)],
                 check=True,
                 timeout=30,
@@ -107,7 +107,7 @@ def make_caller_audio(workdir: Path, cycle_s: float) -> Path:
                 text=True,
             ).stdout
         )
-        subprocess.run(  # noqa: S603
+        subprocess.run(
             [
                 binary("sox", "sox"),
                 str(wav),
