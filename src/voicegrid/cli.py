@@ -21,8 +21,6 @@ db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 app.add_typer(db_app, name="db")
 sip_app = typer.Typer(no_args_is_help=True, help="SIP tools.")
 app.add_typer(sip_app, name="sip")
-bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that start real processes on loopback.")
-app.add_typer(bench_app, name="bench")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML settings file", envvar="VOICEGRID_CONFIG")
@@ -371,55 +369,6 @@ def plan(
     for c in checks:
         limits.add_row(c.limit, str(c.value), f"{c.utilisation:.0%}", f"{c.probability:.2%} {c.meaning}")
     console.print(limits)
-
-
-@bench_app.command("load")
-def bench_load(
-    steps: Annotated[
-        str, typer.Option("--steps", help="N values, ramping up")
-    ] = "20,100,200,250,300,350,400",
-    workers: Annotated[
-        int | None, typer.Option("--workers", help="voicegrid processes (default: one per core)")
-    ] = None,
-    window_s: Annotated[float, typer.Option("--window-s", help="measuring window per step")] = 30.0,
-    compare: Annotated[
-        int, typer.Option("--compare", help="calls of the process-per-call row (0: none)")
-    ] = 20,
-    smoke: Annotated[bool, typer.Option("--smoke", help="N = 20 for 60 s, no comparison")] = False,
-    profile: Annotated[bool, typer.Option("--profile", help="py-spy on one worker in each window")] = False,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="the JSON summary (default bench/results)")
-    ] = None,
-    workdir: Annotated[
-        Path | None, typer.Option("--workdir", help="logs, captures (default: a temp dir)")
-    ] = None,
-) -> None:
-    """Live AI calls per core, memory per call and latency under a SIPp load, N ramping up."""
-    import json
-    import os
-    import tempfile
-    from datetime import UTC, datetime
-
-    from bench.harness import harness, report
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    config = harness.LoadConfig(
-        steps=[20] if smoke else [int(n) for n in steps.split(",")],
-        workdir=workdir or Path(tempfile.mkdtemp(prefix="voicegrid-load-")),
-        workers=workers or os.cpu_count() or 1,
-        window_s=60.0 - 1.0 - 5.0 - 2.0 if smoke else window_s,  # smoke: each call held 60 s in all
-        compare_n=0 if smoke else compare,
-        profile=profile,
-    )
-    columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
-    with Progress(*columns, transient=False) as bar:
-        task = bar.add_task("starting", total=1.0)
-        summary = harness.run(config, lambda what, done: bar.update(task, description=what, completed=done))
-    target = out or Path("bench/results") / f"load-{datetime.now(UTC).date()}.json"
-    for path in report.save(summary, target, with_extras=not smoke):
-        typer.echo(f"wrote {path}", err=True)
-    typer.echo(json.dumps({k: v for k, v in summary.items() if k != "steps"}, indent=2))
-    typer.echo(f"work files (logs, captures): {config.workdir}", err=True)
 
 
 @app.command()

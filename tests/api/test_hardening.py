@@ -141,7 +141,7 @@ async def test_deleting_a_business_deletes_its_call_records_and_recordings_for_g
     calls = run.platform.services.calls
     assert calls is not None
     assert calls.control is not None
-    calls.control.recordings_dir = tmp_path / "recordings"
+    calls.control.media.recordings_dir = tmp_path / "recordings"
     wav = calls.control.recordings_dir / world.business_a2 / "call_gone.wav"
     wav.parent.mkdir(parents=True)
     wav.write_bytes(b"RIFF")

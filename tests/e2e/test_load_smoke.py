@@ -1,11 +1,12 @@
-"""`voicegrid bench load --smoke`: 20 AI calls for 60 s through SIPp, two workers and the emulators,
+"""`bench/load.py --smoke`: 20 AI calls for 60 s through SIPp, two workers and the emulators,
 measured from outside; the JSON has every figure the full benchmark reports, and no call failed."""
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
-from tests.support.serve import VOICEGRID, env_without_voicegrid
+from tests.support.serve import env_without_voicegrid
 
 KEYS = {
     "calls_per_core", "rss_mb_per_call", "platform_ms_p95", "voice_to_voice_ms_p50", "voice_to_voice_ms_p95",
@@ -16,7 +17,7 @@ KEYS = {
 def test_the_smoke_load_runs_20_calls_for_a_minute_and_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "load.json"
     done = subprocess.run(
-        [*VOICEGRID, "bench", "load", "--smoke", "--out", str(out), "--workdir", str(tmp_path / "work")],
+        [sys.executable, "bench/load.py", "--smoke", "--out", str(out), "--workdir", str(tmp_path / "work")],
         env=env_without_voicegrid(),
         capture_output=True,
         text=True,

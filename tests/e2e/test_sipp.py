@@ -168,7 +168,7 @@ async def test_a_registration_answers_the_challenge_and_refreshes_before_expiry(
     registration = Registration(
         f"sip:127.0.0.1:{dest[2]}", "sip:+15550100@carrier.test", control.contact, 3600
     )
-    control.register(registration, dest, ("trunkuser", "trunkpass"))
+    control.registrations.register(registration, dest, ("trunkuser", "trunkpass"))
     run = await sipp
     assert run.returncode == 0, run.log
     await asyncio.sleep(0.2)
@@ -228,7 +228,7 @@ async def test_sipp_audio_into_the_echo_agent_is_received_and_sent_back(
     assert media["packets_sent"] - media["silence_sent"] >= 90  # the echo itself
     assert media["wrong_source"] == 0
     assert call.rtp_port is None  # released at hangup
-    assert control.ports.in_use == 0
+    assert control.media.ports.in_use == 0
 
 
 async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(control: CallControl, tmp_path: Path) -> None:
@@ -268,7 +268,7 @@ async def test_an_outbound_call_to_a_busy_callee_ends_busy(control: CallControl,
     run = await sipp
     assert run.returncode == 0, run.log
     assert (call.outcome, call.ended_by) == ("busy", "remote")
-    assert control.ports.in_use == 0
+    assert control.media.ports.in_use == 0
 
 
 async def test_an_outbound_call_nobody_answers_ends_no_answer_at_the_ring_timeout(
@@ -387,7 +387,7 @@ async def test_a_recorded_call_leaves_a_wav_of_both_directions(control: CallCont
         return Decision(200, plan=CallPlan(talker=EchoAgent(), record=True, business_id="biz_test"))
 
     control.decide = record
-    control.recordings_dir = tmp_path / "rec"
+    control.media.recordings_dir = tmp_path / "rec"
     streaming = asyncio.create_task(stream_tone(control.ua.local[2], tmp_path))
     on_disk = [0]  # the .part file's size while the call is up: written as the call goes
     while not streaming.done():
@@ -430,7 +430,7 @@ async def test_when_the_caller_refuses_refer_we_call_the_target_and_bridge_the_a
         return Decision(200, plan=CallPlan(talker=Transferring()))
 
     control.decide = answer
-    control.transfer_route = route
+    control.transfers.route = route
     await make_tone(tmp_path / "tone.ulaw", seconds=3, hz=700)
     caller = await run_sipp(
         _sipp_args(
@@ -485,7 +485,7 @@ async def test_early_media_on_183_is_heard_before_the_answer(control: CallContro
 
 async def test_when_every_rtp_port_is_taken_a_new_call_gets_503(control: CallControl, tmp_path: Path) -> None:
     low = free_udp_and_tcp_port() // 2 * 2
-    control.ports = PortAllocator(low, low + 2)  # room for one call
+    control.media.ports = PortAllocator(low, low + 2)  # room for one call
     run = await run_sipp(
         [
             *_sipp_args(

@@ -5,11 +5,11 @@ import wave
 
 import numpy as np
 
-from voicegrid.media.recording import Recorder, wav_header
+from voicegrid.media.recording import CallMix, wav_header
 
 
 def test_both_directions_are_mixed_tick_by_tick_with_clipping() -> None:
-    recorder = Recorder(8000)
+    recorder = CallMix(8000)
     loud = np.full(160, 30000, dtype=np.int16)
     quiet = np.full(160, 100, dtype=np.int16)
     recorder.tick(loud, loud)  # clips at the int16 maximum
@@ -24,7 +24,7 @@ def test_both_directions_are_mixed_tick_by_tick_with_clipping() -> None:
 
 
 def test_the_header_makes_a_wav_that_says_mono_16_bit_at_the_call_rate() -> None:
-    recorder = Recorder(16000)
+    recorder = CallMix(16000)
     for _ in range(50):
         recorder.tick(np.ones(320, dtype=np.int16), None)
     samples = recorder.take()
@@ -38,7 +38,7 @@ def test_the_header_makes_a_wav_that_says_mono_16_bit_at_the_call_rate() -> None
 
 
 def test_a_recorder_holds_one_chunk_at_most_and_stops_at_the_maximum_length() -> None:
-    recorder = Recorder(8000, max_seconds=3, chunk_seconds=0.5)
+    recorder = CallMix(8000, max_seconds=3, chunk_seconds=0.5)
     taken = 0
     for _ in range(500):
         recorder.tick(None, None)

@@ -118,7 +118,7 @@ async def test_an_invite_with_an_sdp_we_cannot_use_gets_a_final_response_and_giv
     assert response.status == 488
     await asyncio.sleep(0.05)
     assert released == ["bad-sdp-1"]
-    assert control.ports.in_use == 0
+    assert control.media.ports.in_use == 0
     assert control.calls["bad-sdp-1"].state is CallState.ENDED
 
 
@@ -149,7 +149,7 @@ async def test_an_invite_that_finds_no_descriptor_left_gets_503_and_the_node_goe
         transport.close()
     assert response.status == 503
     assert released == ["no-fd-1"]
-    assert control.ports.in_use == 0
+    assert control.media.ports.in_use == 0
     ok, _ = await _send(control, GOOD_SDP, "after-1")  # descriptors back: calls are taken again
     assert ok.status == 200
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from voicegrid.media.session import Agent, AudioFrame, OutboundAudio, Pcm
+from voicegrid.media.session import AudioFrame, OutboundAudio, Pcm, Talker
 from voicegrid.providers.tts.simulated import voice_like
 
 
@@ -34,6 +34,11 @@ class Line:
     # CallSession
     def queue(self, pcm: Pcm) -> None:
         self.outbound.push(pcm)
+
+    rtp_timestamp = None
+
+    def queued_frames(self) -> int:
+        return len(self.outbound)
 
     def flush(self) -> int:
         return self.outbound.flush()
@@ -57,7 +62,7 @@ class Line:
                 return self._voice[i : i + self.frame]
         return np.zeros(self.frame, dtype=np.int16)
 
-    async def run(self, agent: Agent, seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
+    async def run(self, agent: Talker, seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
         """Play the script to `agent` for `seconds` (or until `stop()`), in real time."""
         self.started_at = start = time.monotonic()
         agent.on_start(self)

@@ -25,7 +25,7 @@ def wav_header(sample_rate: int, data_bytes: int) -> bytes:
     )
 
 
-class Recorder:
+class CallMix:
     def __init__(self, sample_rate: int, max_seconds: float = 4 * 3600, chunk_seconds: float = 1.0) -> None:
         self.sample_rate = sample_rate
         self.frame = sample_rate // 50

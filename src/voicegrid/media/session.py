@@ -44,7 +44,7 @@ def rms(pcm: "Pcm") -> float:
     return math.sqrt(float(samples.dot(samples)) / len(samples))
 
 
-class Agent(Protocol):
+class Talker(Protocol):
     """What listens and talks on a call: told of audio, digits and the end; acts through the session."""
 
     def on_start(self, session: "CallSession") -> None: ...
@@ -55,6 +55,15 @@ class Agent(Protocol):
 
 class CallSession(Protocol):
     sample_rate: int
+
+    @property
+    def rtp_timestamp(self) -> int | None:
+        """The RTP timestamp of the next packet sent, for sessions that send RTP; else None."""
+        ...
+
+    def queued_frames(self) -> int:
+        """20 ms frames queued and not yet sent."""
+        ...
 
     def queue(self, pcm: Pcm) -> None: ...
     def flush(self) -> int: ...

@@ -234,9 +234,7 @@ class VoiceSession:
         self.barge_ins += 1
         heard = self._heard_text(dropped)
         turn = self._reply_turn
-        self._emit(
-            BargeIn(now, turn.index if turn else -1, dropped, getattr(self.session, "rtp_timestamp", None))
-        )
+        self._emit(BargeIn(now, turn.index if turn else -1, dropped, self.session.rtp_timestamp))
         if self._assistant is not None:
             self._assistant["content"] = heard
             if "tool_calls" in self._assistant and self.history[-1] is self._assistant:
@@ -485,7 +483,7 @@ class VoiceSession:
                     if isinstance(chunk, TextDelta):
                         if turn.llm_first_token_at is None:
                             turn.llm_first_token_at = self.clock()
-                            turn.llm_provider = getattr(self.llm, "last_used", None) or self.llm.name
+                            turn.llm_provider = self.llm.served_by
                         text.append(chunk.text)
                         for sentence in splitter.push(chunk.text):
                             sentences.put_nowait(sentence)
@@ -518,7 +516,7 @@ class VoiceSession:
             async for pcm in self.tts.synthesize(text, self.sample_rate, self.meter):
                 if turn is not None and turn.tts_first_audio_at is None:
                     turn.tts_first_audio_at = self.clock()
-                    turn.tts_provider = getattr(self.tts, "last_used", None) or self.tts.name
+                    turn.tts_provider = self.tts.served_by
                     self.session.mark_played(functools.partial(self._first_packet, turn))
                 if turn is not None and self._reply_heard is False and turn.user_text:
                     self._emit(Said(self.clock(), "caller", turn.user_text, turn=turn.index))

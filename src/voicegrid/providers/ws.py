@@ -1,11 +1,10 @@
 """WebSocket connect for provider clients: one place maps handshake failures to provider errors."""
 
 import asyncio
-from typing import Any
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
 from voicegrid.core.egress import DestinationError, Destinations
 from voicegrid.core.pinned import ws_connect_args
@@ -48,7 +47,8 @@ async def open_ws(
 def closed_error(provider: str, exc: Exception) -> ProviderError:
     from voicegrid.providers.errors import ProviderClosed
 
-    code: Any = getattr(getattr(exc, "rcvd", None), "code", None)
+    close = exc.rcvd if isinstance(exc, ConnectionClosed) else None
+    code = close.code if close is not None else None
     if code == 1008:
         return for_status(provider, 401, "closed by the server: policy violation (credentials?)")
     if code == 1013:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from voicegrid.core.clock import utcnow
-from voicegrid.media.session import Agent
+from voicegrid.media.session import Talker
 from voicegrid.sip.dialog import Dialog
 from voicegrid.sip.sdp import Negotiated
 from voicegrid.sip.transaction import ClientTransaction
@@ -60,7 +60,7 @@ class Call:
     invite_tx: ClientTransaction | None = None
     rtp_port: int | None = None
     media_session: "RtpSession | None" = None
-    agent: Agent | None = None
+    agent: Talker | None = None
     media_summary: dict[str, float] = field(default_factory=dict)  # kept when the session closes
     media_starting: bool = False
     transfer_to: str | None = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from voicegrid.capacity.leases import Lease, Refusal
-from voicegrid.media.session import Agent as MediaAgent
+from voicegrid.media.session import Talker
 from voicegrid.providers.errors import ProviderError
 from voicegrid.store.models import Agent, Business, Reseller
 from voicegrid.telephony.admission import Admission
@@ -32,7 +32,7 @@ class Conversation(Protocol):
     async def unreserve_stt(self) -> None: ...
 
 
-class VoiceAgent(MediaAgent, Conversation, Protocol):
+class VoiceAgent(Talker, Conversation, Protocol):
     """A voice agent's pipeline for one call: it talks on the call and keeps the conversation."""
 
 
@@ -61,7 +61,7 @@ class Refuse:
 class CallPlan:
     """What an admitted call runs with. The defaults are a call with no tenant: comfort silence."""
 
-    talker: MediaAgent | None = None  # who talks once the call is up; None: comfort silence
+    talker: Talker | None = None  # who talks once the call is up; None: comfort silence
     conversation: Conversation | None = None  # the voice agent's transcript, turns and usage
     business_id: str | None = None
     agent_id: str | None = None
@@ -100,7 +100,7 @@ class CallPlanner:
 
     async def build(self, lease: Lease, agent: Agent, direction: str, call_id: str) -> Refuse | CallPlan:
         """The plan of a call admitted under `lease`; on a refusal the lease is given back."""
-        talker: MediaAgent = agent_for_kind(agent.kind)
+        talker: Talker = agent_for_kind(agent.kind)
         conversation: Conversation | None = None
         try:
             if agent.kind == "voice" and self.voice_agent is not None:

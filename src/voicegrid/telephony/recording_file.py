@@ -19,6 +19,13 @@ log = logging.getLogger(__name__)
 _WRITER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recordings")
 
 
+def recording_path(root: Path, business_id: str, call_id: str) -> Path:
+    """Where a call's recording lives: <recordings dir>/<business id>/<call id>.wav. The one place
+    the path is built (written, served, erased by retention); ids are ours, checked by the API
+    before they get here."""
+    return root / business_id / f"{call_id}.wav"
+
+
 class RecordingFile:
     def __init__(self, path: Path, sample_rate: int) -> None:
         self.path = path

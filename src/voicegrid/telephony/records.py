@@ -25,6 +25,7 @@ from voicegrid.core.clock import utcnow
 from voicegrid.store.billing import Billing, billing_of
 from voicegrid.store.call_records import erase_content, expired_content
 from voicegrid.telephony.book import Call
+from voicegrid.telephony.recording_file import recording_path
 
 log = logging.getLogger(__name__)
 MAX_KNOWN_BUSINESSES = 100_000
@@ -201,7 +202,7 @@ class Retention:
             async with self.sessions() as session:
                 await erase_content(session, business_id, call_id, now)
             if self.recordings_dir is not None:
-                wav = self.recordings_dir / business_id / f"{call_id}.wav"
+                wav = recording_path(self.recordings_dir, business_id, call_id)
                 await asyncio.to_thread(wav.unlink, missing_ok=True)
         self.erased += len(due)
         return len(due)

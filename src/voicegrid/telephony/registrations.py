@@ -1,23 +1,91 @@
-"""Trunks that register with their carrier: kept in step with the database by one periodic task.
+"""Trunks that register with their carrier: kept in step with the database by one periodic task,
+and kept registered by their timers.
 
 Every `interval_s`, the trunks with `register_with_carrier` are read; a registration starts for each
-new one (AOR sip:<username>@<proxy>, refreshed before expiry by the SIP stack) and stops for each
-one that was removed, disabled or changed.
+new one (AOR sip:<username>@<proxy>) and stops for each one that was removed, disabled or changed.
+`RegistrationTimers` sends each REGISTER and sends it again when the registration's own (sans-I/O)
+timer says: before expiry, or after a failure with back-off.
 """
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
+from voicegrid.sip.useragent import Addr, Outcome
 from voicegrid.store.models import Trunk
-from voicegrid.telephony.calls import CallControl
 from voicegrid.tenancy import SecretBox, SecretError
 
 log = logging.getLogger(__name__)
+
+
+Send = Callable[[Request, Addr, tuple[str, str] | None], None]
+
+
+class RegistrationTimers:
+    def __init__(self, send: Send, now: Callable[[], float]) -> None:
+        self.send, self.now = send, now
+        self._registrations: dict[str, tuple[Registration, Addr, tuple[str, str] | None]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+
+    def register(self, registration: Registration, dest: Addr, credentials: tuple[str, str] | None) -> None:
+        """Keep `registration` registered at `dest`: sent now, refreshed and retried on its own timer."""
+        self._registrations[registration.call_id] = (registration, dest, credentials)
+        self._send(registration.call_id)
+
+    def _send(self, call_id: str) -> None:
+        found = self._registrations.get(call_id)
+        if found is not None:
+            registration, dest, credentials = found
+            self.send(registration.request(self.now()), dest, credentials)
+
+    def answered(self, event: Outcome) -> bool:
+        """A REGISTER's outcome, if it is one of ours: the registration learns it and sets its timer."""
+        if event.transaction is None or event.transaction.request.method != "REGISTER":
+            return False
+        found = self._registrations.get(event.transaction.request.call_id)
+        if found is None or event.kind == "retried":
+            return True
+        registration = found[0]
+        if event.kind == "timeout":
+            registration.on_timeout(self.now())
+        elif event.response is not None and event.response.status >= 200:
+            registration.on_response(event.response, self.now())
+        else:
+            return True
+        when = registration.get_timer()
+        if when is not None:
+            handle = asyncio.get_running_loop().call_at(when, self._send, registration.call_id)
+            self._timers[registration.call_id] = handle
+        return True
+
+    def unregister(self, registration: Registration) -> None:
+        """Stop refreshing `registration` (the carrier lets it lapse at its expiry)."""
+        self._registrations.pop(registration.call_id, None)
+        handle = self._timers.pop(registration.call_id, None)
+        if handle is not None:
+            handle.cancel()
+
+    def unregister_all(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        self._timers.clear()
+        self._registrations.clear()
+
+
+class Registrar(Protocol):
+    """Where trunk registrations run: the SIP stack's timers, and the Contact it registers."""
+
+    registrations: RegistrationTimers
+
+    @property
+    def contact(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +100,7 @@ class _Wanted:
 class TrunkRegistrations:
     def __init__(
         self,
-        control: CallControl,
+        control: Registrar,
         sessions: async_sessionmaker[AsyncSession],
         secrets: SecretBox,
         interval_s: float = 30.0,
@@ -90,10 +158,10 @@ class TrunkRegistrations:
         wanted = await self._wanted()
         for trunk_id, (was, registration) in list(self.active.items()):
             if wanted.get(trunk_id) != was:
-                self.control.unregister(registration)
+                self.control.registrations.unregister(registration)
                 del self.active[trunk_id]
         for trunk_id, want in wanted.items():
             if trunk_id not in self.active:
                 registration = Registration(want.registrar_uri, want.aor, self.control.contact)
-                self.control.register(registration, want.dest, (want.username, want.password))
+                self.control.registrations.register(registration, want.dest, (want.username, want.password))
                 self.active[trunk_id] = (want, registration)

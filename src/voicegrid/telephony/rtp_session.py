@@ -22,9 +22,9 @@ from voicegrid.media.codecs import Codec
 from voicegrid.media.dtmf import DtmfReceiver, event_packets
 from voicegrid.media.errors import RtpError
 from voicegrid.media.jitter import JitterBuffer
-from voicegrid.media.recording import Recorder
+from voicegrid.media.recording import CallMix
 from voicegrid.media.rtp import ReceiverStats, RtpPacket
-from voicegrid.media.session import Agent, AudioFrame, CallSession, OutboundAudio, Pcm
+from voicegrid.media.session import AudioFrame, CallSession, OutboundAudio, Pcm, Talker
 from voicegrid.telephony.media_clock import MediaClock
 
 log = logging.getLogger(__name__)
@@ -78,17 +78,17 @@ class RtpSession(asyncio.DatagramProtocol):
         *,
         codec: Codec,
         remote: tuple[str, int],
-        agent: Agent,
+        agent: Talker,
         clock: MediaClock,
         telephone_event: int | None = 101,
         on_hangup: Callable[[str], None] = lambda reason: None,
         on_transfer: Callable[[str], None] = lambda to: None,
         no_rtp_timeout_s: float = 30.0,
-        recorder: Recorder | None = None,
+        mix: CallMix | None = None,
         on_recorded: Callable[[bytes], None] = lambda chunk: None,
     ) -> None:
         self.codec = codec
-        self.recorder = recorder
+        self.mix = mix  # both directions, mixed, for the recording
         self._on_recorded = on_recorded  # each chunk of the mix, to be written as the call goes
         self._played: Pcm | None = None
         self.sample_rate = codec.sample_rate
@@ -155,6 +155,9 @@ class RtpSession(asyncio.DatagramProtocol):
 
     def mark_played(self, callback: Callable[[], None]) -> None:
         self.outbound.mark(callback)
+
+    def queued_frames(self) -> int:
+        return len(self.outbound)
 
     def flush(self) -> int:
         return self.outbound.flush()
@@ -288,11 +291,11 @@ class RtpSession(asyncio.DatagramProtocol):
         else:
             pcm = self.outbound.pop()
             pt = self.codec.payload_type
-            if self.recorder is not None:
-                self.recorder.tick(self._played, pcm)
+            if self.mix is not None:
+                self.mix.tick(self._played, pcm)
                 self._played = None
-                if self.recorder.ready:
-                    self._on_recorded(self.recorder.take())
+                if self.mix.ready:
+                    self._on_recorded(self.mix.take())
             if pcm is None:
                 self.counters.silence_sent += 1
                 payload = self._silence or self.codec.encode(np.zeros(self.codec.samples_per_frame, np.int16))
@@ -378,9 +381,7 @@ class PlayAgent(EchoAgent):
         return self._cycle
 
     def _top_up(self, session: CallSession) -> None:
-        queued = getattr(session, "outbound", None)
-        frames_queued = len(queued) if queued is not None else 0
-        if frames_queued * 0.02 < self.SECONDS_AHEAD / 2:
+        if session.queued_frames() * 0.02 < self.SECONDS_AHEAD / 2:
             for _ in range(int(self.SECONDS_AHEAD // 2)):
                 session.queue(self._prompt(session.sample_rate))
 
@@ -394,7 +395,7 @@ class PlayAgent(EchoAgent):
         pass
 
 
-def agent_for_kind(kind: str) -> Agent:
+def agent_for_kind(kind: str) -> Talker:
     """The built-in agent of an agent kind; voice agents listen in silence until the pipeline lands."""
     if kind == "echo":
         return EchoAgent()

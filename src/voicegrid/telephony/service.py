@@ -89,7 +89,7 @@ class CallService:
         self.sessions = sessions
         self.secrets = secrets
         if control is not None:
-            control.transfer_route = self.transfer_route
+            control.transfers.route = self.transfer_route
 
     def _require(self) -> CallControl:
         if self.control is None:

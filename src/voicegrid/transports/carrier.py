@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voicegrid.media.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
-from voicegrid.media.session import Agent, AudioFrame
+from voicegrid.media.session import AudioFrame, Talker
 from voicegrid.transports.leg import StreamLegBase
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ class CarrierStream(StreamLegBase):
             log.info("%s stream error: %s", self.carrier, str(message.get("payload"))[:200])
         return None
 
-    def _media(self, agent: Agent, message: dict[str, Any]) -> None:
+    def _media(self, agent: Talker, message: dict[str, Any]) -> None:
         media = message.get("media")
         if not isinstance(media, dict) or media.get("track", "inbound") not in self.inbound_tracks:
             return

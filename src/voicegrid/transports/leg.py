@@ -3,7 +3,7 @@ paced by the media clock, and a hang-up that runs once and says why."""
 
 from collections.abc import Callable
 
-from voicegrid.media.session import Agent, OutboundAudio, Pcm
+from voicegrid.media.session import OutboundAudio, Pcm, Talker
 
 
 class StreamLegBase:
@@ -11,10 +11,17 @@ class StreamLegBase:
 
     def __init__(self, on_close: Callable[[str], None]) -> None:
         self.on_close = on_close
-        self.agent: Agent | None = None  # set once the call is admitted
+        self.agent: Talker | None = None  # set once the call is admitted
         self.outbound = OutboundAudio(self.sample_rate)
         self.closed = False
         self.close_reason: str | None = None  # remote, agent, local
+
+    @property
+    def rtp_timestamp(self) -> int | None:
+        return None  # the carrier or the browser sends the RTP, not us
+
+    def queued_frames(self) -> int:
+        return len(self.outbound)
 
     def queue(self, pcm: Pcm) -> None:
         self.outbound.push(pcm)

@@ -15,8 +15,7 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.core.ids import new_id
-from voicegrid.media.session import Agent as MediaAgent
-from voicegrid.media.session import CallSession
+from voicegrid.media.session import CallSession, Talker
 from voicegrid.store.models import Agent, Business, Reseller
 from voicegrid.telephony.book import Call, CallBook
 from voicegrid.telephony.media_clock import MediaClock
@@ -48,7 +47,7 @@ def close_reason(refusal: Refuse) -> str:
 class StreamLeg(CallSession, Protocol):
     """A media stream's sans-I/O core, as the call sees it."""
 
-    agent: MediaAgent | None
+    agent: Talker | None
     closed: bool
     close_reason: str | None
 

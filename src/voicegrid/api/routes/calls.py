@@ -31,6 +31,7 @@ from voicegrid.store.call_records import (
 )
 from voicegrid.store.models import Business
 from voicegrid.telephony.book import MAX_KEPT_CALLS, Call, CallState
+from voicegrid.telephony.recording_file import recording_path
 from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnavailable
 from voicegrid.tenancy import Action, Conflict, Forbidden, NotFound, Role
 
@@ -186,7 +187,7 @@ def _kept_wav(ctx: Ctx, business_id: str, call_id: str) -> Path | None:
     safe = call_id.replace("_", "").replace("-", "").isalnum()  # an id we made, never a path
     if not safe or control is None or control.recordings_dir is None:
         return None
-    return control.recordings_dir / business_id / f"{call_id}.wav"
+    return recording_path(control.recordings_dir, business_id, call_id)
 
 
 def _service(ctx: Ctx) -> CallService:

@@ -58,6 +58,11 @@ class LlmStage(ABC):
 
     name = "llm"
 
+    @property
+    def served_by(self) -> str:
+        """The provider that served the last request: a failover list names the one that answered."""
+        return self.name
+
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
 
@@ -105,8 +110,8 @@ class FallbackLlm(LlmStage):
         self.providers = providers
 
     @property
-    def last_used(self) -> str | None:
-        return self.failover.last_used
+    def served_by(self) -> str:
+        return self.failover.last_used or self.name
 
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec], meter: Meter

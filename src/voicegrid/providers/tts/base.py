@@ -23,6 +23,11 @@ class TtsStage(ABC):
 
     name = "tts"
 
+    @property
+    def served_by(self) -> str:
+        """The provider that served the last request: a failover list names the one that answered."""
+        return self.name
+
     def __init__(self, config: ProviderConfig) -> None:
         self.config = config
 
@@ -67,8 +72,8 @@ class FallbackTts(TtsStage):
         self.providers = providers
 
     @property
-    def last_used(self) -> str | None:
-        return self.failover.last_used
+    def served_by(self) -> str:
+        return self.failover.last_used or self.name
 
     async def synthesize(self, text: str, sample_rate: int, meter: Meter) -> AsyncIterator[Pcm]:
         attempts = [functools.partial(p.synthesize, text, sample_rate, meter) for p in self.providers]
