@@ -130,6 +130,6 @@ class InboundRouter:
             reseller = await session.get(Reseller, business.reseller_id)
         plan = await self.planner.plan(business, reseller, agent, "inbound", call_id)
         if isinstance(plan, Refuse):
-            log.info("INVITE to %s refused: %s %s", number, plan.status, plan.limit or plan.reason)
+            log.info("INVITE to %s refused: %s", number, plan.limit or f"{plan.status} {plan.reason}")
             return Decision.refuse(plan)
         return Decision(200, plan=plan)
