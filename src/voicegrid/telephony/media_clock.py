@@ -37,6 +37,10 @@ class MediaClock:
         self.ticks = 0
         self.overruns = 0  # slots that started after the next one was due
 
+    def now(self) -> float:
+        """The time the clock ticks on (monotonic seconds; a test's virtual time)."""
+        return self.clock()
+
     def register(self, stream: Stream) -> None:
         self._streams[id(stream)] = stream
         self.schedule.add(id(stream))

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -37,6 +38,13 @@ NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 to 1970
 def ntp_timestamp(unix_s: float) -> int:
     seconds = int(unix_s) + NTP_EPOCH_OFFSET
     return (seconds << 32) | int((unix_s % 1) * (1 << 32))
+
+
+class Sender(Protocol):
+    """Where a session's packets go: a datagram transport (or, in a test, a list of what was sent)."""
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None: ...
+    def close(self) -> None: ...
 
 
 class _Rtcp(asyncio.DatagramProtocol):
@@ -101,20 +109,20 @@ class RtpSession(asyncio.DatagramProtocol):
         self.no_rtp_timeout_s = no_rtp_timeout_s
         self.counters = RtpCounters()
         self.rtcp = RtcpView()
-        self._rtcp_transport: asyncio.DatagramTransport | None = None
-        self._next_rtcp = time.monotonic() + RTCP_INTERVAL_S
+        self._rtcp_transport: Sender | None = None
+        self._next_rtcp = clock.now() + RTCP_INTERVAL_S
         self._octets_sent = 0
         self.stats = ReceiverStats(codec.rtp_clock_rate)
         self.jitter = JitterBuffer(clock_rate=codec.rtp_clock_rate)
         self.dtmf = DtmfReceiver(codec.rtp_clock_rate)
         self.outbound = OutboundAudio(codec.sample_rate)
         self._dtmf_out: deque[bytes] = deque()
-        self._transport: asyncio.DatagramTransport | None = None
+        self._transport: Sender | None = None
         self._ssrc = secrets.randbits(32)
         self._seq = secrets.randbits(16)
         self._ts = secrets.randbits(32)
         self._media_time = 0.0
-        self._last_rx = time.monotonic()
+        self._last_rx = clock.now()
         self._last_pcm: Pcm | None = None
         self._closed = False
         self.ended_reason: str | None = None
@@ -126,14 +134,21 @@ class RtpSession(asyncio.DatagramProtocol):
     # ---- lifecycle -----------------------------------------------------------------------------
     async def open(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
-        self._transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        rtcp_transport = None
         try:
-            self._rtcp_transport, _ = await loop.create_datagram_endpoint(
+            rtcp_transport, _ = await loop.create_datagram_endpoint(
                 lambda: _Rtcp(self), local_addr=(host, port + 1)
             )
         except OSError as exc:  # RTCP is optional: the call goes on without reports
             log.info("no RTCP socket on %s: %s", port + 1, exc)
-        self._last_rx = time.monotonic()
+        self.attach(transport, rtcp_transport)
+
+    def attach(self, transport: Sender, rtcp_transport: Sender | None = None) -> None:
+        """Start on these transports (sockets; a test's recorder of what is sent): the clock ticks
+        the session from now on and the agent is told the call started."""
+        self._transport, self._rtcp_transport = transport, rtcp_transport
+        self._last_rx = self.clock.now()
         self.clock.register(self)
         self.agent.on_start(self)
 
@@ -176,6 +191,10 @@ class RtpSession(asyncio.DatagramProtocol):
 
     # ---- receive -------------------------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.receive(data, addr, self.clock.now())
+
+    def receive(self, data: bytes, addr: tuple[str, int], now: float) -> None:
+        """One RTP datagram from `addr`, arrived at `now` (sans-I/O: the socket's adapter is above)."""
         if addr != self.remote:
             if addr[0] == self.remote[0] and not self.counters.latched and self.counters.received == 0:
                 log.info("RTP latched from port %s to %s (NAT)", self.remote[1], addr[1])
@@ -191,7 +210,6 @@ class RtpSession(asyncio.DatagramProtocol):
             return
         self.counters.received += 1
         self.remote_ssrc = packet.ssrc
-        now = time.monotonic()
         self._last_rx = now
         if packet.payload_type == self.telephone_event and self.telephone_event is not None:
             try:

@@ -1,0 +1,99 @@
+"""The RTP session's core on virtual time: packets are fed with the time they arrive and the clock's
+ticks are called by the test, so seconds of a call pass in microseconds and nothing sleeps."""
+
+import numpy as np
+
+from voicegrid.media.codecs import make_codec
+from voicegrid.media.g711 import ulaw_decode, ulaw_encode
+from voicegrid.media.rtp import RtpPacket
+from voicegrid.telephony.media_clock import MediaClock
+from voicegrid.telephony.rtp_session import EchoAgent, RtpSession
+
+PEER = ("192.0.2.10", 40000)
+TONE = (8000 * np.sin(2 * np.pi * 440 * np.arange(16000) / 8000)).astype(np.int16)  # 2 s
+
+
+class Wire:
+    """What the session sends, kept instead of sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[bytes, tuple[str, int]]] = []
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.sent.append((data, addr))
+
+    def close(self) -> None:
+        pass
+
+
+class Time:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _session(time: Time, **kwargs) -> tuple[RtpSession, Wire, Wire]:  # type: ignore[no-untyped-def]
+    rtp, rtcp = Wire(), Wire()
+    session = RtpSession(
+        codec=make_codec("PCMU"), remote=PEER, agent=EchoAgent(), clock=MediaClock(clock=time), **kwargs
+    )
+    session.attach(rtp, rtcp)
+    return session, rtp, rtcp
+
+
+def _tick(session: RtpSession, time: Time, seconds: float) -> None:
+    for _ in range(round(seconds / 0.02)):
+        time.now += 0.02
+        session.on_tick(time.now, time.now)
+
+
+def test_the_echo_agent_sends_back_what_it_hears_a_jitter_buffer_later() -> None:
+    time = Time()
+    session, rtp, _ = _session(time)
+    for i in range(len(TONE) // 160):
+        payload = ulaw_encode(TONE[i * 160 : (i + 1) * 160])
+        session.receive(bytes(RtpPacket(0, 7 + i, i * 160, 0xAB, payload)), PEER, time.now)
+        _tick(session, time, 0.02)
+    _tick(session, time, 0.5)
+    heard = np.concatenate([ulaw_decode(RtpPacket.parse(data).payload) for data, _ in rtp.sent])
+    start = np.flatnonzero(np.abs(heard) > 1000)[0] // 160 * 160  # the first frame with the tone
+    delay = start / 8000  # the jitter buffer's hold, on the session's own (virtual) clock
+    echoed = heard[start : start + len(TONE)].astype(np.float64)
+    assert 0.0 < delay < 0.2
+    assert np.corrcoef(echoed, TONE.astype(np.float64))[0, 1] > 0.99
+    assert {addr for _, addr in rtp.sent} == {PEER}
+    assert session.counters.received == 100
+
+
+def test_a_call_that_stops_sending_rtp_is_hung_up_at_the_timeout_not_before() -> None:
+    time = Time()
+    reasons: list[str] = []
+    session, rtp, _ = _session(time, on_hangup=reasons.append, no_rtp_timeout_s=30.0)
+    _tick(session, time, 29.9)
+    assert reasons == []
+    assert len(rtp.sent) == 1495  # comfort silence all along, a packet per tick
+    _tick(session, time, 0.2)
+    assert reasons == ["no-rtp"]
+
+
+def test_a_packet_from_a_stranger_neither_plays_nor_keeps_the_call_alive() -> None:
+    time = Time()
+    reasons: list[str] = []
+    session, _, _ = _session(time, on_hangup=reasons.append, no_rtp_timeout_s=5.0)
+    session.receive(bytes(RtpPacket(0, 1, 0, 0x1, ulaw_encode(TONE[:160]))), PEER, time.now)  # latched
+    for _ in range(300):  # 6 s of packets from elsewhere
+        time.now += 0.02
+        session.receive(bytes(RtpPacket(0, 1, 0, 0x2, b"\xff" * 160)), ("198.51.100.7", 5004), time.now)
+        session.on_tick(time.now, time.now)
+    assert session.counters.wrong_source == 300
+    assert reasons == ["no-rtp"]
+
+
+def test_rtcp_reports_go_out_on_the_sessions_clock() -> None:
+    time = Time()
+    session, _, rtcp = _session(time)
+    _tick(session, time, 12.0)
+    assert 2 <= len(rtcp.sent) <= 3  # one every five seconds
+    assert {addr for _, addr in rtcp.sent} == {(PEER[0], PEER[1] + 1)}
