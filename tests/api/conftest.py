@@ -8,8 +8,8 @@ from tests.support.platform import Running, running_platform
 
 
 @pytest.fixture
-async def run(database_url: str, tmp_path: Path) -> AsyncIterator[Running]:
-    async with running_platform(database_url, tmp_path / "data") as running:
+async def run(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[Running]:
+    async with running_platform(migrated_database_url, tmp_path / "data") as running:
         yield running
 
 

@@ -15,6 +15,8 @@ from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.llm.base import ToolCall
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
 
+pytestmark = pytest.mark.virtual_time
+
 
 def session_with(
     stt: list[dict[str, object]],

@@ -6,7 +6,6 @@ when audio started and stopped.
 """
 
 import asyncio
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -63,15 +62,17 @@ class Line:
         return np.zeros(self.frame, dtype=np.int16)
 
     async def run(self, agent: Talker, seconds: float, stop: Callable[[], bool] = lambda: False) -> None:
-        """Play the script to `agent` for `seconds` (or until `stop()`), in real time."""
-        self.started_at = start = time.monotonic()
+        """Play the script to `agent` for `seconds` (or until `stop()`), on the loop's clock (real
+        time, or virtual time under `@pytest.mark.virtual_time`)."""
+        loop = asyncio.get_running_loop()
+        self.started_at = start = loop.time()
         agent.on_start(self)
         i = 0
         while i * 0.02 < seconds and self.hung_up is None and not stop():
             due = start + i * 0.02
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await asyncio.sleep(max(0.0, due - loop.time()))
             pcm = self.outbound.pop()
-            now = time.monotonic()
+            now = loop.time()
             self.sent.append((now, pcm is not None and bool(np.abs(pcm).max() > 500)))
             agent.on_audio(self, AudioFrame(self.caller_frame(i * 0.02, i), self.sample_rate, i * 0.02))
             i += 1

@@ -1,7 +1,8 @@
 """Typed events a voice session emits for analytics, each with a `type` and units in field names.
 
-Timestamps (`*_at`) are `time.monotonic()` seconds; durations are `*_ms`. Observers receive them
-outside the media path (the session calls them from its own tasks, never from the media clock).
+Timestamps (`*_at`) are seconds on the event loop's monotonic clock; durations are `*_ms`. Observers
+receive them outside the media path (the session calls them from its own tasks, never from the media
+clock).
 """
 
 from dataclasses import asdict, dataclass, field

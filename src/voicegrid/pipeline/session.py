@@ -18,10 +18,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from voicegrid.core.clock import loop_time
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.media.vad import VoiceDetector
 from voicegrid.pipeline.config import VoiceConfig
@@ -60,14 +60,14 @@ class VoiceSession:
         tools: ToolRunner | None = None,
         meter: Meter | None = None,
         observers: list[Callable[[Event], None]] | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.config = config
         self.stt, self.llm, self.tts = stt, llm, tts
         self.tools = tools or ToolRunner([])
         self.meter = meter or Meter()
         self.observers = list(observers or [])
-        self.clock = clock
+        self.clock = clock or loop_time  # the event loop's (monotonic) clock: a test's may be virtual
         self.events: list[Event] = []
         self.turns: list[TurnMetrics] = []
         self.history: list[Message] = [{"role": "system", "content": config.system_message()}]
@@ -90,7 +90,7 @@ class VoiceSession:
         self._user_speaking = False
         self._speech_end_at = 0.0
         self._finalize_at = 0.0
-        self._last_activity = clock()
+        self._last_activity = self.clock()
         self._reprompts = 0
         self._turn_index = 0
         # the reply in progress
