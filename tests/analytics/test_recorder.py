@@ -41,7 +41,7 @@ def record(n: int, business: str = "biz_1") -> dict[str, Any]:
     conversation = {"transcript": [{"speaker": "caller", "text": f"hello {n}"}], "usage": usage, "turns": []}
     return build_record(
         facts, conversation, rate(load_catalog(), usage, direction="inbound", answered_seconds=60)
-    )
+    ).document()
 
 
 async def test_the_journal_hands_back_what_the_store_has_not_confirmed_and_skips_a_torn_line(

@@ -60,11 +60,11 @@ def record(
     conversation = {
         "usage": usage,
         "turns": [turn(i, v, tts=tts[0]) for i, v in enumerate(v2v)],
-        "errors": failovers,
+        "failovers": failovers,
     }
     return build_record(
         facts, conversation, rate(load_catalog(), usage, direction=direction, answered_seconds=120)
-    )
+    ).document()
 
 
 async def test_aggregates_add_up_the_stored_calls_by_day_agent_direction_and_provider(

@@ -28,7 +28,7 @@ async def stored_call(run: Running, business_id: str) -> str:
         outcome="completed", ended_by="agent",
     )  # fmt: skip
     cost = rate(load_catalog(), USAGE, direction="outbound", answered_seconds=180)
-    record = build_record(facts, {"usage": USAGE, "transcript": [], "turns": []}, cost)
+    record = build_record(facts, {"usage": USAGE, "transcript": [], "turns": []}, cost).document()
     await write_call_records(run.platform.services.sessions, [record])
     return facts.id
 

@@ -89,7 +89,7 @@ async def test_wrong_cloud_credentials_fail_over_to_the_embedded_engines_within_
         "We are open every day from 11 am to 10 pm.",
         "Thank you for calling. Goodbye!",
     ]
-    errors = record["conversation"]["errors"]
+    errors = record["conversation"]["failovers"]
     # Each cloud provider failed once, with the vendor's refusal, and was not tried again.
     assert sorted((e["stage"], e["error"]["kind"], e["error"]["status"]) for e in errors) == [
         ("llm", "ProviderAuthError", 401),

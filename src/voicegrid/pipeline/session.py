@@ -178,7 +178,7 @@ class VoiceSession:
             "transcript": [as_dict(e) for e in self.events if isinstance(e, Said)],
             "turns": [t.as_dict() for t in self.turns],
             "usage": [u.as_dict() for u in self.meter.lines()],
-            "errors": [as_dict(e) for e in self.events if isinstance(e, ProviderFailed)],
+            "failovers": [as_dict(e) for e in self.events if isinstance(e, ProviderFailed)],
             "tools": [as_dict(e) for e in self.events if isinstance(e, ToolInvoked)],
             "barge_ins": [as_dict(e) for e in self.events if isinstance(e, BargeIn)],
         }

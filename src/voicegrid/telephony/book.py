@@ -15,6 +15,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from voicegrid.analytics.record import CallRecord
 from voicegrid.core.clock import utcnow
 from voicegrid.media.session import Talker
 from voicegrid.sip.dialog import Dialog
@@ -83,7 +84,7 @@ class Call:
     ended_by: str | None = None
     conversation: Conversation | None = None  # transcript, turns, usage (voice agents)
     on_end: Callable[[], None] | None = None  # runs once when the call ends (admission's release)
-    call_record: dict[str, Any] | None = None  # what the call left behind (analytics), once built
+    call_record: CallRecord | None = None  # what the call left behind (analytics), once built
     answered: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
 

@@ -9,16 +9,24 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
-from pydantic import Field
 
 from voicegrid.analytics.export import csv_lines
+from voicegrid.analytics.record import CallRecord
 from voicegrid.api import audit
+from voicegrid.api.call_views import (
+    CallCreate,
+    CallList,
+    CallOut,
+    LiveOut,
+    TransferBody,
+    render,
+    render_record,
+)
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator
 from voicegrid.api.pagination import decode_time_key, encode_time_key
 from voicegrid.api.routes.analytics import day_range
 from voicegrid.api.routes.billing import current_catalog
-from voicegrid.api.schemas import In, Out
 from voicegrid.catalog import rate
 from voicegrid.core.clock import utcnow
 from voicegrid.store.billing import billing_of
@@ -36,143 +44,6 @@ from voicegrid.telephony.service import CallRequest, CallService, TelephonyUnava
 from voicegrid.tenancy import Action, Conflict, Forbidden, NotFound, Role
 
 Located = tuple[Ctx, OwnerLocator]
-TARGET = Field(
-    min_length=3, max_length=300, description="an E.164 number, or a SIP URI reached through the trunk"
-)
-
-
-class CallCreate(In):
-    agent_id: str = Field(max_length=40)
-    to: str = TARGET
-    from_: str | None = Field(
-        default=None, alias="from", max_length=40, description="a caller ID of the trunk"
-    )
-    trunk_id: str | None = Field(default=None, max_length=40)
-    metadata: dict[str, str] = Field(default_factory=dict, max_length=50)
-    ring_timeout_s: float = Field(default=45.0, ge=1, le=300)
-    queue_deadline_s: float | None = Field(
-        default=None,
-        ge=1,
-        le=3600,
-        description="over a limit: queue the call (202, state `queued`) and dial when admitted, "
-        "giving up after this many seconds (outcome `queue-timeout`); absent: 429 naming the limit",
-    )
-
-
-class TransferBody(In):
-    to: str = TARGET
-
-
-class CallOut(Out):
-    id: str
-    sip_call_id: str
-    business_id: str | None
-    agent_id: str | None
-    direction: str
-    transport: str = Field(description="what carried the call: sip, twilio, telnyx or browser")
-    state: str
-    outcome: str | None
-    from_number: str | None
-    to: str | None
-    trunk_id: str | None
-    ended_by: str | None
-    transfer_to: str | None
-    transfer_state: str | None
-    metadata: dict[str, str]
-    media: dict[str, float]
-    recording: bool
-    created_at: datetime
-    answered_at: datetime | None
-    ended_at: datetime | None
-    conversation: dict[str, Any] | None = Field(
-        default=None, description="voice agents: transcript, per-turn latency, usage, provider errors"
-    )
-    cost: dict[str, Any] | None = Field(
-        default=None,
-        description="once ended: items per component (quantity x unit price), total, billable_total",
-    )
-    latency: dict[str, Any] | None = Field(
-        default=None, description="once ended: per-turn components and p50/p95 over the call"
-    )
-
-
-class CallList(Out):
-    items: list[CallOut]
-    next_cursor: str | None = Field(description="pass as `cursor` for the next (older) page; null at the end")
-    data: list[CallOut] = Field(
-        deprecated=True, description="the same as `items`, kept until 2027-06 for clients of the first API"
-    )
-
-
-class LiveOut(Out):
-    calls: list[CallOut] = Field(description="calls up or ringing on this node, newest first")
-    in_use: int | None = Field(description="the business's calls up now on every node (the capacity backend)")
-    max_concurrent_calls: int | None
-    minutes_this_month: float | None
-    monthly_minutes: int | None
-
-
-def render(call: Call) -> CallOut:
-    return CallOut(
-        id=call.id,
-        sip_call_id=call.call_id,
-        conversation=call.summary(),
-        business_id=call.business_id,
-        agent_id=call.agent_id,
-        direction=call.direction,
-        transport=call.transport,
-        state=call.state.value,
-        outcome=call.outcome,
-        from_number=call.from_number,
-        to=call.to,
-        trunk_id=call.trunk_id,
-        ended_by=call.ended_by,
-        transfer_to=call.transfer_to,
-        transfer_state=call.transfer_state,
-        metadata=call.metadata,
-        media=call.media_summary,
-        recording=call.recording_path is not None,
-        created_at=call.created_at,
-        answered_at=call.answered_at,
-        ended_at=call.ended_at,
-        cost=call.call_record["cost"] if call.call_record else None,
-        latency=call.call_record["latency"] if call.call_record else None,
-    )
-
-
-def render_record(record: dict[str, Any]) -> CallOut:
-    """A stored call record, in the same shape as a live call."""
-    quality = {k: v for k, v in (record.get("quality") or {}).items() if isinstance(v, int | float)}
-    return CallOut(
-        id=record["id"],
-        sip_call_id=record.get("sip_call_id") or "",
-        business_id=record.get("business_id"),
-        agent_id=record.get("agent_id"),
-        direction=record.get("direction") or "inbound",
-        transport=record.get("transport") or "sip",
-        state="ended",
-        outcome=record.get("outcome"),
-        from_number=record.get("from"),
-        to=record.get("to"),
-        trunk_id=record.get("trunk_id"),
-        ended_by=record.get("ended_by"),
-        transfer_to=record.get("transfer_to"),
-        transfer_state=None,
-        metadata=record.get("metadata") or {},
-        media=quality,
-        recording=bool(record.get("recording")),
-        created_at=record["created_at"],
-        answered_at=record.get("answered_at"),
-        ended_at=record.get("ended_at"),
-        conversation={
-            "transcript": record.get("transcript", []),
-            "usage": record.get("usage", []),
-            "errors": record.get("failovers", []),
-            "tools": record.get("tools", []),
-        },
-        cost=record.get("cost"),
-        latency=record.get("latency"),
-    )
 
 
 def _live(ctx: Ctx, business_id: str, call_id: str) -> Call | None:
@@ -306,7 +177,9 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         if live is not None:
             live.conversation = None
             if live.call_record is not None:
-                live.call_record = without_content(live.call_record, now)
+                live.call_record = CallRecord.model_validate(
+                    without_content(live.call_record.document(), now)
+                )
             live.recording_path = None
         elif not erased:
             raise NotFound()
@@ -401,20 +274,22 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         business = owner.business_id or ""
         live = _live(ctx, business, call_id)
         record = live.call_record if live is not None else None
-        record = record or await get_call_record(ctx.session, business, call_id)
         if record is None:
-            raise NotFound("no record of this call yet")
+            stored = await get_call_record(ctx.session, business, call_id)
+            if stored is None:
+                raise NotFound("no record of this call yet")
+            record = CallRecord.model_validate(stored)
         billing = await billing_of(ctx.session, business)
         cost = rate(
             await current_catalog(ctx),
-            list(record.get("usage", [])),
-            direction=record.get("direction") or "inbound",
-            answered_seconds=float(record.get("answered_s") or 0.0),
+            record.usage,
+            direction=record.direction,
+            answered_seconds=record.answered_s,
             version=catalog_version,
-            on=datetime.fromisoformat(record["created_at"]).date(),
+            on=datetime.fromisoformat(record.created_at).date(),
             negotiated=billing.negotiated,
             markup=billing.markup,
-            carrier=str(record.get("transport") or "sip"),
+            carrier=record.transport,
         )
         return cost.as_dict()
 
@@ -434,14 +309,15 @@ def calls_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         if live is not None:
             path = live.recording_path
         else:
-            record = await get_call_record(ctx.session, business, call_id)
-            if record is None:
+            stored = await get_call_record(ctx.session, business, call_id)
+            if stored is None:
                 raise NotFound()
-            if not record.get("recording"):
+            record = CallRecord.model_validate(stored)
+            if record.recording is None:
                 raise NotFound("this call has no recording")
             here = ctx.services.records.node if ctx.services.records is not None else None
-            if record.get("node") != here:
-                raise NotFound(f"the recording is kept by node {record.get('node')}; ask that node")
+            if record.node != here:
+                raise NotFound(f"the recording is kept by node {record.node}; ask that node")
             path = _kept_wav(ctx, business, call_id)
         if path is None or not await asyncio.to_thread(path.is_file):
             raise NotFound("this call has no recording (it was erased, or is past its retention)")

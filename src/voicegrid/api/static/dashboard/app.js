@@ -400,8 +400,8 @@ async function callDetail(page, id) {
     ["Outcome", call.outcome], ["Ended by", call.ended_by], ["Started", when(call.created_at)],
     ["Answered", when(call.answered_at)], ["Ended", when(call.ended_at)],
     ["Talk time", seconds(call) === null ? "–" : num(seconds(call)) + " s"],
-    ["Packets lost", call.media && call.media.packets_lost !== undefined ? call.media.packets_lost : "–"],
-    ["Jitter", call.media && call.media.jitter_ms !== undefined ? num(call.media.jitter_ms) + " ms" : "–"],
+    ["Packets lost", call.quality && call.quality.packets_lost !== undefined ? call.quality.packets_lost : "–"],
+    ["Jitter", call.quality && call.quality.jitter_ms !== undefined ? num(call.quality.jitter_ms) + " ms" : "–"],
   ];
   const costTable = table(["Component", "Provider", "Model", "Quantity", "Unit", "Unit price", "Amount"],
     cost.items.map((i) => ({ cells: [i.component, i.provider, i.model || "–", num(i.quantity, 3), i.unit, money(i.unit_price, 6), money(i.amount, 6)] })),
