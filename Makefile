@@ -56,8 +56,9 @@ lint: setup-test
 typecheck: setup-test
 	$(BIN)/mypy
 
+# The suite on every core (at most 4 workers): most of its time is real peers and calls waiting.
 pytest: setup-test compile
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --maxprocesses=4
 
 test: setup-test
 	$(MAKE) --no-print-directory lint typecheck pytest
