@@ -9,11 +9,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 MAP = Path(__file__).resolve().parents[1] / "docs" / "architecture.md"
 TOP = {"server", "cli", "voice_agents", "bootstrap", "demo", "caller", "testing"}
 MAX_LINES = 450
-# Modules past the limit today, at most this long: split them, never let them grow.
-OVERSIZED = {
-    "voicegrid/pipeline/session.py": 578,
-    "voicegrid/sip/useragent.py": 548,
-}
+# Modules allowed past the limit, at most this long (to be split, never to grow). None today.
+OVERSIZED: dict[str, int] = {}
 
 
 def _modules() -> dict[str, Path]:

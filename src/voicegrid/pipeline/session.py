@@ -16,9 +16,8 @@ decision is made, and only the words actually played enter the history.
 
 import asyncio
 import contextlib
-import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any
 
 from voicegrid.core.clock import loop_time
@@ -35,12 +34,11 @@ from voicegrid.pipeline.events import (
     TurnMetrics,
     as_dict,
 )
-from voicegrid.pipeline.sentences import SentenceSplitter
-from voicegrid.pipeline.speech import for_speech
-from voicegrid.pipeline.tools import ToolOutcome, ToolRunner
+from voicegrid.pipeline.replies import Replies
+from voicegrid.pipeline.tools import ToolRunner
 from voicegrid.providers.base import Meter
 from voicegrid.providers.errors import ProviderError
-from voicegrid.providers.llm.base import LlmStage, Message, TextDelta, ToolCall
+from voicegrid.providers.llm.base import LlmStage, Message
 from voicegrid.providers.stt.base import SttStage, Transcript, TranscriptStream
 from voicegrid.providers.tts.base import TtsStage
 
@@ -49,7 +47,7 @@ MAX_EVENTS = 5000
 MAX_AUDIO_BACKLOG_S = 10.0  # audio waiting for a slow STT; older chunks are dropped
 
 
-class VoiceSession:
+class VoiceSession(Replies):
     def __init__(
         self,
         config: VoiceConfig,
@@ -402,160 +400,6 @@ class VoiceSession:
             self._start_reply(self._say(self.config.reprompt_text))
 
     # ---- replies ---------------------------------------------------------------------------------
-    def _start_reply(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        if self._reply is not None and not self._reply.done():
-            self._reply.cancel()
-        self._reply_heard = False
-        self._spoken = []
-        self._assistant = None
-        self._history_mark = len(self.history)
-        self._reply = asyncio.get_running_loop().create_task(coro, name="voice-reply")
-        return self._reply
-
-    async def _say(self, text: str, turn: TurnMetrics | None = None, *, end: str | None = None) -> None:
-        """Speak a fixed line (greeting, re-prompt, goodbye) without asking the LLM."""
-        self._reply_turn = turn
-        if turn is not None:
-            self.turns.append(turn)
-            if turn.user_text:
-                self._emit(Said(self.clock(), "caller", turn.user_text, turn=turn.index))
-        self._assistant = {"role": "assistant", "content": text}
-        self.history.append(self._assistant)
-        await self._speak(text, turn)
-        await self._wait_played()
-        self._emit(Said(self.clock(), "agent", text, turn=turn.index if turn else None))
-        if turn is not None:
-            turn.agent_text = text
-            self._finish_turn(turn)
-        self._reply_turn = None
-        if end is not None and self.session is not None:
-            self.session.hangup(end)
-
-    async def _respond(self, text: str, turn: TurnMetrics) -> None:
-        self._reply_turn = turn
-        self.turns.append(turn)
-        self.history.append({"role": "user", "content": text})
-        actions: list[ToolOutcome] = []
-        for _ in range(self.config.max_tool_rounds):
-            reply_text, calls = await self._round(turn)
-            self._assistant = {"role": "assistant", "content": reply_text or None}
-            if calls:
-                self._assistant["tool_calls"] = [
-                    {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                    for c in calls
-                ]
-            self.history.append(self._assistant)
-            outcomes = []
-            for call in calls:
-                outcome = await self.tools.run(call)
-                outcomes.append(outcome)
-                self._emit(ToolInvoked(self.clock(), call.name, call.arguments, outcome.result, outcome.ok))
-                self.history.append({"role": "tool", "tool_call_id": call.id, "content": outcome.result})
-                if outcome.action == "dtmf" and self.session is not None:
-                    self.session.send_dtmf(outcome.argument)
-            actions.extend(o for o in outcomes if o.action in ("end", "transfer"))
-            if not calls or actions:
-                break
-        await self._wait_played()
-        turn.agent_text = " ".join(str(s[0]) for s in self._spoken)
-        self._emit(Said(self.clock(), "agent", turn.agent_text, turn=turn.index))
-        self._finish_turn(turn)
-        self._reply_turn = None
-        self._trim_history()
-        for action in actions:
-            if self.session is None:
-                break
-            if action.action == "end":
-                self.session.hangup("agent")
-            elif action.action == "transfer":
-                self.session.transfer(action.argument)
-
-    async def _round(self, turn: TurnMetrics) -> tuple[str, list[ToolCall]]:
-        """One LLM request: its text is spoken sentence by sentence as it streams."""
-        sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        splitter = SentenceSplitter()
-        text: list[str] = []
-        calls: list[ToolCall] = []
-        async with asyncio.TaskGroup() as tg:
-            tg.create_task(self._speak_queue(sentences, turn))
-            try:
-                async for chunk in self.llm.stream(list(self.history), self.tools.specs(), self.meter):
-                    if isinstance(chunk, TextDelta):
-                        if turn.llm_first_token_at is None:
-                            turn.llm_first_token_at = self.clock()
-                            turn.llm_provider = self.llm.served_by
-                        text.append(chunk.text)
-                        for sentence in splitter.push(chunk.text):
-                            sentences.put_nowait(sentence)
-                    elif isinstance(chunk, ToolCall):
-                        calls.append(chunk)
-            except ProviderError:
-                if not text:
-                    text.append(self.config.trouble_text)
-                    sentences.put_nowait(self.config.trouble_text)
-            finally:
-                for sentence in splitter.flush():
-                    sentences.put_nowait(sentence)
-                sentences.put_nowait(None)
-        return "".join(text).strip(), calls
-
-    async def _speak_queue(self, sentences: "asyncio.Queue[str | None]", turn: TurnMetrics) -> None:
-        while (sentence := await sentences.get()) is not None:
-            await self._speak(sentence, turn)
-
-    async def _speak(self, text: str, turn: TurnMetrics | None) -> None:
-        assert self.session is not None
-        text = for_speech(text)  # markdown and emoji are for screens: the words are spoken
-        if not text:
-            return
-        entry: list[Any] = [text, 0]
-        self._spoken.append(entry)
-        if turn is not None and turn.tts_request_at is None:
-            turn.tts_request_at = self.clock()
-        try:
-            async for pcm in self.tts.synthesize(text, self.sample_rate, self.meter):
-                if turn is not None and turn.tts_first_audio_at is None:
-                    turn.tts_first_audio_at = self.clock()
-                    turn.tts_provider = self.tts.served_by
-                    self.session.mark_played(functools.partial(self._first_packet, turn))
-                if turn is not None and self._reply_heard is False and turn.user_text:
-                    self._emit(Said(self.clock(), "caller", turn.user_text, turn=turn.index))
-                self._reply_heard = True
-                self.session.queue(pcm)
-                entry[1] += len(pcm)
-                self._audio_gen += 1
-                self._audible = True
-                self._silent.clear()
-                self.session.mark_played(functools.partial(self._quiet, self._audio_gen))
-        except ProviderError:
-            log.info("no TTS could speak %r", text[:60])
-
-    def _first_packet(self, turn: TurnMetrics) -> None:
-        if turn.first_packet_at is None and not turn.interrupted:
-            turn.first_packet_at = self.clock()
-
-    def _quiet(self, generation: int) -> None:
-        if generation == self._audio_gen:
-            self._audible = False
-            self._last_activity = self.clock()
-            self._silent.set()
-
-    async def _wait_played(self) -> None:
-        await self._silent.wait()
-
-    def _finish_turn(self, turn: TurnMetrics) -> None:
-        if turn not in self.turns:
-            self.turns.append(turn)
-        self._emit(turn)
-
-    def _trim_history(self) -> None:
-        keep = self.config.history_messages
-        if len(self.history) > keep + 1:
-            tail = self.history[-keep:]
-            while tail and tail[0].get("role") == "tool":  # never start with an orphan tool answer
-                tail.pop(0)
-            self.history = [self.history[0], *tail]
-
     def _emit(self, event: Event) -> None:
         if len(self.events) < MAX_EVENTS:
             self.events.append(event)

@@ -17,42 +17,21 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from voicegrid.sip import auth
-from voicegrid.sip.build import ack_for, cancel_for, new_branch, new_tag, response_to
+from voicegrid.sip.build import new_branch, new_tag, response_to
 from voicegrid.sip.dialog import Dialog, DialogId, DialogState
-from voicegrid.sip.errors import AuthError, DialogError, ParseError
+from voicegrid.sip.errors import DialogError, ParseError
 from voicegrid.sip.limits import DEFAULT_REQUEST_LIMITS, RequestGate, RequestLimits
 from voicegrid.sip.message import DEFAULT_LIMITS, Limits, Message, Request, Response, parse_message
 from voicegrid.sip.transaction import DEFAULT_TIMERS, ClientTransaction, ServerTransaction, State, Timers
+from voicegrid.sip.ua_events import Addr, Event, Incoming, Outcome
+from voicegrid.sip.uac import ClientSide, _Client
 from voicegrid.sip.validate import validate
 
-Addr = tuple[str, str, int]  # transport ("udp" or "tcp"), host, port
+__all__ = ["Addr", "Event", "Incoming", "Outcome", "UserAgent"]
+
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
 KNOWN_METHODS = frozenset(ALLOW.replace(" ", "").split(","))
 OUT_OF_DIALOG_481 = frozenset({"BYE", "REFER", "NOTIFY", "INFO"})  # meaningless outside a dialog
-
-
-@dataclass(slots=True)
-class Incoming:
-    """A request for the application: answer it with UserAgent.respond (ACK needs no answer)."""
-
-    request: Request
-    source: Addr
-    transaction: ServerTransaction | None
-    dialog: Dialog | None = None
-
-
-@dataclass(slots=True)
-class Outcome:
-    """A response to a request the application sent, a timeout (response None), or a cancelled INVITE."""
-
-    kind: str  # "response", "timeout", "cancelled", "ack-timeout", "bye"
-    transaction: ClientTransaction | ServerTransaction | None
-    response: Response | None = None
-    dialog: Dialog | None = None
-
-
-Event = Incoming | Outcome
 
 
 @dataclass(eq=False)
@@ -64,15 +43,6 @@ class _PendingAck:
     interval: float
     give_up: float
     dialog: Dialog
-
-
-@dataclass(eq=False)
-class _Client:
-    tx: ClientTransaction
-    dest: Addr
-    credentials: tuple[str, str] | None
-    auth_tries: int = 0
-    cancel_pending: bool = False
 
 
 @dataclass
@@ -87,7 +57,7 @@ class Counters:
     stateless: int = 0  # requests answered without keeping a transaction (OPTIONS, 481s, over the cap)
 
 
-class UserAgent:
+class UserAgent(ClientSide):
     def __init__(
         self,
         local: Addr,
@@ -369,97 +339,6 @@ class UserAgent:
         _, host, port = self.local
         return f"SIP/2.0/{transport.upper()} {host}:{port};branch={new_branch()};rport"
 
-    def send(
-        self, request: Request, dest: Addr, now: float, *, credentials: tuple[str, str] | None = None
-    ) -> ClientTransaction:
-        """Send a request in a new client transaction; a digest challenge is answered once per try."""
-        request.headers.remove("Via")
-        request.headers.prepend("Via", self.via(dest[0]))
-        if "User-Agent" not in request.headers:
-            request.headers.add("User-Agent", self.user_agent)
-        invite = request if request.method == "INVITE" else None
-        tx = ClientTransaction.start(
-            request,
-            now,
-            reliable=dest[0] != "udp",
-            timers=self.timers,
-            on_ack=(lambda r: ack_for(invite, r)) if invite is not None else None,
-        )
-        key = (request.top_via.branch or "", request.method)
-        self._clients[key] = _Client(tx, dest, credentials)
-        self._client_keys[tx] = key
-        self._drain(tx, now, dest)
-        return tx
-
-    def cancel(self, invite_tx: ClientTransaction, now: float) -> bool:
-        """CANCEL a pending INVITE (§9.1): at once if it rang, else as soon as a provisional response comes.
-
-        Returns False when there is nothing left to cancel (a final response already came).
-        """
-        client = self._clients.get((invite_tx.request.top_via.branch or "", "INVITE"))
-        if client is None or invite_tx.state not in (State.CALLING, State.PROCEEDING):
-            return False
-        if invite_tx.state is State.CALLING:
-            client.cancel_pending = True
-            return True
-        self._send_cancel(client, now)
-        return True
-
-    def _send_cancel(self, client: _Client, now: float) -> None:
-        client.cancel_pending = False
-        cancel = cancel_for(client.tx.request)
-        tx = ClientTransaction.start(cancel, now, reliable=client.dest[0] != "udp", timers=self.timers)
-        key = (cancel.top_via.branch or "", "CANCEL")
-        self._clients[key] = _Client(tx, client.dest, None)
-        self._client_keys[tx] = key
-        self._drain(tx, now, client.dest)
-
-    def ack_2xx(self, dialog: Dialog, response: Response, dest: Addr, contact: str) -> None:
-        """The UAC's ACK for a 2xx (its own transaction, §13.2.2.4); call again for each retransmitted 2xx."""
-        ack = dialog.new_request("ACK", contact)
-        ack.headers.set("CSeq", f"{response.cseq[0]} ACK")
-        ack.headers.prepend("Via", self.via(dest[0]))
-        self._out.append((bytes(ack), dest))
-
-    def _on_response(self, response: Response, now: float) -> None:
-        branch = response.top_via.branch or ""
-        client = self._clients.get((branch, response.cseq[1]))
-        if client is None:
-            self.counters.stray_responses += 1
-            if 200 <= response.status < 300 and response.cseq[1] == "INVITE":
-                self._events.append(Outcome("response", None, response))  # 2xx after the tx ended: re-ACK
-            return
-        if response.status in (401, 407) and client.credentials is not None and client.auth_tries < 2:
-            header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
-            challenge = response.headers.get(header)
-            if challenge is not None and self._retry_with_auth(client, response, challenge, now):
-                return
-        client.tx.receive(response, now)
-        self._drain(client.tx, now, client.dest)
-        if client.cancel_pending and response.status < 200:
-            self._send_cancel(client, now)
-
-    def _retry_with_auth(self, client: _Client, response: Response, challenge: str, now: float) -> bool:
-        try:
-            parsed = auth.Challenge.parse(challenge)
-        except (AuthError, ParseError):
-            return False
-        client.tx.receive(response, now)  # completes the first transaction (and ACKs an INVITE's 401)
-        self._drain(client.tx, now, client.dest, quiet=True)
-        old = client.tx.request
-        retry = Request(headers=old.headers.copy(), body=old.body, method=old.method, uri=old.uri)
-        number, method = old.cseq
-        retry.headers.set("CSeq", f"{number + 1} {method}")
-        username, password = client.credentials or ("", "")
-        name = "Authorization" if response.status == 401 else "Proxy-Authorization"
-        retry.headers.set(
-            name, auth.authorization(parsed, method=method, uri=old.uri, username=username, password=password)
-        )
-        new = self.send(retry, client.dest, now, credentials=client.credentials)
-        self._clients[(new.request.top_via.branch or "", method)].auth_tries = client.auth_tries + 1
-        self._events.append(Outcome("retried", new, response))
-        return True
-
     # ---- plumbing ------------------------------------------------------------------------------
     def _arm(self, when: float, owner: object) -> None:
         heapq.heappush(self._heap, (when, next(self._seq), owner))
@@ -514,21 +393,6 @@ class UserAgent:
             deadline = tx.get_timer()
             if deadline is not None:
                 self._arm(deadline, tx)
-
-    def _uac_dialog(self, invite: Request, response: Response) -> Dialog | None:
-        """The dialog a response to our INVITE makes: early on a 1xx with a to-tag, confirmed on 2xx."""
-        if response.to.tag is None:
-            return None
-        key = (invite.call_id, invite.from_.tag or "", response.to.tag)
-        dialog = self.dialogs.get(key)
-        if dialog is None:
-            dialog = Dialog.as_uac(invite, response)
-            self.dialogs[key] = dialog
-        if 200 <= response.status < 300 and dialog.state is DialogState.EARLY:
-            dialog.step("2xx")
-        elif response.status >= 300:
-            self.end_dialog(dialog)
-        return dialog
 
     def _forget(self, tx: ClientTransaction | ServerTransaction) -> None:
         if isinstance(tx, ServerTransaction):
