@@ -1,6 +1,6 @@
 """The FastAPI application: every v1 router, the error handlers and the idempotency layer."""
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicegrid import __version__
@@ -69,8 +69,8 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
     for spec in (agents.SPEC, numbers.SPEC, trunks.SPEC, credentials.SPEC):
         app.include_router(resource_router(spec, in_business(spec.kind)), prefix=BUSINESS_PREFIX)
         app.include_router(resource_router(spec, in_own_business(spec.kind)), prefix="/v1")
-    app.include_router(calls.calls_router(in_business("calls")), prefix=BUSINESS_PREFIX)
-    app.include_router(calls.calls_router(in_own_business("calls")), prefix="/v1")
+    app.include_router(calls.router, prefix=BUSINESS_PREFIX, dependencies=[Depends(calls.business_in_path)])
+    app.include_router(calls.router, prefix="/v1")
     app.include_router(analytics.analytics_router(in_business("calls")), prefix=BUSINESS_PREFIX)
     app.include_router(analytics.analytics_router(in_own_business("calls")), prefix="/v1")
     # Users and keys exist at every level; prefix-less means the caller's own level.
