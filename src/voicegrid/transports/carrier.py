@@ -1,10 +1,10 @@
 """What Twilio Media Streams and Telnyx media streaming share: JSON text frames, base64 G.711 at
 8 kHz both ways, `mark` and `clear`. Sans-I/O: fed text and ticks, it returns text to send.
 
-A subclass reads its carrier's `start` frame (`_parse_start`) and wraps the frames we send
-(`_envelope`). Outbound audio is paced by the media clock, one 20 ms frame per tick; `flush()` sends
-`clear` so the carrier drops what it buffered (barge-in); a mark is sent once the audio queued
-before it has gone out.
+A `Dialect` says how one carrier spells it: how its `start` frame reads, how the frames we send are
+wrapped, and which auth token a `connected` frame carries. Outbound audio is paced by the media
+clock, one 20 ms frame per tick; `flush()` sends `clear` so the carrier drops what it buffered
+(barge-in); a mark is sent once the audio queued before it has gone out.
 """
 
 import base64
@@ -66,13 +66,33 @@ def short(value: object, limit: int = 128) -> str | None:
     return None if value is None else str(value)[:limit]
 
 
-class CarrierStream(StreamLegBase):
-    carrier = "carrier"
-    sample_rate = 8000
-    inbound_tracks: tuple[str, ...] = ("inbound",)
+def _no_token(message: dict[str, Any]) -> str | None:
+    return None
 
-    def __init__(self, send_text: Callable[[str], None], on_close: Callable[[str], None]) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """How one carrier spells the shared protocol."""
+
+    carrier: str
+    parse_start: Callable[[dict[str, Any]], StreamStart]
+    envelope: Callable[[StreamStart | None, str, dict[str, Any]], str]  # (start, event, body) -> frame
+    connected: Callable[[dict[str, Any]], str | None] = (
+        _no_token  # the auth token a `connected` frame carries
+    )
+    inbound_tracks: tuple[str, ...] = ("inbound", "inbound_track")
+
+
+class CarrierStream(StreamLegBase):
+    sample_rate = 8000
+
+    def __init__(
+        self, dialect: Dialect, send_text: Callable[[str], None], on_close: Callable[[str], None]
+    ) -> None:
         super().__init__(on_close)
+        self.dialect = dialect
+        self.carrier = dialect.carrier
+        self.auth_token: str | None = None  # from the `connected` frame, when the carrier sends one
         self.send_text = send_text
         self.start: StreamStart | None = None
         self.counters = StreamCounters()
@@ -80,12 +100,8 @@ class CarrierStream(StreamLegBase):
         self._media_time = 0.0
         self._decode, self._encode = ulaw_decode, ulaw_encode
 
-    # ---- for subclasses --------------------------------------------------------------------------
-    def _parse_start(self, message: dict[str, Any]) -> StreamStart:
-        raise NotImplementedError
-
     def _envelope(self, event: str, body: dict[str, Any] | None = None) -> str:
-        raise NotImplementedError
+        return self.dialect.envelope(self.start, event, body or {})
 
     # ---- in ------------------------------------------------------------------------------------
     def receive(self, text: str) -> StreamStart | None:
@@ -99,8 +115,11 @@ class CarrierStream(StreamLegBase):
         except (ValueError, KeyError, TypeError):
             self.counters.invalid += 1
             return None
+        if event == "connected" and self.start is None:
+            self.auth_token = self.dialect.connected(message)
+            return None
         if event == "start" and self.start is None:
-            start = self._parse_start(message)
+            start = self.dialect.parse_start(message)
             if start.encoding == "PCMA":
                 self._decode, self._encode = alaw_decode, alaw_encode
             self.start = start
@@ -121,7 +140,7 @@ class CarrierStream(StreamLegBase):
 
     def _media(self, agent: Talker, message: dict[str, Any]) -> None:
         media = message.get("media")
-        if not isinstance(media, dict) or media.get("track", "inbound") not in self.inbound_tracks:
+        if not isinstance(media, dict) or media.get("track", "inbound") not in self.dialect.inbound_tracks:
             return
         try:
             payload = base64.b64decode(str(media.get("payload", "")), validate=True)

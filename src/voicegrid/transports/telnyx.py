@@ -14,47 +14,41 @@ parameter; the agent as an `agent_id` custom parameter, or in the stream URL's q
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from voicegrid.transports.carrier import CarrierStream, StreamStart, bounded_parameters, short
+from voicegrid.transports.carrier import CarrierStream, Dialect, StreamStart, bounded_parameters, short
 
 SUPPORTED = ("PCMU", "PCMA")
 
 
+def _start(message: dict[str, Any]) -> StreamStart:
+    start = message.get("start")
+    start = start if isinstance(start, dict) else {}
+    media_format = start.get("media_format")
+    encoding = str(media_format.get("encoding", "PCMU")) if isinstance(media_format, dict) else "PCMU"
+    return StreamStart(
+        short(message.get("stream_id")) or "",
+        short(start.get("call_control_id")),
+        bounded_parameters(start.get("custom_parameters")),
+        from_number=short(start.get("from"), 40),
+        to=short(start.get("to"), 40),
+        encoding=encoding.upper()[:16],
+    )
+
+
+def _envelope(start: StreamStart | None, event: str, body: dict[str, Any]) -> str:
+    return json.dumps({"event": event, **body})
+
+
+def _token(message: dict[str, Any]) -> str | None:
+    connected = message.get("connected")
+    return short(connected.get("x-telnyx-streaming-auth-token"), 256) if isinstance(connected, dict) else None
+
+
+TELNYX = Dialect("telnyx", _start, _envelope, _token)
+
+
 class TelnyxStream(CarrierStream):
-    carrier = "telnyx"
-    inbound_tracks = ("inbound", "inbound_track")
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.auth_token: str | None = None  # from the connected frame, when the header had none
-
-    def receive(self, text: str) -> StreamStart | None:
-        if self.start is None and len(text) < 4096 and '"connected"' in text:
-            try:
-                message = json.loads(text)
-            except ValueError:
-                message = None
-            if isinstance(message, dict) and message.get("event") == "connected":
-                connected = message.get("connected")
-                if isinstance(connected, dict):
-                    self.auth_token = short(connected.get("x-telnyx-streaming-auth-token"), 256)
-                return None
-        return super().receive(text)
-
-    def _parse_start(self, message: dict[str, Any]) -> StreamStart:
-        start = message.get("start")
-        start = start if isinstance(start, dict) else {}
-        media_format = start.get("media_format")
-        encoding = str(media_format.get("encoding", "PCMU")) if isinstance(media_format, dict) else "PCMU"
-        return StreamStart(
-            short(message.get("stream_id")) or "",
-            short(start.get("call_control_id")),
-            bounded_parameters(start.get("custom_parameters")),
-            from_number=short(start.get("from"), 40),
-            to=short(start.get("to"), 40),
-            encoding=encoding.upper()[:16],
-        )
-
-    def _envelope(self, event: str, body: dict[str, Any] | None = None) -> str:
-        return json.dumps({"event": event, **(body or {})})
+    def __init__(self, send_text: Callable[[str], None], on_close: Callable[[str], None]) -> None:
+        super().__init__(TELNYX, send_text, on_close)

@@ -8,29 +8,41 @@ the caller's number as `<Parameter>`s: `api_key`, `agent_id`, `from`, `to`.
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
-from voicegrid.transports.carrier import CarrierStream, StreamCounters, StreamStart, bounded_parameters, short
+from voicegrid.transports.carrier import (
+    CarrierStream,
+    Dialect,
+    StreamCounters,
+    StreamStart,
+    bounded_parameters,
+    short,
+)
 
-__all__ = ["StreamCounters", "StreamStart", "TwilioStream"]
+__all__ = ["TWILIO", "StreamCounters", "StreamStart", "TwilioStream"]
+
+
+def _start(message: dict[str, Any]) -> StreamStart:
+    start = message.get("start")
+    start = start if isinstance(start, dict) else {}
+    params = bounded_parameters(start.get("customParameters"))
+    return StreamStart(
+        short(message.get("streamSid") or start.get("streamSid")) or "",
+        short(start.get("callSid")),
+        params,
+        from_number=params.get("from"),
+        to=params.get("to"),
+    )
+
+
+def _envelope(start: StreamStart | None, event: str, body: dict[str, Any]) -> str:
+    return json.dumps({"event": event, "streamSid": start.stream_id if start else "", **body})
+
+
+TWILIO = Dialect("twilio", _start, _envelope)
 
 
 class TwilioStream(CarrierStream):
-    carrier = "twilio"
-    inbound_tracks = ("inbound", "inbound_track")
-
-    def _parse_start(self, message: dict[str, Any]) -> StreamStart:
-        start = message.get("start")
-        start = start if isinstance(start, dict) else {}
-        params = bounded_parameters(start.get("customParameters"))
-        return StreamStart(
-            short(message.get("streamSid") or start.get("streamSid")) or "",
-            short(start.get("callSid")),
-            params,
-            from_number=params.get("from"),
-            to=params.get("to"),
-        )
-
-    def _envelope(self, event: str, body: dict[str, Any] | None = None) -> str:
-        stream_sid = self.start.stream_id if self.start is not None else ""
-        return json.dumps({"event": event, "streamSid": stream_sid, **(body or {})})
+    def __init__(self, send_text: Callable[[str], None], on_close: Callable[[str], None]) -> None:
+        super().__init__(TWILIO, send_text, on_close)
