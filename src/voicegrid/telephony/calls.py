@@ -8,21 +8,26 @@ outbound calls (`inbound`, `outbound`) share one core (`sip_core`); the media (`
 transfers (`transfer`) and trunk registrations (`registrations`) are objects of their own.
 """
 
-from typing import Any
-
 from voicegrid.sip.build import response_to
-from voicegrid.sip.useragent import Event
+from voicegrid.sip.useragent import Event, Outcome
 from voicegrid.telephony import sip_events as ev
 from voicegrid.telephony.book import Call, CallState
 from voicegrid.telephony.inbound import InboundCalls
 from voicegrid.telephony.outbound import OutboundCalls
 from voicegrid.telephony.sip_core import Decide, Decision
+from voicegrid.telephony.sip_transport import SipEndpoint
 from voicegrid.telephony.transfer import DialPlan, TransferRoute
 
 __all__ = ["CallControl", "Decide", "Decision", "DialPlan", "TransferRoute"]
 
 
 class CallControl(InboundCalls, OutboundCalls):
+    async def start(self, host: str, port: int) -> None:
+        self.clock.start()
+        self.endpoint = SipEndpoint(self.ua, self.on_event, self.tcp)
+        await self.endpoint.start(host, port)
+        self.ua.local = (self.ua.local[0], host, self.endpoint.port)
+
     def on_event(self, event: Event) -> None:
         match ev.classify(event):
             case ev.Invited(incoming):
@@ -37,7 +42,7 @@ class CallControl(InboundCalls, OutboundCalls):
                 self.ua.respond(incoming, response_to(incoming.request, status), self._now())
                 notified = self.calls.get(incoming.request.call_id)
                 if method == "NOTIFY" and notified is not None:
-                    self.transfers.notified(notified, incoming.request)
+                    self.transfers.notified(self, notified, incoming.request)
             case ev.Reinvited(incoming):
                 self._reinvite(incoming)
             case ev.Ended(call_id, outcome, by, result, bye):
@@ -51,7 +56,7 @@ class CallControl(InboundCalls, OutboundCalls):
             case ev.ReferAnswered(call_id, status):
                 referred = self.calls.get(call_id)
                 if referred is not None:
-                    self.transfers.refer_answered(referred, status)
+                    self.transfers.refer_answered(self, referred, status)
             case ev.Retransmitted2xx(response):
                 call = self.calls.get(response.call_id)  # our ACK was lost: ACK it again
                 if call is not None and call.dialog is not None and call.dest is not None:
@@ -71,14 +76,14 @@ class CallControl(InboundCalls, OutboundCalls):
         return call if call is not None and call.direction == "outbound" else None
 
     @staticmethod
-    def _owns(call: Call, outcome: Any) -> bool:
+    def _owns(call: Call, outcome: Outcome) -> bool:
         """Whether an end event is of this call's own dialog or INVITE, not merely of its Call-ID."""
         if call.dialog is not None:
-            return bool(outcome.dialog is call.dialog)
+            return outcome.dialog is call.dialog
         if outcome.kind == "cancelled" and call.incoming is not None:
-            return bool(outcome.transaction is call.incoming.transaction)
+            return outcome.transaction is call.incoming.transaction
         return call.direction == "outbound"  # no dialog yet: its own INVITE is the only one it sent
 
     def transfer(self, call: Call, to_uri: str) -> bool:
         """Blind transfer (RFC 3515): ask the peer to call `to_uri`; we leave once it reports success."""
-        return self.transfers.refer(call, to_uri)
+        return self.transfers.refer(self, call, to_uri)

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from voicegrid.media.ports import PortAllocator
-from voicegrid.media.session import Talker
 from voicegrid.sip.headers import Headers
 from voicegrid.sip.message import Request
 from voicegrid.sip.sdp import Negotiated, SessionDescription, answer, parse_sdp
-from voicegrid.sip.useragent import Addr, Event, UserAgent
+from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.book import Call, CallBook, CallState
 from voicegrid.telephony.call_media import CallMedia
 from voicegrid.telephony.media_clock import MediaClock
@@ -78,16 +77,10 @@ class CallCore:
             no_rtp_timeout_s=no_rtp_timeout_s,
             recordings_dir=recordings_dir,
         )
-        self.transfers = Transfers(self, transfer_route)
+        self.transfers = Transfers(transfer_route)
         self.registrations = RegistrationTimers(self._send_out_of_dialog, self._now)
         self._tasks: set[asyncio.Task[None]] = set()
         self._session = secrets.randbelow(2**31)
-
-    async def start(self, host: str, port: int) -> None:
-        self.clock.start()
-        self.endpoint = SipEndpoint(self.ua, self.on_event, self.tcp)
-        await self.endpoint.start(host, port)
-        self.ua.local = (self.ua.local[0], host, self.endpoint.port)
 
     async def stop(self) -> None:
         self.registrations.unregister_all()
@@ -141,22 +134,6 @@ class CallCore:
             self.ua.send(call.dialog.new_request(method, self.contact, extra=extra), call.dest, self._now())
             self._flush()
 
-    def on_event(self, event: Event) -> None:
-        raise NotImplementedError  # calls.py: the user agent's reports, dispatched
-
-    def dial(
-        self,
-        to_uri: str,
-        dest: Addr,
-        *,
-        from_uri: str,
-        credentials: tuple[str, str] | None = None,
-        agent: Talker | None = None,
-        ring_timeout_s: float = 45.0,
-        id: str | None = None,
-    ) -> Call:
-        raise NotImplementedError  # outbound.py
-
     @property
     def active_calls(self) -> list[Call]:
         """The node's calls up or ringing, SIP or media stream (the drain waits for all of them)."""
@@ -205,7 +182,7 @@ class CallCore:
                 call,
                 self.ua.local[1],
                 lambda reason: self._session_hangup(call, reason),
-                lambda to: self.transfers.agent_asked(call, to),
+                lambda to: self.transfers.agent_asked(self, call, to),
             )
         finally:
             call.media_starting = False

@@ -34,37 +34,43 @@ class DialPlan:
 TransferRoute = Callable[[Call, str], Awaitable[DialPlan | None]]
 
 
-class Line(Protocol):
-    """What a transfer needs of call control."""
+class Referrer(Protocol):
+    """What asking the peer to transfer needs of call control: a request in the call's dialog."""
 
     def send_in_dialog(self, call: Call, method: str, extra: Headers) -> None: ...
+    @property
+    def contact(self) -> str: ...
+
+
+class Line(Referrer, Protocol):
+    """What following a transfer through needs besides: placing the bridged leg, hanging up."""
+
     def dial(
         self, to_uri: str, dest: Addr, *, from_uri: str, credentials: tuple[str, str] | None = None
     ) -> Call: ...
     def hangup(self, call: Call) -> None: ...
     def spawn(self, work: Coroutine[Any, Any, None]) -> None: ...
-    @property
-    def contact(self) -> str: ...
 
 
 class Transfers:
-    def __init__(self, line: Line, route: TransferRoute | None = None) -> None:
-        self.line = line
+    """Each step is given the call control it acts through (`Referrer` or `Line`)."""
+
+    def __init__(self, route: TransferRoute | None = None) -> None:
         self.route = route  # how to reach a target ourselves, for bridging (the call service's)
 
-    def refer(self, call: Call, to_uri: str) -> bool:
+    def refer(self, line: Referrer, call: Call, to_uri: str) -> bool:
         """Ask the peer to call `to_uri`; False when the call is not up."""
         if call.state is not CallState.UP or call.dialog is None or call.dest is None:
             return False
         extra = Headers()
         extra.add("Refer-To", f"<{to_uri}>")
-        extra.add("Referred-By", self.line.contact)
-        self.line.send_in_dialog(call, "REFER", extra)
+        extra.add("Referred-By", line.contact)
+        line.send_in_dialog(call, "REFER", extra)
         call.transfer_to = to_uri
         call.transfer_state = "requested"
         return True
 
-    def agent_asked(self, call: Call, to: str) -> None:
+    def agent_asked(self, line: Referrer, call: Call, to: str) -> None:
         """The agent's transfer_call: its tool already limited `to` to the targets it may use; the
         target still passes the one SIP destination check before it becomes a Refer-To."""
         try:
@@ -72,19 +78,19 @@ class Transfers:
         except InvalidInput as exc:
             log.info("transfer of %s refused: %s", call.call_id, exc.message)
             return
-        if not self.refer(call, to_uri):
+        if not self.refer(line, call, to_uri):
             log.info("transfer of %s to %s asked while the call is not up", call.call_id, to_uri)
 
-    def refer_answered(self, call: Call, status: int | None) -> None:
+    def refer_answered(self, line: Line, call: Call, status: int | None) -> None:
         """The REFER's final response (None: it timed out)."""
         if status is None or status >= 300:
             log.info("REFER refused on %s; bridging through our media instead", call.call_id)
             call.transfer_state = "bridging"
-            self.line.spawn(self._bridge(call))
+            line.spawn(self._bridge(line, call))
         elif status >= 200:
             call.transfer_state = "accepted"
 
-    def notified(self, call: Call, notify: Request) -> None:
+    def notified(self, line: Line, call: Call, notify: Request) -> None:
         """A NOTIFY of the transfer: its sipfrag body says how the new call went (RFC 3515 §2.4.5)."""
         if call.transfer_state not in ("requested", "accepted"):
             return
@@ -96,18 +102,18 @@ class Transfers:
         if 200 <= status < 300:
             call.transfer_state = "done"
             call.outcome = "transferred"
-            self.line.hangup(call)
+            line.hangup(call)
         elif status >= 300:
             call.transfer_state = "failed"
 
-    async def _bridge(self, call: Call) -> None:
+    async def _bridge(self, line: Line, call: Call) -> None:
         """The transfer the peer would not do: we call the target and carry the audio between them."""
         target = call.transfer_to
         plan = await self.route(call, target) if self.route and target else None
         if plan is None or call.state is not CallState.UP:
             call.transfer_state = "failed"
             return
-        leg = self.line.dial(plan.to_uri, plan.dest, from_uri=plan.from_uri, credentials=plan.credentials)
+        leg = line.dial(plan.to_uri, plan.dest, from_uri=plan.from_uri, credentials=plan.credentials)
         leg.business_id, leg.agent_id = call.business_id, call.agent_id
         leg.agent = BridgeAgent(call)
         call.bridged_to, leg.bridged_to = leg, call
@@ -121,7 +127,7 @@ class Transfers:
             call.transfer_state = "failed"
             call.bridged_to = None
             if leg.state is not CallState.ENDED:
-                self.line.hangup(leg)
+                line.hangup(leg)
             return
         if call.media_session is not None:
             call.media_session.agent = BridgeAgent(leg)  # the caller now hears the target, and back
