@@ -2,7 +2,8 @@
 outbound queue as soon as it is whole; tool calls between rounds; the turn's stamps as it goes.
 
 `Replies` is the reply half of `VoiceSession` (session.py holds the listening half, the call
-interface and the session's state); the state it reads is declared here.
+interface and the session's state), and where the session's events are emitted; the state it reads
+is declared here.
 """
 
 import asyncio
@@ -23,9 +24,11 @@ from voicegrid.providers.llm.base import LlmStage, Message, TextDelta, ToolCall
 from voicegrid.providers.tts.base import TtsStage
 
 log = logging.getLogger(__name__)
+MAX_EVENTS = 5000  # events a session keeps for its summary; observers still hear every one
 
 
 class Replies:
+    observers: list[Callable[[Event], None]]
     config: VoiceConfig
     llm: LlmStage
     tts: TtsStage
@@ -50,7 +53,17 @@ class Replies:
     _reprompts: int
 
     def _emit(self, event: Event) -> None:
-        raise NotImplementedError  # session.py
+        if len(self.events) < MAX_EVENTS:
+            self.events.append(event)
+        if self.observers:  # never on the media clock's time: observers run in a later loop turn
+            asyncio.get_running_loop().call_soon(self._notify, event)
+
+    def _notify(self, event: Event) -> None:
+        for observer in self.observers:
+            try:
+                observer(event)
+            except Exception:  # an observer's bug must not break the call
+                log.exception("voice session observer failed")
 
     def _start_reply(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self._reply is not None and not self._reply.done():

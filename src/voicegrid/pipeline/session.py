@@ -43,7 +43,6 @@ from voicegrid.providers.stt.base import SttStage, Transcript, TranscriptStream
 from voicegrid.providers.tts.base import TtsStage
 
 log = logging.getLogger(__name__)
-MAX_EVENTS = 5000
 MAX_AUDIO_BACKLOG_S = 10.0  # audio waiting for a slow STT; older chunks are dropped
 
 
@@ -400,18 +399,6 @@ class VoiceSession(Replies):
             self._start_reply(self._say(self.config.reprompt_text))
 
     # ---- replies ---------------------------------------------------------------------------------
-    def _emit(self, event: Event) -> None:
-        if len(self.events) < MAX_EVENTS:
-            self.events.append(event)
-        if self.observers:  # never on the media clock's time: observers run in a later loop turn
-            asyncio.get_running_loop().call_soon(self._notify, event)
-
-    def _notify(self, event: Event) -> None:
-        for observer in self.observers:
-            try:
-                observer(event)
-            except Exception:  # an observer's bug must not break the call
-                log.exception("voice session observer failed")
 
 
 def _norm(text: str) -> str:
