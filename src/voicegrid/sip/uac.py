@@ -1,59 +1,19 @@
 """The client side of the user agent (sans-I/O): requests we send in client transactions, CANCEL,
-the ACK of a 2xx, responses matched to our transactions, one retry per digest challenge, and the
-dialogs our INVITEs make. `UserAgent` (useragent.py) holds the state and the plumbing it uses.
+the ACK of a 2xx, responses matched to our transactions, and one retry per digest challenge, over
+the state and plumbing of `UaState` (ua_state.py). `UserAgent` (useragent.py) adds the server side.
 """
-
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from voicegrid.sip import auth
 from voicegrid.sip.build import ack_for, cancel_for
-from voicegrid.sip.dialog import Dialog, DialogId, DialogState
+from voicegrid.sip.dialog import Dialog
 from voicegrid.sip.errors import AuthError, ParseError
 from voicegrid.sip.message import Request, Response
-from voicegrid.sip.transaction import ClientTransaction, ServerTransaction, State, Timers
-from voicegrid.sip.ua_events import Addr, Event, Outcome
-
-if TYPE_CHECKING:
-    from voicegrid.sip.useragent import Counters
+from voicegrid.sip.transaction import ClientTransaction, State
+from voicegrid.sip.ua_events import Addr, Outcome
+from voicegrid.sip.ua_state import UaState, _Client
 
 
-@dataclass(eq=False)
-class _Client:
-    tx: ClientTransaction
-    dest: Addr
-    credentials: tuple[str, str] | None
-    auth_tries: int = 0
-    cancel_pending: bool = False
-
-
-class ClientSide:
-    local: Addr
-    timers: Timers
-    user_agent: str
-    dialogs: dict[DialogId, Dialog]
-    _clients: dict[tuple[str, str], _Client]
-    _client_keys: dict[ClientTransaction, tuple[str, str]]
-    _out: list[tuple[bytes, Addr]]
-    _events: deque[Event]
-    counters: "Counters"
-    via: Callable[[str], str]
-
-    def _drain(
-        self,
-        tx: ClientTransaction | ServerTransaction,
-        now: float,
-        dest: Addr | None = None,
-        *,
-        quiet: bool = False,
-    ) -> None:
-        raise NotImplementedError  # useragent.py
-
-    def end_dialog(self, dialog: Dialog) -> None:
-        raise NotImplementedError  # useragent.py
-
+class ClientSide(UaState):
     def send(
         self, request: Request, dest: Addr, now: float, *, credentials: tuple[str, str] | None = None
     ) -> ClientTransaction:
@@ -144,18 +104,3 @@ class ClientSide:
         self._clients[(new.request.top_via.branch or "", method)].auth_tries = client.auth_tries + 1
         self._events.append(Outcome("retried", new, response))
         return True
-
-    def _uac_dialog(self, invite: Request, response: Response) -> Dialog | None:
-        """The dialog a response to our INVITE makes: early on a 1xx with a to-tag, confirmed on 2xx."""
-        if response.to.tag is None:
-            return None
-        key = (invite.call_id, invite.from_.tag or "", response.to.tag)
-        dialog = self.dialogs.get(key)
-        if dialog is None:
-            dialog = Dialog.as_uac(invite, response)
-            self.dialogs[key] = dialog
-        if 200 <= response.status < 300 and dialog.state is DialogState.EARLY:
-            dialog.step("2xx")
-        elif response.status >= 300:
-            self.end_dialog(dialog)
-        return dialog

@@ -12,97 +12,25 @@ are capped (503 past it). Every lookup and removal of a transaction or a pending
 """
 
 import heapq
-import itertools
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from voicegrid.sip.build import new_branch, new_tag, response_to
-from voicegrid.sip.dialog import Dialog, DialogId, DialogState
+from voicegrid.sip.build import response_to
+from voicegrid.sip.dialog import Dialog, DialogState
 from voicegrid.sip.errors import DialogError, ParseError
-from voicegrid.sip.limits import DEFAULT_REQUEST_LIMITS, RequestGate, RequestLimits
-from voicegrid.sip.message import DEFAULT_LIMITS, Limits, Message, Request, Response, parse_message
-from voicegrid.sip.transaction import DEFAULT_TIMERS, ClientTransaction, ServerTransaction, State, Timers
+from voicegrid.sip.message import Message, Request, Response, parse_message
+from voicegrid.sip.transaction import ClientTransaction, ServerTransaction, State
 from voicegrid.sip.ua_events import Addr, Event, Incoming, Outcome
-from voicegrid.sip.uac import ClientSide, _Client
+from voicegrid.sip.ua_state import Counters, _PendingAck
+from voicegrid.sip.uac import ClientSide
 from voicegrid.sip.validate import validate
 
-__all__ = ["Addr", "Event", "Incoming", "Outcome", "UserAgent"]
+__all__ = ["Addr", "Counters", "Event", "Incoming", "Outcome", "UserAgent"]
 
 ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, REFER, NOTIFY"
 KNOWN_METHODS = frozenset(ALLOW.replace(" ", "").split(","))
 OUT_OF_DIALOG_481 = frozenset({"BYE", "REFER", "NOTIFY", "INFO"})  # meaningless outside a dialog
 
 
-@dataclass(eq=False)
-class _PendingAck:
-    key: tuple[str, int]
-    response: Response
-    dest: Addr
-    deadline: float
-    interval: float
-    give_up: float
-    dialog: Dialog
-
-
-@dataclass
-class Counters:
-    received: int = 0
-    unparseable: int = 0
-    invalid_requests: int = 0
-    stray_responses: int = 0
-    retransmitted: int = 0  # messages we sent again on a timer (requests, failures, 2xx awaiting ACK)
-    duplicates: int = 0  # retransmitted requests matched to a transaction we already have
-    rate_limited: int = 0  # out-of-dialog requests dropped by the gate
-    stateless: int = 0  # requests answered without keeping a transaction (OPTIONS, 481s, over the cap)
-
-
 class UserAgent(ClientSide):
-    def __init__(
-        self,
-        local: Addr,
-        *,
-        timers: Timers = DEFAULT_TIMERS,
-        limits: Limits = DEFAULT_LIMITS,
-        user_agent: str = "voicegrid",
-        tag_factory: Callable[[], str] = new_tag,
-        request_limits: RequestLimits = DEFAULT_REQUEST_LIMITS,
-    ) -> None:
-        self.local = local
-        self.timers = timers
-        self.limits = limits
-        self.user_agent = user_agent
-        self.new_tag = tag_factory
-        self.options_status = 200  # 503 while draining
-        self.counters = Counters()
-        self.gate = RequestGate(request_limits)
-        self.dialogs: dict[DialogId, Dialog] = {}
-        self._servers: dict[tuple[str, str, str], tuple[ServerTransaction, Addr]] = {}
-        self._server_keys: dict[ServerTransaction, tuple[str, str, str]] = {}
-        self._clients: dict[tuple[str, str], _Client] = {}
-        self._client_keys: dict[ClientTransaction, tuple[str, str]] = {}
-        self._acks: dict[tuple[str, int], _PendingAck] = {}
-        self._out: list[tuple[bytes, Addr]] = []
-        self._events: deque[Event] = deque()
-        self._heap: list[tuple[float, int, object]] = []
-        self._seq = itertools.count()
-
-    # ---- outputs -------------------------------------------------------------------------------
-    def datagrams_to_send(self) -> list[tuple[bytes, Addr]]:
-        out, self._out = self._out, []
-        return out
-
-    def next_event(self) -> Event | None:
-        return self._events.popleft() if self._events else None
-
-    def get_timer(self) -> float | None:
-        while self._heap:
-            when, _, owner = self._heap[0]
-            if self._live(owner) and self._deadline_of(owner) == when:
-                return when
-            heapq.heappop(self._heap)
-        return None
-
     def handle_timer(self, now: float) -> None:
         due = []
         while self._heap and self._heap[0][0] <= now:
@@ -335,78 +263,3 @@ class UserAgent(ClientSide):
         self._drain(tx, now)
 
     # ---- requests out --------------------------------------------------------------------------
-    def via(self, transport: str) -> str:
-        _, host, port = self.local
-        return f"SIP/2.0/{transport.upper()} {host}:{port};branch={new_branch()};rport"
-
-    # ---- plumbing ------------------------------------------------------------------------------
-    def _arm(self, when: float, owner: object) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), owner))
-
-    def _deadline_of(self, owner: object) -> float | None:
-        if isinstance(owner, _PendingAck):
-            return owner.deadline if owner.deadline < owner.give_up else owner.give_up
-        if isinstance(owner, ClientTransaction | ServerTransaction):
-            return owner.get_timer()
-        return None
-
-    def _live(self, owner: object) -> bool:
-        if isinstance(owner, _PendingAck):
-            return self._acks.get(owner.key) is owner
-        return isinstance(owner, ClientTransaction | ServerTransaction) and not owner.terminated
-
-    def _drain(
-        self,
-        tx: ClientTransaction | ServerTransaction,
-        now: float,
-        dest: Addr | None = None,
-        *,
-        quiet: bool = False,
-    ) -> None:
-        if dest is None:
-            if isinstance(tx, ServerTransaction):
-                dest = self._servers[self._server_keys[tx]][1]
-            else:
-                dest = self._clients[self._client_keys[tx]].dest
-        self._out += [(data, dest) for data in tx.outbox]
-        tx.outbox.clear()
-        for event in tx.events:
-            if quiet or event.kind == "terminated":
-                continue
-            if isinstance(tx, ClientTransaction):
-                dialog = None
-                response = event.response
-                if (
-                    event.kind == "response"
-                    and response is not None
-                    and tx.request.method == "INVITE"
-                    and response.status > 100
-                ):
-                    dialog = self._uac_dialog(tx.request, response)
-                self._events.append(Outcome(event.kind, tx, response, dialog))
-            elif event.kind == "timeout":
-                self._events.append(Outcome("timeout", tx))
-        tx.events.clear()
-        if tx.terminated:
-            self._forget(tx)
-        else:
-            deadline = tx.get_timer()
-            if deadline is not None:
-                self._arm(deadline, tx)
-
-    def _forget(self, tx: ClientTransaction | ServerTransaction) -> None:
-        if isinstance(tx, ServerTransaction):
-            server_key = self._server_keys.pop(tx, None)
-            if server_key is not None and self._servers.get(server_key, (None,))[0] is tx:
-                del self._servers[server_key]
-        else:
-            client_key = self._client_keys.pop(tx, None)
-            if client_key is not None:
-                client = self._clients.get(client_key)
-                if client is not None and client.tx is tx:
-                    del self._clients[client_key]
-
-    def end_dialog(self, dialog: Dialog) -> None:
-        if dialog.state is not DialogState.TERMINATED:
-            dialog.state = DialogState.TERMINATED
-        self.dialogs.pop(dialog.id, None)
