@@ -146,13 +146,13 @@ async def list_calls(
     business = owner.business_id or ""
     after = decode_time_key(cursor) if cursor else None
     found: dict[str, CallOut] = {}
-    if ctx.services.calls is not None:
+    if ctx.services.calls is not None:  # newest first: no more than a page's worth is rendered
         for call in ctx.services.calls.recent(business, sip_call_id, limit=MAX_KEPT_CALLS):
-            key = (call.created_at, call.id)
-            if after is not None and key >= after:
-                continue
+            if len(found) > limit:
+                break
             if (
-                agent_id in (None, call.agent_id)
+                (after is None or (call.created_at, call.id) < after)
+                and agent_id in (None, call.agent_id)
                 and direction in (None, call.direction)
                 and outcome in (None, call.outcome)
             ):
