@@ -5,6 +5,7 @@ import itertools
 import shutil
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,19 +59,8 @@ async def database_url(
     if engine_name == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'voicegrid.db'}"
         return
-    server: PostgresServer = request.getfixturevalue("postgres")
-    name = f"t{next(_counter)}_{abs(hash(request.node.nodeid)) % 10**8}"
-    admin = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres", database="postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    yield server.url(name)
-    admin = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres", database="postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with _postgres_database(request) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -87,18 +77,34 @@ def _postgres_template(postgres: PostgresServer) -> str:
     name = "voicegrid_template"
 
     async def make() -> None:
-        admin = await asyncpg.connect(
-            host="127.0.0.1", port=postgres.port, user="postgres", database="postgres"
-        )
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            await admin.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await admin.close()
+        await _admin(postgres, f'DROP DATABASE IF EXISTS "{name}"', f'CREATE DATABASE "{name}"')
         await _migrate(postgres.url(name))
 
     _apart(make)
     return name
+
+
+async def _admin(server: PostgresServer, *statements: str) -> None:
+    admin = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres", database="postgres")
+    try:
+        for statement in statements:
+            await admin.execute(statement)
+    finally:
+        await admin.close()
+
+
+@asynccontextmanager
+async def _postgres_database(
+    request: pytest.FixtureRequest, template: str | None = None
+) -> AsyncIterator[str]:
+    """A new database of the session's PostgreSQL for this test (a copy of `template`), dropped after."""
+    server: PostgresServer = request.getfixturevalue("postgres")
+    name = f"t{next(_counter)}_{abs(hash(request.node.nodeid)) % 10**8}"
+    await _admin(server, f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    try:
+        yield server.url(name)
+    finally:
+        await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _apart(work: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -126,17 +132,5 @@ async def migrated_database_url(
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), target)
         yield f"sqlite+aiosqlite:///{target}"
         return
-    template = request.getfixturevalue("_postgres_template")
-    server: PostgresServer = request.getfixturevalue("postgres")
-    name = f"t{next(_counter)}_{abs(hash(request.node.nodeid)) % 10**8}"
-    admin = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres", database="postgres")
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        await admin.close()
-    yield server.url(name)
-    admin = await asyncpg.connect(host="127.0.0.1", port=server.port, user="postgres", database="postgres")
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with _postgres_database(request, template=request.getfixturevalue("_postgres_template")) as url:
+        yield url
