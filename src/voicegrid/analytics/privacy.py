@@ -7,7 +7,8 @@ repetition, so matching is linear in the text.
 """
 
 import re
-from typing import Any
+
+from voicegrid.analytics.record import CallRecord
 
 MAX_TEXT = 20_000
 _DIGITS = re.compile(r"(?<![\w+(])\+?\(?\d(?:[ .\-()]{0,2}\d){6,22}(?!\w)")
@@ -43,13 +44,8 @@ def mask(text: str) -> str:
     return _DIGITS.sub(_replace, text[:MAX_TEXT])
 
 
-def masked(record: dict[str, Any]) -> dict[str, Any]:
+def masked(record: CallRecord) -> CallRecord:
     """The record with its transcript's personal numbers masked (the parties' numbers stay: they are
     the call's routing and billing facts, not what was said)."""
-    out = dict(record)
-    out["transcript"] = [
-        {**line, "text": mask(str(line.get("text", "")))} if isinstance(line, dict) else line
-        for line in record.get("transcript") or []
-    ]
-    out["pii_masked"] = True
-    return out
+    transcript = [{**line, "text": mask(str(line.get("text", "")))} for line in record.transcript]
+    return record.model_copy(update={"transcript": transcript, "pii_masked": True})

@@ -131,6 +131,7 @@ class CallRecord(BaseModel):
     usage: list[dict[str, Any]] = Field(default_factory=list)
     cost: dict[str, Any] = Field(default_factory=dict)
     latency: Latency = Field(default_factory=Latency)
+    pii_masked: bool = False  # the transcript's personal numbers are masked (the business asks)
 
     def document(self) -> dict[str, Any]:
         """The record as stored and sent: JSON types, `from` under its own name."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voicegrid.analytics import CallFacts, CallRecord, JournalError, Recorder, build_record
+from voicegrid.analytics import CallFacts, JournalError, Recorder, build_record
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.privacy import masked
 from voicegrid.analytics.tracing import CallTracer
@@ -151,16 +151,15 @@ class CallRecords:
             negotiated=billing.negotiated if billing else (),
             markup=billing.markup if billing else None,
         )
-        record = build_record(facts, conversation, cost).document()
+        built = build_record(facts, conversation, cost)
         if billing is None or billing.mask_pii:  # settings unknown: masked, to be safe
-            record = masked(record)
+            built = masked(built)
         if billing is None:
-            record["cost"]["note"] = "rated at catalog prices: the business's rates were unavailable"
+            built.cost["note"] = "rated at catalog prices: the business's rates were unavailable"
         elif call.business_id in self.stale:
-            record["cost"]["note"] = (
-                "rated at the business's rates as last read: the database was unavailable"
-            )
-        call.call_record = CallRecord.model_validate(record)  # as stored and sent: masked, noted
+            built.cost["note"] = "rated at the business's rates as last read: the database was unavailable"
+        call.call_record = built  # as stored and sent: masked, noted
+        record = built.document()
         if self.metrics is not None:
             self.metrics.observe(record)
         if self.tracer is not None:
