@@ -14,19 +14,11 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from tests.support.calls import recorded_call, spoken, wait_for
 from tests.support.serve import env_without_voicegrid, serving
 from voicegrid.media.g711 import ulaw_encode
-from voicegrid.providers.base import Meter, ProviderConfig
-from voicegrid.providers.tts.espeak import EspeakTts
 
 ADMIN = "vg_admin_for_stream_call_tests_1"
-
-
-async def spoken(text: str, rate: int) -> np.ndarray:
-    """`text` as espeak-ng says it at `rate` Hz (as `voicegrid call` speaks), then a second of quiet."""
-    tts = EspeakTts(ProviderConfig("espeak-ng", options={"rate": 150}))
-    chunks = [pcm async for pcm in tts.synthesize(text, rate, Meter())]
-    return np.concatenate([*chunks, np.zeros(rate, dtype=np.int16)])
 
 
 def twilio_start(api_key: str, agent_id: str, sid: str) -> str:
@@ -78,16 +70,6 @@ async def paced(ws: ClientConnection, frames: list[Any]) -> None:
         await asyncio.sleep(max(0.0, start + (n + 1) * 0.02 - time.monotonic()))
 
 
-async def wait_for(check: Any, seconds: float = 15.0) -> Any:
-    """`await check()` until it gives something true, or `seconds` pass (then its last answer)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await check()
-        if value or time.monotonic() > deadline:
-            return value
-        await asyncio.sleep(0.2)
-
-
 async def calls_live(api: httpx.AsyncClient) -> list[dict[str, Any]]:
     calls: list[dict[str, Any]] = (await api.get("/v1/calls/live")).json()["calls"]
     return calls
@@ -95,12 +77,6 @@ async def calls_live(api: httpx.AsyncClient) -> list[dict[str, Any]]:
 
 async def slot_free(api: httpx.AsyncClient) -> bool:
     return bool((await api.get("/v1/calls/live")).json()["in_use"] == 0)
-
-
-async def costed(api: httpx.AsyncClient, call_id: str) -> dict[str, Any] | None:
-    """The call once its record (with cost) is built, a moment after it ends."""
-    call: dict[str, Any] = (await api.get(f"/v1/calls/{call_id}")).json()
-    return call if call.get("cost") else None
 
 
 async def refused(url: str, first: Any) -> tuple[Heard, tuple[int, str] | None]:
@@ -169,7 +145,7 @@ async def test_stream_calls_are_admitted_listed_hung_up_and_recorded_like_sip_ca
             await asyncio.wait_for(reader, 10)
         assert heard.frames > 100  # the greeting and the answer
 
-        record = await wait_for(lambda: costed(api, call_id))
+        record = await recorded_call(api, call_id)
         assert (record["state"], record["transport"], record["ended_by"]) == ("ended", "twilio", "local")
         said = [(t["speaker"], t["text"]) for t in record["conversation"]["transcript"]]
         assert said[0][0] == "agent"
@@ -200,7 +176,7 @@ async def test_stream_calls_are_admitted_listed_hung_up_and_recorded_like_sip_ca
             assert (await api.post(f"/v1/calls/{live[0]['id']}/hangup")).status_code == 202
             await asyncio.wait_for(reader, 10)
         assert heard.frames > 0  # the greeting
-        record = await wait_for(lambda: costed(api, live[0]["id"]))
+        record = await recorded_call(api, live[0]["id"])
         telephony = next(i for i in record["cost"]["items"] if i["component"] == "telephony")
         assert (telephony["provider"], telephony["amount"]) == ("browser", 0)
         said = [(t["speaker"], t["text"]) for t in record["conversation"]["transcript"]]

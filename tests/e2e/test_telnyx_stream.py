@@ -2,34 +2,16 @@
 --demo` as Telnyx would (auth token header, start frame, 20 ms G.711 frames), the demo agent answers,
 and the call leaves a record priced for Telnyx."""
 
-import asyncio
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 import numpy as np
 import pytest
 
+from tests.support.calls import recorded_call, spoken
 from tests.support.serve import serving
-from voicegrid.providers.base import Meter, ProviderConfig
-from voicegrid.providers.tts.espeak import EspeakTts
 from voicegrid.testing.emulators.telnyx import TelnyxMediaStream
-
-
-async def _question() -> np.ndarray:
-    tts = EspeakTts(ProviderConfig("espeak-ng", options={"rate": 150}))
-    return np.concatenate([pcm async for pcm in tts.synthesize("are you open at nine pm", 8000, Meter())])
-
-
-async def _record(api: httpx.AsyncClient, call_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 15
-    while True:
-        call: dict[str, Any] = (await api.get(f"/v1/calls/{call_id}")).json()
-        if call.get("cost") or time.monotonic() > deadline:
-            return call
-        await asyncio.sleep(0.2)
 
 
 @pytest.mark.parametrize("encoding", ["PCMU", "PCMA"])
@@ -42,7 +24,7 @@ async def test_a_telnyx_stream_call_is_answered_by_the_agent_and_recorded(
             base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"}, timeout=10
         )
         stream_url = url.replace("http://", "ws://") + f"/v1/media-streams/telnyx?agent_id={demo['agent_id']}"
-        question = await _question()
+        question = await spoken("are you open at nine pm", 8000, quiet_s=0)
         async with TelnyxMediaStream(stream_url, token=demo["api_key"], encoding=encoding) as telnyx:
             await telnyx.silence(5.0)  # the greeting
             live = (await api.get("/v1/calls/live")).json()["calls"]
@@ -57,7 +39,7 @@ async def test_a_telnyx_stream_call_is_answered_by_the_agent_and_recorded(
         heard = telnyx.played.pcm().astype(np.float64)
         voiced = sum(1 for i in range(0, len(heard), 160) if np.sqrt(np.mean(heard[i : i + 160] ** 2)) > 300)
         assert voiced > 100  # over two seconds of speech: the greeting and the answer
-        record = await _record(api, live[0]["id"])
+        record = await recorded_call(api, live[0]["id"])
         assert (record["transport"], record["ended_by"], record["outcome"]) == (
             "telnyx",
             "remote",

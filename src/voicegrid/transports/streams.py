@@ -83,13 +83,13 @@ class StreamCalls:
         async with self.sessions() as session:
             business = await session.get(Business, agent.business_id)
             reseller = await session.get(Reseller, business.reseller_id) if business is not None else None
-        call = Call(new_id("call"), "inbound", carrier_call_id or "", transport=transport)
+        call_id = new_id("call")
+        call = Call(call_id, "inbound", carrier_call_id or call_id, transport=transport)
         plan = await self.planner.plan(business, reseller, agent, "inbound", call.id)
         if isinstance(plan, Refuse):
             log.info("%s stream to agent %s refused: %s", transport, agent.id, close_reason(plan))
             return plan
         call.apply(plan)
-        call.call_id = call.call_id or call.id
         call.from_number, call.to = _number(from_number), _number(to)
         self.book.keep(call)
         return call

@@ -1,0 +1,44 @@
+"""For end-to-end tests of calls through the API: the caller's words as espeak-ng says them, and
+waiting on the API for what a call leaves behind."""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+import numpy as np
+
+from voicegrid.providers.base import Meter, ProviderConfig
+from voicegrid.providers.tts.espeak import EspeakTts
+
+T = TypeVar("T")
+
+
+async def spoken(text: str, rate: int, quiet_s: float = 1.0) -> np.ndarray:
+    """`text` as espeak-ng says it at `rate` Hz (as `voicegrid call` speaks), then `quiet_s` of quiet."""
+    tts = EspeakTts(ProviderConfig("espeak-ng", options={"rate": 150}))
+    chunks = [pcm async for pcm in tts.synthesize(text, rate, Meter())]
+    return np.concatenate([*chunks, np.zeros(int(rate * quiet_s), dtype=np.int16)])
+
+
+async def wait_for(check: Callable[[], Awaitable[T]], seconds: float = 15.0) -> T:
+    """`await check()` until it gives something true, or `seconds` pass (then its last answer)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = await check()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.2)
+
+
+async def recorded_call(api: httpx.AsyncClient, call_id: str) -> dict[str, Any]:
+    """The call as the API shows it once its record (with cost) is built, a moment after it ends."""
+
+    async def costed() -> dict[str, Any] | None:
+        call: dict[str, Any] = (await api.get(f"/v1/calls/{call_id}")).json()
+        return call if call.get("cost") else None
+
+    found = await wait_for(costed)
+    assert found is not None, f"no record of {call_id}"
+    return found
