@@ -3,7 +3,8 @@ answered and when ended.
 
 SIP calls (`CallControl`) and calls over WebSocket media streams (Twilio, Telnyx, the browser) are
 kept here alike, so the API finds, lists and hangs up any of them, and the call records, metrics and
-webhooks hear of every one. A call not carried by SIP has a `leg`: how to hang it up.
+webhooks hear of every one. Every call on a transport has a `leg`: how to hang it up from outside
+(the API, the drain), whatever carries it.
 """
 
 import asyncio
@@ -40,7 +41,7 @@ class CallState(Enum):
 
 
 class Leg(Protocol):
-    """A call's media stream, when not SIP: the API's hang-up and the duration limit end it here."""
+    """How a call is hung up from outside: SIP sends BYE or CANCEL, a media stream closes its socket."""
 
     def hangup(self, reason: str = "agent") -> None: ...
 
@@ -52,7 +53,7 @@ class Call:
     call_id: str  # SIP Call-ID; for a media stream, the carrier's id of the call (Twilio's CallSid)
     state: CallState = CallState.RINGING
     transport: str = "sip"  # sip, twilio, telnyx, browser
-    leg: Leg | None = None  # set for calls carried by a media stream
+    leg: Leg | None = None  # set once the call is on a transport; None while queued
     dialog: Dialog | None = None
     media: Negotiated | None = None
     incoming: Incoming | None = None

@@ -295,7 +295,8 @@ class CallService:
             self._end_queued(call, "cancelled")
             waiting.cancel()
             return
-        self._require().hangup(call)
+        if call.leg is not None:  # SIP: BYE or CANCEL; a media stream: its socket closes
+            call.leg.hangup("local")
 
     def transfer(self, call: Call, to: str) -> None:
         if call.state is not CallState.UP:

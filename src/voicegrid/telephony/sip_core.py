@@ -47,6 +47,17 @@ class Decision:
 Decide = Callable[[Request, Addr, str], Awaitable[Decision]]  # (INVITE, source, our call id)
 
 
+@dataclass(frozen=True, slots=True)
+class SipLeg:
+    """How a SIP call is hung up from outside call control (the API, the drain): BYE or CANCEL."""
+
+    control: "CallCore"
+    call: Call
+
+    def hangup(self, reason: str = "local") -> None:
+        self.control.hangup(self.call)
+
+
 class CallCore:
     def __init__(
         self,
@@ -157,7 +168,8 @@ class CallCore:
         for call in remaining:
             call.ended_by = call.ended_by or "local"
             call.outcome = call.outcome or "drained"
-            self.hangup(call)
+            if call.leg is not None:  # SIP or a media stream: each hangs up its own way
+                call.leg.hangup("local")
         return len(remaining)
 
     def _negotiate(self, body: bytes, rtp_port: int, version: int) -> tuple[SessionDescription, Negotiated]:
@@ -219,12 +231,7 @@ class CallCore:
 
     # ---- ending --------------------------------------------------------------------------------
     def hangup(self, call: Call) -> None:
-        """BYE an answered call; CANCEL an outbound call still ringing (it ends when the 487 comes).
-        A call carried by a media stream is hung up by its leg (which ends it)."""
-        if call.leg is not None:
-            call.ended_by = call.ended_by or "local"
-            call.leg.hangup("local")
-            return
+        """BYE an answered call; CANCEL an outbound call still ringing (it ends when the 487 comes)."""
         if call.state is CallState.UP and call.dialog is not None:
             self._send_bye(call)
         elif (
@@ -247,6 +254,7 @@ class CallCore:
         self.ua.end_dialog(call.dialog)
 
     def _keep(self, call: Call) -> None:
+        call.leg = SipLeg(self, call)
         self.calls[call.call_id] = call
         for old in self.book.keep(call):  # the oldest ended calls, forgotten to make room
             if self.calls.get(old.call_id) is old:
