@@ -44,3 +44,11 @@ async def test_the_calls_list_pages_live_and_stored_calls_newest_first_to_the_en
             break
     newest_first = ["call_live_5", "call_page_4", "call_page_3", "call_live_6", "call_page_2"]
     assert seen == [*newest_first, "call_page_1", "call_page_0"]
+
+
+async def test_a_calls_cursor_the_api_did_not_hand_out_gets_422(run: Running, world: World) -> None:
+    base = f"/v1/businesses/{world.business_a1}/calls"
+    key = world.key("business", "admin")
+    for cursor in ("not-base64!", "bm8tc2VwYXJhdG9y", "MjAyNi0xMS0yNHxjYWxsXzE"):  # no "|"; a naive time
+        response = await run.as_key(key, "GET", f"{base}?cursor={cursor}")
+        assert response.status_code == 422, (cursor, response.text)

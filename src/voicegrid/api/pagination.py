@@ -33,39 +33,47 @@ def page_params(
     return PageParams(limit=limit, cursor=cursor)
 
 
-def _encode(last_id: str) -> str:
-    return base64.urlsafe_b64encode(last_id.encode()).decode().rstrip("=")
-
-
 _ID = re.compile(r"[A-Za-z0-9_]{1,40}")
+
+
+def _opaque(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _reveal(cursor: str) -> str:
+    """The text inside a cursor; "" for anything that is not one (it then fails its check: a 422)."""
+    try:
+        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
+    except ValueError:  # binascii.Error, UnicodeDecodeError and non-ASCII input are all ValueErrors
+        return ""
+
+
+def _not_ours() -> InvalidInput:
+    return InvalidInput("cursor", "not a cursor this API returned", location="query")
 
 
 def _decode(cursor: str) -> str:
     """The id inside a cursor; anything this API did not hand out is a 422, never a 500."""
-    try:
-        last = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-    except ValueError:  # binascii.Error, UnicodeDecodeError and non-ASCII input are all ValueErrors
-        last = ""
+    last = _reveal(cursor)
     if not _ID.fullmatch(last):
-        raise InvalidInput("cursor", "not a cursor this API returned", location="query")
+        raise _not_ours()
     return last
 
 
 def encode_time_key(created_at: datetime, last_id: str) -> str:
     """A cursor after (`created_at`, `last_id`), for lists ordered by time then id."""
-    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{last_id}".encode()).decode().rstrip("=")
+    return _opaque(f"{created_at.isoformat()}|{last_id}")
 
 
 def decode_time_key(cursor: str) -> tuple[datetime, str]:
     """The (time, id) inside a cursor of `encode_time_key`; anything else is a 422."""
+    stamp, _, last = _reveal(cursor).partition("|")
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode("ascii")
-        stamp, last = text.split("|", 1)
         when = datetime.fromisoformat(stamp)
-    except ValueError:  # bad base64, non-ASCII, no separator, not a time
-        raise InvalidInput("cursor", "not a cursor this API returned", location="query") from None
+    except ValueError:
+        raise _not_ours() from None
     if not _ID.fullmatch(last) or when.tzinfo is None:
-        raise InvalidInput("cursor", "not a cursor this API returned", location="query")
+        raise _not_ours()
     return when, last
 
 
@@ -84,4 +92,4 @@ async def fetch_page(
     rows = list((await session.scalars(stmt)).all())
     more = len(rows) > params.limit
     rows = rows[: params.limit]
-    return rows, (_encode(getattr(rows[-1], id_column.key)) if more and rows else None)
+    return rows, (_opaque(getattr(rows[-1], id_column.key)) if more and rows else None)
