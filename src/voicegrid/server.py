@@ -231,14 +231,14 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         records.recorder.start()
         if records.webhooks is not None:
             await records.webhooks.start()  # with what an earlier run left waiting
-        sip.ended_listeners.append(records.ended)
-        sip.answered_listeners.append(records.answered)
+        sip.book.ended_listeners.append(records.ended)
+        sip.book.answered_listeners.append(records.answered)
         retention = asyncio.create_task(
             Retention(platform.services.sessions, sip.recordings_dir).run(), name="retention"
         )
         if records.metrics is not None:
             records.metrics.watch(
-                lambda: sum(c.state is not CallState.ENDED for c in sip.by_id.values()),
+                lambda: sum(c.state is not CallState.ENDED for c in sip.book.by_id.values()),
                 records.recorder,
             )
         platform.services.calls = calls = CallService(

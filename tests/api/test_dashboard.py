@@ -85,7 +85,7 @@ async def test_live_lists_the_business_calls_not_yet_ended_and_the_capacity_it_u
     assert [c["id"] for c in own["calls"]] == [calls[1]["id"], calls[0]["id"]]
     ended = run.platform.services.calls
     assert ended is not None
-    ended.control.by_id[calls[0]["id"]].state = CallState.ENDED  # as the peer's 487 would leave it
+    ended.control.book.by_id[calls[0]["id"]].state = CallState.ENDED  # as the peer's 487 would leave it
     after = await run.ok("GET", f"{base}/calls/live")
     assert [c["id"] for c in after["calls"]] == [calls[1]["id"]]
     other = await run.ok("GET", f"/v1/businesses/{world.business_a2}/calls/live")

@@ -19,7 +19,7 @@ async def _refuse(request: Request, source: Addr, call_id: str) -> Decision:
 async def test_queued_calls_end_as_drained_and_undialled_when_the_node_stops() -> None:
     control = CallControl(UserAgent(("udp", "127.0.0.1", 5060)), _refuse)  # never started: no SIP goes out
     ended: list[Call] = []
-    control.ended_listeners.append(ended.append)
+    control.book.ended_listeners.append(ended.append)
     service = CallService(control, None, None, admission=Admission(MemoryBackend()))  # type: ignore[arg-type]
     full = Business(id="biz_q", reseller_id="res_q", name="Full", max_concurrent_calls=0)
     plan = DialPlan(
@@ -33,6 +33,6 @@ async def test_queued_calls_end_as_drained_and_undialled_when_the_node_stops() -
     assert await service.drain_queue() == 2
     assert [(c.state, c.outcome, c.ended_by) for c in waiting] == [(CallState.ENDED, "drained", "local")] * 2
     assert ended == waiting  # the records hear of them
-    assert control.by_id == {}  # nothing was dialled
+    assert control.book.by_id == {}  # nothing was dialled
     assert await service.drain_queue() == 0
     await control.stop()

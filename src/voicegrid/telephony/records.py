@@ -102,12 +102,12 @@ class CallRecords:
         task.add_done_callback(self._tasks.discard)
 
     def ended(self, call: Call) -> None:
-        """A `CallControl.ended_listeners` entry."""
+        """A `CallBook.ended_listeners` entry."""
         if call.business_id is not None:
             self._spawn(self._record(call))
 
     def answered(self, call: Call) -> None:
-        """A `CallControl.answered_listeners` entry: the business's `call.started` event."""
+        """A `CallBook.answered_listeners` entry: the business's `call.started` event."""
         if call.business_id is not None and self.webhooks is not None:
             self._spawn(self._started(call))
 

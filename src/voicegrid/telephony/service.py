@@ -99,7 +99,7 @@ class CallService:
     def find(self, business_id: str, call_id: str) -> Call | None:
         """The live (or queued) call if it belongs to `business_id`; None otherwise."""
         control = self._require()
-        call = control.by_id.get(call_id) or self.queued.get(call_id)
+        call = control.book.by_id.get(call_id) or self.queued.get(call_id)
         return call if call is not None and call.business_id == business_id else None
 
     def get(self, business_id: str, call_id: str) -> Call:
@@ -121,7 +121,7 @@ class CallService:
         control = self._require()
         calls = [
             c
-            for c in [*control.by_id.values(), *self.queued.values()]
+            for c in [*control.book.by_id.values(), *self.queued.values()]
             if c.business_id == business_id and keep(c)
         ]
         calls.sort(key=lambda c: c.created_at, reverse=True)
@@ -251,7 +251,7 @@ class CallService:
         queued.state, queued.ended_at, queued.ended_by = CallState.ENDED, utcnow(), "local"
         queued.ended.set()
         if self.control is not None:
-            self.control.announce_ended(queued)
+            self.control.book.announce_ended(queued)
 
     async def drain_queue(self) -> int:
         """End every queued call as `drained` and dial none of them (the node is stopping); their

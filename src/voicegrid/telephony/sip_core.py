@@ -104,18 +104,6 @@ class CallCore:
         await self.clock.stop()
 
     @property
-    def by_id(self) -> dict[str, Call]:
-        return self.book.by_id
-
-    @property
-    def ended_listeners(self) -> list[Callable[[Call], None]]:
-        return self.book.ended_listeners
-
-    @property
-    def answered_listeners(self) -> list[Callable[[Call], None]]:
-        return self.book.answered_listeners
-
-    @property
     def recordings_dir(self) -> Path | None:
         return self.media.recordings_dir
 
@@ -271,6 +259,3 @@ class CallCore:
                 self.hangup(partner)
         self._close_media(call)
         self.book.finish(call, by, outcome)
-
-    def announce_ended(self, call: Call) -> None:
-        self.book.announce_ended(call)
