@@ -65,3 +65,17 @@ def test_a_request_without_a_usable_via_is_dropped_not_answered() -> None:
     assert isinstance(request, Request)
     ua.receive(bytes(request), ("udp", "203.0.113.5", 40123), 0.0)  # no Via at all
     assert ua.datagrams_to_send() == []
+
+
+def test_an_answer_to_an_invite_carries_the_proxies_record_route_in_order_and_nothing_else_does() -> None:
+    invite = _request("INVITE", body=SDP)
+    invite.headers.add("Record-Route", "<sip:edge2.example.com;lr>")
+    invite.headers.add("Record-Route", "<sip:edge1.example.com;lr;ftag=x>")
+    routes = ["<sip:edge2.example.com;lr>", "<sip:edge1.example.com;lr;ftag=x>"]
+    assert response_to(invite, 180, to_tag="t").headers.values("Record-Route") == routes
+    assert response_to(invite, 200, to_tag="t").headers.values("Record-Route") == routes
+    assert response_to(invite, 100).headers.values("Record-Route") == []
+    assert response_to(invite, 486, to_tag="t").headers.values("Record-Route") == []
+    # and the dialog the answer makes sends its requests through them, nearest first
+    dialog = Dialog.as_uas(invite, "t")
+    assert dialog.new_request("BYE", "<sip:bob@127.0.0.1>").headers.values("Route") == routes

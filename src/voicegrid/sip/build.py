@@ -55,7 +55,8 @@ def new_call_id(host: str) -> str:
 def response_to(
     request: Request, status: int, reason: str | None = None, *, to_tag: str | None = None
 ) -> Response:
-    """A response with the request's Via, From, To (plus our tag), Call-ID and CSeq (§8.2.6.2)."""
+    """A response with the request's Via, From, To (plus our tag), Call-ID and CSeq (§8.2.6.2), and
+    to an INVITE, the Record-Route of the proxies on its path (§12.1.1)."""
     headers = Headers()
     for value in request.headers.raw_values("Via"):
         headers.echo("Via", value)
@@ -66,6 +67,10 @@ def response_to(
             if name == "To" and to_tag is not None and status > 100 and tagless:
                 single = f"{single};tag={check_value('tag', to_tag)}"
             headers.echo(name, single)
+    if request.method == "INVITE" and 100 < status < 300:
+        # a response that may make a dialog carries the proxies' Record-Route, in order (§12.1.1)
+        for value in request.headers.raw_values("Record-Route"):
+            headers.echo("Record-Route", value)
     return Response(headers=headers, body=b"", status=status, reason=reason or REASONS.get(status, "Unknown"))
 
 
