@@ -49,6 +49,12 @@ class Settings(BaseSettings):
     sip_requests_total: float = Field(
         default=2000.0, gt=0, description="out-of-dialog SIP requests per second in all (then dropped)"
     )
+    sip_edge_addresses: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="IP addresses of the SIP edge (Kamailio) in front of this node: their "
+        "X-Voicegrid-Source names the caller, and only the node's total request rate holds them",
+    )
     sip_max_transactions: int = Field(default=20_000, ge=10, description="open SIP server transactions")
     sip_tcp_max_connections: int = Field(
         default=1000, ge=1, description="inbound SIP/TCP connections in all (at most half the file limit)"
@@ -102,6 +108,11 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("sip_edge_addresses")
+    @classmethod
+    def _addresses(cls, value: list[str]) -> list[str]:
+        return [str(ipaddress.ip_address(address)) for address in value]  # ValueError: the setting's
 
     @field_validator("destination_networks")
     @classmethod

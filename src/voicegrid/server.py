@@ -44,6 +44,7 @@ from voicegrid.store.call_records import record_refused, write_call_records
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.book import CallState
 from voicegrid.telephony.calls import CallControl
+from voicegrid.telephony.edge import EdgeTrust
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.records import CallRecords, Retention
 from voicegrid.telephony.registrations import TrunkRegistrations
@@ -203,6 +204,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
                     settings.sip_requests_per_source,
                     settings.sip_requests_total,
                     settings.sip_max_transactions,
+                    edges=frozenset(settings.sip_edge_addresses),
                 ),
             ),
             InboundRouter(
@@ -221,6 +223,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
                 message_s=settings.sip_tcp_message_s,
                 idle_s=settings.sip_tcp_idle_s,
             ),
+            edge=EdgeTrust.of(settings.sip_edge_addresses),
         )
         tune_gc()
         await sip.start(settings.sip_host, settings.sip_port)

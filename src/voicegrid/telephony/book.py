@@ -58,6 +58,7 @@ class Call:
     media: Negotiated | None = None
     incoming: Incoming | None = None
     dest: Addr | None = None
+    caller: Addr | None = None  # an inbound SIP call's source: the transport's, or its edge's word
     outcome: str | None = None  # answered, busy, no-answer, cancelled, failed, ...
     invite_tx: ClientTransaction | None = None
     rtp_port: int | None = None

@@ -2,6 +2,7 @@
 
 TelephonyError(VoicegridError)
   TransportError    a SIP socket could not be opened, or a peer could not be reached
+  EdgeHeaderError   a request from the SIP edge names no caller source we can believe
 """
 
 from voicegrid.core.errors import VoicegridError
@@ -12,4 +13,8 @@ class TelephonyError(VoicegridError):
 
 
 class TransportError(TelephonyError):
+    pass
+
+
+class EdgeHeaderError(TelephonyError):
     pass

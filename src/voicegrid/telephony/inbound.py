@@ -11,8 +11,9 @@ from voicegrid.sip.build import new_tag, response_to
 from voicegrid.sip.errors import ParseError, SdpError
 from voicegrid.sip.message import Response
 from voicegrid.sip.uri import SipUri
-from voicegrid.sip.useragent import Incoming
+from voicegrid.sip.useragent import Addr, Incoming
 from voicegrid.telephony.book import Call, CallState
+from voicegrid.telephony.errors import EdgeHeaderError
 from voicegrid.telephony.sip_core import CallCore, Decision
 
 log = logging.getLogger(__name__)
@@ -27,21 +28,27 @@ class InboundCalls(CallCore):
             # on its own, never touching the call that owns the Call-ID (RFC 3261 §8.2.2.2)
             self.ua.respond(incoming, response_to(request, 482, "Call-ID in use"), self._now())
             return
-        refusal = self._refusal(incoming)
+        try:
+            caller = self.edge.caller(request, incoming.source)
+        except EdgeHeaderError as exc:
+            log.warning("INVITE from the edge %s refused: %s", incoming.source[1], exc)
+            self.ua.respond(incoming, response_to(request, 400, "Bad X-Voicegrid-Source"), self._now())
+            return
+        refusal = self._refusal(incoming, caller)
         if refusal is not None:
             self.ua.respond(incoming, refusal, self._now())
             return
-        call = Call(new_id("call"), "inbound", request.call_id, incoming=incoming)
+        call = Call(new_id("call"), "inbound", request.call_id, incoming=incoming, caller=caller)
         self._keep(call)
         self.spawn(self._inbound(call))
 
-    def _refusal(self, event: Incoming) -> Response | None:
-        """503 with Retry-After while draining, or for a source over its INVITE rate."""
+    def _refusal(self, event: Incoming, caller: Addr) -> Response | None:
+        """503 with Retry-After while draining, or for a caller over its INVITE rate."""
         if self.draining:
             response = response_to(event.request, 503, "Shutting down")
             response.headers.add("Retry-After", "30")
             return response
-        if not self.limiter.allow(event.source[1], self._now()):
+        if not self.limiter.allow(caller[1], self._now()):
             response = response_to(event.request, 503, "Too many calls from this source")
             response.headers.add("Retry-After", "1")
             return response
@@ -55,7 +62,7 @@ class InboundCalls(CallCore):
         if incoming is None:
             return
         try:
-            decision = await self.decide(incoming.request, incoming.source, call.id)
+            decision = await self.decide(incoming.request, call.caller or incoming.source, call.id)
         except Exception:
             log.exception("call decision failed")
             decision = Decision(500)

@@ -18,6 +18,7 @@ from voicegrid.sip.sdp import Negotiated, SessionDescription, answer, parse_sdp
 from voicegrid.sip.useragent import Addr, UserAgent
 from voicegrid.telephony.book import Call, CallBook, CallState
 from voicegrid.telephony.call_media import CallMedia
+from voicegrid.telephony.edge import EdgeTrust
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.plan import CallPlan, Refuse
 from voicegrid.telephony.ratelimit import SourceRateLimiter
@@ -72,8 +73,10 @@ class CallCore:
         transfer_route: TransferRoute | None = None,
         tcp: TcpLimits = DEFAULT_TCP_LIMITS,
         book: CallBook | None = None,
+        edge: EdgeTrust | None = None,
     ) -> None:
         self.book = book or CallBook()  # every call of the node, SIP or not
+        self.edge = edge or EdgeTrust()  # the SIP edges whose X-Voicegrid-Source names the caller
         self.tcp = tcp
         self.ua = ua
         self.limiter = limiter or SourceRateLimiter()
