@@ -1,6 +1,9 @@
 """Settings: defaults for the embedded set-up, then a YAML file, then VOICEGRID_* variables, then flags."""
 
 import ipaddress
+import os
+import secrets
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,8 @@ from pydantic_settings import (
 )
 
 from voicegrid.core.egress import Destinations
+
+_RUN = secrets.token_hex(3)
 
 
 class Settings(BaseSettings):
@@ -128,6 +133,16 @@ class Settings(BaseSettings):
             allow_private=self.allow_private_destinations or self.webhook_allow_private,
             allowed_networks=tuple(self.destination_networks),
         )
+
+    @property
+    def node_name(self) -> str:
+        """`node_id`, else this host's name and SIP port: the same across restarts (call records
+        name the node that kept a call's recording), and apart for nodes sharing a host."""
+        if self.node_id:
+            return self.node_id
+        if self.sip_port:
+            return f"{socket.gethostname()}-{self.sip_port}"
+        return f"{socket.gethostname()}-{os.getpid()}-{_RUN}"  # an ephemeral port: this run only
 
     @property
     def effective_database_url(self) -> str:

@@ -23,6 +23,7 @@ from voicegrid.analytics.rollup import record_deltas
 from voicegrid.analytics.tracing import CallTracer
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api import AppServices, create_app
+from voicegrid.api.fleet_calls import answer
 from voicegrid.api.routes.capacity import load_provider_limits
 from voicegrid.bootstrap import ensure_admin_key, secret_box
 from voicegrid.capacity.backend import Backend
@@ -45,6 +46,7 @@ from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.book import CallState
 from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.edge import EdgeTrust
+from voicegrid.telephony.fleet import Fleet
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.records import CallRecords, Retention
 from voicegrid.telephony.registrations import TrunkRegistrations
@@ -111,12 +113,12 @@ async def build_platform(settings: Settings) -> Platform:
             on_result=call_metrics.webhook_ended,
         )
         call_metrics.watch_webhooks(lambda: webhooks.pending)
-        tracer = CallTracer(settings.otlp_endpoint, settings.node_id) if settings.otlp_endpoint else None
+        tracer = CallTracer(settings.otlp_endpoint, settings.node_name) if settings.otlp_endpoint else None
         services.records = CallRecords(
             recorder,
             catalog,
             sessions,
-            node=settings.node_id,
+            node=settings.node_name,
             metrics=call_metrics,
             webhooks=webhooks,
             tracer=tracer,
@@ -143,8 +145,30 @@ def capacity_backend(settings: Settings) -> Backend:
     """In-process by default; with `capacity_url`, Redis shared by every node, with a local fallback."""
     if not settings.capacity_url:
         return MemoryBackend()
-    shared = RedisBackend(settings.capacity_url, node_id=settings.node_id, ttl_s=settings.capacity_ttl_s)
+    shared = RedisBackend(settings.capacity_url, node_id=settings.node_name, ttl_s=settings.capacity_ttl_s)
     return ResilientBackend(shared, settings.capacity_fallback_fraction)
+
+
+def start_fleet(
+    settings: Settings, services: AppServices, calls: CallService, sip: CallControl
+) -> Fleet | None:
+    """With Redis (`capacity_url`): this node's calls in the fleet's registry, and its answers to
+    the other nodes' requests about them. None on a node of its own."""
+    if not settings.capacity_url:
+        return None
+    book = sip.book
+    fleet = Fleet(settings.capacity_url, settings.node_name, settings.effective_public_url)
+
+    def live_calls() -> Iterator[tuple[str, str]]:
+        for call in [*book.by_id.values(), *calls.queued.values()]:
+            if call.state is not CallState.ENDED and call.business_id is not None:
+                yield call.id, call.business_id
+
+    fleet.start(live_calls, functools.partial(answer, services))
+    book.answered_listeners.append(lambda _call: fleet.kick())
+    book.ended_listeners.append(lambda _call: fleet.kick())
+    services.fleet = fleet
+    return fleet
 
 
 def _announce(text: str) -> None:
@@ -255,6 +279,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         platform.services.streams = StreamCalls(
             sip.book, calls.planner, platform.services.sessions, sip.clock
         )
+        fleet = start_fleet(settings, platform.services, calls, sip)
 
         async def drain() -> None:
             queued = await calls.drain_queue()  # no queued call is dialled while the node stops
@@ -272,6 +297,8 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         finally:
             await calls.drain_queue()  # when the drain did not run (the HTTP server failed)
             await registrations.stop()
+            if fleet is not None:
+                await fleet.aclose()
             await sip.stop()
             await admission.aclose()
             retention.cancel()

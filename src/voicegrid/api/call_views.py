@@ -44,6 +44,7 @@ class CallOut(Out):
     agent_id: str | None
     direction: str
     transport: str = Field(description="what carried the call: sip, twilio, telnyx or browser")
+    node: str | None = Field(default=None, description="the node that holds (or held) the call")
     state: str
     outcome: str | None
     from_number: str | None
@@ -79,17 +80,19 @@ class CallList(Out):
 
 
 class LiveOut(Out):
-    calls: list[CallOut] = Field(description="calls up or ringing on this node, newest first")
+    calls: list[CallOut] = Field(description="calls up or ringing on every node, newest first")
     in_use: int | None = Field(description="the business's calls up now on every node (the capacity backend)")
     max_concurrent_calls: int | None
     minutes_this_month: float | None
     monthly_minutes: int | None
 
 
-def render(call: Call) -> CallOut:
+def render(call: Call, node: str | None = None) -> CallOut:
+    """A call of this node (`node`) as the API shows it."""
     record = call.call_record
     return CallOut(
         id=call.id,
+        node=node,
         sip_call_id=call.call_id,
         conversation=call.summary(),
         business_id=call.business_id,
@@ -120,6 +123,7 @@ def render_record(document: dict[str, Any]) -> CallOut:
     record = CallRecord.model_validate(document)
     return CallOut(
         id=record.id,
+        node=record.node,
         sip_call_id=record.sip_call_id,
         business_id=record.business_id,
         agent_id=record.agent_id,

@@ -12,6 +12,7 @@ from voicegrid.core.clock import utcnow
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.store.models import ApiKey, Business, Reseller
 from voicegrid.telephony.admission import Admission
+from voicegrid.telephony.fleet import Fleet
 from voicegrid.telephony.plan import VoiceAgentBuilder
 from voicegrid.telephony.records import CallRecords
 from voicegrid.telephony.service import CallService
@@ -35,6 +36,7 @@ class AppServices:
     provider_slots: "ProviderSlots | None" = None  # the provider accounts' pools (per-turn gating)
     records: "CallRecords | None" = None  # finished calls -> journal -> store
     streams: "StreamCalls | None" = None  # calls over WebSocket media streams (set with the SIP stack)
+    fleet: "Fleet | None" = None  # the other nodes: who holds which call, and asking them (Redis)
 
 
 @dataclass(slots=True)

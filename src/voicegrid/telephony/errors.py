@@ -3,6 +3,7 @@
 TelephonyError(VoicegridError)
   TransportError    a SIP socket could not be opened, or a peer could not be reached
   EdgeHeaderError   a request from the SIP edge names no caller source we can believe
+  FleetUnavailable  the registry of calls (Redis) or the node holding a call did not answer
 """
 
 from voicegrid.core.errors import VoicegridError
@@ -17,4 +18,8 @@ class TransportError(TelephonyError):
 
 
 class EdgeHeaderError(TelephonyError):
+    pass
+
+
+class FleetUnavailable(TelephonyError):
     pass

@@ -26,6 +26,7 @@ from voicegrid.api.call_views import (
     render_record,
 )
 from voicegrid.api.context import Ctx, CtxDep
+from voicegrid.api.fleet_calls import remote_call, remote_live
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator, business_owner, own_owner
 from voicegrid.api.pagination import decode_time_key, encode_time_key
 from voicegrid.api.routes.analytics import day_range
@@ -69,6 +70,11 @@ def _live(ctx: Ctx, business_id: str, call_id: str) -> Call | None:
     """The call if it is live (or queued, or recently ended) on this node; None without telephony."""
     service = ctx.services.calls
     return service.find(business_id, call_id) if service is not None else None
+
+
+def _here(ctx: Ctx) -> str | None:
+    """This node's name, as call records and views carry it."""
+    return ctx.services.records.node if ctx.services.records is not None else None
 
 
 def _kept_wav(ctx: Ctx, business_id: str, call_id: str) -> Path | None:
@@ -126,7 +132,7 @@ async def create_call(loc: Loc, body: CallCreate, response: Response) -> Any:
         response.status_code = 202
     _audit(ctx, owner, "create", call.id, body.model_dump(by_alias=True))
     await ctx.session.commit()
-    return render(call)
+    return render(call, _here(ctx))
 
 
 @router.get("", response_model=CallList, summary="Live calls and call records, newest first")
@@ -139,8 +145,9 @@ async def list_calls(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
-    """The calls on this node (live, and recently ended) merged with the stored records, newest
-    first, a page at a time: the cursor is the (created_at, id) of the last call of the page."""
+    """The calls on this node (live, and recently ended) and the live calls of the other nodes, merged
+    with the stored records, newest first, a page at a time: the cursor is the (created_at, id) of
+    the last call of the page."""
     ctx, locate_owner = loc
     owner = await locate_owner(Action.READ)
     business = owner.business_id or ""
@@ -156,7 +163,16 @@ async def list_calls(
                 and direction in (None, call.direction)
                 and outcome in (None, call.outcome)
             ):
-                found[call.id] = render(call)
+                found[call.id] = render(call, _here(ctx))
+    for remote in await remote_live(ctx, business):
+        if (
+            (after is None or (remote.created_at, remote.id) < after)
+            and (sip_call_id is None or remote.sip_call_id == sip_call_id)
+            and agent_id in (None, remote.agent_id)
+            and direction in (None, remote.direction)
+            and outcome in (None, remote.outcome)
+        ):
+            found.setdefault(remote.id, remote)
     stored = await list_call_records(
         ctx.session,
         business,
@@ -253,7 +269,9 @@ async def live_calls(loc: Loc) -> Any:
         raise NotFound()
     calls: list[CallOut] = []
     if ctx.services.calls is not None:
-        calls = [render(c) for c in ctx.services.calls.live(business_id)]
+        calls = [render(c, _here(ctx)) for c in ctx.services.calls.live(business_id)]
+    calls.extend(await remote_live(ctx, business_id))
+    calls.sort(key=lambda c: (c.created_at, c.id), reverse=True)
     admission = ctx.services.admission
     usage = await admission.usage(business_id) if admission is not None else None
     return LiveOut(
@@ -272,7 +290,10 @@ async def get_call(loc: Loc, call_id: IdPath) -> Any:
     business = owner.business_id or ""
     live = _live(ctx, business, call_id)
     if live is not None:
-        return render(live)
+        return render(live, _here(ctx))
+    remote = await remote_call(ctx, business, call_id)
+    if remote is not None:
+        return remote
     record = await get_call_record(ctx.session, business, call_id)
     if record is None:
         raise NotFound()
@@ -336,8 +357,7 @@ async def get_recording(loc: Loc, call_id: IdPath) -> FileResponse:
         record = CallRecord.model_validate(stored)
         if record.recording is None:
             raise NotFound("this call has no recording")
-        here = ctx.services.records.node if ctx.services.records is not None else None
-        if record.node != here:
+        if record.node not in (None, _here(ctx)):  # None: a record from before nodes had names
             raise NotFound(f"the recording is kept by node {record.node}; ask that node")
         path = _kept_wav(ctx, business, call_id)
     if path is None or not await asyncio.to_thread(path.is_file):
@@ -350,11 +370,18 @@ async def hangup_call(loc: Loc, call_id: IdPath) -> Any:
     ctx, locate_owner = loc
     owner = await locate_owner(Action.WRITE)
     service = _service(ctx)
-    call = service.get(owner.business_id or "", call_id)
-    service.hangup(call)
-    _audit(ctx, owner, "hangup", call.id, {})
+    business = owner.business_id or ""
+    call = service.find(business, call_id)
+    if call is None:
+        view = await remote_call(ctx, business, call_id, "hangup")
+        if view is None:
+            raise NotFound()
+    else:
+        service.hangup(call)
+        view = render(call, _here(ctx))
+    _audit(ctx, owner, "hangup", call_id, {})
     await ctx.session.commit()
-    return render(call)
+    return view
 
 
 @router.post("/{call_id}/transfer", response_model=CallOut, status_code=202, summary="Blind transfer (REFER)")
@@ -362,8 +389,15 @@ async def transfer_call(loc: Loc, call_id: IdPath, body: TransferBody) -> Any:
     ctx, locate_owner = loc
     owner = await locate_owner(Action.WRITE)
     service = _service(ctx)
-    call = service.get(owner.business_id or "", call_id)
-    service.transfer(call, body.to)
-    _audit(ctx, owner, "transfer", call.id, {"to": body.to})
+    business = owner.business_id or ""
+    call = service.find(business, call_id)
+    if call is None:
+        view = await remote_call(ctx, business, call_id, "transfer", to=body.to)
+        if view is None:
+            raise NotFound()
+    else:
+        service.transfer(call, body.to)
+        view = render(call, _here(ctx))
+    _audit(ctx, owner, "transfer", call_id, {"to": body.to})
     await ctx.session.commit()
-    return render(call)
+    return view
