@@ -9,6 +9,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from voicegrid import __version__
+from voicegrid.cluster.cli import cluster_app
 from voicegrid.config import Settings, load_settings
 from voicegrid.store.errors import DatabaseUnavailable
 from voicegrid.telephony.errors import TransportError
@@ -21,6 +22,7 @@ db_app = typer.Typer(no_args_is_help=True, help="Database migrations.")
 app.add_typer(db_app, name="db")
 sip_app = typer.Typer(no_args_is_help=True, help="SIP tools.")
 app.add_typer(sip_app, name="sip")
+app.add_typer(cluster_app, name="cluster")
 
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="YAML settings file", envvar="VOICEGRID_CONFIG")
