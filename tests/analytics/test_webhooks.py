@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from tests.support.receiver import Receiver
 from voicegrid.analytics.errors import OutboxError
-from voicegrid.analytics.webhooks import Delivery, WebhookSender, parse_delivery
+from voicegrid.analytics.outbox import Delivery, parse_delivery
+from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.core.egress import (
     PERMISSIVE,
     STRICT,
