@@ -9,7 +9,7 @@ STAMP := $(VENV)/.voicegrid-setup
 
 # Debian packages: those the embedded defaults need at run time, and the real peers the tests start.
 APT_RUN := espeak-ng
-APT_TEST := postgresql sip-tester baresip sox chromium redis-server tcpdump
+APT_TEST := postgresql sip-tester baresip sox chromium redis-server tcpdump kamailio
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help setup setup-test compile run test lint typecheck pytest lock clean

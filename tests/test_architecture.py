@@ -69,7 +69,12 @@ def test_every_import_goes_down_the_layer_table_of_the_map() -> None:
         here = _package(module)
         for target in _imports(path, modules):
             there = _package(target)
-            if there != here and there != "voicegrid" and layers[there] >= layers[here] and layers[here] != top:
+            if (
+                there != here
+                and there != "voicegrid"
+                and layers[there] >= layers[here]
+                and layers[here] != top
+            ):
                 upward.append(f"{module} -> {target}")
     assert upward == []
 

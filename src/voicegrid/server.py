@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
+from voicegrid.analytics.shared_outbox import SharedDeliveries
 from voicegrid.analytics.tracing import CallTracer
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api import AppServices, create_app
@@ -111,6 +112,7 @@ async def build_platform(settings: Settings) -> Platform:
             lambda business_id: secrets.derive(f"webhook:{business_id}"),
             destinations=settings.destinations,
             on_result=call_metrics.webhook_ended,
+            shared=SharedDeliveries(sessions, settings.node_name, lease_s=settings.capacity_ttl_s),
         )
         call_metrics.watch_webhooks(lambda: webhooks.pending)
         tracer = CallTracer(settings.otlp_endpoint, settings.node_name) if settings.otlp_endpoint else None

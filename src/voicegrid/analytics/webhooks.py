@@ -4,7 +4,9 @@ record), signed as tool webhooks are (`core.webhooks.sign`, the business's key).
 Durable: an event is written to the node's outbox (one file per delivery, fsynced, renamed into
 place) before its first try, and stays there until the endpoint took it or it was given up. A node
 that stops or crashes with events waiting sends them when it starts again, with the same delivery id
-and the attempt count carried on.
+and the attempt count carried on. With `shared` (the database's outbox, `analytics/shared_outbox`),
+every node sees every event: a node that dies has its events sent by another once its lease lapses,
+and the delivery log is the same on every node.
 
 Retries: timeouts, connection failures, 408, 429 and 5xx are retried with exponential backoff (1 s,
 2 s, 4 s, ... capped at `max_backoff_s`); by default 16 attempts over about four hours, after which
@@ -30,7 +32,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -40,6 +42,9 @@ from voicegrid.core.egress import STRICT, DestinationRefused, Destinations, Dest
 from voicegrid.core.ids import new_id
 from voicegrid.core.pinned import PinnedTransport
 from voicegrid.core.webhooks import sign
+
+if TYPE_CHECKING:
+    from voicegrid.analytics.shared_outbox import SharedDeliveries
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +66,10 @@ class WebhookSender:
         concurrency: int = 32,
         clock: Callable[[], float] = time.time,
         on_result: Callable[[str], None] = lambda _result: None,
+        shared: "SharedDeliveries | None" = None,
     ) -> None:
+        self.shared = shared  # the database's outbox, which the other nodes see (None: this node's only)
+        self._unshared: dict[str, tuple[Delivery, str]] = {}  # not yet in it: (delivery, "keep"|end state)
         self.outbox, self.signing_key = Outbox(outbox_dir), signing_key
         self.attempts, self.backoff_s = attempts, backoff_s
         self.max_backoff_s, self.timeout_s, self.max_pending = max_backoff_s, timeout_s, max_pending
@@ -77,6 +85,7 @@ class WebhookSender:
         self._trying: dict[str, asyncio.Task[None]] = {}  # attempts under way, by delivery id
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._sharing: asyncio.Task[None] | None = None
         self.delivered = self.failed = self.dropped = 0
 
     @property
@@ -98,11 +107,22 @@ class WebhookSender:
     async def start(self) -> None:
         """Take up what an earlier run left in the outbox, then send as events come."""
         earlier = [d for d in await self.outbox.load() if d.id not in self._waiting]
+        if self.shared is not None and earlier:
+            try:  # another node may have taken them over while this one was away
+                elsewhere = await self.shared.taken_by_others([d.id for d in earlier], self.clock())
+            except Exception as exc:
+                log.warning("webhooks: the shared outbox cannot be read (%s): sending all", exc)
+                elsewhere = set()
+            for delivery_id in elsewhere:
+                await self.outbox.remove(delivery_id)
+            earlier = [d for d in earlier if d.id not in elsewhere]
         for delivery in earlier:
             self._schedule(delivery)
         if earlier:
             log.info("webhooks: %d events from an earlier run to send", len(earlier))
         self._task = asyncio.create_task(self._run(), name="webhooks")
+        if self.shared is not None:
+            self._sharing = asyncio.create_task(self._share_loop(self.shared), name="webhooks-shared")
 
     async def send(self, url: str, business_id: str, event: str, data: dict[str, Any]) -> None:
         """Queue an event: on disk before this returns (or sent from memory if the disk fails)."""
@@ -126,7 +146,41 @@ class WebhookSender:
             log.warning(
                 "webhook %s to %s: %s; it is tried from memory only", delivery.event, delivery.url, exc
             )
+        await self._share(delivery, "keep")
         self._schedule(delivery)
+
+    async def _share(self, delivery: Delivery, what: str) -> None:
+        """Tell the shared outbox (`keep`, `delivered`, `given_up`); when the database is away, the
+        sharing loop tells it later."""
+        if self.shared is None:
+            return
+        try:
+            if what == "keep":
+                await self.shared.keep(delivery, self.clock())
+            else:
+                await self.shared.finish(delivery, delivered=what == "delivered", now=self.clock())
+            self._unshared.pop(delivery.id, None)
+        except Exception as exc:
+            if not self._unshared:
+                log.warning("webhooks: the shared outbox cannot be written (%s); trying again", exc)
+            self._unshared[delivery.id] = (delivery, what)
+
+    async def _share_loop(self, shared: "SharedDeliveries") -> None:
+        """Every third of a lease: what the database missed, the lease of this node's events, and
+        the events of nodes whose lease lapsed (taken over, sent from here)."""
+        while True:
+            try:
+                for delivery, what in list(self._unshared.values()):
+                    await self._share(delivery, what)
+                await shared.renew(self.clock())
+                for delivery in await shared.take_over(self.clock()):
+                    if delivery.id not in self._waiting:
+                        with contextlib.suppress(OutboxError):
+                            await self.outbox.save(delivery)
+                        self._schedule(delivery)
+            except Exception as exc:
+                log.warning("webhooks: the shared outbox did not answer: %s", exc)
+            await asyncio.sleep(shared.lease_s / 3)
 
     def _schedule(self, delivery: Delivery) -> None:
         self._waiting[delivery.id] = delivery
@@ -220,6 +274,7 @@ class WebhookSender:
             self._given_up.append(delivery)
         self.on_result("delivered" if delivered else "failed")
         self._waiting.pop(delivery.id, None)
+        await self._share(delivery, "delivered" if delivered else "given_up")
         await self.outbox.remove(delivery.id)
 
     # ---- the delivery log, for the business -------------------------------------------------------
@@ -229,6 +284,17 @@ class WebhookSender:
         given_up = [d for d in self._given_up if d.business_id == business_id]
         newest = sorted(waiting, key=lambda d: d.created_at, reverse=True)
         return {"waiting": [d.view() for d in newest], "given_up": [d.view() for d in reversed(given_up)]}
+
+    async def delivery_log(self, business_id: str) -> dict[str, list[dict[str, Any]]]:
+        """The business's waiting and given-up events on every node (the shared outbox), else this
+        node's alone."""
+        if self.shared is not None:
+            try:
+                waiting, given_up = await self.shared.log_of(business_id)
+                return {"waiting": [d.view() for d in waiting], "given_up": [d.view() for d in given_up]}
+            except Exception as exc:
+                log.warning("webhooks: the shared outbox cannot be read (%s): this node's log", exc)
+        return self.log_of(business_id)
 
     async def retry_now(self, business_id: str) -> int:
         """Try the business's waiting events now, and the ones it gave up once more, with a fresh
@@ -243,11 +309,20 @@ class WebhookSender:
             self._given_up.remove(delivery)
             await self._keep(replace(delivery, attempt=0, next_at=now))
             count += 1
+        if self.shared is not None:  # given up on other nodes
+            for delivery in await self.shared.revive(business_id, now):
+                if delivery.id not in self._waiting:
+                    await self._keep(delivery)
+                    count += 1
         return count
 
     async def aclose(self, grace_s: float = 2.0) -> None:
         """Stop; attempts under way get `grace_s` to finish. What waits stays in the outbox for the next
         start."""
+        if self._sharing is not None:
+            self._sharing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sharing
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -291,3 +291,30 @@ class ProviderRollup(Base):
     cost: Mapped[float] = mapped_column(Float, default=0.0)
     failovers: Mapped[int] = mapped_column(Integer, default=0)
     latency: Mapped[dict[str, Any]] = mapped_column(default=dict)  # histogram of the stage's wait
+
+
+class WebhookDelivery(Base):
+    """A call event on its way to a business's URL, shared by the nodes: the node that owns it
+    renews `lease_until`; once the lease lapses (the node died) another node takes it over.
+    Finished ones (delivered, given up) stay a while: the delivery log, and a node coming back."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        Index("ix_webhook_deliveries_state_lease", "state", "lease_until"),
+        Index("ix_webhook_deliveries_business_created", "business_id", "created_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    business_id: Mapped[str] = mapped_column(ID)
+    url: Mapped[str] = mapped_column(String(2000))
+    event: Mapped[str] = mapped_column(String(32))
+    call_id: Mapped[str] = mapped_column(String(40), default="")
+    body: Mapped[str] = mapped_column(Text)
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    next_at: Mapped[float] = mapped_column(Float)  # unix time
+    created_at: Mapped[float] = mapped_column(Float)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str] = mapped_column(String(500), default="")
+    state: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting, delivered, given_up
+    owner: Mapped[str] = mapped_column(String(100))  # the node sending it
+    lease_until: Mapped[float] = mapped_column(Float)  # unix time
+    finished_at: Mapped[float | None] = mapped_column(Float)

@@ -285,13 +285,13 @@ def _sender(ctx: Ctx) -> "WebhookSender | None":
 @router.get(
     "/v1/businesses/{business_id}/webhook/deliveries",
     response_model=DeliveriesOut,
-    summary="Call events this node has still to send, or gave up",
+    summary="Call events still to be sent (by any node), or given up",
 )
 async def get_deliveries(business_id: IdPath, ctx: CtxDep) -> Any:
     await _business(ctx, business_id, "webhooks")
     sender = _sender(ctx)
     node = ctx.services.records.node if ctx.services.records is not None else None
-    found = sender.log_of(business_id) if sender is not None else {"waiting": [], "given_up": []}
+    found = await sender.delivery_log(business_id) if sender is not None else {"waiting": [], "given_up": []}
     return DeliveriesOut(node=node, **found)
 
 
