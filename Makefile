@@ -58,7 +58,7 @@ typecheck: setup-test
 
 # The suite on every core (at most 4 workers): most of its time is real peers and calls waiting.
 pytest: setup-test compile
-	$(BIN)/pytest -n auto --maxprocesses=4
+	$(BIN)/pytest -n auto --maxprocesses=4 --dist loadgroup
 
 test: setup-test
 	$(MAKE) --no-print-directory lint typecheck pytest

@@ -10,6 +10,7 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from voicegrid.capacity.resilient import ResilientBackend
 from voicegrid.capacity.shared import RedisBackend
 from voicegrid.catalog import load_catalog
 from voicegrid.config import Settings
+from voicegrid.core.clock import utcnow
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
@@ -162,8 +164,12 @@ def start_fleet(
     fleet = Fleet(settings.capacity_url, settings.node_name, settings.effective_public_url)
 
     def live_calls() -> Iterator[tuple[str, str]]:
+        """Calls live here, and those ended within a minute (until their record is surely stored,
+        the other nodes find them here)."""
+        recent = utcnow() - timedelta(seconds=60)
         for call in [*book.by_id.values(), *calls.queued.values()]:
-            if call.state is not CallState.ENDED and call.business_id is not None:
+            gone = call.state is CallState.ENDED and (call.ended_at is None or call.ended_at < recent)
+            if not gone and call.business_id is not None:
                 yield call.id, call.business_id
 
     fleet.start(live_calls, functools.partial(answer, services))

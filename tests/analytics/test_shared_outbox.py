@@ -25,17 +25,17 @@ async def sessions(migrated_database_url: str) -> AsyncIterator[object]:
 
 
 def _node(sessions: object, outbox: Path, name: str, **options: object) -> WebhookSender:
-    shared = SharedDeliveries(sessions, name, lease_s=LEASE_S)  # type: ignore[arg-type]
+    shared = SharedDeliveries(sessions, name, lease_s=LEASE_S)
     return WebhookSender(
         outbox,
         lambda _b: b"k" * 32,
         destinations=PERMISSIVE,
         shared=shared,
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 
-async def _until(condition, limit_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+async def _until(condition, limit_s: float = 10.0) -> None:
     deadline = time.monotonic() + limit_s
     while not await condition():
         assert time.monotonic() < deadline, "not within the time"

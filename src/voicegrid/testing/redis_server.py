@@ -32,6 +32,13 @@ class RedisServer:
     def resume(self) -> None:
         self.process.send_signal(signal.SIGCONT)
 
+    def restart(self, timeout_s: float = 10.0) -> None:
+        """Stop it and start it again on the same port, empty (nothing is persisted): an outage."""
+        self.process.terminate()
+        self.process.wait(timeout=10)
+        self.process = _launch(self.port, self.workdir)
+        _wait_ready(self, timeout_s)
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGCONT)
@@ -45,35 +52,36 @@ class RedisServer:
 
 
 def start_redis(port: int | None = None, timeout_s: float = 10.0) -> RedisServer:
+    port = port or free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="vg-redis-"))
+    server = RedisServer(port, _launch(port, workdir), workdir)
+    try:
+        _wait_ready(server, timeout_s)
+    except RuntimeError:
+        server.stop()
+        raise
+    return server
+
+
+def _launch(port: int, workdir: Path) -> "subprocess.Popen[bytes]":
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError(
             "redis-server is not installed: run `make setup-test` (Debian package redis-server)"
         )
-    port = port or free_port()
-    workdir = Path(tempfile.mkdtemp(prefix="vg-redis-"))
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-            "--daemonize",
-            "no",
-            "--loglevel",
-            "warning",
-        ],
+    args = [
+        binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        "--dir", str(workdir), "--daemonize", "no", "--loglevel", "warning",
+    ]  # fmt: skip
+    return subprocess.Popen(
+        args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    server = RedisServer(port, process, workdir)
+
+
+def _wait_ready(server: RedisServer, timeout_s: float) -> None:
+    process, port = server.process, server.port
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -83,8 +91,7 @@ def start_redis(port: int | None = None, timeout_s: float = 10.0) -> RedisServer
             with socket.create_connection(("127.0.0.1", port), timeout=0.2) as conn:
                 conn.sendall(b"PING\r\n")
                 if conn.recv(16).startswith(b"+PONG"):
-                    return server
+                    return
         except OSError:
             time.sleep(0.05)
-    server.stop()
     raise RuntimeError(f"redis-server did not answer on port {port} within {timeout_s} s")
