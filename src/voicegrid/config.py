@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(
         default=False, description="deprecated name of allow_private_destinations, still honoured"
     )
+    webhook_max_backoff_s: float = Field(
+        default=3600.0, ge=1, le=86400, description="longest wait between two tries of a call event"
+    )
     registration_sync_s: float = Field(
         default=30.0, gt=0, description="how often trunk registrations follow the database"
     )

@@ -114,6 +114,7 @@ async def build_platform(settings: Settings) -> Platform:
             lambda business_id: secrets.derive(f"webhook:{business_id}"),
             destinations=settings.destinations,
             on_result=call_metrics.webhook_ended,
+            max_backoff_s=settings.webhook_max_backoff_s,
             shared=SharedDeliveries(sessions, settings.node_name, lease_s=settings.capacity_ttl_s),
         )
         call_metrics.watch_webhooks(lambda: webhooks.pending)

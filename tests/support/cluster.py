@@ -1,6 +1,7 @@
 """Cluster tests' helpers: a cluster started for real (`voicegrid.cluster.up`), SIPp callers through
 its edge, and the admin API of any node."""
 
+import asyncio
 import csv
 import json
 import subprocess
@@ -8,7 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import asyncpg
 import httpx
+import redis
 
 from tests.support.sipp import SCENARIOS, sipp_binary
 from voicegrid.cluster.up import Cluster
@@ -113,3 +116,30 @@ def dump(cluster: Cluster) -> str:
     if cluster.edge is not None:
         parts.append(f"--- edge\n{cluster.edge.log_path.read_text(errors='replace')[-2500:]}")
     return "\n".join(parts)
+
+
+def live_leases(cluster: Cluster, business_id: str) -> int:
+    """The business's call leases in Redis that have not lapsed (calls admitted, on any node)."""
+    client: redis.Redis[str] = redis.Redis.from_url(cluster.redis.url, decode_responses=True)
+    try:
+        seconds, micros = client.time()
+        now_ms = seconds * 1000 + micros // 1000
+        return int(client.zcount(f"vg:calls:business:{business_id}", now_ms + 1, "+inf"))
+    finally:
+        client.close()
+
+
+def stored_records(cluster: Cluster, call_ids: list[str]) -> dict[str, str]:
+    """Of `call_ids`, those with a record in PostgreSQL: call id -> the node that took the call."""
+
+    async def query() -> dict[str, str]:
+        connection = await asyncpg.connect(cluster.shared.database_url.replace("+asyncpg", ""))
+        try:
+            rows = await connection.fetch(
+                "SELECT id, record->>'node' AS node FROM call_records WHERE id = ANY($1::text[])", call_ids
+            )
+        finally:
+            await connection.close()
+        return {row["id"]: row["node"] for row in rows}
+
+    return asyncio.run(query())

@@ -12,6 +12,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
@@ -79,7 +80,18 @@ class KamailioEdge:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_edge(
+def start_edge(nodes: list[tuple[str, str, int]], *, port: int | None = None, **options: Any) -> KamailioEdge:
+    """`launch_edge`, again on another free port when one it picked was taken meanwhile."""
+    for attempt in range(3):
+        try:
+            return launch_edge(nodes, port=port or free_udp_and_tcp_port(), **options)
+        except RuntimeError as exc:
+            if port is not None or "Address already in use" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def launch_edge(
     nodes: list[tuple[str, str, int]],
     *,
     host: str = "127.0.0.1",
@@ -102,6 +114,7 @@ def start_edge(
         raise ValueError(f"the edge's working directory {workdir} has characters Kamailio cannot quote")
     (workdir / "dispatcher.list").write_text(dispatcher_list(nodes))
     port = port or free_udp_and_tcp_port()
+    (workdir / "kamailio.log").unlink(missing_ok=True)  # a failed start's, once retried
     args = [
         binary, "-f", str(CONFIG), "-DD", "-E", "-m", "64", "-M", "8",
         "-Y", str(workdir), "-P", str(workdir / "kamailio.pid"), "-w", str(workdir),

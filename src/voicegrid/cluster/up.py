@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from voicegrid.cluster.edge import KamailioEdge, start_edge
-from voicegrid.cluster.nodes import Node, Shared, start_node
+from voicegrid.cluster.nodes import Node, NodeError, Shared, start_node
 from voicegrid.testing.postgres_server import PostgresServer, start_postgres
 from voicegrid.testing.redis_server import RedisServer, start_redis
 
@@ -50,6 +50,20 @@ class Cluster:
             demo=demo,
         )
         self.nodes.append(node)
+        return node
+
+    def ready(self, node: Node, attempts: int = 3) -> Node:
+        """Wait for `node`; a free port another process took meanwhile starts it again on others."""
+        for attempt in range(attempts):
+            try:
+                node.wait_ready()
+                return node
+            except NodeError as exc:
+                if "address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+            first = self.nodes.index(node) == 0  # the one that seeds the demo
+            again = start_node(self.shared, node.name, node.data_dir, node.rtp_ports, demo=first)
+            self.nodes[self.nodes.index(node)] = node = again
         return node
 
     def restart_node(self, name: str) -> Node:
@@ -115,6 +129,7 @@ def start_cluster(
     probe_s: int = 1,
     env: dict[str, str] | None = None,
     edge_port: int | None = None,
+    flood_per_2s: int = 400,
 ) -> Cluster:
     """Start the whole set and wait until every node is ready and the edge dispatches to them; stops
     what it started if any part fails."""
@@ -135,17 +150,17 @@ def start_cluster(
             env=env or {},
         )
         cluster = Cluster(data_dir, shared, postgres, redis)
-        first = cluster.add_node(demo=True)  # migrates the database and seeds the demo, once
-        first.wait_ready()
+        first = cluster.ready(cluster.add_node(demo=True))  # migrates and seeds the demo, once
         cluster.demo = json.loads((first.data_dir / "demo.json").read_text())
         for _ in range(nodes - 1):
             cluster.add_node()
         with ThreadPoolExecutor(max_workers=4) as pool:
-            list(pool.map(lambda n: n.wait_ready(), cluster.nodes[1:]))
+            list(pool.map(cluster.ready, cluster.nodes[1:]))
         cluster.edge = start_edge(
             [(n.name, n.host, n.sip_port) for n in cluster.nodes],
             port=edge_port,
             probe_s=probe_s,
+            pike_density=flood_per_2s,
             workdir=data_dir / "edge",
         )
         cluster.write_manifest()

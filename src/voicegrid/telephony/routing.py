@@ -11,6 +11,7 @@ import os
 import time
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.capacity.memory import MemoryBackend
@@ -26,6 +27,9 @@ from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e1
 from voicegrid.tenancy.network import source_allowed
 
 log = logging.getLogger(__name__)
+# What a call is answered while the database is away: the edge does not try another node for it (they
+# share the database), and the carrier may try again in a few seconds.
+OUTAGE = (("Retry-After", "5"), ("X-Voicegrid-Outage", "database"))
 
 
 def dialled_number(request: Request) -> str | None:
@@ -103,6 +107,13 @@ class InboundRouter:
         return Decision(403, "Wrong credentials")
 
     async def decide(self, request: Request, source: Addr, call_id: str) -> Decision:
+        try:
+            return await self._decide(request, source, call_id)
+        except (DBAPIError, OSError, TimeoutError) as exc:  # the database is away: no caller is told more
+            log.warning("INVITE refused: the database did not answer: %s", type(exc).__name__)
+            return Decision(503, "Database unavailable", headers=list(OUTAGE))
+
+    async def _decide(self, request: Request, source: Addr, call_id: str) -> Decision:
         number = dialled_number(request)
         if number is None:
             return Decision(404, "No such number")
