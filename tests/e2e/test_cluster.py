@@ -141,3 +141,27 @@ def _options(n: int, port: int) -> bytes:
         f"From: <sip:flood@127.0.0.4>;tag=f{n}\r\nTo: <sip:+15550101@127.0.0.1>\r\n"
         f"Call-ID: flood-{n}@127.0.0.4\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     ).encode()
+
+
+def test_a_recording_kept_by_one_node_is_served_by_any_node(cluster: Cluster, tmp_path: Path) -> None:
+    business, api = cluster.demo["business_id"], admin(cluster)
+    numbers = api.get(f"/v1/businesses/{business}/numbers").json()["items"]
+    agent = next(n["agent_id"] for n in numbers if n["number"] == ECHO)
+    api.patch(f"/v1/businesses/{business}/agents/{agent}", json={"recording": True}).raise_for_status()
+    try:
+        caller = through_edge(cluster, tmp_path / "rec", ECHO, calls=3, rate=20, hold_ms=1500)
+        assert finished(caller) == 0, sipp_errors(tmp_path / "rec")
+    finally:
+        api.patch(f"/v1/businesses/{business}/agents/{agent}", json={"recording": False}).raise_for_status()
+    calls = api.get(f"/v1/businesses/{business}/calls", params={"limit": 3}).json()["items"]
+    assert {c["node"] for c in calls} == {"node1", "node2", "node3"}  # one each
+    wavs = {}
+    for call in calls:
+        path = f"/v1/businesses/{business}/calls/{call['id']}/recording"
+        wait_until(lambda p=path: admin(cluster, 1).get(p).status_code == 200, "recording ready")
+        for node in range(3):
+            got = admin(cluster, node).get(path)
+            assert got.status_code == 200, (node, call["node"], got.text)
+            assert got.content[:4] == b"RIFF"
+            wavs.setdefault(call["id"], got.content)
+            assert got.content == wavs[call["id"]]  # the same file, whoever served it

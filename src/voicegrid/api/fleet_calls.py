@@ -1,5 +1,6 @@
 """The calls API across nodes: a call held by another node is read, hung up and transferred there,
-through the fleet's bus (`telephony.fleet`); the Live list gathers every node's calls.
+through the fleet's bus (`telephony.fleet`); the Live list gathers every node's calls; a recording
+kept by another node is fetched from it (`forward_recording`).
 
 `answer` is this node's side: what it says when another node asks about one of its calls. It
 checks the business as the API does (a call of another business is not found), so a request that
@@ -8,13 +9,17 @@ crosses nodes sees no more than one that does not.
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
+
+import httpx
+from fastapi.responses import StreamingResponse
 
 from voicegrid.api.call_views import CallOut, render
 from voicegrid.api.context import AppServices, Ctx
 from voicegrid.telephony.errors import FleetUnavailable
 from voicegrid.telephony.service import TelephonyUnavailable
-from voicegrid.tenancy import TenancyError
+from voicegrid.tenancy import NotFound, TenancyError
 
 log = logging.getLogger(__name__)
 OPS = ("get", "hangup", "transfer", "live")
@@ -114,3 +119,50 @@ async def remote_live(ctx: Ctx, business_id: str) -> list[CallOut]:
             continue
         calls.extend(CallOut.model_validate(c) for c in reply.get("calls", []) if isinstance(c, dict))
     return calls
+
+
+FORWARDED = "X-Voicegrid-Forwarded"  # a request one node sent another: never sent on again
+RECORDING_TIMEOUT = httpx.Timeout(10.0, read=30.0)
+
+
+async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
+    """The same request, with the caller's own credentials, to `node` (which checks them again), its
+    WAV streamed back. The node's URL is the one it registered in the fleet, never a tenant's."""
+    fleet = ctx.services.fleet
+    request = ctx.request
+    if fleet is None or request.headers.get(FORWARDED):
+        raise NotFound(f"the recording is kept by node {node}; ask that node")
+    try:
+        base = await fleet.url_of(node)
+    except FleetUnavailable as exc:
+        raise TelephonyUnavailable(f"the node keeping the recording cannot be found: {exc}") from None
+    if base is None:
+        raise TelephonyUnavailable(f"node {node}, which keeps the recording, is not running")
+    headers = {FORWARDED: fleet.node, "Authorization": request.headers.get("Authorization", "")}
+    client = httpx.AsyncClient(timeout=RECORDING_TIMEOUT, follow_redirects=False, trust_env=False)
+    try:
+        upstream = await client.send(
+            client.build_request("GET", base.rstrip("/") + request.url.path, headers=headers), stream=True
+        )
+    except httpx.HTTPError as exc:
+        await client.aclose()
+        raise TelephonyUnavailable(f"node {node}, which keeps the recording, did not answer: {exc}") from None
+    if upstream.status_code != 200:
+        await upstream.aclose()
+        await client.aclose()
+        if upstream.status_code == 404:
+            raise NotFound("this call has no recording (it was erased, or is past its retention)")
+        raise TelephonyUnavailable(f"node {node} answered {upstream.status_code} for the recording")
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            async for chunk in upstream.aiter_bytes():
+                yield chunk
+        finally:
+            await upstream.aclose()
+            await client.aclose()
+
+    disposition = upstream.headers.get("content-disposition", "")
+    return StreamingResponse(
+        body(), media_type="audio/wav", headers={"Content-Disposition": disposition} if disposition else None
+    )

@@ -26,7 +26,7 @@ from voicegrid.api.call_views import (
     render_record,
 )
 from voicegrid.api.context import Ctx, CtxDep
-from voicegrid.api.fleet_calls import remote_call, remote_live
+from voicegrid.api.fleet_calls import forward_recording, remote_call, remote_live
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator, business_owner, own_owner
 from voicegrid.api.pagination import decode_time_key, encode_time_key
 from voicegrid.api.routes.analytics import day_range
@@ -341,9 +341,9 @@ async def get_cost(
     summary="The call's recording (WAV, both directions mixed), for the call's own business",
     responses={200: {"content": {"audio/wav": {}}}},
 )
-async def get_recording(loc: Loc, call_id: IdPath) -> FileResponse:
+async def get_recording(loc: Loc, call_id: IdPath) -> Response:
     """From the call in memory; for an older call (or after a restart), from its stored record and
-    the WAV this node kept. A recording kept by another node is named, not served."""
+    the WAV this node kept; a recording another node keeps is fetched from that node."""
     ctx, locate_owner = loc
     owner = await locate_owner(Action.READ)
     business = owner.business_id or ""
@@ -358,7 +358,7 @@ async def get_recording(loc: Loc, call_id: IdPath) -> FileResponse:
         if record.recording is None:
             raise NotFound("this call has no recording")
         if record.node not in (None, _here(ctx)):  # None: a record from before nodes had names
-            raise NotFound(f"the recording is kept by node {record.node}; ask that node")
+            return await forward_recording(ctx, record.node)
         path = _kept_wav(ctx, business, call_id)
     if path is None or not await asyncio.to_thread(path.is_file):
         raise NotFound("this call has no recording (it was erased, or is past its retention)")
