@@ -133,13 +133,11 @@ def make_caller_audio(workdir: Path, cycle_s: float) -> Path:
     return out
 
 
-def configure(cluster: Cluster, emulators: dict[str, Emulator]) -> None:
+def configure(url: str, admin_key: str, business_key: str, emulators: dict[str, Emulator]) -> None:
     """The demo business answers +15550177 with an agent on the emulated providers, with no provider
     plan limit in the way (the platform's own density is measured, not a vendor's quota)."""
-    url = cluster.http[0]
-    demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
-    admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {cluster.admin_key}"}, timeout=10)
-    business = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"}, timeout=10)
+    admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=10)
+    business = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {business_key}"}, timeout=10)
     with admin, business:
         unlimited = [
             {"stage": s, "provider": p, "slots": 100_000}
@@ -340,7 +338,8 @@ def run(config: LoadConfig, progress: Progress = lambda _what, _done: None) -> d
         progress(f"starting {config.workers} voicegrid workers", 0.02)
         cluster.add_worker(demo=True)
         cluster.wait_ready()
-        configure(cluster, emulators)
+        demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
+        configure(cluster.http[0], cluster.admin_key, demo["api_key"], emulators)
         for _ in range(config.workers - 1):
             cluster.add_worker()
         cluster.wait_ready()
@@ -391,7 +390,8 @@ def compare(
     try:
         cluster.add_worker(demo=True, rtp_ports=20)
         cluster.wait_ready()
-        configure(cluster, emulators)
+        demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
+        configure(cluster.http[0], cluster.admin_key, demo["api_key"], emulators)
         for _ in range(n - 1):
             cluster.add_worker(rtp_ports=20)
         cluster.wait_ready()
