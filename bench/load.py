@@ -1,6 +1,8 @@
 """Density: live AI calls per core, memory per call and latency under load (issue 8).
 
 Run: .venv/bin/python bench/load.py [--steps 20,60,...] [--window-s 30] [--compare 20] [--smoke]
+     .venv/bin/python bench/load.py --cluster 1,2,3 --steps 60 [--window-s 20]: the same calls through
+     Kamailio to 1, 2 and 3 nodes (issue 16), see bench/harness/cluster_bench.py
 It starts the Deepgram, OpenAI and Aura-2 emulators as processes at published latencies, one
 voicegrid worker per core sharing one database, and SIPp callers; it ramps N, measures voicegrid's
 CPU and RSS from /proc, its RTP lateness from a tcpdump capture and voice-to-voice from the call
@@ -22,7 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository, for bench.harness
 
-from bench.harness import harness, report
+from bench.harness import cluster_bench, harness, report
 
 app = typer.Typer(add_completion=False)
 
@@ -40,6 +42,14 @@ def load(
         int, typer.Option("--compare", help="calls of the process-per-call row (0: none)")
     ] = 20,
     smoke: Annotated[bool, typer.Option("--smoke", help="N = 20 for 60 s, no comparison")] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="node counts, e.g. 1,2,3: the first step's calls through Kamailio to that many nodes "
+            "(with Redis and PostgreSQL), instead of the density ramp",
+        ),
+    ] = None,
     profile: Annotated[bool, typer.Option("--profile", help="py-spy on one worker in each window")] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="the JSON summary (default bench/results)")
@@ -59,6 +69,21 @@ def load(
         profile=profile,
     )
     columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
+    if cluster:
+        with Progress(*columns, transient=False) as bar:
+            task = bar.add_task("starting", total=1.0)
+            found = cluster_bench.run(
+                config,
+                [int(n) for n in cluster.split(",")],
+                lambda what, done: bar.update(task, description=what, completed=done),
+            )
+        target = out or Path("bench/results") / f"cluster-{datetime.now(UTC).date()}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(found, indent=2) + "\n")
+        target.with_suffix(".md").write_text(cluster_bench.markdown(found))
+        typer.echo(cluster_bench.markdown(found))
+        typer.echo(f"wrote {target} and {target.with_suffix('.md')}", err=True)
+        return
     with Progress(*columns, transient=False) as bar:
         task = bar.add_task("starting", total=1.0)
         summary = harness.run(config, lambda what, done: bar.update(task, description=what, completed=done))

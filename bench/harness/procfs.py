@@ -59,3 +59,21 @@ def parse_machine(stat: str) -> Machine:
 
 def machine() -> Machine:
     return parse_machine((PROC / "stat").read_text())
+
+
+def family(pid: int) -> list[int]:
+    """`pid` and every process descended from it (Kamailio's and PostgreSQL's workers), now."""
+    parents: dict[int, int] = {}
+    for entry in PROC.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError, IndexError):
+                continue
+            parents[int(entry.name)] = int(fields[1])
+    found, frontier = [pid], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found.extend(children)
+        frontier = children
+    return found

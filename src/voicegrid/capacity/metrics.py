@@ -13,6 +13,7 @@ from voicegrid.capacity.leases import Lease
 
 WAIT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0)
 QUEUE_BUCKETS = (0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
+ADMISSION_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
 
 
 class CapacityMetrics:
@@ -36,6 +37,12 @@ class CapacityMetrics:
         )
         self.queue_length = Gauge(
             "voicegrid_outbound_queue_length", "Outbound calls waiting for capacity", ["business"], registry=r
+        )
+        self.admission_time = Histogram(
+            "voicegrid_admission_seconds",
+            "How long deciding a call's admission took (the capacity backend: Redis, or in-process)",
+            buckets=ADMISSION_BUCKETS,
+            registry=r,
         )
         self.queue_waits = Histogram(
             "voicegrid_outbound_queue_wait_seconds",

@@ -71,7 +71,9 @@ class Admission:
             return None
 
     async def admit(self, business: Business, reseller: Reseller | None, direction: str) -> Lease | Refusal:
+        started = time.perf_counter()
         answer = await self._attempt(business, reseller, direction)
+        self.metrics.admission_time.observe(time.perf_counter() - started)
         if isinstance(answer, Refusal):
             self.metrics.rejected(answer.reason, direction)
         return answer
