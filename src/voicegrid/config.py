@@ -108,6 +108,21 @@ class Settings(BaseSettings):
     capacity_fallback_fraction: float = Field(
         default=0.5, ge=0, le=1, description="share of each limit a node may use alone while Redis is away"
     )
+    recordings_s3_bucket: str | None = Field(
+        default=None,
+        max_length=63,
+        pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+        description="S3-compatible bucket for recordings, read by every node; else each node's disk",
+    )
+    recordings_s3_endpoint: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="the object store's URL (MinIO, Ceph, ...); absent: AWS S3 for the region",
+    )
+    recordings_s3_region: str = Field(default="us-east-1", max_length=40, pattern=r"^[a-z0-9-]+$")
+    recordings_s3_access_key: SecretStr | None = None
+    recordings_s3_secret_key: SecretStr | None = None
     node_id: str | None = Field(
         default=None, max_length=100, description="this node's name; else host-pid-random"
     )

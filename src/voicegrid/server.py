@@ -51,6 +51,7 @@ from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.edge import EdgeTrust
 from voicegrid.telephony.fleet import Fleet
 from voicegrid.telephony.ratelimit import SourceRateLimiter
+from voicegrid.telephony.recording_store import Bucket, ObjectStoreError, RecordingStore
 from voicegrid.telephony.records import CallRecords, Retention
 from voicegrid.telephony.registrations import TrunkRegistrations
 from voicegrid.telephony.routing import InboundRouter
@@ -118,6 +119,7 @@ async def build_platform(settings: Settings) -> Platform:
             shared=SharedDeliveries(sessions, settings.node_name, lease_s=settings.capacity_ttl_s),
         )
         call_metrics.watch_webhooks(lambda: webhooks.pending)
+        objects = recording_store(settings)
         tracer = CallTracer(settings.otlp_endpoint, settings.node_name) if settings.otlp_endpoint else None
         services.records = CallRecords(
             recorder,
@@ -127,6 +129,7 @@ async def build_platform(settings: Settings) -> Platform:
             metrics=call_metrics,
             webhooks=webhooks,
             tracer=tracer,
+            objects=objects,
         )
         services.provider_slots = ProviderSlots(
             await load_provider_limits(services.sessions), backend, metrics
@@ -144,6 +147,22 @@ async def build_platform(settings: Settings) -> Platform:
         await engine.dispose()
         raise
     return Platform(settings=settings, engine=engine, app=create_app(engine, services), services=services)
+
+
+def recording_store(settings: Settings) -> RecordingStore | None:
+    """Recordings in S3-compatible object storage when a bucket is set; else each node's disk."""
+    if not settings.recordings_s3_bucket:
+        return None
+    access, secret = settings.recordings_s3_access_key, settings.recordings_s3_secret_key
+    return RecordingStore(
+        Bucket(
+            endpoint=settings.recordings_s3_endpoint,
+            name=settings.recordings_s3_bucket,
+            region=settings.recordings_s3_region,
+            access_key=access.get_secret_value() if access else None,
+            secret_key=secret.get_secret_value() if secret else None,
+        )
+    )
 
 
 def capacity_backend(settings: Settings) -> Backend:
@@ -269,8 +288,14 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             await records.webhooks.start()  # with what an earlier run left waiting
         sip.book.ended_listeners.append(records.ended)
         sip.book.answered_listeners.append(records.answered)
+        if records.objects is not None:
+            try:
+                await records.objects.ensure_bucket()
+            except ObjectStoreError as exc:  # uploads fail and each node serves its own until it answers
+                log.warning("recordings: %s", exc)
         retention = asyncio.create_task(
-            Retention(platform.services.sessions, sip.recordings_dir).run(), name="retention"
+            Retention(platform.services.sessions, sip.recordings_dir, objects=records.objects).run(),
+            name="retention",
         )
         if records.metrics is not None:
             records.metrics.watch(

@@ -19,6 +19,7 @@ from tests.support.cluster import (
     dump,
     finished,
     live,
+    record_echo_calls,
     through_edge,
     wait_until,
 )
@@ -145,14 +146,12 @@ def _options(n: int, port: int) -> bytes:
 
 def test_a_recording_kept_by_one_node_is_served_by_any_node(cluster: Cluster, tmp_path: Path) -> None:
     business, api = cluster.demo["business_id"], admin(cluster)
-    numbers = api.get(f"/v1/businesses/{business}/numbers").json()["items"]
-    agent = next(n["agent_id"] for n in numbers if n["number"] == ECHO)
-    api.patch(f"/v1/businesses/{business}/agents/{agent}", json={"recording": True}).raise_for_status()
+    record_echo_calls(cluster, True)
     try:
         caller = through_edge(cluster, tmp_path / "rec", ECHO, calls=3, rate=20, hold_ms=1500)
         assert finished(caller) == 0, sipp_errors(tmp_path / "rec")
     finally:
-        api.patch(f"/v1/businesses/{business}/agents/{agent}", json={"recording": False}).raise_for_status()
+        record_echo_calls(cluster, False)
     calls = api.get(f"/v1/businesses/{business}/calls", params={"limit": 3}).json()["items"]
     assert {c["node"] for c in calls} == {"node1", "node2", "node3"}  # one each
     wavs = {}

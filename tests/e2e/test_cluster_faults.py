@@ -19,6 +19,7 @@ from tests.support.cluster import (
     live,
     live_leases,
     log_of,
+    record_echo_calls,
     sipp_stats,
     stored_records,
     through_edge,
@@ -27,6 +28,7 @@ from tests.support.cluster import (
 from tests.support.endpoint import Endpoint
 from tests.support.sipp import sipp_errors
 from voicegrid.cluster.up import Cluster, start_cluster
+from voicegrid.testing.s3_server import ACCESS_KEY, SECRET_KEY, start_s3
 
 ECHO = "+15550101"
 LIMIT = 20
@@ -209,3 +211,41 @@ def test_redis_and_postgresql_restarted_under_load_lose_no_call_and_no_record(tm
         raise
     finally:
         cluster.stop()
+
+
+def test_with_object_storage_a_dead_nodes_recordings_are_served_by_the_others_and_erased_there(
+    tmp_path: Path,
+) -> None:
+    s3 = start_s3()
+    try:
+        cluster = _cluster(
+            tmp_path, 2,
+            VOICEGRID_RECORDINGS_S3_BUCKET="voicegrid-recordings", VOICEGRID_RECORDINGS_S3_ENDPOINT=s3.url,
+            VOICEGRID_RECORDINGS_S3_ACCESS_KEY=ACCESS_KEY, VOICEGRID_RECORDINGS_S3_SECRET_KEY=SECRET_KEY,
+        )  # fmt: skip
+        try:
+            business, api = cluster.demo["business_id"], admin(cluster)
+            record_echo_calls(cluster, True)
+            caller = through_edge(cluster, tmp_path / "rec", ECHO, calls=2, rate=20, hold_ms=1500)
+            assert finished(caller) == 0, sipp_errors(tmp_path / "rec")
+            calls = api.get(f"/v1/businesses/{business}/calls", params={"limit": 2}).json()["items"]
+            [taken_by_2] = [c for c in calls if c["node"] == "node2"]
+            call = f"/v1/businesses/{business}/calls/{taken_by_2['id']}"
+            path = f"{call}/recording"
+            wait_until(lambda: api.get(path).status_code == 200, "the recording stored")
+            before = api.get(path).content
+            assert before[:4] == b"RIFF"
+            node2 = cluster.node("node2")
+            node2.signal(signal.SIGKILL)
+            node2.wait(10)
+            wait_until(lambda: api.get(path).status_code == 200, "served while node2 is dead", 10)
+            assert api.get(path).content == before  # from the object store: node2 cannot answer
+            assert api.delete(f"{call}/content").status_code == 204
+            assert api.get(path).status_code == 404  # erased from the object store too
+        except BaseException:
+            print(dump(cluster))
+            raise
+        finally:
+            cluster.stop()
+    finally:
+        s3.stop()

@@ -143,3 +143,11 @@ def stored_records(cluster: Cluster, call_ids: list[str]) -> dict[str, str]:
         return {row["id"]: row["node"] for row in rows}
 
     return asyncio.run(query())
+
+
+def record_echo_calls(cluster: Cluster, on: bool) -> None:
+    """Whether the demo's echo agent records its calls."""
+    business, api = cluster.demo["business_id"], admin(cluster)
+    numbers = api.get(f"/v1/businesses/{business}/numbers").json()["items"]
+    agent = next(n["agent_id"] for n in numbers if n["number"] == cluster.demo["echo_number"])
+    api.patch(f"/v1/businesses/{business}/agents/{agent}", json={"recording": on}).raise_for_status()

@@ -6,7 +6,6 @@ ports of its own, its nodes in a dispatcher list file, stopped by pid.
 
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from voicegrid.testing.ports import free_udp_and_tcp_port
+from voicegrid.testing.ports import free_udp_and_tcp_port, stop_process
 
 CONFIG = Path(__file__).with_name("kamailio.cfg")
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
@@ -69,13 +68,7 @@ class KamailioEdge:
         self.rpc("dispatcher.reload")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
         if self.owns_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 

@@ -26,6 +26,7 @@ from voicegrid.store.billing import Billing, billing_of
 from voicegrid.store.call_records import erase_content, expired_content
 from voicegrid.telephony.book import Call
 from voicegrid.telephony.recording_file import recording_path
+from voicegrid.telephony.recording_store import ObjectStoreError, RecordingStore
 
 log = logging.getLogger(__name__)
 MAX_KNOWN_BUSINESSES = 100_000
@@ -65,10 +66,12 @@ class CallRecords:
         metrics: CallMetrics | None = None,
         webhooks: WebhookSender | None = None,
         tracer: CallTracer | None = None,
+        objects: RecordingStore | None = None,
     ) -> None:
         self.recorder, self.catalog, self.sessions, self.node = recorder, catalog, sessions, node
         self.metrics = metrics
         self.webhooks, self.tracer = webhooks, tracer
+        self.objects = objects  # recordings in object storage, for every node (None: this node's disk)
         self._tasks: set[asyncio.Task[None]] = set()
         # The last settings read of each business (rates, markup, masking, webhook URL): what a call
         # ending while the database is away is recorded, masked and announced with.
@@ -137,6 +140,8 @@ class CallRecords:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(5.0):
                     await call.recorded.wait()
+            if self.objects is not None and call.recording_path is not None and call.business_id:
+                self._spawn(self._upload(self.objects, call.business_id, call.id, call.recording_path))
         facts = facts_of(call, self.node)
         conversation = call.summary()
         usage = list((conversation or {}).get("usage", []))
@@ -178,6 +183,12 @@ class CallRecords:
                 await self.recorder.set_aside(record, exc)
         await self._notify(billing, call.business_id or "", "call.ended", record)
 
+    async def _upload(self, objects: RecordingStore, business_id: str, call_id: str, path: Path) -> None:
+        try:
+            await objects.put(business_id, call_id, path)
+        except (ObjectStoreError, OSError) as exc:  # the node's own copy stays, served from it
+            log.warning("call %s: recording not uploaded: %s", call_id, exc)
+
     async def aclose(self) -> None:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -185,26 +196,42 @@ class CallRecords:
 
 class Retention:
     """Erases the content of records past their business's `retention_days` (transcripts, tool
-    arguments, this node's recordings), every `every_s`; figures stay. Each node sweeps its own WAVs."""
+    arguments, this node's recordings and the object store's), every `every_s`; figures stay. Each
+    node sweeps its own WAVs."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], recordings_dir: Path | None, every_s: float = 3600.0
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        recordings_dir: Path | None,
+        every_s: float = 3600.0,
+        objects: RecordingStore | None = None,
     ) -> None:
         self.sessions, self.recordings_dir, self.every_s = sessions, recordings_dir, every_s
+        self.objects = objects
         self.erased = 0
 
     async def sweep(self, now: datetime | None = None) -> int:
         now = now or utcnow()
         async with self.sessions() as session:
             due = await expired_content(session, now)
+        erased = 0
         for business_id, call_id in due:
+            if self.objects is not None:
+                try:  # first: a record whose recording is still stored stays due, for the next sweep
+                    await self.objects.delete(business_id, call_id)
+                except ObjectStoreError as exc:
+                    log.warning(
+                        "retention: %s kept until its recording leaves object storage: %s", call_id, exc
+                    )
+                    continue
             async with self.sessions() as session:
                 await erase_content(session, business_id, call_id, now)
             if self.recordings_dir is not None:
                 wav = recording_path(self.recordings_dir, business_id, call_id)
                 await asyncio.to_thread(wav.unlink, missing_ok=True)
-        self.erased += len(due)
-        return len(due)
+            erased += 1
+        self.erased += erased
+        return erased
 
     async def run(self) -> None:
         while True:

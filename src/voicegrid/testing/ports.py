@@ -1,6 +1,8 @@
-"""Free loopback ports for the real peers the tests and benchmarks start."""
+"""Free loopback ports for the real peers the tests and benchmarks start, and stopping them."""
 
+import signal
 import socket
+import subprocess
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -22,3 +24,15 @@ def free_udp_and_tcp_port() -> int:
                     continue
                 return port
     raise RuntimeError("no port free for both UDP and TCP")
+
+
+def stop_process(process: "subprocess.Popen[bytes]", timeout_s: float = 10.0) -> None:
+    """SIGTERM (after SIGCONT, should it be paused), then SIGKILL once `timeout_s` has passed."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGCONT)
+        process.terminate()
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

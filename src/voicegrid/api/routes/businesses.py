@@ -12,6 +12,7 @@ from voicegrid.api import audit
 from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.owners import IdPath
 from voicegrid.api.pagination import Page, PageParams, fetch_page, page_params
+from voicegrid.api.recordings import erase_from_objects
 from voicegrid.api.routes.limits import check_business_limits
 from voicegrid.api.schemas import In, LimitsBody, Name, TenantOut
 from voicegrid.core.ids import new_id
@@ -144,6 +145,7 @@ async def delete_business(business_id: IdPath, ctx: CtxDep) -> Response:
     """The business goes with everything it owns: its call records and rollups in the same transaction,
     then this node's recordings of it (other nodes' recordings of it are swept by their retention)."""
     business = await _load(ctx, business_id, Action.WRITE)
+    await erase_from_objects(ctx, business.id)  # first: 503 and nothing deleted if it does not answer
     await delete_business_records(ctx.session, business.id)
     await ctx.session.delete(business)
     audit.record(

@@ -29,6 +29,7 @@ from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.fleet_calls import forward_recording, remote_call, remote_live
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator, business_owner, own_owner
 from voicegrid.api.pagination import decode_time_key, encode_time_key
+from voicegrid.api.recordings import erase_from_objects, from_objects
 from voicegrid.api.routes.analytics import day_range
 from voicegrid.api.routes.billing import current_catalog
 from voicegrid.catalog import rate
@@ -206,6 +207,7 @@ async def erase_call_content(loc: Loc, call_id: IdPath) -> Response:
     live = _live(ctx, business, call_id)
     if live is not None and live.state is not CallState.ENDED:
         raise Conflict("the call is in progress: erase its content once it has ended")
+    await erase_from_objects(ctx, business, call_id)
     now = utcnow()
     erased = await erase_content(ctx.session, business, call_id, now)
     if live is not None:
@@ -343,7 +345,7 @@ async def get_cost(
 )
 async def get_recording(loc: Loc, call_id: IdPath) -> Response:
     """From the call in memory; for an older call (or after a restart), from its stored record and
-    the WAV this node kept; a recording another node keeps is fetched from that node."""
+    the object store, or the WAV this node kept; a recording another node keeps is fetched from it."""
     ctx, locate_owner = loc
     owner = await locate_owner(Action.READ)
     business = owner.business_id or ""
@@ -357,6 +359,9 @@ async def get_recording(loc: Loc, call_id: IdPath) -> Response:
         record = CallRecord.model_validate(stored)
         if record.recording is None:
             raise NotFound("this call has no recording")
+        kept = await from_objects(ctx, business, call_id)
+        if kept is not None:
+            return kept
         if record.node not in (None, _here(ctx)):  # None: a record from before nodes had names
             return await forward_recording(ctx, record.node)
         path = _kept_wav(ctx, business, call_id)
