@@ -202,7 +202,10 @@ def test_redis_and_postgresql_restarted_under_load_lose_no_call_and_no_record(tm
             lambda: len(stored_records(cluster, [c["id"] for c in completed])) == len(completed),
             "every answered call's record stored",
         )
-        # Redis came back empty: the nodes' leases are written again, and with no call up none is left
+        # Redis came back empty: the nodes put their calls' leases back (their heartbeat found them
+        # gone), and with no call up none is left
+        logs = [log_of(cluster, node.name) for node in cluster.nodes]
+        assert any("holdings had expired in Redis and were put back" in text for text in logs)
         wait_until(lambda: live_leases(cluster, business) == 0, "no lease left")
         assert live(cluster)["in_use"] == 0
         print(f"under restarts: {len(completed)} of 40 answered, {refused} refused (503)")
