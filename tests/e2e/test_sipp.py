@@ -329,6 +329,7 @@ async def test_an_invite_flood_from_one_source_gets_503_with_retry_after(
     )
     assert run.returncode != 0  # SIPp's uac counts the refused calls as failed
     assert "SIP/2.0 503 Too many calls from this source" in run.log
+    assert "X-Voicegrid-Limit: caller invite_rate_per_source" in run.log  # an edge does not fail it over
     assert control.limiter.refused > 0
     answered = [c for c in control.calls.values() if c.outcome == "completed"]
     assert len(answered) >= 5  # the burst got through and completed normally

@@ -51,6 +51,9 @@ class InboundCalls(CallCore):
         if not self.limiter.allow(caller[1], self._now()):
             response = response_to(event.request, 503, "Too many calls from this source")
             response.headers.add("Retry-After", "1")
+            # the caller's own limit, not this node's state: the SIP edge must not try another node
+            # (nor mark this one down) for it, or one fast caller could take nodes out for everyone
+            response.headers.add("X-Voicegrid-Limit", "caller invite_rate_per_source")
             return response
         return None
 
