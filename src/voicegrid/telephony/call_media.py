@@ -19,13 +19,16 @@ log = logging.getLogger(__name__)
 MAX_RECORDING_S = 4 * 3600
 
 
-def _bindable(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+def _bound(host: str, port: int) -> socket.socket | None:
+    """A UDP socket bound to `port`, held until the call's session takes it; None when it is taken."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        return None
+    sock.setblocking(False)
+    return sock
 
 
 class CallMedia:
@@ -40,22 +43,34 @@ class CallMedia:
         self.ports, self.clock = ports, clock
         self.no_rtp_timeout_s = no_rtp_timeout_s
         self.recordings_dir = recordings_dir
+        # RTP and RTCP sockets bound when a port goes into an SDP, until the session opens on them
+        # (or the call ends first): another process cannot take a port we have offered
+        self._held: dict[int, tuple[socket.socket, socket.socket]] = {}
 
     def free_port(self, host: str) -> int:
-        """A port of the range that is free right now, RTCP's next to it: the range is ours to hand out,
-        but another process may still hold a port of it, and a port in our SDP must be one we can bind."""
+        """A port pair of the range, bound now and held for the call: the range is ours to hand out,
+        but another process may hold a port of it, and a port in our SDP must be one we can use."""
         busy: list[int] = []
         try:
-            for _ in range(64):
+            for _ in range(self.ports.capacity):  # other processes' ports are skipped, however many
                 port = self.ports.allocate()
                 busy.append(port)  # given back unless it is the one returned, whatever is raised
-                if _bindable(host, port) and _bindable(host, port + 1):
+                rtp = _bound(host, port)
+                rtcp = _bound(host, port + 1) if rtp is not None else None
+                if rtp is not None and rtcp is not None:
+                    self._held[port] = (rtp, rtcp)
                     busy.pop()
                     return port
-            raise PortsExhausted("no free RTP port pair found in 64 tries")
+                if rtp is not None:
+                    rtp.close()
+            raise PortsExhausted("no RTP port pair of the range can be bound")
         finally:
             for port in busy:
                 self.ports.release(port)
+
+    def _unhold(self, port: int) -> None:
+        for sock in self._held.pop(port, ()):
+            sock.close()
 
     async def open(
         self,
@@ -88,7 +103,8 @@ class CallMedia:
             on_recorded=recording.write if recording is not None else lambda chunk: None,
         )
         try:
-            await session.open(host, call.rtp_port)
+            held = self._held.pop(call.rtp_port, None)
+            await session.open(host, call.rtp_port, held)
         except OSError as exc:
             log.warning("RTP port %s unusable for %s: %s", call.rtp_port, call.call_id, exc)
             return False
@@ -120,6 +136,7 @@ class CallMedia:
             }
             call.media_session = None
         if call.rtp_port is not None:
+            self._unhold(call.rtp_port)  # a call that ended before its media started
             self.ports.release(call.rtp_port)
             call.rtp_port = None
         return finish

@@ -10,6 +10,7 @@ so carriers see media, or DTMF events when asked. No packet for `no_rtp_timeout_
 import asyncio
 import logging
 import secrets
+import socket
 import time
 from collections import deque
 from collections.abc import Callable
@@ -132,16 +133,35 @@ class RtpSession(asyncio.DatagramProtocol):
         )
 
     # ---- lifecycle -----------------------------------------------------------------------------
-    async def open(self, host: str, port: int) -> None:
+    async def open(
+        self, host: str, port: int, held: "tuple[socket.socket, socket.socket] | None" = None
+    ) -> None:
+        """Start on `port` (RTCP on the next): on the sockets bound for it when it was offered, or
+        bound now."""
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        rtp_sock, rtcp_sock = held if held is not None else (None, None)
+        try:
+            if rtp_sock is not None:
+                transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=rtp_sock)
+            else:
+                transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+        except BaseException:
+            for sock in (rtp_sock, rtcp_sock):
+                if sock is not None:
+                    sock.close()
+            raise
         rtcp_transport = None
         try:
-            rtcp_transport, _ = await loop.create_datagram_endpoint(
-                lambda: _Rtcp(self), local_addr=(host, port + 1)
-            )
+            if rtcp_sock is not None:
+                rtcp_transport, _ = await loop.create_datagram_endpoint(lambda: _Rtcp(self), sock=rtcp_sock)
+            else:
+                rtcp_transport, _ = await loop.create_datagram_endpoint(
+                    lambda: _Rtcp(self), local_addr=(host, port + 1)
+                )
         except OSError as exc:  # RTCP is optional: the call goes on without reports
             log.info("no RTCP socket on %s: %s", port + 1, exc)
+            if rtcp_sock is not None:
+                rtcp_sock.close()
         self.attach(transport, rtcp_transport)
 
     def attach(self, transport: Sender, rtcp_transport: Sender | None = None) -> None:
