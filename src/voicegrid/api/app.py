@@ -22,6 +22,7 @@ from voicegrid.api.routes import (
     capacity,
     credentials,
     dashboard,
+    dnc,
     limits,
     me,
     media_streams,
@@ -63,6 +64,7 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
         media_streams,
         capacity,
         billing,
+        dnc,
     ):
         app.include_router(module.router)
     # Things only a business owns: under its prefix, and prefix-less for the business's own keys.

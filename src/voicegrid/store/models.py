@@ -318,3 +318,16 @@ class WebhookDelivery(Base):
     owner: Mapped[str] = mapped_column(String(100))  # the node sending it
     lease_until: Mapped[float] = mapped_column(Float)  # unix time
     finished_at: Mapped[float | None] = mapped_column(Float)
+
+
+class DoNotCall(Base):
+    """A number a business (or every business of a reseller) must never call: checked as each
+    outbound call is dialled."""
+
+    __tablename__ = "do_not_call"
+    __table_args__ = (UniqueConstraint("owner", "number", name="uq_do_not_call_owner_number"),)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    owner: Mapped[str] = mapped_column(ID)  # the business's id, or the reseller's
+    number: Mapped[str] = mapped_column(String(16), index=True)  # E.164
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

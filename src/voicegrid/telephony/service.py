@@ -20,6 +20,8 @@ from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
 from voicegrid.media.ports import PortsExhausted
+from voicegrid.sip.uri import SipUri, parse_uri
+from voicegrid.store.dnc import blocked
 from voicegrid.store.models import Agent, Business, Reseller, Trunk
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.book import Call, CallState
@@ -189,6 +191,9 @@ class CallService:
 
     async def _dial(self, lease: Lease, out: "_Outbound", id: str | None = None) -> Call:
         control = self._require()
+        if await self._do_not_call(out):  # now, as it is dialled: a number listed while queued counts
+            await self.admission.release(lease)
+            raise Forbidden("the number is on the business's or its reseller's do-not-call list")
         call_id = id or new_id("call")  # the agent is built knowing it (its tool webhooks carry it)
         plan = await self.planner.build(lease, out.agent, "outbound", call_id)
         if isinstance(plan, Refuse):  # the lease is given back already
@@ -278,6 +283,17 @@ class CallService:
         if trunk.transport not in ("udp", "tcp"):
             raise InvalidInput("trunk_id", f"{trunk.transport} trunks are not supported yet")
         return trunk
+
+    async def _do_not_call(self, out: "_Outbound") -> bool:
+        uri = parse_uri(out.plan.to_uri)
+        user = uri.user.split(";", 1)[0] if isinstance(uri, SipUri) and uri.user else ""
+        try:
+            number = normalize_e164(user)
+        except InvalidInput:
+            return False  # a SIP address with no number in it: no list names it
+        owners = [out.business.id, *([out.reseller.id] if out.reseller is not None else [])]
+        async with self.sessions() as session:
+            return await blocked(session, owners, number)
 
     @staticmethod
     def _destination(to: str, trunk: Trunk) -> str:
