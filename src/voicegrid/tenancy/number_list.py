@@ -6,6 +6,7 @@ are named and ignored. The caller stores what was taken in one transaction, or n
 
 import csv
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from voicegrid.tenancy.errors import InvalidInput
@@ -48,7 +49,13 @@ def parse_numbers(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InvalidInput("file", "not UTF-8 text") from None
-    reader = csv.reader(io.StringIO(text))
+    try:
+        return _rows(csv.reader(io.StringIO(text, newline="")), optional, max_rows)
+    except csv.Error as exc:  # a stray carriage return, an endless field: not a CSV we read
+        raise InvalidInput("file", f"not CSV: {exc}") from None
+
+
+def _rows(reader: "Iterator[list[str]]", optional: tuple[str, ...], max_rows: int) -> NumberList:
     header = [h.strip().lower() for h in next(reader, [])]
     if "number" not in header:
         raise InvalidInput("file", "no `number` column in the first row")
