@@ -39,6 +39,7 @@ class CallFacts:
     recording: bool = False
     media: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+    amd: dict[str, Any] | None = None  # answering-machine detection's verdict, reason and times
 
     @property
     def duration_s(self) -> float:
@@ -123,6 +124,7 @@ class CallRecord(BaseModel):
     recording: str | None = None  # the recording's API path, when the call was recorded
     quality: dict[str, float | None] = Field(default_factory=dict)  # the media's counters (SIP calls)
     metadata: dict[str, str] = Field(default_factory=dict)
+    amd: dict[str, Any] | None = None  # outbound, when asked: verdict, reason, after_ms, machine_ready_ms
     transcript: list[dict[str, Any]] = Field(default_factory=list)
     interruptions: int = 0
     providers: dict[str, list[str]] = Field(default_factory=dict)
@@ -164,6 +166,7 @@ def build_record(facts: CallFacts, conversation: dict[str, Any] | None, cost: Co
         recording=f"/v1/calls/{facts.id}/recording" if facts.recording else None,
         quality=dict(facts.media),
         metadata=dict(facts.metadata),
+        amd=dict(facts.amd) if facts.amd else None,
         transcript=list(talk.get("transcript", [])),
         interruptions=len(talk.get("barge_ins", [])),
         providers=providers_used(talk),

@@ -2,9 +2,9 @@
 or from its stored `CallRecord`), lists and the Live view."""
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from voicegrid.analytics.record import CallRecord
 from voicegrid.api.schemas import In, Out
@@ -24,6 +24,12 @@ class CallCreate(In):
     trunk_id: str | None = Field(default=None, max_length=40)
     metadata: dict[str, str] = Field(default_factory=dict, max_length=50)
     ring_timeout_s: float = Field(default=45.0, ge=1, le=300)
+    amd: Literal["off", "detect", "message"] = Field(
+        default="off",
+        description="answering-machine detection: `detect` hangs up on machines (outcome `voicemail`), "
+        "`message` waits for the beep and says `voicemail_message`; a person gets the agent",
+    )
+    voicemail_message: str | None = Field(default=None, min_length=1, max_length=500)
     queue_deadline_s: float | None = Field(
         default=None,
         ge=1,
@@ -31,6 +37,12 @@ class CallCreate(In):
         description="over a limit: queue the call (202, state `queued`) and dial when admitted, "
         "giving up after this many seconds (outcome `queue-timeout`); absent: 429 naming the limit",
     )
+
+    @model_validator(mode="after")
+    def _message_to_leave(self) -> "CallCreate":
+        if self.amd == "message" and not self.voicemail_message:
+            raise ValueError("amd `message` needs the `voicemail_message` to leave")
+        return self
 
 
 class TransferBody(In):
@@ -54,6 +66,7 @@ class CallOut(Out):
     transfer_to: str | None
     transfer_state: str | None
     metadata: dict[str, str]
+    amd: dict[str, Any] | None = Field(default=None, description="answering-machine detection's verdict")
     quality: dict[str, float] = Field(description="media counters: packets, loss, jitter (SIP calls)")
     recording: bool
     created_at: datetime
@@ -108,6 +121,7 @@ def render(call: Call, node: str | None = None) -> CallOut:
         transfer_to=call.transfer_to,
         transfer_state=call.transfer_state,
         metadata=call.metadata,
+        amd=call.amd,
         quality=call.media_summary,
         recording=call.recording_path is not None,
         created_at=call.created_at,
@@ -138,6 +152,7 @@ def render_record(document: dict[str, Any]) -> CallOut:
         transfer_to=record.transfer_to,
         transfer_state=None,
         metadata=record.metadata,
+        amd=record.amd,
         quality={k: v for k, v in record.quality.items() if v is not None},
         recording=record.recording is not None,
         created_at=datetime.fromisoformat(record.created_at),

@@ -69,6 +69,7 @@ class VoiceSession(Replies):
         self.turns: list[TurnMetrics] = []
         self.history: list[Message] = [{"role": "system", "content": config.system_message()}]
         self.session: CallSession | None = None
+        self._message: str | None = None  # a voicemail drop's message, said instead of the greeting
         self.sample_rate = 8000
         self.vad: VoiceDetector | None = None
         self.ended_reason: str | None = None
@@ -114,6 +115,11 @@ class VoiceSession(Replies):
 
     async def unreserve_stt(self) -> None:
         await self.stt.unreserve()
+
+    def leave_message(self, session: CallSession, text: str) -> None:
+        """Start on a voicemail: say `text` instead of the greeting, then hang up (`voicemail`)."""
+        self._message = text
+        self.on_start(session)
 
     # ---- the Agent interface (called by the call, synchronously) ---------------------------------
     def on_start(self, session: CallSession) -> None:
@@ -270,7 +276,9 @@ class VoiceSession(Replies):
         stream: TranscriptStream | None = None
         try:
             async with asyncio.TaskGroup() as tg:
-                if self.config.greeting:
+                if self._message is not None:  # a voicemail drop: the message, then hang up
+                    self._start_reply(self._say(self._message, end="voicemail"))
+                elif self.config.greeting:
                     self._start_reply(self._say(self.config.greeting))
                 stream = await self._open_stt()
                 if stream is not None:

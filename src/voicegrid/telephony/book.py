@@ -76,6 +76,7 @@ class Call:
     from_number: str | None = None
     to: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    amd: dict[str, Any] | None = None  # answering-machine detection's verdict (outbound, when asked)
     created_at: datetime = field(default_factory=utcnow)
     answered_at: datetime | None = None
     ended_at: datetime | None = None

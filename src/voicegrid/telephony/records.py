@@ -53,6 +53,7 @@ def facts_of(call: Call, node: str | None) -> CallFacts:
         recording=call.record,
         media=dict(call.media_summary),
         metadata=dict(call.metadata),
+        amd=call.amd,
     )
 
 

@@ -9,7 +9,7 @@ present; the call goes to that trunk's proxy, whatever the destination. Calls ar
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,7 +19,10 @@ from voicegrid.capacity.leases import Lease, Refusal
 from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
+from voicegrid.media.amd import Decision, Ready, Verdict
 from voicegrid.media.ports import PortsExhausted
+from voicegrid.media.screening import ScreenedTalker
+from voicegrid.media.session import Talker
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.store.dnc import blocked
 from voicegrid.store.models import Agent, Business, Reseller, Trunk
@@ -55,6 +58,25 @@ class CallRequest:
     metadata: dict[str, str] | None = None
     ring_timeout_s: float = 45.0
     queue_deadline_s: float | None = None  # over a limit: wait this long in the queue, else 429
+    amd: str = "off"  # answering-machine detection: off, detect (hang up on machines), message
+    voicemail_message: str | None = None  # with amd=message: said after the machine's beep
+
+
+def screened(talker: Talker, request: CallRequest, calls: Callable[[], list[Call]]) -> ScreenedTalker:
+    """The call's talker behind answering-machine detection; the verdict lands on the call."""
+
+    def result(decision: Decision, ready: Ready | None) -> None:
+        for call in calls():
+            call.amd = {
+                "verdict": decision.verdict.value, "reason": decision.reason, "after_ms": decision.after_ms,
+                "machine_ready_ms": ready.after_ms if ready else None,
+                "machine_ready": ready.reason if ready else None,
+            }  # fmt: skip
+            if decision.verdict is Verdict.MACHINE:
+                call.outcome = "voicemail"
+
+    message = request.voicemail_message if request.amd == "message" else None
+    return ScreenedTalker(talker, message=message, on_result=result)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +222,9 @@ class CallService:
             if plan.limit is not None:
                 raise OverLimit(plan.limit, plan.retry_after_s or 5)
             raise Conflict(f"the agent cannot take a call now: {plan.reason}")
+        call_box: list[Call] = []  # the call, once dialled: where the screening's verdict lands
+        if out.request.amd != "off" and plan.talker is not None:
+            plan = replace(plan, talker=screened(plan.talker, out.request, lambda: call_box))
         try:
             call = control.dial(
                 out.plan.to_uri,
@@ -216,6 +241,7 @@ class CallService:
         except BaseException:
             await self.admission.release(lease)
             raise
+        call_box.append(call)
         call.apply(plan)
         out.describe(call)
         return call

@@ -127,6 +127,8 @@ async def create_call(loc: Loc, body: CallCreate, response: Response) -> Any:
             body.metadata,
             body.ring_timeout_s,
             body.queue_deadline_s,
+            body.amd,
+            body.voicemail_message,
         ),
     )
     if call.state is CallState.QUEUED:

@@ -1,0 +1,69 @@
+"""An outbound call screened by answering-machine detection before its talker starts.
+
+`ScreenedTalker` wraps the call's talker: it feeds the answer's first audio to the detector and holds
+the talker back until the verdict. A person (or no clear answer) starts the talker on the next frame,
+so the agent greets them; a machine is hung up on (`voicemail`), or, with a message to leave, the
+talker is started on the message (`leave_message`) once the machine records (its beep has ended).
+The verdict and when the machine was ready go to `on_result`, for the call's record.
+"""
+
+from collections.abc import Callable
+from typing import Protocol
+
+from voicegrid.media.amd import AnsweringMachineDetector, Decision, Ready, Verdict
+from voicegrid.media.session import AudioFrame, CallSession, Talker
+
+
+class MessageTaker(Talker, Protocol):
+    def leave_message(self, session: CallSession, text: str) -> None: ...
+
+
+class ScreenedTalker:
+    def __init__(
+        self,
+        inner: Talker,
+        *,
+        message: str | None,
+        on_result: Callable[[Decision, Ready | None], None],
+    ) -> None:
+        self.inner, self.message, self.on_result = inner, message, on_result
+        self.detector: AnsweringMachineDetector | None = None
+        self.decision: Decision | None = None
+        self.passed = False  # the inner talker has the call
+
+    @property
+    def leaves_messages(self) -> bool:
+        return self.message is not None and hasattr(self.inner, "leave_message")
+
+    def on_start(self, session: CallSession) -> None:
+        self.detector = AnsweringMachineDetector(session.sample_rate, wait_for_beep=self.leaves_messages)
+
+    def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
+        if self.passed:
+            self.inner.on_audio(session, frame)
+            return
+        if self.detector is None:
+            return
+        out = self.detector.feed(frame.pcm)
+        if isinstance(out, Decision):
+            self.decision = out
+            if out.verdict is not Verdict.MACHINE:
+                self.on_result(out, None)
+                self.passed = True
+                self.inner.on_start(session)
+                self.inner.on_audio(session, frame)
+            elif not self.leaves_messages:
+                self.on_result(out, None)
+                session.hangup("voicemail")
+        elif isinstance(out, Ready) and self.decision is not None and self.message is not None:
+            self.on_result(self.decision, out)
+            self.passed = True  # the machine records: what it hears is the message
+            inner: MessageTaker = self.inner  # type: ignore[assignment]
+            inner.leave_message(session, self.message)
+
+    def on_dtmf(self, session: CallSession, digit: str) -> None:
+        if self.passed:
+            self.inner.on_dtmf(session, digit)
+
+    def on_end(self, session: CallSession) -> None:
+        self.inner.on_end(session)
