@@ -24,7 +24,7 @@ class ScreenedTalker:
         inner: Talker,
         *,
         message: str | None,
-        on_result: Callable[[Decision, Ready | None], None],
+        on_result: Callable[[Decision, Ready | None], None] = lambda _decision, _ready: None,
     ) -> None:
         self.inner, self.message, self.on_result = inner, message, on_result
         self.detector: AnsweringMachineDetector | None = None

@@ -7,6 +7,7 @@ present; the call goes to that trunk's proxy, whatever the destination. Calls ar
 """
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -22,7 +23,6 @@ from voicegrid.core.ids import new_id
 from voicegrid.media.amd import Decision, Ready, Verdict
 from voicegrid.media.ports import PortsExhausted
 from voicegrid.media.screening import ScreenedTalker
-from voicegrid.media.session import Talker
 from voicegrid.sip.uri import SipUri, parse_uri
 from voicegrid.store.dnc import blocked
 from voicegrid.store.models import Agent, Business, Reseller, Trunk
@@ -62,21 +62,15 @@ class CallRequest:
     voicemail_message: str | None = None  # with amd=message: said after the machine's beep
 
 
-def screened(talker: Talker, request: CallRequest, calls: Callable[[], list[Call]]) -> ScreenedTalker:
-    """The call's talker behind answering-machine detection; the verdict lands on the call."""
-
-    def result(decision: Decision, ready: Ready | None) -> None:
-        for call in calls():
-            call.amd = {
-                "verdict": decision.verdict.value, "reason": decision.reason, "after_ms": decision.after_ms,
-                "machine_ready_ms": ready.after_ms if ready else None,
-                "machine_ready": ready.reason if ready else None,
-            }  # fmt: skip
-            if decision.verdict is Verdict.MACHINE:
-                call.outcome = "voicemail"
-
-    message = request.voicemail_message if request.amd == "message" else None
-    return ScreenedTalker(talker, message=message, on_result=result)
+def record_amd(call: Call, decision: Decision, ready: Ready | None) -> None:
+    """Answering-machine detection's verdict, on the call (its view and its record)."""
+    call.amd = {
+        "verdict": decision.verdict.value, "reason": decision.reason, "after_ms": decision.after_ms,
+        "machine_ready_ms": ready.after_ms if ready else None,
+        "machine_ready": ready.reason if ready else None,
+    }  # fmt: skip
+    if decision.verdict is Verdict.MACHINE:
+        call.outcome = "voicemail"
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,9 +216,11 @@ class CallService:
             if plan.limit is not None:
                 raise OverLimit(plan.limit, plan.retry_after_s or 5)
             raise Conflict(f"the agent cannot take a call now: {plan.reason}")
-        call_box: list[Call] = []  # the call, once dialled: where the screening's verdict lands
+        screening = None
         if out.request.amd != "off" and plan.talker is not None:
-            plan = replace(plan, talker=screened(plan.talker, out.request, lambda: call_box))
+            message = out.request.voicemail_message if out.request.amd == "message" else None
+            screening = ScreenedTalker(plan.talker, message=message)
+            plan = replace(plan, talker=screening)
         try:
             call = control.dial(
                 out.plan.to_uri,
@@ -241,7 +237,8 @@ class CallService:
         except BaseException:
             await self.admission.release(lease)
             raise
-        call_box.append(call)
+        if screening is not None:  # no verdict can come before the call is answered
+            screening.on_result = functools.partial(record_amd, call)
         call.apply(plan)
         out.describe(call)
         return call
