@@ -5,7 +5,7 @@ Plain routes, mounted twice: under /v1/businesses/{business_id} (with `business_
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -372,39 +372,33 @@ async def get_recording(loc: Loc, call_id: IdPath) -> Response:
     return FileResponse(path, media_type="audio/wav", filename=f"{call_id}.wav")
 
 
-@router.post("/{call_id}/hangup", response_model=CallOut, status_code=202, summary="Hang up a call")
-async def hangup_call(loc: Loc, call_id: IdPath) -> Any:
+async def _act(
+    loc: Located, call_id: str, action: str, here: Callable[[CallService, Call], None], **extra: str
+) -> CallOut:
+    """Hang up or transfer a call: on this node, or on the node that holds it."""
     ctx, locate_owner = loc
     owner = await locate_owner(Action.WRITE)
     service = _service(ctx)
     business = owner.business_id or ""
     call = service.find(business, call_id)
     if call is None:
-        view = await remote_call(ctx, business, call_id, "hangup")
+        view = await remote_call(ctx, business, call_id, action, **extra)
         if view is None:
             raise NotFound()
     else:
-        service.hangup(call)
+        here(service, call)
         view = render(call, _here(ctx))
-    _audit(ctx, owner, "hangup", call_id, {})
+    _audit(ctx, owner, action, call_id, dict(extra))
     await ctx.session.commit()
     return view
+
+
+@router.post("/{call_id}/hangup", response_model=CallOut, status_code=202, summary="Hang up a call")
+async def hangup_call(loc: Loc, call_id: IdPath) -> Any:
+    return await _act(loc, call_id, "hangup", lambda service, call: service.hangup(call))
 
 
 @router.post("/{call_id}/transfer", response_model=CallOut, status_code=202, summary="Blind transfer (REFER)")
 async def transfer_call(loc: Loc, call_id: IdPath, body: TransferBody) -> Any:
-    ctx, locate_owner = loc
-    owner = await locate_owner(Action.WRITE)
-    service = _service(ctx)
-    business = owner.business_id or ""
-    call = service.find(business, call_id)
-    if call is None:
-        view = await remote_call(ctx, business, call_id, "transfer", to=body.to)
-        if view is None:
-            raise NotFound()
-    else:
-        service.transfer(call, body.to)
-        view = render(call, _here(ctx))
-    _audit(ctx, owner, "transfer", call_id, {"to": body.to})
-    await ctx.session.commit()
-    return view
+    to = body.to
+    return await _act(loc, call_id, "transfer", lambda service, call: service.transfer(call, to), to=to)
