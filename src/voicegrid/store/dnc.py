@@ -37,7 +37,7 @@ async def add(session: AsyncSession, owner: str, entries: list[tuple[str, str]])
 
 
 async def remove(session: AsyncSession, owner: str, number: str) -> bool:
-    gone = await session.execute(
-        delete(DoNotCall).where(DoNotCall.owner == owner, DoNotCall.number == number)
-    )
-    return bool(getattr(gone, "rowcount", 0))
+    """Take `number` off `owner`'s list (not committed); whether it was on it."""
+    listed = (DoNotCall.owner == owner) & (DoNotCall.number == number)
+    gone = await session.scalars(delete(DoNotCall).where(listed).returning(DoNotCall.id))
+    return gone.first() is not None
