@@ -28,13 +28,13 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from voicegrid.capacity.shared import UNANSWERED  # the same Redis, failing the same ways
 from voicegrid.telephony.errors import FleetUnavailable
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]  # request -> reply
 LiveCalls = Callable[[], Iterable[tuple[str, str]]]  # this node's live calls: (call id, business id)
-UNANSWERED = (aioredis.RedisError, OSError, TimeoutError)
 MAX_MESSAGE = 4 * 1024 * 1024
 
 
