@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import redis
 
+from tests.support.cluster import leases_in
 from tests.support.serve import env_without_voicegrid, serving
 from tests.support.sipp import sipp_command, sipp_errors
 from voicegrid.testing.ports import free_udp_and_tcp_port
@@ -31,12 +32,6 @@ def stats(workdir: Path) -> dict[str, int]:
     rows = list(csv.DictReader(stat_file.open(), delimiter=";"))
     last = rows[-1]
     return {name: int(last[f"{name}(C)"]) for name in ("SuccessfulCall", "FailedCall", "OutgoingCall")}
-
-
-def live_leases(client: "redis.Redis[str]", business_id: str) -> int:
-    seconds, micros = client.time()
-    now_ms = seconds * 1000 + micros // 1000
-    return int(client.zcount(f"vg:calls:business:{business_id}", now_ms + 1, "+inf"))
 
 
 def test_two_nodes_on_one_redis_admit_exactly_the_limit_and_a_killed_nodes_calls_come_back_within_the_ttl(
@@ -98,7 +93,7 @@ def test_two_nodes_on_one_redis_admit_exactly_the_limit_and_a_killed_nodes_calls
                     break
             assert sum(c["OutgoingCall"] for c in counts) == 2 * ATTEMPTS_PER_NODE
             assert sum(c["FailedCall"] for c in counts) == 2 * ATTEMPTS_PER_NODE - LIMIT
-            assert live_leases(client, business) == LIMIT
+            assert leases_in(client, business) == LIMIT
             refusals = sum(
                 log.read_text().count(f"refused: business max_concurrent_calls={LIMIT}")
                 for log in tmp_path.glob("serve-*.log")
@@ -115,7 +110,7 @@ def test_two_nodes_on_one_redis_admit_exactly_the_limit_and_a_killed_nodes_calls
             nodes[0].send_signal(signal.SIGKILL)
             nodes[0].wait()
             died = time.monotonic()
-            while live_leases(client, business) > LIMIT - held_by_b:
+            while leases_in(client, business) > LIMIT - held_by_b:
                 assert time.monotonic() - died < TTL_S + 1, "a dead node's calls outlived the TTL"
                 time.sleep(0.1)
             freed_after = time.monotonic() - died

@@ -118,13 +118,17 @@ def dump(cluster: Cluster) -> str:
     return "\n".join(parts)
 
 
-def live_leases(cluster: Cluster, business_id: str) -> int:
+def leases_in(client: "redis.Redis[str]", business_id: str) -> int:
     """The business's call leases in Redis that have not lapsed (calls admitted, on any node)."""
+    seconds, micros = client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    return int(client.zcount(f"vg:calls:business:{business_id}", now_ms + 1, "+inf"))
+
+
+def live_leases(cluster: Cluster, business_id: str) -> int:
     client: redis.Redis[str] = redis.Redis.from_url(cluster.redis.url, decode_responses=True)
     try:
-        seconds, micros = client.time()
-        now_ms = seconds * 1000 + micros // 1000
-        return int(client.zcount(f"vg:calls:business:{business_id}", now_ms + 1, "+inf"))
+        return leases_in(client, business_id)
     finally:
         client.close()
 
