@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.serve import env_without_voicegrid, serving
-from tests.support.sipp import sipp_binary, sipp_command, sipp_errors
+from tests.support.sipp import sipp_argv, sipp_command, sipp_errors
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
@@ -47,8 +47,7 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
         api.patch(f"{base}/trunks/{trunk['id']}", json=carrier).raise_for_status()
         (tmp_path / "carrier").mkdir()
         carrier_sipp = subprocess.Popen(
-            [
-                sipp_binary(),
+            sipp_argv(
                 "-sn",
                 "uas",
                 "-i",
@@ -61,7 +60,7 @@ def test_a_business_at_its_call_limit_gets_503_with_retry_after_and_the_slot_ret
                 "-timeout",
                 "60s",
                 "-trace_err",
-            ],
+            ),
             cwd=tmp_path / "carrier",
             stdout=subprocess.DEVNULL,
         )

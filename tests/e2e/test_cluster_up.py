@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.sipp import SCENARIOS, sipp_binary, sipp_errors
+from tests.support.sipp import SCENARIOS, sipp_argv, sipp_errors
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
@@ -46,11 +46,11 @@ def test_cluster_up_writes_where_everything_is_answers_at_the_edge_and_stops_it_
         assert manifest["demo"]["api_key"].startswith("vg_")
         edge = manifest["edge"]["sip_uri"].removeprefix("sip:")
         assert manifest["demo"]["sip_uri"] == f"sip:+15550100@{edge}"
-        command = [
-            sipp_binary(), edge, "-sf", str(SCENARIOS / "uac_via_edge.xml"), "-s", "+15550101",
+        command = sipp_argv(
+            edge, "-sf", str(SCENARIOS / "uac_via_edge.xml"), "-s", "+15550101",
             "-i", "127.0.0.1", "-p", str(free_udp_and_tcp_port()), "-m", "2", "-d", "300",
             "-nostdin", "-timeout", "30s", "-trace_err",
-        ]  # fmt: skip
+        )  # fmt: skip
         caller = subprocess.run(command, cwd=tmp_path, capture_output=True, timeout=60)
         assert caller.returncode == 0, sipp_errors(tmp_path)
     finally:

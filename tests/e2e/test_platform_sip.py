@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 
 from tests.support.serve import env_without_voicegrid, serving
-from tests.support.sipp import SCENARIOS, sipp_binary, sipp_command, sipp_errors
+from tests.support.sipp import SCENARIOS, sipp_argv, sipp_command, sipp_errors
 from voicegrid.sip import Response, parse_message
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
@@ -27,7 +27,7 @@ def _sipp(sip_port: int, workdir: Path, *args: str) -> subprocess.CompletedProce
 
 def start_sipp_server(scenario: str, port: int, workdir: Path) -> subprocess.Popen[str]:
     """SIPp running one call of `scenario` as a server on `port`; the test waits for it and kills it."""
-    command = [sipp_binary(), "-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port), "-m", "1"]
+    command = sipp_argv("-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port), "-m", "1")
     return subprocess.Popen(
         [*command, "-nostdin", "-timeout", "30s"],
         cwd=workdir,

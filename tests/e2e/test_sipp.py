@@ -22,7 +22,7 @@ from voicegrid.telephony.calls import CallControl, Decision, DialPlan
 from voicegrid.telephony.plan import CallPlan
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.rtp_session import EchoAgent
-from voicegrid.testing.ports import free_udp_and_tcp_port
+from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port
 
 
 async def decide(request: Request, source: Addr, call_id: str) -> Decision:
@@ -203,7 +203,7 @@ async def make_tone(path: Path, *, seconds: int, hz: int) -> None:
 async def stream_tone(port: int, workdir: Path) -> SippRun:
     """SIPp calls 127.0.0.1:`port` and streams two seconds of a 700 Hz PCMU tone, then hangs up."""
     await make_tone(workdir / "tone.ulaw", seconds=2, hz=700)
-    rtp_port = free_udp_and_tcp_port() // 2 * 2
+    rtp_port = free_port_block()
     scenario = str(SCENARIOS / "uac_rtp_stream.xml")
     args = [f"127.0.0.1:{port}", "-i", "127.0.0.1", "-p", str(free_udp_and_tcp_port()), "-sf", scenario]
     return await run_sipp([*args, "-s", "+15550100", "-m", "1", "-mp", str(rtp_port)], workdir)
@@ -252,7 +252,7 @@ async def test_dtmf_1_2_3_sent_by_sipp_arrive_as_events(control: CallControl, tm
             "-m",
             "1",
             "-mp",
-            str(free_udp_and_tcp_port() // 2 * 2),
+            str(free_port_block()),
         ),
         tmp_path,
     )
@@ -443,7 +443,7 @@ async def test_when_the_caller_refuses_refer_we_call_the_target_and_bridge_the_a
             "-m",
             "1",
             "-mp",
-            str(free_udp_and_tcp_port() // 2 * 2),
+            str(free_port_block()),
         ),
         tmp_path,
     )
@@ -461,7 +461,7 @@ async def test_when_the_caller_refuses_refer_we_call_the_target_and_bridge_the_a
 async def test_early_media_on_183_is_heard_before_the_answer(control: CallControl, tmp_path: Path) -> None:
     await make_tone(tmp_path / "tone.ulaw", seconds=1, hz=500)
     sipp, dest = await sipp_server(
-        ["-sf", str(SCENARIOS / "uas_early_media.xml"), "-mp", str(free_udp_and_tcp_port() // 2 * 2)],
+        ["-sf", str(SCENARIOS / "uas_early_media.xml"), "-mp", str(free_port_block())],
         "u1",
         tmp_path,
     )
@@ -485,7 +485,7 @@ async def test_early_media_on_183_is_heard_before_the_answer(control: CallContro
 
 
 async def test_when_every_rtp_port_is_taken_a_new_call_gets_503(control: CallControl, tmp_path: Path) -> None:
-    low = free_udp_and_tcp_port() // 2 * 2
+    low = free_port_block(2)
     control.media.ports = PortAllocator(low, low + 2)  # room for one call
     run = await run_sipp(
         [

@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import redis
 
-from tests.support.sipp import SCENARIOS, sipp_binary
+from tests.support.sipp import SCENARIOS, sipp_argv
 from voicegrid.cluster.up import Cluster
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
@@ -51,12 +51,12 @@ def through_edge(
     assert cluster.edge is not None
     host, port = target or (cluster.edge.host, cluster.edge.port)
     workdir.mkdir(parents=True, exist_ok=True)
-    args = [
-        sipp_binary(), f"{host}:{port}", "-sf", str(SCENARIOS / scenario), "-s", number,
+    args = sipp_argv(
+        f"{host}:{port}", "-sf", str(SCENARIOS / scenario), "-s", number,
         "-i", source, "-p", str(free_udp_and_tcp_port()), "-m", str(calls), "-l", str(calls),
         "-r", str(rate), "-d", str(hold_ms), "-nostdin", "-timeout", "90s",
         "-trace_stat", "-fd", "1", "-trace_err", "-max_socket", "2000",
-    ]  # fmt: skip
+    )  # fmt: skip
     return subprocess.Popen(args, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -6,7 +6,7 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
-from voicegrid.testing.ports import free_udp_and_tcp_port
+from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "e2e" / "scenarios"
 
@@ -24,16 +24,22 @@ def sipp_binary() -> str:
     return found
 
 
+def sipp_argv(*args: str) -> list[str]:
+    """SIPp's command line with `args` and, unless they name one with -mp, a block of media ports
+    of its own: SIPp binds four ports from its media base and dies if any one is taken."""
+    media = [] if "-mp" in args else ["-mp", str(free_port_block())]
+    return [sipp_binary(), *args, *media]
+
+
 def sipp_command(sip_port: int, *args: str) -> list[str]:
     """SIPp against our SIP port on loopback, from a free port of its own, with a 30 s call timeout."""
-    return [
-        sipp_binary(),
+    return sipp_argv(
         f"127.0.0.1:{sip_port}",
         "-i", "127.0.0.1",
         "-p", str(free_udp_and_tcp_port()),
         "-nostdin", "-timeout", "30s",
         *args,
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 def sipp_errors(workdir: Path) -> str:
@@ -55,8 +61,7 @@ async def run_sipp(args: list[str], workdir: Path, *, limit_s: float = 60.0) -> 
     sink = await asyncio.to_thread(open, workdir / "sipp.out", "wb")
     with sink:
         process = await asyncio.create_subprocess_exec(
-            sipp_binary(),
-            *args,
+            *sipp_argv(*args),
             "-nostdin",
             "-trace_err",
             "-timeout",

@@ -12,7 +12,7 @@ from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.media.rtp import RtpPacket
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.rtp_session import EchoAgent, RtpSession
-from voicegrid.testing.ports import free_udp_and_tcp_port
+from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port
 
 
 class Peer(asyncio.DatagramProtocol):
@@ -150,31 +150,14 @@ async def test_a_call_without_rtp_hangs_up_after_the_timeout(clock: MediaClock) 
     assert session.counters.silence_sent > 0  # it kept sending comfort silence meanwhile
 
 
-def _even_port_pair() -> int:
-    import socket
-
-    for _ in range(100):
-        port = free_udp_and_tcp_port() // 2 * 2
-        try:
-            with (
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a,
-                socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b,
-            ):
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    raise RuntimeError("no free RTP/RTCP port pair")
-
-
 async def test_two_sessions_exchange_rtcp_reports_about_each_others_streams(
     clock: MediaClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from voicegrid.telephony import rtp_session
 
     monkeypatch.setattr(rtp_session, "RTCP_INTERVAL_S", 0.2)
-    port_a, port_b = _even_port_pair(), _even_port_pair()
+    base = free_port_block(4)  # two RTP/RTCP pairs
+    port_a, port_b = base, base + 2
     a = RtpSession(codec=make_codec("PCMU"), remote=("127.0.0.1", port_b), agent=EchoAgent(), clock=clock)
     b = RtpSession(codec=make_codec("PCMU"), remote=("127.0.0.1", port_a), agent=EchoAgent(), clock=clock)
     await a.open("127.0.0.1", port_a)

@@ -1,5 +1,7 @@
 """Free loopback ports for the real peers the tests and benchmarks start, and stopping them."""
 
+import os
+import random
 import signal
 import socket
 import subprocess
@@ -24,6 +26,44 @@ def free_udp_and_tcp_port() -> int:
                     continue
                 return port
     raise RuntimeError("no port free for both UDP and TCP")
+
+
+# Below the kernel's ephemeral range (32768-60999 on Linux), so no socket bound to port 0
+# anywhere on the machine can take one of these between our probe and the peer's bind.
+_BLOCK_LOW, _BLOCK_HIGH = 20000, 32000
+_WORKER_SLICES = 8
+
+
+def _worker_slice() -> tuple[int, int]:
+    """The part of the block range this pytest-xdist worker picks from (gw0, gw1, ...), so that
+    parallel workers do not probe the same ports at the same moment."""
+    name = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(name[2:]) if name[2:].isdigit() else 0
+    width = (_BLOCK_HIGH - _BLOCK_LOW) // _WORKER_SLICES
+    low = _BLOCK_LOW + (index % _WORKER_SLICES) * width
+    return low, low + width
+
+
+def free_port_block(count: int = 4) -> int:
+    """The even first port of `count` consecutive UDP ports that are all free, outside the
+    ephemeral range: for a peer that binds several ports from one base (SIPp's -mp binds
+    audio RTP and RTCP, then video RTP and RTCP), which a single probed port cannot promise."""
+    low, high = _worker_slice()
+    for _ in range(200):
+        base = random.randrange(low, high - count, 2)
+        sockets: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+        return base
+    raise RuntimeError(f"no {count} consecutive UDP ports free in {low}-{high}")
 
 
 def stop_process(process: "subprocess.Popen[bytes]", timeout_s: float = 10.0) -> None:
