@@ -37,7 +37,7 @@ async def control() -> AsyncIterator[CallControl]:
 async def test_baresip_calls_voicegrid_and_hangs_up(control: CallControl, tmp_path: Path) -> None:
     phone = await asyncio.to_thread(make_baresip, tmp_path)
     target = f"sip:+15550100@127.0.0.1:{control.ua.local[2]}"
-    process = await run_baresip(phone, "-e", f"/dial {target}", quit_after_s=3)
+    process = await run_baresip(phone, "-e", f"/dial {target}", quit_after_s=5)
     await stop(process)
     await asyncio.sleep(0.3)
     (call,) = control.calls.values()

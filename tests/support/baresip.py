@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from voicegrid.testing.ports import free_port
+from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port
 
 CONFIG = """poll_method\t\tepoll
 sip_listen\t\t127.0.0.1:{sip_port}
@@ -68,8 +68,8 @@ def make_baresip(workdir: Path, codec: str = "PCMU", *, record: bool = False, sw
         check=True,
         timeout=30,
     )
-    sip_port = free_port()
-    rtp_low = 20000 + (free_port() % 20000) // 2 * 2
+    sip_port = free_udp_and_tcp_port()  # baresip listens on both
+    rtp_low = free_port_block(22)  # its RTP and RTCP ports, none of which a parallel test may take
     config = CONFIG.format(sip_port=sip_port, tone=tone, rtp_low=rtp_low, rtp_high=rtp_low + 20)
     if record:
         config += f"module\t\t\tsndfile.so\nsnd_path\t\t{workdir}\n"
