@@ -1,12 +1,12 @@
-"""Lists of phone numbers from a CSV file (do-not-call lists; campaign contacts will follow), sans-I/O
-and bounded: at most `max_bytes` and `max_rows`, a `number` column (E.164 after normalising), and
+"""Lists of phone numbers from a CSV file (do-not-call lists, campaign contacts), sans-I/O and
+bounded: at most `max_bytes` and `max_rows`, a `number` column (E.164 after `normalise`), and
 optional columns the caller names. Every row is taken or refused with its reason; unknown columns
 are named and ignored. The caller stores what was taken in one transaction, or nothing.
 """
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from voicegrid.tenancy.errors import InvalidInput
@@ -38,8 +38,16 @@ class NumberList:
     ignored_columns: list[str] = field(default_factory=list)
 
 
+Normalise = Callable[[str], str]  # a raw cell to E.164, or InvalidInput with the reason
+
+
 def parse_numbers(
-    data: bytes, optional: tuple[str, ...] = (), *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS
+    data: bytes,
+    optional: tuple[str, ...] = (),
+    *,
+    max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
+    normalise: Normalise = normalize_e164,
 ) -> NumberList:
     """Rows of a CSV with a `number` column; InvalidInput for a file that is not one at all (too
     big, not UTF-8, no `number` column, too many rows): then nothing is taken."""
@@ -50,12 +58,19 @@ def parse_numbers(
     except UnicodeDecodeError:
         raise InvalidInput("file", "not UTF-8 text") from None
     try:
-        return _rows(csv.reader(io.StringIO(text, newline="")), optional, max_rows)
+        return parse_table(csv.reader(io.StringIO(text, newline="")), optional, max_rows, normalise)
     except csv.Error as exc:  # a stray carriage return, an endless field: not a CSV we read
         raise InvalidInput("file", f"not CSV: {exc}") from None
 
 
-def _rows(reader: "Iterator[list[str]]", optional: tuple[str, ...], max_rows: int) -> NumberList:
+def parse_table(
+    table: Iterable[list[str]],
+    optional: tuple[str, ...],
+    max_rows: int = MAX_ROWS,
+    normalise: Normalise = normalize_e164,
+) -> NumberList:
+    """The rows of a table whose first row names its columns (a CSV file's, or a JSON body's)."""
+    reader = iter(table)
     header = [h.strip().lower() for h in next(reader, [])]
     if "number" not in header:
         raise InvalidInput("file", "no `number` column in the first row")
@@ -69,7 +84,7 @@ def _rows(reader: "Iterator[list[str]]", optional: tuple[str, ...], max_rows: in
         values = dict(zip(header, (c.strip() for c in cells), strict=False))
         raw = values.get("number", "")
         try:
-            number = normalize_e164(raw)
+            number = normalise(raw)
         except InvalidInput as exc:
             out.refused.append(Refused(index, raw[:40], exc.reason))
             continue
