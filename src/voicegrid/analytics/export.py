@@ -2,7 +2,7 @@
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 COLUMNS = (
@@ -48,11 +48,21 @@ def _number(text: str) -> bool:
 
 
 async def csv_lines(records: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
+    async def rows() -> AsyncIterator[list[Any]]:
+        async for record in records:
+            yield csv_row(record)
+
+    async for chunk in rows_csv(COLUMNS, rows()):
+        yield chunk
+
+
+async def rows_csv(columns: Sequence[str], rows: AsyncIterator[Sequence[Any]]) -> AsyncIterator[str]:
+    """A header and rows as CSV, in chunks of about 64 KiB; formulas kept as text."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(COLUMNS)
-    async for record in records:
-        writer.writerow(csv_row(record))
+    writer.writerow(columns)
+    async for row in rows:
+        writer.writerow(["" if v is None else _safe(v) for v in row])
         if buffer.tell() > 64 * 1024:
             yield buffer.getvalue()
             buffer.seek(0)
