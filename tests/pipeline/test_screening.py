@@ -9,6 +9,9 @@ from tests.support.voice import Line
 from voicegrid.media.amd import Decision, Ready, Verdict
 from voicegrid.media.screening import ScreenedTalker
 from voicegrid.media.session import Pcm
+from voicegrid.pipeline import VoiceConfig, VoiceSession
+from voicegrid.providers.base import ProviderConfig
+from voicegrid.providers.registry import build_llm, build_stt, build_tts
 from voicegrid.testing.amd_corpus import RATE, line, speak, tone
 
 pytestmark = pytest.mark.virtual_time
@@ -86,3 +89,44 @@ async def test_a_machine_gets_the_message_after_its_beep_and_it_is_in_the_transc
     assert caller.hung_up == "voicemail"  # and it hangs up once the message is played
     said = [(e["speaker"], e["text"]) for e in screened.inner.summary()["transcript"]]  # type: ignore[attr-defined]
     assert said == [("agent", "Hi, this is Bella Pizza: your order is ready.")]
+
+
+def _slow_tts_session(first_byte_ms: int, greeting: str) -> VoiceSession:
+    session: VoiceSession
+    report = lambda stage, e: session.provider_failed(stage, e)  # noqa: E731
+    session = VoiceSession(
+        VoiceConfig(greeting=greeting),
+        stt=build_stt([ProviderConfig("simulated", options={"transcripts": []})], report),
+        llm=build_llm([ProviderConfig("simulated", options={"replies": []})], report),
+        tts=build_tts(
+            [ProviderConfig("simulated", options={"first_byte_ms": first_byte_ms, "ms_per_char": 20})], report
+        ),
+    )
+    return session
+
+
+async def test_the_greeting_is_synthesised_while_the_answer_is_screened_so_a_slow_voice_costs_no_wait() -> (
+    None
+):
+    hello = speak("hello?", "en-us", 165)
+    caller = Answered(_answer(_quiet(0.5), hello, _quiet(5)))
+    results: list[tuple[Decision, Ready | None]] = []
+    inner = _slow_tts_session(1500, "Hello, how can I help?")  # its first audio comes 1.5 s after asking
+    screened = ScreenedTalker(inner, message=None, on_result=lambda d, r: results.append((d, r)))
+    await caller.run(screened, seconds=5)
+    [(decision, _)] = results
+    assert decision.verdict is Verdict.HUMAN
+    first_agent_audio_s = caller.voiced_spans()[0][0]
+    assert 0 <= first_agent_audio_s - decision.after_ms / 1000 <= 0.3  # not 1.5 s: it was ready
+
+
+async def test_a_line_cut_off_by_the_hang_up_stays_in_the_transcript_as_far_as_it_was_played() -> None:
+    greeting = "Hello, this is Bella Pizza calling about your order of two large pizzas for tonight."
+    caller = Answered(_quiet(5))
+    session = _slow_tts_session(100, greeting)
+    await caller.run(session, seconds=1.0)  # the caller hangs up a second in
+    [line] = session.summary()["transcript"]
+    assert line["speaker"] == "agent"
+    assert line["interrupted"] is True
+    assert greeting.startswith(line["text"])
+    assert 0 < len(line["text"]) < len(greeting)

@@ -2,7 +2,8 @@
 
 `ScreenedTalker` wraps the call's talker: it feeds the answer's first audio to the detector and holds
 the talker back until the verdict. A person (or no clear answer) starts the talker on the next frame,
-so the agent greets them; a machine is hung up on (`voicemail`), or, with a message to leave, the
+so the agent greets them (with the greeting synthesised while the detector listened, when the
+talker can `prepare` it); a machine is hung up on (`voicemail`), or, with a message to leave, the
 talker is started on the message (`leave_message`) once the machine records (its beep has ended).
 The verdict and when the machine was ready go to `on_result`, for the call's record.
 """
@@ -37,6 +38,9 @@ class ScreenedTalker:
 
     def on_start(self, session: CallSession) -> None:
         self.detector = AnsweringMachineDetector(session.sample_rate, wait_for_beep=self.leaves_messages)
+        prepare = getattr(self.inner, "prepare", None)
+        if callable(prepare):  # the greeting is ready the moment a person is told apart
+            prepare(session)
 
     def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
         if self.passed:

@@ -9,10 +9,10 @@ is declared here.
 import asyncio
 import functools
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
-from voicegrid.media.session import CallSession
+from voicegrid.media.session import CallSession, Pcm
 from voicegrid.pipeline.config import VoiceConfig
 from voicegrid.pipeline.events import Event, Said, ToolInvoked, TurnMetrics
 from voicegrid.pipeline.sentences import SentenceSplitter
@@ -25,6 +25,29 @@ from voicegrid.providers.tts.base import TtsStage
 
 log = logging.getLogger(__name__)
 MAX_EVENTS = 5000  # events a session keeps for its summary; observers still hear every one
+
+
+class EarlyLine:
+    """A fixed line synthesised before it is needed (the greeting of an outbound call while its
+    answer is screened): its audio waits, bounded by the line's own length, until it is spoken."""
+
+    def __init__(self, text: str, audio: AsyncIterator[Pcm]) -> None:
+        self.text = text
+        self.chunks: asyncio.Queue[Pcm | None] = asyncio.Queue()
+        self.task = asyncio.get_running_loop().create_task(self._fill(audio), name="early-line")
+
+    async def _fill(self, audio: AsyncIterator[Pcm]) -> None:
+        try:
+            async for pcm in audio:
+                self.chunks.put_nowait(pcm)
+        except ProviderError:
+            log.info("the line said early could not be synthesised: %r", self.text[:60])
+        finally:
+            self.chunks.put_nowait(None)
+
+    async def audio(self) -> AsyncIterator[Pcm]:
+        while (pcm := await self.chunks.get()) is not None:
+            yield pcm
 
 
 class Replies:
@@ -43,6 +66,7 @@ class Replies:
     _reply: asyncio.Task[None] | None
     _reply_turn: TurnMetrics | None
     _reply_heard: bool
+    _line_said: bool  # the reply's line is in the transcript
     _spoken: list[list[Any]]
     _assistant: Message | None
     _history_mark: int
@@ -51,6 +75,28 @@ class Replies:
     _silent: asyncio.Event
     _last_activity: float
     _reprompts: int
+    _early: "EarlyLine | None"
+
+    def prepare(self, session: CallSession) -> None:
+        """Synthesise the greeting now, before the call is passed to this session (an outbound
+        call screened for answering machines): a person hears it the moment they are told apart."""
+        text = for_speech(self.config.greeting)
+        if text and self._early is None:
+            self._early = EarlyLine(text, self.tts.synthesize(text, session.sample_rate, self.meter))
+
+    def _drop_early(self) -> None:
+        if self._early is not None:
+            self._early.task.cancel()
+            self._early = None
+
+    def _synthesize(self, text: str) -> AsyncIterator[Pcm]:
+        """The line's audio: synthesised early (`prepare`), else now."""
+        early, self._early = self._early, None
+        if early is not None and early.text == text:
+            return early.audio()
+        if early is not None:
+            early.task.cancel()
+        return self.tts.synthesize(text, self.sample_rate, self.meter)
 
     def _emit(self, event: Event) -> None:
         if len(self.events) < MAX_EVENTS:
@@ -68,7 +114,7 @@ class Replies:
     def _start_reply(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self._reply is not None and not self._reply.done():
             self._reply.cancel()
-        self._reply_heard = False
+        self._reply_heard = self._line_said = False
         self._spoken = []
         self._assistant = None
         self._history_mark = len(self.history)
@@ -87,6 +133,7 @@ class Replies:
         await self._speak(text, turn)
         await self._wait_played()
         self._emit(Said(self.clock(), "agent", text, turn=turn.index if turn else None))
+        self._line_said = True  # all of it: nothing is cut off if the call ends now
         if turn is not None:
             turn.agent_text = text
             self._finish_turn(turn)
@@ -122,6 +169,7 @@ class Replies:
         await self._wait_played()
         turn.agent_text = " ".join(str(s[0]) for s in self._spoken)
         self._emit(Said(self.clock(), "agent", turn.agent_text, turn=turn.index))
+        self._line_said = True
         self._finish_turn(turn)
         self._reply_turn = None
         self._trim_history()
@@ -176,7 +224,7 @@ class Replies:
         if turn is not None and turn.tts_request_at is None:
             turn.tts_request_at = self.clock()
         try:
-            async for pcm in self.tts.synthesize(text, self.sample_rate, self.meter):
+            async for pcm in self._synthesize(text):
                 if turn is not None and turn.tts_first_audio_at is None:
                     turn.tts_first_audio_at = self.clock()
                     turn.tts_provider = self.tts.served_by

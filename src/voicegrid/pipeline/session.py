@@ -34,7 +34,7 @@ from voicegrid.pipeline.events import (
     TurnMetrics,
     as_dict,
 )
-from voicegrid.pipeline.replies import Replies
+from voicegrid.pipeline.replies import EarlyLine, Replies
 from voicegrid.pipeline.tools import ToolRunner
 from voicegrid.providers.base import Meter
 from voicegrid.providers.errors import ProviderError
@@ -70,6 +70,7 @@ class VoiceSession(Replies):
         self.history: list[Message] = [{"role": "system", "content": config.system_message()}]
         self.session: CallSession | None = None
         self._message: str | None = None  # a voicemail drop's message, said instead of the greeting
+        self._early: EarlyLine | None = None  # the greeting, synthesised while the answer is screened
         self.sample_rate = 8000
         self.vad: VoiceDetector | None = None
         self.ended_reason: str | None = None
@@ -94,6 +95,7 @@ class VoiceSession(Replies):
         # the reply in progress
         self._reply_turn: TurnMetrics | None = None
         self._reply_heard = False
+        self._line_said = False
         self._spoken: list[list[Any]] = []  # [sentence, samples queued]
         self._assistant: Message | None = None
         self._history_mark = 0
@@ -119,6 +121,7 @@ class VoiceSession(Replies):
     def leave_message(self, session: CallSession, text: str) -> None:
         """Start on a voicemail: say `text` instead of the greeting, then hang up (`voicemail`)."""
         self._message = text
+        self._drop_early()
         self.on_start(session)
 
     # ---- the Agent interface (called by the call, synchronously) ---------------------------------
@@ -162,6 +165,9 @@ class VoiceSession(Replies):
         if self.ended_reason is not None:
             return
         self.ended_reason = "call ended"
+        self._drop_early()
+        if self._reply is not None and not self._reply.done() and self._reply_heard and not self._line_said:
+            self._cut_off(session)
         if self._reply is not None:
             self._reply.cancel()
         if self._task is not None:
@@ -253,6 +259,20 @@ class VoiceSession(Replies):
         self._reply_heard = False
         if self._reply is not None:
             self._reply.cancel()
+
+    def _cut_off(self, session: CallSession) -> None:
+        """The call ended while the agent spoke: the transcript keeps what was played of the line."""
+        heard = self._heard_text(session.flush())
+        turn = self._reply_turn
+        if turn is not None:
+            turn.interrupted = True
+            turn.agent_text = heard
+            self._finish_turn(turn)
+        if heard:
+            self._emit(
+                Said(self.clock(), "agent", heard, interrupted=True, turn=turn.index if turn else None)
+            )
+        self._reply_turn = None
 
     def _heard_text(self, dropped_frames: int) -> str:
         frame = self.sample_rate // 50
