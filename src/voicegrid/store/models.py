@@ -154,6 +154,8 @@ class Agent(BusinessOwned, Base):
     turn: Mapped[dict[str, Any]] = mapped_column(default=dict)  # turn-taking settings (pipeline)
     max_call_seconds: Mapped[int] = mapped_column(Integer, default=1800)
     recording: Mapped[bool] = mapped_column(Boolean, default=False)
+    amd: Mapped[str] = mapped_column(String(16), default="off")  # outbound calls' default: detect, message
+    voicemail_message: Mapped[str] = mapped_column(Text, default="")
 
 
 class PhoneNumber(BusinessOwned, Base):
@@ -331,3 +333,71 @@ class DoNotCall(Base):
     number: Mapped[str] = mapped_column(String(16), index=True)  # E.164
     reason: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Campaign(BusinessOwned, Base):
+    """An outbound campaign: whom to call (its contacts), with which agent and trunk, when (each
+    contact's local window), how fast, and how often to try again. One node runs it at a time: the
+    one holding `runner` until `runner_until` (unix time); another takes over once that lapses."""
+
+    __tablename__ = "campaigns"
+    name: Mapped[str] = mapped_column(String(200))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    trunk_id: Mapped[str | None] = mapped_column(ID)
+    caller_ids: Mapped[list[Any]] = mapped_column(default=list)  # a pool, used in turn; empty: the trunk's
+    window: Mapped[dict[str, Any]] = mapped_column(default=dict)  # start, end (HH:MM), days (0=Monday)
+    max_concurrent: Mapped[int] = mapped_column(Integer, default=5)
+    calls_per_second: Mapped[float] = mapped_column(Float, default=1.0)
+    retries: Mapped[dict[str, Any]] = mapped_column(default=dict)  # outcome -> {attempts, delay_s}
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    ring_timeout_s: Mapped[float] = mapped_column(Float, default=30.0)
+    amd: Mapped[str | None] = mapped_column(String(16))  # off, detect, message; None: the agent's
+    voicemail_message: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="draft")  # draft running paused cancelled finished
+    runner: Mapped[str | None] = mapped_column(String(120))
+    runner_until: Mapped[float] = mapped_column(Float, default=0.0)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
+class CampaignContact(Base):
+    """One contact of a campaign: `waiting` (from `next_at`, unix time), `calling`, or `done` with
+    its final outcome."""
+
+    __tablename__ = "campaign_contacts"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number", name="uq_campaign_contacts_campaign_id"),
+        Index("ix_campaign_contacts_due", "campaign_id", "state", "next_at"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    row: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    next_at: Mapped[float] = mapped_column(Float, default=0.0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[str | None] = mapped_column(String(32))  # the last attempt's, final once done
+
+
+class CampaignAttempt(Base):
+    """One dial of a contact, written before it is dialled: its id is the call's id. The unique
+    (contact, attempt) pair is what keeps any attempt from being dialled twice, by any node."""
+
+    __tablename__ = "campaign_attempts"
+    __table_args__ = (
+        UniqueConstraint("contact_id", "attempt", name="uq_campaign_attempts_contact_id"),
+        Index("ix_campaign_attempts_campaign_state", "campaign_id", "state"),
+    )
+    id: Mapped[str] = mapped_column(ID, primary_key=True)  # the call's id
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
+    contact_id: Mapped[str] = mapped_column(ForeignKey("campaign_contacts.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    runner: Mapped[str] = mapped_column(String(120))  # the node (and its run) that dials it
+    state: Mapped[str] = mapped_column(String(16), default="dialling")  # dialling, ended
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    call_outcome: Mapped[str | None] = mapped_column(String(32))  # the call's own, before the campaign's
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column()

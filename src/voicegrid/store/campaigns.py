@@ -1,0 +1,254 @@
+"""Campaigns in the database: which node runs each, which contacts are due, and each attempt from
+its claim (before it is dialled) to its outcome. Every change of state is a compare-and-set on the
+row's current state, so two nodes (or a node and its own earlier run) can never both take the same
+contact or end the same attempt. The caller commits."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from voicegrid.core.clock import utcnow
+from voicegrid.core.ids import new_id
+from voicegrid.store.models import Campaign, CampaignAttempt, CampaignContact
+
+
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """What became of one attempt, and so of its contact."""
+
+    attempt_id: str
+    campaign_id: str
+    contact_id: str
+    number: str
+    attempt: int
+    outcome: str  # the campaign's kind of outcome (`campaigns.rules.OUTCOMES`, or interrupted)
+    call_outcome: str | None
+    retry_at: float | None  # when the contact is tried again; None: it is done
+
+
+async def run_campaigns(session: AsyncSession, runner: str, now: float, lease_s: float) -> list[Campaign]:
+    """The running campaigns this runner holds: its own (renewed) and any whose runner's lease
+    lapsed or was given back (taken over)."""
+    free = or_(Campaign.runner == runner, Campaign.runner.is_(None), Campaign.runner_until < now)
+    taken = await session.scalars(
+        update(Campaign)
+        .where(Campaign.state == "running", free)
+        .values(runner=runner, runner_until=now + lease_s)
+        .returning(Campaign.id)
+    )
+    ids = list(taken.all())
+    if not ids:
+        return []
+    found = await session.scalars(select(Campaign).where(Campaign.id.in_(ids)).order_by(Campaign.id))
+    return list(found.all())
+
+
+async def give_back(session: AsyncSession, runner: str) -> None:
+    """Let another run take this runner's campaigns at once (the node stops)."""
+    await session.execute(
+        update(Campaign).where(Campaign.runner == runner).values(runner=None, runner_until=0)
+    )
+
+
+async def orphans(session: AsyncSession, campaign_id: str, runner: str) -> list[CampaignAttempt]:
+    """Attempts of the campaign still dialling under another run: that run is gone (its lease
+    lapsed), and with it the call."""
+    found = await session.scalars(
+        select(CampaignAttempt).where(
+            CampaignAttempt.campaign_id == campaign_id,
+            CampaignAttempt.state == "dialling",
+            CampaignAttempt.runner != runner,
+        )
+    )
+    return list(found.all())
+
+
+async def due(session: AsyncSession, campaign_id: str, now: float, limit: int) -> list[CampaignContact]:
+    found = await session.scalars(
+        select(CampaignContact)
+        .where(
+            CampaignContact.campaign_id == campaign_id,
+            CampaignContact.state == "waiting",
+            CampaignContact.next_at <= now,
+        )
+        .order_by(CampaignContact.next_at, CampaignContact.row)
+        .limit(limit)
+    )
+    return list(found.all())
+
+
+async def postpone(session: AsyncSession, contact_id: str, until: float) -> None:
+    """A contact outside its calling window waits for it to open."""
+    await session.execute(
+        update(CampaignContact)
+        .where(CampaignContact.id == contact_id, CampaignContact.state == "waiting")
+        .values(next_at=until)
+    )
+
+
+async def claim(session: AsyncSession, contact: CampaignContact, runner: str) -> CampaignAttempt | None:
+    """Take a waiting contact for its next attempt, written before it is dialled; None if another
+    run took it first."""
+    taken = await session.scalars(
+        update(CampaignContact)
+        .where(CampaignContact.id == contact.id, CampaignContact.state == "waiting")
+        .values(state="calling", attempts=CampaignContact.attempts + 1)
+        .returning(CampaignContact.attempts)
+    )
+    attempts = taken.first()
+    if attempts is None:
+        return None
+    attempt = CampaignAttempt(
+        id=new_id("call"),
+        campaign_id=contact.campaign_id,
+        contact_id=contact.id,
+        attempt=attempts,
+        runner=runner,
+        state="dialling",
+    )
+    session.add(attempt)
+    await session.flush()
+    return attempt
+
+
+async def unclaim(session: AsyncSession, attempt: CampaignAttempt) -> None:
+    """An attempt that was never dialled (the limits were full): as if it had not been claimed."""
+    gone = await session.scalars(
+        delete(CampaignAttempt)
+        .where(CampaignAttempt.id == attempt.id, CampaignAttempt.state == "dialling")
+        .returning(CampaignAttempt.id)
+    )
+    if gone.first() is not None:
+        await session.execute(
+            update(CampaignContact)
+            .where(CampaignContact.id == attempt.contact_id, CampaignContact.state == "calling")
+            .values(state="waiting", attempts=CampaignContact.attempts - 1)
+        )
+
+
+# (the outcome, attempts made, how many ended this way) -> the wait before the next, or None: done
+NextDelay = Callable[[str, int, int], float | None]
+
+
+async def end_attempt(
+    session: AsyncSession,
+    attempt_id: str,
+    kind: str,
+    call_outcome: str | None,
+    next_delay: NextDelay,
+    now: float,
+) -> Ended | None:
+    """End a dialling attempt as `kind` (the campaign's kind of outcome; `call_outcome` is the
+    call's own) and decide the contact's next step; None if the attempt had ended already."""
+    ended = await session.scalars(
+        update(CampaignAttempt)
+        .where(CampaignAttempt.id == attempt_id, CampaignAttempt.state == "dialling")
+        .values(state="ended", outcome=kind, call_outcome=call_outcome, ended_at=utcnow())
+        .returning(CampaignAttempt.contact_id)
+    )
+    contact_id = ended.first()
+    if contact_id is None:
+        return None
+    contact = await session.get(CampaignContact, contact_id, populate_existing=True)
+    if contact is None:
+        return None
+    same = await session.scalar(
+        select(func.count())
+        .select_from(CampaignAttempt)
+        .where(CampaignAttempt.contact_id == contact_id, CampaignAttempt.outcome == kind)
+    )
+    delay = next_delay(kind, contact.attempts, int(same or 0))
+    retry_at = None if delay is None else now + delay
+    contact.outcome = kind
+    contact.state, contact.next_at = ("done", contact.next_at) if retry_at is None else ("waiting", retry_at)
+    return Ended(
+        attempt_id,
+        contact.campaign_id,
+        contact.id,
+        contact.number,
+        contact.attempts,
+        kind,
+        call_outcome,
+        retry_at,
+    )
+
+
+async def progress(session: AsyncSession, campaign_id: str) -> dict[str, int]:
+    """Contacts waiting, calling and done, and the done ones by outcome (`done:<outcome>`)."""
+    counts: dict[str, int] = {"waiting": 0, "calling": 0, "done": 0}
+    rows = await session.execute(
+        select(CampaignContact.state, CampaignContact.outcome, func.count())
+        .where(CampaignContact.campaign_id == campaign_id)
+        .group_by(CampaignContact.state, CampaignContact.outcome)
+    )
+    for state, outcome, n in rows.all():
+        counts[state] = counts.get(state, 0) + n
+        if state == "done":
+            counts[f"done:{outcome}"] = counts.get(f"done:{outcome}", 0) + n
+    return counts
+
+
+async def finish_if_done(session: AsyncSession, campaign_id: str, runner: str) -> bool:
+    """Mark the campaign finished if no contact waits or is being called; whether it did."""
+    open_ = await session.scalar(
+        select(CampaignContact.id)
+        .where(CampaignContact.campaign_id == campaign_id, CampaignContact.state != "done")
+        .limit(1)
+    )
+    if open_ is not None:
+        return False
+    done = await session.scalars(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.state == "running", Campaign.runner == runner)
+        .values(state="finished", finished_at=utcnow(), runner=None, runner_until=0)
+        .returning(Campaign.id)
+    )
+    return done.first() is not None
+
+
+async def cancel_waiting(session: AsyncSession, campaign_id: str) -> int:
+    """A cancelled campaign's waiting contacts end as `cancelled`; calls under way finish."""
+    gone = await session.scalars(
+        update(CampaignContact)
+        .where(CampaignContact.campaign_id == campaign_id, CampaignContact.state == "waiting")
+        .values(state="done", outcome="cancelled")
+        .returning(CampaignContact.id)
+    )
+    return len(gone.all())
+
+
+def started(campaign: Campaign, at: datetime | None = None) -> None:
+    campaign.started_at = campaign.started_at or at or utcnow()
+
+
+async def contacts_after(
+    session: AsyncSession, campaign_id: str, after: str, limit: int
+) -> list[tuple[CampaignContact, list[CampaignAttempt]]]:
+    """The campaign's contacts after the id `after` (a page of an export), each with its attempts."""
+    contacts = (
+        await session.scalars(
+            select(CampaignContact)
+            .where(CampaignContact.campaign_id == campaign_id, CampaignContact.id > after)
+            .order_by(CampaignContact.id)
+            .limit(limit)
+        )
+    ).all()
+    tried = await attempts_of(session, [c.id for c in contacts])
+    return [(c, tried[c.id]) for c in contacts]
+
+
+async def attempts_of(session: AsyncSession, contact_ids: list[str]) -> dict[str, list[CampaignAttempt]]:
+    """Each contact's attempts, first to last."""
+    tried: dict[str, list[CampaignAttempt]] = {i: [] for i in contact_ids}
+    if tried:
+        found = await session.scalars(
+            select(CampaignAttempt)
+            .where(CampaignAttempt.contact_id.in_(contact_ids))
+            .order_by(CampaignAttempt.attempt)
+        )
+        for attempt in found.all():
+            tried[attempt.contact_id].append(attempt)
+    return tried
