@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     rtp_port_max: int = Field(default=49999, ge=1025, le=65535)
     no_rtp_timeout_s: float = Field(default=30.0, gt=0)
     drain_seconds: float = Field(default=30.0, ge=0, description="on SIGTERM, how long calls may go on")
+    campaign_tick_s: float = Field(
+        default=1.0, gt=0, le=60, description="how often campaigns dial their due contacts"
+    )
+    campaign_lease_s: float = Field(
+        default=30.0,
+        ge=2,
+        le=3600,
+        description="a node that stops renewing its campaigns loses them after this long",
+    )
     invite_rate_per_source: float = Field(default=20.0, gt=0, description="new calls per second per source")
     allow_private_destinations: bool = Field(
         default=False,

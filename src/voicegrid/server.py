@@ -48,6 +48,7 @@ from voicegrid.store.call_records import record_refused, write_call_records
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.book import CallState
 from voicegrid.telephony.calls import CallControl
+from voicegrid.telephony.campaign_runner import CampaignRunner
 from voicegrid.telephony.edge import EdgeTrust
 from voicegrid.telephony.fleet import Fleet
 from voicegrid.telephony.ratelimit import SourceRateLimiter
@@ -314,8 +315,19 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             sip.book, calls.planner, platform.services.sessions, sip.clock
         )
         fleet = start_fleet(settings, platform.services, calls, sip)
+        campaigns = CampaignRunner(
+            calls,
+            platform.services.sessions,
+            node=settings.node_name,
+            notify=records.event,
+            tick_s=settings.campaign_tick_s,
+            lease_s=settings.campaign_lease_s,
+        )
+        sip.book.ended_listeners.append(campaigns.ended)
+        campaigns.start()
 
         async def drain() -> None:
+            campaigns.stop_dialling()  # calls under way end, and their outcomes are stored
             queued = await calls.drain_queue()  # no queued call is dialled while the node stops
             if queued:
                 log.info("drain: %d queued outbound calls ended undialled", queued)
@@ -330,6 +342,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             await run_until_signalled(_HttpServer(config), before_exit=drain)
         finally:
             await calls.drain_queue()  # when the drain did not run (the HTTP server failed)
+            await campaigns.aclose()  # what ended is stored; the campaigns are given back
             await registrations.stop()
             if fleet is not None:
                 await fleet.aclose()

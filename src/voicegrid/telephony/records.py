@@ -121,6 +121,10 @@ class CallRecords:
         if self.webhooks is not None and billing and billing.webhook_url:
             await self.webhooks.send(billing.webhook_url, business_id, event, data)
 
+    async def event(self, business_id: str, event: str, data: dict[str, Any]) -> None:
+        """Another event of the business's (a campaign's), to its webhook URL like the call events."""
+        await self._notify(await self.billing(business_id), business_id, event, data)
+
     async def _started(self, call: Call) -> None:
         facts = facts_of(call, self.node)
         data = {

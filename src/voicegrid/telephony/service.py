@@ -9,12 +9,13 @@ present; the call goes to that trunk's proxy, whatever the destination. Calls ar
 import asyncio
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voicegrid.campaigns.rules import fill
 from voicegrid.capacity.errors import OverLimit
 from voicegrid.capacity.leases import Lease, Refusal
 from voicegrid.capacity.memory import MemoryBackend
@@ -58,8 +59,27 @@ class CallRequest:
     metadata: dict[str, str] | None = None
     ring_timeout_s: float = 45.0
     queue_deadline_s: float | None = None  # over a limit: wait this long in the queue, else 429
-    amd: str = "off"  # answering-machine detection: off, detect (hang up on machines), message
-    voicemail_message: str | None = None  # with amd=message: said after the machine's beep
+    amd: str | None = None  # answering-machine detection: off, detect, message; None: the agent's
+    voicemail_message: str | None = None  # with amd=message: said after the beep (else the agent's)
+    variables: Mapping[str, str] | None = None  # fill the agent's {placeholders} for this call
+    id: str | None = None  # the call's id, when the caller chose it (a campaign's attempt)
+
+
+class DoNotCallListed(Forbidden):
+    """The number is on the business's or its reseller's do-not-call list."""
+
+    def __init__(self) -> None:
+        super().__init__("the number is on the business's or its reseller's do-not-call list")
+
+
+def for_contact(agent: Agent, variables: Mapping[str, str]) -> Agent:
+    """A copy of `agent` (not in any session) with its greeting, prompt and voicemail message
+    filled with one contact's variables."""
+    columns = {c.key: getattr(agent, c.key) for c in Agent.__table__.columns}
+    copy = Agent(**columns)
+    copy.greeting, copy.system_prompt = fill(agent.greeting, variables), fill(agent.system_prompt, variables)
+    copy.voicemail_message = fill(agent.voicemail_message or "", variables)
+    return copy
 
 
 def record_amd(call: Call, decision: Decision, ready: Ready | None) -> None:
@@ -191,6 +211,15 @@ class CallService:
             )
         if agent is None:
             raise InvalidInput("agent_id", "no such agent in this business")
+        if request.variables:
+            agent = for_contact(agent, request.variables)
+        amd = request.amd or agent.amd or "off"
+        message = (
+            fill(request.voicemail_message or agent.voicemail_message or "", request.variables or {}) or None
+        )
+        if amd == "message" and not message:
+            raise InvalidInput("voicemail_message", "amd `message` needs the `voicemail_message` to leave")
+        request = replace(request, amd=amd, voicemail_message=message)
         plan = await self.plan(business_id, request.to, request.from_number, request.trunk_id)
         async with self.sessions() as session:
             business = await session.get(Business, business_id)
@@ -203,13 +232,13 @@ class CallService:
             if request.queue_deadline_s is None or not admitted.queueable:
                 raise OverLimit(admitted.limit, admitted.retry_after_s)
             return self._enqueue(out, admitted)
-        return await self._dial(admitted, out)
+        return await self._dial(admitted, out, id=request.id)
 
     async def _dial(self, lease: Lease, out: "_Outbound", id: str | None = None) -> Call:
         control = self._require()
         if await self._do_not_call(out):  # now, as it is dialled: a number listed while queued counts
             await self.admission.release(lease)
-            raise Forbidden("the number is on the business's or its reseller's do-not-call list")
+            raise DoNotCallListed()
         call_id = id or new_id("call")  # the agent is built knowing it (its tool webhooks carry it)
         plan = await self.planner.build(lease, out.agent, "outbound", call_id)
         if isinstance(plan, Refuse):  # the lease is given back already
@@ -244,7 +273,7 @@ class CallService:
         return call
 
     def _enqueue(self, out: "_Outbound", refusal: Refusal) -> Call:
-        queued = Call(new_id("call"), "outbound", "", state=CallState.QUEUED)
+        queued = Call(out.request.id or new_id("call"), "outbound", "", state=CallState.QUEUED)
         out.describe(queued)
         self.queued[queued.id] = queued
         while len(self.queued) > 1000:  # ended placeholders are kept for a while, for GET
@@ -267,7 +296,8 @@ class CallService:
             raise
         except Exception as exc:  # the placeholder says what became of the call
             log.info("queued call %s not placed: %s", queued.id, exc)
-            self._end_queued(queued, "queue-timeout" if isinstance(exc, OverLimit) else "failed")
+            outcome = "queue-timeout" if isinstance(exc, OverLimit) else "failed"
+            self._end_queued(queued, "do-not-call" if isinstance(exc, DoNotCallListed) else outcome)
             return
         del self.queued[queued.id]  # the live call carries the same id from here on
 
