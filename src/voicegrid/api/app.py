@@ -19,6 +19,7 @@ from voicegrid.api.routes import (
     branding,
     businesses,
     calls,
+    campaigns,
     capacity,
     credentials,
     dashboard,
@@ -73,6 +74,10 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
         app.include_router(resource_router(spec, in_own_business(spec.kind)), prefix="/v1")
     app.include_router(calls.router, prefix=BUSINESS_PREFIX, dependencies=[Depends(calls.business_in_path)])
     app.include_router(calls.router, prefix="/v1")
+    app.include_router(
+        campaigns.router, prefix=BUSINESS_PREFIX, dependencies=[Depends(calls.business_in_path)]
+    )
+    app.include_router(campaigns.router, prefix="/v1")
     app.include_router(analytics.analytics_router(in_business("calls")), prefix=BUSINESS_PREFIX)
     app.include_router(analytics.analytics_router(in_own_business("calls")), prefix="/v1")
     # Users and keys exist at every level; prefix-less means the caller's own level.

@@ -4,7 +4,7 @@ or from its stored `CallRecord`), lists and the Live view."""
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from voicegrid.analytics.record import CallRecord
 from voicegrid.api.schemas import In, Out
@@ -24,10 +24,11 @@ class CallCreate(In):
     trunk_id: str | None = Field(default=None, max_length=40)
     metadata: dict[str, str] = Field(default_factory=dict, max_length=50)
     ring_timeout_s: float = Field(default=45.0, ge=1, le=300)
-    amd: Literal["off", "detect", "message"] = Field(
-        default="off",
+    amd: Literal["off", "detect", "message"] | None = Field(
+        default=None,
         description="answering-machine detection: `detect` hangs up on machines (outcome `voicemail`), "
-        "`message` waits for the beep and says `voicemail_message`; a person gets the agent",
+        "`message` waits for the beep and says `voicemail_message` (else the agent's); a person gets "
+        "the agent. Absent: the agent's own setting",
     )
     voicemail_message: str | None = Field(default=None, min_length=1, max_length=500)
     queue_deadline_s: float | None = Field(
@@ -37,12 +38,6 @@ class CallCreate(In):
         description="over a limit: queue the call (202, state `queued`) and dial when admitted, "
         "giving up after this many seconds (outcome `queue-timeout`); absent: 429 naming the limit",
     )
-
-    @model_validator(mode="after")
-    def _message_to_leave(self) -> "CallCreate":
-        if self.amd == "message" and not self.voicemail_message:
-            raise ValueError("amd `message` needs the `voicemail_message` to leave")
-        return self
 
 
 class TransferBody(In):

@@ -39,6 +39,7 @@ BUSINESS_RULES: dict[str, Rule] = {
     "privacy": Rule(read=Role.VIEWER, write=Role.ADMIN),  # retention of transcripts, PII masking
     "webhooks": Rule(read=Role.ADMIN, write=Role.ADMIN),  # reading shows the signing key
     "do-not-call": Rule(read=Role.VIEWER, write=Role.MEMBER),  # anyone who calls may stop calling
+    "campaigns": Rule(read=Role.VIEWER, write=Role.MEMBER),  # who may place calls may run campaigns
 }
 
 _SCOPE_RANK = {Scope.BUSINESS: 0, Scope.RESELLER: 1, Scope.PLATFORM: 2}

@@ -132,6 +132,18 @@ class AgentFields(In):
     turn: TurnSettings = Field(default_factory=TurnSettings)
     max_call_seconds: int = Field(default=1800, ge=10, le=4 * 3600)
     recording: bool = False
+    amd: Literal["off", "detect", "message"] = Field(
+        default="off",
+        description="answering-machine detection on this agent's outbound calls, unless a call or "
+        "campaign says otherwise: `detect` hangs up on machines, `message` leaves `voicemail_message`",
+    )
+    voicemail_message: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _message_to_leave(self) -> "AgentFields":
+        if self.amd == "message" and not self.voicemail_message:
+            raise ValueError("amd `message` needs the `voicemail_message` to leave")
+        return self
 
 
 class AgentCreate(AgentFields):
@@ -153,6 +165,8 @@ class AgentUpdate(In):
     turn: TurnSettings | None = None
     max_call_seconds: int | None = Field(default=None, ge=10, le=4 * 3600)
     recording: bool | None = None
+    amd: Literal["off", "detect", "message"] | None = None
+    voicemail_message: str | None = Field(default=None, max_length=500)
 
 
 class AgentOut(Stamped, AgentFields):
@@ -172,6 +186,8 @@ _NOT_NULL = (
     "tts",
     "tools",
     "turn",
+    "amd",
+    "voicemail_message",
 )
 
 
@@ -207,6 +223,10 @@ async def build(
     for stage in ("stt", "llm", "tts"):
         if given.get(stage) is not None:
             await _check_stage(ctx, owner, stage, given[stage])
+    amd = given.get("amd") or (existing.amd if existing is not None else "off")
+    message = given.get("voicemail_message", existing.voicemail_message if existing is not None else "")
+    if amd == "message" and not message:
+        raise InvalidInput("voicemail_message", "amd `message` needs the `voicemail_message` to leave")
     values = dict(given)
     if existing is None:
         values["business_id"] = owner.business_id

@@ -1,0 +1,143 @@
+"""The campaigns API's bodies and views: what a campaign is made of, and what it reports."""
+
+from datetime import datetime, time
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from voicegrid.api.schemas import In, Name, Out, Stamped
+from voicegrid.campaigns.contacts import ContactList
+
+Retryable = Literal["busy", "no-answer", "failed", "voicemail"]
+Amd = Literal["off", "detect", "message"]
+
+
+class WindowIn(In):
+    start: str = Field(default="09:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+    end: str = Field(default="20:00", pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$")
+    days: list[int] = Field(default=[0, 1, 2, 3, 4], min_length=1, max_length=7, description="0 is Monday")
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, days: list[int]) -> list[int]:
+        if any(d < 0 or d > 6 for d in days):
+            raise ValueError("days are 0 (Monday) to 6 (Sunday)")
+        return sorted(set(days))
+
+    @model_validator(mode="after")
+    def _order(self) -> "WindowIn":
+        if self.end == "24:00":
+            self.end = "23:59"
+        if time.fromisoformat(self.start) >= time.fromisoformat(self.end):
+            raise ValueError("the window must end after it starts (local time, the same day)")
+        return self
+
+
+class RetryIn(In):
+    attempts: int = Field(ge=1, le=10, description="attempts in all that may end this way")
+    delay_s: float = Field(ge=0, le=7 * 86400, description="the wait before trying again")
+
+
+class ContactIn(In):
+    number: str = Field(max_length=40)
+    name: str = Field(default="", max_length=200)
+    timezone: str = Field(default="", max_length=64, description="IANA; absent: from the number")
+    variables: dict[str, str] = Field(default_factory=dict, max_length=50)
+
+    def row(self) -> dict[str, str]:
+        return {**{k.lower(): v for k, v in self.variables.items()}, "number": self.number,
+                "name": self.name, "timezone": self.timezone}  # fmt: skip
+
+
+class ContactsIn(In):
+    contacts: list[ContactIn] = Field(min_length=1, max_length=10_000)
+
+
+def _default_retries() -> dict[Retryable, RetryIn]:
+    return {
+        "busy": RetryIn(attempts=3, delay_s=600),
+        "no-answer": RetryIn(attempts=3, delay_s=3600),
+        "failed": RetryIn(attempts=2, delay_s=900),
+    }
+
+
+class CampaignIn(In):
+    name: Name
+    agent_id: str = Field(max_length=40)
+    trunk_id: str | None = Field(default=None, max_length=40)
+    caller_ids: list[str] = Field(default_factory=list, max_length=100, description="used in turn")
+    window: WindowIn = Field(default_factory=WindowIn)
+    max_concurrent: int = Field(default=5, ge=1, le=1000)
+    calls_per_second: float = Field(default=1.0, ge=0.1, le=100)
+    retries: dict[Retryable, RetryIn] = Field(default_factory=_default_retries)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+    ring_timeout_s: float = Field(default=30.0, ge=5, le=120)
+    amd: Amd | None = Field(default=None, description="absent: the agent's own setting")
+    voicemail_message: str | None = Field(default=None, min_length=1, max_length=500)
+    default_region: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="ISO country of numbers written without +"
+    )
+    contacts: list[ContactIn] = Field(default_factory=list, max_length=10_000)
+
+
+class RefusedRow(Out):
+    row: int = Field(description="the CSV's row (the header is 1), or the index in `contacts` from 2")
+    value: str
+    reason: str
+
+
+class ContactReport(Out):
+    added: int
+    refused: list[RefusedRow]
+    ignored_columns: list[str]
+
+    @classmethod
+    def of(cls, found: ContactList, added: int, already: list[RefusedRow]) -> "ContactReport":
+        refused = [RefusedRow(row=r.row, value=r.value, reason=r.reason) for r in found.refused]
+        return cls(added=added, refused=sorted([*refused, *already], key=lambda r: r.row),
+                   ignored_columns=found.ignored_columns)  # fmt: skip
+
+
+class CampaignOut(Stamped):
+    business_id: str
+    name: str
+    agent_id: str
+    trunk_id: str | None
+    caller_ids: list[str]
+    window: dict[str, Any]
+    max_concurrent: int
+    calls_per_second: float
+    retries: dict[str, Any]
+    max_attempts: int
+    ring_timeout_s: float
+    amd: str | None
+    voicemail_message: str | None
+    state: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    progress: dict[str, int] = Field(default_factory=dict, description="contacts by state and outcome")
+    import_report: ContactReport | None = None
+
+
+class AttemptOut(Out):
+    call_id: str
+    attempt: int
+    state: str
+    outcome: str | None
+    call_outcome: str | None
+    started_at: datetime
+    ended_at: datetime | None
+
+
+class ContactOut(Out):
+    id: str
+    row: int
+    number: str
+    name: str
+    timezone: str
+    variables: dict[str, Any]
+    state: str
+    outcome: str | None
+    attempts: int
+    next_at: datetime | None
+    calls: list[AttemptOut]

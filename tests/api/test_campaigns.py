@@ -1,0 +1,177 @@
+"""Campaigns through the API: made from JSON or a CSV file with a report of every row refused and
+nothing half-imported, moved through their states, exported; each business sees only its own."""
+
+import csv
+import io
+
+import httpx
+
+from tests.api.conftest import World
+from tests.support.platform import Running
+
+CSV = {"Content-Type": "text/csv"}
+TRUNK = {"name": "out", "outbound_host": "127.0.0.1", "outbound_port": 5099, "caller_ids": ["+12125550100"]}
+AGENT = {"name": "reminders", "greeting": "Hi {name}, about your {item}."}
+
+
+async def _ready(run: Running, business: str) -> str:
+    base = f"/v1/businesses/{business}"
+    await run.ok("POST", f"{base}/trunks", json=TRUNK)
+    return str((await run.ok("POST", f"{base}/agents", json=AGENT))["id"])
+
+
+async def _import(run: Running, business: str, campaign: str, body: str | bytes) -> httpx.Response:
+    path = f"/v1/businesses/{business}/campaigns/{campaign}/contacts/import"
+    return await run.admin("POST", path, content=body, headers=CSV)
+
+
+async def test_contacts_in_json_are_taken_or_refused_row_by_row(run: Running, world: World) -> None:
+    agent = await _ready(run, world.business_a1)
+    contacts = [
+        {"number": "+1 212 555 0199", "name": "Ann", "variables": {"item": "pizza", "size": "L"}},
+        {"number": "+15550100"},
+        {"number": "(212) 555-0199"},
+        {"number": "+12125550123", "timezone": "Mars/Olympus"},
+    ]
+    body = {"name": "reminders", "agent_id": agent, "contacts": contacts, "default_region": "US"}
+    made = await run.ok("POST", f"/v1/businesses/{world.business_a1}/campaigns", json=body)
+    report = made["import_report"]
+    assert report["added"] == 1
+    assert [(r["row"], r["reason"]) for r in report["refused"]] == [
+        (3, "not a valid number in its country's numbering plan"),
+        (4, "the same number as row 2"),
+        (5, "'Mars/Olympus' is not an IANA time zone"),
+    ]
+    assert report["ignored_columns"] == ["size"]  # the agent names no {size}
+    assert made["state"] == "draft"
+    assert made["progress"] == {"waiting": 1, "calling": 0, "done": 0}
+    listed = await run.ok("GET", f"/v1/businesses/{world.business_a1}/campaigns/{made['id']}/contacts")
+    (ann,) = listed["items"]
+    assert (ann["number"], ann["timezone"], ann["variables"]) == (
+        "+12125550199",
+        "America/New_York",
+        {"item": "pizza"},
+    )
+
+
+async def test_a_campaign_is_checked_against_the_business_before_it_is_made(
+    run: Running, world: World
+) -> None:
+    agent = await _ready(run, world.business_a1)
+    other_agent = await _ready(run, world.business_a2)
+    base = f"/v1/businesses/{world.business_a1}/campaigns"
+    cases = [
+        ({"agent_id": other_agent}, "agent_id"),
+        ({"agent_id": agent, "caller_ids": ["+12125550999"]}, "caller_ids"),
+        ({"agent_id": agent, "trunk_id": "trk_not_ours"}, "trunk_id"),
+        ({"agent_id": agent, "window": {"start": "20:00", "end": "09:00"}}, "window"),
+        ({"agent_id": agent, "window": {"days": [7]}}, "days"),
+        ({"agent_id": agent, "amd": "message"}, "voicemail_message"),
+        ({"agent_id": agent, "retries": {"answered": {"attempts": 2, "delay_s": 1}}}, "retries"),
+        ({"agent_id": agent, "max_concurrent": 0}, "max_concurrent"),
+    ]
+    for extra, field in cases:
+        refused = await run.admin("POST", base, json={"name": "c", **extra})
+        assert refused.status_code == 422, (extra, refused.text)
+        assert field in refused.text, (extra, refused.text)
+    assert (await run.ok("GET", base))["items"] == []
+
+
+async def test_a_csv_import_reports_what_it_took_and_a_bad_file_stores_nothing(
+    run: Running, world: World
+) -> None:
+    agent = await _ready(run, world.business_a1)
+    base = f"/v1/businesses/{world.business_a1}/campaigns"
+    campaign = (await run.ok("POST", base, json={"name": "c", "agent_id": agent}))["id"]
+    good = "number,name,item,colour\n+12125550199,Ann,pizza,blue\nnonsense,Bob,,\n+12125550199,Ann again,,\n"
+    report = (await _import(run, world.business_a1, campaign, good)).json()
+    assert (report["added"], report["ignored_columns"]) == (1, ["colour"])
+    assert [r["row"] for r in report["refused"]] == [3, 4]
+    again = (await _import(run, world.business_a1, campaign, good)).json()
+    assert again["added"] == 0
+    assert next((r["row"], r["reason"]) for r in again["refused"]) == (2, "already in the campaign")
+    too_many = "number\n" + "".join(f"+1212{5550000 + i:07d}\n" for i in range(100_001))
+    for body, why in (
+        (b"phone\n+12125550123\n", "no `number` column"),
+        (b"number\n\xff\xfe\n", "not UTF-8"),
+        (too_many.encode(), "over 100000 rows"),
+    ):
+        refused = await _import(run, world.business_a1, campaign, body)
+        assert refused.status_code == 422, why
+        assert why in refused.text
+    progress = (await run.ok("GET", f"{base}/{campaign}"))["progress"]
+    assert progress["waiting"] == 1  # only Ann, from the first import
+
+
+async def test_a_file_of_100000_contacts_is_imported_whole_with_its_report(
+    run: Running, world: World
+) -> None:
+    agent = await _ready(run, world.business_a1)
+    base = f"/v1/businesses/{world.business_a1}/campaigns"
+    campaign = (await run.ok("POST", base, json={"name": "big", "agent_id": agent}))["id"]
+    rows = "".join(f"+1212{5550000 + i:07d},guest {i},pizza\n" for i in range(99_998))
+    body = "number,name,item\n" + rows + "+15550100,bad,\n+12125550000,duplicate,\n"
+    report = (await _import(run, world.business_a1, campaign, body)).json()
+    assert report["added"] == 99_998
+    assert [r["row"] for r in report["refused"]] == [100_000, 100_001]
+    assert (await run.ok("GET", f"{base}/{campaign}"))["progress"]["waiting"] == 99_998
+
+
+async def test_a_campaign_moves_through_its_states_and_cancelling_ends_the_waiting(
+    run: Running, world: World
+) -> None:
+    agent = await _ready(run, world.business_a1)
+    base = f"/v1/businesses/{world.business_a1}/campaigns"
+    contacts = [{"number": f"+1212555{n:04d}"} for n in range(100, 103)]
+    campaign = (await run.ok("POST", base, json={"name": "c", "agent_id": agent, "contacts": contacts}))["id"]
+    one = f"{base}/{campaign}"
+    assert (await run.admin("POST", f"{one}/pause")).status_code == 409  # a draft is not running
+    assert (await run.ok("POST", f"{one}/start"))["state"] == "running"
+    assert (await run.admin("POST", f"{one}/start")).status_code == 409
+    assert (await run.ok("POST", f"{one}/pause"))["state"] == "paused"
+    assert (await run.ok("POST", f"{one}/resume"))["state"] == "running"
+    cancelled = await run.ok("POST", f"{one}/cancel")
+    assert cancelled["state"] == "cancelled"
+    assert cancelled["progress"]["done:cancelled"] == 3
+    late = await run.admin("POST", f"{one}/contacts", json={"contacts": [{"number": "+12125550150"}]})
+    assert late.status_code == 409
+    assert (await run.admin("POST", f"{one}/resume")).status_code == 409
+
+
+async def test_the_export_has_every_contact_and_keeps_formulas_as_text(run: Running, world: World) -> None:
+    agent = await _ready(run, world.business_a1)
+    base = f"/v1/businesses/{world.business_a1}/campaigns"
+    contacts = [{"number": "+12125550199", "name": '=HYPERLINK("http://x")'}, {"number": "+12125550198"}]
+    campaign = (await run.ok("POST", base, json={"name": "c", "agent_id": agent, "contacts": contacts}))["id"]
+    exported = await run.admin("GET", f"{base}/{campaign}/export")
+    assert exported.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(exported.text)))
+    assert [(r["number"], r["name"], r["state"], r["attempts"]) for r in rows] == [
+        ("+12125550199", '\'=HYPERLINK("http://x")', "waiting", "0"),
+        ("+12125550198", "", "waiting", "0"),
+    ]
+
+
+async def test_a_business_never_sees_another_businesss_campaign(run: Running, world: World) -> None:
+    agent = await _ready(run, world.business_a2)
+    theirs = f"/v1/businesses/{world.business_a2}/campaigns"
+    campaign = (await run.ok("POST", theirs, json={"name": "theirs", "agent_id": agent}))["id"]
+    key = world.key("business", "owner")  # business A1's
+    for method, path in (
+        ("GET", f"/v1/campaigns/{campaign}"),
+        ("GET", f"/v1/campaigns/{campaign}/export"),
+        ("POST", f"/v1/campaigns/{campaign}/start"),
+        ("GET", f"/v1/businesses/{world.business_a1}/campaigns/{campaign}"),
+    ):
+        assert (await run.as_key(key, method, path)).status_code == 404, path
+    assert (await run.as_key(key, "GET", "/v1/campaigns")).json()["items"] == []
+
+
+async def test_an_agent_may_default_its_outbound_calls_to_leave_a_message(run: Running, world: World) -> None:
+    base = f"/v1/businesses/{world.business_a1}/agents"
+    refused = await run.admin("POST", base, json={"name": "a", "amd": "message"})
+    assert refused.status_code == 422
+    made = await run.ok("POST", base, json={"name": "a", "amd": "message", "voicemail_message": "Call back."})
+    assert (made["amd"], made["voicemail_message"]) == ("message", "Call back.")
+    cleared = await run.admin("PATCH", f"{base}/{made['id']}", json={"voicemail_message": ""})
+    assert cleared.status_code == 422
