@@ -1,6 +1,10 @@
-"""A cap on request bodies (413 beyond it), checked before any handler reads them."""
+"""A cap on request bodies (413 beyond it), checked before any handler reads them; and the one
+reader of uploaded files, with its own cap."""
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from voicegrid.tenancy import InvalidInput
 
 # Large enough for an agent with a big knowledge base; small enough that no request can exhaust memory.
 MAX_BODY_BYTES = 4 << 20
@@ -64,3 +68,14 @@ class BodyLimitMiddleware:
             await send(message)
 
         await self.app(scope, counted, tracking)
+
+
+async def read_file_body(request: Request, max_bytes: int) -> bytes:
+    """A request's body (an uploaded CSV file), refused once it passes `max_bytes` (a 422 naming
+    the file), before more of it is held."""
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > max_bytes:
+            raise InvalidInput("file", f"over the {max_bytes} bytes a list may have")
+    return bytes(data)

@@ -19,6 +19,7 @@ from sqlalchemy import insert, select
 
 from voicegrid.analytics.export import rows_csv
 from voicegrid.api import audit
+from voicegrid.api.body_limit import read_file_body
 from voicegrid.api.campaign_views import (
     AttemptOut,
     CampaignIn,
@@ -207,13 +208,9 @@ async def import_contacts(loc: Loc, campaign_id: IdPath, request: Request, regio
     ctx, locate_owner = loc
     owner = await locate_owner(Action.WRITE)
     campaign = await _campaign(ctx, owner, campaign_id)
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_BYTES:
-            raise InvalidInput("file", f"over the {MAX_BYTES} bytes a list may have")
+    data = await read_file_body(request, MAX_BYTES)
     variables = await _variables(ctx, campaign)  # 100,000 rows take seconds: not on the event loop
-    found = await asyncio.to_thread(parse_contacts, bytes(data), variables, region)
+    found = await asyncio.to_thread(parse_contacts, data, variables, region)
     report = await _add_contacts(ctx, campaign, found)
     _audit(ctx, owner, "update", campaign.id, {"contacts_added": report.added})
     await ctx.session.commit()

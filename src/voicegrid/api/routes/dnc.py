@@ -16,6 +16,7 @@ from pydantic import Field
 from sqlalchemy import select
 
 from voicegrid.api import audit
+from voicegrid.api.body_limit import read_file_body
 from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.owners import IdPath, Owner, business_owner, reseller_owner
 from voicegrid.api.pagination import Page, PageParams, fetch_page, page_params
@@ -122,12 +123,8 @@ def _routes(prefix: str, owner_of: Callable[..., Awaitable[str]], locate: Locate
     )
     async def import_entries(owner_id: OwnerId, request: Request, ctx: CtxDep) -> Any:
         owner = await locate(ctx, owner_id, Action.WRITE)
-        data = bytearray()
-        async for chunk in request.stream():
-            data += chunk
-            if len(data) > MAX_BYTES:
-                raise InvalidInput("file", f"over the {MAX_BYTES} bytes a list may have")
-        found = parse_numbers(bytes(data), ("reason",))
+        data = await read_file_body(request, MAX_BYTES)
+        found = parse_numbers(data, ("reason",))
         entries = [(row.number, row.fields.get("reason", "")) for row in found.taken]
         refused = [RefusedRow(row=r.row, value=r.value, reason=r.reason) for r in found.refused]
         return await _store(
