@@ -225,10 +225,10 @@ async def test_a_campaign_of_200_contacts_ends_each_with_an_outcome_within_its_l
             said = " ".join(t["text"] for t in record["transcript"] if t["speaker"] == "agent")
             index = numbers.index(number)
             assert said == MESSAGE.format(name=f"Guest {index}", item=f"pizza {index}"), record
-            assert record["amd"]["verdict"] == "machine"
+            assert (record["amd"] or {}).get("verdict") == "machine", record
             assert record["amd"]["machine_ready_ms"] is not None
         elif _kind(number) == "answered":
-            assert record["amd"]["verdict"] == "human", record
+            assert (record["amd"] or {}).get("verdict") == "human", record
             said = [t["text"] for t in record["transcript"] if t["speaker"] == "agent"]
             index = numbers.index(number)
             greeting = GREETING.format(name=f"Guest {index}", item=f"pizza {index}")

@@ -196,3 +196,37 @@ async def test_the_play_agent_sends_a_1_khz_beep_then_quiet(clock: MediaClock) -
     spectrum = np.abs(np.fft.rfft(beep))
     assert np.argmax(spectrum) * 8000 / len(beep) == pytest.approx(1000, abs=5)  # the beep is 1 kHz
     assert np.abs(audio[first + 8200 : first + 15800]).max() < 100  # then a second of quiet
+
+
+class Listener(EchoAgent):
+    """Keeps what the session hands the talker, frame by frame."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.frames: list[tuple[int, bool]] = []  # (loudest sample, concealed)
+
+    def on_audio(self, session, frame) -> None:  # type: ignore[no-untyped-def]
+        self.frames.append((int(np.abs(frame.pcm).max()), frame.concealed))
+
+
+async def test_a_far_end_that_sends_no_audio_is_heard_as_quiet_on_time_not_as_nothing(
+    clock: MediaClock,
+) -> None:
+    """Silence suppression, or a phone that waits to speak: the talker (an answering-machine check
+    counting the quiet after an answer) still gets a frame every 20 ms."""
+    loop = asyncio.get_running_loop()
+    peer_port = free_udp_and_tcp_port()
+    silent_peer, _ = await loop.create_datagram_endpoint(Peer, local_addr=("127.0.0.1", peer_port))
+    listener = Listener()
+    session = RtpSession(
+        codec=make_codec("PCMU"), remote=("127.0.0.1", peer_port), agent=listener, clock=clock
+    )
+    await session.open("127.0.0.1", free_udp_and_tcp_port())
+    try:
+        await asyncio.sleep(1.0)
+    finally:
+        session.close()
+        silent_peer.close()
+    assert session.counters.received == 0
+    assert 35 <= len(listener.frames) <= 60  # about one a tick for a second
+    assert all(loudest == 0 and concealed for loudest, concealed in listener.frames)

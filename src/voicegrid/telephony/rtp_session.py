@@ -298,7 +298,11 @@ class RtpSession(asyncio.DatagramProtocol):
 
     def _play(self, now: float) -> None:
         frame = self.jitter.pop(now)
-        if frame is None:
+        if frame is None:  # no audio yet, or the far end paused (silence suppression): the line is
+            quiet = np.zeros(self.codec.samples_per_frame, np.int16)  # quiet, and the talker hears so
+            self._played = quiet  # on time (an answering-machine check must not wait for a packet)
+            self.agent.on_audio(self, AudioFrame(quiet, self.sample_rate, self._media_time, True))
+            self._media_time += len(quiet) / self.sample_rate
             return
         if frame.payload is not None:
             try:
