@@ -324,6 +324,10 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             lease_s=settings.campaign_lease_s,
         )
         sip.book.ended_listeners.append(campaigns.ended)
+        if records.metrics is not None:
+            records.metrics.watch_campaigns(
+                lambda: len(campaigns.flights), lambda: len(campaigns.ends), lambda: campaigns.store_failures
+            )
         campaigns.start()
 
         async def drain() -> None:

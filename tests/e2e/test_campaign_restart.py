@@ -87,8 +87,12 @@ def test_a_campaign_goes_on_after_its_node_stops_or_dies_and_no_contact_is_calle
             done = _progress(api, campaign)
             _wait(lambda: done()["state"] == "finished", "the campaign did not finish after the crash", 120)
             contacts = api.get(f"{campaign}/contacts", params={"limit": 200}).json()["items"]
+            metrics = api.get("/metrics").text
     finally:
         stop_process(carrier)
+
+    assert "voicegrid_campaign_calls_active 0.0" in metrics
+    assert "voicegrid_campaign_ends_unstored 0.0" in metrics
 
     assert len(contacts) == CONTACTS
     assert all(c["state"] == "done" for c in contacts)

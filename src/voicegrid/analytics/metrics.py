@@ -61,6 +61,21 @@ class CallMetrics:
         self.webhooks_pending = Gauge(
             "voicegrid_webhooks_pending", "Call events waiting in this node's outbox", registry=r
         )
+        self.campaign_calls = Gauge(
+            "voicegrid_campaign_calls_active",
+            "Campaign calls this node dialled and has not yet stored",
+            registry=r,
+        )
+        self.campaign_ends_unstored = Gauge(
+            "voicegrid_campaign_ends_unstored",
+            "Campaign calls that ended but whose outcome the database has not yet taken (kept, retried)",
+            registry=r,
+        )
+        self.campaign_tick_failures = Gauge(
+            "voicegrid_campaign_tick_failures",
+            "Campaign ticks that failed since start (see the log)",
+            registry=r,
+        )
 
     def observe(self, record: dict[str, Any]) -> None:
         self.ended.labels(record.get("direction") or "", record.get("outcome") or "unknown").inc()
@@ -87,6 +102,13 @@ class CallMetrics:
 
     def watch_webhooks(self, pending: Callable[[], int]) -> None:
         self.webhooks_pending.set_function(lambda: float(pending()))
+
+    def watch_campaigns(
+        self, flying: Callable[[], int], unstored: Callable[[], int], failed: Callable[[], int]
+    ) -> None:
+        self.campaign_calls.set_function(lambda: float(flying()))
+        self.campaign_ends_unstored.set_function(lambda: float(unstored()))
+        self.campaign_tick_failures.set_function(lambda: float(failed()))
 
     def webhook_ended(self, result: str) -> None:
         self.webhook_events.labels(result).inc()
