@@ -298,3 +298,37 @@ def _greeting_delay_s(wav: Path) -> float:
             spans.append([index, index])
     assert len(spans) >= 2, f"{wav.name}: {len(spans)} stretches of sound"
     return (spans[1][0] - spans[0][1]) * 0.02
+
+
+async def test_a_campaign_that_cannot_dial_at_all_is_paused_with_the_reason_and_no_attempt_spent(
+    tmp_path: Path,
+) -> None:
+    async with dialling_platform(tmp_path / "data", MovableClock(START)) as d:
+        run = d.run
+        reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
+        business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))["id"]
+        base = f"/v1/businesses/{business}"
+        no_caller_ids = {"name": "t", "outbound_host": "127.0.0.1", "outbound_port": free_udp_and_tcp_port()}
+        await run.ok("POST", f"{base}/trunks", json=no_caller_ids)
+        agent = (await run.ok("POST", f"{base}/agents", json={"name": "a"}))["id"]
+        contacts = [{"number": f"+1212555{n:04d}"} for n in range(1000, 1005)]
+        campaign = await run.ok(
+            "POST", f"{base}/campaigns", json={"name": "c", "agent_id": agent, "contacts": contacts}
+        )
+        one = f"{base}/campaigns/{campaign['id']}"
+        await run.ok("POST", f"{one}/start")
+
+        async def paused() -> dict[str, Any] | None:
+            got = await run.ok("GET", one)
+            return got if got["state"] == "paused" else None
+
+        stopped = await wait_for(paused, 10)
+        assert stopped, await _state(run, base, campaign["id"])
+        assert (
+            stopped["state_reason"] == "cannot dial: from: the trunk has no caller IDs; add one to it first"
+        )
+        assert stopped["progress"] == {"waiting": 5, "calling": 0, "done": 0}
+        listed = (await run.ok("GET", f"{one}/contacts"))["items"]
+        assert all(c["attempts"] == 0 and c["calls"] == [] for c in listed)
+        resumed = await run.ok("POST", f"{one}/resume")  # once mended; here it pauses again
+        assert (resumed["state"], resumed["state_reason"]) == ("running", "")

@@ -113,6 +113,7 @@ class CampaignOut(Stamped):
     amd: str | None
     voicemail_message: str | None
     state: str
+    state_reason: str = Field(description="why the platform paused it (its trunk or agent could not dial)")
     started_at: datetime | None
     finished_at: datetime | None
     progress: dict[str, int] = Field(default_factory=dict, description="contacts by state and outcome")

@@ -252,3 +252,15 @@ async def attempts_of(session: AsyncSession, contact_ids: list[str]) -> dict[str
         for attempt in found.all():
             tried[attempt.contact_id].append(attempt)
     return tried
+
+
+async def pause_for(session: AsyncSession, campaign_id: str, reason: str) -> bool:
+    """The platform pauses a running campaign that cannot dial at all (its trunk or agent is
+    unusable), saying why; a person resumes it once that is mended. Whether it did."""
+    paused = await session.scalars(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.state == "running")
+        .values(state="paused", state_reason=reason[:300], runner=None, runner_until=0)
+        .returning(Campaign.id)
+    )
+    return paused.first() is not None

@@ -354,6 +354,7 @@ class Campaign(BusinessOwned, Base):
     amd: Mapped[str | None] = mapped_column(String(16))  # off, detect, message; None: the agent's
     voicemail_message: Mapped[str | None] = mapped_column(Text)
     state: Mapped[str] = mapped_column(String(16), default="draft")  # draft running paused cancelled finished
+    state_reason: Mapped[str] = mapped_column(String(300), default="")  # why the platform paused it
     runner: Mapped[str | None] = mapped_column(String(120))
     runner_until: Mapped[float] = mapped_column(Float, default=0.0)
     started_at: Mapped[datetime | None] = mapped_column()

@@ -35,6 +35,7 @@ from voicegrid.store import campaigns as store
 from voicegrid.store.models import Campaign, CampaignAttempt, CampaignContact
 from voicegrid.telephony.book import Call
 from voicegrid.telephony.service import CallRequest, CallService, DoNotCallListed
+from voicegrid.tenancy import TenancyError
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +231,20 @@ class CampaignRunner:
             return "full"
         except DoNotCallListed:
             self.ends[attempt.id] = "do-not-call"
+        except TenancyError as exc:  # the trunk, caller IDs or agent: no contact can be dialled
+            del self.flights[attempt.id]
+            async with self.sessions() as session:
+                await store.unclaim(session, attempt)
+                paused = await store.pause_for(session, campaign.id, f"cannot dial: {exc.message}")
+                await session.commit()
+            log.warning("campaign %s paused: cannot dial: %s", campaign.id, exc.message)
+            if paused:
+                await self.notify(
+                    campaign.business_id,
+                    "campaign.paused",
+                    {"campaign_id": campaign.id, "reason": f"cannot dial: {exc.message}"},
+                )
+            return "full"
         except Exception as exc:  # stored as failed: the retries for failures apply
             log.warning("campaign %s: %s not dialled: %s", campaign.id, contact.number, exc)
             self.ends[attempt.id] = "failed"

@@ -224,7 +224,7 @@ async def _move(loc: Located, campaign_id: str, action: str) -> Any:
     sources, target = MOVES[action]
     if campaign.state not in sources:
         raise Conflict(f"a {campaign.state} campaign cannot {action}")
-    campaign.state = target
+    campaign.state, campaign.state_reason = target, ""
     if action == "start":
         store.started(campaign)
     if action == "cancel":

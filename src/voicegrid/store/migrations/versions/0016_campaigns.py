@@ -37,6 +37,7 @@ def upgrade() -> None:
         sa.Column("amd", sa.String(16), nullable=True),
         sa.Column("voicemail_message", sa.Text(), nullable=True),
         sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("state_reason", sa.String(300), nullable=False),
         sa.Column("runner", sa.String(120), nullable=True),
         sa.Column("runner_until", sa.Float(), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
