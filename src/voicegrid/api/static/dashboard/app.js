@@ -91,10 +91,11 @@ async function api(path, options = {}) {
   const headers = { Accept: "application/json", ...(options.headers || {}) };
   if (state.token) headers.Authorization = "Bearer " + state.token;
   if (options.json !== undefined) headers["Content-Type"] = "application/json";
+  if (options.csv !== undefined) headers["Content-Type"] = "text/csv";
   const response = await fetch(path, {
     method: options.method || "GET",
     headers,
-    body: options.json !== undefined ? JSON.stringify(options.json) : undefined,
+    body: options.json !== undefined ? JSON.stringify(options.json) : options.csv,
   });
   if (response.status === 401 && state.token && !options.signingIn) {
     signOut("Your sign-in has ended: sign in again.");
@@ -498,6 +499,87 @@ async function live(page) {
   state.timer = setInterval(() => { if (location.hash === "#/live") route(); }, 3000);
 }
 
+// ---- campaigns -------------------------------------------------------------------------------
+
+const OUTCOMES = ["answered", "voicemail", "busy", "no-answer", "failed", "declined", "do-not-call", "interrupted", "cancelled"];
+const MOVES = { draft: ["start", "cancel"], running: ["pause", "cancel"], paused: ["resume", "cancel"] };
+
+function progressCells(p) {
+  return [p.waiting || 0, p.calling || 0, p.done || 0];
+}
+
+async function campaigns(page) {
+  const [list, agents] = await Promise.all([api(biz("/campaigns?limit=200")), api(biz("/agents?limit=200"))]);
+  const agentPick = el("select", { id: "campaign-agent", "aria-label": "Agent" },
+    agents.items.map((a) => el("option", { value: a.id }, a.name)));
+  const name = el("input", { id: "campaign-name", required: "", placeholder: "Order reminders" });
+  const file = el("input", { id: "campaign-file", type: "file", accept: ".csv,text/csv", required: "" });
+  const concurrent = el("input", { id: "campaign-concurrent", type: "number", min: "1", max: "1000", value: "5" });
+  const report = el("div", { id: "campaign-report" });
+  const form = el("form", { id: "campaign-form" },
+    el("label", {}, "Name ", name), el("label", {}, "Agent ", agentPick),
+    el("label", {}, "Calls at once ", concurrent),
+    el("label", {}, "Contacts (CSV: number, name, timezone, and the agent's {placeholders}) ", file),
+    el("button", { type: "submit", class: "primary" }, "Create campaign"), report);
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const made = await api(biz("/campaigns"), { method: "POST", json: {
+        name: name.value, agent_id: agentPick.value, max_concurrent: Number(concurrent.value) } });
+      const text = await file.files[0].text();
+      const taken = await api(biz(`/campaigns/${made.id}/contacts/import`), { method: "POST", csv: text });
+      sessionStorage.setItem("voicegrid.import", JSON.stringify(taken));
+      location.hash = "#/campaigns/" + made.id;
+    } catch (error) {
+      $("page-error").textContent = error.message;
+    }
+  });
+  page.append(
+    el("h1", {}, "Campaigns"),
+    el("section", { class: "card" }, list.items.length === 0 ? el("p", { class: "muted" }, "No campaign yet.") :
+      table(["Name", "State", "Waiting", "Calling", "Done", "Created"], list.items.map((c) => ({
+        id: c.id, cells: [c.name, c.state, ...progressCells(c.progress), when(c.created_at)],
+      })), { numeric: [2, 3, 4], onRow: (row) => { location.hash = "#/campaigns/" + row.id; } })),
+    el("section", { class: "card" }, el("h2", {}, "New campaign"), form));
+}
+
+function importReport(taken) {
+  const refused = taken.refused.slice(0, 50);
+  return el("section", { class: "card", id: "import-report" }, el("h2", {}, "Imported"),
+    el("p", {}, `${taken.added} contacts taken, ${taken.refused.length} refused` +
+      (taken.ignored_columns.length ? `; columns ignored: ${taken.ignored_columns.join(", ")}` : "") + "."),
+    refused.length === 0 ? null : table(["Row", "Value", "Why refused"], refused.map((r) => ({ cells: [r.row, r.value, r.reason] })),
+      { numeric: [0] }));
+}
+
+async function campaignDetail(page, id) {
+  const path = biz(`/campaigns/${encodeURIComponent(id)}`);
+  const [c, contacts] = await Promise.all([api(path), api(`${path}/contacts?limit=200`)]);
+  const taken = sessionStorage.getItem("voicegrid.import");
+  sessionStorage.removeItem("voicegrid.import");
+  const act = (move) => el("button", { type: "button", id: "campaign-" + move, onclick: async () => {
+    try { await api(`${path}/${move}`, { method: "POST" }); route(); } catch (error) { $("page-error").textContent = error.message; }
+  } }, move[0].toUpperCase() + move.slice(1));
+  const p = c.progress;
+  page.append(
+    el("div", { class: "toolbar" }, el("h1", {}, c.name), el("span", { id: "campaign-state", class: "muted" }, c.state),
+      ...(MOVES[c.state] || []).map(act), exportButton(`${path}/export`, `campaign-${c.id}.csv`)),
+    c.state_reason ? el("p", { class: "error", id: "campaign-reason" }, c.state_reason) : null,
+    taken ? importReport(JSON.parse(taken)) : null,
+    el("div", { class: "kpis" },
+      kpi("Waiting", p.waiting || 0, "kpi-waiting"), kpi("Calling now", p.calling || 0, "kpi-calling"),
+      kpi("Done", p.done || 0, "kpi-done"), kpi("Calls at once (most)", c.max_concurrent, "kpi-concurrent")),
+    el("div", { class: "grid" }, chart("chart-outcomes", "Done, by outcome")),
+    el("section", { class: "card" }, el("h2", {}, "Contacts"),
+      table(["Row", "Number", "Name", "State", "Outcome", "Attempts", "Calls"], contacts.items.map((k) => ({
+        cells: [k.row, k.number, k.name || "–", k.state, k.outcome || "–", k.attempts,
+          el("span", {}, k.calls.map((call) => el("a", { href: "#/calls/" + call.call_id }, call.outcome || call.state, " ")))],
+      })), { numeric: [0, 5] })));
+  const done = OUTCOMES.filter((o) => p["done:" + o]);
+  plot(page, "chart-outcomes", [{ type: "bar", x: done, y: done.map((o) => p["done:" + o]), marker: { color: primary() } }]);
+  if (c.state === "running") state.timer = setInterval(() => { if (location.hash === "#/campaigns/" + id) route(); }, 3000);
+}
+
 async function hangup(id) {
   try {
     await api(biz(`/calls/${encodeURIComponent(id)}/hangup`), { method: "POST" });
@@ -508,7 +590,7 @@ async function hangup(id) {
 
 // ---- routing ---------------------------------------------------------------------------------
 
-const PAGES = { overview, calls, providers, recommendations, live };
+const PAGES = { overview, calls, providers, recommendations, live, campaigns };
 let rendering = 0;
 
 async function route() {
@@ -520,13 +602,15 @@ async function route() {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === name);
   // Each render draws into its own container, attached at once (plotly measures it); a newer route
   // replaces it, and whatever the older one still draws lands in a detached node.
-  const page = el("div", { id: "page", "data-page": id ? "call" : name || "overview" });
+  const detail = { calls: "call", campaigns: "campaign" }[name];
+  const page = el("div", { id: "page", "data-page": id ? detail || name : name || "overview" });
   const mine = ++rendering;
   $("page").replaceWith(page);
   $("page-error").textContent = "";
   try {
     if (!state.business) throw new ApiError(404, "There is no business to show yet.");
     if (name === "calls" && id) await callDetail(page, decodeURIComponent(id));
+    else if (name === "campaigns" && id) await campaignDetail(page, decodeURIComponent(id));
     else await (PAGES[name] || overview)(page);
     page.dataset.ready = "true";
   } catch (error) {

@@ -1,0 +1,111 @@
+"""The dashboard's Campaigns page in Debian Chromium (Playwright), against `voicegrid serve --demo`
+and SIPp as the carrier: a campaign is made from a CSV file (with the report of a refused row),
+started, paused, resumed, watched until it finishes, and exported."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page, sync_playwright
+
+from tests.e2e.test_campaign_restart import _midday_zone
+from tests.support.browser import ARGS, ARTIFACTS
+from tests.support.serve import env_without_voicegrid, serving
+from tests.support.sipp import SCENARIOS, sipp_argv
+from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port, stop_process
+
+
+def _ready(page: Page, name: str) -> None:
+    page.wait_for_selector(f"#page[data-page={name}][data-ready]", timeout=20_000)
+    assert page.text_content("#page-error") == ""
+
+
+def test_a_campaign_is_made_from_a_csv_file_run_and_exported_from_the_dashboard(
+    chromium: str, tmp_path: Path
+) -> None:
+    carrier_dir = tmp_path / "carrier"
+    carrier_dir.mkdir()
+    (carrier_dir / "person.ulaw").write_bytes(b"\xff" * 8000 * 6)
+    (carrier_dir / "voicemail.ulaw").write_bytes(b"\xff" * 8000)
+    carrier_port = free_udp_and_tcp_port()
+    carrier = subprocess.Popen(
+        sipp_argv(
+            "-sf", str(SCENARIOS / "uas_campaign_carrier.xml"), "-i", "127.0.0.1", "-p", str(carrier_port),
+            "-m", "100", "-nostdin", "-mp", str(free_port_block(4)),
+        ),
+        cwd=carrier_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    zone = _midday_zone()
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(
+        f"number,name,timezone\n+12125551000,Ann,{zone}\nnot a number,Bob,\n+12125551001,Cy,{zone}\n"
+    )
+    data = tmp_path / "var"
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors: list[str] = []
+    try:
+        with serving(data, "--demo", env=env_without_voicegrid()) as (url, _log):
+            demo = json.loads((data / "demo.json").read_text())
+            key = demo["api_key"]
+            trunk = {"name": "carrier", "outbound_host": "127.0.0.1", "outbound_port": carrier_port,
+                     "caller_ids": ["+12125550100"]}  # fmt: skip
+            made = httpx.post(
+                f"{url}/v1/trunks", json=trunk, headers={"Authorization": f"Bearer {key}"}, timeout=10
+            )
+            assert made.status_code == 201, made.text
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
+                try:
+                    page = browser.new_page(viewport={"width": 1360, "height": 1000})
+                    page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
+                    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+                    page.goto(f"{url}/#/campaigns")
+                    page.click("#tab-key")
+                    page.fill("#api-key", key)
+                    page.click("#form-key button[type=submit]")
+                    _ready(page, "campaigns")
+                    assert "No campaign yet." in (page.text_content("#page") or "")
+                    page.fill("#campaign-name", "Order reminders")
+                    page.select_option("#campaign-agent", demo["agent_id"])
+                    page.fill("#campaign-concurrent", "2")
+                    page.set_input_files("#campaign-file", str(contacts))
+                    page.click("#campaign-form button[type=submit]")
+                    _ready(page, "campaign")
+                    report = page.text_content("#import-report") or ""
+                    assert "2 contacts taken, 1 refused" in report
+                    assert "not a number" in report
+                    assert page.text_content("#campaign-state") == "draft"
+                    assert page.text_content("#kpi-waiting .value") == "2"
+
+                    page.click("#campaign-start")
+                    page.wait_for_function(
+                        "() => document.getElementById('campaign-state')?.textContent === 'running'"
+                    )
+                    page.click("#campaign-pause")
+                    page.wait_for_function(
+                        "() => document.getElementById('campaign-state')?.textContent === 'paused'"
+                    )
+                    page.click("#campaign-resume")
+                    page.wait_for_function(
+                        "() => document.getElementById('campaign-state')?.textContent === 'finished'",
+                        timeout=60_000,
+                    )
+                    _ready(page, "campaign")
+                    assert page.text_content("#kpi-done .value") == "2"
+                    assert page.locator("#chart-outcomes .main-svg").count() > 0
+                    page.screenshot(path=str(ARTIFACTS / "dashboard-campaign.png"), full_page=True)
+                    with page.expect_download() as download:
+                        page.click("text=Export CSV")
+                    exported = Path(download.value.path()).read_text()
+                    assert exported.splitlines()[0].startswith("row,number,name,timezone,state,outcome")
+                    assert "+12125551000,Ann" in exported
+                    assert ",done,answered,1," in exported
+                    page.click("nav a[data-page=campaigns]")
+                    _ready(page, "campaigns")
+                    assert "Order reminders" in (page.text_content("#page") or "")
+                finally:
+                    browser.close()
+    finally:
+        stop_process(carrier)
+    assert errors == []
