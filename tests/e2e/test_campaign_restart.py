@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.carrier import quiet_answers, start_carrier
 from tests.support.serve import env_without_voicegrid, serving
-from tests.support.sipp import SCENARIOS, sipp_argv
-from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port, stop_process
+from voicegrid.testing.ports import free_udp_and_tcp_port, stop_process
 
 pytestmark = pytest.mark.xdist_group("campaigns")
 ADMIN = "vg_admin_for_the_campaign_restart_test_01"
@@ -49,16 +49,9 @@ def test_a_campaign_goes_on_after_its_node_stops_or_dies_and_no_contact_is_calle
 ) -> None:
     carrier_dir = tmp_path / "carrier"
     carrier_dir.mkdir()
-    (carrier_dir / "person.ulaw").write_bytes(b"\xff" * 8000 * 6)  # a quiet person
-    (carrier_dir / "voicemail.ulaw").write_bytes(b"\xff" * 8000)
+    quiet_answers(carrier_dir)
     carrier_port = free_udp_and_tcp_port()
-    carrier = subprocess.Popen(
-        sipp_argv(
-            "-sf", str(SCENARIOS / "uas_campaign_carrier.xml"), "-i", "127.0.0.1", "-p", str(carrier_port),
-            "-m", "1000", "-nostdin", "-trace_msg", "-trace_err", "-mp", str(free_port_block(4)),
-        ),
-        cwd=carrier_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    carrier = start_carrier(carrier_dir, carrier_port)
     env = env_without_voicegrid(
         VOICEGRID_ADMIN_KEY=ADMIN, VOICEGRID_CAMPAIGN_LEASE_S="4", VOICEGRID_CAMPAIGN_TICK_S="0.2"
     )

@@ -9,7 +9,6 @@ import csv
 import io
 import json
 import re
-import subprocess
 import wave
 from collections import Counter
 from datetime import UTC, datetime
@@ -20,12 +19,12 @@ import numpy as np
 import pytest
 
 from tests.support.calls import wait_for
+from tests.support.carrier import start_carrier
 from tests.support.dialer import Dialler, MovableClock, dialling_platform
 from tests.support.receiver import Receiver
-from tests.support.sipp import SCENARIOS, sipp_argv
 from voicegrid.media.g711 import ulaw_encode
 from voicegrid.testing.amd_corpus import RATE, line, speak, tone
-from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port, stop_process
+from voicegrid.testing.ports import free_udp_and_tcp_port, stop_process
 
 pytestmark = pytest.mark.xdist_group("campaigns")  # heavy on the CPU: one such test at a time
 
@@ -51,17 +50,6 @@ def _carrier_audio(workdir: Path) -> None:
     greeting = speak("You have reached Sam. Please leave a message after the tone.", "en-us", 165)
     beep = tone(1000, 0.5)
     _ulaw(np.concatenate([_quiet(0.3), greeting, _quiet(0.4), beep, _quiet(20)]), workdir / "voicemail.ulaw")
-
-
-def _start_carrier(workdir: Path, port: int) -> "subprocess.Popen[bytes]":
-    rtp = free_port_block(4)
-    command = sipp_argv(
-        "-sf", str(SCENARIOS / "uas_campaign_carrier.xml"), "-i", "127.0.0.1", "-p", str(port),
-        "-m", "1000",
-        "-nostdin", "-trace_msg", "-trace_err", "-max_socket", "500",
-        "-mp", str(rtp),
-    )  # fmt: skip
-    return subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def _invites(workdir: Path) -> Counter[str]:
@@ -118,7 +106,7 @@ async def test_a_campaign_of_200_contacts_ends_each_with_an_outcome_within_its_l
     carrier_dir.mkdir()
     await asyncio.to_thread(_carrier_audio, carrier_dir)
     carrier_port = free_udp_and_tcp_port()
-    carrier = _start_carrier(carrier_dir, carrier_port)
+    carrier = start_carrier(carrier_dir, carrier_port)
     hooks = Receiver()
     await hooks.start()
     clock = MovableClock(START)

@@ -3,22 +3,17 @@ and SIPp as the carrier: a campaign is made from a CSV file (with the report of 
 started, paused, resumed, watched until it finishes, and exported."""
 
 import json
-import subprocess
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import sync_playwright
 
 from tests.e2e.test_campaign_restart import _midday_zone
+from tests.e2e.test_dashboard import _ready
 from tests.support.browser import ARGS, ARTIFACTS
+from tests.support.carrier import quiet_answers, start_carrier
 from tests.support.serve import env_without_voicegrid, serving
-from tests.support.sipp import SCENARIOS, sipp_argv
-from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port, stop_process
-
-
-def _ready(page: Page, name: str) -> None:
-    page.wait_for_selector(f"#page[data-page={name}][data-ready]", timeout=20_000)
-    assert page.text_content("#page-error") == ""
+from voicegrid.testing.ports import free_udp_and_tcp_port, stop_process
 
 
 def test_a_campaign_is_made_from_a_csv_file_run_and_exported_from_the_dashboard(
@@ -26,16 +21,9 @@ def test_a_campaign_is_made_from_a_csv_file_run_and_exported_from_the_dashboard(
 ) -> None:
     carrier_dir = tmp_path / "carrier"
     carrier_dir.mkdir()
-    (carrier_dir / "person.ulaw").write_bytes(b"\xff" * 8000 * 6)
-    (carrier_dir / "voicemail.ulaw").write_bytes(b"\xff" * 8000)
+    quiet_answers(carrier_dir)
     carrier_port = free_udp_and_tcp_port()
-    carrier = subprocess.Popen(
-        sipp_argv(
-            "-sf", str(SCENARIOS / "uas_campaign_carrier.xml"), "-i", "127.0.0.1", "-p", str(carrier_port),
-            "-m", "100", "-nostdin", "-mp", str(free_port_block(4)),
-        ),
-        cwd=carrier_dir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    carrier = start_carrier(carrier_dir, carrier_port)
     zone = _midday_zone()
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(
