@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.support.calls import wait_for
-from tests.support.carrier import start_carrier
+from tests.support.carrier import quiet_answers, start_carrier
 from tests.support.dialer import Dialler, MovableClock, dialling_platform
 from tests.support.receiver import Receiver
 from voicegrid.media.g711 import ulaw_encode
@@ -327,3 +327,47 @@ async def test_a_campaign_that_cannot_dial_at_all_is_paused_with_the_reason_and_
         assert all(c["attempts"] == 0 and c["calls"] == [] for c in listed)
         resumed = await run.ok("POST", f"{one}/resume")  # once mended; here it pauses again
         assert (resumed["state"], resumed["state_reason"]) == ("running", "")
+
+
+async def test_two_campaigns_under_one_business_limit_share_it_and_neither_starves(tmp_path: Path) -> None:
+    carrier_dir = tmp_path / "carrier"
+    carrier_dir.mkdir()
+    quiet_answers(carrier_dir)
+    carrier_port = free_udp_and_tcp_port()
+    carrier = start_carrier(carrier_dir, carrier_port)
+    try:
+        async with dialling_platform(tmp_path / "data", MovableClock(START)) as d:
+            run = d.run
+            reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
+            business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))[
+                "id"
+            ]
+            base = f"/v1/businesses/{business}"
+            await run.ok("PUT", f"{base}/limits", json={"max_concurrent_calls": 4})
+            trunk = {"name": "t", "outbound_host": "127.0.0.1", "outbound_port": carrier_port,
+                     "caller_ids": ["+12125550100"]}  # fmt: skip
+            await run.ok("POST", f"{base}/trunks", json=trunk)
+            agent = (await run.ok("POST", f"{base}/agents", json={"name": "echo", "kind": "echo"}))["id"]
+            ids = []
+            for name, first in (("a", 1000), ("b", 2000)):  # last digits 0-3: people, who talk 5.5 s
+                contacts = [{"number": f"+1212555{first + 10 * i + i % 4}"} for i in range(10)]
+                spec = {"name": name, "agent_id": agent, "max_concurrent": 4, "calls_per_second": 10,
+                        "contacts": contacts}  # fmt: skip
+                ids.append((await run.ok("POST", f"{base}/campaigns", json=spec))["id"])
+            for cid in ids:
+                await run.ok("POST", f"{base}/campaigns/{cid}/start")
+            shares: list[tuple[int, int]] = []  # each campaign's calls under way, while both wait
+            while True:
+                got = [await run.ok("GET", f"{base}/campaigns/{cid}") for cid in ids]
+                if all(g["state"] == "finished" for g in got):
+                    break
+                flying = [sum(f.campaign_id == cid for f in d.campaigns.flights.values()) for cid in ids]
+                if all(g["progress"]["waiting"] > 0 for g in got) and sum(flying) == 4:
+                    shares.append((flying[0], flying[1]))
+                await asyncio.sleep(0.1)
+    finally:
+        stop_process(carrier)
+    assert len(shares) > 20
+    assert all(a + b == 4 for a, b in shares)  # the business's limit, shared
+    assert all(min(a, b) >= 1 for a, b in shares), Counter(shares)  # neither was shut out
+    assert Counter(shares).most_common(1)[0][0] == (2, 2)  # and most of the time, half each

@@ -138,7 +138,7 @@ class CampaignRunner:
         if self._dialling:
             await self._dial_round(held, now)
         for campaign in held:
-            if not any(f.campaign_id == campaign.id for f in self.flights.values()):
+            if not self._flying(campaign.id):
                 await self._finish_if_done(campaign)
 
     async def _adopt(self, campaign: Campaign) -> None:
@@ -153,7 +153,9 @@ class CampaignRunner:
         self._adopted.add(campaign.id)
 
     async def _dial_round(self, held: list[Campaign], now: float) -> None:
-        """Rounds of one call per campaign, until no campaign may or can dial more this tick."""
+        """One call at a time, each to the campaign with the fewest calls under way (ties in turn),
+        until no campaign may or can dial more this tick: campaigns sharing a business's limit get
+        even shares of it, whichever of their calls end first."""
         budget = {c.id: self._room(c, now) for c in held}
         due: dict[str, list[CampaignContact]] = {}
         for campaign in held:
@@ -164,17 +166,20 @@ class CampaignRunner:
                     )
         active = [c for c in held if due.get(c.id)]
         while active:
-            for campaign in list(active):
-                outcome = await self._dial_next(campaign, due[campaign.id], now)
-                if outcome == "dialled":
-                    budget[campaign.id] -= 1
-                    self._spend(campaign.id)
-                if outcome == "full" or budget[campaign.id] <= 0 or not due[campaign.id]:
-                    active.remove(campaign)
+            campaign = min(active, key=lambda c: (self._flying(c.id), held.index(c)))
+            outcome = await self._dial_next(campaign, due[campaign.id], now)
+            if outcome == "dialled":
+                budget[campaign.id] -= 1
+                self._spend(campaign.id)
+            if outcome == "full" or budget[campaign.id] <= 0 or not due[campaign.id]:
+                active.remove(campaign)
+
+    def _flying(self, campaign_id: str) -> int:
+        return sum(f.campaign_id == campaign_id for f in self.flights.values())
 
     def _room(self, campaign: Campaign, now: float) -> int:
         """How many calls the campaign may start now: its free concurrency and its CPS tokens."""
-        flying = sum(f.campaign_id == campaign.id for f in self.flights.values())
+        flying = self._flying(campaign.id)
         rate = max(0.01, campaign.calls_per_second)
         tokens, at = self._buckets.get(campaign.id, (max(1.0, rate), now))
         tokens = min(max(1.0, rate), tokens + (now - at) * rate)
