@@ -3,7 +3,8 @@ at a time (a lease on its row, renewed every tick), which dials its due contacts
 
 - only in the contact's local calling window (else the contact waits for it to open);
 - at most `max_concurrent` of the campaign's calls at once and `calls_per_second` (a token bucket);
-- one call per campaign per round, campaigns taken in turn, so that no campaign starves another;
+- each call to the campaign with the fewest calls under way, so that campaigns sharing a limit get
+  even shares of it and none starves another;
   each call is admitted as any outbound call is (the business's and reseller's limits, the
   inbound reservation, the outbound CPS), and a refusal leaves the contact waiting, uncounted;
 - the attempt is written (claimed) before the call is dialled, by compare-and-set: no other run
