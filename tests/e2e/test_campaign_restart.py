@@ -90,8 +90,10 @@ def test_a_campaign_goes_on_after_its_node_stops_or_dies_and_no_contact_is_calle
     assert len(contacts) == CONTACTS
     assert all(c["state"] == "done" for c in contacts)
     invites = _invites(carrier_dir)
-    assert set(invites) == set(numbers)
+    assert set(invites) <= set(numbers)
     assert max(invites.values()) == 1, invites.most_common(3)  # no contact called twice
+    never = [c for c in contacts if c["number"] not in invites]  # claimed, then the kill came first
+    assert all(c["outcome"] == "interrupted" for c in never), never
     outcomes = Counter(c["outcome"] for c in contacts)
     # the calls the crash cut off end `interrupted` (not tried again: failures get no retry here)
     assert set(outcomes) <= {"answered", "interrupted"}, outcomes
