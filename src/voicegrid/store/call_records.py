@@ -1,6 +1,7 @@
 """Call records in the database: written from the journal (an upsert by id, so a replay is harmless),
 read back for the API, newest first."""
 
+import time
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,7 +10,8 @@ from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voicegrid.store.models import Business, CallRecord, CallRollup, ProviderRollup
+from voicegrid.store.analyses import kept_analysis, pending_analysis
+from voicegrid.store.models import Business, CallField, CallRecord, CallRollup, ProviderRollup
 from voicegrid.store.rollups import add_to_rollups
 
 
@@ -59,6 +61,10 @@ async def write_call_records(
             if known is not None and known.content_erased_at is not None:
                 row = _row(without_content(record, known.content_erased_at))
                 row.content_erased_at = known.content_erased_at
+            if known is None:
+                await pending_analysis(session, row, time.time())
+            else:
+                kept_analysis(row, known)
             await session.merge(row)
             if deltas is not None and known is None and business_id:
                 await add_to_rollups(session, *deltas(record))
@@ -68,6 +74,7 @@ async def delete_business_records(session: AsyncSession, business_id: str) -> in
     """Every call record of a business and its rollups (when the business itself is deleted)."""
     count = await session.scalar(select(func.count()).where(CallRecord.business_id == business_id))
     await session.execute(delete(CallRecord).where(CallRecord.business_id == business_id))
+    await session.execute(delete(CallField).where(CallField.business_id == business_id))
     await session.execute(delete(CallRollup).where(CallRollup.business_id == business_id))
     await session.execute(delete(ProviderRollup).where(ProviderRollup.business_id == business_id))
     return int(count or 0)
@@ -118,6 +125,8 @@ async def list_call_records(
     outcome: str | None = None,
     sip_call_id: str | None = None,
     after: tuple[datetime, str] | None = None,
+    success: bool | None = None,
+    field: tuple[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Newest first; `after` a (created_at, id) key: only records older than it (a page's cursor)."""
     stmt = select(CallRecord).where(CallRecord.business_id == business_id)
@@ -140,6 +149,19 @@ async def list_call_records(
     ):
         if value is not None:
             stmt = stmt.where(column == value)
+    if success is not None:
+        stmt = stmt.where(CallRecord.analysis_success.is_(success))
+    if field is not None:
+        stmt = stmt.where(
+            select(CallField.call_id)
+            .where(
+                CallField.call_id == CallRecord.id,
+                CallField.business_id == business_id,
+                CallField.name == field[0],
+                CallField.value == field[1],
+            )
+            .exists()
+        )
     rows = await session.scalars(
         stmt.order_by(CallRecord.created_at.desc(), CallRecord.id.desc()).limit(limit)
     )
@@ -180,6 +202,9 @@ def without_content(record: dict[str, Any], when: datetime) -> dict[str, Any]:
     erased["transcript"] = []
     erased["recording"] = None
     erased["tools"] = [{"name": t.get("name"), "at": t.get("at")} for t in record.get("tools") or []]
+    if isinstance(record.get("analysis"), dict):  # what the analysis took from the words goes too
+        gone = ("summary", "entities", "extracted", "extraction_errors", "follow_up", "reason")
+        erased["analysis"] = {k: v for k, v in record["analysis"].items() if k not in gone}
     erased["content_erased_at"] = when.isoformat()
     return erased
 
@@ -190,6 +215,7 @@ async def erase_content(session: AsyncSession, business_id: str, call_id: str, w
         return False
     row.record = without_content(row.record, when)
     row.content_erased_at = when
+    await session.execute(delete(CallField).where(CallField.call_id == call_id))
     await session.commit()
     return True
 

@@ -156,6 +156,7 @@ class Agent(BusinessOwned, Base):
     recording: Mapped[bool] = mapped_column(Boolean, default=False)
     amd: Mapped[str] = mapped_column(String(16), default="off")  # outbound calls' default: detect, message
     voicemail_message: Mapped[str] = mapped_column(Text, default="")
+    analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)  # analysis.AnalysisPlan ({}: defaults)
 
 
 class PhoneNumber(BusinessOwned, Base):
@@ -243,6 +244,7 @@ class CallRecord(Base):
     __table_args__ = (
         Index("ix_call_records_business_created", "business_id", "created_at"),
         Index("ix_call_records_business_agent_created", "business_id", "agent_id", "created_at"),
+        Index("ix_call_records_analysis_due", "analysis_state", "analysis_due_at"),
     )
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     business_id: Mapped[str | None] = mapped_column(ID)
@@ -257,6 +259,24 @@ class CallRecord(Base):
     billable_total: Mapped[float] = mapped_column(Float, default=0.0)
     record: Mapped[dict[str, Any]] = mapped_column(default=dict)
     content_erased_at: Mapped[datetime | None] = mapped_column()
+    # Post-call analysis: None (no plan), pending, done or failed; when it is next due (epoch s: a
+    # runner's claim pushes it a lease ahead), how often it was tried, and its verdict (the list filter).
+    analysis_state: Mapped[str | None] = mapped_column(String(16))
+    analysis_due_at: Mapped[float] = mapped_column(Float, default=0.0)
+    analysis_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    analysis_success: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class CallField(Base):
+    """One field an analysis extracted from a call, as text: what `GET /v1/calls?field=name:value`
+    filters on (the record holds the typed value)."""
+
+    __tablename__ = "call_fields"
+    __table_args__ = (Index("ix_call_fields_business_name_value", "business_id", "name", "value"),)
+    call_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    business_id: Mapped[str] = mapped_column(ID)
+    value: Mapped[str] = mapped_column(String(200))
 
 
 class CallRollup(Base):
@@ -277,6 +297,12 @@ class CallRollup(Base):
     interruptions: Mapped[int] = mapped_column(Integer, default=0)
     outcomes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     latency: Mapped[dict[str, Any]] = mapped_column(default=dict)  # component -> histogram
+    analyzed: Mapped[int] = mapped_column(Integer, default=0)  # calls whose analysis is done
+    succeeded: Mapped[int] = mapped_column(Integer, default=0)  # ... and passed the agent's rubric
+    analyzed_cost: Mapped[float] = mapped_column(Float, default=0.0)  # what the analysed calls cost in all
+    analysis_cost: Mapped[float] = mapped_column(Float, default=0.0)  # of which, the analyses
+    intents: Mapped[dict[str, Any]] = mapped_column(default=dict)  # question -> times asked
+    intents_answered: Mapped[dict[str, Any]] = mapped_column(default=dict)  # question -> times answered
 
 
 class ProviderRollup(Base):

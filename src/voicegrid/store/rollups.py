@@ -15,9 +15,10 @@ from voicegrid.store.models import CallRollup, ProviderRollup
 
 CALL_SUMS = ("calls", "answered", "minutes", "cost", "billable", "turns", "failovers", "interruptions")
 PROVIDER_SUMS = ("calls", "quantity", "cost", "failovers")
+ANALYSIS_SUMS = ("analyzed", "succeeded", "analyzed_cost", "analysis_cost")
 
 
-def _added(counts: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
+def added(counts: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]:
     out = dict(counts or {})
     for key, value in more.items():
         out[key] = out.get(key, 0) + value
@@ -34,14 +35,15 @@ async def add_to_rollups(
         row = CallRollup(
             business_id=key[0], day=key[1], agent_id=key[2], direction=key[3], outcomes={}, latency={}
         )
-        for name in CALL_SUMS:
+        for name in (*CALL_SUMS, *ANALYSIS_SUMS):
             setattr(row, name, 0)
+        row.intents, row.intents_answered = {}, {}
         session.add(row)
     for name in CALL_SUMS:
         setattr(row, name, getattr(row, name) + call[name])
-    row.outcomes = _added(row.outcomes, call["outcomes"])  # new dicts: JSON changes by assignment
+    row.outcomes = added(row.outcomes, call["outcomes"])  # new dicts: JSON changes by assignment
     row.latency = {
-        name: _added((row.latency or {}).get(name), call["latency"].get(name, {}))
+        name: added((row.latency or {}).get(name), call["latency"].get(name, {}))
         for name in {*(row.latency or {}), *call["latency"]}
     }
     for delta in providers:
@@ -61,7 +63,7 @@ async def add_to_rollups(
             session.add(prow)
         for name in PROVIDER_SUMS:
             setattr(prow, name, getattr(prow, name) + delta[name])
-        prow.latency = _added(prow.latency, delta["latency"])
+        prow.latency = added(prow.latency, delta["latency"])
 
 
 def _as_dict(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
@@ -77,7 +79,8 @@ async def call_rollups(
     if direction is not None:
         query = query.where(CallRollup.direction == direction)
     rows = await session.scalars(query)
-    return [_as_dict(r, ("day", "agent_id", "direction", *CALL_SUMS, "outcomes", "latency")) for r in rows]
+    names = ("day", "agent_id", "direction", *CALL_SUMS, *ANALYSIS_SUMS, "outcomes", "latency")
+    return [_as_dict(r, (*names, "intents", "intents_answered")) for r in rows]
 
 
 async def provider_rollups(
