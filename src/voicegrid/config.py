@@ -37,6 +37,15 @@ class Settings(BaseSettings):
     rtp_port_max: int = Field(default=49999, ge=1025, le=65535)
     no_rtp_timeout_s: float = Field(default=30.0, gt=0)
     drain_seconds: float = Field(default=30.0, ge=0, description="on SIGTERM, how long calls may go on")
+    analysis_concurrency: int = Field(
+        default=4, ge=1, le=64, description="post-call analyses under way on a node at once"
+    )
+    analysis_per_business: int = Field(
+        default=2, ge=1, le=64, description="... of which, for any one business"
+    )
+    analysis_tick_s: float = Field(
+        default=2.0, gt=0, le=60, description="how often due analyses are looked for"
+    )
     campaign_tick_s: float = Field(
         default=1.0, gt=0, le=60, description="how often campaigns dial their due contacts"
     )

@@ -46,6 +46,7 @@ from voicegrid.store import check_database, make_engine, make_sessionmaker, upgr
 from voicegrid.store.billing import full_catalog
 from voicegrid.store.call_records import record_refused, write_call_records
 from voicegrid.telephony.admission import Admission
+from voicegrid.telephony.analyses import Analyses
 from voicegrid.telephony.book import CallState
 from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.campaign_runner import CampaignRunner
@@ -135,13 +136,14 @@ async def build_platform(settings: Settings) -> Platform:
         services.provider_slots = ProviderSlots(
             await load_provider_limits(services.sessions), backend, metrics
         )
-        services.voice_agent = VoiceAgentFactory(
+        factory = VoiceAgentFactory(
             services.sessions,
             services.secrets,
             Path(settings.data_dir),
             destinations=settings.destinations,
             slots=services.provider_slots,
-        ).build
+        )
+        services.voice_agent, services.analysis_model = factory.build, factory.analysis_llm
     except BaseException:
         if admission is not None:
             await admission.backend.aclose()
@@ -329,6 +331,20 @@ async def serve(settings: Settings, *, demo: bool) -> None:
                 lambda: len(campaigns.flights), lambda: len(campaigns.ends), lambda: campaigns.store_failures
             )
         campaigns.start()
+        assert platform.services.analysis_model is not None
+        analyses = Analyses(
+            platform.services.sessions,
+            records,
+            records.catalog,
+            platform.services.analysis_model,
+            concurrency=settings.analysis_concurrency,
+            per_business=settings.analysis_per_business,
+            tick_s=settings.analysis_tick_s,
+        )
+        records.recorder.stored_listeners.append(analyses.kick)
+        if records.metrics is not None:
+            records.metrics.watch_analyses(analyses.counts)
+        analyses.start()
 
         async def drain() -> None:
             campaigns.stop_dialling()  # calls under way end, and their outcomes are stored
@@ -347,6 +363,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         finally:
             await calls.drain_queue()  # when the drain did not run (the HTTP server failed)
             await campaigns.aclose()  # what ended is stored; the campaigns are given back
+            await analyses.aclose()  # what is under way lapses, and is taken up again
             await registrations.stop()
             if fleet is not None:
                 await fleet.aclose()

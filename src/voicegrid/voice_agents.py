@@ -5,6 +5,7 @@ decrypts the business's provider credentials, derives the business's webhook sig
 builds the failover lists, tools and turn settings the pipeline runs with.
 """
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,11 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from voicegrid.analysis.plan import LlmEngine
 from voicegrid.core.egress import STRICT, Destinations
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.errors import ProviderError
+from voicegrid.providers.llm.base import LlmStage
 from voicegrid.providers.options import allowed_options
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
 from voicegrid.providers.stt.pocketsphinx import agent_phrases
@@ -61,43 +64,45 @@ class VoiceAgentFactory:
             for c in [stage, *stage.get("fallbacks", [])]
             if c.get("credential_id")
         }
+        return await self._credential_rows(agent.business_id, ids)
+
+    async def _credential_rows(self, business_id: str, ids: set[Any]) -> dict[str, Credential]:
         if not ids:
             return {}
         async with self.sessions() as session:
             rows = await session.scalars(
-                select(Credential).where(Credential.id.in_(ids), Credential.business_id == agent.business_id)
+                select(Credential).where(Credential.id.in_(ids), Credential.business_id == business_id)
             )
             return {row.id: row for row in rows}
 
     def _configs(self, stage: str, agent: Agent, creds: dict[str, Credential]) -> list[ProviderConfig]:
         value = {"stt": agent.stt, "llm": agent.llm, "tts": agent.tts}[stage]
-        out = []
-        for choice in [value, *value.get("fallbacks", [])]:
-            provider = str(choice["provider"])
-            options, dropped = allowed_options(stage, provider, dict(choice.get("options") or {}))
-            if dropped:
-                log.warning("agent %s: %s options %s are not allowed; ignored", agent.id, provider, dropped)
-            api_key = base_url = None
-            cred = creds.get(choice.get("credential_id") or "")
-            if cred is not None:
-                try:
-                    api_key = self.secrets.decrypt(cred.secret_enc, f"credential:{cred.id}")
-                except SecretError:
-                    log.warning("credential %s cannot be decrypted; its provider will fail over", cred.id)
-                base_url = cred.base_url  # an endpoint comes from a credential, never from options
-            options.update(self._server_options(provider, agent))  # the server's values win
-            out.append(
-                ProviderConfig(
-                    provider,
-                    model=choice.get("model")
-                    or (agent.voice if provider == "deepgram" and stage == "tts" else None),
-                    api_key=api_key,
-                    base_url=base_url,
-                    options=options,
-                    destinations=self.destinations,
-                )
-            )
-        return out
+        return [self._config(stage, agent, choice, creds) for choice in [value, *value.get("fallbacks", [])]]
+
+    def _config(
+        self, stage: str, agent: Agent, choice: dict[str, Any], creds: dict[str, Credential]
+    ) -> ProviderConfig:
+        provider = str(choice["provider"])
+        options, dropped = allowed_options(stage, provider, dict(choice.get("options") or {}))
+        if dropped:
+            log.warning("agent %s: %s options %s are not allowed; ignored", agent.id, provider, dropped)
+        api_key = base_url = None
+        cred = creds.get(choice.get("credential_id") or "")
+        if cred is not None:
+            try:
+                api_key = self.secrets.decrypt(cred.secret_enc, f"credential:{cred.id}")
+            except SecretError:
+                log.warning("credential %s cannot be decrypted; its provider will fail over", cred.id)
+            base_url = cred.base_url  # an endpoint comes from a credential, never from options
+        options.update(self._server_options(provider, agent))  # the server's values win
+        return ProviderConfig(
+            provider,
+            model=choice.get("model") or (agent.voice if provider == "deepgram" and stage == "tts" else None),
+            api_key=api_key,
+            base_url=base_url,
+            options=options,
+            destinations=self.destinations,
+        )
 
     def _server_options(self, provider: str, agent: Agent) -> dict[str, Any]:
         if provider == "pocketsphinx":
@@ -112,6 +117,22 @@ class VoiceAgentFactory:
         if provider == "elevenlabs" and agent.voice:
             return {"voice_id": agent.voice}
         return {}
+
+    async def analysis_llm(self, agent: Agent, engine: LlmEngine, options: dict[str, Any]) -> LlmStage:
+        """The business's model for a post-call analysis (`options`: the request's response format),
+        behind its account's gate as background work: live turns first."""
+        choice = {"provider": engine.provider, "model": engine.model, "credential_id": engine.credential_id}
+        creds = await self._credential_rows(agent.business_id, {engine.credential_id})
+        config = self._config("llm", agent, choice, creds)
+        config = dataclasses.replace(
+            config,
+            options={**config.options, **options, "temperature": 0.0},
+            first_byte_timeout_s=30.0,  # a whole answer in one JSON document: slower than a turn
+            idle_timeout_s=30.0,
+        )
+        return build_llm(
+            [config], wrap=lambda p: self.slots.gate_llm(p, agent.business_id, 0.0, background=True)
+        )
 
     async def build(self, agent: Agent, call_id: str = "") -> VoiceSession:
         creds = await self._credentials(agent)

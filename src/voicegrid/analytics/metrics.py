@@ -2,6 +2,7 @@
 direction and outcome, per-turn latency by component, cost by component and provider, provider
 failures, active calls, and whether the record store is keeping up."""
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,10 @@ from voicegrid.analytics.recorder import Recorder
 from voicegrid.analytics.rollup import LATENCY
 
 TURN_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
+
+
+def _attribute(holder: Any, name: str) -> float:
+    return float(getattr(holder, name))
 
 
 class CallMetrics:
@@ -77,6 +82,14 @@ class CallMetrics:
             registry=r,
         )
 
+        self.analyses = Gauge(
+            "voicegrid_call_analyses",
+            "Post-call analyses on this node since start: done, failed (recorded so, with the reason), "
+            "retried (put back: a provider or the store failed), store_failures",
+            ["result"],
+            registry=r,
+        )
+
     def observe(self, record: dict[str, Any]) -> None:
         self.ended.labels(record.get("direction") or "", record.get("outcome") or "unknown").inc()
         for turn in (record.get("latency") or {}).get("turns", []):
@@ -109,6 +122,11 @@ class CallMetrics:
         self.campaign_calls.set_function(lambda: float(flying()))
         self.campaign_ends_unstored.set_function(lambda: float(unstored()))
         self.campaign_tick_failures.set_function(lambda: float(failed()))
+
+    def watch_analyses(self, counts: Any) -> None:
+        """`counts`: an object with done, failed, retried and store_failures (read at each scrape)."""
+        for name in ("done", "failed", "retried", "store_failures"):
+            self.analyses.labels(name).set_function(functools.partial(_attribute, counts, name))
 
     def webhook_ended(self, result: str) -> None:
         self.webhook_events.labels(result).inc()

@@ -60,6 +60,7 @@ class Recorder:
         self.dead_lettered = 0
         self.lost = 0  # not even set aside: the journal's and the dead-letter file's disk both failed
         self._failures = 0
+        self.stored_listeners: list[Callable[[], None]] = []  # told after each batch reaches the store
 
     async def record(self, record: dict[str, Any]) -> None:
         await self.journal.append(record)
@@ -126,6 +127,8 @@ class Recorder:
                 aside = one_by_one
             await self.journal.mark(offset)
             self._store_back()
+            for listener in self.stored_listeners:
+                listener()
             self.stored += len(records) - aside
             done += len(records) - aside
 

@@ -9,6 +9,7 @@ from voicegrid.analytics import histogram
 
 LATENCY = ("voice_to_voice", "platform", "endpointing", "stt_final", "llm_ttft", "tts_ttfb")
 SUMS = ("calls", "answered", "minutes", "cost", "billable", "turns", "failovers", "interruptions")
+ANALYSIS_SUMS = ("analyzed", "succeeded", "analyzed_cost", "analysis_cost")
 
 
 @dataclass
@@ -94,6 +95,29 @@ def deltas(record: dict[str, Any]) -> tuple[CallDelta, list[ProviderDelta]]:
     return call, list(providers.values())
 
 
+def analysis_delta(record: dict[str, Any], cost: float, billable: float) -> dict[str, Any]:
+    """What a finished analysis adds to its call's rollup row: its own cost, and (when done) the call
+    counted as analysed, succeeded or not, with its whole cost and the questions asked."""
+    analysis = record.get("analysis") or {}
+    done = analysis.get("status") == "done"
+    success = analysis.get("success") or {}
+    intents = [i for i in analysis.get("intents") or [] if isinstance(i, dict)] if done else []
+    return {
+        "business_id": str(record.get("business_id") or ""),
+        "day": str(record["created_at"])[:10],
+        "agent_id": str(record.get("agent_id") or ""),
+        "direction": str(record.get("direction") or ""),
+        "cost": cost,
+        "billable": billable,
+        "analyzed": int(done),
+        "succeeded": int(done and bool(success.get("passed"))),
+        "analyzed_cost": float((record.get("cost") or {}).get("total") or 0.0) if done else 0.0,
+        "analysis_cost": cost,
+        "intents": {str(i["intent"])[:200]: 1 for i in intents},
+        "intents_answered": {str(i["intent"])[:200]: 1 for i in intents if i.get("answered")},
+    }
+
+
 def record_deltas(record: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """`deltas` as plain data, for the store's rollup rows."""
     call, providers = deltas(record)
@@ -109,11 +133,18 @@ def summarize_calls(rows: list[dict[str, Any]], group_by: str) -> list[dict[str,
     p50/p95. Rows from before directions were kept count as direction "unknown"."""
     groups: dict[str, dict[str, Any]] = {}
     for row in rows:
-        keys = {"day": row["day"], "agent": row["agent_id"], "total": "total"}
+        keys = {
+            "day": row["day"],
+            "agent": row["agent_id"],
+            "agent_day": f"{row['agent_id']} {row['day']}",
+            "total": "total",
+        }
         key = keys[group_by] if group_by in keys else row.get("direction") or "unknown"
-        g = groups.setdefault(key, {"outcomes": {}, "latency": {}, **dict.fromkeys(SUMS, 0)})
-        for name in SUMS:
-            g[name] += row[name]
+        g = groups.setdefault(
+            key, {"outcomes": {}, "latency": {}, **dict.fromkeys((*SUMS, *ANALYSIS_SUMS), 0)}
+        )
+        for name in (*SUMS, *ANALYSIS_SUMS):
+            g[name] += row.get(name) or 0
         histogram.merge(g["outcomes"], row["outcomes"] or {})
         for name, hist in (row["latency"] or {}).items():
             histogram.merge(g["latency"].setdefault(name, {}), hist)
@@ -121,10 +152,16 @@ def summarize_calls(rows: list[dict[str, Any]], group_by: str) -> list[dict[str,
     for key in sorted(groups):
         g = groups[key]
         latency = g.pop("latency")
+        if group_by == "agent_day":
+            g["agent"], g["day"] = key.split(" ", 1)
         out.append(
             {
                 group_by: key,
                 **g,
+                "analyzed_cost": round(g["analyzed_cost"], 6),
+                "analysis_cost": round(g["analysis_cost"], 6),
+                "success_rate": _rate(g["succeeded"], g["analyzed"]),
+                "cost_per_success": _rate(g["analyzed_cost"], g["succeeded"], 6),
                 "minutes": round(g["minutes"], 3),
                 "cost": round(g["cost"], 6),
                 "billable": round(g["billable"], 6),
@@ -135,6 +172,20 @@ def summarize_calls(rows: list[dict[str, Any]], group_by: str) -> list[dict[str,
             }
         )
     return out
+
+
+def summarize_intents(rows: list[dict[str, Any]], top: int = 20) -> list[dict[str, Any]]:
+    """The questions callers asked most (from the analyses), with how often they were answered."""
+    asked: dict[str, int] = {}
+    answered: dict[str, int] = {}
+    for row in rows:
+        histogram.merge(asked, row.get("intents") or {})
+        histogram.merge(answered, row.get("intents_answered") or {})
+    ranked = sorted(asked.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return [
+        {"intent": q, "asked": n, "answered": answered.get(q, 0), "answer_rate": _rate(answered.get(q, 0), n)}
+        for q, n in ranked
+    ]
 
 
 def summarize_providers(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from voicegrid.core.clock import utcnow
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.store.models import ApiKey, Business, Reseller
 from voicegrid.telephony.admission import Admission
+from voicegrid.telephony.analyses import ModelFor
 from voicegrid.telephony.fleet import Fleet
 from voicegrid.telephony.plan import VoiceAgentBuilder
 from voicegrid.telephony.records import CallRecords
@@ -32,6 +33,7 @@ class AppServices:
     calls: "CallService | None" = None  # set once the SIP stack runs
     # builds a voice agent's pipeline for one conversation (the composition root sets it)
     voice_agent: "VoiceAgentBuilder | None" = None
+    analysis_model: "ModelFor | None" = None  # the business's model for a post-call analysis
     admission: "Admission | None" = None  # business and reseller limits, shared by SIP and the API
     provider_slots: "ProviderSlots | None" = None  # the provider accounts' pools (per-turn gating)
     records: "CallRecords | None" = None  # finished calls -> journal -> store

@@ -230,14 +230,32 @@ class _SlotStream(TranscriptStream):
 
 
 class GatedLlm(LlmStage):
-    def __init__(self, inner: LlmStage, account: Account, tenant: str, wait_s: float) -> None:
+    """`background` (post-call analysis): live turns first. The request takes a slot only when no
+    request waits for one and more than a tenth of the account's slots (at least one) are free;
+    else it fails at once with `ProviderBusy`, to be tried again later."""
+
+    def __init__(
+        self, inner: LlmStage, account: Account, tenant: str, wait_s: float, *, background: bool = False
+    ) -> None:
         super().__init__(inner.config)
         self.name = inner.name
         self.inner, self.account, self.tenant, self.wait_s = inner, account, tenant, wait_s
+        self.background = background
+
+    async def _spare(self) -> bool:
+        if self.account.limit is None:
+            return True
+        await self.account.tick(time.monotonic())
+        usage = await self.account.backend.usage(self.account.name)
+        free = usage.capacity - sum(usage.in_use.values())
+        return not any(usage.waiting.values()) and free > max(1, usage.capacity // 10)
 
     async def stream(
         self, messages: list[Message], tools: list[ToolSpec], meter: Meter
     ) -> AsyncGenerator[LlmChunk, None]:
+        if self.background and not await self._spare():
+            self.account.metrics.slot_timeout(self.account.name)
+            raise ProviderBusy(self.name, f"{self.account.name}: live calls first, no spare slot")
         usage = meter.line("llm", self.inner.name, self.inner.config.model)
         before = usage.tokens_in + usage.tokens_out
         try:
@@ -301,6 +319,6 @@ class ProviderSlots:
         account = self.account("stt", stt.config)
         return stt if account is None else GatedStt(stt, account, tenant, wait_s)
 
-    def gate_llm(self, llm: LlmStage, tenant: str, wait_s: float) -> LlmStage:
+    def gate_llm(self, llm: LlmStage, tenant: str, wait_s: float, *, background: bool = False) -> LlmStage:
         account = self.account("llm", llm.config)
-        return llm if account is None else GatedLlm(llm, account, tenant, wait_s)
+        return llm if account is None else GatedLlm(llm, account, tenant, wait_s, background=background)

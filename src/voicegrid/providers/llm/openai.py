@@ -165,6 +165,10 @@ class OpenAiLlm(Llm):
             params["tools"] = [t.openai() for t in tools]
         if "max_tokens" in self.config.options:
             params["max_tokens"] = int(self.config.options["max_tokens"])
+        if (
+            "response_format" in self.config.options
+        ):  # set by the platform (post-call analysis), never by tenants
+            params["response_format"] = self.config.options["response_format"]
         calls: dict[int, dict[str, str]] = {}
         started = False
         try:

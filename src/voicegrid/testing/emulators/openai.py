@@ -7,12 +7,16 @@ in `data: [DONE]`; text in `choices[0].delta.content`, tool calls as `delta.tool
 `stream_options.include_usage` a last chunk with empty `choices` and `usage`. Errors are
 `{"error": {"message", "type", "code"}}` with the HTTP status.
 
+A `response_format` is checked as OpenAI documents it (Structured Outputs) and refused with 400
+when malformed; the answer is still the script's, so a test can script invalid output.
+
 Script entries: a string, or {"text": ..., "tools": [[name, arguments JSON]]}. Without a script it
 echoes the last user message.
 """
 
 import asyncio
 import json
+import re
 import time
 from typing import Any
 
@@ -21,6 +25,48 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from voicegrid.testing.emulators.base import Emulator
+
+NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+
+
+def response_format_problem(value: Any) -> str | None:
+    """What OpenAI would refuse in a `response_format` (Structured Outputs): `{"type": "text"}`,
+    `{"type": "json_object"}`, or `{"type": "json_schema", "json_schema": {"name", "description"?,
+    "schema", "strict"?}}` with a name of a-z, A-Z, 0-9, _ and - up to 64, an object schema, and in
+    strict mode every object closed with every property required."""
+    if value is None:
+        return None
+    if not isinstance(value, dict) or value.get("type") not in ("text", "json_object", "json_schema"):
+        return "response_format.type must be text, json_object or json_schema"
+    if value["type"] != "json_schema":
+        return None
+    spec = value.get("json_schema")
+    if not isinstance(spec, dict) or not NAME.match(str(spec.get("name", ""))):
+        return "response_format.json_schema.name must match ^[a-zA-Z0-9_-]{1,64}$"
+    unknown = set(spec) - {"name", "description", "schema", "strict"}
+    if unknown:
+        return f"response_format.json_schema: unknown parameters {sorted(unknown)}"
+    schema = spec.get("schema")
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        return "response_format.json_schema.schema must be a JSON Schema object of type object"
+    if spec.get("strict") is True and not _closed(schema):
+        return "strict mode: every object needs additionalProperties false and all properties required"
+    return None
+
+
+def _closed(node: Any) -> bool:
+    # Written apart from the platform's own check (analysis.plan.strict_compatible) on purpose: the
+    # emulator stands for the vendor, and a shared function would pass its own mistakes.
+    if isinstance(node, list):
+        return all(_closed(n) for n in node)
+    if not isinstance(node, dict):
+        return True
+    props = node.get("properties")
+    if isinstance(props, dict) and (
+        node.get("additionalProperties") is not False or set(node.get("required", [])) != set(props)
+    ):
+        return False
+    return all(_closed(v) for k, v in node.items() if k not in ("enum", "const", "default"))
 
 
 class OpenAiEmulator(Emulator):
@@ -54,6 +100,12 @@ class OpenAiEmulator(Emulator):
                 {"error": {"message": "bad JSON", "type": "invalid_request_error"}}, status_code=400
             )
         self.bodies.append(body)
+        problem = response_format_problem(body.get("response_format"))
+        if problem is not None:
+            return JSONResponse(
+                {"error": {"message": problem, "type": "invalid_request_error", "param": "response_format"}},
+                status_code=400,
+            )
         messages = body.get("messages", [])
         last_user = next((str(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), "")
         if messages and messages[-1].get("role") == "tool":
