@@ -321,6 +321,7 @@ for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_
     EXPECT[("GET", f"{prefix}/calls/export")] = calls_expect
     EXPECT[("DELETE", f"{prefix}/calls/{{call_id}}/content")] = in_progress(admins_only(calls_expect))
     EXPECT[("GET", f"{prefix}/analytics/providers")] = calls_expect
+    EXPECT[("GET", f"{prefix}/analytics/intents")] = calls_expect
 for kind in ("agents", "numbers", "trunks", "credentials", "users", "api-keys"):
     families: list[tuple[str, Expect]] = [(B, business_route(kind))]
     if kind in ("users", "api-keys"):

@@ -16,6 +16,7 @@ NOT_LISTS = {
     "/webhook/deliveries": "the outbox's state: what waits and what was given up",
     "/analytics/calls": "a report: aggregated rows of one query",
     "/analytics/providers": "a report: aggregated rows of one query",
+    "/analytics/intents": "a report: the top intents of one query",
     "/analytics/recommendations": "a report: aggregated rows of one query",
 }
 

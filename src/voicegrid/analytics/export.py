@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -9,7 +10,8 @@ COLUMNS = (
     "id", "created_at", "answered_at", "ended_at", "direction", "from", "to", "agent_id", "trunk_id",
     "outcome", "ended_by", "duration_s", "answered_s", "currency", "cost_total", "billable_total",
     "turns", "voice_to_voice_ms_p50", "voice_to_voice_ms_p95", "platform_ms_p95", "interruptions",
-    "failovers", "stt", "llm", "tts",
+    "failovers", "stt", "llm", "tts", "analysis_status", "success", "success_score", "sentiment",
+    "intents", "tools", "summary", "extracted", "analysis_cost", "follow_up",
 )  # fmt: skip
 
 
@@ -28,8 +30,29 @@ def csv_row(record: dict[str, Any]) -> list[Any]:
         "platform_ms_p95": (latency.get("p95") or {}).get("platform_ms"),
         "failovers": len(record.get("failovers") or []),
         **{stage: " ".join(providers.get(stage, [])) for stage in ("stt", "llm", "tts")},
+        **analysis_columns(record.get("analysis") or {}),
     }
     return ["" if values[c] is None else _safe(values[c]) for c in COLUMNS]
+
+
+def analysis_columns(analysis: dict[str, Any]) -> dict[str, Any]:
+    """The analysis in a spreadsheet's terms: lists joined with "; ", the extracted fields as JSON."""
+    success = analysis.get("success") or {}
+    extracted = analysis.get("extracted")
+    return {
+        "analysis_status": analysis.get("status"),
+        "success": success.get("passed"),
+        "success_score": success.get("score"),
+        "sentiment": (analysis.get("sentiment") or {}).get("label"),
+        "intents": "; ".join(
+            str(i.get("intent")) for i in analysis.get("intents") or [] if isinstance(i, dict)
+        ),
+        "tools": "; ".join(str(t) for t in analysis.get("tools") or []),
+        "summary": analysis.get("summary"),
+        "extracted": json.dumps(extracted, sort_keys=True) if extracted else None,
+        "analysis_cost": analysis.get("cost"),
+        "follow_up": "; ".join(str(f) for f in analysis.get("follow_up") or []),
+    }
 
 
 def _safe(value: Any) -> Any:

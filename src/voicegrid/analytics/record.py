@@ -134,6 +134,7 @@ class CallRecord(BaseModel):
     cost: dict[str, Any] = Field(default_factory=dict)
     latency: Latency = Field(default_factory=Latency)
     pii_masked: bool = False  # the transcript's personal numbers are masked (the business asks)
+    analysis: dict[str, Any] | None = None  # post-call analysis (`analysis.Analysis`), added once stored
 
     def document(self) -> dict[str, Any]:
         """The record as stored and sent: JSON types, `from` under its own name."""

@@ -77,6 +77,11 @@ class CallOut(Out):
     latency: dict[str, Any] | None = Field(
         default=None, description="once ended: per-turn components and p50/p95 over the call"
     )
+    analysis: dict[str, Any] | None = Field(
+        default=None,
+        description="once analysed (stored records): status, engine, summary, success, sentiment, intents, "
+        "tools, entities, extracted fields, follow-up, its cost and time",
+    )
 
 
 class CallList(Out):
@@ -148,6 +153,7 @@ def render_record(document: dict[str, Any]) -> CallOut:
         transfer_state=None,
         metadata=record.metadata,
         amd=record.amd,
+        analysis=record.analysis,
         quality={k: v for k, v in record.quality.items() if v is not None},
         recording=record.recording is not None,
         created_at=datetime.fromisoformat(record.created_at),

@@ -6,6 +6,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 from sqlalchemy import select
 
+from voicegrid.analysis.plan import AnalysisPlan
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import Owner
 from voicegrid.api.resources import ResourceSpec
@@ -138,6 +139,11 @@ class AgentFields(In):
         "campaign says otherwise: `detect` hangs up on machines, `message` leaves `voicemail_message`",
     )
     voicemail_message: str = Field(default="", max_length=500)
+    analysis: AnalysisPlan = Field(
+        default_factory=AnalysisPlan,
+        description="what to learn from each call once it ends (embedded, offline, by default): summary, "
+        "success on the agent's rubric, sentiment, and the fields of `schema` (JSON Schema)",
+    )
 
     @model_validator(mode="after")
     def _message_to_leave(self) -> "AgentFields":
@@ -167,6 +173,7 @@ class AgentUpdate(In):
     recording: bool | None = None
     amd: Literal["off", "detect", "message"] | None = None
     voicemail_message: str | None = Field(default=None, max_length=500)
+    analysis: AnalysisPlan | None = None
 
 
 class AgentOut(Stamped, AgentFields):
@@ -188,6 +195,7 @@ _NOT_NULL = (
     "turn",
     "amd",
     "voicemail_message",
+    "analysis",
 )
 
 
@@ -205,13 +213,15 @@ async def _check_stage(ctx: Ctx, owner: Owner, stage: str, value: dict[str, Any]
             raise InvalidInput(f"{where}.options", str(exc)) from None
         cred_id = choice.get("credential_id")
         if cred_id is not None:
-            cred = await ctx.session.scalar(
-                select(Credential).where(
-                    Credential.id == cred_id, Credential.business_id == owner.business_id
-                )
-            )
-            if cred is None:
-                raise InvalidInput(f"{where}.credential_id", "no such credential in this business")
+            await _check_credential(ctx, owner, where, cred_id)
+
+
+async def _check_credential(ctx: Ctx, owner: Owner, where: str, cred_id: str) -> None:
+    cred = await ctx.session.scalar(
+        select(Credential).where(Credential.id == cred_id, Credential.business_id == owner.business_id)
+    )
+    if cred is None:
+        raise InvalidInput(f"{where}.credential_id", "no such credential in this business")
 
 
 async def build(
@@ -223,6 +233,11 @@ async def build(
     for stage in ("stt", "llm", "tts"):
         if given.get(stage) is not None:
             await _check_stage(ctx, owner, stage, given[stage])
+    if given.get("analysis") is not None:
+        plan = AnalysisPlan.model_validate(given["analysis"])
+        if plan.llm is not None:
+            await _check_credential(ctx, owner, "analysis.llm", plan.llm.credential_id)
+        given["analysis"] = plan.stored()  # the schema under its own name
     amd = given.get("amd") or (existing.amd if existing is not None else "off")
     message = given.get("voicemail_message", existing.voicemail_message if existing is not None else "")
     if amd == "message" and not message:

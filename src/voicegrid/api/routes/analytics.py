@@ -1,8 +1,10 @@
 """Aggregates of a business's calls, read from the rollups (so a month costs a few dozen rows).
 
-`/analytics/calls?group_by=day|agent|direction|total` gives calls, minutes, cost, billable, cost per
-minute, failover rate, outcomes and p50/p95 of voice-to-voice and each of its components, for all
-calls or one direction (`direction=inbound|outbound`); `/analytics/providers`
+`/analytics/calls?group_by=day|agent|agent_day|direction|total` gives calls, minutes, cost, billable,
+cost per minute, failover rate, outcomes, p50/p95 of voice-to-voice and each of its components, and
+from the calls' analyses the success rate and the cost per successful call, for all calls or one
+direction (`direction=inbound|outbound`); `/analytics/intents` the questions callers asked most;
+`/analytics/providers`
 gives each provider's use, cost, failover rate and wait p50/p95. Days are UTC; the default range is
 the last 30 days.
 """
@@ -16,7 +18,7 @@ from fastapi.responses import Response
 
 from voicegrid.analytics.export import table_csv
 from voicegrid.analytics.recommend import recommend
-from voicegrid.analytics.rollup import summarize_calls, summarize_providers
+from voicegrid.analytics.rollup import summarize_calls, summarize_intents, summarize_providers
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import OwnerLocator
 from voicegrid.api.routes.billing import current_catalog
@@ -83,7 +85,10 @@ def analytics_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         loc: Loc,
         first: From = None,
         last: To = None,
-        group_by: Literal["day", "agent", "direction", "total"] = "day",
+        group_by: Annotated[
+            Literal["day", "agent", "agent_day", "direction", "total"],
+            Query(description="agent_day: one row per agent and day (success rate, cost per success)"),
+        ] = "day",
         direction: Annotated[
             Literal["inbound", "outbound"] | None, Query(description="only calls in this direction")
         ] = None,
@@ -95,6 +100,29 @@ def analytics_router(locate: Callable[..., Awaitable[Located]]) -> APIRouter:
         rows = await call_rollups(ctx.session, owner.business_id or "", first_day, last_day, direction)
         summary = Summary(first_day=first_day, last_day=last_day, rows=summarize_calls(rows, group_by))
         return _as(format, f"calls-by-{group_by}", summary)
+
+    @router.get(
+        "/intents",
+        response_model=Summary,
+        summary="What callers asked most, and how often it was answered (from the calls' analyses)",
+        responses=CSV_RESPONSE,
+    )
+    async def intents(
+        loc: Loc,
+        first: From = None,
+        last: To = None,
+        agent_id: Annotated[str | None, Query(max_length=40, description="one agent; absent: all")] = None,
+        top: Annotated[int, Query(ge=1, le=200)] = 20,
+        format: Format = "json",
+    ) -> Any:
+        ctx, locate_owner = loc
+        owner = await locate_owner(Action.READ)
+        first_day, last_day = day_range(first, last)
+        rows = await call_rollups(ctx.session, owner.business_id or "", first_day, last_day)
+        if agent_id is not None:
+            rows = [r for r in rows if r["agent_id"] == agent_id]
+        summary = Summary(first_day=first_day, last_day=last_day, rows=summarize_intents(rows, top))
+        return _as(format, "intents", summary)
 
     @router.get(
         "/providers",

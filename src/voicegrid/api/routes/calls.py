@@ -145,6 +145,17 @@ async def list_calls(
     agent_id: Annotated[str | None, Query(max_length=40)] = None,
     direction: Annotated[Literal["inbound", "outbound"] | None, Query()] = None,
     outcome: Annotated[str | None, Query(max_length=32)] = None,
+    success: Annotated[
+        bool | None, Query(description="analysed calls that passed (true) or failed (false) their rubric")
+    ] = None,
+    field: Annotated[
+        str | None,
+        Query(
+            max_length=265,
+            pattern=r"^[A-Za-z0-9_-]{1,64}:.{1,200}$",
+            description="name:value, a field the analysis extracted (e.g. party_size:4)",
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Any:
@@ -156,7 +167,8 @@ async def list_calls(
     business = owner.business_id or ""
     after = decode_time_key(cursor) if cursor else None
     found: dict[str, CallOut] = {}
-    if ctx.services.calls is not None:  # newest first: no more than a page's worth is rendered
+    analysed = success is not None or field is not None  # only stored records are analysed
+    if ctx.services.calls is not None and not analysed:  # newest first: no more than a page's worth
         for call in ctx.services.calls.recent(business, sip_call_id, limit=MAX_KEPT_CALLS):
             if len(found) > limit:
                 break
@@ -167,7 +179,7 @@ async def list_calls(
                 and outcome in (None, call.outcome)
             ):
                 found[call.id] = render(call, _here(ctx))
-    for remote in await remote_live(ctx, business):
+    for remote in [] if analysed else await remote_live(ctx, business):
         if (
             (after is None or (remote.created_at, remote.id) < after)
             and (sip_call_id is None or remote.sip_call_id == sip_call_id)
@@ -185,9 +197,12 @@ async def list_calls(
         agent_id=agent_id,
         direction=direction,
         outcome=outcome,
+        success=success,
+        field=(field.partition(":")[0], field.partition(":")[2]) if field else None,
     )
-    for record in stored:
-        found.setdefault(record["id"], render_record(record))
+    for record in stored:  # an ended call's stored record (with its analysis) over its copy in memory
+        if record["id"] not in found or found[record["id"]].state == "ended":
+            found[record["id"]] = render_record(record)
     newest = sorted(found.values(), key=lambda c: (c.created_at, c.id), reverse=True)
     page = newest[:limit]
     more = len(newest) > limit
@@ -293,15 +308,17 @@ async def get_call(loc: Loc, call_id: IdPath) -> Any:
     owner = await locate_owner(Action.READ)
     business = owner.business_id or ""
     live = _live(ctx, business, call_id)
+    if live is not None and live.state is not CallState.ENDED:
+        return render(live, _here(ctx))
+    stored = await get_call_record(ctx.session, business, call_id)  # with its analysis, once stored
+    if stored is not None:
+        return render_record(stored)
     if live is not None:
         return render(live, _here(ctx))
     remote = await remote_call(ctx, business, call_id)
     if remote is not None:
         return remote
-    record = await get_call_record(ctx.session, business, call_id)
-    if record is None:
-        raise NotFound()
-    return render_record(record)
+    raise NotFound()
 
 
 @router.get(
