@@ -236,7 +236,11 @@ class WebhookOut(Out):
 
 def _webhook_out(ctx: Ctx, business: Business) -> WebhookOut:
     key = ctx.services.secrets.derive(f"webhook:{business.id}")
-    return WebhookOut(url=business.webhook_url, signing_key=key.hex(), events=["call.started", "call.ended"])
+    return WebhookOut(
+        url=business.webhook_url,
+        signing_key=key.hex(),
+        events=["call.started", "call.ended", "call.analyzed"],
+    )
 
 
 @router.get("/v1/businesses/{business_id}/webhook", response_model=WebhookOut, summary="Where call events go")
