@@ -60,8 +60,9 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
         demo = json.loads((data / "demo.json").read_text())
         _prepare(url, demo)
         call_id = demo_call(data, sip, "are you open at nine pm", "thank you, bye")["call_id"]
-        call = recorded(url, demo["api_key"], call_id)
+        call = recorded(url, demo["api_key"], call_id, analysed=True)
         assert call["cost"] is not None
+        assert call["analysis"]["status"] == "done"
         turns = call["latency"]["turns"]
         assert len(turns) >= 2
         errors: list[str] = []
@@ -85,6 +86,8 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
                 assert page.text_content("#product") == PRODUCT
                 assert PRODUCT in page.title()
                 assert page.text_content("#kpi-calls .value") == "1"
+                assert page.text_content("#kpi-success .value") == "100.0 %"  # the call was analysed
+                assert "When are you open?" in (page.text_content("#top-intents") or "")
                 for chart in ("volume", "cost", "latency", "outcomes"):
                     assert page.locator(f"#chart-{chart} .main-svg").count() > 0, chart
                 page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
@@ -113,8 +116,16 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
                 page.click("nav a[data-page=calls]")
                 _ready(page, "calls")
                 page.screenshot(path=str(ARTIFACTS / "dashboard-calls.png"), full_page=True)
+                page.select_option("#filter-success", "false")  # no failed call: the list is empty
+                _ready(page, "calls")
+                assert page.locator(f"#page tr[data-id='{call_id}']").count() == 0
+                page.select_option("#filter-success", "true")
+                _ready(page, "calls")
                 page.click(f"#page tr[data-id='{call_id}']")
                 _ready(page, "call")
+                assert "When are you open?" in (page.text_content("#analysis-summary") or "")
+                assert "succeeded" in (page.text_content("#analysis") or "")
+                assert "at 9 pm" in (page.text_content("#analysis") or "")  # what the caller said
                 shown = page.locator("#cost-breakdown tbody tr").all_inner_texts()
                 assert [line.split("\t")[0] for line in shown] == [
                     i["component"] for i in call["cost"]["items"]

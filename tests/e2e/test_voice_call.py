@@ -21,14 +21,16 @@ from tests.support.serve import demo_call, env_without_voicegrid, serving
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
-def recorded(url: str, key: str, call_id: str) -> dict[str, Any]:
-    """The call as the API shows it once its record (cost, latency) is built, a moment after hangup."""
-    deadline = time.monotonic() + 10
+def recorded(url: str, key: str, call_id: str, *, analysed: bool = False) -> dict[str, Any]:
+    """The call as the API shows it once its record (cost, latency) is built, a moment after hangup;
+    with `analysed`, once its analysis is done too."""
+    deadline = time.monotonic() + (30 if analysed else 10)
     while True:
         call: dict[str, Any] = httpx.get(
             f"{url}/v1/calls/{call_id}", headers={"Authorization": f"Bearer {key}"}, timeout=10
         ).json()
-        if call.get("cost") or time.monotonic() > deadline:
+        done = not analysed or (call.get("analysis") or {}).get("status") in ("done", "failed")
+        if (call.get("cost") and done) or time.monotonic() > deadline:
             return call
         time.sleep(0.1)
 

@@ -132,6 +132,14 @@ def render(call: Call, node: str | None = None) -> CallOut:
     )
 
 
+def with_analysis(call: CallOut, record: dict[str, Any] | None) -> CallOut:
+    """A call rendered from memory, with what its stored record gained since: the analysis, and the
+    cost with the analysis's item."""
+    if record is None or not record.get("analysis"):
+        return call
+    return call.model_copy(update={"analysis": record["analysis"], "cost": record.get("cost") or call.cost})
+
+
 def render_record(document: dict[str, Any]) -> CallOut:
     """A stored call record (its typed model), in the same shape as a live call."""
     record = CallRecord.model_validate(document)

@@ -24,6 +24,7 @@ from voicegrid.api.call_views import (
     TransferBody,
     render,
     render_record,
+    with_analysis,
 )
 from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.fleet_calls import forward_recording, remote_call, remote_live
@@ -200,9 +201,9 @@ async def list_calls(
         success=success,
         field=(field.partition(":")[0], field.partition(":")[2]) if field else None,
     )
-    for record in stored:  # an ended call's stored record (with its analysis) over its copy in memory
-        if record["id"] not in found or found[record["id"]].state == "ended":
-            found[record["id"]] = render_record(record)
+    for record in stored:  # an ended call still in memory takes its analysis from its record
+        known = found.get(record["id"])
+        found[record["id"]] = render_record(record) if known is None else with_analysis(known, record)
     newest = sorted(found.values(), key=lambda c: (c.created_at, c.id), reverse=True)
     page = newest[:limit]
     more = len(newest) > limit
@@ -308,13 +309,15 @@ async def get_call(loc: Loc, call_id: IdPath) -> Any:
     owner = await locate_owner(Action.READ)
     business = owner.business_id or ""
     live = _live(ctx, business, call_id)
-    if live is not None and live.state is not CallState.ENDED:
-        return render(live, _here(ctx))
-    stored = await get_call_record(ctx.session, business, call_id)  # with its analysis, once stored
+    stored = (
+        None
+        if live is not None and live.state is not CallState.ENDED
+        else (await get_call_record(ctx.session, business, call_id))
+    )
+    if live is not None:
+        return with_analysis(render(live, _here(ctx)), stored)
     if stored is not None:
         return render_record(stored)
-    if live is not None:
-        return render(live, _here(ctx))
     remote = await remote_call(ctx, business, call_id)
     if remote is not None:
         return remote

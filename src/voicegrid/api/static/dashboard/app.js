@@ -306,15 +306,24 @@ function directionPicker(onChange) {
   });
 }
 
+function percent(rate) {
+  return rate === null || rate === undefined ? "–" : (100 * rate).toFixed(1) + " %";
+}
+
 function kpi(label, value, id) {
   return el("div", { class: "kpi", id }, el("div", { class: "label" }, label), el("div", { class: "value" }, value));
 }
 
 async function overview(page) {
-  const [daily, total] = await Promise.all([
+  const [daily, total, byAgent, intents, agentList] = await Promise.all([
     api(biz(`/analytics/calls?group_by=day&${rangeQuery()}${directionQuery()}`)),
     api(biz(`/analytics/calls?group_by=total&${rangeQuery()}${directionQuery()}`)),
+    api(biz(`/analytics/calls?group_by=agent&${rangeQuery()}${directionQuery()}`)),
+    api(biz(`/analytics/intents?top=10&${rangeQuery()}`)),
+    api(biz("/agents?limit=200")),
   ]);
+  const agentNames = Object.fromEntries(agentList.items.map((a) => [a.id, a.name]));
+  const agentRows = byAgent.rows.filter((r) => r.analyzed > 0);
   const t = total.rows[0] || { calls: 0, minutes: 0, cost: 0, billable: 0, p50: {}, p95: {}, outcomes: {} };
   const exportCsv = exportButton(biz(`/analytics/calls?group_by=day&format=csv&${rangeQuery()}${directionQuery()}`), "calls-by-day.csv");
   page.append(
@@ -327,12 +336,25 @@ async function overview(page) {
       kpi("Cost per minute", money(t.cost_per_minute, 4), "kpi-cpm"),
       kpi("Voice-to-voice p50", ms(t.p50.voice_to_voice_ms), "kpi-v2v-p50"),
       kpi("Voice-to-voice p95", ms(t.p95.voice_to_voice_ms), "kpi-v2v-p95"),
-      kpi("Failover rate", t.failover_rate === null || t.failover_rate === undefined ? "–" : (100 * t.failover_rate).toFixed(1) + " %", "kpi-failover")),
+      kpi("Failover rate", t.failover_rate === null || t.failover_rate === undefined ? "–" : (100 * t.failover_rate).toFixed(1) + " %", "kpi-failover"),
+      kpi("Success rate", percent(t.success_rate), "kpi-success"),
+      kpi("Cost per successful call", money(t.cost_per_success, 4), "kpi-cost-per-success")),
     el("div", { class: "grid" },
       chart("chart-volume", "Calls and minutes per day"),
       chart("chart-cost", "Cost and billable per day (USD)"),
       chart("chart-latency", "Voice-to-voice latency per day"),
-      chart("chart-outcomes", "Outcomes")));
+      chart("chart-outcomes", "Outcomes")),
+    el("div", { class: "grid" },
+      el("section", { class: "card", id: "success-by-agent" }, el("h2", {}, "Success by agent (analysed calls)"),
+        agentRows.length === 0 ? el("p", { class: "muted" }, "No analysed calls in this range.") :
+          table(["Agent", "Analysed", "Succeeded", "Success rate", "Cost per success"],
+            agentRows.map((r) => ({ cells: [agentNames[r.agent] || r.agent || "–", r.analyzed, r.succeeded, percent(r.success_rate), money(r.cost_per_success, 4)] })),
+            { numeric: [1, 2, 3, 4] })),
+      el("section", { class: "card", id: "top-intents" }, el("h2", {}, "What callers asked most"),
+        intents.rows.length === 0 ? el("p", { class: "muted" }, "No questions from the knowledge base asked in this range.") :
+          table(["Question", "Asked", "Answered", "Answer rate"],
+            intents.rows.map((r) => ({ cells: [r.intent, r.asked, r.answered, percent(r.answer_rate)] })),
+            { numeric: [1, 2, 3] }))));
   // Every day of the range on the axis, days without calls at zero (latency: a gap).
   const byDay = Object.fromEntries(daily.rows.map((r) => [r.day, r]));
   const days = [];
@@ -368,7 +390,14 @@ async function calls(page) {
     return el("label", {}, name.replace("_id", ""), select);
   };
   const query = new URLSearchParams({ limit: "100" });
-  for (const name of ["agent_id", "direction", "outcome"]) if (params.get(name)) query.set(name, params.get(name));
+  for (const name of ["agent_id", "direction", "outcome", "success", "field"]) if (params.get(name)) query.set(name, params.get(name));
+  const fieldFilter = el("input", { id: "filter-field", placeholder: "field:value", value: params.get("field") || "",
+    title: "a field the analysis extracted, e.g. party_size:4" });
+  fieldFilter.addEventListener("change", () => {
+    const value = fieldFilter.value.trim();
+    if (value.includes(":")) params.set("field", value); else params.delete("field");
+    location.hash = "#/calls?" + params.toString();
+  });
   const list = (await api(biz("/calls?" + query.toString()))).items;
   const exportCsv = exportButton(biz(`/calls/export?format=csv&${rangeQuery()}`), "calls.csv");
   page.append(
@@ -377,18 +406,53 @@ async function calls(page) {
       filter("agent_id", agents.map((a) => [a.id, a.name])),
       filter("direction", [["inbound", "inbound"], ["outbound", "outbound"]]),
       filter("outcome", ["completed", "transferred", "no-answer", "busy", "declined", "cancelled", "failed", "max-duration", "drained", "queue-timeout"].map((o) => [o, o])),
+      filter("success", [["true", "succeeded"], ["false", "failed"]]),
+      el("label", {}, "field", fieldFilter),
       exportCsv),
     el("section", { class: "card" }, list.length === 0 ? el("p", { class: "muted" }, "No calls match.") :
-      table(["Started", "Direction", "From", "To", "Agent", "Outcome", "Duration", "Cost", "V2V p50"],
+      table(["Started", "Direction", "From", "To", "Agent", "Outcome", "Success", "Duration", "Cost", "V2V p50"],
         list.map((c) => ({
           id: c.id,
           cells: [when(c.created_at), c.direction, c.from_number || "–", c.to || "–", names[c.agent_id] || c.agent_id || "–",
             c.state === "ended" ? c.outcome || "–" : el("span", { class: "pill" }, c.state),
+            verdict(c.analysis),
             seconds(c) === null ? "–" : num(seconds(c)) + " s",
             c.cost ? money(c.cost.total) : "–",
             c.latency && c.latency.p50 ? ms(c.latency.p50.voice_to_voice_ms) : "–"],
         })),
-        { numeric: [6, 7, 8], onRow: (row) => { location.hash = "#/calls/" + row.id; } })));
+        { numeric: [7, 8, 9], onRow: (row) => { location.hash = "#/calls/" + row.id; } })));
+}
+
+function verdict(analysis) {
+  if (!analysis || !analysis.success) return analysis && analysis.status === "pending" ? el("span", { class: "pill" }, "pending") : "–";
+  return el("span", { class: "pill " + (analysis.success.passed ? "ok" : "bad") }, analysis.success.passed ? "succeeded" : "failed");
+}
+
+function analysisCard(a) {
+  const card = el("section", { class: "card", id: "analysis" }, el("h2", {}, "What the call achieved"));
+  if (!a || a.status === "pending") {
+    card.append(el("p", { class: "muted" }, a ? "The analysis is under way." : "Not analysed (the agent's analysis is off, or the call was not answered)."));
+    return card;
+  }
+  const cost = a.engine === "llm" ? `${a.provider || ""} ${a.model || ""} · ${money(a.cost, 6)}` : "embedded, offline · free";
+  card.append(
+    el("p", { class: "muted", id: "analysis-engine" }, `${cost} · ${a.ms === null || a.ms === undefined ? "–" : num(a.ms) + " ms"}`),
+    a.status === "failed" ? el("p", { id: "analysis-failed" }, "The analysis failed: " + (a.reason || "")) : null,
+    a.summary ? el("p", { id: "analysis-summary" }, a.summary) : null,
+    el("div", { class: "facts" },
+      [["Success", a.success ? verdict(a) : "–"], ["Why", a.success ? a.success.reason : "–"],
+       ["Score", a.success && a.success.score !== null && a.success.score !== undefined ? num(a.success.score) + " / 10" : "–"],
+       ["Sentiment", a.sentiment ? a.sentiment.label : "–"], ["Outcome", a.outcome || "–"],
+       ["Tools", (a.tools || []).join(", ") || "none"]].map(([label, value]) =>
+        el("div", {}, el("div", { class: "label" }, label), el("div", {}, value)))),
+    (a.intents || []).length === 0 ? null : table(["Question asked", "Answered"],
+      a.intents.map((i) => ({ cells: [i.intent, i.answered ? "yes" : "no"] }))),
+    (a.entities || []).length === 0 ? null : table(["The caller said", "Kind", "Value"],
+      a.entities.map((e) => ({ cells: [e.text, e.kind, e.value] }))),
+    a.extracted ? table(["Field", "Extracted"], Object.entries(a.extracted).map(([k, v]) => ({ cells: [k, JSON.stringify(v)] }))) : null,
+    (a.follow_up || []).length === 0 ? null : el("div", { id: "analysis-follow-up" }, el("h3", {}, "Follow up"),
+      el("ul", {}, a.follow_up.map((f) => el("li", {}, f)))));
+  return card;
 }
 
 async function callDetail(page, id) {
@@ -417,6 +481,7 @@ async function callDetail(page, id) {
     el("div", { class: "grid" },
       chart("chart-cost-items", "Cost by component (USD)"),
       chart("chart-turns", "Latency per turn")),
+    analysisCard(call.analysis),
     el("section", { class: "card transcript", id: "transcript" }, el("h2", {}, "Transcript"),
       transcript.length === 0 ? el("p", { class: "muted" }, "No transcript (erased, or none was spoken).") :
         transcript.map((line) => el("p", { class: line.speaker },
