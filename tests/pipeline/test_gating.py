@@ -176,3 +176,25 @@ async def test_a_call_reserves_its_stt_stream_at_admission_and_is_refused_when_n
         await admission.reserve_stack(third_lease, second.reserve_stt, second.unreserve_stt, "inbound")
         is None
     )  # its stream slot came back
+
+
+async def test_background_work_takes_an_llm_slot_only_when_live_turns_leave_one_spare() -> None:
+    slots = ProviderSlots({("llm", "simulated"): PlanLimit(slots=4)})
+    config = ProviderConfig(
+        "simulated", api_key="shared", options={"first_token_ms": 5, "replies": ["ok"] * 9}
+    )
+    account = slots.account("llm", config)
+    assert account is not None
+    analysis = build_llm([config], None, lambda p: slots.gate_llm(p, "biz", 0.0, background=True))
+
+    async def ask() -> str:
+        return "".join([c.text async for c in analysis.stream([], [], Meter()) if isinstance(c, TextDelta)])
+
+    live = [await account.acquire("live-calls", 1.0) for _ in range(2)]
+    assert await ask() == "ok"  # two of four slots free: room to spare
+    live.append(await account.acquire("live-calls", 1.0))
+    with pytest.raises(ProviderError, match="live calls first"):
+        await ask()  # one left: it is the live turns'
+    assert (await slots.backend.usage(account.name)).in_use == {"live-calls": 3}  # nothing taken
+    await account.release(live.pop())
+    assert await ask() == "ok"

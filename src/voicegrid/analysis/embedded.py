@@ -15,20 +15,22 @@ CPU-bound, pure and deterministic: the runner calls it in a worker process, off 
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
 from voicegrid.analysis.findings import CallInput, findings
 from voicegrid.analysis.plan import AnalysisPlan, Check
 from voicegrid.analysis.result import Analysis, CallFindings, Entity, Sentiment, Verdict
 from voicegrid.providers.llm.knowledge_base import words
 
-_VADER: SentimentIntensityAnalyzer | None = None
+_VADER: Any = None  # VADER's analyser, loaded at the first use (its lexicon is ~7,500 words)
 
 
 def sentiment(lines: list[str]) -> Sentiment:
     """The mean VADER compound score of the caller's lines that carry any feeling."""
     global _VADER
-    _VADER = _VADER or SentimentIntensityAnalyzer()
+    if _VADER is None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        _VADER = SentimentIntensityAnalyzer()
     scores = [_VADER.polarity_scores(line[:2000])["compound"] for line in lines[:200]]
     felt = [s for s in scores if s != 0.0]
     mean = sum(felt) / len(felt) if felt else 0.0

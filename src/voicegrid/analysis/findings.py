@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from voicegrid.analysis.entities import entities
 from voicegrid.analysis.result import CallFindings, Intent
 from voicegrid.providers.llm.knowledge_base import STOP, score, words
 
@@ -76,6 +75,8 @@ def intents(call: CallInput) -> list[Intent]:
 
 
 def findings(call: CallInput) -> CallFindings:
+    from voicegrid.analysis.entities import entities  # dateparser and friends: in the worker only
+
     record = call.record
     tools = [t for t in record.get("tools") or [] if isinstance(t, dict)]
     called = list(dict.fromkeys(str(t.get("name")) for t in tools))

@@ -57,17 +57,21 @@ def kept_analysis(row: CallRecord, known: CallRecord) -> None:
     row.record = {**row.record, **kept}
 
 
-async def claim_due(session: AsyncSession, now: float, limit: int, lease_s: float) -> list[Due]:
-    """Up to `limit` pending analyses whose time has come, each pushed `lease_s` ahead (only the
-    runner whose update changed the row has it)."""
-    rows = list(
-        await session.execute(
-            select(CallRecord.id, CallRecord.analysis_due_at)
-            .where(CallRecord.analysis_state == "pending", CallRecord.analysis_due_at <= now)
-            .order_by(CallRecord.analysis_due_at)
-            .limit(limit)
-        )
+async def claim_due(
+    session: AsyncSession, now: float, limit: int, lease_s: float, skip: frozenset[str] = frozenset()
+) -> list[Due]:
+    """Up to `limit` pending analyses whose time has come, oldest first, none of the businesses in
+    `skip` (at their bound on this node), each pushed `lease_s` ahead (only the runner whose update
+    changed the row has it)."""
+    query = (
+        select(CallRecord.id, CallRecord.analysis_due_at)
+        .where(CallRecord.analysis_state == "pending", CallRecord.analysis_due_at <= now)
+        .order_by(CallRecord.analysis_due_at)
+        .limit(limit)
     )
+    if skip:
+        query = query.where(CallRecord.business_id.not_in(skip))
+    rows = list(await session.execute(query))
     claimed: list[Due] = []
     for call_id, due_at in rows:
         taken = await session.execute(

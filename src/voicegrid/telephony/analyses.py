@@ -18,7 +18,6 @@ import concurrent.futures
 import contextlib
 import logging
 import multiprocessing
-import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -28,8 +27,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from voicegrid.analysis import embedded, llm
-from voicegrid.analysis.findings import CallInput, findings
+from voicegrid.analysis import llm, worker
+from voicegrid.analysis.findings import CallInput
 from voicegrid.analysis.plan import AnalysisPlan, LlmEngine, plan_of
 from voicegrid.analysis.result import Analysis, CallFindings
 from voicegrid.analytics.rollup import analysis_delta
@@ -44,24 +43,9 @@ from voicegrid.telephony.records import CallRecords
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
+LEASE_S = 700.0  # a claim outlives the longest plan's timeout (600 s): a live runner is never overtaken
 BACKOFF_S = (15.0, 60.0, 300.0, 900.0, 3600.0)
 ModelFor = Callable[[Agent, LlmEngine, dict[str, Any]], Awaitable[LlmStage]]
-
-
-def _worker_start() -> None:  # pragma: no cover - runs in the worker process
-    with contextlib.suppress(OSError):
-        os.nice(10)  # below the node's own process: live audio first
-
-
-def embedded_analysis(
-    record: dict[str, Any], kb: dict[str, Any], language: str, plan: dict[str, Any]
-) -> dict[str, Any]:
-    """The embedded engine, as the worker process runs it (plain data in and out)."""
-    return embedded.analyse(CallInput(record, kb, language), plan_of(plan)).document()
-
-
-def call_findings(record: dict[str, Any], kb: dict[str, Any], language: str) -> dict[str, Any]:
-    return findings(CallInput(record, kb, language)).model_dump(mode="json")
 
 
 @dataclass
@@ -99,12 +83,16 @@ class Analyses:
         """A record was stored: look for due analyses now rather than at the next tick."""
         self._kick.set()
 
-    def start(self) -> None:
-        self._pool = concurrent.futures.ProcessPoolExecutor(
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        """The embedded engine's worker (started at its first analysis, not before)."""
+        return concurrent.futures.ProcessPoolExecutor(
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_start,
+            initializer=worker.start,
         )
+
+    def start(self) -> None:
+        self._pool = self._new_pool()
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="call-analyses")
 
     async def aclose(self) -> None:
@@ -139,12 +127,13 @@ class Analyses:
         room = self.concurrency - len(self._tasks)
         if room <= 0:
             return 0
+        full = frozenset(b for b, n in self.running.items() if n >= self.per_business)
         async with self.sessions() as session:
-            due = await claim_due(session, now or time.time(), room * 4, lease_s=700.0)
+            due = await claim_due(session, now or time.time(), room, LEASE_S, skip=full)
         started = 0
         for item in due:
-            if started >= room or self.running[item.business_id] >= self.per_business:
-                await self._later(item, 1.0)  # its business is at its bound here: soon, not now
+            if self.running[item.business_id] >= self.per_business:
+                await self._later(item, 1.0)  # its business reached its bound in this batch: soon
                 continue
             started += 1
             self.running[item.business_id] += 1
@@ -172,6 +161,7 @@ class Analyses:
             self.running[item.business_id] -= 1
             if self.running[item.business_id] <= 0:
                 del self.running[item.business_id]
+            self._kick.set()  # room again: the next due analysis now, not at the next tick
 
     @staticmethod
     def _failed(reason: str) -> Analysis:
@@ -198,20 +188,31 @@ class Analyses:
         await self._finish(item, analysis, [u.as_dict() for u in meter.lines()])
 
     async def _run_engine(self, item: Due, agent: Agent, plan: AnalysisPlan, meter: Meter) -> Analysis:
-        loop = asyncio.get_running_loop()
         kb, language = dict(agent.knowledge_base or {}), agent.language
         if plan.engine == "embedded" or plan.llm is None:
-            found = await loop.run_in_executor(
-                self._pool, embedded_analysis, item.record, kb, language, plan.stored()
-            )
+            found = await self._in_worker(worker.embedded_analysis, item.record, kb, language, plan.stored())
             return Analysis.model_validate(found)
         facts = CallFindings.model_validate(
-            await loop.run_in_executor(self._pool, call_findings, item.record, kb, language)
+            await self._in_worker(worker.call_findings, item.record, kb, language)
         )
         model = await self.model_for(agent, plan.llm, {"response_format": llm.response_format(plan)})
         analysis = await llm.analyse(CallInput(item.record, kb, language), plan, facts, model, meter)
         analysis.provider, analysis.model = plan.llm.provider, plan.llm.model or model.config.model
         return analysis
+
+    async def _in_worker(self, work: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        """`work` in the worker process; a worker that died (killed, out of memory) is replaced for the
+        next analysis, and this one is put back."""
+        pool = self._pool
+        try:
+            return await asyncio.get_running_loop().run_in_executor(pool, work, *args)
+        except concurrent.futures.BrokenExecutor:
+            if pool is self._pool:
+                log.warning("call analyses: the worker process died; starting another")
+                self._pool = self._new_pool()
+                if pool is not None:
+                    pool.shutdown(wait=False, cancel_futures=True)
+            raise
 
     async def _finish(self, item: Due, analysis: Analysis, usage: list[dict[str, Any]]) -> None:
         analysis.at = utcnow().isoformat()
