@@ -1,6 +1,8 @@
 """Density: live AI calls per core, memory per call and latency under load (issue 8).
 
 Run: .venv/bin/python bench/load.py [--steps 20,60,...] [--window-s 30] [--compare 20] [--smoke]
+     .venv/bin/python bench/load.py --steps 100 --compare 0 --analysis --analysis-backlog 3000: the same
+     with post-call analyses running through the window (issue 18)
      .venv/bin/python bench/load.py --cluster 1,2,3 --steps 60 [--window-s 20]: the same calls through
      Kamailio to 1, 2 and 3 nodes (issue 16), see bench/harness/cluster_bench.py
 It starts the Deepgram, OpenAI and Aura-2 emulators as processes at published latencies, one
@@ -51,6 +53,18 @@ def load(
         ),
     ] = None,
     profile: Annotated[bool, typer.Option("--profile", help="py-spy on one worker in each window")] = False,
+    analysis: Annotated[
+        bool,
+        typer.Option("--analysis", help="the agent's calls are analysed after they end (embedded engine)"),
+    ] = False,
+    analysis_backlog: Annotated[
+        int,
+        typer.Option(
+            "--analysis-backlog",
+            help="with --analysis: calls queued for analysis before each step, so analyses run through "
+            "its whole window alongside the live turns",
+        ),
+    ] = 0,
     out: Annotated[
         Path | None, typer.Option("--out", help="the JSON summary (default bench/results)")
     ] = None,
@@ -67,6 +81,8 @@ def load(
         window_s=60.0 - 1.0 - 5.0 - 2.0 if smoke else window_s,  # smoke: each call held 60 s in all
         compare_n=0 if smoke else compare,
         profile=profile,
+        analysis=analysis,
+        analysis_backlog=analysis_backlog if analysis else 0,
     )
     columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
     if cluster:

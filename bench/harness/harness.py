@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import numpy as np
 
-from bench.harness import procfs, profile
+from bench.harness import analysis_backlog, procfs, profile
 from bench.harness.pcap import lateness_ms, read_rtp
 from bench.harness.processes import (
     Cluster,
@@ -32,6 +32,7 @@ from bench.harness.processes import (
     start_emulator,
     start_sipp,
 )
+from voicegrid.demo import KNOWLEDGE
 from voicegrid.testing.emulators.agent import credential_body, emulated_agent
 
 NUMBER = "+15550177"
@@ -59,6 +60,8 @@ class LoadConfig:
     tts_ms: float = 150.0  # Aura-2 first byte
     compare_n: int = 0  # process-per-call comparison with this many calls (0: none)
     profile: bool = False  # py-spy on the first worker through each window
+    analysis: bool = False  # the load agent's calls are analysed (embedded engine) once they end
+    analysis_backlog: int = 0  # calls queued for analysis before each step, worked through in its window
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Step:
     voice_to_voice_ms_p50: float | None = None
     voice_to_voice_ms_p95: float | None = None
     platform_ms_p95: float | None = None
+    analyses_in_window: int | None = None  # post-call analyses the workers finished in the window
     turns: int = 0
     records: int = 0
     cores: dict[str, float] = field(default_factory=dict)  # cores used in the window, by program
@@ -133,7 +137,9 @@ def make_caller_audio(workdir: Path, cycle_s: float) -> Path:
     return out
 
 
-def configure(url: str, admin_key: str, business_key: str, emulators: dict[str, Emulator]) -> None:
+def configure(
+    url: str, admin_key: str, business_key: str, emulators: dict[str, Emulator], analysis: bool = False
+) -> str:
     """The demo business answers +15550177 with an agent on the emulated providers, with no provider
     plan limit in the way (the platform's own density is measured, not a vendor's quota)."""
     admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=10)
@@ -156,12 +162,15 @@ def configure(url: str, admin_key: str, business_key: str, emulators: dict[str, 
             llm=credential("openai", emulators["llm"].url + "/v1"),
             tts=credential("deepgram", emulators["tts"].url),
             turn={"reprompt_after_s": 60},
+            knowledge_base=KNOWLEDGE,  # what the analysis matches callers' questions against
+            analysis=analysis_backlog.PLAN if analysis else analysis_backlog.OFF,
         )
         created = business.post("/v1/agents", json=agent)
         created.raise_for_status()
         business.post(
             "/v1/numbers", json={"number": NUMBER, "agent_id": created.json()["id"]}
         ).raise_for_status()
+        return str(created.json()["id"])
 
 
 def records_since(
@@ -229,6 +238,10 @@ def run_step(
     hold_ms = int((ramp_s + config.settle_s + config.window_s + 2.0) * 1000)
     stepdir = cluster.workdir / f"step-{mode.split()[-1]}-{n}{f'-{attempt}' if attempt > 1 else ''}"
     stepdir.mkdir()
+    if config.analysis_backlog:
+        demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
+        agent_id = cluster.workdir.joinpath("load-agent").read_text()
+        analysis_backlog.queue(cluster.database_url, demo["business_id"], agent_id, config.analysis_backlog)
     started_at = datetime.now(UTC) - timedelta(seconds=1)
     callers: list[Proc] = []
     for i, calls in enumerate(shares):
@@ -258,6 +271,7 @@ def run_step(
             if config.profile
             else None
         )
+        analysed0 = analysis_backlog.done(cluster.database_url) if config.analysis_backlog else 0
         t0 = time.time()
         programs = {"voicegrid": cluster.pids, "sipp": [c.pid for c in callers], **others}
         before = {name: procfs.total(pids).cpu_s for name, pids in programs.items()}
@@ -267,6 +281,8 @@ def run_step(
         machine1 = procfs.machine()
         memory = procfs.total(cluster.pids)
         t1 = time.time()
+        if config.analysis_backlog:
+            step.analyses_in_window = analysis_backlog.done(cluster.database_url) - analysed0
         capture.stop(timeout_s=10)
         if spy is not None:
             spy.popen.wait(timeout=30)
@@ -339,7 +355,8 @@ def run(config: LoadConfig, progress: Progress = lambda _what, _done: None) -> d
         cluster.add_worker(demo=True)
         cluster.wait_ready()
         demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
-        configure(cluster.http[0], cluster.admin_key, demo["api_key"], emulators)
+        agent_id = configure(cluster.http[0], cluster.admin_key, demo["api_key"], emulators, config.analysis)
+        (cluster.workdir / "load-agent").write_text(agent_id)
         for _ in range(config.workers - 1):
             cluster.add_worker()
         cluster.wait_ready()

@@ -16,6 +16,7 @@ COLUMNS = [
     ("voice_to_voice_ms_p50", "v2v p50 ms"),
     ("voice_to_voice_ms_p95", "v2v p95 ms"),
     ("turns", "turns"),
+    ("analyses_in_window", "analyses in window"),
 ]
 
 
@@ -27,7 +28,7 @@ def markdown(summary: dict[str, Any]) -> str:
         "|" + "---|" * (len(COLUMNS) + 1),
     ]
     for step in summary["steps"]:
-        cells = ["-" if step[key] is None else str(step[key]) for key, _ in COLUMNS]
+        cells = ["-" if step.get(key) is None else str(step[key]) for key, _ in COLUMNS]
         if step.get("attempt", 1) > 1:
             cells[0] += f" (try {step['attempt']})"
         cores = step["cores"]
