@@ -340,6 +340,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             concurrency=settings.analysis_concurrency,
             per_business=settings.analysis_per_business,
             tick_s=settings.analysis_tick_s,
+            per_second=settings.analysis_per_second,
         )
         records.recorder.stored_listeners.append(analyses.kick)
         if records.metrics is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.support.conversation import Finished
@@ -295,3 +296,27 @@ async def test_a_model_that_cannot_be_reached_leaves_the_analysis_pending_for_la
     record = await stored(platform, "call_l3")
     assert record["analysis"]["status"] == "pending"
     assert record["transcript"] == TRANSCRIPT
+
+
+async def test_a_backlog_drains_at_the_node_s_rate_so_it_never_crowds_live_calls(platform: Platform) -> None:
+    await add_agent(platform, {})
+    for n in range(5):
+        await end_call(platform, f"call_r{n}")
+    analyses = Analyses(
+        platform.sessions,
+        platform.records,
+        load_catalog(),
+        platform.factory.analysis_llm,
+        concurrency=8,
+        per_business=8,
+        per_second=2.0,
+    )
+    try:  # ticks by hand, without the runner's own loop
+        assert await analyses.tick() == 2  # a second's worth
+        assert await analyses.tick() == 0  # the next analyses wait for the rate, not for room
+        await analyses.wait_idle()
+    finally:
+        await analyses.aclose()
+    async with platform.sessions() as session:
+        pending = await session.scalar(select(func.count()).where(CallRecord.analysis_state == "pending"))
+    assert pending == 3  # still queued: taken up at the next ticks

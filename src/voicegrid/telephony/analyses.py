@@ -67,11 +67,16 @@ class Analyses:
         concurrency: int = 4,
         per_business: int = 2,
         tick_s: float = 2.0,
+        per_second: float = 5.0,
         processes: int = 1,
     ) -> None:
         self.sessions, self.records, self.catalog, self.model_for = sessions, records, catalog, model_for
         self.concurrency, self.per_business, self.tick_s = concurrency, per_business, tick_s
         self.processes = processes
+        # Started analyses per second on this node: each costs the node's own loop its database work
+        # (~25 ms of CPU on SQLite), so a backlog drains at this pace and never crowds the live calls.
+        self.per_second = per_second
+        self._tokens, self._filled = max(1.0, per_second), time.monotonic()
         self.counts = AnalysisCounts()
         self.running: Counter[str] = Counter()  # business -> analyses under way on this node
         self._tasks: set[asyncio.Task[None]] = set()
@@ -92,7 +97,7 @@ class Analyses:
         )
 
     def start(self) -> None:
-        self._pool = self._new_pool()
+        """Run the loop: ticks, and at once when kicked (`tick` alone works without it)."""
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="call-analyses")
 
     async def aclose(self) -> None:
@@ -119,17 +124,35 @@ class Analyses:
             except Exception:  # the store may be away: the queue waits in it
                 log.exception("call analyses: tick failed")
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.tick_s):
+                async with asyncio.timeout(self._wait_s()):
                     await self._kick.wait()
             self._kick.clear()
+
+    def _take_tokens(self, wanted: int) -> int:
+        clock = time.monotonic()
+        self._tokens = min(max(1.0, self.per_second), self._tokens + (clock - self._filled) * self.per_second)
+        self._filled = clock
+        granted = min(wanted, int(self._tokens))
+        self._tokens -= granted
+        return granted
+
+    def _wait_s(self) -> float:
+        """Until the next tick: the tick period, or sooner when only the rate held analyses back."""
+        if self._tokens < 1.0 and len(self._tasks) < self.concurrency:
+            return min(self.tick_s, (1.0 - self._tokens) / self.per_second)
+        return self.tick_s
 
     async def tick(self, now: float | None = None) -> int:
         room = self.concurrency - len(self._tasks)
         if room <= 0:
             return 0
+        room = self._take_tokens(room)
+        if room <= 0:
+            return 0
         full = frozenset(b for b, n in self.running.items() if n >= self.per_business)
         async with self.sessions() as session:
             due = await claim_due(session, now or time.time(), room, LEASE_S, skip=full)
+        self._tokens += room - len(due)  # what was not claimed is not spent
         started = 0
         for item in due:
             if self.running[item.business_id] >= self.per_business:
@@ -203,6 +226,8 @@ class Analyses:
     async def _in_worker(self, work: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
         """`work` in the worker process; a worker that died (killed, out of memory) is replaced for the
         next analysis, and this one is put back."""
+        if self._pool is None:
+            self._pool = self._new_pool()
         pool = self._pool
         try:
             return await asyncio.get_running_loop().run_in_executor(pool, work, *args)
@@ -210,8 +235,7 @@ class Analyses:
             if pool is self._pool:
                 log.warning("call analyses: the worker process died; starting another")
                 self._pool = self._new_pool()
-                if pool is not None:
-                    pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False, cancel_futures=True)
             raise
 
     async def _finish(self, item: Due, analysis: Analysis, usage: list[dict[str, Any]]) -> None:
