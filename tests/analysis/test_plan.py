@@ -66,7 +66,13 @@ def test_a_schema_too_large_too_deep_or_too_wide_is_refused() -> None:
         deep = {"type": "object", "properties": {"x": deep}}
     with pytest.raises(SchemaRefused, match="nested deeper"):
         check_schema(deep)
+    nested: list[object] = []
+    for _ in range(5000):  # a few kilobytes of brackets
+        nested = [nested]
+    with pytest.raises(SchemaRefused, match="nested deeper"):
+        check_schema({"type": "object", "properties": {"n": {"enum": nested}}})
     wide = {"type": "object", "properties": {f"f{i}": {"type": "integer"} for i in range(500)}}
+
     with pytest.raises(SchemaRefused, match="subschemas"):
         check_schema(wide)
 

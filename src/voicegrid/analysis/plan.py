@@ -28,7 +28,7 @@ def _walk(node: Any, depth: int, seen: list[int]) -> None:
         raise SchemaRefused(f"nested deeper than {MAX_SCHEMA_DEPTH} levels")
     if isinstance(node, list):
         for item in node:
-            _walk(item, depth, seen)
+            _walk(item, depth + 1, seen)
         return
     if not isinstance(node, dict):
         return
@@ -51,10 +51,29 @@ def _walk(node: Any, depth: int, seen: list[int]) -> None:
             _walk(value, depth + 1, seen)
 
 
+MAX_JSON_DEPTH = 32  # of any value in the schema (enum, const, default, examples too)
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether JSON nests beyond MAX_JSON_DEPTH (walked without recursion: the input is a tenant's)."""
+    stack = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return True
+        if isinstance(node, dict):
+            stack.extend((v, depth + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, depth + 1) for v in node)
+    return False
+
+
 def check_schema(schema: Any) -> dict[str, Any]:
     """The schema, if it is one we run; else SchemaRefused with the reason."""
     if not isinstance(schema, dict):
         raise SchemaRefused("a schema is a JSON object")
+    if _too_deep(schema):
+        raise SchemaRefused(f"nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         size = len(json.dumps(schema, separators=(",", ":")))
     except (TypeError, ValueError) as exc:
