@@ -44,7 +44,7 @@ class Settings(BaseSettings):
         default=2, ge=1, le=64, description="... of which, for any one business"
     )
     analysis_per_second: float = Field(
-        default=5.0, gt=0, le=1000, description="post-call analyses a node starts per second, at most"
+        default=2.0, gt=0, le=1000, description="post-call analyses a node starts per second, at most"
     )
     analysis_tick_s: float = Field(
         default=2.0, gt=0, le=60, description="how often due analyses are looked for"

@@ -108,7 +108,9 @@ async def test_analysed_calls_are_listed_by_success_and_field_summed_per_agent_a
     await write_call_records(services.sessions, calls, deltas=record_deltas)
     assert services.records is not None
     assert services.analysis_model is not None
-    analyses = Analyses(services.sessions, services.records, load_catalog(), services.analysis_model)
+    analyses = Analyses(
+        services.sessions, services.records, load_catalog(), services.analysis_model, per_second=100
+    )
     analyses.start()
     try:
         await analyses.tick()

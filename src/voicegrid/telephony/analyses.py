@@ -43,6 +43,8 @@ from voicegrid.telephony.records import CallRecords
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
+AGENT_TTL_S = 10.0  # a changed plan applies to the calls analysed from then on
+MAX_AGENTS_KEPT = 1000
 LEASE_S = 700.0  # a claim outlives the longest plan's timeout (600 s): a live runner is never overtaken
 BACKOFF_S = (15.0, 60.0, 300.0, 900.0, 3600.0)
 ModelFor = Callable[[Agent, LlmEngine, dict[str, Any]], Awaitable[LlmStage]]
@@ -67,7 +69,7 @@ class Analyses:
         concurrency: int = 4,
         per_business: int = 2,
         tick_s: float = 2.0,
-        per_second: float = 5.0,
+        per_second: float = 2.0,
         processes: int = 1,
     ) -> None:
         self.sessions, self.records, self.catalog, self.model_for = sessions, records, catalog, model_for
@@ -83,6 +85,7 @@ class Analyses:
         self._kick = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._agents: dict[str, tuple[float, Agent | None]] = {}  # id -> (read at, row)
 
     def kick(self) -> None:
         """A record was stored: look for due analyses now rather than at the next tick."""
@@ -191,10 +194,18 @@ class Analyses:
         return Analysis(status="failed", engine="embedded", reason=reason)
 
     async def _agent(self, item: Due) -> Agent | None:
+        """The call's agent as read in the last AGENT_TTL_S (a backlog of one agent's calls reads it
+        once, not once a call); None when it is gone."""
         if item.agent_id is None:
             return None
-        async with self.sessions() as session:
-            agent = await session.get(Agent, item.agent_id)
+        kept = self._agents.get(item.agent_id)
+        if kept is None or time.monotonic() - kept[0] > AGENT_TTL_S:
+            async with self.sessions() as session:
+                agent = await session.get(Agent, item.agent_id)
+            kept = self._agents[item.agent_id] = (time.monotonic(), agent)
+            while len(self._agents) > MAX_AGENTS_KEPT:
+                self._agents.pop(next(iter(self._agents)))
+        agent = kept[1]
         return agent if agent is not None and agent.business_id == item.business_id else None
 
     async def _one(self, item: Due) -> None:
@@ -282,6 +293,6 @@ class Analyses:
             "cost": stored.get("cost"),
         }
         try:
-            await self.records.event(item.business_id, "call.analyzed", data)
+            await self.records.event(item.business_id, "call.analyzed", data, billing)
         except Exception:  # the webhook's own outbox retries; a failure here is only logged
             log.exception("call %s: call.analyzed not queued", item.call_id)

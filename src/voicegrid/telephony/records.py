@@ -121,9 +121,12 @@ class CallRecords:
         if self.webhooks is not None and billing and billing.webhook_url:
             await self.webhooks.send(billing.webhook_url, business_id, event, data)
 
-    async def event(self, business_id: str, event: str, data: dict[str, Any]) -> None:
-        """Another event of the business's (a campaign's), to its webhook URL like the call events."""
-        await self._notify(await self.billing(business_id), business_id, event, data)
+    async def event(
+        self, business_id: str, event: str, data: dict[str, Any], billing: Billing | None = None
+    ) -> None:
+        """Another event of the business's (a campaign's, an analysis's), to its webhook URL like the
+        call events; `billing`: the business's settings when the caller has just read them."""
+        await self._notify(billing or await self.billing(business_id), business_id, event, data)
 
     async def _started(self, call: Call) -> None:
         facts = facts_of(call, self.node)
