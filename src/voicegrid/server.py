@@ -345,7 +345,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         records.recorder.stored_listeners.append(analyses.kick)
         if records.metrics is not None:
             records.metrics.watch_analyses(analyses.counts)
-        analyses.start()
+        analyses.start()  # its worker loads the embedded engine now, at a low priority: not at the first call
 
         async def drain() -> None:
             campaigns.stop_dialling()  # calls under way end, and their outcomes are stored

@@ -1,7 +1,9 @@
 """What the analysis worker process runs: plain data in and out (pickled across the process line).
 
 The node's own process imports this module only: the embedded engine's libraries (dateparser,
-number-parser, VADER's lexicon) load in the worker, at its first analysis, not in the node.
+number-parser, VADER's lexicon) load in the worker, not in the node, and `warm_up` loads them when
+the node starts, before it takes calls (a worker spawned at the first analysis took a core for a
+second or two just as calls were being answered: their first turns waited).
 """
 
 import contextlib
@@ -31,3 +33,14 @@ def call_findings(record: dict[str, Any], kb: dict[str, Any], language: str) -> 
     from voicegrid.analysis.findings import CallInput, findings
 
     return findings(CallInput(record, kb, language)).model_dump(mode="json")
+
+
+def warm_up() -> dict[str, Any]:
+    """Load the embedded engine and run it once (its libraries' first use builds their tables)."""
+    record = {
+        "created_at": "2026-01-01T12:00:00+00:00",
+        "transcript": [
+            {"speaker": "caller", "text": "a table for two tomorrow at seven pm, call me on 555 0100"}
+        ],
+    }
+    return embedded_analysis(record, {}, "en-US", {})

@@ -50,6 +50,11 @@ BACKOFF_S = (15.0, 60.0, 300.0, 900.0, 3600.0)
 ModelFor = Callable[[Agent, LlmEngine, dict[str, Any]], Awaitable[LlmStage]]
 
 
+def _warmed(done: "asyncio.Future[dict[str, Any]]") -> None:
+    if not done.cancelled() and done.exception() is not None:  # the worker is replaced at its next use
+        log.warning("call analyses: the worker did not warm up: %s", done.exception())
+
+
 @dataclass
 class AnalysisCounts:
     done: int = 0
@@ -86,6 +91,7 @@ class Analyses:
         self._loop_task: asyncio.Task[None] | None = None
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._agents: dict[str, tuple[float, Agent | None]] = {}  # id -> (read at, row)
+        self._warm: asyncio.Future[dict[str, Any]] | None = None
 
     def kick(self) -> None:
         """A record was stored: look for due analyses now rather than at the next tick."""
@@ -100,10 +106,16 @@ class Analyses:
         )
 
     def start(self) -> None:
-        """Run the loop: ticks, and at once when kicked (`tick` alone works without it)."""
+        """Start the worker process and load the embedded engine in it (before the node takes calls),
+        and run the loop: ticks, and at once when kicked (`tick` alone works without it)."""
+        self._pool = self._new_pool()
+        self._warm = asyncio.get_running_loop().run_in_executor(self._pool, worker.warm_up)
+        self._warm.add_done_callback(_warmed)
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="call-analyses")
 
     async def aclose(self) -> None:
+        if self._warm is not None and not self._warm.done():
+            self._warm.cancel()
         if self._loop_task is not None:
             self._loop_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
