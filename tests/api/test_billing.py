@@ -137,7 +137,7 @@ async def test_a_business_admin_points_call_events_at_a_url_and_reads_the_key_th
     set_ = await run.ok("PUT", path, admin, json={"url": "https://hooks.example.com/calls"})
     assert (set_["url"], set_["events"]) == (
         "https://hooks.example.com/calls",
-        ["call.started", "call.ended"],
+        ["call.started", "call.ended", "call.analyzed"],
     )
     key = bytes.fromhex(set_["signing_key"])
     assert len(key) == 32

@@ -32,15 +32,21 @@ class Due:
 
 
 async def pending_analysis(session: AsyncSession, row: CallRecord, now: float) -> None:
-    """Queue the new record's analysis if its agent has a plan that is on and the call was answered."""
+    """Queue the new record's analysis if the call was answered by a voice agent (echo and play agents
+    hold no conversation) whose plan is on."""
     record = row.record
     if not row.agent_id or not row.business_id or not record.get("answered_at"):
         return
-    plan = await session.scalar(
-        select(Agent.analysis).where(Agent.id == row.agent_id, Agent.business_id == row.business_id)
-    )
-    if plan is None or plan.get("enabled") is False:
+    found = (
+        await session.execute(
+            select(Agent.analysis, Agent.kind).where(
+                Agent.id == row.agent_id, Agent.business_id == row.business_id
+            )
+        )
+    ).first()
+    if found is None or found.kind != "voice" or found.analysis.get("enabled") is False:
         return
+    plan = found.analysis
     row.analysis_state, row.analysis_due_at = "pending", now
     row.record = {**record, "analysis": {"status": "pending", "engine": plan.get("engine") or "embedded"}}
 
