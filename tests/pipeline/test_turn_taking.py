@@ -10,7 +10,7 @@ from tests.support.voice import Line
 from voicegrid.core.egress import PERMISSIVE
 from voicegrid.core.webhooks import verify
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
-from voicegrid.pipeline.events import BargeIn, ProviderFailed
+from voicegrid.pipeline.events import BargeIn, ProviderFailed, Said
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.llm.base import ToolCall
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
@@ -245,3 +245,22 @@ async def test_early_llm_is_cancelled_and_asked_again_when_the_final_differs() -
         ("are you open tonight", "Yes, until ten.")
     ]
     assert [m["content"] for m in session.history if m["role"] == "user"] == ["are you open tonight"]
+
+
+async def test_a_callers_hello_before_the_greeting_is_heard_neither_drops_it_nor_is_lost() -> None:
+    # The greeting's first audio comes after 600 ms; the person's "hello?" starts at once and is over
+    # before it: the greeting is said whole, then the hello is answered.
+    session = session_with(
+        [{"transcripts": ["hello"], "final_ms": 50}],
+        [{"replies": ["How can I help?"], "first_token_ms": 50}],
+        [{"first_byte_ms": 600, "ms_per_char": 30}],
+        greeting="Hi Sam, about your pizza.",
+        min_silence_ms=200,
+    )
+    line = Line(speech=[(0.05, 0.3)])
+    await line.run(session, seconds=5)
+    await session.wait_closed()
+    agent = [e.text for e in session.events if isinstance(e, Said) and e.speaker == "agent"]
+    assert agent == ["Hi Sam, about your pizza.", "How can I help?"]
+    assert [t.user_text for t in session.turns] == ["hello"]
+    assert not [e for e in session.events if isinstance(e, BargeIn)]

@@ -76,6 +76,9 @@ class Replies:
     _last_activity: float
     _reprompts: int
     _early: "EarlyLine | None"
+    _opening: asyncio.Task[None] | None
+    _deferred: asyncio.Task[None] | None
+    ended_reason: str | None
 
     def prepare(self, session: CallSession) -> None:
         """Synthesise the greeting now, before the call is passed to this session (an outbound
@@ -110,6 +113,28 @@ class Replies:
                 observer(event)
             except Exception:  # an observer's bug must not break the call
                 log.exception("voice session observer failed")
+
+    def _after_opening(
+        self, opening: asyncio.Task[None], reply: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
+        """The caller finished a turn before the greeting was said: answer it once the greeting is
+        (a later turn replaces this one, as it would replace its reply)."""
+        if self._deferred is not None and not self._deferred.done():
+            self._deferred.cancel()
+
+        async def then() -> None:
+            try:
+                await asyncio.wait([opening])  # said, cut or cancelled: never raises
+            except asyncio.CancelledError:
+                reply.close()
+                raise
+            if self.ended_reason is None and self._reply is opening:
+                self._start_reply(reply)
+            else:
+                reply.close()
+
+        self._deferred = asyncio.get_running_loop().create_task(then(), name="voice-reply-after-greeting")
+        return self._deferred
 
     def _start_reply(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self._reply is not None and not self._reply.done():

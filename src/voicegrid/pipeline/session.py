@@ -76,6 +76,10 @@ class VoiceSession(Replies):
         self.ended_reason: str | None = None
         self._task: asyncio.Task[None] | None = None
         self._reply: asyncio.Task[None] | None = None
+        # The greeting's reply: the call's first line is never dropped for the caller's first words (a
+        # person answering "hello?" as it starts); a turn that ends before it is said is answered after.
+        self._opening: asyncio.Task[None] | None = None
+        self._deferred: asyncio.Task[None] | None = None
         self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._held = bytearray()  # caller audio not yet sent to the STT (less than one chunk)
         self._chunk_bytes = 1
@@ -170,6 +174,8 @@ class VoiceSession(Replies):
             self._cut_off(session)
         if self._reply is not None:
             self._reply.cancel()
+        if self._deferred is not None:
+            self._deferred.cancel()
         if self._task is not None:
             self._task.cancel()
         self._emit(SessionEnded(self.clock(), self.ended_reason, [u.as_dict() for u in self.meter.lines()]))
@@ -212,7 +218,12 @@ class VoiceSession(Replies):
             self._reprompts = 0
             self._speech_ended.clear()
             self._final.clear()
-            if self._reply is not None and not self._reply.done() and not self._reply_heard:
+            if (
+                self._reply is not None
+                and not self._reply.done()
+                and not self._reply_heard
+                and self._reply is not self._opening
+            ):
                 self._drop_unheard_reply()
         elif was and not speaking:
             self._user_speaking = False
@@ -299,7 +310,7 @@ class VoiceSession(Replies):
                 if self._message is not None:  # a voicemail drop: the message, then hang up
                     self._start_reply(self._say(self._message, end="voicemail"))
                 elif self.config.greeting:
-                    self._start_reply(self._say(self.config.greeting))
+                    self._opening = self._start_reply(self._say(self.config.greeting))
                 stream = await self._open_stt()
                 if stream is not None:
                     tg.create_task(self._pump(stream))
@@ -403,9 +414,11 @@ class VoiceSession(Replies):
             stt_final_at=self._final_at if final else None,
             turn_end_at=self.clock(),
         )
-        if not said:
-            return self._start_reply(self._say(self.config.not_heard_text, turn))
-        return self._start_reply(self._respond(said, turn))
+        reply = self._respond(said, turn) if said else self._say(self.config.not_heard_text, turn)
+        opening = self._opening
+        if opening is not None and not opening.done() and self._reply is opening:
+            return self._after_opening(opening, reply)
+        return self._start_reply(reply)
 
     async def _idle(self) -> None:
         while True:
