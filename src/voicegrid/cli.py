@@ -11,6 +11,7 @@ import typer
 from voicegrid import __version__
 from voicegrid.cluster.cli import cluster_app
 from voicegrid.config import Settings, load_settings
+from voicegrid.report_cli import report as report_command
 from voicegrid.store.errors import DatabaseUnavailable
 from voicegrid.telephony.errors import TransportError
 from voicegrid.tenancy import SecretError
@@ -377,6 +378,9 @@ def plan(
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)
+
+
+app.command("report")(report_command)
 
 
 def main() -> None:

@@ -283,6 +283,22 @@ for prefix, dnc_expect in ((B, business_route("do-not-call")), (R, reseller_leve
     EXPECT[("DELETE", f"{prefix}/do-not-call/{{number}}")] = dnc_expect
 
 
+def planned_from_above(expect: Expect) -> Expect:
+    """The plan is made by a business's reseller or the platform (403 to the business's own keys); the
+    matrix's businesses have no stored call to plan from: 422 to those allowed."""
+
+    def wrapped(method: str, scope: str, role: str, target: str) -> int:
+        status = expect(method, scope, role, target)
+        if status >= 300:
+            return status
+        return 403 if scope == "business" else 422
+
+    return wrapped
+
+
+EXPECT[("GET", f"{B}/report")] = planned_from_above(business_route("business"))
+
+
 def answered(expect: Expect) -> Expect:
     """Actions on a campaign answer 200 where a create would answer 201."""
 

@@ -28,6 +28,7 @@ from voicegrid.api.routes import (
     me,
     media_streams,
     numbers,
+    report,
     resellers,
     sessions,
     trunks,
@@ -66,6 +67,7 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
         capacity,
         billing,
         dnc,
+        report,
     ):
         app.include_router(module.router)
     # Things only a business owns: under its prefix, and prefix-less for the business's own keys.

@@ -174,6 +174,7 @@ async function startWith(token) {
   applyBranding(await api("/v1/branding"));
   await chooseBusiness();
   $("identity").textContent = `${state.me.scope} · ${state.me.role}`;
+  document.querySelector("nav a[data-page=plan]").hidden = state.me.scope === "business";
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("nav").hidden = false;
@@ -539,6 +540,36 @@ async function recommendations(page) {
         { numeric: [3, 4] })));
 }
 
+// The plan (`voicegrid report`) for the chosen business, from its calls in the range: reseller and
+// platform users. The document opens in a tab of its own (a blob: nothing is fetched by it).
+async function plan(page) {
+  const status = el("p", { class: "muted", id: "plan-status" }, "");
+  const make = async (open) => {
+    status.textContent = "Making the plan…";
+    try {
+      const blob = await (await api(biz(`/report?${rangeQuery()}`), { raw: true })).blob();
+      const url = URL.createObjectURL(new Blob([blob], { type: "text/html" }));
+      if (open) window.open(url, "_blank", "noopener");
+      else {
+        const link = el("a", { href: url, download: `plan-${state.business}.html` });
+        document.body.append(link);
+        link.click();
+        link.remove();
+      }
+      status.textContent = "Done.";
+    } catch (error) {
+      status.textContent = error.status === 422 ? "No calls in this range to plan from." : String(error.message || error);
+    }
+  };
+  page.append(
+    el("div", { class: "toolbar" }, el("h1", {}, "Plan"), rangePicker(() => route())),
+    el("p", { class: "muted" }, "A document for the business's decision makers: recommended stack, cost per minute and per month, concurrency, growth, security, a rollout plan and a glossary, from its calls in the range, the price catalog and the planner."),
+    el("section", { class: "card" },
+      el("button", { type: "button", id: "plan-open", onclick: () => make(true) }, "Open the plan"), " ",
+      el("button", { type: "button", id: "plan-download", onclick: () => make(false) }, "Download (HTML)"),
+      status));
+}
+
 async function live(page) {
   const data = await api(biz("/calls/live"));
   page.append(
@@ -655,7 +686,7 @@ async function hangup(id) {
 
 // ---- routing ---------------------------------------------------------------------------------
 
-const PAGES = { overview, calls, providers, recommendations, live, campaigns };
+const PAGES = { overview, calls, providers, recommendations, live, campaigns, plan };
 let rendering = 0;
 
 async function route() {
