@@ -187,6 +187,11 @@ def questions_list(f: Figures) -> str:
     ]
     given = {"calls_per_month", "mean_call_minutes", "peak_hour_share"} - set(f.inputs.assumed)
     items = [i for i, name in zip(items, ASSUMED, strict=True) if name not in given]
+    languages = ", ".join(f.inputs.languages) or "en"
+    items.append(
+        f"Languages: <b>{esc(languages)}</b>. Check that each provider of the stack speaks them well: "
+        "ElevenLabs Multilingual covers the most; Aura-2 and Nova-3 fewer (see the vendors' language lists)."
+    )
     items.append("Prices are the catalog's, read from the vendors' pages; promotional prices end.")
     items.append("Provider limits are the published ones for each plan; yours may have been raised.")
     return "<ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"
