@@ -73,7 +73,10 @@ def opened(chromium: str, html: Path, shot: str) -> tuple[dict[str, str], dict[s
                 "charts": {
                     c: (page.locator(f"svg#{c}").bounding_box() or {}).get("height", 0) for c in CHARTS
                 },
-                "marks": {c: page.locator(f"svg#{c} rect, svg#{c} path").count() for c in CHARTS},
+                "marks": {
+                    c: page.locator(f"svg#{c} rect, svg#{c} path, svg#{c} line").count() for c in CHARTS
+                },
+                "points": (page.get_attribute("svg#chart-wait path.series", "d") or "").count("L"),
                 "errors": errors,
             }
             return figures(page), seen
@@ -92,6 +95,7 @@ def test_report_with_no_arguments_is_a_whole_document_that_renders_prints_and_ma
     assert all(rows > 0 for rows in seen["tables"].values()), seen["tables"]
     assert all(height > 100 for height in seen["charts"].values()), seen["charts"]
     assert all(marks > 3 for marks in seen["marks"].values()), seen["marks"]
+    assert int(str(seen["points"])) >= 10  # the waiting curve is drawn through its points
     assert seen["errors"] == []
     html = out.read_text()
     assert "<script" not in html
@@ -142,7 +146,7 @@ def test_from_records_uses_the_demo_calls_real_figures(chromium: str, tmp_path: 
     shown, seen = opened(chromium, out, "report-records")
     assert seen["titles"] == SECTIONS
     html = out.read_text()
-    assert "1 call records of Bella Pizza" in html
+    assert "1 call record of Bella Pizza" in html
     assert "Acme Voice" in html  # the reseller's branding
     assert "Embedded (offline, free)" in html  # the stack the demo runs today
     assert float(shown["busy_hour_calls"]) == pytest.approx(1.0)  # one call in its busiest hour

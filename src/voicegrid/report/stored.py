@@ -41,5 +41,6 @@ async def business_inputs(session: AsyncSession, business: Business, first: date
     if records:  # a range longer than the records: the days they cover, at least one
         oldest = datetime.fromisoformat(records[0]["created_at"])
         days = max(1.0, (end - max(start, oldest)).total_seconds() / 86400)
-    source = f"{len(records)} call records of {business.name}, {first.isoformat()} to {last.isoformat()}"
+    count = f"{len(records)} call record{'' if len(records) == 1 else 's'}"
+    source = f"{count} of {business.name}, {first.isoformat()} to {last.isoformat()}"
     return from_records(records, days, source, business.name)
