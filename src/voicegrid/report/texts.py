@@ -201,7 +201,7 @@ GLOSSARY = {
     "Busiest hour": "the hour of the day with the most calls; capacity is sized for it.",
     "Container image": "a packaged program with everything it needs, run the same way on any server.",
     "Enterprise agreement": "a contract negotiated with a vendor, with prices and limits of its own.",
-    "Object storage": "a service that keeps files (here: recordings) apart from the servers, such as Amazon S3.",
+    "Object storage": "a service that keeps files (here: recordings) apart from the servers (Amazon S3).",
     "Platform share": "the part of a reply's wait spent inside voicegrid itself, not at a provider.",
     "RTP": "the stream of small audio packets a call's sound travels in; 'lateness' is how late they leave.",
     "Carrier": "the phone company that brings calls from the phone network to the internet (Twilio, Telnyx).",
