@@ -5,7 +5,9 @@ and the business's `call.analyzed` webhook."""
 
 import functools
 import json
+import multiprocessing
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -320,3 +322,28 @@ async def test_a_backlog_drains_at_the_node_s_rate_so_it_never_crowds_live_calls
     async with platform.sessions() as session:
         pending = await session.scalar(select(func.count()).where(CallRecord.analysis_state == "pending"))
     assert pending == 3  # still queued: taken up at the next ticks
+
+
+async def test_a_worker_process_that_dies_is_replaced_and_its_analysis_done_on_the_next_try(
+    platform: Platform,
+) -> None:
+    await add_agent(platform, {})
+    await end_call(platform, "call_w1")
+    analyses = Analyses(platform.sessions, platform.records, load_catalog(), platform.factory.analysis_llm)
+    try:
+        await analyses.tick()
+        await analyses.wait_idle()
+        assert analyses.counts.done == 1  # the worker exists now
+        for child in multiprocessing.active_children():
+            child.kill()  # out of memory, or an operator's kill
+            child.join(5)
+        await end_call(platform, "call_w2")
+        await analyses.tick()
+        await analyses.wait_idle()
+        assert analyses.counts.retried == 1  # the dead worker's analysis went back to the queue
+        await analyses.tick(time.time() + 60)  # past its backoff
+        await analyses.wait_idle()
+    finally:
+        await analyses.aclose()
+    assert analyses.counts.done == 2
+    assert (await stored(platform, "call_w2"))["analysis"]["status"] == "done"
