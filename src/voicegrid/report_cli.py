@@ -54,6 +54,22 @@ async def _from_records(
         await engine.dispose()
 
 
+async def _reseller_brand(settings: Settings, reseller_id: str) -> Branding:
+    from voicegrid.report.stored import reseller_branding
+    from voicegrid.store import check_database, make_engine, make_sessionmaker
+    from voicegrid.store.models import Reseller
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        await check_database(engine)
+        async with make_sessionmaker(engine)() as session:
+            if await session.get(Reseller, reseller_id) is None:
+                raise typer.BadParameter(f"no reseller {reseller_id}", param_hint="--reseller")
+            return await reseller_branding(session, reseller_id)
+    finally:
+        await engine.dispose()
+
+
 def report(
     out: Annotated[Path, typer.Option("--out", help="the HTML file to write")] = Path(
         "voicegrid-report.html"
@@ -82,6 +98,9 @@ def report(
     ] = None,
     first: Annotated[datetime | None, typer.Option("--from", formats=["%Y-%m-%d"])] = None,
     last: Annotated[datetime | None, typer.Option("--to", formats=["%Y-%m-%d"])] = None,
+    reseller: Annotated[
+        str | None, typer.Option("--reseller", help="in its branding (with --from-records: the business's)")
+    ] = None,
     bench_results: Annotated[
         Path | None, typer.Option("--bench-results", help="bench/load.py summaries (default ./bench/results)")
     ] = None,
@@ -127,6 +146,9 @@ def report(
             else f"assumptions ({', '.join(sorted(assumed))}: see section 8)",
             assumed=assumed,
         )
+    if reseller is not None and not from_records:
+        settings = _settings(config, data_dir=data_dir, database_url=database_url)
+        brand = _run(_reseller_brand(settings, reseller)) or brand
     results = bench_results if bench_results is not None else Path("bench/results")
     _, html = build(inputs, load_catalog(), stamp, results=results, brand=brand)
     out.write_text(html, encoding="utf-8")

@@ -150,3 +150,10 @@ def test_from_records_uses_the_demo_calls_real_figures(chromium: str, tmp_path: 
     assert "Acme Voice" in html  # the reseller's branding
     assert "Embedded (offline, free)" in html  # the stack the demo runs today
     assert float(shown["busy_hour_calls"]) == pytest.approx(1.0)  # one call in its busiest hour
+    # Without records, in a reseller's branding: the demo's reseller, figures as assumptions.
+    branded = tmp_path / "branded.html"
+    reseller = json.loads((data / "demo.json").read_text())["reseller_id"]
+    report(branded, "--reseller", reseller, "--data-dir", str(data))
+    html = branded.read_text()
+    assert "Acme Voice: the plan" in html
+    assert "assumptions" in html

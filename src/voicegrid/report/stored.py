@@ -15,7 +15,12 @@ MAX_RECORDS = 200_000  # a range larger than this is read up to it (the figures 
 
 
 async def branding_of(session: AsyncSession, business: Business) -> Branding:
-    reseller = await session.get(Reseller, business.reseller_id)
+    return await reseller_branding(session, business.reseller_id)
+
+
+async def reseller_branding(session: AsyncSession, reseller_id: str) -> Branding:
+    """A reseller's product name, colours and support address (the platform's defaults without one)."""
+    reseller = await session.get(Reseller, reseller_id)
     if reseller is None:
         return Branding()
     default = Branding()
