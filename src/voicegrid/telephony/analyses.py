@@ -18,6 +18,7 @@ import concurrent.futures
 import contextlib
 import logging
 import multiprocessing
+import os
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -43,11 +44,22 @@ from voicegrid.telephony.records import CallRecords
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
+WORKER_NICE = 10
 AGENT_TTL_S = 10.0  # a changed plan applies to the calls analysed from then on
 MAX_AGENTS_KEPT = 1000
 LEASE_S = 700.0  # a claim outlives the longest plan's timeout (600 s): a live runner is never overtaken
 BACKOFF_S = (15.0, 60.0, 300.0, 900.0, 3600.0)
 ModelFor = Callable[[Agent, LlmEngine, dict[str, Any]], Awaitable[LlmStage]]
+
+
+def _lower_priority() -> None:
+    """The worker processes below the node, from their first instruction: a spawned worker imports
+    (the node's main module, then the engine's libraries) before its initializer runs, and at the
+    node's own priority that took a core from the first calls' greetings."""
+    for child in multiprocessing.active_children():
+        with contextlib.suppress(OSError):
+            if os.getpriority(os.PRIO_PROCESS, child.pid or 0) < WORKER_NICE:
+                os.setpriority(os.PRIO_PROCESS, child.pid or 0, WORKER_NICE)
 
 
 def _warmed(done: "asyncio.Future[dict[str, Any]]") -> None:
@@ -110,6 +122,7 @@ class Analyses:
         and run the loop: ticks, and at once when kicked (`tick` alone works without it)."""
         self._pool = self._new_pool()
         self._warm = asyncio.get_running_loop().run_in_executor(self._pool, worker.warm_up)
+        _lower_priority()
         self._warm.add_done_callback(_warmed)
         self._loop_task = asyncio.get_running_loop().create_task(self._run(), name="call-analyses")
 
@@ -253,7 +266,9 @@ class Analyses:
             self._pool = self._new_pool()
         pool = self._pool
         try:
-            return await asyncio.get_running_loop().run_in_executor(pool, work, *args)
+            running = asyncio.get_running_loop().run_in_executor(pool, work, *args)
+            _lower_priority()  # a worker started by this submission
+            return await running
         except concurrent.futures.BrokenExecutor:
             if pool is self._pool:
                 log.warning("call analyses: the worker process died; starting another")
