@@ -4,12 +4,11 @@ the question asked, the tool called, the outcome and what the caller said, and t
 
 import asyncio
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 
+from tests.e2e.test_voice_call import recorded
 from tests.support.receiver import Receiver
 from tests.support.serve import demo_call, env_without_voicegrid, serving
 from voicegrid.testing.ports import free_udp_and_tcp_port
@@ -19,15 +18,6 @@ SCHEMA = {
     "properties": {"time": {"type": "string", "format": "time"}},
     "required": ["time"],
 }
-
-
-async def analysed(api: httpx.AsyncClient, call_id: str, wait_s: float = 60.0) -> dict[str, Any]:
-    deadline = time.monotonic() + wait_s
-    while True:
-        call: dict[str, Any] = (await api.get(f"/v1/calls/{call_id}")).json()
-        if (call.get("analysis") or {}).get("status") in ("done", "failed") or time.monotonic() > deadline:
-            return call
-        await asyncio.sleep(0.5)
 
 
 async def test_a_demo_call_is_analysed_offline_with_its_intent_tool_outcome_and_the_caller_s_words(
@@ -50,7 +40,9 @@ async def test_a_demo_call_is_analysed_offline_with_its_intent_tool_outcome_and_
                 result = await asyncio.to_thread(
                     demo_call, data, sip, "are you open at nine pm", "thank you, bye"
                 )
-                call = await analysed(api, result["call_id"])
+                call = await asyncio.to_thread(
+                    recorded, url, demo["api_key"], result["call_id"], analysed=True
+                )
             async with asyncio.timeout(20):
                 while True:
                     receiver.arrived.clear()
