@@ -25,7 +25,11 @@ CLOUD_CLIENTS = (
 
 
 def preload() -> list[str]:
-    """Import every cloud client (and its vendor library) now; returns those that are not installed."""
+    """Import every cloud client (and its vendor library) now, and load the embedded STT's engine and
+    dictionary; returns the clients that are not installed."""
+    from voicegrid.providers.stt import pocketsphinx
+
+    pocketsphinx.warm_up()
     missing = []
     for module in CLOUD_CLIENTS:
         try:
