@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicegrid.config import Settings
 from voicegrid.core.ids import new_id
+from voicegrid.store import agent_versions as versions
 from voicegrid.store.models import Agent, ApiKey, Business, PhoneNumber, PlatformSetting, Reseller, Trunk
 from voicegrid.tenancy import Role, Scope
 from voicegrid.tenancy.keys import generate_api_key
@@ -174,6 +175,8 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
     await session.flush()
     session.add_all([agent, echo, trunk])
     await session.flush()
+    for made in (agent, echo):
+        versions.keep(session, made, versions.Publisher("the demo"))
     session.add_all([number, echo_number])
     key = await _new_business_key(session, business)
     session.add(PlatformSetting(key=SEEDED_MARK, value=business.id))

@@ -323,6 +323,16 @@ for prefix, campaign_expect in ((B, business_route("campaigns")), ("/v1", own_bu
     EXPECT[("POST", f"{one}/pause")] = conflict(campaign_expect)  # a draft is not running
     EXPECT[("POST", f"{one}/resume")] = conflict(campaign_expect)
 
+for prefix, agent_expect in ((B, business_route("agents")), ("/v1", own_business_route("agents"))):
+    one = f"{prefix}/agents/{{agent_id}}"
+    EXPECT[("GET", f"{one}/draft")] = agent_expect
+    EXPECT[("PATCH", f"{one}/draft")] = agent_expect
+    EXPECT[("DELETE", f"{one}/draft")] = agent_expect
+    EXPECT[("POST", f"{one}/publish")] = answered(agent_expect)  # the matrix begins a draft first
+    EXPECT[("GET", f"{one}/versions")] = agent_expect
+    EXPECT[("GET", f"{one}/versions/{{number}}")] = agent_expect
+    EXPECT[("POST", f"{one}/versions/{{number}}/restore")] = answered(agent_expect)
+
 for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_route("calls"))):
     EXPECT[("POST", f"{prefix}/calls")] = calls_expect
     EXPECT[("GET", f"{prefix}/calls")] = calls_expect
@@ -502,6 +512,16 @@ class Cases:
             if template.endswith("/contacts") and method == "POST":
                 return path, {"contacts": [{"number": "+12125550123", "name": "Ann"}]}
             return path, None
+        if "{agent_id}" in path and not template.startswith("/talk/"):
+            business = (
+                path.split("/v1/businesses/")[1].split("/")[0] if "/v1/businesses/" in path else w.business_a1
+            )
+            agent = await self.fresh_item(f"/v1/businesses/{business}/agents")
+            if template.endswith("/publish"):
+                draft = f"/v1/businesses/{business}/agents/{agent}/draft"
+                await self.run.ok("PATCH", draft, json={"greeting": "Hello from the draft."})
+            path = path.replace("{agent_id}", agent).replace("{number}", "1")
+            return path, {"greeting": "A draft."} if method == "PATCH" else None
         if "{number}" in path:  # a number on the list, to take off it
             listed = path.replace("/{number}", "")
             await self.run.ok("POST", listed, json={"numbers": ["+15557770042"]})

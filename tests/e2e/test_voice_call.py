@@ -49,6 +49,7 @@ def test_voicegrid_call_gets_the_opening_hours_from_the_demo_agent_over_sip_and_
         ).json()
     assert (stored["cost"], stored["latency"]) == (record["cost"], record["latency"])
     assert stored["conversation"]["transcript"] == record["conversation"]["transcript"]
+    assert record["agent_version"] == stored["agent_version"] == 1  # the version that answered
     speakers = [t["speaker"] for t in result["turns"]]
     assert speakers == ["agent", "caller", "agent", "caller", "agent"]
     greeting, _, answer, _, goodbye = result["turns"]

@@ -40,6 +40,7 @@ class CallFacts:
     media: dict[str, float] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     amd: dict[str, Any] | None = None  # answering-machine detection's verdict, reason and times
+    agent_version: int | None = None  # the agent's published version that took the call
 
     @property
     def duration_s(self) -> float:
@@ -105,6 +106,7 @@ class CallRecord(BaseModel):
     sip_call_id: str
     business_id: str | None = None
     agent_id: str | None = None
+    agent_version: int | None = Field(default=None, description="the agent's published version")
     direction: str
     transport: str = "sip"
     from_number: str | None = Field(default=None, alias="from")
@@ -148,6 +150,7 @@ def build_record(facts: CallFacts, conversation: dict[str, Any] | None, cost: Co
         sip_call_id=facts.sip_call_id,
         business_id=facts.business_id,
         agent_id=facts.agent_id,
+        agent_version=facts.agent_version,
         direction=facts.direction,
         transport=facts.transport,
         from_number=facts.from_number,

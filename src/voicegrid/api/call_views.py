@@ -49,6 +49,9 @@ class CallOut(Out):
     sip_call_id: str
     business_id: str | None
     agent_id: str | None
+    agent_version: int | None = Field(
+        default=None, description="the agent's published version that took the call (None: a draft tried)"
+    )
     direction: str
     transport: str = Field(description="what carried the call: sip, twilio, telnyx or browser")
     node: str | None = Field(default=None, description="the node that holds (or held) the call")
@@ -110,6 +113,7 @@ def render(call: Call, node: str | None = None) -> CallOut:
         conversation=call.summary(),
         business_id=call.business_id,
         agent_id=call.agent_id,
+        agent_version=call.agent_version,
         direction=call.direction,
         transport=call.transport,
         state=call.state.value,
@@ -149,6 +153,7 @@ def render_record(document: dict[str, Any]) -> CallOut:
         sip_call_id=record.sip_call_id,
         business_id=record.business_id,
         agent_id=record.agent_id,
+        agent_version=record.agent_version,
         direction=record.direction,
         transport=record.transport,
         state="ended",

@@ -4,7 +4,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Path
+from fastapi import Path, Request
 from sqlalchemy import ColumnElement, and_
 
 from voicegrid.api.context import Ctx, CtxDep
@@ -89,6 +89,18 @@ def in_reseller(kind: str) -> Callable[..., Awaitable[tuple[Ctx, OwnerLocator]]]
 
 def in_own_business(kind: str) -> Callable[..., Awaitable[tuple[Ctx, OwnerLocator]]]:
     async def dep(ctx: CtxDep) -> tuple[Ctx, OwnerLocator]:
+        return ctx, lambda action: own_owner(ctx, kind, action, business_only=True)
+
+    return dep
+
+
+def in_named_or_own_business(kind: str) -> Callable[..., Awaitable[tuple[Ctx, OwnerLocator]]]:
+    """For routers mounted both under /v1/businesses/{business_id} and prefix-less (the key's own)."""
+
+    async def dep(request: Request, ctx: CtxDep) -> tuple[Ctx, OwnerLocator]:
+        business_id = request.path_params.get("business_id")
+        if business_id is not None:
+            return ctx, lambda action: business_owner(ctx, str(business_id), kind, action)
         return ctx, lambda action: own_owner(ctx, kind, action, business_only=True)
 
     return dep

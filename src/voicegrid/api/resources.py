@@ -43,6 +43,8 @@ class ResourceSpec:
     # Called before a delete; returns True when it handled the delete itself (a soft delete).
     on_delete: Callable[[Ctx, Any], Awaitable[bool]] | None = None
     visible: Callable[[Any], Any] | None = None  # extra filter on list and get (e.g. not revoked)
+    # Called once a created or changed row is flushed, in its transaction (e.g. to keep a version).
+    after_write: Callable[[Ctx, Any, dict[str, Any]], Awaitable[None]] | None = None
     tags: list[str] = field(default_factory=list)
 
 
@@ -99,6 +101,8 @@ def resource_router(spec: ResourceSpec, locate: Callable[..., Awaitable[Located]
         row = model(id=row_id, **values)
         ctx.session.add(row)
         await ctx.session.flush()
+        if spec.after_write is not None:
+            await spec.after_write(ctx, row, given)
         audit_write(ctx, owner, "create", row.id, given)
         await ctx.session.commit()
         out = spec.render(ctx, row)
@@ -131,6 +135,9 @@ def resource_router(spec: ResourceSpec, locate: Callable[..., Awaitable[Located]
             values, _ = await spec.build(ctx, owner, row.id, given, row)
             for name, value in values.items():
                 setattr(row, name, value)
+            if spec.after_write is not None:
+                await ctx.session.flush()
+                await spec.after_write(ctx, row, given)
             audit_write(ctx, owner, "update", row.id, given)
             await ctx.session.commit()
             await ctx.session.refresh(row)

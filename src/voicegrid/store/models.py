@@ -157,6 +157,26 @@ class Agent(BusinessOwned, Base):
     amd: Mapped[str] = mapped_column(String(16), default="off")  # outbound calls' default: detect, message
     voicemail_message: Mapped[str] = mapped_column(Text, default="")
     analysis: Mapped[dict[str, Any]] = mapped_column(default=dict)  # analysis.AnalysisPlan ({}: defaults)
+    # The columns above are the published version `version`, which calls use; `draft` is the whole
+    # configuration as edited since (None: no changes), published as the next version (migration 0018).
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    draft: Mapped[dict[str, Any] | None] = mapped_column()
+    draft_updated_at: Mapped[datetime | None] = mapped_column()
+
+
+class AgentVersion(Base):
+    """A published configuration of an agent, kept so that it can be read and restored."""
+
+    __tablename__ = "agent_versions"
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    business_id: Mapped[str] = mapped_column(ID, index=True)
+    config: Mapped[dict[str, Any]] = mapped_column()
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(320))  # the user's email, or the API key's name
+    user_id: Mapped[str | None] = mapped_column(ID)
+    key_id: Mapped[str | None] = mapped_column(ID)
+    restored_from: Mapped[int | None] = mapped_column(Integer)
 
 
 class PhoneNumber(BusinessOwned, Base):

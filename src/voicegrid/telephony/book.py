@@ -72,6 +72,7 @@ class Call:
     max_duration_s: float | None = None
     business_id: str | None = None
     agent_id: str | None = None
+    agent_version: int | None = None
     trunk_id: str | None = None
     from_number: str | None = None
     to: str | None = None
@@ -96,6 +97,7 @@ class Call:
         self.agent = plan.talker
         self.conversation = plan.conversation
         self.business_id, self.agent_id = plan.business_id, plan.agent_id
+        self.agent_version = plan.agent_version
         self.max_duration_s = plan.max_duration_s
         self.record = plan.record
         self.on_end = plan.release

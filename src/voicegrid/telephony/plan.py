@@ -65,6 +65,7 @@ class CallPlan:
     conversation: Conversation | None = None  # the voice agent's transcript, turns and usage
     business_id: str | None = None
     agent_id: str | None = None
+    agent_version: int | None = None  # the agent's published version; None: a draft being tried
     max_duration_s: float | None = None  # hang up this long after the answer
     record: bool = False
     release: Callable[[], None] | None = None  # gives back what admission took (the call's lease)
@@ -123,6 +124,7 @@ class CallPlanner:
             conversation=conversation,
             business_id=agent.business_id,
             agent_id=agent.id,
+            agent_version=agent.version,
             max_duration_s=float(agent.max_call_seconds),
             record=agent.recording,
             release=functools.partial(self.admission.release_soon, lease),

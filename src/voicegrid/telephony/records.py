@@ -40,6 +40,7 @@ def facts_of(call: Call, node: str | None) -> CallFacts:
         transport=call.transport,
         business_id=call.business_id,
         agent_id=call.agent_id,
+        agent_version=call.agent_version,
         from_number=call.from_number,
         to=call.to,
         trunk_id=call.trunk_id,

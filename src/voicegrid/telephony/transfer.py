@@ -115,6 +115,7 @@ class Transfers:
             return
         leg = line.dial(plan.to_uri, plan.dest, from_uri=plan.from_uri, credentials=plan.credentials)
         leg.business_id, leg.agent_id = call.business_id, call.agent_id
+        leg.agent_version = call.agent_version
         leg.agent = BridgeAgent(call)
         call.bridged_to, leg.bridged_to = leg, call
         waiters = [asyncio.ensure_future(leg.answered.wait()), asyncio.ensure_future(leg.ended.wait())]

@@ -1,9 +1,9 @@
 """Agents: who answers a call, what it knows, and which STT, LLM and TTS it speaks through."""
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 from sqlalchemy import select
 
 from voicegrid.analysis.plan import AnalysisPlan
@@ -12,7 +12,8 @@ from voicegrid.api.owners import Owner
 from voicegrid.api.resources import ResourceSpec
 from voicegrid.api.schemas import In, LongText, Name, ShortText, Stamped
 from voicegrid.providers.options import check_options
-from voicegrid.store.models import Agent, Credential, PhoneNumber
+from voicegrid.store import agent_versions as versions
+from voicegrid.store.models import Agent, ApiKey, Credential, PhoneNumber, User
 from voicegrid.telephony.targets import sip_target
 from voicegrid.tenancy import Conflict, InvalidInput
 from voicegrid.tenancy.phone import normalize_e164
@@ -29,6 +30,10 @@ DEFAULT_STAGES = {
 }
 
 
+# What a caller asks, or the agent answers: never empty.
+Said = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+
+
 class ProviderChoice(In):
     provider: str = Field(min_length=1, max_length=40)
     model: str | None = Field(default=None, max_length=200)
@@ -41,8 +46,8 @@ class Stage(ProviderChoice):
 
 
 class FaqEntry(In):
-    question: ShortText
-    answer: ShortText
+    question: Said
+    answer: Said
     keywords: list[Name] = Field(default_factory=list, max_length=50)
     tool: str | None = Field(
         default=None, max_length=64, description="knowledge-base agent: a tool to call after answering"
@@ -179,6 +184,12 @@ class AgentUpdate(In):
 class AgentOut(Stamped, AgentFields):
     business_id: str
     name: str
+    version: int = Field(description="the published version, which calls use")
+    has_draft: bool = Field(default=False, description="whether changes wait in the draft, unpublished")
+
+
+def render(_ctx: Ctx, row: Agent) -> AgentOut:
+    return AgentOut.model_validate(row).model_copy(update={"has_draft": row.draft is not None})
 
 
 _NOT_NULL = (
@@ -245,7 +256,26 @@ async def build(
     values = dict(given)
     if existing is None:
         values["business_id"] = owner.business_id
+    elif any(name in given for name in versions.CONFIG_FIELDS):  # an edit through the API is published
+        values["version"] = await versions.next_number(ctx.session, existing)
     return values, {}
+
+
+async def keep_version(ctx: Ctx, agent: Agent, given: dict[str, Any]) -> None:
+    """Every configuration calls have used is kept: version 1 when created, the next on each change."""
+    if await versions.version_of(ctx.session, agent.id, agent.version) is None:
+        versions.keep(ctx.session, agent, await publisher(ctx))
+
+
+async def publisher(ctx: Ctx) -> versions.Publisher:
+    p = ctx.principal
+    label = "system"
+    if p.user_id is not None:
+        label = await ctx.session.scalar(select(User.email).where(User.id == p.user_id)) or p.user_id
+    elif p.key_id is not None:
+        name = await ctx.session.scalar(select(ApiKey.name).where(ApiKey.id == p.key_id))
+        label = f"API key {name or p.key_id}"
+    return versions.Publisher(label, user_id=p.user_id, key_id=p.key_id)
 
 
 async def before_delete(ctx: Ctx, agent: Agent) -> bool:
@@ -265,6 +295,7 @@ SPEC = ResourceSpec(
     update=AgentUpdate,
     out=AgentOut,
     build=build,
-    render=lambda _ctx, row: AgentOut.model_validate(row),
+    render=render,
     on_delete=before_delete,
+    after_write=keep_version,
 )
