@@ -29,8 +29,8 @@ from voicegrid.api.campaign_views import (
     ContactsIn,
     RefusedRow,
 )
-from voicegrid.api.context import Ctx, CtxDep
-from voicegrid.api.owners import IdPath, Owner, OwnerLocator, business_owner, own_owner
+from voicegrid.api.context import Ctx
+from voicegrid.api.owners import IdPath, Owner, OwnerLocator, in_named_or_own_business
 from voicegrid.api.pagination import Page, PageParams, fetch_page, page_params
 from voicegrid.campaigns.contacts import ContactList, contacts_from, parse_contacts
 from voicegrid.campaigns.rules import placeholders
@@ -51,14 +51,7 @@ MOVES = {  # action -> (the states it may start from, the state it leads to)
 }
 
 
-async def _locate(request: Request, ctx: CtxDep) -> Located:
-    business_id = request.path_params.get("business_id")
-    if business_id is not None:
-        return ctx, lambda action: business_owner(ctx, str(business_id), KIND, action)
-    return ctx, lambda action: own_owner(ctx, KIND, action, business_only=True)
-
-
-Loc = Annotated[Located, Depends(_locate)]
+Loc = Annotated[Located, Depends(in_named_or_own_business(KIND))]
 Region = Annotated[str | None, Query(pattern=r"^[A-Z]{2}$", description="ISO country of numbers without +")]
 
 
