@@ -25,7 +25,7 @@ from voicegrid.providers.local import run_local
 from voicegrid.providers.stt.pocketsphinx import agent_phrases, build_domain_model
 from voicegrid.providers.tts.espeak import EspeakTts
 from voicegrid.sip.useragent import UserAgent
-from voicegrid.telephony.book import CallState
+from voicegrid.telephony.book import Call, CallState
 from voicegrid.telephony.calls import CallControl, Decision
 
 TALKING_RMS = 250.0
@@ -178,19 +178,17 @@ async def _transcribe(turns: list[Turn], rate: int, phrases: list[str], model_di
     await run_local(work)
 
 
-async def place_call(
-    target: str,
-    lines: list[str],
-    *,
-    api_url: str | None,
-    api_key: str | None,
-    timeout_s: float = 120.0,
-    model_dir: Path = Path("var/models"),
-) -> dict[str, Any]:
-    match = TARGET.match(target)
-    if match is None:
-        raise ValueError("target must look like sip:+15550100@127.0.0.1:5060")
-    host, port = match["host"], int(match["port"] or 5060)
+@dataclass
+class Dialled:
+    call: Call  # our side of it
+    caller: ScriptedCaller
+    answered: bool
+    rate: int
+    codec: str | None
+
+
+async def dial(target: str, host: str, port: int, lines: list[str], timeout_s: float) -> Dialled:
+    """Call `target` at `host`:`port` from loopback, say `lines` in turn, hang up (bounded by `timeout_s`)."""
     local = _free_udp_port()
     sip = CallControl(
         UserAgent(("udp", "127.0.0.1", local)),
@@ -199,7 +197,6 @@ async def place_call(
     )
     await sip.start("127.0.0.1", local)
     caller = ScriptedCaller(lines)
-    started = time.monotonic()
     try:
         call = sip.dial(target, ("udp", host, port), from_uri=f"sip:caller@127.0.0.1:{local}", agent=caller)
         with contextlib.suppress(TimeoutError):
@@ -216,6 +213,30 @@ async def place_call(
         codec = call.media.codec.name if call.media is not None else None
     finally:
         await sip.stop()
+    return Dialled(call, caller, answered, rate, codec)
+
+
+async def place_call(
+    target: str,
+    lines: list[str],
+    *,
+    api_url: str | None,
+    api_key: str | None,
+    timeout_s: float = 120.0,
+    model_dir: Path = Path("var/models"),
+) -> dict[str, Any]:
+    match = TARGET.match(target)
+    if match is None:
+        raise ValueError("target must look like sip:+15550100@127.0.0.1:5060")
+    started = time.monotonic()
+    dialled = await dial(target, match["host"], int(match["port"] or 5060), lines, timeout_s)
+    call, caller, answered, rate, codec = (
+        dialled.call,
+        dialled.caller,
+        dialled.answered,
+        dialled.rate,
+        dialled.codec,
+    )
     record: dict[str, Any] = {}
     phrases: list[str] = []
     if api_url and api_key:
