@@ -25,8 +25,11 @@ from voicegrid.providers.local import run_local
 from voicegrid.providers.stt.pocketsphinx import agent_phrases, build_domain_model
 from voicegrid.providers.tts.espeak import EspeakTts
 from voicegrid.sip.useragent import UserAgent
-from voicegrid.telephony.book import Call, CallState
+from voicegrid.store.models import Agent
+from voicegrid.telephony.book import Call, CallBook, CallState
 from voicegrid.telephony.calls import CallControl, Decision
+from voicegrid.telephony.trials import PREFIX as TRIAL
+from voicegrid.telephony.trials import TrialBook, TrialResult, TrialTurn
 
 TALKING_RMS = 250.0
 AGENT_DONE_S = 1.0  # quiet after agent speech that ends its turn
@@ -272,3 +275,49 @@ async def place_call(
 
 async def _refuse(*_: object) -> Decision:
     return Decision(403, "This caller takes no calls")
+
+
+class Trials:
+    """Trial calls of drafts, placed by this node to its own SIP listener (a `TrialRunner`)."""
+
+    def __init__(
+        self, book: CallBook, trials: TrialBook, sip: tuple[str, int], timeout_s: float = 90.0
+    ) -> None:
+        self.book, self.trials, self.timeout_s = book, trials, timeout_s
+        host, self.sip_port = sip
+        self.sip_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+
+    async def __call__(self, draft: Agent, lines: list[str]) -> TrialResult:
+        self.trials.begin(draft.business_id)
+        token = ""
+        try:
+            token = self.trials.issue(draft)
+            target = f"sip:{TRIAL}{token}@{self.sip_host}:{self.sip_port}"
+            dialled = await dial(target, self.sip_host, self.sip_port, lines, self.timeout_s)
+            ours = next((c for c in self.book.by_id.values() if c.call_id == dialled.call.call_id), None)
+            for _ in range(100):  # the record is built just after the call ends
+                if ours is None or ours.call_record is not None:
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            self.trials.withdraw(token)
+            self.trials.end(draft.business_id)
+        record = ours.call_record.document() if ours is not None and ours.call_record else None
+        said: list[str] = [
+            str(t.get("text", ""))
+            for t in (record or {}).get("transcript", [])
+            if t.get("speaker") == "agent"
+        ]
+        turns, heard = [], iter(said)
+        for turn in dialled.caller.turns:
+            text = turn.text if turn.speaker == "caller" else next(heard, "")
+            turns.append(TrialTurn(turn.speaker, text, turn.voice_to_voice_ms))
+        caller_lines = sum(1 for t in turns if t.speaker == "caller")
+        agent_turns = len(turns) - caller_lines
+        return TrialResult(
+            call_id=ours.id if ours is not None else None,
+            answered=dialled.answered,
+            completed=dialled.answered and caller_lines == len(lines) and agent_turns > caller_lines,
+            turns=turns,
+            record=record,
+        )

@@ -28,6 +28,7 @@ from voicegrid.api import AppServices, create_app
 from voicegrid.api.fleet_calls import answer
 from voicegrid.api.routes.capacity import load_provider_limits
 from voicegrid.bootstrap import ensure_admin_key, secret_box
+from voicegrid.caller import Trials
 from voicegrid.capacity.backend import Backend
 from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.capacity.metrics import CapacityMetrics
@@ -60,6 +61,7 @@ from voicegrid.telephony.routing import InboundRouter
 from voicegrid.telephony.service import CallService
 from voicegrid.telephony.sip_metrics import watch_sip
 from voicegrid.telephony.sip_transport import TcpLimits
+from voicegrid.telephony.trials import TrialBook
 from voicegrid.transports.streams import StreamCalls
 from voicegrid.voice_agents import VoiceAgentFactory
 
@@ -252,6 +254,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         admission = platform.services.admission
         assert admission is not None
         files = raise_file_limit()
+        trial_book = TrialBook()
         sip = CallControl(
             UserAgent(
                 ("udp", settings.sip_host, settings.sip_port),
@@ -267,6 +270,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
                 platform.services.secrets,
                 voice_agent=platform.services.voice_agent,
                 admission=admission,
+                trials=trial_book,
             ).decide,
             ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max),
             no_rtp_timeout_s=settings.no_rtp_timeout_s,
@@ -283,6 +287,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         tune_gc()
         await sip.start(settings.sip_host, settings.sip_port)
         assert sip.endpoint is not None
+        platform.services.trials = Trials(sip.book, trial_book, (settings.sip_host, sip.endpoint.port))
         watch_sip(admission.metrics.registry, sip.ua, sip.endpoint)
         records = platform.services.records
         assert records is not None

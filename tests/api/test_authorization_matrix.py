@@ -266,6 +266,16 @@ def no_recording(expect: Expect) -> Expect:
 EXPECT[("POST", f"{B}/webhook/deliveries/retry")] = accepted(business_route("webhooks"))
 
 
+def no_telephony(expect: Expect) -> Expect:
+    """The matrix's platform runs no SIP stack: those allowed to place a trial call get 503."""
+
+    def wrapped(method: str, scope: str, role: str, target: str) -> int:
+        status = expect(method, scope, role, target)
+        return 503 if status == 201 else status
+
+    return wrapped
+
+
 def no_csv(expect: Expect) -> Expect:
     """The matrix sends no CSV file: those allowed get 422 for the empty file."""
 
@@ -332,6 +342,7 @@ for prefix, agent_expect in ((B, business_route("agents")), ("/v1", own_business
     EXPECT[("GET", f"{one}/versions")] = agent_expect
     EXPECT[("GET", f"{one}/versions/{{number}}")] = agent_expect
     EXPECT[("POST", f"{one}/versions/{{number}}/restore")] = answered(agent_expect)
+    EXPECT[("POST", f"{one}/draft/try")] = no_telephony(agent_expect)
 
 for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_route("calls"))):
     EXPECT[("POST", f"{prefix}/calls")] = calls_expect
@@ -521,6 +532,8 @@ class Cases:
                 draft = f"/v1/businesses/{business}/agents/{agent}/draft"
                 await self.run.ok("PATCH", draft, json={"greeting": "Hello from the draft."})
             path = path.replace("{agent_id}", agent).replace("{number}", "1")
+            if template.endswith("/try"):
+                return path, {"lines": ["hello"]}
             return path, {"greeting": "A draft."} if method == "PATCH" else None
         if "{number}" in path:  # a number on the list, to take off it
             listed = path.replace("/{number}", "")

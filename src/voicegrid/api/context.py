@@ -17,6 +17,7 @@ from voicegrid.telephony.fleet import Fleet
 from voicegrid.telephony.plan import VoiceAgentBuilder
 from voicegrid.telephony.records import CallRecords
 from voicegrid.telephony.service import CallService
+from voicegrid.telephony.trials import TrialRunner
 from voicegrid.tenancy import Forbidden, NotAuthenticated, Principal, Role, Scope, SecretBox
 from voicegrid.tenancy.keys import hash_api_key
 from voicegrid.transports.streams import StreamCalls
@@ -39,6 +40,7 @@ class AppServices:
     records: "CallRecords | None" = None  # finished calls -> journal -> store
     streams: "StreamCalls | None" = None  # calls over WebSocket media streams (set with the SIP stack)
     fleet: "Fleet | None" = None  # the other nodes: who holds which call, and asking them (Redis)
+    trials: "TrialRunner | None" = None  # drafts' trial calls to this node (set with the SIP stack)
 
 
 @dataclass(slots=True)

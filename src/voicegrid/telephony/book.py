@@ -98,6 +98,7 @@ class Call:
         self.conversation = plan.conversation
         self.business_id, self.agent_id = plan.business_id, plan.agent_id
         self.agent_version = plan.agent_version
+        self.metadata.update(plan.metadata)
         self.max_duration_s = plan.max_duration_s
         self.record = plan.record
         self.on_end = plan.release

@@ -69,6 +69,7 @@ class CallPlan:
     max_duration_s: float | None = None  # hang up this long after the answer
     record: bool = False
     release: Callable[[], None] | None = None  # gives back what admission took (the call's lease)
+    metadata: tuple[tuple[str, str], ...] = ()  # added to the call's (a trial call says so)
 
 
 def _over(refusal: Refusal) -> Refuse:
@@ -124,8 +125,9 @@ class CallPlanner:
             conversation=conversation,
             business_id=agent.business_id,
             agent_id=agent.id,
-            agent_version=agent.version,
+            agent_version=agent.version or None,  # 0: a draft on trial
             max_duration_s=float(agent.max_call_seconds),
             record=agent.recording,
             release=functools.partial(self.admission.release_soon, lease),
+            metadata=(("trial", "draft"),) if agent.version == 0 else (),
         )

@@ -6,6 +6,7 @@ credentials the caller proves (401 challenge, `stale=true` for an expired nonce,
 credentials). Unknown number 404; no trunk matched 403; disabled business 403; no agent 480.
 """
 
+import ipaddress
 import logging
 import os
 import time
@@ -23,6 +24,8 @@ from voicegrid.store.models import Agent, Business, PhoneNumber, Reseller, Trunk
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.calls import Decision
 from voicegrid.telephony.plan import CallPlanner, Refuse, VoiceAgentBuilder
+from voicegrid.telephony.trials import PREFIX as TRIAL
+from voicegrid.telephony.trials import TrialBook
 from voicegrid.tenancy import InvalidInput, SecretBox, SecretError, normalize_e164
 from voicegrid.tenancy.network import source_allowed
 
@@ -42,6 +45,13 @@ def dialled_number(request: Request) -> str | None:
     return None
 
 
+def _this_host(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 class InboundRouter:
     def __init__(
         self,
@@ -50,8 +60,10 @@ class InboundRouter:
         realm: str = "voicegrid",
         voice_agent: VoiceAgentBuilder | None = None,
         admission: Admission | None = None,
+        trials: TrialBook | None = None,
     ) -> None:
         self.planner = CallPlanner(admission or Admission(MemoryBackend()), voice_agent)
+        self.trials = trials  # drafts answering the trial calls this node places to itself
         self.sessions = sessions
         self.secrets = secrets
         self.digest = DigestServer(realm, os.urandom(32))
@@ -113,7 +125,23 @@ class InboundRouter:
             log.warning("INVITE refused: the database did not answer: %s", type(exc).__name__)
             return Decision(503, "Database unavailable", headers=list(OUTAGE))
 
+    async def _trial(self, user: str, source: Addr) -> Agent | None:
+        """The draft a trial call is for: only from this host, with a token issued and not yet taken."""
+        if self.trials is None or not _this_host(source[1]):
+            return None
+        return self.trials.take(user)
+
     async def _decide(self, request: Request, source: Addr, call_id: str) -> Decision:
+        uri = parse_uri(request.uri)
+        if isinstance(uri, SipUri) and uri.user and uri.user.startswith(TRIAL):
+            draft = await self._trial(uri.user, source)
+            if draft is None:
+                return Decision(404, "No such number")
+            async with self.sessions() as session:
+                business = await session.get(Business, draft.business_id)
+                reseller = await session.get(Reseller, business.reseller_id) if business else None
+            plan = await self.planner.plan(business, reseller, draft, "inbound", call_id)
+            return Decision.refuse(plan) if isinstance(plan, Refuse) else Decision(200, plan=plan)
         number = dialled_number(request)
         if number is None:
             return Decision(404, "No such number")

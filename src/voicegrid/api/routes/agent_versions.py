@@ -10,17 +10,19 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import Field, ValidationError
+from pydantic import Field, StringConstraints, ValidationError
 from sqlalchemy import select
 
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator, in_named_or_own_business
 from voicegrid.api.routes import agents
-from voicegrid.api.schemas import Out
+from voicegrid.api.schemas import In, Out
 from voicegrid.core.clock import utcnow
 from voicegrid.store import agent_versions as versions
 from voicegrid.store.models import Agent, AgentVersion
+from voicegrid.telephony.service import TelephonyUnavailable
+from voicegrid.telephony.trials import TrialsBusy
 from voicegrid.tenancy import Action, Conflict, NotFound
 
 KIND = "agents"
@@ -38,6 +40,29 @@ class DraftOut(Out):
     changed: bool = Field(description="whether the draft differs from the published version")
     updated_at: datetime | None
     config: agents.AgentCreate
+
+
+Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class TryIn(In):
+    lines: list[Line] = Field(min_length=1, max_length=6, description="what the caller says, in turn")
+
+
+class TryTurn(Out):
+    speaker: str
+    text: str
+    voice_to_voice_ms: float | None = Field(description="agent turns: from the end of the line to its voice")
+
+
+class TryOut(Out):
+    call_id: str | None
+    answered: bool
+    completed: bool = Field(description="every line was said, and the agent answered each")
+    turns: list[TryTurn]
+    transcript: list[dict[str, Any]]
+    latency: dict[str, Any] | None
+    cost: dict[str, Any] | None
 
 
 class VersionSummary(Out):
@@ -119,6 +144,39 @@ async def change_draft(loc: Loc, agent_id: IdPath, body: agents.AgentUpdate) -> 
     _audit(ctx, owner, "update_draft", agent.id, given)
     await ctx.session.commit()
     return _draft(agent, based_on)
+
+
+@router.post(
+    "/draft/try",
+    response_model=TryOut,
+    tags=["calls"],  # it places a call
+    summary="A scripted test call of the draft: the lines are said over a real call, answered by the draft",
+)
+async def try_draft(loc: Loc, agent_id: IdPath, body: TryIn) -> TryOut:
+    ctx, locate = loc
+    owner = await locate(Action.WRITE)  # it spends the business's provider minutes
+    agent = await _agent(ctx, owner, agent_id)
+    runner = ctx.services.trials
+    if runner is None:
+        raise TelephonyUnavailable("telephony is not running in this process")
+    config = _plain(versions.working_config(agent))  # checked when it was saved
+    draft = Agent(id=agent.id, business_id=agent.business_id, version=0, **config)
+    _audit(ctx, owner, "try_draft", agent.id, {"lines": len(body.lines)})
+    await ctx.session.commit()  # the database connection is not held through the call
+    try:
+        result = await runner(draft, list(body.lines))
+    except TrialsBusy as exc:
+        raise Conflict(str(exc)) from None
+    record = result.record or {}
+    return TryOut(
+        call_id=result.call_id,
+        answered=result.answered,
+        completed=result.completed,
+        turns=[TryTurn.model_validate(t, from_attributes=True) for t in result.turns],
+        transcript=list(record.get("transcript") or []),
+        latency=record.get("latency"),
+        cost=record.get("cost"),
+    )
 
 
 @router.delete("/draft", status_code=204, response_class=Response, summary="Drop the draft's changes")
