@@ -148,3 +148,17 @@ async def test_a_business_admin_points_call_events_at_a_url_and_reads_the_key_th
         await run.as_key(world.key("business", "member"), "GET", path)
     ).status_code == 403  # the key is secret
     assert (await run.as_key(admin, "PUT", path, json={"url": "ftp://x"})).status_code == 422
+
+
+async def test_each_provider_choice_has_a_price_per_minute_from_the_catalog_and_embedded_ones_cost_nothing(
+    run: Running,
+) -> None:
+    prices = await run.ok("GET", "/v1/catalog/per-minute")
+    by = {(p["stage"], p["provider"], p["model"]): Decimal(p["per_minute"]) for p in prices["items"]}
+    # one minute: 60 s heard at $0.0048; 6,000 tokens in at $0.15/M and 250 out at $0.60/M; 450 characters
+    assert by[("stt", "deepgram", "nova-3*")] == Decimal("0.0048")
+    assert by[("llm", "openai", "gpt-4o-mini*")] == Decimal("0.00105")
+    assert by[("tts", "deepgram", "*")] == Decimal("0.0135")
+    assert by[("stt", "pocketsphinx", "*")] == by[("tts", "espeak-ng", "*")] == 0
+    assert ("tts", "pocketsphinx", "*") not in by  # only a stage's own providers
+    assert {p["stage"] for p in prices["items"]} == {"stt", "llm", "tts"}  # no carrier minutes here

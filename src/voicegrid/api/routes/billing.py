@@ -18,8 +18,11 @@ from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx, CtxDep
 from voicegrid.api.owners import IdPath, business_owner, platform_only, reseller_owner
+from voicegrid.api.routes.agents import LLM_PROVIDERS, STT_PROVIDERS, TTS_PROVIDERS
 from voicegrid.api.schemas import In, Out
 from voicegrid.catalog import Catalog, load_catalog, parse_prices, with_versions
+from voicegrid.catalog.per_minute import per_minute
+from voicegrid.core.clock import utcnow
 from voicegrid.store.billing import CATALOG_SETTING, full_catalog, markup_from, published_versions
 from voicegrid.store.models import Business, PlatformSetting, Reseller
 from voicegrid.tenancy import Action, Forbidden, NotFound, Role, Scope
@@ -168,6 +171,32 @@ async def put_markup(reseller_id: IdPath, body: MarkupBody, ctx: CtxDep) -> Any:
 @router.get("/v1/catalog", response_model=CatalogOut, summary="Provider prices, every version")
 async def get_catalog(ctx: CtxDep) -> Any:
     return render_catalog(await current_catalog(ctx))
+
+
+class MinutePriceOut(Out):
+    stage: str
+    provider: str
+    model: str = Field(description="the catalog's model pattern; * is every model not named otherwise")
+    per_minute: str = Field(description="USD for a typical call-minute (an estimate: see `basis`)")
+
+
+class PerMinuteOut(Out):
+    basis: str
+    items: list[MinutePriceOut]
+    next_cursor: str | None = None
+
+
+@router.get("/v1/catalog/per-minute", response_model=PerMinuteOut, summary="Price of a minute by provider")
+async def get_per_minute(ctx: CtxDep) -> PerMinuteOut:
+    offered = {"stt": STT_PROVIDERS, "llm": LLM_PROVIDERS, "tts": TTS_PROVIDERS}
+    prices = per_minute(await current_catalog(ctx), utcnow().date(), offered)
+    return PerMinuteOut(
+        basis="60 s heard; 6,000 LLM tokens in and 250 out; 450 characters spoken (PROVIDER_FACTS 4.7)",
+        items=[
+            MinutePriceOut(stage=p.stage, provider=p.provider, model=p.model, per_minute=str(p.per_minute))
+            for p in prices
+        ],
+    )
 
 
 @router.post(
