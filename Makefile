@@ -35,8 +35,11 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	@touch $@
 
+# The dashboard's component library (Preact, htm) from the npm registry, pinned and checked by
+# integrity; nothing is fetched when the files in place match (tools/vendor_ui.py).
 setup: $(STAMP)
 	$(call apt_install,$(APT_RUN))
+	@$(BIN)/python tools/vendor_ui.py
 
 setup-test: setup
 	$(call apt_install,$(APT_TEST))
@@ -50,8 +53,8 @@ run: setup compile
 	$(BIN)/voicegrid serve --demo
 
 lint: setup-test
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 
 typecheck: setup-test
 	$(BIN)/mypy

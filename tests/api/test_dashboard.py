@@ -2,7 +2,9 @@
 of a business's calls and capacity, and aggregates as CSV files."""
 
 import csv
+import hashlib
 import io
+import json
 import re
 from importlib import resources
 
@@ -12,7 +14,7 @@ from tests.api.test_analytics import record
 from tests.api.world import World
 from tests.support.platform import Running
 from voicegrid.analytics.rollup import record_deltas
-from voicegrid.api.routes.dashboard import plotly_version
+from voicegrid.api.routes.dashboard import STATIC, plotly_version
 from voicegrid.store.call_records import write_call_records
 from voicegrid.telephony.book import CallState
 
@@ -139,3 +141,23 @@ async def test_provider_aggregates_download_as_csv(run: Running, world: World) -
     }
     assert all(int(r["calls"]) == 3 for r in rows)
     assert "wait_ms_p95" in rows[0]
+
+
+async def test_the_component_library_is_served_from_our_origin_as_make_setup_checked_it(run: Running) -> None:
+    manifest = json.loads((STATIC.parent / "vendor.json").read_text())
+    digests = json.loads((STATIC / "vendor" / "digests.json").read_text())
+    assert digests["manifest"] == json.dumps(manifest, sort_keys=True)  # fetched for these pins
+    for name in ("preact.mjs", "hooks.mjs", "htm.mjs"):
+        served = await run.client.get(f"/dashboard/lib/{name}")
+        assert served.status_code == 200, name
+        assert served.headers["content-type"].startswith("text/javascript")
+        assert hashlib.sha256(served.content).hexdigest() == digests["files"][name]
+    hooks = (await run.client.get("/dashboard/lib/hooks.mjs")).text
+    assert 'from"./preact.mjs"' in hooks  # no bare import: the browser needs no import map
+    for name in ("agents.mjs", "numbers.mjs", "common.mjs"):
+        page = await run.client.get(f"/dashboard/ui/{name}")
+        assert page.status_code == 200
+        assert "innerHTML" not in page.text  # dangerouslySetInnerHTML included
+    for bad in ("digests.json", "..%2F..%2Fapp.py", "preact.LICENSE.txt", "plotly.min.js"):
+        assert (await run.client.get(f"/dashboard/lib/{bad}")).status_code in (404, 422), bad
+        assert (await run.client.get(f"/dashboard/ui/{bad}")).status_code in (404, 422), bad

@@ -40,6 +40,10 @@ TYPES = {
 }
 
 
+# The pages written as components (Preact and htm, served from /dashboard/lib): ES modules.
+UiModule = Literal["common.mjs", "agents.mjs", "numbers.mjs"]
+
+
 @dataclass(frozen=True, slots=True)
 class Asset:
     body: bytes
@@ -52,7 +56,10 @@ _cache: dict[str, Asset] = {}
 
 
 def _load(name: str) -> Asset:
-    if name == "plotly.min.js":
+    if name.startswith(("vendor/", "ui/")):  # the component library (make setup) and our pages on it
+        body = (STATIC / name).read_bytes()
+        media_type = TYPES["app.js"]
+    elif name == "plotly.min.js":
         body = (resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
         media_type = "text/javascript; charset=utf-8"
     else:
@@ -107,6 +114,28 @@ async def dashboard_asset(
     if_none_match: IfNoneMatch = None,
 ) -> Response:
     return _serve(await _asset(name), accept_encoding, if_none_match, max_age=300)
+
+
+@router.get("/dashboard/lib/{name}")
+async def library_module(
+    name: Literal["preact.mjs", "hooks.mjs", "htm.mjs"],
+    accept_encoding: AcceptEncoding = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    try:
+        asset = await _asset(f"vendor/{name}")
+    except FileNotFoundError:
+        raise NotFound("the dashboard's library is not installed: run `make setup`") from None
+    return _serve(asset, accept_encoding, if_none_match, max_age=300)
+
+
+@router.get("/dashboard/ui/{name}")
+async def page_module(
+    name: UiModule,
+    accept_encoding: AcceptEncoding = None,
+    if_none_match: IfNoneMatch = None,
+) -> Response:
+    return _serve(await _asset(f"ui/{name}"), accept_encoding, if_none_match, max_age=300)
 
 
 @router.get("/dashboard/vendor/plotly-{version}.min.js")
