@@ -160,6 +160,8 @@ PUBLIC = {
     ("GET", "/"),
     ("GET", "/dashboard/{name}"),
     ("GET", "/dashboard/vendor/plotly-{version}.min.js"),
+    ("GET", "/dashboard/lib/{name}"),
+    ("GET", "/dashboard/ui/{name}"),
 }
 B = "/v1/businesses/{business_id}"
 R = "/v1/resellers/{reseller_id}"
@@ -173,6 +175,8 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", "/"): anyone,  # the dashboard's page and files hold no data; its API calls are checked
     ("GET", "/dashboard/{name}"): anyone,
     ("GET", "/dashboard/vendor/plotly-{version}.min.js"): anyone,
+    ("GET", "/dashboard/lib/{name}"): anyone,  # the component library's files (public code)
+    ("GET", "/dashboard/ui/{name}"): anyone,
     ("POST", "/v1/sessions"): no_such_user,
     ("DELETE", "/v1/sessions/current"): anyone,  # an API key is left alone; a sign-in token is revoked
     ("GET", "/v1/resellers"): platform_only,
@@ -209,6 +213,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
     ("GET", f"{R}/markup"): reseller_limits,
     ("PUT", f"{R}/markup"): reseller_limits,
     ("GET", "/v1/catalog"): anyone,
+    ("GET", "/v1/catalog/per-minute"): anyone,
     ("POST", "/v1/catalog/versions"): platform_only,
 }
 
@@ -483,7 +488,10 @@ class Cases:
 
     async def request(self, method: str, template: str, scope: str, target: str) -> tuple[str, Any]:
         w = self.world
-        path = template.replace("{name}", "app.js").replace("{version}", plotly_version())
+        name = {"/dashboard/lib/": "preact.mjs", "/dashboard/ui/": "agents.mjs"}.get(
+            template.removesuffix("{name}"), "app.js"
+        )
+        path = template.replace("{name}", name).replace("{version}", plotly_version())
         deleting_tenant = method == "DELETE" and template in (B, R) and scope != "business"
         if "{business_id}" in path:
             business = self.business_for(target)

@@ -2,6 +2,10 @@
 
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -24,3 +28,11 @@ def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
         raise RuntimeError("Chromium is not installed: run `make setup-test` (Debian package chromium)")
     return CHROMIUM
+
+
+def watched_page(browser: "Browser", errors: list[str], name: str = "") -> "Page":
+    """A new page whose script errors and console errors are appended to `errors`."""
+    page = browser.new_page(viewport={"width": 1360, "height": 1000})
+    page.on("pageerror", lambda e: errors.append(f"{name} page error: {e}".strip()))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    return page

@@ -84,6 +84,7 @@ class ApiError extends Error {
   constructor(status, detail) {
     super(typeof detail === "string" ? detail : JSON.stringify(detail));
     this.status = status;
+    this.detail = detail;
   }
 }
 
@@ -686,7 +687,18 @@ async function hangup(id) {
 
 // ---- routing ---------------------------------------------------------------------------------
 
-const PAGES = { overview, calls, providers, recommendations, live, campaigns, plan };
+// Pages written as components (ui/*.mjs on Preact and htm): loaded when first shown.
+function componentPage(module) {
+  return async (page, id) => {
+    const shown = await import(`/dashboard/ui/${module}.mjs`);
+    await shown.show(page, { api, biz, me: state.me, business: state.business }, id);
+  };
+}
+
+const PAGES = {
+  overview, calls, providers, recommendations, live, campaigns, plan,
+  agents: componentPage("agents"), numbers: componentPage("numbers"),
+};
 let rendering = 0;
 
 async function route() {
@@ -698,7 +710,7 @@ async function route() {
   for (const a of document.querySelectorAll("nav a")) a.classList.toggle("active", a.dataset.page === name);
   // Each render draws into its own container, attached at once (plotly measures it); a newer route
   // replaces it, and whatever the older one still draws lands in a detached node.
-  const detail = { calls: "call", campaigns: "campaign" }[name];
+  const detail = { calls: "call", campaigns: "campaign", agents: "agent" }[name];
   const page = el("div", { id: "page", "data-page": id ? detail || name : name || "overview" });
   const mine = ++rendering;
   $("page").replaceWith(page);
@@ -707,6 +719,7 @@ async function route() {
     if (!state.business) throw new ApiError(404, "There is no business to show yet.");
     if (name === "calls" && id) await callDetail(page, decodeURIComponent(id));
     else if (name === "campaigns" && id) await campaignDetail(page, decodeURIComponent(id));
+    else if (name === "agents" && id) await PAGES.agents(page, decodeURIComponent(id));
     else await (PAGES[name] || overview)(page);
     page.dataset.ready = "true";
   } catch (error) {

@@ -1,0 +1,163 @@
+"""Self-service in the dashboard, in Debian Chromium (Playwright) against `voicegrid serve --demo`: a
+business admin signs in, builds an agent from nothing, adds two questions, tries the draft over a
+real call, publishes it and routes a number to it; then a real SIP call to that number is answered
+by the published version, named in its record. A viewer of the same business sees it all and can
+change nothing. axe-core, run in each page, finds no serious or critical violation."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+from axe_playwright_python import sync_playwright as axe_module
+from playwright.sync_api import Page, sync_playwright
+
+from tests.e2e.test_dashboard import _ready
+from tests.e2e.test_voice_call import recorded
+from tests.support.browser import ARGS, ARTIFACTS, watched_page
+from tests.support.serve import demo_call, env_without_voicegrid, serving
+from voicegrid.testing.ports import free_udp_and_tcp_port
+
+AXE = (Path(axe_module.__file__).parent / "axe.min.js").read_text()
+EMAIL, PASSWORD = "maria@bella.example", "a long passphrase for maria"
+QUESTIONS = [
+    (
+        "Do you have gluten free pizza?",
+        "Yes, every pizza comes on a gluten free base too.",
+        "gluten, allergy",
+    ),
+    ("Do you sell gift cards?", "Yes, gift cards are sold at the counter.", "gift, card, voucher"),
+]
+
+
+def _serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (the script is evaluated through
+    the DevTools protocol, so the page's Content-Security-Policy stays as strict as it is)."""
+    page.evaluate(AXE)
+    found: dict[str, Any] = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in found["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _sign_in_with_key(page: Page, url: str, key: str, where: str) -> None:
+    page.goto(f"{url}/#/{where}")
+    page.click("#tab-key")
+    page.fill("#api-key", key)
+    page.click("#form-key button[type=submit]")
+
+
+def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_calls(
+    chromium: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "var"
+    sip = free_udp_and_tcp_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    with serving(data, "--demo", sip_port=sip, env=env_without_voicegrid()) as (url, _log):
+        demo = json.loads((data / "demo.json").read_text())
+        owner = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"}, timeout=30)
+        made = owner.post("/v1/users", json={"email": EMAIL, "role": "admin", "password": PASSWORD})
+        assert made.status_code == 201, made.text
+        viewer_key = owner.post("/v1/api-keys", json={"name": "viewer", "role": "viewer"}).json()["key"]
+        errors: list[str] = []
+        violations: dict[str, list[str]] = {}
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
+            try:
+                page = watched_page(browser, errors)
+                page.goto(f"{url}/#/agents")
+                page.fill("#email", EMAIL)
+                page.fill("#password", PASSWORD)
+                page.click("#form-user button[type=submit]")
+                _ready(page, "agents")
+                violations["agents"] = _serious_violations(page)
+
+                # From nothing: a name, then the draft's greeting and two questions, from the keyboard.
+                page.focus("#f-name")
+                page.keyboard.type("Luigi")
+                page.keyboard.press("Enter")
+                _ready(page, "agent")
+                agent_id = page.url.rsplit("/", 1)[1]
+                assert page.text_content("#published-version") == "published version 1"
+                page.fill("#f-greeting", "Hello, this is Luigi at Bella Pizza. How can I help?")
+                for i, (question, answer, keywords) in enumerate(QUESTIONS):
+                    page.focus("#add-faq")
+                    page.keyboard.press("Enter")
+                    page.fill(f"#f-knowledge-base-faq-{i}-question", question)
+                    page.fill(f"#f-knowledge-base-faq-{i}-answer", answer)
+                    page.fill(f"#f-knowledge-base-faq-{i}-keywords", keywords)
+                # A field error comes back beside its field, and nothing is saved.
+                page.fill("#f-max-call-seconds", "5")
+                page.click("#save-draft")
+                page.wait_for_selector("#f-max-call-seconds-error")
+                assert "greater than or equal to 10" in (page.text_content("#f-max-call-seconds-error") or "")
+                assert page.get_attribute("#f-max-call-seconds", "aria-invalid") == "true"
+                errors.clear()  # the browser logs the 422 above as a failed resource; that one is expected
+                page.fill("#f-max-call-seconds", "600")
+                page.click("#save-draft")
+                page.wait_for_function(
+                    "() => document.getElementById('agent-note').textContent.includes('Draft saved')"
+                )
+                assert page.is_visible("#draft-state")
+                violations["agent"] = _serious_violations(page)
+
+                # Try the draft: a real call, its transcript shown.
+                page.fill("#f-try-lines", "do you have gluten free pizza\nthank you bye")
+                page.click("#run-try")
+                page.wait_for_selector("#try-result", timeout=120_000)
+                said = page.text_content("#try-result") or ""
+                assert QUESTIONS[0][1] in said, said
+                assert "Hello, this is Luigi" in said
+                page.screenshot(path=str(ARTIFACTS / "dashboard-agent-tried.png"), full_page=True)
+
+                page.click("#publish")
+                page.wait_for_function(
+                    "() => document.getElementById('agent-note').textContent.includes('Published')"
+                )
+                assert page.text_content("#published-version") == "published version 2"
+                assert page.locator("#versions tr[data-version='2'] .pill").text_content() == "in use"
+                assert EMAIL in (page.text_content("#versions tr[data-version='2']") or "")
+
+                # The demo's number now goes to Luigi.
+                page.click("nav a[data-page=numbers]")
+                _ready(page, "numbers")
+                violations["numbers"] = _serious_violations(page)
+                number = page.locator("#numbers-table tr[data-number='+15550100'] select")
+                number.select_option(agent_id)
+                page.wait_for_function(
+                    "() => document.getElementById('numbers-note').textContent.includes('Luigi')"
+                )
+                page.screenshot(path=str(ARTIFACTS / "dashboard-numbers.png"), full_page=True)
+                assert errors == [], errors
+
+                # A viewer of the same business sees the agent and its versions, and can change nothing.
+                viewer = watched_page(browser, errors, "viewer")
+                _sign_in_with_key(viewer, url, viewer_key, f"agents/{agent_id}")
+                _ready(viewer, "agent")
+                assert viewer.input_value("#f-greeting").startswith("Hello, this is Luigi")
+                assert viewer.is_disabled("#f-greeting")
+                assert viewer.is_disabled("#f-knowledge-base-faq-1-answer")
+                for control in ("#save-draft", "#publish", "#add-faq", "#run-try", "#versions button"):
+                    assert viewer.locator(control).count() == 0, control
+                viewer.goto(f"{url}/#/numbers")
+                _ready(viewer, "numbers")
+                assert viewer.locator("#numbers-table select").count() == 0
+                assert "Luigi" in (viewer.text_content("#numbers-table tr[data-number='+15550100']") or "")
+                viewer.goto(f"{url}/#/agents")
+                _ready(viewer, "agents")
+                assert viewer.locator("#new-agent").count() == 0
+                viewer.screenshot(path=str(ARTIFACTS / "dashboard-agents-viewer.png"), full_page=True)
+                assert errors == [], errors
+            finally:
+                browser.close()
+
+        call = demo_call(data, sip, "do you sell gift cards", "thank you bye")
+        assert QUESTIONS[1][1] in [t["text"] for t in call["turns"]], call["turns"]
+        record = recorded(url, demo["api_key"], call["call_id"])
+        assert record["agent_id"] == agent_id
+        assert record["agent_version"] == 2
+        audit = owner.get("/v1/audit-log", params={"resource": "agents", "limit": 100}).json()["items"]
+        assert {"create", "update_draft", "try_draft", "publish"} <= {e["action"] for e in audit}
+    assert violations == {"agents": [], "agent": [], "numbers": []}
