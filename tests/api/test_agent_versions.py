@@ -3,8 +3,11 @@ published version is kept with who published it and when, and can be restored.""
 
 from typing import Any
 
+import pytest
+
 from tests.api.world import World
 from tests.support.platform import Running
+from voicegrid.store import agent_versions
 
 FAQ = [
     {"question": "When are you open?", "answer": "Every day from noon to ten."},
@@ -139,3 +142,17 @@ async def test_a_viewer_reads_versions_and_the_draft_but_changes_none_and_anothe
     assert (await run.admin("GET", f"{other}/versions")).status_code == 404
     audit = await run.ok("GET", "/v1/audit-log", params={"resource": "agents"})
     assert any(e["action"] == "update_draft" for e in audit["items"]) is False  # the viewer wrote nothing
+
+
+async def test_an_agent_keeps_its_newest_versions_only_up_to_a_bound(
+    run: Running, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(agent_versions, "MAX_KEPT", 3)
+    path, _ = await _agent(run, world)
+    for n in range(5):
+        await run.ok("PATCH", path, json={"greeting": f"Greeting {n}."})
+    await run.ok("PATCH", f"{path}/draft", json={"greeting": "Through the draft."})
+    await run.ok("POST", f"{path}/publish")
+    listed = await run.ok("GET", f"{path}/versions")
+    assert [v["number"] for v in listed["items"]] == [7, 6, 5]
+    assert (await run.admin("GET", f"{path}/versions/4")).status_code == 404

@@ -6,12 +6,13 @@ restored (restoring publishes the old configuration again, under a new number)."
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicegrid.core.clock import utcnow
 from voicegrid.store.models import Agent, AgentVersion
 
+MAX_KEPT = 200  # versions kept per agent; older ones are dropped as new ones are published
 # The columns of an agent that shape its calls: what a version holds.
 CONFIG_FIELDS = (
     "name", "kind", "language", "greeting", "system_prompt", "knowledge_base", "voice", "stt", "llm",
@@ -65,6 +66,16 @@ async def next_number(session: AsyncSession, agent: Agent) -> int:
     return max(agent.version, highest or 0) + 1
 
 
+async def prune(session: AsyncSession, agent: Agent) -> None:
+    """Keep the newest MAX_KEPT versions of an agent: an API client publishing on every change must
+    not grow the table without end."""
+    await session.execute(
+        delete(AgentVersion).where(
+            AgentVersion.agent_id == agent.id, AgentVersion.number <= agent.version - MAX_KEPT
+        )
+    )
+
+
 async def publish(
     session: AsyncSession,
     agent: Agent,
@@ -77,7 +88,9 @@ async def publish(
         if name in config:
             setattr(agent, name, config[name])
     agent.version = await next_number(session, agent)
-    return keep(session, agent, by, restored_from)
+    kept = keep(session, agent, by, restored_from)
+    await prune(session, agent)
+    return kept
 
 
 async def version_of(session: AsyncSession, agent_id: str, number: int) -> AgentVersion | None:

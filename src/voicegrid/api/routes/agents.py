@@ -265,6 +265,7 @@ async def keep_version(ctx: Ctx, agent: Agent, given: dict[str, Any]) -> None:
     """Every configuration calls have used is kept: version 1 when created, the next on each change."""
     if await versions.version_of(ctx.session, agent.id, agent.version) is None:
         versions.keep(ctx.session, agent, await publisher(ctx))
+        await versions.prune(ctx.session, agent)
 
 
 async def publisher(ctx: Ctx) -> versions.Publisher:
