@@ -220,14 +220,17 @@ async def test_a_campaign_of_200_contacts_ends_each_with_an_outcome_within_its_l
 
     # Voicemail: the message, filled for the contact, after the beep, in the transcript. A person:
     # the greeting, filled for the contact, within 1.5 s of their hello (in the call's recording).
-    data, delays = tmp_path / "data", []
+    data, delays, unsure = tmp_path / "data", [], 0
     for record in records:
         number = record["to"].split(":", 1)[1].split("@", 1)[0]
         told = (record["amd"] or {}).get("verdict")
         if _kind(number) in ("voicemail", "answered") and told != {"voicemail": "machine"}.get(
             _kind(number), "human"
         ):
-            continue  # told wrong (counted above): the agent did as its verdict said
+            # told wrong (counted above), or not told at all ("unknown": the carrier's RTP stalled
+            # through the detector's window): the agent did as its verdict said
+            unsure += told not in ("human", "machine")
+            continue
         if _kind(number) == "voicemail":
             said = " ".join(t["text"] for t in record["transcript"] if t["speaker"] == "agent")
             index = numbers.index(number)
@@ -245,7 +248,9 @@ async def test_a_campaign_of_200_contacts_ends_each_with_an_outcome_within_its_l
             assert said[0].startswith(f"Hi Guest {index}, about"), said
             wav = data / "recordings" / record["business_id"] / f"{record['id']}.wav"
             delays.append(_greeting_delay_s(wav))
-    assert len(delays) >= sum(_kind(n) == "answered" for n in numbers) - 2 - amd_wrong  # 2 were listed
+    assert amd_wrong + unsure <= 2, (amd_wrong, unsure)
+    answered = sum(_kind(n) == "answered" for n in numbers) - 2  # 2 were listed
+    assert len(delays) >= answered - amd_wrong - unsure
     assert max(delays) <= 1.5, sorted(delays)[-5:]
 
     rows = list(csv.DictReader(io.StringIO(exported)))

@@ -61,6 +61,8 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
         _prepare(url, demo)
         call_id = demo_call(data, sip, "are you open at nine pm", "thank you, bye")["call_id"]
         call = recorded(url, demo["api_key"], call_id, analysed=True)
+        said = " ".join(t["text"] for t in call["conversation"]["transcript"])
+        assert "open every day" in said, f"the agent did not hear the question (a busy machine?): {said}"
         assert call["cost"] is not None
         assert call["analysis"]["status"] == "done"
         turns = call["latency"]["turns"]
