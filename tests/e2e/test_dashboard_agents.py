@@ -20,6 +20,7 @@ from voicegrid.testing.ports import free_udp_and_tcp_port
 
 AXE = (Path(axe_module.__file__).parent / "axe.min.js").read_text()
 EMAIL, PASSWORD = "maria@bella.example", "a long passphrase for maria"
+SECRET = "dg-secret-0123456789abcdef"
 QUESTIONS = [
     (
         "Do you have gluten free pizza?",
@@ -40,6 +41,22 @@ def _serious_violations(page: Page) -> list[str]:
         for v in found["violations"]
         if v["impact"] in ("serious", "critical")
     ]
+
+
+def says(page: Page, element: str, text: str) -> None:
+    """Wait until the element with id `element` says `text` (a status line after a write)."""
+    page.wait_for_function(
+        "([id, text]) => document.getElementById(id).textContent.includes(text)", arg=[element, text]
+    )
+
+
+def sign_in(page: Page, url: str, where: str, email: str, password: str) -> None:
+    """Sign in with an email and a password on the page `where` (#/where), and wait for it."""
+    page.goto(f"{url}/#/{where}")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#form-user button[type=submit]")
+    _ready(page, where)
 
 
 def _sign_in_with_key(page: Page, url: str, key: str, where: str) -> None:
@@ -67,11 +84,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
             browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
             try:
                 page = watched_page(browser, errors)
-                page.goto(f"{url}/#/agents")
-                page.fill("#email", EMAIL)
-                page.fill("#password", PASSWORD)
-                page.click("#form-user button[type=submit]")
-                _ready(page, "agents")
+                sign_in(page, url, "agents", EMAIL, PASSWORD)
                 violations["agents"] = _serious_violations(page)
 
                 # From nothing: a name, then the draft's greeting and two questions, from the keyboard.
@@ -97,9 +110,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 errors.clear()  # the browser logs the 422 above as a failed resource; that one is expected
                 page.fill("#f-max-call-seconds", "600")
                 page.click("#save-draft")
-                page.wait_for_function(
-                    "() => document.getElementById('agent-note').textContent.includes('Draft saved')"
-                )
+                says(page, "agent-note", "Draft saved")
                 assert page.is_visible("#draft-state")
                 violations["agent"] = _serious_violations(page)
 
@@ -113,9 +124,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 page.screenshot(path=str(ARTIFACTS / "dashboard-agent-tried.png"), full_page=True)
 
                 page.click("#publish")
-                page.wait_for_function(
-                    "() => document.getElementById('agent-note').textContent.includes('Published')"
-                )
+                says(page, "agent-note", "Published")
                 assert page.text_content("#published-version") == "published version 2"
                 assert page.locator("#versions tr[data-version='2'] .pill").text_content() == "in use"
                 assert EMAIL in (page.text_content("#versions tr[data-version='2']") or "")
@@ -126,10 +135,31 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 violations["numbers"] = _serious_violations(page)
                 number = page.locator("#numbers-table tr[data-number='+15550100'] select")
                 number.select_option(agent_id)
-                page.wait_for_function(
-                    "() => document.getElementById('numbers-note').textContent.includes('Luigi')"
-                )
+                says(page, "numbers-note", "Luigi")
                 page.screenshot(path=str(ARTIFACTS / "dashboard-numbers.png"), full_page=True)
+
+                # Settings: a provider account's secret is written and never shown; a new key is shown once.
+                page.click("nav a[data-page=settings]")
+                _ready(page, "settings")
+                violations["settings"] = _serious_violations(page)
+                page.fill("#f-credentials-name", "Our Deepgram")
+                page.select_option("#f-credentials-provider", "deepgram")
+                page.fill("#f-credentials-secret", SECRET)
+                page.click("#credentials button[type=submit]")
+                page.wait_for_selector("#credentials td:has-text('Our Deepgram')")
+                assert SECRET not in page.content()
+                assert SECRET[-4:] in (page.text_content("#credentials table") or "")  # its hint only
+                page.fill("#f-api-keys-name", "reports")
+                page.click("#api-keys button[type=submit]")
+                page.wait_for_selector("#api-keys-once code")
+                shown = page.text_content("#api-keys-once code") or ""
+                me = httpx.get(f"{url}/v1/me", headers={"Authorization": f"Bearer {shown}"})
+                assert me.status_code == 200
+                page.click("nav a[data-page=numbers]")
+                _ready(page, "numbers")
+                page.click("nav a[data-page=settings]")
+                _ready(page, "settings")
+                assert page.locator("#api-keys-once").count() == 0  # shown once
                 assert errors == [], errors
 
                 # A viewer of the same business sees the agent and its versions, and can change nothing.
@@ -145,6 +175,13 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 _ready(viewer, "numbers")
                 assert viewer.locator("#numbers-table select").count() == 0
                 assert "Luigi" in (viewer.text_content("#numbers-table tr[data-number='+15550100']") or "")
+                viewer.goto(f"{url}/#/settings")
+                _ready(viewer, "settings")
+                assert viewer.locator("#trunks").count() == viewer.locator("#privacy").count() == 1
+                for hidden in ("#users", "#api-keys", "#webhook"):  # the API would refuse a viewer these
+                    assert viewer.locator(hidden).count() == 0, hidden
+                assert viewer.locator("#settings button, #privacy button, #credentials form").count() == 0
+                assert viewer.is_disabled("#f-retention-days")
                 viewer.goto(f"{url}/#/agents")
                 _ready(viewer, "agents")
                 assert viewer.locator("#new-agent").count() == 0
@@ -160,4 +197,4 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
         assert record["agent_version"] == 2
         audit = owner.get("/v1/audit-log", params={"resource": "agents", "limit": 100}).json()["items"]
         assert {"create", "update_draft", "try_draft", "publish"} <= {e["action"] for e in audit}
-    assert violations == {"agents": [], "agent": [], "numbers": []}
+    assert violations == {"agents": [], "agent": [], "numbers": [], "settings": []}

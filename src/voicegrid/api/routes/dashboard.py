@@ -41,7 +41,9 @@ TYPES = {
 
 
 # The pages written as components (Preact and htm, served from /dashboard/lib): ES modules.
-UiModule = Literal["common.mjs", "agents.mjs", "numbers.mjs"]
+UiModule = Literal[
+    "common.mjs", "agents.mjs", "numbers.mjs", "businesses.mjs", "settings.mjs", "reseller.mjs"
+]
 
 
 @dataclass(frozen=True, slots=True)

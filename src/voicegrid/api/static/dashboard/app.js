@@ -175,7 +175,10 @@ async function startWith(token) {
   applyBranding(await api("/v1/branding"));
   await chooseBusiness();
   $("identity").textContent = `${state.me.scope} · ${state.me.role}`;
-  document.querySelector("nav a[data-page=plan]").hidden = state.me.scope === "business";
+  for (const above of ["plan", "businesses", "reseller"]) {
+    document.querySelector(`nav a[data-page=${above}]`).hidden = state.me.scope === "business";
+  }
+  document.querySelector("nav a[data-page=reseller]").textContent = state.me.scope === "platform" ? "Resellers" : "Reseller";
   $("sign-in").hidden = true;
   $("app").hidden = false;
   $("nav").hidden = false;
@@ -691,13 +694,15 @@ async function hangup(id) {
 function componentPage(module) {
   return async (page, id) => {
     const shown = await import(`/dashboard/ui/${module}.mjs`);
-    await shown.show(page, { api, biz, me: state.me, business: state.business }, id);
+    const context = { api, biz, me: state.me, business: state.business, businessesChanged: chooseBusiness };
+    await shown.show(page, context, id);
   };
 }
 
 const PAGES = {
   overview, calls, providers, recommendations, live, campaigns, plan,
-  agents: componentPage("agents"), numbers: componentPage("numbers"),
+  agents: componentPage("agents"), numbers: componentPage("numbers"), businesses: componentPage("businesses"),
+  settings: componentPage("settings"), reseller: componentPage("reseller"),
 };
 let rendering = 0;
 
@@ -716,7 +721,7 @@ async function route() {
   $("page").replaceWith(page);
   $("page-error").textContent = "";
   try {
-    if (!state.business) throw new ApiError(404, "There is no business to show yet.");
+    if (!state.business && !["businesses", "reseller"].includes(name)) throw new ApiError(404, "There is no business to show yet.");
     if (name === "calls" && id) await callDetail(page, decodeURIComponent(id));
     else if (name === "campaigns" && id) await campaignDetail(page, decodeURIComponent(id));
     else if (name === "agents" && id) await PAGES.agents(page, decodeURIComponent(id));

@@ -52,7 +52,7 @@ export function TextField({ label, path, value, onInput, errors = {}, hint, type
   return html`<div class="field">
     <label for=${id}>${label}</label>
     <input id=${id} name=${path} type=${type} value=${value ?? ""} aria-invalid=${errors[path] ? "true" : undefined}
-      aria-describedby=${described(path, errors, hint)} onInput=${(e) => onInput(type === "number" ? Number(e.target.value) : e.target.value)} ...${rest} />
+      aria-describedby=${described(path, errors, hint)} onInput=${(e) => onInput(type === "number" && e.target.value !== "" ? Number(e.target.value) : e.target.value)} ...${rest} />
     <${After} path=${path} errors=${errors} hint=${hint} />
   </div>`;
 }
