@@ -16,7 +16,7 @@ import httpx
 from playwright.sync_api import Page, sync_playwright
 
 from tests.e2e.test_voice_call import recorded
-from tests.support.browser import ARGS, ARTIFACTS
+from tests.support.browser import ARGS, ARTIFACTS, serious_violations
 from tests.support.serve import demo_call, env_without_voicegrid, serving
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
@@ -75,6 +75,8 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
                 page.on("pageerror", lambda e: errors.append(f"page error: {e}"))
                 page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
                 page.goto(f"{url}/")
+                page.wait_for_selector("#sign-in:not([hidden])")
+                violations: dict[str, list[str]] = {"sign-in": serious_violations(page)}
                 page.fill("#email", EMAIL)
                 page.fill("#password", "wrong passphrase")
                 page.click("#form-user button[type=submit]")
@@ -93,6 +95,7 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
                 for chart in ("volume", "cost", "latency", "outcomes"):
                     assert page.locator(f"#chart-{chart} .main-svg").count() > 0, chart
                 page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+                violations["overview"] = serious_violations(page)
 
                 # A range of its own: a day too far back is refused in place, then a January without calls.
                 page.select_option("#range", "custom")
@@ -118,6 +121,7 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
                 page.click("nav a[data-page=calls]")
                 _ready(page, "calls")
                 page.screenshot(path=str(ARTIFACTS / "dashboard-calls.png"), full_page=True)
+                violations["calls"] = serious_violations(page)
                 page.select_option("#filter-success", "false")  # no failed call: the list is empty
                 _ready(page, "calls")
                 assert page.locator(f"#page tr[data-id='{call_id}']").count() == 0
@@ -148,10 +152,12 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
                 )
                 assert page.text_content("#product") == PRODUCT
                 page.screenshot(path=str(ARTIFACTS / "dashboard-call.png"), full_page=True)
+                violations["call"] = serious_violations(page)
 
-                for name in ("providers", "recommendations", "live"):
+                for name in ("providers", "recommendations", "live", "campaigns"):
                     page.click(f"nav a[data-page={name}]")
                     _ready(page, name)
+                    violations[name] = serious_violations(page)
                 page.screenshot(path=str(ARTIFACTS / "dashboard-live.png"), full_page=True)
                 page.click("#sign-out")
                 page.wait_for_selector("#sign-in:not([hidden])")
@@ -167,3 +173,4 @@ def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_reseller
             finally:
                 browser.close()
         assert errors == []
+    assert [page for page, found in violations.items() if found] == [], violations

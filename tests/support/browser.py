@@ -2,7 +2,7 @@
 
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -36,3 +36,22 @@ def watched_page(browser: "Browser", errors: list[str], name: str = "") -> "Page
     page.on("pageerror", lambda e: errors.append(f"{name} page error: {e}".strip()))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     return page
+
+
+def serious_violations(page: "Page") -> list[str]:
+    """axe-core's serious and critical findings on the page as it is (the script is evaluated through
+    the DevTools protocol, so the page's Content-Security-Policy stays as strict as it is)."""
+    page.evaluate(_axe())
+    found: dict[str, Any] = page.evaluate("async () => await axe.run(document)")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in found["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _axe() -> str:
+    """axe-core's script, from the axe-playwright-python wheel (a dev dependency)."""
+    from axe_playwright_python import sync_playwright as axe_module
+
+    return (Path(axe_module.__file__).parent / "axe.min.js").read_text()
