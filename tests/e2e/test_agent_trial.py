@@ -7,11 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.e2e.test_voice_call import recorded
 from tests.support.serve import demo_call, serving
 from voicegrid.demo import KNOWLEDGE
 from voicegrid.testing.ports import free_udp_and_tcp_port
+
+# A server and real calls (and Chromium): one such test at a time with the other heavy ones,
+# so that none starves the campaign test's carrier of CPU (its RTP stalls, and answers go unjudged).
+pytestmark = pytest.mark.xdist_group("campaigns")
 
 PIZZA = {
     "question": "Do you have gluten free pizza?",

@@ -6,19 +6,21 @@ change nothing. axe-core, run in each page, finds no serious or critical violati
 
 import json
 from pathlib import Path
-from typing import Any
 
 import httpx
-from axe_playwright_python import sync_playwright as axe_module
+import pytest
 from playwright.sync_api import Page, sync_playwright
 
 from tests.e2e.test_dashboard import _ready
 from tests.e2e.test_voice_call import recorded
-from tests.support.browser import ARGS, ARTIFACTS, watched_page
+from tests.support.browser import ARGS, ARTIFACTS, serious_violations, watched_page
 from tests.support.serve import demo_call, env_without_voicegrid, serving
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
-AXE = (Path(axe_module.__file__).parent / "axe.min.js").read_text()
+# A server and real calls (and Chromium): one such test at a time with the other heavy ones,
+# so that none starves the campaign test's carrier of CPU (its RTP stalls, and answers go unjudged).
+pytestmark = pytest.mark.xdist_group("campaigns")
+
 EMAIL, PASSWORD = "maria@bella.example", "a long passphrase for maria"
 SECRET = "dg-secret-0123456789abcdef"
 QUESTIONS = [
@@ -29,18 +31,6 @@ QUESTIONS = [
     ),
     ("Do you sell gift cards?", "Yes, gift cards are sold at the counter.", "gift, card, voucher"),
 ]
-
-
-def _serious_violations(page: Page) -> list[str]:
-    """axe-core's serious and critical findings on the page as it is (the script is evaluated through
-    the DevTools protocol, so the page's Content-Security-Policy stays as strict as it is)."""
-    page.evaluate(AXE)
-    found: dict[str, Any] = page.evaluate("async () => await axe.run(document)")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in found["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def says(page: Page, element: str, text: str) -> None:
@@ -85,7 +75,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
             try:
                 page = watched_page(browser, errors)
                 sign_in(page, url, "agents", EMAIL, PASSWORD)
-                violations["agents"] = _serious_violations(page)
+                violations["agents"] = serious_violations(page)
 
                 # From nothing: a name, then the draft's greeting and two questions, from the keyboard.
                 page.focus("#f-name")
@@ -112,7 +102,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 page.click("#save-draft")
                 says(page, "agent-note", "Draft saved")
                 assert page.is_visible("#draft-state")
-                violations["agent"] = _serious_violations(page)
+                violations["agent"] = serious_violations(page)
 
                 # Try the draft: a real call, its transcript shown.
                 page.fill("#f-try-lines", "do you have gluten free pizza\nthank you bye")
@@ -132,7 +122,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 # The demo's number now goes to Luigi.
                 page.click("nav a[data-page=numbers]")
                 _ready(page, "numbers")
-                violations["numbers"] = _serious_violations(page)
+                violations["numbers"] = serious_violations(page)
                 number = page.locator("#numbers-table tr[data-number='+15550100'] select")
                 number.select_option(agent_id)
                 says(page, "numbers-note", "Luigi")
@@ -141,7 +131,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 # Settings: a provider account's secret is written and never shown; a new key is shown once.
                 page.click("nav a[data-page=settings]")
                 _ready(page, "settings")
-                violations["settings"] = _serious_violations(page)
+                violations["settings"] = serious_violations(page)
                 page.fill("#f-credentials-name", "Our Deepgram")
                 page.select_option("#f-credentials-provider", "deepgram")
                 page.fill("#f-credentials-secret", SECRET)

@@ -9,14 +9,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.e2e.test_dashboard import _ready
-from tests.e2e.test_dashboard_agents import _serious_violations, says, sign_in
-from tests.support.browser import ARGS, ARTIFACTS, watched_page
+from tests.e2e.test_dashboard_agents import says, sign_in
+from tests.support.browser import ARGS, ARTIFACTS, serious_violations, watched_page
 from tests.support.serve import env_without_voicegrid, serving
 from voicegrid.caller import dial
 from voicegrid.testing.ports import free_udp_and_tcp_port
+
+# A server and real calls (and Chromium): one such test at a time with the other heavy ones,
+# so that none starves the campaign test's carrier of CPU (its RTP stalls, and answers go unjudged).
+pytestmark = pytest.mark.xdist_group("campaigns")
 
 ADMIN = "vg_reseller_test_platform_key_0001"
 EMAIL, PASSWORD = "ops@acme-voice.example", "a long passphrase for ops"
@@ -72,7 +77,7 @@ def test_a_reseller_admin_creates_limits_and_disables_a_business_whose_number_th
                 assert platform.post(f"{base}/numbers", json=number).status_code == 201
                 assert _outcome(sip) == "answered"
 
-                violations = _serious_violations(page)
+                violations = serious_violations(page)
                 card.locator("button", has_text="Disable Luigi Trattoria").click()
                 says(page, "businesses-note", "disabled")
                 assert card.locator(".pill").text_content() == "disabled"
@@ -81,7 +86,7 @@ def test_a_reseller_admin_creates_limits_and_disables_a_business_whose_number_th
                 # The reseller's branding, previewed as it is typed, then saved.
                 page.click("nav a[data-page=reseller]")
                 _ready(page, "reseller")
-                violations += _serious_violations(page)
+                violations += serious_violations(page)
                 page.fill("#f-branding-product-name", "Acme Voice Pro")
                 page.fill("#f-branding-primary-color", "#0f7")  # half typed: the preview keeps its colour
                 button = page.locator(".preview button")
