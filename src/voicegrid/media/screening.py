@@ -9,13 +9,23 @@ The verdict and when the machine was ready go to `on_result`, for the call's rec
 """
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from voicegrid.media.amd import AnsweringMachineDetector, Decision, Ready, Verdict
 from voicegrid.media.session import AudioFrame, CallSession, Talker
 
 
-class MessageTaker(Talker, Protocol):
+@runtime_checkable
+class GreetsEarly(Protocol):
+    """A talker that can make its greeting ready before it starts (the voice pipeline)."""
+
+    def prepare(self, session: CallSession) -> None: ...
+
+
+@runtime_checkable
+class MessageTaker(Protocol):
+    """A talker that can say a message to an answering machine (the voice pipeline)."""
+
     def leave_message(self, session: CallSession, text: str) -> None: ...
 
 
@@ -34,13 +44,12 @@ class ScreenedTalker:
 
     @property
     def leaves_messages(self) -> bool:
-        return self.message is not None and hasattr(self.inner, "leave_message")
+        return self.message is not None and isinstance(self.inner, MessageTaker)
 
     def on_start(self, session: CallSession) -> None:
         self.detector = AnsweringMachineDetector(session.sample_rate, wait_for_beep=self.leaves_messages)
-        prepare = getattr(self.inner, "prepare", None)
-        if callable(prepare):  # the greeting is ready the moment a person is told apart
-            prepare(session)
+        if isinstance(self.inner, GreetsEarly):  # the greeting is ready the moment a person is told apart
+            self.inner.prepare(session)
 
     def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
         if self.passed:
@@ -62,8 +71,8 @@ class ScreenedTalker:
         elif isinstance(out, Ready) and self.decision is not None and self.message is not None:
             self.on_result(self.decision, out)
             self.passed = True  # the machine records: what it hears is the message
-            inner: MessageTaker = self.inner  # type: ignore[assignment]
-            inner.leave_message(session, self.message)
+            if isinstance(self.inner, MessageTaker):  # it is: `leaves_messages` said so at the start
+                self.inner.leave_message(session, self.message)
 
     def on_dtmf(self, session: CallSession, digit: str) -> None:
         if self.passed:
