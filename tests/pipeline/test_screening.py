@@ -130,3 +130,25 @@ async def test_a_line_cut_off_by_the_hang_up_stays_in_the_transcript_as_far_as_i
     assert line["interrupted"] is True
     assert greeting.startswith(line["text"])
     assert 0 < len(line["text"]) < len(greeting)
+
+
+async def test_a_machine_that_talks_on_after_it_records_gets_the_whole_message_and_no_reply() -> None:
+    # A greeting with a long pause (the detector takes the quiet for the recording), then more of
+    # it while the message is still being synthesised: the message is neither dropped for it nor cut
+    # by it, and nothing the machine says is answered.
+    first = speak("You have reached the voicemail box of Sam Taylor at Bella Pizza.", "en-us", 165)
+    more = speak("Press one to page me, or leave a message.", "en-us", 165)
+    message = "Hi, this is Bella Pizza: your order is ready."
+    caller = Answered(_answer(_quiet(0.3), first, _quiet(1.8), more, _quiet(8)))
+    results: list[tuple[Decision, Ready | None]] = []
+    inner = _slow_tts_session(600, "Hello, how can I help?")
+    screened = ScreenedTalker(inner, message=message, on_result=lambda d, r: results.append((d, r)))
+    await caller.run(screened, seconds=14)
+    [(decision, ready)] = results
+    assert decision.verdict is Verdict.MACHINE
+    assert ready is not None
+    assert ready.reason == "silence"
+    assert caller.hung_up == "voicemail"
+    said = [(e["speaker"], e["text"], e.get("interrupted")) for e in inner.summary()["transcript"]]
+    assert said == [("agent", message, False)]
+    assert inner.turns == []

@@ -123,7 +123,7 @@ class VoiceSession(Replies):
         await self.stt.unreserve()
 
     def leave_message(self, session: CallSession, text: str) -> None:
-        """Start on a voicemail: say `text` instead of the greeting, then hang up (`voicemail`)."""
+        """Start on a voicemail: say `text` whole (nothing the machine plays cuts it), then hang up."""
         self._message = text
         self._drop_early()
         self.on_start(session)
@@ -143,7 +143,7 @@ class VoiceSession(Replies):
         self._task = asyncio.get_running_loop().create_task(self._run(), name="voice-session")
 
     def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
-        if self.ended_reason is not None or self.vad is None:
+        if self.ended_reason is not None or self.vad is None or self._message is not None:
             return
         if self._stt_alive:
             # Frames go to the STT in chunks of stt_chunk_ms (Deepgram asks for 20-250 ms a message):
@@ -306,10 +306,10 @@ class VoiceSession(Replies):
     async def _run(self) -> None:
         stream: TranscriptStream | None = None
         try:
+            if self._message is not None:  # a voicemail drop: said whole, no turns, no STT (on_audio)
+                return await self._start_reply(self._say(self._message, end="voicemail"))
             async with asyncio.TaskGroup() as tg:
-                if self._message is not None:  # a voicemail drop: the message, then hang up
-                    self._start_reply(self._say(self._message, end="voicemail"))
-                elif self.config.greeting:
+                if self.config.greeting:
                     self._opening = self._start_reply(self._say(self.config.greeting))
                 stream = await self._open_stt()
                 if stream is not None:
