@@ -14,11 +14,12 @@ import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
-from tests.support.calls import recorded_call, spoken, wait_for
+from tests.support.calls import recorded_call, spoken, wait_for, while_said
 from tests.support.serve import env_without_voicegrid, serving
 from voicegrid.media.g711 import ulaw_encode
 
 ADMIN = "vg_admin_for_stream_call_tests_1"
+OPEN_HOURS = "We are open every day from 11 am to 10 pm."  # the demo agent's answer
 
 
 def twilio_start(api_key: str, agent_id: str, sid: str) -> str:
@@ -137,7 +138,7 @@ async def test_stream_calls_are_admitted_listed_hung_up_and_recorded_like_sip_ca
             ]
             await paced(ws, frames)
             silence = twilio_media(np.zeros(160, dtype=np.int16), "first")
-            await paced(ws, [silence] * 150)  # three seconds for the answer to be said
+            assert await while_said(api, call_id, OPEN_HOURS, paced(ws, [silence] * 1000))  # the answer
 
             # The API hangs the call up: the socket closes.
             hung = await api.post(f"/v1/calls/{call_id}/hangup")
@@ -150,7 +151,7 @@ async def test_stream_calls_are_admitted_listed_hung_up_and_recorded_like_sip_ca
         said = [(t["speaker"], t["text"]) for t in record["conversation"]["transcript"]]
         assert said[0][0] == "agent"
         assert said[0][1].startswith("Hello, thank you for calling Bella Pizza")
-        assert ("agent", "We are open every day from 11 am to 10 pm.") in said
+        assert ("agent", OPEN_HOURS) in said
         assert len(record["conversation"]["turns"]) >= 1
         items = {i["component"]: i for i in record["cost"]["items"]}
         assert (items["telephony"]["provider"], items["telephony"]["model"]) == ("twilio", "inbound")
@@ -172,7 +173,7 @@ async def test_stream_calls_are_admitted_listed_hung_up_and_recorded_like_sip_ca
                 ws,
                 [wideband[i : i + 320].astype("<i2").tobytes() for i in range(0, len(wideband) - 319, 320)],
             )
-            await paced(ws, [quiet] * 150)  # the answer
+            assert await while_said(api, live[0]["id"], OPEN_HOURS, paced(ws, [quiet] * 1000))
             assert (await api.post(f"/v1/calls/{live[0]['id']}/hangup")).status_code == 202
             await asyncio.wait_for(reader, 10)
         assert heard.frames > 0  # the greeting
@@ -180,7 +181,7 @@ async def test_stream_calls_are_admitted_listed_hung_up_and_recorded_like_sip_ca
         telephony = next(i for i in record["cost"]["items"] if i["component"] == "telephony")
         assert (telephony["provider"], telephony["amount"]) == ("browser", 0)
         said = [(t["speaker"], t["text"]) for t in record["conversation"]["transcript"]]
-        assert ("agent", "We are open every day from 11 am to 10 pm.") in said
+        assert ("agent", OPEN_HOURS) in said
         assert len(record["conversation"]["turns"]) >= 1
 
 

@@ -9,9 +9,11 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.support.calls import recorded_call, spoken
+from tests.support.calls import recorded_call, spoken, while_said
 from tests.support.serve import serving
 from voicegrid.testing.emulators.telnyx import TelnyxMediaStream
+
+OPEN_HOURS = "We are open every day from 11 am to 10 pm."  # the demo agent's answer
 
 
 @pytest.mark.parametrize("encoding", ["PCMU", "PCMA"])
@@ -33,7 +35,7 @@ async def test_a_telnyx_stream_call_is_answered_by_the_agent_and_recorded(
             ]
             assert live[0]["sip_call_id"] == telnyx.call_control_id
             await telnyx.speak(question)
-            await telnyx.silence(4.0)  # the answer
+            assert await while_said(api, live[0]["id"], OPEN_HOURS, telnyx.silence(20.0))  # the answer
             await telnyx.stop()
             assert await telnyx.closed(5) is not None
         heard = telnyx.played.pcm().astype(np.float64)
@@ -46,7 +48,7 @@ async def test_a_telnyx_stream_call_is_answered_by_the_agent_and_recorded(
             "completed",
         )
         said = [(t["speaker"], t["text"]) for t in record["conversation"]["transcript"]]
-        assert ("agent", "We are open every day from 11 am to 10 pm.") in said
+        assert ("agent", OPEN_HOURS) in said
         assert record["conversation"]["turns"]
         telephony = next(i for i in record["cost"]["items"] if i["component"] == "telephony")
         assert (telephony["provider"], telephony["model"], telephony["unit_price"]) == (

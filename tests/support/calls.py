@@ -2,6 +2,7 @@
 waiting on the API for what a call leaves behind."""
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -30,6 +31,26 @@ async def wait_for(check: Callable[[], Awaitable[T]], seconds: float = 15.0) -> 
         if value or time.monotonic() > deadline:
             return value
         await asyncio.sleep(0.2)
+
+
+async def while_said(
+    api: httpx.AsyncClient, call_id: str, line: str, keep_talking: Awaitable[None], seconds: float = 20.0
+) -> bool:
+    """Run `keep_talking` (the far end's quiet, paced) until the live call's transcript has the agent
+    say `line` in full, or `seconds` pass: a busy machine's slower reply is waited for, not cut off."""
+
+    async def said() -> bool:
+        call: dict[str, Any] = (await api.get(f"/v1/calls/{call_id}")).json()
+        lines = ((call.get("conversation") or {}).get("transcript")) or []
+        return any(t["speaker"] == "agent" and t["text"] == line and not t.get("interrupted") for t in lines)
+
+    talking = asyncio.ensure_future(keep_talking)
+    try:
+        return await wait_for(said, seconds)
+    finally:
+        talking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await talking
 
 
 async def recorded_call(api: httpx.AsyncClient, call_id: str) -> dict[str, Any]:
