@@ -116,7 +116,7 @@ async def build_platform(settings: Settings) -> Platform:
         call_metrics = CallMetrics(metrics.registry)
         webhooks = WebhookSender(
             Path(settings.data_dir) / "webhooks",
-            lambda business_id: secrets.derive(f"webhook:{business_id}"),
+            secrets.webhook_key,
             destinations=settings.destinations,
             on_result=call_metrics.webhook_ended,
             max_backoff_s=settings.webhook_max_backoff_s,
@@ -146,6 +146,7 @@ async def build_platform(settings: Settings) -> Platform:
             slots=services.provider_slots,
         )
         services.voice_agent, services.analysis_model = factory.build, factory.analysis_llm
+        services.tool_tests = factory.tool_tests
     except BaseException:
         if admission is not None:
             await admission.backend.aclose()

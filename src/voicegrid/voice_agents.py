@@ -18,6 +18,7 @@ from voicegrid.analysis.plan import LlmEngine
 from voicegrid.core.egress import STRICT, Destinations
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
 from voicegrid.pipeline.gating import ProviderSlots
+from voicegrid.pipeline.tools import ToolTests
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.errors import ProviderError
 from voicegrid.providers.llm.base import LlmStage
@@ -53,9 +54,10 @@ class VoiceAgentFactory:
         self.sessions = sessions
         self.secrets = secrets
         self.model_dir = data_dir / "models"
+        self.tool_tests = ToolTests(self.webhook_key, destinations)  # the dashboard's "test" button
 
     def webhook_key(self, business_id: str) -> bytes:
-        return self.secrets.derive(f"webhook:{business_id}")
+        return self.secrets.webhook_key(business_id)
 
     async def _credentials(self, agent: Agent) -> dict[str, Credential]:
         ids = {

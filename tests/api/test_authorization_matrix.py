@@ -348,6 +348,7 @@ for prefix, agent_expect in ((B, business_route("agents")), ("/v1", own_business
     EXPECT[("GET", f"{one}/versions/{{number}}")] = agent_expect
     EXPECT[("POST", f"{one}/versions/{{number}}/restore")] = answered(agent_expect)
     EXPECT[("POST", f"{one}/draft/try")] = no_telephony(agent_expect)
+    EXPECT[("POST", f"{one}/tools/test")] = answered(agent_expect)  # a transfer tool: no request sent
 
 for prefix, calls_expect in ((B, business_route("calls")), ("/v1", own_business_route("calls"))):
     EXPECT[("POST", f"{prefix}/calls")] = calls_expect
@@ -542,6 +543,8 @@ class Cases:
             path = path.replace("{agent_id}", agent).replace("{number}", "1")
             if template.endswith("/try"):
                 return path, {"lines": ["hello"]}
+            if template.endswith("/tools/test"):
+                return path, {"tool": {"name": "desk", "kind": "transfer_call", "target": "+15557770001"}}
             return path, {"greeting": "A draft."} if method == "PATCH" else None
         if "{number}" in path:  # a number on the list, to take off it
             listed = path.replace("/{number}", "")

@@ -11,6 +11,7 @@ from voicegrid.api.idempotency import IdempotencyMiddleware
 from voicegrid.api.owners import in_business, in_own_business, in_own_level, in_reseller
 from voicegrid.api.resources import resource_router
 from voicegrid.api.routes import (
+    agent_tools,
     agent_versions,
     agents,
     analytics,
@@ -81,9 +82,9 @@ def create_app(engine: AsyncEngine, services: AppServices) -> FastAPI:
         campaigns.router, prefix=BUSINESS_PREFIX, dependencies=[Depends(calls.business_in_path)]
     )
     app.include_router(campaigns.router, prefix="/v1")
-    versions = agent_versions.router
-    app.include_router(versions, prefix=BUSINESS_PREFIX, dependencies=[Depends(calls.business_in_path)])
-    app.include_router(versions, prefix="/v1")
+    for router in (agent_versions.router, agent_tools.router):
+        app.include_router(router, prefix=BUSINESS_PREFIX, dependencies=[Depends(calls.business_in_path)])
+        app.include_router(router, prefix="/v1")
     app.include_router(analytics.analytics_router(in_business("calls")), prefix=BUSINESS_PREFIX)
     app.include_router(analytics.analytics_router(in_own_business("calls")), prefix="/v1")
     # Users and keys exist at every level; prefix-less means the caller's own level.

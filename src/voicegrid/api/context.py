@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.core.clock import utcnow
 from voicegrid.pipeline.gating import ProviderSlots
+from voicegrid.pipeline.tools import ToolTests
 from voicegrid.store.models import ApiKey, Business, Reseller
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.analyses import ModelFor
@@ -41,6 +42,12 @@ class AppServices:
     streams: "StreamCalls | None" = None  # calls over WebSocket media streams (set with the SIP stack)
     fleet: "Fleet | None" = None  # the other nodes: who holds which call, and asking them (Redis)
     trials: "TrialRunner | None" = None  # drafts' trial calls to this node (set with the SIP stack)
+    # an agent's tool tried as a call would run it (the composition root sets the operator's policy)
+    tool_tests: "ToolTests | None" = None
+
+    def __post_init__(self) -> None:
+        if self.tool_tests is None:
+            self.tool_tests = ToolTests(self.secrets.webhook_key)
 
 
 @dataclass(slots=True)

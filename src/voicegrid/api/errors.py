@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from voicegrid.capacity.errors import OverLimit
 from voicegrid.catalog import CatalogError, UnknownVersion
+from voicegrid.pipeline.errors import ToolTestsBusy
 from voicegrid.telephony.service import TelephonyUnavailable
 from voicegrid.tenancy import InvalidInput, TenancyError, TooManyAttempts
 
@@ -43,6 +44,10 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=429,
             headers={"Retry-After": str(exc.retry_after_s)},
         )
+
+    @app.exception_handler(ToolTestsBusy)
+    async def _tool_tests_busy(_request: Request, exc: ToolTestsBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": "1"})
 
     @app.exception_handler(TelephonyUnavailable)
     async def _no_telephony(_request: Request, exc: TelephonyUnavailable) -> JSONResponse:

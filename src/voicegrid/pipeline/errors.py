@@ -2,6 +2,7 @@
 
 PipelineError
   ToolError      a tool could not run; its message goes back to the LLM as the tool's answer
+  ToolTestsBusy  too many tool tests under way (for the business, or on this node)
 """
 
 from voicegrid.core.errors import VoicegridError
@@ -12,4 +13,8 @@ class PipelineError(VoicegridError):
 
 
 class ToolError(PipelineError):
+    pass
+
+
+class ToolTestsBusy(PipelineError):
     pass

@@ -17,6 +17,7 @@ webhook key, so the receiver can check origin and freshness.
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ import httpx
 from voicegrid.core.egress import STRICT, DestinationError, Destinations
 from voicegrid.core.pinned import pinned_client
 from voicegrid.core.webhooks import sign
+from voicegrid.pipeline.errors import ToolTestsBusy
 from voicegrid.providers.llm.base import ToolCall, ToolSpec
 from voicegrid.tenancy.errors import InvalidInput
 from voicegrid.tenancy.phone import normalize_e164
@@ -159,6 +161,49 @@ async def _post_capped(
             if len(kept) >= MAX_RESULT_BYTES:
                 break
         return response.status_code, kept.decode("utf-8", errors="replace")
+
+
+class ToolTests:
+    """A tool tried from the dashboard before a call uses it, as a call would run it: the same
+    destination policy, signature, timeout and capped answer. A test holds an outbound connection for
+    up to the tool's timeout (at most 30 s), so at most `per_business` run at once for a business and
+    `per_node` on this node; the rest are refused (`ToolTestsBusy`), not queued."""
+
+    def __init__(
+        self,
+        signing_key: Callable[[str], bytes],
+        destinations: Destinations = STRICT,
+        *,
+        per_business: int = 2,
+        per_node: int = 16,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.signing_key, self.destinations, self.http = signing_key, destinations, http
+        self.per_business, self.per_node = per_business, per_node
+        self._running: dict[str, int] = {}
+
+    async def __call__(
+        self, business_id: str, agent_id: str, tool: dict[str, Any], arguments: dict[str, Any]
+    ) -> ToolOutcome:
+        if sum(self._running.values()) >= self.per_node:
+            raise ToolTestsBusy("too many tool tests under way on this node; try again in a moment")
+        if self._running.get(business_id, 0) >= self.per_business:
+            raise ToolTestsBusy(f"{self.per_business} tool tests of this business are under way already")
+        self._running[business_id] = self._running.get(business_id, 0) + 1
+        try:
+            runner = ToolRunner(
+                [tool],
+                signing_key=self.signing_key(business_id),
+                call_id="test",
+                agent_id=agent_id,
+                http=self.http,
+                destinations=self.destinations,
+            )
+            return await runner.run(ToolCall("test", str(tool["name"]), json.dumps(arguments)))
+        finally:
+            self._running[business_id] -= 1
+            if not self._running[business_id]:
+                del self._running[business_id]
 
 
 def target_matches(allowed: str, target: str) -> bool:

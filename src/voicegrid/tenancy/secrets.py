@@ -63,6 +63,10 @@ class SecretBox:
         """A stable 32-byte key for `label` (e.g. a business's webhook signing key), never stored."""
         return hmac.new(self._derive_root, label.encode(), hashlib.sha256).digest()
 
+    def webhook_key(self, business_id: str) -> bytes:
+        """The business's key for signing what the platform sends it (call webhooks, tool requests)."""
+        return self.derive(f"webhook:{business_id}")
+
     def decrypt(self, stored: str, context: str) -> str:
         try:
             version, kid, payload = stored.split(":", 2)

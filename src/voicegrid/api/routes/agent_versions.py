@@ -82,7 +82,7 @@ class VersionPage(Out):
     next_cursor: str | None
 
 
-async def _agent(ctx: Ctx, owner: Owner, agent_id: str) -> Agent:
+async def agent_of(ctx: Ctx, owner: Owner, agent_id: str) -> Agent:
     found = await ctx.session.scalar(
         select(Agent).where(Agent.id == agent_id, Agent.business_id == owner.business_id)
     )
@@ -128,14 +128,14 @@ def _audit(ctx: Ctx, owner: Owner, action: str, agent_id: str, changes: dict[str
 @router.get("/draft", response_model=DraftOut, summary="The agent's draft (its published version if none)")
 async def get_draft(loc: Loc, agent_id: IdPath) -> DraftOut:
     ctx, locate = loc
-    return _draft(await _agent(ctx, await locate(Action.READ), agent_id))
+    return _draft(await agent_of(ctx, await locate(Action.READ), agent_id))
 
 
 @router.patch("/draft", response_model=DraftOut, summary="Change the draft; calls keep the published version")
 async def change_draft(loc: Loc, agent_id: IdPath, body: agents.AgentUpdate) -> DraftOut:
     ctx, locate = loc
     owner = await locate(Action.WRITE)
-    agent = await _agent(ctx, owner, agent_id)
+    agent = await agent_of(ctx, owner, agent_id)
     given = body.model_dump(exclude_unset=True)
     based_on = int((agent.draft or {}).get("_based_on", agent.version))
     config = await checked(ctx, owner, agent, {**_plain(versions.working_config(agent)), **given})
@@ -155,7 +155,7 @@ async def change_draft(loc: Loc, agent_id: IdPath, body: agents.AgentUpdate) -> 
 async def try_draft(loc: Loc, agent_id: IdPath, body: TryIn) -> TryOut:
     ctx, locate = loc
     owner = await locate(Action.WRITE)  # it spends the business's provider minutes
-    agent = await _agent(ctx, owner, agent_id)
+    agent = await agent_of(ctx, owner, agent_id)
     runner = ctx.services.trials
     if runner is None:
         raise TelephonyUnavailable("telephony is not running in this process")
@@ -183,7 +183,7 @@ async def try_draft(loc: Loc, agent_id: IdPath, body: TryIn) -> TryOut:
 async def drop_draft(loc: Loc, agent_id: IdPath) -> Response:
     ctx, locate = loc
     owner = await locate(Action.WRITE)
-    agent = await _agent(ctx, owner, agent_id)
+    agent = await agent_of(ctx, owner, agent_id)
     agent.draft, agent.draft_updated_at = None, None
     _audit(ctx, owner, "drop_draft", agent.id, {})
     await ctx.session.commit()
@@ -200,7 +200,7 @@ async def _published(ctx: Ctx, agent: Agent) -> agents.AgentOut:
 async def publish(loc: Loc, agent_id: IdPath) -> agents.AgentOut:
     ctx, locate = loc
     owner = await locate(Action.WRITE)
-    agent = await _agent(ctx, owner, agent_id)
+    agent = await agent_of(ctx, owner, agent_id)
     if agent.draft is None:
         raise Conflict("the agent has no draft to publish")
     config = await checked(ctx, owner, agent, _plain(agent.draft))  # a credential may be gone since
@@ -218,7 +218,7 @@ async def list_versions(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,7}$")] = None,
 ) -> VersionPage:
     ctx, locate = loc
-    agent = await _agent(ctx, await locate(Action.READ), agent_id)
+    agent = await agent_of(ctx, await locate(Action.READ), agent_id)
     stmt = select(AgentVersion).where(AgentVersion.agent_id == agent.id)
     if cursor is not None:
         stmt = stmt.where(AgentVersion.number < int(cursor))
@@ -248,7 +248,7 @@ async def _version(ctx: Ctx, agent: Agent, number: int) -> AgentVersion:
 @router.get("/versions/{number}", response_model=VersionOut, summary="One published version, whole")
 async def get_version(loc: Loc, agent_id: IdPath, number: Number) -> VersionOut:
     ctx, locate = loc
-    agent = await _agent(ctx, await locate(Action.READ), agent_id)
+    agent = await agent_of(ctx, await locate(Action.READ), agent_id)
     row = await _version(ctx, agent, number)
     return VersionOut(**_summary(agent, row).model_dump(), config=row.config)
 
@@ -261,7 +261,7 @@ async def get_version(loc: Loc, agent_id: IdPath, number: Number) -> VersionOut:
 async def restore(loc: Loc, agent_id: IdPath, number: Number) -> agents.AgentOut:
     ctx, locate = loc
     owner = await locate(Action.WRITE)
-    agent = await _agent(ctx, owner, agent_id)
+    agent = await agent_of(ctx, owner, agent_id)
     row = await _version(ctx, agent, number)
     config = await checked(ctx, owner, agent, dict(row.config))  # its credentials may be gone since
     by = await agents.publisher(ctx)

@@ -264,7 +264,7 @@ class WebhookOut(Out):
 
 
 def _webhook_out(ctx: Ctx, business: Business) -> WebhookOut:
-    key = ctx.services.secrets.derive(f"webhook:{business.id}")
+    key = ctx.services.secrets.webhook_key(business.id)
     return WebhookOut(
         url=business.webhook_url,
         signing_key=key.hex(),
