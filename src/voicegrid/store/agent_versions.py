@@ -39,6 +39,12 @@ def working_config(agent: Agent) -> dict[str, Any]:
     return dict(agent.draft) if agent.draft is not None else config_of(agent)
 
 
+def as_draft(agent: Agent) -> Agent:
+    """The agent as its draft would answer: a detached row of version 0 (a call on it is a trial)."""
+    config = {k: v for k, v in working_config(agent).items() if k in CONFIG_FIELDS}
+    return Agent(id=agent.id, business_id=agent.business_id, version=0, **config)
+
+
 def keep(
     session: AsyncSession, agent: Agent, by: Publisher, restored_from: int | None = None
 ) -> AgentVersion:

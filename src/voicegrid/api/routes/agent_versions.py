@@ -159,8 +159,7 @@ async def try_draft(loc: Loc, agent_id: IdPath, body: TryIn) -> TryOut:
     runner = ctx.services.trials
     if runner is None:
         raise TelephonyUnavailable("telephony is not running in this process")
-    config = _plain(versions.working_config(agent))  # checked when it was saved
-    draft = Agent(id=agent.id, business_id=agent.business_id, version=0, **config)
+    draft = versions.as_draft(agent)  # checked when it was saved
     _audit(ctx, owner, "try_draft", agent.id, {"lines": len(body.lines)})
     await ctx.session.commit()  # the database connection is not held through the call
     try:
