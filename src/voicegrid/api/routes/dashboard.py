@@ -42,7 +42,14 @@ TYPES = {
 
 # The pages written as components (Preact and htm, served from /dashboard/lib): ES modules.
 UiModule = Literal[
-    "common.mjs", "agents.mjs", "numbers.mjs", "businesses.mjs", "settings.mjs", "reseller.mjs"
+    "common.mjs",
+    "agents.mjs",
+    "tools.mjs",
+    "talk.mjs",
+    "numbers.mjs",
+    "businesses.mjs",
+    "settings.mjs",
+    "reseller.mjs",
 ]
 
 

@@ -10,7 +10,8 @@ over a limit.
   (optionally `from` and `to` parameters with the caller's and the dialled number).
 - Telnyx, Call Control: `stream_url=wss://<host>/v1/media-streams/telnyx?agent_id=agt_...`,
   `stream_auth_token=<business key>`, `stream_bidirectional_mode=rtp`, codec PCMU or PCMA.
-- The talk page: a first text frame `{"api_key": ..., "agent_id": ...}`, then PCM16 at 16 kHz.
+- The talk page: a first text frame `{"api_key": ..., "agent_id": ...}` (and `"draft": true` to talk
+  to the agent's unpublished draft: the dashboard's "Talk to the draft"), then PCM16 at 16 kHz.
 """
 
 import asyncio
@@ -29,6 +30,7 @@ from sqlalchemy import select
 
 from voicegrid.api.context import AppServices, principal_for_key
 from voicegrid.api.routes.dashboard import CSP, PAGE_HEADERS
+from voicegrid.store import agent_versions as versions
 from voicegrid.store.models import Agent
 from voicegrid.telephony.book import Call
 from voicegrid.telephony.plan import Refuse
@@ -52,8 +54,9 @@ START_TIMEOUT_S = 10.0
 MAX_ID_CHARS = 64
 
 
-async def _agent_row(services: AppServices, api_key: str, agent_id: str) -> Agent | None:
-    """The agent, if the key is a live business key of role member or above and the agent is its."""
+async def _agent_row(services: AppServices, api_key: str, agent_id: str, draft: bool = False) -> Agent | None:
+    """The agent, if the key is a live business key of role member or above and the agent is its;
+    with `draft`, the agent as its unpublished draft would answer (the call is a trial)."""
     if not api_key or not agent_id or len(api_key) > 256 or len(agent_id) > MAX_ID_CHARS:
         return None
     async with services.sessions() as session:
@@ -63,9 +66,10 @@ async def _agent_row(services: AppServices, api_key: str, agent_id: str) -> Agen
             return None
         if principal.scope is not Scope.BUSINESS or not principal.role.at_least(Role.MEMBER):
             return None
-        return await session.scalar(
+        row = await session.scalar(
             select(Agent).where(Agent.id == agent_id, Agent.business_id == principal.business_id)
         )
+        return versions.as_draft(row) if draft and row is not None else row
 
 
 async def _take_call(
@@ -75,9 +79,11 @@ async def _take_call(
     api_key: str,
     agent_id: str,
     start: StreamStart | None = None,
+    *,
+    draft: bool = False,
 ) -> Call | None:
     """The admitted call; None once the socket is closed with the reason it was refused."""
-    row = await _agent_row(websocket.app.state.services, api_key, agent_id)
+    row = await _agent_row(websocket.app.state.services, api_key, agent_id, draft)
     if row is None:
         await websocket.close(code=POLICY_VIOLATION, reason="unknown key or agent")
         return None
@@ -235,9 +241,10 @@ async def talk_stream(websocket: WebSocket) -> None:
         try:
             params = json.loads(hello) if len(hello) < 4096 else {}
             api_key, agent_id = str(params["api_key"]), str(params["agent_id"])
+            draft = params.get("draft") is True  # the dashboard: talk to the draft before publishing
         except (ValueError, KeyError, TypeError):
-            api_key = agent_id = ""
-        call = await _take_call(websocket, streams, "browser", api_key, agent_id)
+            api_key, agent_id, draft = "", "", False
+        call = await _take_call(websocket, streams, "browser", api_key, agent_id, draft=draft)
         if call is None:
             return
 

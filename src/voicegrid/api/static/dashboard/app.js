@@ -694,7 +694,9 @@ async function hangup(id) {
 function componentPage(module) {
   return async (page, id) => {
     const shown = await import(`/dashboard/ui/${module}.mjs`);
-    const context = { api, biz, me: state.me, business: state.business, businessesChanged: chooseBusiness };
+    const context = {
+      api, biz, me: state.me, business: state.business, businessesChanged: chooseBusiness, token: () => state.token,
+    };
     await shown.show(page, context, id);
   };
 }

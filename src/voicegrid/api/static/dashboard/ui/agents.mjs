@@ -1,10 +1,13 @@
 // Agents: the list, a new agent, and the editor of an agent's draft (what it says and knows, its
-// providers with each one's price per minute, turn-taking), its trial call, publishing, and its
-// published versions. Every write goes through the public API (the audit log shows each).
+// providers with each one's price per minute, its tools, turn-taking), its trial call, talking to it
+// from the browser, publishing, and its published versions. Every write goes through the public API
+// (the audit log shows each).
 import {
-  CheckField, Problems, SelectField, TextArea, TextField, fieldErrors, html, mayWrite, money, render,
+  CheckField, ListField, Problems, SelectField, TextArea, TextField, fieldErrors, html, mayWrite, money, render,
   useState, when,
 } from "./common.mjs";
+import { TalkToDraft } from "./talk.mjs";
+import { ToolsEditor } from "./tools.mjs";
 
 const LANGUAGES = [["en-US", "English (US)"], ["en-GB", "English (UK)"], ["de-DE", "German"], ["fr-FR", "French"],
   ["es-ES", "Spanish"], ["it-IT", "Italian"], ["nl-NL", "Dutch"], ["pt-BR", "Portuguese (Brazil)"]];
@@ -109,6 +112,7 @@ function AgentEditor({ ctx, base, agent: first, draft: firstDraft, versions: fir
   }, "Published: new calls use this version.");
   const discard = act(() => ctx.api(`${base}/draft`, { method: "DELETE" }), "Draft discarded.");
   const restore = (n) => act(() => ctx.api(`${base}/versions/${n}/restore`, { method: "POST" }), `Version ${n} published again.`)();
+  const saveQuietly = () => ctx.api(`${base}/draft`, { method: "PATCH", json: config });
   const shown = [];
   const field = (path) => { shown.push(path); return path; };
   const kb = config.knowledge_base;
@@ -138,15 +142,15 @@ function AgentEditor({ ctx, base, agent: first, draft: firstDraft, versions: fir
             onInput=${(v) => set(`knowledge_base.faq.${i}.question`, v)} errors=${errors} />
           <${TextArea} label=${`Answer ${i + 1}`} path=${field(`knowledge_base.faq.${i}.answer`)} value=${entry.answer}
             onInput=${(v) => set(`knowledge_base.faq.${i}.answer`, v)} errors=${errors} rows="2" />
-          <${TextField} label=${`Keywords ${i + 1} (comma separated)`} path=${field(`knowledge_base.faq.${i}.keywords`)}
-            value=${(entry.keywords || []).join(", ")} errors=${errors}
-            onInput=${(v) => set(`knowledge_base.faq.${i}.keywords`, v.split(",").map((k) => k.trim()).filter(Boolean))} />
+          <${ListField} label=${`Keywords ${i + 1} (comma separated)`} path=${field(`knowledge_base.faq.${i}.keywords`)}
+            value=${entry.keywords} errors=${errors} lines=${false}
+            onChange=${(v) => set(`knowledge_base.faq.${i}.keywords`, v)} />
           ${writer ? html`<button type="button" onClick=${() => set("knowledge_base.faq", kb.faq.filter((_, j) => j !== i))}>Remove question ${i + 1}</button>` : null}
         </div>`)}
         ${kb.faq.length ? null : html`<p class="muted">No question yet.</p>`}
         ${writer ? html`<button type="button" id="add-faq" onClick=${() => set("knowledge_base.faq", [...kb.faq, { question: "", answer: "", keywords: [] }])}>Add a question</button>` : null}
-        <${TextArea} label="Other things callers say (one per line)" path=${field("knowledge_base.phrases")} value=${kb.phrases.join("\n")}
-          onInput=${(v) => set("knowledge_base.phrases", v.split("\n").map((p) => p.trim()).filter(Boolean))} errors=${errors} rows="3"
+        <${ListField} label="Other things callers say (one per line)" path=${field("knowledge_base.phrases")} value=${kb.phrases}
+          onChange=${(v) => set("knowledge_base.phrases", v)} errors=${errors} rows="3"
           hint="The embedded speech recogniser learns these words." />
       </section>
       <section class="card"><h2>Voice and providers</h2>
@@ -155,6 +159,10 @@ function AgentEditor({ ctx, base, agent: first, draft: firstDraft, versions: fir
         ${STAGES.map(([stage, title]) => html`<${StageChoice} key=${stage} stage=${stage} title=${title} value=${config[stage]}
           prices=${prices} credentials=${credentials} errors=${errors} writer=${writer} field=${field}
           onChange=${(v) => set(stage, v)} />`)}
+      </section>
+      <section class="card"><h2>Tools</h2>
+        <${ToolsEditor} ctx=${ctx} base=${base} tools=${config.tools} errors=${errors} writer=${writer} field=${field}
+          onChange=${(v) => set("tools", v)} />
       </section>
       <section class="card"><h2>Taking turns</h2>
         <p class="muted">Each setting starts at a telephone-grade default; change one only when calls show why.</p>
@@ -182,7 +190,8 @@ function AgentEditor({ ctx, base, agent: first, draft: firstDraft, versions: fir
         ${draft.changed ? html`<button type="button" id="discard-draft" onClick=${discard}>Discard draft</button>` : null}
       </div>` : null}
     </form>
-    ${writer ? html`<${TryIt} ctx=${ctx} base=${base} beforeTrying=${() => ctx.api(`${base}/draft`, { method: "PATCH", json: config })} />` : null}
+    ${writer ? html`<${TryIt} ctx=${ctx} base=${base} beforeTrying=${saveQuietly} />` : null}
+    ${writer && ctx.me.scope === "business" ? html`<${TalkToDraft} ctx=${ctx} agentId=${agent.id} beforeTalking=${saveQuietly} />` : null}
     <${Versions} versions=${versions} writer=${writer} restore=${restore} />`;
 }
 

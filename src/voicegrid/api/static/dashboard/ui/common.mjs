@@ -67,6 +67,21 @@ export function TextArea({ label, path, value, onInput, errors = {}, hint, rows 
   </div>`;
 }
 
+// A list typed as text (one item per line, or comma separated): the text is kept as typed (a
+// newline or a comma not yet followed by an item stays), the list goes to `onChange`; a change from
+// outside (a refresh after saving, a restore) shows through.
+export function ListField({ label, path, value, onChange, errors = {}, hint, rows = 3, lines = true }) {
+  const separator = lines ? "\n" : ",";
+  const join = (list) => (list || []).join(lines ? "\n" : ", ");
+  const parse = (text) => text.split(separator).map((item) => item.trim()).filter(Boolean);
+  const [text, setText] = useState(join(value));
+  const shown = JSON.stringify(parse(text)) === JSON.stringify(value || []) ? text : join(value);
+  const input = (typed) => { setText(typed); onChange(parse(typed)); };
+  return lines
+    ? html`<${TextArea} label=${label} path=${path} value=${shown} onInput=${input} errors=${errors} hint=${hint} rows=${rows} />`
+    : html`<${TextField} label=${label} path=${path} value=${shown} onInput=${input} errors=${errors} hint=${hint} />`;
+}
+
 export function SelectField({ label, path, value, onChange, options, errors = {}, hint }) {
   const id = fieldId(path);
   return html`<div class="field">

@@ -58,9 +58,9 @@ function BrandingForm({ ctx, first, writer, save, id = "branding" }) {
           onInput=${(v) => setForm({ ...form, [k]: v })} errors=${keyed} />`)}
       </fieldset>${writer ? html`<button type="submit">Save branding</button>` : null}
       <${Problems} errors=${keyed} shown=${BRANDING.map(([k]) => path(k))} /></form>
-      <div class="preview" aria-label="Preview of the branding">
+      <div class="preview" role="img" aria-label="Preview of the branding" inert>
         <div class="preview-top" style=${`background:${accent}`}>${form.product_name || "Dashboard"}</div>
-        <div class="preview-body"><button type="button" tabindex="-1" class="primary" style=${`background:${primary};border-color:${primary}`}>A button</button>
+        <div class="preview-body"><button type="button" class="primary" style=${`background:${primary};border-color:${primary}`}>A button</button>
           <p>${form.support_email ? `Support: ${form.support_email}` : ""}</p></div>
       </div>
     </div>
