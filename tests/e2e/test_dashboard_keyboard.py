@@ -1,10 +1,12 @@
 """The dashboard from the keyboard alone, in Debian Chromium against `voicegrid serve --demo`: a
-platform operator signs in with a key and creates a business; a business owner builds an agent's
-tools (a transfer with its destinations, a webhook), tests each from its button, saves the draft and
-talks to it from the browser. Every control of every page is reached with Tab, and axe-core finds no
-serious or critical violation on any page (the Plan page and the platform's Resellers page too)."""
+platform operator signs in with a key, creates a business and sets a reseller's markup; a business
+owner builds an agent's tools (a transfer with its destinations, a webhook), tests each from its
+button, saves the draft and talks to it from the browser. Every control of every page is reached
+with Tab, and axe-core finds no serious or critical violation on any page (the Plan page and the
+platform's Resellers page too)."""
 
 import json
+import re
 import subprocess
 import threading
 import time
@@ -138,6 +140,21 @@ def test_every_form_works_from_the_keyboard_and_every_page_passes_axe(chromium: 
                 missed["businesses"] = unreachable_by_tab(page)
                 go(page, "reseller")
                 violations["resellers (platform)"] = serious_violations(page)
+                # The demo's reseller's markup, set by the platform.
+                reseller = demo_reseller(url)
+                field = "#f-markup-" + re.sub(r"[^a-zA-Z0-9]+", "-", reseller)
+                tab_to(page, f"{field}-percent")
+                page.keyboard.press("Control+A")
+                page.keyboard.type("12.5")
+                tab_to(page, f"{field}-per-minute")
+                page.keyboard.press("Control+A")
+                page.keyboard.type("0.02")
+                page.keyboard.press("Enter")
+                page.wait_for_selector(f"#markup-{reseller} .saves:has-text('saved')")
+                markup = httpx.get(
+                    f"{url}/v1/resellers/{reseller}/markup", headers={"Authorization": f"Bearer {ADMIN}"}
+                )
+                assert markup.json() == {"percent": "12.5", "per_minute": "0.02"}
                 missed["resellers"] = unreachable_by_tab(page)
                 go(page, "plan")
                 violations["plan"] = serious_violations(page)
@@ -227,6 +244,11 @@ def test_every_form_works_from_the_keyboard_and_every_page_passes_axe(chromium: 
     )
     said = [t["text"] for t in record["conversation"]["transcript"] if t["speaker"] == "agent"]
     assert said[0] == GREETING
+
+
+def demo_reseller(url: str) -> str:
+    admin = httpx.get(f"{url}/v1/resellers", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=10)
+    return str(next(r["id"] for r in admin.json()["items"] if r["name"] == "Acme Voice"))
 
 
 def _said_live(api: httpx.Client, line: str, seconds: float = 20) -> str:

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import sync_playwright
 
-from tests.support.browser import ARGS, ARTIFACTS
+from tests.support.browser import ARGS, ARTIFACTS, serious_violations
 from tests.support.serve import serving
 
 
@@ -54,6 +54,7 @@ def test_the_talk_page_streams_the_microphone_to_the_agent_and_plays_its_voice(
             try:
                 page = browser.new_page()
                 page.goto(f"{url}/talk/{echo_id}")
+                assert serious_violations(page) == []  # axe-core, as on the dashboard's pages
                 page.fill("#key", demo["api_key"])
                 page.click("#talk")
                 page.wait_for_function(

@@ -1,7 +1,8 @@
 // The reseller's own page: its branding with a live preview, its markup (set by the platform), its
-// users. For platform users, the resellers: a new one, each one's branding, switching one off and on.
+// users. For platform users, the resellers: a new one, each one's branding and markup, switching one
+// off and on.
 // Every write goes through the public API.
-import { Problems, TextField, fieldErrors, html, mayWrite, render, useState } from "./common.mjs";
+import { Problems, TextField, fieldErrors, html, mayWrite, render, useEffect, useState } from "./common.mjs";
 import { Collection, ROLES } from "./settings.mjs";
 
 const BRANDING = [
@@ -67,6 +68,35 @@ function BrandingForm({ ctx, first, writer, save, id = "branding" }) {
   </section>`;
 }
 
+// The platform sets each reseller's markup: a share of each call's cost, and an amount a billed minute.
+function MarkupForm({ ctx, reseller, writer }) {
+  const base = `/v1/resellers/${reseller.id}/markup`;
+  const [form, setForm] = useState(null);
+  const [errors, setErrors] = useState({});
+  const [note, setNote] = useState("");
+  useEffect(() => { ctx.api(base).then(setForm, (error) => setErrors({ _: error.message })); }, [base]);
+  const path = (k) => `markup-${reseller.id}.${k}`;
+  const keyed = Object.fromEntries(Object.entries(errors).map(([k, v]) => [k === "_" ? "_" : path(k), v]));
+  const submit = async (event) => {
+    event.preventDefault();
+    try {
+      setForm(await ctx.api(base, { method: "PUT", json: form }));
+      setErrors({}); setNote(`Markup of ${reseller.name} saved: calls that end from now on.`);
+    } catch (error) { setErrors(error.status === 422 ? fieldErrors(error) : { _: error.message }); }
+  };
+  if (!form) return html`<${Problems} errors=${keyed} shown=${[]} />`;
+  return html`<section class="card" id=${"markup-" + reseller.id}><h2>Markup of ${reseller.name}</h2>
+    <p class="saves" role="status">${note}</p>
+    <form class="inline" onSubmit=${submit}><fieldset class="plain" disabled=${!writer}>
+      <${TextField} label="Percent on each call's cost" path=${path("percent")} value=${form.percent}
+        onInput=${(v) => setForm({ ...form, percent: v })} errors=${keyed} hint="0 to 1000." />
+      <${TextField} label="US dollars a billed minute" path=${path("per_minute")} value=${form.per_minute}
+        onInput=${(v) => setForm({ ...form, per_minute: v })} errors=${keyed} hint="0 to 100." />
+    </fieldset>${writer ? html`<button type="submit">Save markup of ${reseller.name}</button>` : null}
+    <${Problems} errors=${keyed} shown=${[path("percent"), path("per_minute")]} /></form>
+  </section>`;
+}
+
 function Resellers({ ctx, first }) {
   const [resellers, setResellers] = useState(first);
   const [name, setName] = useState("");
@@ -95,5 +125,6 @@ function Resellers({ ctx, first }) {
         ${writer ? html` <button type="button" onClick=${() => toggle(r)}>${r.enabled ? "Disable" : "Enable"} ${r.name}</button>` : null}</h2>
       <${BrandingForm} ctx=${ctx} first=${r} writer=${writer} id=${"branding-" + r.id}
         save=${(body) => ctx.api(`/v1/resellers/${r.id}`, { method: "PATCH", json: body })} />
+      <${MarkupForm} ctx=${ctx} reseller=${r} writer=${writer} />
     </div>`)}`;
 }
