@@ -47,7 +47,7 @@ class AppServices:
 
     def __post_init__(self) -> None:
         if self.tool_tests is None:
-            self.tool_tests = ToolTests(self.secrets.webhook_key)
+            self.tool_tests = ToolTests(lambda business_id: self.secrets.webhook_key(business_id))
 
 
 @dataclass(slots=True)
