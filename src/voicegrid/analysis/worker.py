@@ -8,13 +8,26 @@ second or two just as calls were being answered: their first turns waited).
 
 import contextlib
 import os
+import threading
+import time
 from typing import Any
+
+ORPHAN_CHECK_S = 1.0
 
 
 def start() -> None:  # pragma: no cover - runs in the worker process
-    """The worker's first step: below the node's own priority, so live audio comes first."""
+    """The worker's first step: below the node's own priority, so live audio comes first; and gone
+    within a second of its node, however the node ended (a node killed with -9 cannot stop it)."""
     with contextlib.suppress(OSError):
         os.nice(10)
+    node = os.getppid()
+    threading.Thread(target=_leave_with, args=(node,), name="leave-with-node", daemon=True).start()
+
+
+def _leave_with(node: int) -> None:  # pragma: no cover - runs in the worker process
+    while os.getppid() == node:  # an orphan is adopted by another process (init, a subreaper)
+        time.sleep(ORPHAN_CHECK_S)
+    os._exit(0)
 
 
 def embedded_analysis(
@@ -44,3 +57,8 @@ def warm_up() -> dict[str, Any]:
         ],
     }
     return embedded_analysis(record, {}, "en-US", {})
+
+
+def pid() -> int:
+    """The worker's process id (for a test that the worker leaves with its node)."""
+    return os.getpid()

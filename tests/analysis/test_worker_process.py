@@ -1,0 +1,49 @@
+"""The analysis worker process leaves with its node: a node killed with -9 (no shutdown, no cleanup)
+leaves no worker behind holding memory."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+NODE = """
+import concurrent.futures, multiprocessing, sys
+from voicegrid.analysis import worker
+pool = concurrent.futures.ProcessPoolExecutor(
+    max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=worker.start)
+print(pool.submit(worker.pid).result(), flush=True)
+sys.stdin.read()  # until the test kills it
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat").read_text() if Path(f"/proc/{pid}/stat").exists() else ""
+    return " Z " not in stat  # a zombie has ended
+
+
+def test_a_worker_whose_node_is_killed_with_minus_9_ends_within_seconds() -> None:
+    node = subprocess.Popen(
+        [sys.executable, "-c", NODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    worker_pid = 0
+    try:
+        assert node.stdout is not None
+        worker_pid = int(node.stdout.readline())
+        assert _alive(worker_pid)
+        node.send_signal(signal.SIGKILL)
+        node.wait(10)
+        deadline = time.monotonic() + 10
+        while _alive(worker_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker_pid)
+    finally:
+        if node.poll() is None:
+            node.kill()
+        if worker_pid and _alive(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)
