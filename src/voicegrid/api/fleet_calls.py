@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from voicegrid.api.call_views import CallOut, render
 from voicegrid.api.context import AppServices, Ctx
+from voicegrid.core.pinned import tls_context
 from voicegrid.telephony.errors import FleetUnavailable
 from voicegrid.telephony.service import TelephonyUnavailable
 from voicegrid.tenancy import NotFound, TenancyError
@@ -139,7 +140,9 @@ async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
     if base is None:
         raise TelephonyUnavailable(f"node {node}, which keeps the recording, is not running")
     headers = {FORWARDED: fleet.node, "Authorization": request.headers.get("Authorization", "")}
-    client = httpx.AsyncClient(timeout=RECORDING_TIMEOUT, follow_redirects=False, trust_env=False)
+    client = httpx.AsyncClient(
+        timeout=RECORDING_TIMEOUT, follow_redirects=False, trust_env=False, verify=tls_context()
+    )
     try:
         upstream = await client.send(
             client.build_request("GET", base.rstrip("/") + request.url.path, headers=headers), stream=True

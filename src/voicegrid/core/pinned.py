@@ -6,8 +6,11 @@ checks). `ws_connect_args` does the same for a WebSocket handshake. Proxies from
 not used for these: they would connect on their own lookup.
 """
 
+import functools
+import ssl
 from typing import Any, Protocol
 
+import certifi
 import httpx
 
 from voicegrid.core.egress import Destinations, Target
@@ -29,10 +32,17 @@ async def pin_request(policy: Destinations, request: _Request) -> None:
     request.extensions = {**request.extensions, "sni_hostname": target.host}
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The process's one TLS client context (httpx's default: certifi's CAs). Making one reads and
+    parses the CA bundle, milliseconds of CPU; a client made for each request paid it each time."""
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class PinnedTransport(httpx.AsyncBaseTransport):
     def __init__(self, policy: Destinations, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self.policy = policy
-        self.inner = inner or httpx.AsyncHTTPTransport(trust_env=False)
+        self.inner = inner or httpx.AsyncHTTPTransport(trust_env=False, verify=tls_context())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await pin_request(self.policy, request)
@@ -52,4 +62,5 @@ def ws_connect_args(target: Target) -> dict[str, Any]:
     args: dict[str, Any] = {"host": target.address, "port": target.port, "proxy": None}
     if target.scheme in ("wss", "https"):
         args["server_hostname"] = target.host
+        args["ssl"] = tls_context()
     return args
