@@ -21,7 +21,7 @@ from voicegrid.media.rtp import ReceiverStats, RtpPacket
 
 def test_a_packet_with_csrcs_extension_marker_and_padding_round_trips() -> None:
     packet = RtpPacket(
-        0, 65535, 4294967295, 0xDEADBEEF, b"\xff" * 160, True, [1, 2], (0xBEDE, b"\x10\x01\x00\x00"), 4
+        0, 65535, 4294967295, 0xDEADBEEF, b"\xff" * 160, True, (1, 2), (0xBEDE, b"\x10\x01\x00\x00"), 4
     )
     data = bytes(packet)
     assert len(data) == 12 + 8 + 8 + 160 + 4
@@ -108,3 +108,16 @@ def test_jitter_is_zero_for_perfectly_paced_packets_and_grows_with_random_delay(
         noisy.update(i, i * 160, i * 0.02 + rng.uniform(0, 0.01))
     # Uniform 0-10 ms delay: mean |D| is 10/3 ms, which the RFC's estimator approaches.
     assert 2.5 < noisy.jitter_ms < 4.2
+
+
+def test_a_plain_packet_parses_the_same_through_the_short_path_as_a_general_one() -> None:
+    payload = bytes(range(160))
+    plain = RtpPacket.parse(bytes(RtpPacket(8, 7, 1280, 0xCAFE, payload, True)))
+    assert plain == RtpPacket(8, 7, 1280, 0xCAFE, payload, True)
+    assert bytes(plain)[:2] == b"\x80\x88"
+    # with one CSRC the general path reads the same fields and keeps the CSRC
+    general = RtpPacket.parse(bytes(RtpPacket(8, 7, 1280, 0xCAFE, payload, True, (5,))))
+    assert (general.payload_type, general.sequence, general.timestamp, general.payload, general.marker) == (
+        8, 7, 1280, payload, True,
+    )  # fmt: skip
+    assert general.csrc == (5,)

@@ -63,6 +63,11 @@ ALAW_DECODE = np.array([_alaw_decode_one(c) for c in range(256)], dtype=np.int16
 Pcm = npt.NDArray[np.int16]
 
 
+def _bits(pcm: bytes | Pcm) -> npt.NDArray[np.uint16]:
+    samples = _samples(pcm)
+    return (samples if samples.dtype == np.int16 else samples.astype(np.int16)).view(np.uint16)
+
+
 def _samples(pcm: bytes | Pcm) -> Pcm:
     if isinstance(pcm, bytes | bytearray | memoryview):
         if len(pcm) % 2:
@@ -71,8 +76,14 @@ def _samples(pcm: bytes | Pcm) -> Pcm:
     return pcm
 
 
+# The same tables indexed by the sample's 16 bits read unsigned: one table read per sample, with no
+# widening and offsetting of the samples first (a third of the time of a 20 ms frame's encoding).
+_ULAW_BY_BITS = np.roll(ULAW_ENCODE, -32768)
+_ALAW_BY_BITS = np.roll(ALAW_ENCODE, -32768)
+
+
 def ulaw_encode(pcm: bytes | Pcm) -> bytes:
-    return ULAW_ENCODE[_samples(pcm).astype(np.int32) + 32768].tobytes()
+    return _ULAW_BY_BITS[_bits(pcm)].tobytes()
 
 
 def ulaw_decode(data: bytes) -> Pcm:
@@ -80,7 +91,7 @@ def ulaw_decode(data: bytes) -> Pcm:
 
 
 def alaw_encode(pcm: bytes | Pcm) -> bytes:
-    return ALAW_ENCODE[_samples(pcm).astype(np.int32) + 32768].tobytes()
+    return _ALAW_BY_BITS[_bits(pcm)].tobytes()
 
 
 def alaw_decode(data: bytes) -> Pcm:

@@ -61,11 +61,10 @@ class JitterBuffer:
         self._waited = 0
 
     def _extend(self, seq: int) -> int:
+        """The extended sequence nearest the newest one's: its 16-bit distance, signed, from it."""
         if self._highest is None:
             return seq
-        base = self._highest - (self._highest & 0xFFFF)
-        candidates = (base - 65536 + seq, base + seq, base + 65536 + seq)
-        return min(candidates, key=lambda c: abs(c - self._highest))  # type: ignore[operator]
+        return self._highest + ((seq - self._highest + 32768) & 0xFFFF) - 32768
 
     def push(self, packet: RtpPacket, now: float) -> None:
         self.counters.received += 1

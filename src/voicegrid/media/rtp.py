@@ -5,7 +5,7 @@ raises RtpError for anything malformed, so the caller can drop and count it.
 """
 
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from voicegrid.media.errors import RtpError
 
@@ -16,6 +16,12 @@ MAX_MISORDER = 100
 MIN_SEQUENTIAL = 2
 
 
+def header(payload_type: int, sequence: int, timestamp: int, ssrc: int, marker: bool = False) -> bytes:
+    """The 12-byte header of a packet with no CSRC, extension or padding (what a call sends)."""
+    b1 = (0x80 if marker else 0) | (payload_type & 0x7F)
+    return _HEADER.pack(0x80, b1, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc)
+
+
 @dataclass(slots=True)
 class RtpPacket:
     payload_type: int
@@ -24,7 +30,7 @@ class RtpPacket:
     ssrc: int
     payload: bytes = b""
     marker: bool = False
-    csrc: list[int] = field(default_factory=list)
+    csrc: tuple[int, ...] = ()  # immutable: no list made for each packet
     extension: tuple[int, bytes] | None = None  # (profile, data) of a header extension
     padding: int = 0  # padding bytes that came after the payload
 
@@ -33,13 +39,15 @@ class RtpPacket:
         if len(data) < 12:
             raise RtpError("shorter than an RTP header")
         b0, b1, seq, ts, ssrc = _HEADER.unpack_from(data)
+        if b0 == 0x80:  # the usual packet (no CSRC, extension or padding): its payload follows the header
+            return cls(b1 & 0x7F, seq, ts, ssrc, bytes(data[12:]), bool(b1 & 0x80))
         if b0 >> 6 != 2:
             raise RtpError(f"RTP version {b0 >> 6}, not 2")
         cc = b0 & 0x0F
         offset = 12 + 4 * cc
         if len(data) < offset:
             raise RtpError("CSRC list runs past the packet")
-        csrc = list(struct.unpack_from(f"!{cc}I", data, 12)) if cc else []
+        csrc = struct.unpack_from(f"!{cc}I", data, 12) if cc else ()
         extension = None
         if b0 & 0x10:
             if len(data) < offset + 4:
@@ -70,6 +78,11 @@ class RtpPacket:
         )
 
     def __bytes__(self) -> bytes:
+        if self.csrc == () and self.extension is None and not self.padding:  # the usual packet
+            return (
+                header(self.payload_type, self.sequence, self.timestamp, self.ssrc, self.marker)
+                + self.payload
+            )
         if len(self.csrc) > 15:
             raise RtpError("at most 15 CSRCs")
         b0 = 0x80 | len(self.csrc) | (0x10 if self.extension else 0) | (0x20 if self.padding else 0)

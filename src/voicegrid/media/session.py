@@ -76,11 +76,22 @@ class CallSession(Protocol):
 
 
 class OutboundAudio:
-    """Frames waiting to be sent, 20 ms each at the session's rate; flushed at once on barge-in."""
+    """Frames waiting to be sent, 20 ms each at the session's rate; flushed at once on barge-in.
 
-    def __init__(self, sample_rate: int, frame_ms: int = 20, max_seconds: float = 120.0) -> None:
+    With `encode` (a stateless codec: G.711), what is pushed is encoded at once, in one pass over the
+    whole chunk, and each frame keeps its payload: the send on each tick only takes it (`pop_frame`).
+    """
+
+    def __init__(
+        self,
+        sample_rate: int,
+        frame_ms: int = 20,
+        max_seconds: float = 120.0,
+        encode: Callable[[Pcm], bytes] | None = None,
+    ) -> None:
         self.samples_per_frame = sample_rate * frame_ms // 1000
-        self._frames: deque[Pcm] = deque()
+        self.encode = encode
+        self._frames: deque[tuple[Pcm, bytes | None]] = deque()
         self._partial = np.zeros(0, dtype=np.int16)
         self._max_frames = int(max_seconds * 1000 / frame_ms)
         self.dropped = 0
@@ -90,26 +101,35 @@ class OutboundAudio:
 
     def push(self, pcm: Pcm) -> None:
         data = np.concatenate([self._partial, pcm.astype(np.int16, copy=False)])
-        n = len(data) // self.samples_per_frame
+        step = self.samples_per_frame
+        n = len(data) // step
+        coded = self.encode(data[: n * step]) if self.encode is not None and n else b""
+        size = len(coded) // n if coded else 0
         for i in range(n):
             if len(self._frames) >= self._max_frames:
                 self.dropped += 1
                 continue
-            self._frames.append(data[i * self.samples_per_frame : (i + 1) * self.samples_per_frame])
+            self._frames.append((data[i * step : (i + 1) * step], coded[i * size : (i + 1) * size] or None))
             self.pushed += 1
-        self._partial = data[n * self.samples_per_frame :]
+        self._partial = data[n * step :]
 
     def mark(self, callback: Callable[[], None]) -> None:
         """Call `callback` at the pop that sends the last frame queued so far (or the next pop)."""
         self._marks.append((self.pushed + (1 if len(self._partial) else 0), callback))
 
     def pop(self) -> Pcm | None:
-        frame: Pcm | None = None
+        frame = self.pop_frame()
+        return frame[0] if frame is not None else None
+
+    def pop_frame(self) -> tuple[Pcm, bytes | None] | None:
+        """The next frame and, with `encode`, its payload (None: encode it, the padded tail)."""
+        frame: tuple[Pcm, bytes | None] | None = None
         if self._frames:
             frame = self._frames.popleft()
         elif len(self._partial):  # the tail of an utterance, padded with silence
-            frame = np.zeros(self.samples_per_frame, dtype=np.int16)
-            frame[: len(self._partial)] = self._partial
+            tail = np.zeros(self.samples_per_frame, dtype=np.int16)
+            tail[: len(self._partial)] = self._partial
+            frame = (tail, None)
             self._partial = np.zeros(0, dtype=np.int16)
             self.pushed += 1
         if frame is not None:

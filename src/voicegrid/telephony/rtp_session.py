@@ -26,6 +26,7 @@ from voicegrid.media.errors import RtpError
 from voicegrid.media.jitter import JitterBuffer
 from voicegrid.media.recording import CallMix
 from voicegrid.media.rtp import ReceiverStats, RtpPacket
+from voicegrid.media.rtp import header as rtp_header
 from voicegrid.media.session import AudioFrame, CallSession, OutboundAudio, Pcm, Talker
 from voicegrid.telephony.media_clock import MediaClock
 
@@ -116,7 +117,9 @@ class RtpSession(asyncio.DatagramProtocol):
         self.stats = ReceiverStats(codec.rtp_clock_rate)
         self.jitter = JitterBuffer(clock_rate=codec.rtp_clock_rate)
         self.dtmf = DtmfReceiver(codec.rtp_clock_rate)
-        self.outbound = OutboundAudio(codec.sample_rate)
+        # G.711 is stateless: what is queued is encoded as it comes, a chunk at a time, not per tick
+        stateless = codec.silence_byte is not None
+        self.outbound = OutboundAudio(codec.sample_rate, encode=codec.encode if stateless else None)
         self._dtmf_out: deque[bytes] = deque()
         self._transport: Sender | None = None
         self._ssrc = secrets.randbits(32)
@@ -331,20 +334,19 @@ class RtpSession(asyncio.DatagramProtocol):
         if self._dtmf_out and self.telephone_event is not None:
             payload, pt = self._dtmf_out.popleft(), self.telephone_event
         else:
-            pcm = self.outbound.pop()
+            frame = self.outbound.pop_frame()
             pt = self.codec.payload_type
             if self.mix is not None:
-                self.mix.tick(self._played, pcm)
+                self.mix.tick(self._played, frame[0] if frame is not None else None)
                 self._played = None
                 if self.mix.ready:
                     self._on_recorded(self.mix.take())
-            if pcm is None:
+            if frame is None:
                 self.counters.silence_sent += 1
                 payload = self._silence or self.codec.encode(np.zeros(self.codec.samples_per_frame, np.int16))
             else:
-                payload = self.codec.encode(pcm)
-        packet = RtpPacket(pt, self._seq, self._ts, self._ssrc, payload, marker)
-        self._transport.sendto(bytes(packet), self.remote)
+                payload = frame[1] or self.codec.encode(frame[0])
+        self._transport.sendto(rtp_header(pt, self._seq, self._ts, self._ssrc, marker) + payload, self.remote)
         self.counters.sent += 1
         self._octets_sent += len(payload)
         self._seq = (self._seq + 1) & 0xFFFF
