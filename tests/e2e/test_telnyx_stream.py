@@ -9,7 +9,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.support.calls import recorded_call, spoken, while_said
+from tests.support.calls import recorded_call, spoken, wait_for, while_said
 from tests.support.serve import serving
 from voicegrid.testing.emulators.telnyx import TelnyxMediaStream
 
@@ -76,3 +76,28 @@ async def test_a_telnyx_stream_with_a_wrong_token_or_an_unknown_codec_is_closed_
         async with TelnyxMediaStream(bare, token=None, custom_parameters=params) as telnyx:
             await telnyx.silence(2.0)
             assert len(telnyx.played.audio) > 10  # the greeting has begun
+
+
+async def test_a_stream_that_stops_and_closes_at_once_ends_quietly(tmp_path: Path) -> None:
+    # Carriers send `stop` and close the socket straight away: the server's own close then finds it
+    # gone, which is the normal end of a call, not an error to log with a traceback.
+    with serving(tmp_path / "var", "--demo") as (url, log):
+        demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+        stream_url = url.replace("http://", "ws://") + f"/v1/media-streams/telnyx?agent_id={demo['agent_id']}"
+        api = httpx.AsyncClient(
+            base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"}, timeout=10
+        )
+        for _ in range(3):
+            async with TelnyxMediaStream(stream_url, token=demo["api_key"]) as telnyx:
+                await telnyx.silence(1.0)
+                await telnyx.stop()
+        calls = await wait_for(lambda: _ended(api, 3))
+        assert len(calls) == 3
+        text = log.read_text(errors="replace")
+        assert "Traceback" not in text, text[-3000:]
+
+
+async def _ended(api: httpx.AsyncClient, count: int) -> list[dict[str, object]]:
+    items: list[dict[str, object]] = (await api.get("/v1/calls")).json()["items"]
+    ended = [c for c in items if c.get("state") == "ended"]
+    return ended if len(ended) >= count else []

@@ -126,7 +126,7 @@ async def _serve(websocket: WebSocket, outgoing: Outgoing, main: Callable[[], Aw
                 result, WebSocketDisconnect | RuntimeError | TimeoutError
             ):
                 log.error("media stream failed", exc_info=result)
-        with contextlib.suppress(RuntimeError):
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the peer may have closed first
             await websocket.close()
 
 
