@@ -17,6 +17,9 @@ PARTS = {
     "STT stream: transcripts": "VoiceSession._read",
     "LLM request and stream": "Llm.stream",
     "TTS request and audio": "Tts.synthesize",
+    "media stream in: JSON, base64, decode": "CarrierStream.receive",
+    "media stream out: encode, base64, JSON": "CarrierStream.on_tick",
+    "WebSocket server (uvicorn, websockets)": "websockets/",
     "SIP": "UserAgent.",
     "HTTP API": "uvicorn",
 }
