@@ -45,3 +45,11 @@ def test_a_round_trip_keeps_a_tone_within_g711_quantisation() -> None:
 def test_an_odd_number_of_pcm_bytes_is_refused() -> None:
     with pytest.raises(CodecError):
         ulaw_encode(b"\x00\x01\x02")
+
+
+def test_the_tables_built_at_once_are_the_per_sample_reference_arithmetic_for_every_sample() -> None:
+    from voicegrid.media import g711
+
+    every = range(-32768, 32768)
+    assert g711.ULAW_ENCODE.tolist() == [g711._ulaw_encode_one(s) for s in every]
+    assert g711.ALAW_ENCODE.tolist() == [g711._alaw_encode_one(s) for s in every]

@@ -54,10 +54,31 @@ def _alaw_decode_one(code: int) -> int:
     return magnitude if sign else -magnitude
 
 
+def _ulaw_encode_all(samples: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
+    """`_ulaw_encode_one` over every sample at once (the tables are built in milliseconds at import,
+    not in the quarter of a second a Python loop over 65,536 samples took)."""
+    pcm = samples >> 2
+    mask = np.where(pcm < 0, 0x7F, 0xFF)
+    magnitude = np.minimum(np.abs(pcm), 8159) + (_BIAS >> 2)
+    segment = np.searchsorted(np.array(_ULAW_SEGMENT_ENDS), magnitude, side="left")
+    code = (segment << 4) | ((magnitude >> np.minimum(segment + 1, 9)) & 0x0F)
+    return (np.where(segment >= 8, 0x7F, code) ^ mask).astype(np.uint8)
+
+
+def _alaw_encode_all(samples: npt.NDArray[np.int32]) -> npt.NDArray[np.uint8]:
+    """`_alaw_encode_one` over every sample at once."""
+    sign = np.where(samples >= 0, 0x80, 0)
+    magnitude = np.minimum(np.where(samples >= 0, samples, -samples - 1), 32767) >> 3
+    bits = np.floor(np.log2(np.maximum(magnitude, 1))).astype(np.int32) + 1  # int.bit_length()
+    exponent = np.maximum(bits - 5, 0)
+    code = np.where(magnitude < 32, magnitude >> 1, (exponent << 4) | ((magnitude >> exponent) & 0x0F))
+    return ((sign | code) ^ 0x55).astype(np.uint8)
+
+
 _SAMPLES = np.arange(-32768, 32768, dtype=np.int32)
-ULAW_ENCODE = np.array([_ulaw_encode_one(int(s)) for s in _SAMPLES], dtype=np.uint8)
+ULAW_ENCODE = _ulaw_encode_all(_SAMPLES)
 ULAW_DECODE = np.array([_ulaw_decode_one(c) for c in range(256)], dtype=np.int16)
-ALAW_ENCODE = np.array([_alaw_encode_one(int(s)) for s in _SAMPLES], dtype=np.uint8)
+ALAW_ENCODE = _alaw_encode_all(_SAMPLES)
 ALAW_DECODE = np.array([_alaw_decode_one(c) for c in range(256)], dtype=np.int16)
 
 Pcm = npt.NDArray[np.int16]
