@@ -110,3 +110,26 @@ def test_a_greetings_words_decide_machine_when_an_stt_hears_them() -> None:
 def test_only_telephone_rates_are_taken() -> None:
     with pytest.raises(CodecError):
         AnsweringMachineDetector(sample_rate=44100)
+
+
+def test_a_stall_inside_a_persons_hello_is_not_the_quiet_after_it() -> None:
+    # The carrier's RTP stalls for a second in the middle of "hello there?": concealment frames come
+    # meanwhile. A person is told only once real quiet follows the end of what they said.
+    first, rest = speak("hello", "en-us", 165), speak("there, who is it?", "en-us", 165)
+    heard_before = _answer(_quiet(0.3), first, seed=3, loss=0.0)
+    heard_after = _answer(rest, _quiet(3), seed=4, loss=0.0)
+    detector = AnsweringMachineDetector()
+    frames = [(heard_before[i : i + FRAME], True) for i in range(0, len(heard_before) - FRAME + 1, FRAME)]
+    frames += [(np.zeros(FRAME, np.int16), False)] * 50  # one second of concealment
+    frames += [(heard_after[i : i + FRAME], True) for i in range(0, len(heard_after) - FRAME + 1, FRAME)]
+    decision, at_frame = None, 0
+    for n, (pcm, heard) in enumerate(frames):
+        out = detector.feed(pcm, heard=heard)
+        if isinstance(out, Decision):
+            decision, at_frame = out, n
+            break
+    assert decision is not None
+    resumed = len(heard_before) // FRAME + 50
+    assert at_frame > resumed  # not during the stall
+    assert decision.speech_ended_ms is not None
+    assert decision.speech_ended_ms > resumed * 20  # the quiet came after the rest of what was said

@@ -158,15 +158,34 @@ class AnsweringMachineDetector:
             return None
         return self._decide(Verdict.MACHINE, f"words: {phrase!r}")
 
-    def feed(self, pcm: Pcm) -> Decision | Ready | None:
-        """Judge one frame: the decision when it is made, `Ready` when the machine records, else None."""
+    def feed(self, pcm: Pcm, heard: bool = True) -> Decision | Ready | None:
+        """Judge one frame: the decision when it is made, `Ready` when the machine records, else None.
+
+        A frame not `heard` (loss concealment: the stream stalled) is neither speech nor quiet: a
+        stall inside a person's "hello?" must not pass for the quiet after it, nor a stall inside a
+        greeting for its end. Time still passes, so the time limits hold."""
         frame_ms = len(pcm) * 1000 / self.vad.sample_rate
         self.now_ms += frame_ms
+        if not heard:
+            return self._unheard()
         tone = self.beeps.feed(pcm, frame_ms)
         if self.decision is None:
             return self._detect(pcm, frame_ms, tone)
         if self.wait_for_beep and self.decision.verdict is Verdict.MACHINE and self.ready is None:
             return self._await_beep(pcm, frame_ms, tone)
+        return None
+
+    def _unheard(self) -> Decision | Ready | None:
+        s = self.settings
+        if self.decision is None:
+            if self._spoke_at is None and self.now_ms >= s.initial_silence_ms:
+                return self._decide(Verdict.UNKNOWN, "nobody spoke")
+            if self.now_ms >= s.total_ms:
+                return self._decide(Verdict.UNKNOWN, "nothing clear in time")
+            return None
+        waiting = self.wait_for_beep and self.decision.verdict is Verdict.MACHINE and self.ready is None
+        if waiting and self.now_ms - self.decision_ms >= s.beep_wait_ms:
+            return self._ready("timeout")
         return None
 
     def _voiced(self, pcm: Pcm) -> bool:

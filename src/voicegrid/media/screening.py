@@ -57,7 +57,7 @@ class ScreenedTalker:
             return
         if self.detector is None:
             return
-        out = self.detector.feed(frame.pcm)
+        out = self.detector.feed(frame.pcm, heard=not frame.concealed)
         if isinstance(out, Decision):
             self.decision = out
             if out.verdict is not Verdict.MACHINE:
