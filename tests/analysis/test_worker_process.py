@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 
 NODE = """
-import concurrent.futures, multiprocessing, sys
+import concurrent.futures, multiprocessing, os, sys
 from voicegrid.analysis import worker
 pool = concurrent.futures.ProcessPoolExecutor(
-    max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=worker.start)
+    max_workers=1, mp_context=multiprocessing.get_context("spawn"), initializer=worker.start,
+    initargs=(os.getpid(),))
 print(pool.submit(worker.pid).result(), flush=True)
 sys.stdin.read()  # until the test kills it
 """
@@ -47,3 +48,13 @@ def test_a_worker_whose_node_is_killed_with_minus_9_ends_within_seconds() -> Non
             node.kill()
         if worker_pid and _alive(worker_pid):
             os.kill(worker_pid, signal.SIGKILL)
+
+
+def test_a_worker_whose_node_is_gone_before_it_starts_leaves_at_once() -> None:
+    # a node killed while its worker was still importing: the worker's parent is init by the time
+    # it starts, and it is told its node's pid, which is not its parent's
+    script = "import time\nfrom voicegrid.analysis import worker\nworker.start(2**22 + 1)\ntime.sleep(30)"
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", script], timeout=20, check=False)
+    assert done.returncode == 0
+    assert time.monotonic() - started < 10

@@ -15,12 +15,12 @@ from typing import Any
 ORPHAN_CHECK_S = 1.0
 
 
-def start() -> None:  # pragma: no cover - runs in the worker process
+def start(node: int) -> None:  # pragma: no cover - runs in the worker process
     """The worker's first step: below the node's own priority, so live audio comes first; and gone
-    within a second of its node, however the node ended (a node killed with -9 cannot stop it)."""
+    within a second of its node (`node`: its pid, given by the node itself, since a node killed while
+    the worker still imported is already gone when this runs), however the node ended."""
     with contextlib.suppress(OSError):
         os.nice(10)
-    node = os.getppid()
     threading.Thread(target=_leave_with, args=(node,), name="leave-with-node", daemon=True).start()
 
 

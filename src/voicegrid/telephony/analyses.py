@@ -115,6 +115,7 @@ class Analyses:
             max_workers=self.processes,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=worker.start,
+            initargs=(os.getpid(),),  # the worker leaves when this process is gone
         )
 
     def start(self) -> None:
