@@ -22,6 +22,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from tests.e2e.test_dashboard import _ready
 from tests.e2e.test_dashboard_agents import says
+from tests.e2e.test_voice_call import recorded
 from tests.support.browser import ARGS, ARTIFACTS, serious_violations, watched_page
 from tests.support.serve import env_without_voicegrid, serving
 
@@ -233,7 +234,7 @@ def test_every_form_works_from_the_keyboard_and_every_page_passes_axe(chromium: 
                 missed["agents"] = unreachable_by_tab(page)
             finally:
                 browser.close()
-        record = _record(owner, call)
+        record = recorded(url, demo["api_key"], call)
     assert violations == {name: [] for name in violations}
     assert missed == {name: [] for name in missed}
     assert errors == []
@@ -262,13 +263,3 @@ def _said_live(api: httpx.Client, line: str, seconds: float = 20) -> str:
                 return str(call["id"])
         time.sleep(0.3)
     raise AssertionError(f"no live call said {line!r}")
-
-
-def _record(api: httpx.Client, call_id: str) -> dict[str, Any]:
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        found: dict[str, Any] = api.get(f"/v1/calls/{call_id}").json()
-        if found.get("cost"):
-            return found
-        time.sleep(0.3)
-    raise AssertionError(f"no record of {call_id}")
