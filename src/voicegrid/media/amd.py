@@ -167,7 +167,7 @@ class AnsweringMachineDetector:
         frame_ms = len(pcm) * 1000 / self.vad.sample_rate
         self.now_ms += frame_ms
         if not heard:
-            return self._unheard()
+            return self._out_of_time()
         tone = self.beeps.feed(pcm, frame_ms)
         if self.decision is None:
             return self._detect(pcm, frame_ms, tone)
@@ -175,7 +175,8 @@ class AnsweringMachineDetector:
             return self._await_beep(pcm, frame_ms, tone)
         return None
 
-    def _unheard(self) -> Decision | Ready | None:
+    def _out_of_time(self) -> Decision | Ready | None:
+        """The time limits, heard frames or not: nobody spoke, nothing clear, no beep came."""
         s = self.settings
         if self.decision is None:
             if self._spoke_at is None and self.now_ms >= s.initial_silence_ms:
@@ -225,14 +226,11 @@ class AnsweringMachineDetector:
                 return self._decide(Verdict.MACHINE, f"{s.max_words} words without a pause")
         else:
             self._silence_ms += frame_ms
-            if self._spoke_at is None and self.now_ms >= s.initial_silence_ms:
-                return self._decide(Verdict.UNKNOWN, "nobody spoke")
             if self._utterance_ms and self._silence_ms >= s.after_greeting_silence_ms:
                 ended = self.now_ms - self._silence_ms
                 return self._decide(Verdict.HUMAN, "a short hello, then quiet", round(ended, 1))
-        if self.now_ms >= s.total_ms:
-            return self._decide(Verdict.UNKNOWN, "nothing clear in time")
-        return None
+        found = self._out_of_time()
+        return found if isinstance(found, Decision) else None
 
     def _await_beep(self, pcm: Pcm, frame_ms: float, tone: bool) -> Ready | None:
         s = self.settings
@@ -245,9 +243,8 @@ class AnsweringMachineDetector:
         self._silence_ms = 0.0 if voiced else self._silence_ms + frame_ms
         if self._silence_ms >= s.end_silence_ms:
             return self._ready("silence")
-        if self.now_ms - self.decision_ms >= s.beep_wait_ms:
-            return self._ready("timeout")
-        return None
+        found = self._out_of_time()
+        return found if isinstance(found, Ready) else None
 
     @property
     def decision_ms(self) -> float:
