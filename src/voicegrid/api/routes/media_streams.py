@@ -72,6 +72,37 @@ async def _agent_row(services: AppServices, api_key: str, agent_id: str, draft: 
         return versions.as_draft(row) if draft and row is not None else row
 
 
+Refusal = tuple[int, str]  # a WebSocket close code and its reason
+
+
+async def admit_stream(
+    services: AppServices,
+    streams: StreamCalls,
+    transport: str,
+    api_key: str,
+    agent_id: str,
+    start: StreamStart | None = None,
+    *,
+    draft: bool = False,
+) -> Call | Refusal:
+    """The admitted call, or the close code and reason the socket is to be closed with (nothing is
+    spoken on a refused stream). Every socket server of media streams admits through here."""
+    row = await _agent_row(services, api_key, agent_id, draft)
+    if row is None:
+        return POLICY_VIOLATION, "unknown key or agent"
+    carrier_id = start.carrier_call_id if start is not None else None
+    admitted = await streams.admit(
+        row,
+        transport,
+        carrier_id,
+        start.from_number if start is not None else None,
+        start.to if start is not None else None,
+    )
+    if isinstance(admitted, Refuse):
+        return close_code(admitted), close_reason(admitted)
+    return admitted
+
+
 async def _take_call(
     websocket: WebSocket,
     streams: StreamCalls,
@@ -83,22 +114,33 @@ async def _take_call(
     draft: bool = False,
 ) -> Call | None:
     """The admitted call; None once the socket is closed with the reason it was refused."""
-    row = await _agent_row(websocket.app.state.services, api_key, agent_id, draft)
-    if row is None:
-        await websocket.close(code=POLICY_VIOLATION, reason="unknown key or agent")
-        return None
-    carrier_id = start.carrier_call_id if start is not None else None
-    admitted = await streams.admit(
-        row,
-        transport,
-        carrier_id,
-        start.from_number if start is not None else None,
-        start.to if start is not None else None,
-    )
-    if isinstance(admitted, Refuse):
-        await websocket.close(code=close_code(admitted), reason=close_reason(admitted))
+    services: AppServices = websocket.app.state.services
+    admitted = await admit_stream(services, streams, transport, api_key, agent_id, start, draft=draft)
+    if isinstance(admitted, tuple):
+        await websocket.close(code=admitted[0], reason=admitted[1])
         return None
     return admitted
+
+
+def twilio_credentials(start: StreamStart) -> tuple[str, str]:
+    """Twilio's key and agent: `<Parameter>`s of the stream's TwiML."""
+    return start.parameters.get("api_key", ""), start.parameters.get("agent_id", "")
+
+
+def telnyx_credentials(
+    stream: TelnyxStream, header_token: str | None, query_agent: str | None
+) -> Callable[[StreamStart], tuple[str, str] | str]:
+    """Telnyx's key (the stream's auth token, in its header or `connected` frame, else a custom
+    parameter) and agent (a custom parameter, else the URL's query), or why the stream is refused."""
+
+    def credentials(start: StreamStart) -> tuple[str, str] | str:
+        if start.encoding not in SUPPORTED:
+            return f"codec {start.encoding}: use PCMU or PCMA"
+        params = start.parameters
+        api_key = header_token or stream.auth_token or params.get("api_key", "")
+        return api_key, params.get("agent_id") or query_agent or ""
+
+    return credentials
 
 
 Outgoing = asyncio.Queue[str | bytes | None]
@@ -178,26 +220,18 @@ async def _carrier_call(
 async def twilio_media_stream(websocket: WebSocket) -> None:
     outgoing: Outgoing = asyncio.Queue()
     stream = TwilioStream(outgoing.put_nowait, lambda reason: outgoing.put_nowait(None))
-
-    def credentials(start: StreamStart) -> tuple[str, str]:
-        return start.parameters.get("api_key", ""), start.parameters.get("agent_id", "")
-
-    await _carrier_call(websocket, stream, outgoing, credentials)
+    await _carrier_call(websocket, stream, outgoing, twilio_credentials)
 
 
 @router.websocket("/v1/media-streams/telnyx")
 async def telnyx_media_stream(websocket: WebSocket) -> None:
     outgoing: Outgoing = asyncio.Queue()
     stream = TelnyxStream(outgoing.put_nowait, lambda reason: outgoing.put_nowait(None))
-    header_token = websocket.headers.get("x-telnyx-streaming-auth-token")
-
-    def credentials(start: StreamStart) -> tuple[str, str] | str:
-        if start.encoding not in SUPPORTED:
-            return f"codec {start.encoding}: use PCMU or PCMA"
-        params = start.parameters
-        api_key = header_token or stream.auth_token or params.get("api_key", "")
-        return api_key, params.get("agent_id") or websocket.query_params.get("agent_id", "")
-
+    credentials = telnyx_credentials(
+        stream,
+        websocket.headers.get("x-telnyx-streaming-auth-token"),
+        websocket.query_params.get("agent_id"),
+    )
     await _carrier_call(websocket, stream, outgoing, credentials)
 
 
