@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.metrics import CallMetrics
@@ -26,6 +27,7 @@ from voicegrid.analytics.tracing import CallTracer
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api import AppServices, create_app
 from voicegrid.api.fleet_calls import answer
+from voicegrid.api.media_socket import MediaSockets, upgrade_protocol
 from voicegrid.api.routes.capacity import load_provider_limits
 from voicegrid.bootstrap import ensure_admin_key, secret_box
 from voicegrid.caller import Trials
@@ -251,6 +253,8 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             # loopback by default, and every caller on this host could then claim any address)
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies) or None,
+            # carrier media sockets leave the ASGI stack at the upgrade; the rest keep uvicorn's own
+            ws=cast(Any, upgrade_protocol(MediaSockets(platform.services), WebSocketsSansIOProtocol)),
         )
         admission = platform.services.admission
         assert admission is not None

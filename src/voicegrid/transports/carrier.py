@@ -7,14 +7,15 @@ clock, one 20 ms frame per tick; `flush()` sends `clear` so the carrier drops wh
 (barge-in); a mark is sent once the audio queued before it has gone out.
 """
 
-import base64
 import binascii
-import json
 import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
+import pybase64
 
 from voicegrid.media.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from voicegrid.media.session import AudioFrame, Talker
@@ -104,13 +105,14 @@ class CarrierStream(StreamLegBase):
         return self.dialect.envelope(self.start, event, body or {})
 
     # ---- in ------------------------------------------------------------------------------------
-    def receive(self, text: str) -> StreamStart | None:
-        """Feed one text frame; returns the start metadata when the `start` frame arrives."""
+    def receive(self, text: str | bytes) -> StreamStart | None:
+        """Feed one text frame (as text, or its UTF-8 bytes); returns the start metadata when the
+        `start` frame arrives."""
         if len(text) > MAX_FRAME_BYTES:
             self.counters.invalid += 1
             return None
         try:
-            message = json.loads(text)
+            message = orjson.loads(text)  # native: a third of the stdlib's time per media frame
             event = message["event"]
         except (ValueError, KeyError, TypeError):
             self.counters.invalid += 1
@@ -143,7 +145,7 @@ class CarrierStream(StreamLegBase):
         if not isinstance(media, dict) or media.get("track", "inbound") not in self.dialect.inbound_tracks:
             return
         try:
-            payload = base64.b64decode(str(media.get("payload", "")), validate=True)
+            payload = pybase64.b64decode(str(media.get("payload", "")), validate=True)  # native, SIMD
         except (binascii.Error, ValueError):
             self.counters.invalid += 1
             return
@@ -160,7 +162,7 @@ class CarrierStream(StreamLegBase):
             return
         pcm = self.outbound.pop()
         if pcm is not None:
-            payload = base64.b64encode(self._encode(pcm)).decode()
+            payload = pybase64.b64encode(self._encode(pcm)).decode()
             self.send_text(self._envelope("media", {"media": {"payload": payload}}))
             self.counters.media_out += 1
             self._marks = deque((n - 1, name) for n, name in self._marks)

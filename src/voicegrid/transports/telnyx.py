@@ -13,9 +13,10 @@ The business key comes as the stream's auth token (`stream_auth_token`: Telnyx s
 parameter; the agent as an `agent_id` custom parameter, or in the stream URL's query.
 """
 
-import json
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from voicegrid.transports.carrier import CarrierStream, Dialect, StreamStart, bounded_parameters, short
 
@@ -38,7 +39,7 @@ def _start(message: dict[str, Any]) -> StreamStart:
 
 
 def _envelope(start: StreamStart | None, event: str, body: dict[str, Any]) -> str:
-    return json.dumps({"event": event, **body})
+    return orjson.dumps({"event": event, **body}).decode()
 
 
 def _token(message: dict[str, Any]) -> str | None:

@@ -7,9 +7,10 @@ and `clear`, each naming the streamSid. TwiML passes the business key, the agent
 the caller's number as `<Parameter>`s: `api_key`, `agent_id`, `from`, `to`.
 """
 
-import json
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from voicegrid.transports.carrier import (
     CarrierStream,
@@ -37,7 +38,7 @@ def _start(message: dict[str, Any]) -> StreamStart:
 
 
 def _envelope(start: StreamStart | None, event: str, body: dict[str, Any]) -> str:
-    return json.dumps({"event": event, "streamSid": start.stream_id if start else "", **body})
+    return orjson.dumps({"event": event, "streamSid": start.stream_id if start else "", **body}).decode()
 
 
 TWILIO = Dialect("twilio", _start, _envelope)
