@@ -82,6 +82,9 @@ class Settings(BaseSettings):
         "X-Voicegrid-Source names the caller, and only the node's total request rate holds them",
     )
     sip_max_transactions: int = Field(default=20_000, ge=10, description="open SIP server transactions")
+    media_streams_waiting: int = Field(
+        default=1024, ge=1, le=100_000, description="carrier media sockets not yet started and admitted"
+    )
     sip_tcp_max_connections: int = Field(
         default=1000, ge=1, description="inbound SIP/TCP connections in all (at most half the file limit)"
     )

@@ -242,6 +242,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
                 f"\n  Demo business ready: Bella Pizza (credentials in {demo_file(settings)})\n"
                 f"    curl -H 'Authorization: Bearer <api_key>' {info['http_url']}/v1/agents\n"
             )
+        media_sockets = MediaSockets(platform.services, settings.media_streams_waiting)
         config = uvicorn.Config(
             platform.app,
             host=settings.http_host,
@@ -254,7 +255,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies) or None,
             # carrier media sockets leave the ASGI stack at the upgrade; the rest keep uvicorn's own
-            ws=cast(Any, upgrade_protocol(MediaSockets(platform.services), WebSocketsSansIOProtocol)),
+            ws=cast(Any, upgrade_protocol(media_sockets, WebSocketsSansIOProtocol)),
         )
         admission = platform.services.admission
         assert admission is not None

@@ -14,19 +14,20 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from tests.support.serve import serving
-from voicegrid.api.media_socket import MAX_WAITING
+from tests.support.serve import env_without_voicegrid, serving
 from voicegrid.api.routes.media_streams import START_TIMEOUT_S
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.transports.carrier import MAX_FRAME_BYTES
 
 SID = "MZ00000000000000000000000000000001"
+WAITING = 16  # the node's cap on sockets not yet started, set low here
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("media-socket") / "var"
-    with serving(data, "--demo") as (url, _):
+    env = {**env_without_voicegrid(), "VOICEGRID_MEDIA_STREAMS_WAITING": str(WAITING)}
+    with serving(data, "--demo", env=env) as (url, _):
         demo = json.loads((data / "demo.json").read_text())
         agents = httpx.get(f"{url}/v1/agents", headers={"Authorization": f"Bearer {demo['api_key']}"})
         echo = next(a["id"] for a in agents.json()["items"] if a["kind"] == "echo")
@@ -125,7 +126,7 @@ def test_sockets_past_the_waiting_cap_are_told_to_try_later_and_the_cap_comes_ba
 ) -> None:
     async def main() -> None:
         url = node["ws"] + "/v1/media-streams/twilio"
-        waiting = [await connect(url) for _ in range(MAX_WAITING)]
+        waiting = [await connect(url) for _ in range(WAITING)]
         try:
             async with connect(url) as one_more:
                 assert await _closed(one_more) == (1013, "too many streams waiting to start")

@@ -7,8 +7,9 @@ message per 20 ms frame; that path cost about 140 µs a message (`bench/streams.
 other path (the talk page, and any future socket) keeps uvicorn's own protocol and the ASGI routes.
 
 What a stranger can make us hold is capped: sockets still waiting for their `start` frame and
-admission (`MAX_WAITING` a node, each for at most `START_TIMEOUT_S`), a message (`MAX_FRAME_BYTES`,
-fragments included) and what a peer that stops reading leaves unsent (`MAX_UNSENT_BYTES`).
+admission (the setting `media_streams_waiting`, 1,024 a node by default; each for at most
+`START_TIMEOUT_S`), a message (`MAX_FRAME_BYTES`, fragments included) and what a peer that stops
+reading leaves unsent (`MAX_UNSENT_BYTES`).
 """
 
 import asyncio
@@ -47,7 +48,6 @@ PICOWS_LOG = logging.getLogger("picows.media-streams")
 logging.getLogger("picows").setLevel(logging.WARNING)  # it logs every connection at INFO
 MEDIA_PATHS = (b"/v1/media-streams/twilio", b"/v1/media-streams/telnyx")
 MAX_EARLY = 100  # messages kept while a call is admitted (2 s of 20 ms media); the oldest go first
-MAX_WAITING = 256  # sockets a node holds before their call is admitted
 MAX_UNSENT_BYTES = 1024 * 1024  # about 40 s of a call's audio: a peer this far behind is gone
 NORMAL_CLOSURE = 1000
 INTERNAL_ERROR = 1011
@@ -59,10 +59,11 @@ Fallback = Callable[..., asyncio.Protocol]  # uvicorn's own WebSocket protocol c
 class MediaSockets:
     """The node's carrier sockets: the ones still waiting for admission, and every socket's task."""
 
-    def __init__(self, services: AppServices) -> None:
+    def __init__(self, services: AppServices, max_waiting: int) -> None:
         self.services = services
+        self.max_waiting = max_waiting  # sockets held before their call is admitted
         self.waiting = 0
-        self.refused_busy = 0  # sockets closed at once because MAX_WAITING were waiting
+        self.refused_busy = 0  # sockets closed at once because `max_waiting` were waiting
         self.tasks: set[asyncio.Task[None]] = set()
 
     def listener(self, request: WSUpgradeRequest) -> WSListener | None:
@@ -95,14 +96,14 @@ class _CarrierSocket(WSListener):
         self.transport: WSTransport | None = None
         self.gone = asyncio.Event()  # the peer went, or we closed
         self.started = asyncio.Event()  # the `start` frame came (or the socket went first)
-        self.counted = False  # holds one of MAX_WAITING
+        self.counted = False  # holds one of the waiting places
         self.fragments: list[bytes] | None = None  # a text message sent in pieces, so far
         self.early: deque[bytes] | None = deque(maxlen=MAX_EARLY)  # None once the agent listens
 
     # ---- picows' callbacks -----------------------------------------------------------------------
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
-        if self.sockets.waiting >= MAX_WAITING:
+        if self.sockets.waiting >= self.sockets.max_waiting:
             self.sockets.refused_busy += 1
             self.close(TRY_AGAIN_LATER, "too many streams waiting to start")
             return
