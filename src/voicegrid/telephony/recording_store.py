@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from voicegrid.telephony.errors import TelephonyError
@@ -45,6 +43,9 @@ class Bucket:
 class RecordingStore:
     def __init__(self, bucket: Bucket, *, timeout_s: float = 10.0) -> None:
         self.bucket = bucket
+        import boto3  # 26 MB: only on a node that keeps recordings in a bucket
+        from botocore.config import Config
+
         self._client: Any = boto3.session.Session().client(
             "s3",
             endpoint_url=bucket.endpoint,
