@@ -48,3 +48,12 @@ class SentenceSplitter:
     def flush(self) -> list[str]:
         piece, self._buf = self._buf.strip(), ""
         return [piece] if piece else []
+
+
+def same_words(a: str, b: str) -> bool:
+    """Two transcripts of the same words (case, commas and full stops aside)."""
+    return _words(a) == _words(b)
+
+
+def _words(text: str) -> str:
+    return " ".join(text.lower().replace(",", " ").replace(".", " ").split())

@@ -35,6 +35,7 @@ from voicegrid.pipeline.events import (
     as_dict,
 )
 from voicegrid.pipeline.replies import EarlyLine, Replies
+from voicegrid.pipeline.sentences import same_words
 from voicegrid.pipeline.tools import ToolRunner
 from voicegrid.providers.base import Meter
 from voicegrid.providers.errors import ProviderError
@@ -389,7 +390,7 @@ class VoiceSession(Replies):
                 continue  # the caller went on: this turn is not over
             text = " ".join(self._finals) if got_final or self._finals else self._interim
             if early is not None and self._reply_turn is not None:
-                if _same(self._reply_turn.user_text, (self._carry + " " + text).strip()):
+                if same_words(self._reply_turn.user_text, (self._carry + " " + text).strip()):
                     self._finals.clear()
                     self._interim = ""
                     self._reply_turn.stt_final_at = self._final_at if got_final else None
@@ -438,13 +439,3 @@ class VoiceSession(Replies):
                 return
             self._reprompts += 1
             self._start_reply(self._say(self.config.reprompt_text))
-
-    # ---- replies ---------------------------------------------------------------------------------
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().replace(",", " ").replace(".", " ").split())
-
-
-def _same(a: str, b: str) -> bool:
-    return _norm(a) == _norm(b)
