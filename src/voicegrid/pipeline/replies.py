@@ -291,3 +291,20 @@ class Replies:
             while tail and tail[0].get("role") == "tool":  # never start with an orphan tool answer
                 tail.pop(0)
             self.history = [self.history[0], *tail]
+
+    def _heard_text(self, dropped_frames: int) -> str:
+        frame = self.sample_rate // 50
+        queued = sum(int(s[1]) for s in self._spoken)
+        played = max(0, queued - dropped_frames * frame)
+        words: list[str] = []
+        for sentence, samples in self._spoken:
+            if played >= samples:
+                words.append(sentence)
+                played -= samples
+                continue
+            parts = str(sentence).split()
+            keep = int(len(parts) * played / samples) if samples else 0
+            if keep:
+                words.append(" ".join(parts[:keep]))
+            break
+        return " ".join(words)

@@ -286,23 +286,6 @@ class VoiceSession(Replies):
             )
         self._reply_turn = None
 
-    def _heard_text(self, dropped_frames: int) -> str:
-        frame = self.sample_rate // 50
-        queued = sum(int(s[1]) for s in self._spoken)
-        played = max(0, queued - dropped_frames * frame)
-        words: list[str] = []
-        for sentence, samples in self._spoken:
-            if played >= samples:
-                words.append(sentence)
-                played -= samples
-                continue
-            parts = str(sentence).split()
-            keep = int(len(parts) * played / samples) if samples else 0
-            if keep:
-                words.append(" ".join(parts[:keep]))
-            break
-        return " ".join(words)
-
     # ---- the session's tasks ---------------------------------------------------------------------
     async def _run(self) -> None:
         stream: TranscriptStream | None = None
