@@ -30,7 +30,10 @@ from voicegrid.tenancy.errors import SecretError
 from voicegrid.tenancy.secrets import SecretBox
 
 log = logging.getLogger(__name__)
-TURN_KEYS = ("min_silence_ms", "max_wait_ms", "barge_in_ms", "early_llm", "reprompt_after_s", "max_reprompts")
+TURN_KEYS = (
+    "min_silence_ms", "max_wait_ms", "barge_in_ms", "early_llm", "reprompt_after_s", "max_reprompts",
+    "stt_chunk_ms",
+)  # fmt: skip
 
 
 def knowledge_text(kb: dict[str, Any]) -> str:

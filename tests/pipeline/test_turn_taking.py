@@ -264,3 +264,50 @@ async def test_a_callers_hello_before_the_greeting_is_heard_neither_drops_it_nor
     assert agent == ["Hi Sam, about your pizza.", "How can I help?"]
     assert [t.user_text for t in session.turns] == ["hello"]
     assert not [e for e in session.events if isinstance(e, BargeIn)]
+
+
+async def test_the_stts_own_end_of_speech_ends_the_turn_before_the_vads_quiet() -> None:
+    """The STT endpoints 60 ms after speech and its final comes 50 ms later: the turn ends then, not
+    after the VAD's 200 ms of quiet plus a finalize and its final."""
+    stt: list[dict[str, object]] = [{"transcripts": ["are you open"], "final_ms": 50, "endpointing_ms": 60}]
+    llm: list[dict[str, object]] = [{"replies": ["Until ten."], "first_token_ms": 50}]
+    session = session_with(stt, llm, stt_chunk_ms=20, min_silence_ms=200)
+    line = Line(speech=[(0.5, 0.8)])
+    await line.run(session, seconds=2.5)
+    await session.wait_closed()
+    assert [(t.user_text, t.agent_text) for t in session.turns] == [("are you open", "Until ten.")]
+    turn = session.turns[0]
+    assert turn.turn_end_at is not None
+    assert turn.speech_end_at is not None
+    assert turn.turn_end_at - turn.speech_end_at < 0.2  # before the VAD would have called it
+
+
+async def test_a_caller_who_goes_on_after_the_stt_ended_the_turn_is_heard_whole() -> None:
+    """The STT ended the turn on a short pause; the caller goes on before the reply is heard: the
+    reply is dropped, and the answer is to both parts."""
+    stt: list[dict[str, object]] = [
+        {"transcripts": ["i would like", "a large pizza"], "final_ms": 40, "endpointing_ms": 60}
+    ]
+    llm: list[dict[str, object]] = [
+        {"replies": ["What would you like?", "One large pizza, coming up."], "first_token_ms": 400}
+    ]
+    session = session_with(stt, llm, stt_chunk_ms=20, min_silence_ms=200)
+    line = Line(speech=[(0.5, 0.6), (1.24, 0.6)])  # a 140 ms pause: the STT's end, not the VAD's
+    await line.run(session, seconds=6)
+    await session.wait_closed()
+    assert [t.user_text for t in session.turns] == ["i would like a large pizza"]
+    assert session.turns[0].agent_text == "One large pizza, coming up."
+    llm_asked = sum(u.requests for u in session.meter.lines() if u.stage == "llm")
+    assert llm_asked == 2  # the STT's end did end the first part's turn; its reply was dropped
+
+
+async def test_an_stt_end_of_speech_said_while_the_caller_is_talking_is_stale_and_ignored() -> None:
+    """A final that arrives while the VAD hears voice is of a part of what the caller is saying: it
+    neither ends the turn nor stands for its final; the words of both parts are answered together."""
+    stt: list[dict[str, object]] = [{"transcripts": ["one", "two"], "final_ms": 300, "endpointing_ms": 40}]
+    llm: list[dict[str, object]] = [{"replies": ["Okay."], "first_token_ms": 50}]
+    session = session_with(stt, llm, stt_chunk_ms=20, min_silence_ms=200)
+    line = Line(speech=[(0.5, 0.5), (1.06, 0.8)])  # its final lands mid second part
+    await line.run(session, seconds=3.5)
+    await session.wait_closed()
+    assert [t.user_text for t in session.turns] == ["one two"]

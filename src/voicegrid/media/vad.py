@@ -58,6 +58,12 @@ class VoiceDetector:
             return True
         return bool(self._vad.is_speech(pcm.astype(np.int16, copy=False).tobytes(), self.sample_rate))
 
+    def end_speech(self) -> None:
+        """End the current run now, as `stop_ms` of quiet would (another judge heard the end): more
+        speech must build up `start_ms` again to count."""
+        self.state.speaking = False
+        self.state.voiced_ms = 0.0
+
     def feed(self, pcm: Pcm) -> bool:
         """Judge one frame; return whether the caller is speaking after it."""
         st = self.state

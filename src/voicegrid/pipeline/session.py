@@ -5,7 +5,8 @@ so barge-in costs no scheduling delay, and queued for the STT stream. The rest r
 own tasks, which live and die with the call:
 
   listen   STT stream: send audio, read transcripts (failover inside `FallbackStt`)
-  turns    end of turn = VAD quiet for `min_silence_ms`, then the STT's final (or `max_wait_ms`)
+  turns    end of turn = VAD quiet for `min_silence_ms`, then the STT's final (or `max_wait_ms`);
+           or the STT's own end of speech (a final with `speech_final`), when it comes first
   reply    LLM stream -> sentences -> TTS -> the call's outbound queue; tools between rounds
   idle     re-prompt after silence, then goodbye and hang up
 
@@ -227,14 +228,30 @@ class VoiceSession(Replies):
             ):
                 self._drop_unheard_reply()
         elif was and not speaking:
-            self._user_speaking = False
-            self._speech_end_at = now - state.silence_ms / 1000
-            self._finalize_at = now
-            self._last_activity = now
             if self._stt_alive:
                 self._send_held()
                 self._audio.put_nowait(None)  # finalize: transcribe what is buffered now
-            self._speech_ended.set()
+            self._speech_over(now, state.silence_ms)
+
+    def _speech_over(self, now: float, quiet_ms: float) -> None:
+        self._user_speaking = False
+        self._speech_end_at = now - quiet_ms / 1000
+        self._finalize_at = now
+        self._last_activity = now
+        self._speech_ended.set()
+
+    def _stt_heard_the_end(self) -> bool:
+        """The STT's own endpointing says the caller stopped, before our VAD's quiet did: the turn
+        ends now if the VAD has heard at least half its own quiet too (a cloud STT may endpoint on
+        a 10 ms pause; said of speech that more speech followed, it is stale). The VAD ends its run
+        too, so the caller going on is heard as new speech."""
+        assert self.vad is not None
+        quiet_ms = self.vad.state.silence_ms
+        if quiet_ms < self.config.min_silence_ms / 2:
+            return False
+        self.vad.end_speech()
+        self._speech_over(self.clock(), quiet_ms)
+        return True
 
     def _drop_unheard_reply(self) -> None:
         assert self._reply is not None
@@ -350,7 +367,9 @@ class VoiceSession(Replies):
             self._finals.append(transcript.text.strip())
         self._interim = ""
         self._final_at = self.clock()
-        self._final.set()
+        if not self._user_speaking or (transcript.speech_final and self._stt_heard_the_end()):
+            self._final.set()
+        # else: the final of a part of what the caller is still saying; its end brings its own
 
     async def _turns(self) -> None:
         while True:

@@ -71,6 +71,7 @@ ALLOWED: dict[tuple[str, str], dict[str, Check]] = {
         "interim": _flag,
         "final_ms": _LATENCY,
         "final_jitter_ms": _LATENCY,
+        "endpointing_ms": _LATENCY,
     },
     ("llm", "knowledge-base"): {"word_ms": _number(float, 0, 1000)},
     ("llm", "openai"): {"temperature": _number(float, 0, 2), "max_tokens": _number(int, 1, 16_384)},

@@ -64,6 +64,12 @@ class TurnSettings(In):
     reprompt_after_s: float = Field(default=8.0, ge=2, le=120)
     max_reprompts: int = Field(default=2, ge=0, le=10)
     vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    stt_chunk_ms: int = Field(
+        default=100,
+        ge=20,
+        le=500,
+        description="caller audio per STT message: smaller lets the STT's own endpointing end turns sooner",
+    )
     slot_wait_ms: int = Field(
         default=300, ge=0, le=5000, description="wait for a TTS/LLM slot, then use the next provider"
     )

@@ -1,7 +1,9 @@
 """A simulated STT for load tests and turn-taking tests: scripted transcripts, sampled latency.
 
 Options: `transcripts` (said in order, one per utterance), `final_ms` / `final_jitter_ms` (from
-`finalize()` to the final transcript), `interim` (send a partial transcript after 300 ms of speech),
+`finalize()` to the final transcript), `endpointing_ms` (finalize by itself after this much quiet
+following speech, as a cloud STT's own endpointing does), `interim` (send a partial transcript after
+300 ms of speech),
 `fail` ("connect", "auth" or "midstream": fault injection for failover tests), `seed`.
 """
 
@@ -43,13 +45,21 @@ class SimulatedSttStream(SttStream):
         super().__init__(owner.name, sample_rate, usage)
         self.owner = owner
         self.voiced_s = 0.0
+        self.quiet_s = 0.0  # since the last voiced audio
         self._interim_sent = False
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def _send(self, pcm: bytes) -> None:
         samples = np.frombuffer(pcm, dtype=np.int16)
+        seconds = len(samples) / self.sample_rate
         if rms(samples) > VOICED_RMS:
-            self.voiced_s += len(samples) / self.sample_rate
+            self.voiced_s += seconds
+            self.quiet_s = 0.0
+        elif self.voiced_s:
+            self.quiet_s += seconds
+            endpointing = self.owner.config.option("endpointing_ms")
+            if endpointing is not None and self.quiet_s * 1000 >= float(endpointing):
+                await self._finalize()
         if self.owner.config.option("fail") == "midstream" and self.voiced_s > 0.2:
             self.fail(ProviderClosed(self.provider, "connection lost (simulated)"))
             self.closed = True
