@@ -225,7 +225,9 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{s['unanswered']} | {s['turns']} | {s['v2v_ms_p50']} | {s['v2v_ms_p95']} | "
             f"{s['generator_late_ms_p99']} | {s['stolen_cores']} | {'yes' if s['passed'] else s['why']} |"
         )
-    lines = ["\n".join(rows), "", f"Best: {summary['best']}.", ""]
+    agent = summary.get("agent", {})
+    turns = ", ".join(f"{k} {v}" for k, v in agent.items() if v is not None) or "the platform's defaults"
+    lines = ["\n".join(rows), "", f"Best: {summary['best']}. The agent's STT settings: {turns}.", ""]
     for s in summary["steps"]:
         prof = s.get("profile") or {}
         if prof.get("samples"):
@@ -244,6 +246,8 @@ def main() -> None:
     parser.add_argument("--window-s", type=float, default=30.0)
     parser.add_argument("--settle-s", type=float, default=10.0)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--stt-endpointing-ms", type=int, default=None, help="the STT's own endpointing")
+    parser.add_argument("--stt-chunk-ms", type=int, default=None, help="caller audio per STT message")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
@@ -266,7 +270,10 @@ def main() -> None:
         os.sched_setaffinity(worker.pid, {0})  # one core: the server under test
         cluster.wait_ready()
         demo = json.loads((workdir / "worker0" / "demo.json").read_text())
-        agent_id = configure(cluster.http[0], cluster.admin_key, demo["api_key"], emulators)
+        agent_id = configure(
+            cluster.http[0], cluster.admin_key, demo["api_key"], emulators,
+            stt_endpointing_ms=args.stt_endpointing_ms, stt_chunk_ms=args.stt_chunk_ms,
+        )  # fmt: skip
         time.sleep(3.0)
         idle_mb = round(procfs.usage(worker.pid).rss_bytes / 2**20, 1)
         url = cluster.http[0].replace("http://", "ws://") + "/v1/media-streams/twilio"
@@ -304,6 +311,7 @@ def main() -> None:
     best = f"{passed[-1].calls_per_core} calls per core at N = {passed[-1].n}" if passed else "no step passed"
     summary = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine_cores": cores,
                "idle_worker_rss_mb": idle_mb, "best": best,
+               "agent": {"stt_endpointing_ms": args.stt_endpointing_ms, "stt_chunk_ms": args.stt_chunk_ms},
                "steps": [{k: v for k, v in asdict(s).items() if k != "spy"} for s in results]}  # fmt: skip
     date = datetime.now(UTC).date().isoformat()
     out = args.out or Path(__file__).parent / "results" / f"streams-{date}.json"

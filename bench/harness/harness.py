@@ -138,10 +138,17 @@ def make_caller_audio(workdir: Path, cycle_s: float) -> Path:
 
 
 def configure(
-    url: str, admin_key: str, business_key: str, emulators: dict[str, Emulator], analysis: bool = False
+    url: str,
+    admin_key: str,
+    business_key: str,
+    emulators: dict[str, Emulator],
+    analysis: bool = False,
+    stt_endpointing_ms: int | None = None,
+    stt_chunk_ms: int | None = None,
 ) -> str:
     """The demo business answers +15550177 with an agent on the emulated providers, with no provider
-    plan limit in the way (the platform's own density is measured, not a vendor's quota)."""
+    plan limit in the way (the platform's own density is measured, not a vendor's quota). The STT's
+    own endpointing and the audio per STT message are the platform's defaults unless given."""
     admin = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {admin_key}"}, timeout=10)
     business = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {business_key}"}, timeout=10)
     with admin, business:
@@ -161,10 +168,12 @@ def configure(
             stt=credential("deepgram", emulators["stt"].url),
             llm=credential("openai", emulators["llm"].url + "/v1"),
             tts=credential("deepgram", emulators["tts"].url),
-            turn={"reprompt_after_s": 60},
+            turn={"reprompt_after_s": 60, **({"stt_chunk_ms": stt_chunk_ms} if stt_chunk_ms else {})},
             knowledge_base=KNOWLEDGE,  # what the analysis matches callers' questions against
             analysis=analysis_backlog.PLAN if analysis else analysis_backlog.OFF,
         )
+        if stt_endpointing_ms is not None:
+            agent["stt"]["options"] = {"endpointing_ms": stt_endpointing_ms}
         created = business.post("/v1/agents", json=agent)
         created.raise_for_status()
         business.post(
