@@ -295,6 +295,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         assert sip.endpoint is not None
         platform.services.trials = Trials(sip.book, trial_book, (settings.sip_host, sip.endpoint.port))
         watch_sip(admission.metrics.registry, sip.ua, sip.endpoint)
+        admission.metrics.registry.register(media_sockets)
         records = platform.services.records
         assert records is not None
         records.recorder.start()

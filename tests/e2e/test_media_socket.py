@@ -20,18 +20,26 @@ from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.transports.carrier import MAX_FRAME_BYTES
 
 SID = "MZ00000000000000000000000000000001"
+ADMIN = "vg_admin_media_socket_test_key_0123456789"
 WAITING = 16  # the node's cap on sockets not yet started, set low here
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     data = tmp_path_factory.mktemp("media-socket") / "var"
-    env = {**env_without_voicegrid(), "VOICEGRID_MEDIA_STREAMS_WAITING": str(WAITING)}
+    env = env_without_voicegrid(VOICEGRID_MEDIA_STREAMS_WAITING=str(WAITING), VOICEGRID_ADMIN_KEY=ADMIN)
     with serving(data, "--demo", env=env) as (url, _):
         demo = json.loads((data / "demo.json").read_text())
         agents = httpx.get(f"{url}/v1/agents", headers={"Authorization": f"Bearer {demo['api_key']}"})
         echo = next(a["id"] for a in agents.json()["items"] if a["kind"] == "echo")
-        yield {"ws": url.replace("http://", "ws://"), "key": demo["api_key"], "echo": echo}
+        yield {"ws": url.replace("http://", "ws://"), "http": url, "key": demo["api_key"], "echo": echo}
+
+
+def _closed_by_node(node: dict[str, Any], reason: str) -> float:
+    """The node's own count, in /metrics, of carrier sockets it closed for `reason`."""
+    metrics = httpx.get(f"{node['http']}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text
+    line = f'voicegrid_media_sockets_closed_total{{reason="{reason}"}} '
+    return next(float(row[len(line) :]) for row in metrics.splitlines() if row.startswith(line))
 
 
 def _start(api_key: str, agent_id: str) -> str:
@@ -86,6 +94,8 @@ def test_a_start_sent_in_fragments_is_put_together_and_the_call_answers(node: di
 
 
 def test_a_message_over_the_cap_closes_the_socket_whole_or_in_fragments(node: dict[str, Any]) -> None:
+    before = _closed_by_node(node, "too_big")
+
     async def main() -> None:
         big = "x" * (MAX_FRAME_BYTES + 1)
         async with connect(node["ws"] + "/v1/media-streams/twilio", max_size=None) as ws:
@@ -97,6 +107,7 @@ def test_a_message_over_the_cap_closes_the_socket_whole_or_in_fragments(node: di
             assert await _closed(ws) == (1009, "message too big")
 
     asyncio.run(main())
+    assert _closed_by_node(node, "too_big") == before + 1  # the fragments: the whole frame is picows'
 
 
 def test_pings_are_answered_and_a_close_is_answered_with_a_close(node: dict[str, Any]) -> None:
@@ -112,6 +123,8 @@ def test_pings_are_answered_and_a_close_is_answered_with_a_close(node: dict[str,
 
 
 def test_a_socket_that_never_starts_is_closed_after_the_start_timeout(node: dict[str, Any]) -> None:
+    before = _closed_by_node(node, "no_start")
+
     async def main() -> None:
         async with connect(node["ws"] + "/v1/media-streams/twilio") as ws:
             began = time.monotonic()
@@ -119,11 +132,14 @@ def test_a_socket_that_never_starts_is_closed_after_the_start_timeout(node: dict
             assert time.monotonic() - began >= START_TIMEOUT_S - 1
 
     asyncio.run(main())
+    assert _closed_by_node(node, "no_start") == before + 1
 
 
 def test_sockets_past_the_waiting_cap_are_told_to_try_later_and_the_cap_comes_back(
     node: dict[str, Any],
 ) -> None:
+    before = _closed_by_node(node, "over_cap")
+
     async def main() -> None:
         url = node["ws"] + "/v1/media-streams/twilio"
         waiting = [await connect(url) for _ in range(WAITING)]
@@ -138,6 +154,7 @@ def test_sockets_past_the_waiting_cap_are_told_to_try_later_and_the_cap_comes_ba
             assert await _closed(ws) == (1008, "unknown key or agent")
 
     asyncio.run(main())
+    assert _closed_by_node(node, "over_cap") == before + 1
 
 
 def test_other_sockets_keep_uvicorns_path_and_an_unknown_one_is_refused(node: dict[str, Any]) -> None:

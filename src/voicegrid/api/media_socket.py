@@ -15,7 +15,7 @@ reading leaves unsent (`MAX_UNSENT_BYTES`).
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -29,6 +29,8 @@ from picows import (
     WSUpgradeRequest,
 )
 from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in its stubs; built as picows builds it
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from voicegrid.api.context import AppServices
 from voicegrid.api.routes.media_streams import (
@@ -56,7 +58,7 @@ Credentials = Callable[[StreamStart], tuple[str, str] | str]
 Fallback = Callable[..., asyncio.Protocol]  # uvicorn's own WebSocket protocol class
 
 
-class MediaSockets:
+class MediaSockets(Collector):
     """The node's carrier sockets: the ones still waiting for admission, and every socket's task."""
 
     def __init__(self, services: AppServices, max_waiting: int) -> None:
@@ -64,7 +66,26 @@ class MediaSockets:
         self.max_waiting = max_waiting  # sockets held before their call is admitted
         self.waiting = 0
         self.refused_busy = 0  # sockets closed at once because `max_waiting` were waiting
+        self.no_start = 0  # closed: no `start` frame within START_TIMEOUT_S
+        self.too_big = 0  # closed: a message over MAX_FRAME_BYTES
+        self.not_reading = 0  # dropped: the peer left MAX_UNSENT_BYTES unread
         self.tasks: set[asyncio.Task[None]] = set()
+
+    def collect(self) -> Iterator[Metric]:
+        """/metrics, read when scraped (a prometheus_client collector)."""
+        yield GaugeMetricFamily(
+            "voicegrid_media_sockets_waiting",
+            "Carrier media sockets not yet started and admitted",
+            value=self.waiting,
+        )
+        closed = CounterMetricFamily(
+            "voicegrid_media_sockets_closed", "Carrier media sockets we closed, by why", labels=["reason"]
+        )
+        closed.add_metric(["over_cap"], self.refused_busy)
+        closed.add_metric(["no_start"], self.no_start)
+        closed.add_metric(["too_big"], self.too_big)
+        closed.add_metric(["not_reading"], self.not_reading)
+        yield closed
 
     def listener(self, request: WSUpgradeRequest) -> WSListener | None:
         """picows' router: a listener for a carrier's path, None (404) for anything else."""
@@ -122,6 +143,7 @@ class _CarrierSocket(WSListener):
         elif kind is WSMsgType.CONTINUATION and self.fragments is not None:
             self.fragments.append(frame.get_payload_as_bytes())
             if sum(len(part) for part in self.fragments) > MAX_FRAME_BYTES:
+                self.sockets.too_big += 1
                 self.close(MESSAGE_TOO_BIG, "message too big")
             elif frame.fin:
                 whole, self.fragments = b"".join(self.fragments), None
@@ -152,6 +174,7 @@ class _CarrierSocket(WSListener):
             return
         if transport.underlying_transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
             log.info("%s stream: the peer stopped reading; closing", self.stream.carrier)
+            self.sockets.not_reading += 1
             transport.disconnect(graceful=False)
             return
         transport.send(WSMsgType.TEXT, text.encode())
@@ -192,6 +215,7 @@ class _CarrierSocket(WSListener):
                 async with asyncio.timeout(START_TIMEOUT_S):
                     await self.started.wait()
             except TimeoutError:
+                self.sockets.no_start += 1
                 self.close(POLICY_VIOLATION, "no start frame")
                 return
             start = self.stream.start
@@ -217,27 +241,45 @@ class _CarrierSocket(WSListener):
             self.close(NORMAL_CLOSURE, "")
 
 
-class _Upgrade(asyncio.Protocol):
+class _Upgrade(asyncio.BufferedProtocol):
     """What uvicorn switches an upgrading connection to: it reads the request line, then gives the
-    connection to picows (a carrier's path) or to uvicorn's own WebSocket protocol (any other)."""
+    connection to picows (a carrier's path) or to uvicorn's own WebSocket protocol (any other).
+
+    It is a buffered protocol, so the event loop reads a carrier's bytes straight into picows' own
+    buffer (no copy); for uvicorn's protocol, it reads into one of its own and hands over bytes."""
 
     def __init__(self, sockets: MediaSockets, fallback: Fallback, **uvicorn: Any) -> None:
         self.sockets, self.fallback, self.uvicorn = sockets, fallback, uvicorn
         self.transport: asyncio.BaseTransport | None = None
         self.inner: asyncio.BaseProtocol | None = None
         self.buffered: asyncio.BufferedProtocol | None = None
+        self.own: bytearray | None = None  # the read buffer for uvicorn's protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport
 
     def data_received(self, data: bytes) -> None:
-        if self.inner is None:  # uvicorn's first call: the whole upgrade request, as it parsed it
+        """uvicorn's one call: the whole upgrade request, as it parsed it."""
+        if self.inner is None:
             self.inner = self._choose(data)
             self.inner.connection_made(self.transport)  # type: ignore[arg-type]
         if self.buffered is not None:
             _feed(self.buffered, data)
         else:
             self.inner.data_received(data)  # type: ignore[attr-defined]
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        if self.buffered is not None:
+            return memoryview(self.buffered.get_buffer(sizehint))
+        if self.own is None:
+            self.own = bytearray(64 * 1024)
+        return memoryview(self.own)
+
+    def buffer_updated(self, nbytes: int) -> None:
+        if self.buffered is not None:
+            self.buffered.buffer_updated(nbytes)
+        elif self.inner is not None and self.own is not None:
+            self.inner.data_received(bytes(self.own[:nbytes]))  # type: ignore[attr-defined]
 
     def _choose(self, request: bytes) -> asyncio.BaseProtocol:
         path = request.split(b" ", 2)[1].partition(b"?")[0] if request.count(b" ") >= 2 else b""
