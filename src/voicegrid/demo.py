@@ -147,8 +147,10 @@ async def seed_demo(session: AsyncSession, settings: Settings) -> dict[str, Any]
             },
             {"name": "end_call", "kind": "end_call", "description": "when the caller is done"},
         ],
-        # espeak-ng, like many callers, pauses ~200 ms at a comma: 400 ms of quiet ends a turn here
-        turn={"min_silence_ms": 400},
+        # espeak-ng, like many callers, pauses ~200 ms at a comma: 400 ms of quiet ends a turn here.
+        # The embedded STT decodes on this machine's CPU: on a busy one its final can take longer than
+        # a cloud STT's 1.2 s, and it always comes, so the turn waits up to 4 s for it.
+        turn={"min_silence_ms": 400, "max_wait_ms": 4000},
         max_call_seconds=600,
     )
     number = PhoneNumber(id=new_id("num"), business_id=business.id, e164=DEMO_NUMBER, agent_id=agent.id)
