@@ -205,8 +205,9 @@ async def test_a_campaign_of_200_contacts_ends_each_with_an_outcome_within_its_l
         assert contact["attempts"] == (2 if kind in ("busy", "no-answer") else 1), contact
         assert [a["outcome"] for a in contact["calls"]] == [kind] * contact["attempts"]
     # Answering-machine detection is right 97-100% of the time (bench/amd.py), less when the
-    # carrier's RTP stalls under the suite's load: at most 2 of the 124 answers told wrong.
-    assert amd_wrong <= 2, amd_wrong
+    # carrier's RTP stalls under the suite's load: at most 3 of the 124 answers (97.6%) told wrong
+    # or not told at all (counted below).
+    assert amd_wrong <= 3, amd_wrong
     invites = _invites(carrier_dir)
     assert listed_before not in invites
     assert listed_during not in invites
@@ -248,7 +249,7 @@ async def test_a_campaign_of_200_contacts_ends_each_with_an_outcome_within_its_l
             assert said[0].startswith(f"Hi Guest {index}, about"), said
             wav = data / "recordings" / record["business_id"] / f"{record['id']}.wav"
             delays.append(_greeting_delay_s(wav))
-    assert amd_wrong + unsure <= 2, (amd_wrong, unsure)
+    assert amd_wrong + unsure <= 3, (amd_wrong, unsure)
     answered = sum(_kind(n) == "answered" for n in numbers) - 2  # 2 were listed
     assert len(delays) >= answered - amd_wrong - unsure
     assert max(delays) <= 1.5, sorted(delays)[-5:]
