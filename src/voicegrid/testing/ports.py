@@ -5,6 +5,7 @@ import random
 import signal
 import socket
 import subprocess
+from collections import deque
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -14,18 +15,24 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 
 def free_udp_and_tcp_port() -> int:
-    """A port free for both UDP and TCP, as a SIP listener needs."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind(("127.0.0.1", 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind(("127.0.0.1", port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no port free for both UDP and TCP")
+    """A port free for both UDP and TCP, as a SIP listener needs, from below the ephemeral range:
+    a port bound to 0 comes from the kernel's ephemeral range, where any process's outgoing TCP
+    connection may take it as its own port between our probe and the peer's bind (baresip then
+    exits with EADDRINUSE); below it, nothing takes a port unasked."""
+    low, high = _worker_slice()
+    for _ in range(200):
+        port = random.randrange(low, high)
+        if port in _given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            try:
+                udp.bind(("127.0.0.1", port))
+                tcp.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.append(port)  # not handed out twice while its first taker may not have bound it yet
+        return port
+    raise RuntimeError(f"no port free for both UDP and TCP in {low}-{high}")
 
 
 # Below the kernel's ephemeral range (32768-60999 on Linux), so no socket bound to port 0
@@ -33,6 +40,7 @@ def free_udp_and_tcp_port() -> int:
 # the media ports the load benchmark gives its SIPps (20000 up) and voicegrid's RTP range (40000).
 _BLOCK_LOW, _BLOCK_HIGH = 12000, 20000
 _WORKER_SLICES = 8
+_given: deque[int] = deque(maxlen=256)  # single ports handed out lately, by this process
 
 
 def _worker_slice() -> tuple[int, int]:
@@ -52,6 +60,8 @@ def free_port_block(count: int = 4) -> int:
     low, high = _worker_slice()
     for _ in range(200):
         base = random.randrange(low, high - count, 2)
+        if any(port in _given for port in range(base, base + count)):
+            continue
         sockets: list[socket.socket] = []
         try:
             for port in range(base, base + count):
@@ -63,6 +73,7 @@ def free_port_block(count: int = 4) -> int:
         finally:
             for s in sockets:
                 s.close()
+        _given.extend(range(base, base + count))
         return base
     raise RuntimeError(f"no {count} consecutive UDP ports free in {low}-{high}")
 
