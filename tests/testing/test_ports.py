@@ -17,8 +17,10 @@ def test_a_sip_port_is_below_the_ephemeral_range_free_for_udp_and_tcp_and_never_
             tcp.bind(("127.0.0.1", port))
 
 
-def test_a_port_block_never_overlaps_a_port_given_before() -> None:
-    singles = {free_udp_and_tcp_port() for _ in range(20)}  # as a test's peers take them, within the memory
+def test_a_single_port_is_never_one_of_a_block_given_before_and_a_block_of_400_is_found() -> None:
+    blocks = [free_port_block(400), *(free_port_block(4) for _ in range(10))]
+    taken = {port for base in blocks[1:] for port in range(base, base + 4)}
+    taken |= set(range(blocks[0], blocks[0] + 400))
     for _ in range(20):
-        base = free_port_block(4)
-        assert not singles & set(range(base, base + 4))
+        assert free_udp_and_tcp_port() not in taken
+    assert free_port_block(400)  # singles given before do not stand in a large block's way

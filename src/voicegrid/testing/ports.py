@@ -22,7 +22,7 @@ def free_udp_and_tcp_port() -> int:
     low, high = _worker_slice()
     for _ in range(200):
         port = random.randrange(low, high)
-        if port in _given:
+        if any(port in given for given in _given):
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
             try:
@@ -30,7 +30,7 @@ def free_udp_and_tcp_port() -> int:
                 tcp.bind(("127.0.0.1", port))
             except OSError:
                 continue
-        _given.append(port)  # not handed out twice while its first taker may not have bound it yet
+        _given.append(range(port, port + 1))
         return port
     raise RuntimeError(f"no port free for both UDP and TCP in {low}-{high}")
 
@@ -40,7 +40,9 @@ def free_udp_and_tcp_port() -> int:
 # the media ports the load benchmark gives its SIPps (20000 up) and voicegrid's RTP range (40000).
 _BLOCK_LOW, _BLOCK_HIGH = 12000, 20000
 _WORKER_SLICES = 8
-_given: deque[int] = deque(maxlen=256)  # single ports handed out lately, by this process
+# ports this process handed out lately: a single port is never one of them (a peer may not have bound
+# it yet); a block is not held to that, as a block of 400 in a slice of 1,000 would rarely be found
+_given: deque[range] = deque(maxlen=64)
 
 
 def _worker_slice() -> tuple[int, int]:
@@ -60,8 +62,6 @@ def free_port_block(count: int = 4) -> int:
     low, high = _worker_slice()
     for _ in range(200):
         base = random.randrange(low, high - count, 2)
-        if any(port in _given for port in range(base, base + count)):
-            continue
         sockets: list[socket.socket] = []
         try:
             for port in range(base, base + count):
@@ -73,7 +73,7 @@ def free_port_block(count: int = 4) -> int:
         finally:
             for s in sockets:
                 s.close()
-        _given.extend(range(base, base + count))
+        _given.append(range(base, base + count))
         return base
     raise RuntimeError(f"no {count} consecutive UDP ports free in {low}-{high}")
 
