@@ -21,7 +21,7 @@ def free_udp_and_tcp_port() -> int:
     exits with EADDRINUSE); below it, nothing takes a port unasked."""
     low, high = _worker_slice()
     for _ in range(200):
-        port = random.randrange(low, high)
+        port = random.randrange(high - _SINGLES, high)  # the slice's top: no block is given from there
         if any(port in given for given in _given):
             continue
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
@@ -40,8 +40,10 @@ def free_udp_and_tcp_port() -> int:
 # the media ports the load benchmark gives its SIPps (20000 up) and voicegrid's RTP range (40000).
 _BLOCK_LOW, _BLOCK_HIGH = 12000, 20000
 _WORKER_SLICES = 8
-# ports this process handed out lately: a single port is never one of them (a peer may not have bound
-# it yet); a block is not held to that, as a block of 400 in a slice of 1,000 would rarely be found
+# Single ports come from the top of a worker's slice and blocks from the rest, so neither can be
+# given where the other was given and not yet bound; a single port is not given twice while its
+# first taker may not have bound it (the last 64 are remembered).
+_SINGLES = 200
 _given: deque[range] = deque(maxlen=64)
 
 
@@ -61,7 +63,7 @@ def free_port_block(count: int = 4) -> int:
     audio RTP and RTCP, then video RTP and RTCP), which a single probed port cannot promise."""
     low, high = _worker_slice()
     for _ in range(200):
-        base = random.randrange(low, high - count, 2)
+        base = random.randrange(low, high - _SINGLES - count, 2)
         sockets: list[socket.socket] = []
         try:
             for port in range(base, base + count):
@@ -73,7 +75,6 @@ def free_port_block(count: int = 4) -> int:
         finally:
             for s in sockets:
                 s.close()
-        _given.append(range(base, base + count))
         return base
     raise RuntimeError(f"no {count} consecutive UDP ports free in {low}-{high}")
 
