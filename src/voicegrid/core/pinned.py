@@ -26,7 +26,7 @@ class _Request(Protocol):
 
 
 async def pin_request(policy: Destinations, request: _Request) -> None:
-    """Point an httpx (or httpx2, the openai SDK's fork) request at the address the policy checked."""
+    """Point an httpx request at the address the policy checked."""
     target = await policy.resolve(str(request.url))
     request.url = request.url.copy_with(host=target.address)
     request.extensions = {**request.extensions, "sni_hostname": target.host}

@@ -1,21 +1,27 @@
-"""LLMs through the `openai` SDK with a configurable `base_url`: OpenAI, Groq, vLLM, Ollama, llama.cpp.
+"""LLMs over OpenAI's Chat Completions wire format with a configurable `base_url`: OpenAI, Groq, vLLM,
+Ollama, llama.cpp.
 
-Chat Completions with `stream=True` and `stream_options={"include_usage": true}` (OpenAI API
-reference, "Create chat completion" and "The chat completion chunk object"): text arrives in
-`choices[0].delta.content`, tool calls in `delta.tool_calls` as fragments keyed by `index` (id and
-name first, then pieces of `arguments`), and the last chunk carries `usage` with
-`prompt_tokens_details.cached_tokens`. The SDK's own retries are off: failover is ours.
+`POST {base_url}/chat/completions` with `Authorization: Bearer <key>`, `stream: true` and
+`stream_options.include_usage` (OpenAI API reference, "Create chat completion" and "The chat
+completion chunk object"). The answer is server-sent events, one `data: <chunk JSON>` each, ending
+with `data: [DONE]`: text arrives in `choices[0].delta.content`, tool calls in `delta.tool_calls` as
+fragments keyed by `index` (id and name first, then pieces of `arguments`), and the last chunk
+carries `usage` with `prompt_tokens_details.cached_tokens`. Errors are a status with
+`{"error": {"message": ...}}`. No retries here: failover is ours.
+
+Our own client over httpx, not the `openai` SDK: the SDK (and its own HTTP stack) took about 40 MB
+and most of a second of every node's start, for one POST and an event stream.
 """
 
 import asyncio
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import httpx2
-import openai
+import httpx
+import orjson
 
 from voicegrid.core.egress import DestinationError, Destinations
-from voicegrid.core.pinned import pin_request
+from voicegrid.core.pinned import pinned_client
 from voicegrid.providers.base import Usage
 from voicegrid.providers.errors import (
     ProviderAuthError,
@@ -27,66 +33,57 @@ from voicegrid.providers.errors import (
     for_status,
 )
 from voicegrid.providers.llm.base import Llm, LlmChunk, LlmUsage, Message, TextDelta, ToolCall, ToolSpec
+from voicegrid.providers.llm.sse import EventStream
 
-# One client per account (key, endpoint, timeouts) and event loop: calls share its connection pool,
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+MAX_ERROR_BODY = 16 * 1024
+
+# One client per account (endpoint policy, timeouts) and event loop: calls share its connection pool,
 # so a turn reuses a warm connection, and no call pays for a client's TLS context (~8 ms of CPU).
 # A pool belongs to the loop that opened its connections, hence the loop in the key.
-_ClientKey = tuple[asyncio.AbstractEventLoop, str, str | None, float, float, Destinations]
-_CLIENTS: dict[_ClientKey, openai.AsyncOpenAI] = {}
+_ClientKey = tuple[asyncio.AbstractEventLoop, float, float, Destinations]
+_CLIENTS: dict[_ClientKey, httpx.AsyncClient] = {}
 MAX_CLIENTS = 256
+# Hundreds of calls share an account: enough kept-alive connections that a turn rarely opens one.
+LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=256)
 
 
-class _PinnedTransport(httpx2.AsyncBaseTransport):
-    """The SDK's requests go to the address the destination policy checked (see core.pinned)."""
-
-    def __init__(self, policy: Destinations) -> None:
-        self.policy = policy
-        self.inner = httpx2.AsyncHTTPTransport(trust_env=False)
-
-    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        await pin_request(self.policy, request)
-        return await self.inner.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
-
-
-def shared_client(
-    api_key: str, base_url: str | None, idle_s: float, connect_s: float, destinations: Destinations
-) -> openai.AsyncOpenAI:
+def shared_client(idle_s: float, connect_s: float, destinations: Destinations) -> httpx.AsyncClient:
     """Its requests (and any redirect) reach only what the destination policy allows, as checked."""
     loop = asyncio.get_running_loop()
-    key = (loop, api_key, base_url, idle_s, connect_s, destinations)
+    key = (loop, idle_s, connect_s, destinations)
     client = _CLIENTS.get(key)
     if client is None:
         for gone in [k for k in _CLIENTS if k[0].is_closed()]:
             del _CLIENTS[gone]
         if len(_CLIENTS) >= MAX_CLIENTS:  # accounts come and go; the oldest is dropped, its pool with it
             _CLIENTS.pop(next(iter(_CLIENTS)))
-        client = _CLIENTS[key] = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=openai.Timeout(idle_s, connect=connect_s),
-            max_retries=0,
-            http_client=httpx2.AsyncClient(
-                transport=_PinnedTransport(destinations),
-                trust_env=False,
-                timeout=openai.Timeout(idle_s, connect=connect_s),
-            ),
+        client = _CLIENTS[key] = pinned_client(
+            destinations, timeout=httpx.Timeout(idle_s, connect=connect_s), limits=LIMITS
         )
     return client
 
 
-def map_error(provider: str, exc: openai.OpenAIError) -> ProviderError:
-    if isinstance(exc, openai.APITimeoutError):
-        return ProviderTimeout(provider, "request timed out")
-    if isinstance(exc, openai.APIConnectionError):
-        return ProviderConnectError(provider, f"cannot connect: {exc}")
-    if isinstance(exc, openai.APIStatusError):
-        return for_status(provider, exc.status_code, f"HTTP {exc.status_code}: {str(exc.message)[:200]}")
-    if isinstance(exc, openai.APIResponseValidationError):
-        return ProviderProtocolError(provider, "unreadable response")
-    return ProviderClosed(provider, f"stream failed: {type(exc).__name__}")
+async def status_error(provider: str, response: httpx.Response) -> ProviderError:
+    """The error for a refused request, with the start of the API's own message (read capped)."""
+    body = b""
+    async for block in response.aiter_bytes():
+        body += block
+        if len(body) >= MAX_ERROR_BODY:
+            break
+    message = _error_message(body[:MAX_ERROR_BODY]) or body[:200].decode(errors="replace")
+    return for_status(provider, response.status_code, f"HTTP {response.status_code}: {message[:200]}")
+
+
+def _error_message(body: bytes) -> str:
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return ""
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message") or "")
+    return str(error or "")
 
 
 ToolFragment = tuple[int, str, str, str]  # index, id, name piece, arguments piece
@@ -136,24 +133,16 @@ class OpenAiLlm(Llm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.name = self.config.provider
-        self._client: openai.AsyncOpenAI | None = None
+        self._client: httpx.AsyncClient | None = None
 
-    def client(self) -> openai.AsyncOpenAI:
+    def client(self) -> httpx.AsyncClient:
         if self._client is None:
             self._client = shared_client(
-                self.config.api_key or "none",
-                self.config.base_url,
-                self.config.idle_timeout_s,
-                self.config.connect_timeout_s,
-                self.config.destinations,
+                self.config.idle_timeout_s, self.config.connect_timeout_s, self.config.destinations
             )
         return self._client
 
-    async def _stream(
-        self, messages: list[Message], tools: list[ToolSpec], usage: Usage
-    ) -> AsyncGenerator[LlmChunk, None]:
-        if self.config.provider == "openai" and not self.config.api_key and not self.config.base_url:
-            raise ProviderAuthError(self.name, "no API key")
+    def _request(self, messages: list[Message], tools: list[ToolSpec]) -> httpx.Request:
         params: dict[str, Any] = {
             "model": self.config.model or "gpt-4o-mini",
             "messages": messages,
@@ -169,38 +158,77 @@ class OpenAiLlm(Llm):
             "response_format" in self.config.options
         ):  # set by the platform (post-call analysis), never by tenants
             params["response_format"] = self.config.options["response_format"]
+        base = (self.config.base_url or DEFAULT_BASE_URL).rstrip("/")
+        headers = {
+            "Authorization": f"Bearer {self.config.api_key or 'none'}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream",
+        }
+        return self.client().build_request(
+            "POST", base + "/chat/completions", headers=headers, content=orjson.dumps(params)
+        )
+
+    async def _stream(
+        self, messages: list[Message], tools: list[ToolSpec], usage: Usage
+    ) -> AsyncGenerator[LlmChunk, None]:
+        if self.config.provider == "openai" and not self.config.api_key and not self.config.base_url:
+            raise ProviderAuthError(self.name, "no API key")
         calls: dict[int, dict[str, str]] = {}
         started = False
         try:
-            # The SDK's low-level post: its transport, auth and errors, without re-validating our own
-            # request (its recursive typed-dict transform of the whole history took ~7% of a busy
-            # worker) and with each chunk left as the JSON it came as, read by `read_chunk` below.
-            stream = await self.client().post(
-                "/chat/completions",
-                body=params,
-                cast_to=object,
-                stream=True,
-                stream_cls=openai.AsyncStream[object],
-            )
-            async for chunk in stream:
-                for item in read_chunk(self.name, chunk):
-                    if isinstance(item, tuple):  # a piece of a tool call: whole ones go out at the end
-                        index, call_id, name, arguments = item
-                        slot = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
-                        slot["id"] = call_id or slot["id"]
-                        slot["name"] += name
-                        slot["arguments"] += arguments
-                    else:
-                        started = started or isinstance(item, TextDelta)
-                        yield item
-        except openai.APIConnectionError as exc:
+            request = self._request(messages, tools)
+        except httpx.HTTPError as exc:  # an endpoint httpx cannot even form a request for
+            raise ProviderConnectError(self.name, f"bad endpoint: {type(exc).__name__}") from exc
+        response: httpx.Response | None = None
+        try:
+            response = await self.client().send(request, stream=True)
+            if response.status_code >= 400:
+                raise await status_error(self.name, response)
+            events = EventStream(self.name)
+            done = False
+            async for block in response.aiter_bytes():
+                for data in events.feed(block):
+                    if data == b"[DONE]":
+                        done = True
+                        break
+                    for item in read_chunk(self.name, parse_chunk(self.name, data)):
+                        if isinstance(item, tuple):  # a piece of a tool call: whole ones go out at the end
+                            index, call_id, name, arguments = item
+                            slot = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+                            slot["id"] = call_id or slot["id"]
+                            slot["name"] += name
+                            slot["arguments"] += arguments
+                        else:
+                            started = started or isinstance(item, TextDelta)
+                            yield item
+                if done:
+                    break
+        except httpx.TimeoutException as exc:
+            raise ProviderTimeout(self.name, "request timed out") from exc
+        except httpx.HTTPError as exc:
             if started:  # the connection dropped mid-answer
                 raise ProviderClosed(self.name, "stream cut off mid-answer") from exc
-            raise map_error(self.name, exc) from exc
-        except openai.OpenAIError as exc:
-            raise map_error(self.name, exc) from exc
+            if isinstance(exc, httpx.ConnectError):
+                raise ProviderConnectError(self.name, f"cannot connect: {type(exc).__name__}") from exc
+            raise ProviderClosed(self.name, f"stream failed: {type(exc).__name__}") from exc
         except DestinationError as exc:
             raise ProviderConnectError(self.name, f"endpoint not allowed: {exc.reason}") from exc
+        finally:
+            if response is not None:
+                await response.aclose()
         for index in sorted(calls):
             call = calls[index]
             yield ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])
+
+
+def parse_chunk(provider: str, data: bytes) -> object:
+    """One event's chunk; an error object in the stream (the API's way to fail mid-answer) ends it."""
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise ProviderProtocolError(provider, "a stream chunk that is not JSON") from exc
+    if isinstance(chunk, dict) and chunk.get("error"):
+        error = chunk["error"]
+        message = error.get("message") if isinstance(error, dict) else error
+        raise ProviderClosed(provider, f"error in the stream: {str(message)[:200]}")
+    return chunk
