@@ -42,7 +42,6 @@ from voicegrid.core.clock import utcnow
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
-from voicegrid.providers import registry
 from voicegrid.sip.limits import RequestLimits
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
@@ -65,7 +64,7 @@ from voicegrid.telephony.sip_metrics import watch_sip
 from voicegrid.telephony.sip_transport import TcpLimits
 from voicegrid.telephony.trials import TrialBook
 from voicegrid.transports.streams import StreamCalls
-from voicegrid.voice_agents import VoiceAgentFactory
+from voicegrid.voice_agents import VoiceAgentFactory, warm_providers
 
 log = logging.getLogger("voicegrid")
 
@@ -87,9 +86,6 @@ def prepare_data_dir(data_dir: Path) -> None:
 async def build_platform(settings: Settings) -> Platform:
     """Open and migrate the database, load the secrets key, and build the app. Raises DatabaseUnavailable."""
     await asyncio.to_thread(prepare_data_dir, Path(settings.data_dir))
-    missing = await asyncio.to_thread(registry.preload)  # before any call: no import stalls the media
-    if missing:
-        log.warning("provider clients not importable: %s", ", ".join(missing))
     engine = make_engine(settings.effective_database_url)
     admission: Admission | None = None
     try:
@@ -155,6 +151,13 @@ async def build_platform(settings: Settings) -> Platform:
         await engine.dispose()
         raise
     return Platform(settings=settings, engine=engine, app=create_app(engine, services), services=services)
+
+
+async def _warm(services: AppServices) -> None:
+    try:
+        await warm_providers(services.sessions)
+    except Exception:  # each call loads its own providers anyway
+        log.exception("loading the agents' provider clients failed")
 
 
 def recording_store(settings: Settings) -> RecordingStore | None:
@@ -370,6 +373,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             sip, platform.services.sessions, platform.services.secrets, settings.registration_sync_s
         )
         registrations.start()
+        warming = asyncio.create_task(_warm(platform.services), name="warm-providers")
         log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])
         try:
             await run_until_signalled(_HttpServer(config), before_exit=drain)
@@ -383,6 +387,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             await sip.stop()
             await admission.aclose()
             retention.cancel()
+            warming.cancel()
             await records.aclose()
             await records.recorder.aclose()
             if records.webhooks is not None:

@@ -19,6 +19,7 @@ from voicegrid.core.egress import STRICT, Destinations
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.pipeline.tools import ToolTests
+from voicegrid.providers import registry
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.errors import ProviderError
 from voicegrid.providers.llm.base import LlmStage
@@ -40,6 +41,20 @@ def knowledge_text(kb: dict[str, Any]) -> str:
     lines = [str(kb.get("text", ""))]
     lines += [f"Q: {e.get('question', '')}\nA: {e.get('answer', '')}" for e in kb.get("faq", [])]
     return "\n".join(line for line in lines if line.strip())
+
+
+async def warm_providers(sessions: async_sessionmaker[AsyncSession], limit: int = 10_000) -> None:
+    """Load the clients the stored agents use (in the background once a node serves: it is ready
+    without them, and a call that comes first loads its own)."""
+    async with sessions() as session:
+        rows = (await session.execute(select(Agent.stt, Agent.llm, Agent.tts).limit(limit))).all()
+    wanted = set()
+    for row in rows:
+        for stage, value in zip(("stt", "llm", "tts"), row, strict=True):
+            for choice in [value or {}, *((value or {}).get("fallbacks") or [])]:
+                if isinstance(choice, dict):
+                    wanted.add((stage, str(choice.get("provider"))))
+    await registry.load(wanted)
 
 
 class VoiceAgentFactory:
@@ -129,6 +144,7 @@ class VoiceAgentFactory:
         choice = {"provider": engine.provider, "model": engine.model, "credential_id": engine.credential_id}
         creds = await self._credential_rows(agent.business_id, {engine.credential_id})
         config = self._config("llm", agent, choice, creds)
+        await registry.load([("llm", config.provider)])
         config = dataclasses.replace(
             config,
             options={**config.options, **options, "temperature": 0.0},
@@ -149,6 +165,8 @@ class VoiceAgentFactory:
             language=agent.language,
             **turn,
         )
+        stages = {stage: self._configs(stage, agent, creds) for stage in ("stt", "llm", "tts")}
+        await registry.load((stage, c.provider) for stage, configs in stages.items() for c in configs)
         session: VoiceSession
 
         def report(stage: str, error: ProviderError) -> None:
@@ -157,15 +175,9 @@ class VoiceAgentFactory:
         tenant, wait_s = agent.business_id, float((agent.turn or {}).get("slot_wait_ms", 300)) / 1000
         session = VoiceSession(
             config,
-            stt=build_stt(
-                self._configs("stt", agent, creds), report, lambda p: self.slots.gate_stt(p, tenant, wait_s)
-            ),
-            llm=build_llm(
-                self._configs("llm", agent, creds), report, lambda p: self.slots.gate_llm(p, tenant, wait_s)
-            ),
-            tts=build_tts(
-                self._configs("tts", agent, creds), report, lambda p: self.slots.gate_tts(p, tenant, wait_s)
-            ),
+            stt=build_stt(stages["stt"], report, lambda p: self.slots.gate_stt(p, tenant, wait_s)),
+            llm=build_llm(stages["llm"], report, lambda p: self.slots.gate_llm(p, tenant, wait_s)),
+            tts=build_tts(stages["tts"], report, lambda p: self.slots.gate_tts(p, tenant, wait_s)),
             tools=ToolRunner(
                 list(agent.tools or []),
                 signing_key=self.webhook_key(agent.business_id),

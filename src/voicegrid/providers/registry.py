@@ -1,12 +1,16 @@
 """Provider names to factories, per stage; `build_*` wraps an agent's ordered list in failover.
 
-Factories import their client on first use, so importing the registry loads no vendor library; a
-server calls `preload()` once at start (off the event loop), so that no call's first turn imports one
-(the `openai` package alone takes about two seconds to import, and would stall every call's media).
+Factories import their client on first use, so importing the registry loads no vendor library, and a
+node starts without the clients its agents do not use. `load()` imports the clients a call needs (and
+loads the embedded STT's engine and dictionary) in a thread, once per process, before the call's
+session is built: an import on the event loop would hold the GIL and stall every call's media.
 """
 
+import asyncio
 import importlib
-from collections.abc import Callable, Mapping
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 from voicegrid.providers.base import ProviderConfig
@@ -16,27 +20,44 @@ from voicegrid.providers.stt.base import ErrorSink, FallbackStt, Stt, SttStage
 from voicegrid.providers.tts.base import FallbackTts, Tts, TtsStage
 
 T = TypeVar("T")
-CLOUD_CLIENTS = (
-    "voicegrid.providers.stt.deepgram",
-    "voicegrid.providers.llm.openai",
-    "voicegrid.providers.tts.deepgram",
-    "voicegrid.providers.tts.elevenlabs",
-)
+log = logging.getLogger(__name__)
+# (stage, provider) -> the module of its client; a module's `warm_up()`, if any, runs once it is imported
+CLIENTS = {
+    ("stt", "pocketsphinx"): "voicegrid.providers.stt.pocketsphinx",
+    ("stt", "deepgram"): "voicegrid.providers.stt.deepgram",
+    ("llm", "openai"): "voicegrid.providers.llm.openai",
+    ("llm", "llama-cpp"): "voicegrid.providers.llm.openai",
+    ("tts", "espeak-ng"): "voicegrid.providers.tts.espeak",
+    ("tts", "deepgram"): "voicegrid.providers.tts.deepgram",
+    ("tts", "elevenlabs"): "voicegrid.providers.tts.elevenlabs",
+}
+_loaded: set[str] = set()  # modules imported and warmed (or found missing: the factory then fails over)
+_lock = threading.Lock()
 
 
-def preload() -> list[str]:
-    """Import every cloud client (and its vendor library) now, and load the embedded STT's engine and
-    dictionary; returns the clients that are not installed."""
-    from voicegrid.providers.stt import pocketsphinx
+def _load(modules: list[str]) -> None:
+    with _lock:  # calls that need the same client wait for one import, not a second
+        for module in modules:
+            if module in _loaded:
+                continue
+            try:
+                warm = getattr(importlib.import_module(module), "warm_up", None)
+                if warm is not None:
+                    warm()
+            except ImportError as exc:
+                log.warning("provider client %s is not importable: %s", module, exc)
+            _loaded.add(module)
 
-    pocketsphinx.warm_up()
-    missing = []
-    for module in CLOUD_CLIENTS:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            missing.append(module)
-    return missing
+
+async def load(wanted: Iterable[tuple[str, str]]) -> None:
+    """Make the clients of these (stage, provider) pairs ready, off the event loop (a no-op once they are)."""
+    missing = sorted({CLIENTS[pair] for pair in wanted if pair in CLIENTS} - _loaded)
+    if missing:
+        await asyncio.to_thread(_load, missing)
+
+
+def loaded() -> frozenset[str]:
+    return frozenset(_loaded)
 
 
 def _stt(name: str) -> Callable[[ProviderConfig], Stt]:
