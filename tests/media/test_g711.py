@@ -1,4 +1,5 @@
-"""G.711 tables agree with an independent implementation (the standard library's audioop) everywhere."""
+"""G.711 agrees with an independent implementation (the standard library's audioop) everywhere, on both of
+its paths: the numpy tables (where no C codec is installed) and the C codec the hot path uses."""
 
 import warnings
 
@@ -14,6 +15,17 @@ with warnings.catch_warnings():
 
 ALL_SAMPLES = np.arange(-32768, 32768, dtype="<i2").tobytes()
 ALL_CODES = bytes(range(256))
+
+
+@pytest.fixture(autouse=True, params=["tables", "c-codec"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    from voicegrid.media import g711
+
+    if request.param == "tables":
+        monkeypatch.setattr(g711, "c_g711", None)
+    else:
+        assert g711.c_g711 is not None
+    return str(request.param)
 
 
 def test_ulaw_encoding_matches_audioop_for_every_16_bit_sample() -> None:
@@ -53,3 +65,11 @@ def test_the_tables_built_at_once_are_the_per_sample_reference_arithmetic_for_ev
     every = range(-32768, 32768)
     assert g711.ULAW_ENCODE.tolist() == [g711._ulaw_encode_one(s) for s in every]
     assert g711.ALAW_ENCODE.tolist() == [g711._alaw_encode_one(s) for s in every]
+
+
+def test_frames_decode_to_writable_arrays_and_encode_from_any_integer_array(path: str) -> None:
+    pcm = ulaw_decode(bytes(range(160)))
+    pcm[0] = 1  # callers may scale or conceal in place
+    wide = pcm.astype(np.int32)
+    assert ulaw_encode(wide) == ulaw_encode(pcm) == ulaw_encode(pcm.tobytes())
+    assert alaw_encode(wide[::2]) == alaw_encode(np.ascontiguousarray(pcm[::2]))
