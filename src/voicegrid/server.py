@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import uvicorn
 from fastapi import FastAPI
@@ -23,7 +23,6 @@ from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.analytics.shared_outbox import SharedDeliveries
-from voicegrid.analytics.tracing import CallTracer
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api import AppServices, create_app
 from voicegrid.api.fleet_calls import answer
@@ -35,7 +34,6 @@ from voicegrid.capacity.backend import Backend
 from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.capacity.metrics import CapacityMetrics
 from voicegrid.capacity.resilient import ResilientBackend
-from voicegrid.capacity.shared import RedisBackend
 from voicegrid.catalog import load_catalog
 from voicegrid.config import Settings
 from voicegrid.core.clock import utcnow
@@ -53,7 +51,6 @@ from voicegrid.telephony.book import CallState
 from voicegrid.telephony.calls import CallControl
 from voicegrid.telephony.campaign_runner import CampaignRunner
 from voicegrid.telephony.edge import EdgeTrust
-from voicegrid.telephony.fleet import Fleet
 from voicegrid.telephony.ratelimit import SourceRateLimiter
 from voicegrid.telephony.recording_store import Bucket, ObjectStoreError, RecordingStore
 from voicegrid.telephony.records import CallRecords, Retention
@@ -65,6 +62,9 @@ from voicegrid.telephony.sip_transport import TcpLimits
 from voicegrid.telephony.trials import TrialBook
 from voicegrid.transports.streams import StreamCalls
 from voicegrid.voice_agents import VoiceAgentFactory, warm_providers
+
+if TYPE_CHECKING:
+    from voicegrid.telephony.fleet import Fleet
 
 log = logging.getLogger("voicegrid")
 
@@ -122,7 +122,11 @@ async def build_platform(settings: Settings) -> Platform:
         )
         call_metrics.watch_webhooks(lambda: webhooks.pending)
         objects = recording_store(settings)
-        tracer = CallTracer(settings.otlp_endpoint, settings.node_name) if settings.otlp_endpoint else None
+        tracer = None
+        if settings.otlp_endpoint:  # OpenTelemetry is imported only by a node that exports traces
+            from voicegrid.analytics.tracing import CallTracer
+
+            tracer = CallTracer(settings.otlp_endpoint, settings.node_name)
         services.records = CallRecords(
             recorder,
             catalog,
@@ -180,17 +184,21 @@ def capacity_backend(settings: Settings) -> Backend:
     """In-process by default; with `capacity_url`, Redis shared by every node, with a local fallback."""
     if not settings.capacity_url:
         return MemoryBackend()
+    from voicegrid.capacity.shared import RedisBackend  # Redis's client, only on a node given a Redis
+
     shared = RedisBackend(settings.capacity_url, node_id=settings.node_name, ttl_s=settings.capacity_ttl_s)
     return ResilientBackend(shared, settings.capacity_fallback_fraction)
 
 
 def start_fleet(
     settings: Settings, services: AppServices, calls: CallService, sip: CallControl
-) -> Fleet | None:
+) -> "Fleet | None":
     """With Redis (`capacity_url`): this node's calls in the fleet's registry, and its answers to
     the other nodes' requests about them. None on a node of its own."""
     if not settings.capacity_url:
         return None
+    from voicegrid.telephony.fleet import Fleet
+
     book = sip.book
     fleet = Fleet(settings.capacity_url, settings.node_name, settings.effective_public_url)
 

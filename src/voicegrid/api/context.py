@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
@@ -14,7 +14,6 @@ from voicegrid.pipeline.tools import ToolTests
 from voicegrid.store.models import ApiKey, Business, Reseller
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.analyses import ModelFor
-from voicegrid.telephony.fleet import Fleet
 from voicegrid.telephony.plan import VoiceAgentBuilder
 from voicegrid.telephony.records import CallRecords
 from voicegrid.telephony.service import CallService
@@ -22,6 +21,9 @@ from voicegrid.telephony.trials import TrialRunner
 from voicegrid.tenancy import Forbidden, NotAuthenticated, Principal, Role, Scope, SecretBox
 from voicegrid.tenancy.keys import hash_api_key
 from voicegrid.transports.streams import StreamCalls
+
+if TYPE_CHECKING:  # Redis's client loads only on a node of a fleet
+    from voicegrid.telephony.fleet import Fleet
 
 # last_used_at is written at most this often per key, so reads do not turn into writes.
 LAST_USED_GRANULARITY = timedelta(seconds=60)

@@ -19,13 +19,14 @@ import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from voicegrid.capacity.backend import PoolSpec, PoolUsage, Slot
 from voicegrid.capacity.leases import Lease, Limit, Refusal
 from voicegrid.capacity.memory import MemoryBackend
-from voicegrid.capacity.shared import UNANSWERED as UNREACHABLE
-from voicegrid.capacity.shared import RedisBackend
+
+if TYPE_CHECKING:  # the Redis client loads only on a node that is given a Redis
+    from voicegrid.capacity.shared import RedisBackend
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,7 +39,10 @@ def scaled(maximum: int | None, fraction: float) -> int | None:
 class ResilientBackend:
     name = "redis"
 
-    def __init__(self, shared: RedisBackend, fraction: float = 0.5, probe_s: float = 1.0) -> None:
+    def __init__(self, shared: "RedisBackend", fraction: float = 0.5, probe_s: float = 1.0) -> None:
+        from voicegrid.capacity.shared import UNANSWERED
+
+        self.unreachable = UNANSWERED
         if not 0 <= fraction <= 1:
             raise ValueError("the fallback fraction is between 0 and 1")
         self.shared, self.fraction, self.probe_s = shared, fraction, probe_s
@@ -59,7 +63,7 @@ class ResilientBackend:
     async def start(self) -> None:
         try:
             await self.shared.start()
-        except UNREACHABLE as exc:
+        except self.unreachable as exc:
             await self._degrade(exc)
 
     async def aclose(self) -> None:
@@ -107,7 +111,7 @@ class ResilientBackend:
                     await self.shared.adopt(lease)
                     del self._local_leases[lease.id]
                     await self.local.release(inner)
-            except UNREACHABLE:
+            except self.unreachable:
                 continue
             log.warning(
                 "capacity: Redis is back after %.1f s; local admissions handed over",
@@ -123,7 +127,7 @@ class ResilientBackend:
             return None
         try:
             return await call()
-        except UNREACHABLE as exc:
+        except self.unreachable as exc:
             await self._degrade(exc)
             return None
 

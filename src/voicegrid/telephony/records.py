@@ -11,14 +11,13 @@ from collections import OrderedDict
 from collections.abc import Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.analytics import CallFacts, JournalError, Recorder, build_record
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.privacy import masked
-from voicegrid.analytics.tracing import CallTracer
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.catalog import Catalog, rate
 from voicegrid.core.clock import utcnow
@@ -27,6 +26,9 @@ from voicegrid.store.call_records import erase_content, expired_content
 from voicegrid.telephony.book import Call
 from voicegrid.telephony.recording_file import recording_path
 from voicegrid.telephony.recording_store import ObjectStoreError, RecordingStore
+
+if TYPE_CHECKING:  # OpenTelemetry loads only when traces are exported
+    from voicegrid.analytics.tracing import CallTracer
 
 log = logging.getLogger(__name__)
 MAX_KNOWN_BUSINESSES = 100_000
@@ -67,7 +69,7 @@ class CallRecords:
         node: str | None = None,
         metrics: CallMetrics | None = None,
         webhooks: WebhookSender | None = None,
-        tracer: CallTracer | None = None,
+        tracer: "CallTracer | None" = None,
         objects: RecordingStore | None = None,
     ) -> None:
         self.recorder, self.catalog, self.sessions, self.node = recorder, catalog, sessions, node
