@@ -311,3 +311,21 @@ async def test_an_stt_end_of_speech_said_while_the_caller_is_talking_is_stale_an
     await line.run(session, seconds=3.5)
     await session.wait_closed()
     assert [t.user_text for t in session.turns] == ["one two"]
+
+
+async def test_an_stt_end_of_speech_that_beats_the_vads_half_quiet_ends_the_turn_at_the_vads_quiet() -> None:
+    """The STT endpoints 20 ms after speech and its final comes 40 ms later, before the VAD has heard
+    half its quiet; the finalize that follows finds nothing left to transcribe, so no final comes
+    after it. Nothing was said since that final: the turn ends at the VAD's quiet, not at max_wait."""
+    stt: list[dict[str, object]] = [{"transcripts": ["are you open"], "final_ms": 40, "endpointing_ms": 20}]
+    llm: list[dict[str, object]] = [{"replies": ["Until ten."], "first_token_ms": 50}]
+    session = session_with(stt, llm, stt_chunk_ms=20, min_silence_ms=200, max_wait_ms=1500)
+    line = Line(speech=[(0.5, 0.8)])
+    await line.run(session, seconds=3.5)
+    await session.wait_closed()
+    assert [(t.user_text, t.agent_text) for t in session.turns] == [("are you open", "Until ten.")]
+    turn = session.turns[0]
+    assert turn.turn_end_at is not None
+    assert turn.speech_end_at is not None
+    assert turn.turn_end_at - turn.speech_end_at < 0.3  # max_wait would make it 1.5
+    assert turn.stt_final_at is not None

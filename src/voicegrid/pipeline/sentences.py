@@ -11,8 +11,11 @@ class SentenceSplitter:
     """`push(delta)` returns the sentences completed by it; `flush()` the rest.
 
     A clause (cut at , ; : or a dash) is sent on its own once it is `clause_chars` long, so the first
-    audio of a long sentence does not wait for its full stop. Abbreviations like "Dr." are rare on
-    the phone and cost only a short pause, so they are not special-cased.
+    audio of a long sentence does not wait for its full stop; the reply's first clause goes once it is
+    `first_clause_chars` long. Not shorter: the next piece's synthesis starts when this one's audio
+    is in, so a piece shorter than the TTS's first-byte time ("Yes," is about 250 ms of speech) would
+    leave a gap the caller hears. Abbreviations like "Dr." are rare on the phone and cost only a
+    short pause, so they are not special-cased.
     """
 
     def __init__(self, clause_chars: int = 60, first_clause_chars: int = 25) -> None:
@@ -27,11 +30,12 @@ class SentenceSplitter:
         while True:
             match = END.search(self._buf)
             limit = self.first_clause_chars if not self._sent and not out else self.clause_chars
-            clause = CLAUSE.search(self._buf) if len(self._buf) >= limit else None
+            # the first clause boundary that makes a piece long enough (not only the first comma)
+            clause = next((c for c in CLAUSE.finditer(self._buf) if c.end(1) >= limit), None)
             cut = None
             if match is not None:
                 cut = match.end(1), match.end(2)
-            elif clause is not None and clause.end(1) >= limit:
+            elif clause is not None:
                 cut = clause.end(1), clause.end(2)
             elif len(self._buf) > MAX_WORDLESS:
                 space = self._buf.rfind(" ", 0, MAX_WORDLESS)

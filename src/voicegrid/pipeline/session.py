@@ -6,7 +6,8 @@ own tasks, which live and die with the call:
 
   listen   STT stream: send audio, read transcripts (failover inside `FallbackStt`)
   turns    end of turn = VAD quiet for `min_silence_ms`, then the STT's final (or `max_wait_ms`);
-           or the STT's own end of speech (a final with `speech_final`), when it comes first
+           or the STT's own end of speech (a final with `speech_final`), when it comes first (before
+           half that quiet: then the turn ends at the quiet, with no wait, if nothing was said since)
   reply    LLM stream -> sentences -> TTS -> the call's outbound queue; tools between rounds
   idle     re-prompt after silence, then goodbye and hang up
 
@@ -90,6 +91,7 @@ class VoiceSession(Replies):
         self._final = asyncio.Event()
         self._finals: list[str] = []
         self._final_at: float | None = None
+        self._end_heard_at: int | None = None  # voiced frames when the STT heard the end before the VAD
         self._interim = ""
         self._carry = ""  # words of a turn whose reply was dropped because the caller went on
         self._user_speaking = False
@@ -220,6 +222,7 @@ class VoiceSession(Replies):
             self._reprompts = 0
             self._speech_ended.clear()
             self._final.clear()
+            self._end_heard_at = None
             if (
                 self._reply is not None
                 and not self._reply.done()
@@ -232,6 +235,9 @@ class VoiceSession(Replies):
                 self._send_held()
                 self._audio.put_nowait(None)  # finalize: transcribe what is buffered now
             self._speech_over(now, state.silence_ms)
+            if self._end_heard_at is not None and state.voiced_frames - self._end_heard_at <= 2:
+                self._final_at = now  # the STT's end of speech came first and nothing was said since
+                self._final.set()
 
     def _speech_over(self, now: float, quiet_ms: float) -> None:
         self._user_speaking = False
@@ -369,7 +375,8 @@ class VoiceSession(Replies):
         self._final_at = self.clock()
         if not self._user_speaking or (transcript.speech_final and self._stt_heard_the_end()):
             self._final.set()
-        # else: the final of a part of what the caller is still saying; its end brings its own
+        elif transcript.speech_final and self.vad is not None:  # ends the turn at the VAD's quiet
+            self._end_heard_at = self.vad.state.voiced_frames  # unless the caller says more
 
     async def _turns(self) -> None:
         while True:
