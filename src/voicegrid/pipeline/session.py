@@ -22,7 +22,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from voicegrid.core.clock import loop_time
+from voicegrid.core.clock import loop_clock
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.media.vad import VoiceDetector
 from voicegrid.pipeline.config import VoiceConfig
@@ -67,7 +67,7 @@ class VoiceSession(Replies):
         self.tools = tools or ToolRunner([])
         self.meter = meter or Meter()
         self.observers = list(observers or [])
-        self.clock = clock or loop_time  # the event loop's (monotonic) clock: a test's may be virtual
+        self.clock = clock or loop_clock()  # the event loop's (monotonic) clock: a test's may be virtual
         self.events: list[Event] = []
         self.turns: list[TurnMetrics] = []
         self.history: list[Message] = [{"role": "system", "content": config.system_message()}]
