@@ -10,13 +10,11 @@ def pieces(deltas: list[str]) -> list[list[str]]:
     return [splitter.push(delta) for delta in deltas] + [splitter.flush()]
 
 
-def test_the_first_clause_goes_once_it_is_long_enough_at_its_comma() -> None:
-    got = pieces(
-        ["Yes", ",", " we", " are", " open", " every", " day", " of", " the", " week", ",", " until", " ten."]
-    )
-    assert got[:3] == [[], [], []]  # "Yes," alone would be shorter than a TTS's first byte
-    assert got[11] == ["Yes, we are open every day of the week,"]  # out when the word after it starts
-    assert list(itertools.chain(*got)) == ["Yes, we are open every day of the week,", "until ten."]
+def test_the_first_clause_of_a_reply_goes_as_soon_as_its_comma_is_followed_however_short() -> None:
+    got = pieces(["Yes", ",", " we", " are", " open", ",", " until", " ten", " tonight", "."])
+    assert got[:3] == [[], [], ["Yes,"]]  # out when the word after the comma starts
+    # later clauses wait for 60 characters, so the rest is one piece
+    assert list(itertools.chain(*got)) == ["Yes,", "we are open, until ten tonight."]
 
 
 def test_a_sentence_goes_at_its_full_stop_and_a_long_clause_at_the_first_comma_past_the_length() -> None:

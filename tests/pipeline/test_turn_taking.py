@@ -329,3 +329,26 @@ async def test_an_stt_end_of_speech_that_beats_the_vads_half_quiet_ends_the_turn
     assert turn.speech_end_at is not None
     assert turn.turn_end_at - turn.speech_end_at < 0.3  # max_wait would make it 1.5
     assert turn.stt_final_at is not None
+
+
+async def test_a_short_first_clause_goes_at_once_and_the_rest_follows_it_without_a_gap() -> None:
+    """The TTS streams in real time and answers each request after 150 ms: "Yes," goes to it as soon
+    as its comma is followed, and the rest of the sentence is synthesised while "Yes," is said, so
+    the caller hears one stretch of speech."""
+    stt: list[dict[str, object]] = [{"transcripts": ["are you open"], "final_ms": 50}]
+    llm: list[dict[str, object]] = [{"replies": ["Yes, we are open until ten."], "first_token_ms": 100}]
+    tts: list[dict[str, object]] = [
+        {"first_byte_ms": 150, "ms_per_char": 60, "chunk_ms": 20, "realtime": True}
+    ]
+    session = session_with(stt, llm, tts, greeting="")
+    line = Line(speech=[(0.5, 0.8)])
+    await line.run(session, seconds=5)
+    await session.wait_closed()
+    turn = session.turns[0]
+    assert turn.agent_text == "Yes, we are open until ten."
+    assert turn.tts_request_at is not None
+    assert turn.llm_first_token_at is not None
+    assert turn.tts_request_at - turn.llm_first_token_at < 0.02  # "Yes," did not wait for the rest
+    spans = line.voiced_spans()
+    assert len(spans) == 1  # no gap between "Yes," and the rest
+    assert spans[0][1] - spans[0][0] > 1.4  # all of it: 26 characters at 60 ms

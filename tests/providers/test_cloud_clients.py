@@ -162,6 +162,26 @@ async def test_tts_clients_speak_several_sentences_at_the_calls_rate(
         assert '{"type": "Clear"}' in emulator.messages
 
 
+async def test_aura_speaks_a_piece_made_while_its_socket_is_busy_over_rest_and_both_are_whole(
+    emulators: list[Emulator],
+) -> None:
+    """The pipeline synthesises the next piece while one is still arriving: the call's one Aura
+    socket carries one answer at a time, so the other goes by the REST endpoint, not mixed in."""
+    emulator = await running(DeepgramEmulator(api_key=KEY, first_byte_ms=50))
+    emulators.append(emulator)
+    tts = build_tts([config("deepgram", emulator)])
+    meter = Meter()
+    assert await speak(tts, "Hello.", 8000, meter) > 0  # the call's socket is open
+    first, second = "Yes,", "we are open until ten tonight, every day of the week."
+    counts = await asyncio.gather(speak(tts, first, 8000, meter), speak(tts, second, 8000, meter))
+    for text, samples in zip((first, second), counts, strict=True):
+        assert samples == pytest.approx(len(text) * 0.060 * 8000, abs=8000 * 0.02)
+    assert emulator.requests == 2  # the socket, and one REST request for the piece made meanwhile
+    assert await speak(tts, "Goodbye!", 8000, meter) > 0  # the socket is free again
+    assert emulator.requests == 2
+    await tts.aclose()
+
+
 @pytest.mark.parametrize("provider", ["deepgram", "elevenlabs"])
 @pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))
 async def test_tts_clients_map_each_fault_and_the_next_provider_speaks_the_sentence(

@@ -236,12 +236,39 @@ class Replies:
         return "".join(text).strip(), calls
 
     async def _speak_queue(self, sentences: "asyncio.Queue[str | None]", turn: TurnMetrics) -> None:
-        while (sentence := await sentences.get()) is not None:
-            await self._speak(sentence, turn)
+        """The pieces are said in order, and each one's synthesis starts as soon as its text is
+        complete, one piece ahead of the one being said: a short first clause ("Yes,") is not
+        followed by a gap while the next piece waits for the TTS's first byte."""
+        lines: asyncio.Queue[EarlyLine | None] = asyncio.Queue()
+        room = asyncio.Semaphore(2)  # the piece being said and the one after it
+        made: list[EarlyLine] = []
 
-    async def _speak(self, text: str, turn: TurnMetrics | None) -> None:
+        async def make() -> None:
+            while (sentence := await sentences.get()) is not None:
+                text = for_speech(sentence)  # markdown and emoji are for screens: the words are spoken
+                if text:
+                    await room.acquire()
+                    if turn.tts_request_at is None:
+                        turn.tts_request_at = self.clock()
+                    made.append(EarlyLine(text, self.tts.synthesize(text, self.sample_rate, self.meter)))
+                    lines.put_nowait(made[-1])
+            lines.put_nowait(None)
+
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(make())
+                while (line := await lines.get()) is not None:
+                    await self._speak(line.text, turn, line.audio())
+                    room.release()
+        finally:
+            for line in made:  # cut off (barge-in, the call's end): what is still being made stops
+                line.task.cancel()
+
+    async def _speak(
+        self, text: str, turn: TurnMetrics | None, audio: AsyncIterator[Pcm] | None = None
+    ) -> None:
         assert self.session is not None
-        text = for_speech(text)  # markdown and emoji are for screens: the words are spoken
+        text = text if audio is not None else for_speech(text)  # screens' markdown and emoji: words
         if not text:
             return
         entry: list[Any] = [text, 0]
@@ -249,7 +276,7 @@ class Replies:
         if turn is not None and turn.tts_request_at is None:
             turn.tts_request_at = self.clock()
         try:
-            async for pcm in self._synthesize(text):
+            async for pcm in audio if audio is not None else self._synthesize(text):
                 if turn is not None and turn.tts_first_audio_at is None:
                     turn.tts_first_audio_at = self.clock()
                     turn.tts_provider = self.tts.served_by

@@ -11,14 +11,13 @@ class SentenceSplitter:
     """`push(delta)` returns the sentences completed by it; `flush()` the rest.
 
     A clause (cut at , ; : or a dash) is sent on its own once it is `clause_chars` long, so the first
-    audio of a long sentence does not wait for its full stop; the reply's first clause goes once it is
-    `first_clause_chars` long. Not shorter: the next piece's synthesis starts when this one's audio
-    is in, so a piece shorter than the TTS's first-byte time ("Yes," is about 250 ms of speech) would
-    leave a gap the caller hears. Abbreviations like "Dr." are rare on the phone and cost only a
-    short pause, so they are not special-cased.
+    audio of a long sentence does not wait for its full stop; the reply's first clause goes as soon
+    as it is complete, however short: the caller's wait ends at the first words ("Yes," is said while
+    the rest is written; the next piece is synthesised meanwhile, so no gap follows it). Abbreviations
+    like "Dr." are rare on the phone and cost only a short pause, so they are not special-cased.
     """
 
-    def __init__(self, clause_chars: int = 60, first_clause_chars: int = 25) -> None:
+    def __init__(self, clause_chars: int = 60, first_clause_chars: int = 1) -> None:
         self.clause_chars = clause_chars
         self.first_clause_chars = first_clause_chars
         self._buf = ""

@@ -96,6 +96,7 @@ ALLOWED: dict[tuple[str, str], dict[str, Check]] = {
         **_SIMULATED_COMMON,
         "ms_per_char": _number(float, 0, 1000),
         "chunk_ms": _number(float, 10, 1000),
+        "realtime": _flag,
         "first_byte_ms": _LATENCY,
         "first_byte_jitter_ms": _LATENCY,
     },

@@ -47,6 +47,7 @@ class AuraTts(Tts):
         self._ws: ClientConnection | None = None
         self._ws_rate = 0
         self._needs_clear = False
+        self._ws_busy = False  # one answer at a time on the socket; one made meanwhile goes by REST
 
     def _query(self, sample_rate: int, rest: bool) -> str:
         query: dict[str, str | int] = {
@@ -78,15 +79,19 @@ class AuraTts(Tts):
     async def _synthesize(self, text: str, sample_rate: int, usage: Usage) -> AsyncGenerator[Pcm, None]:
         if not self.config.api_key:
             raise ProviderAuthError(self.name, "no API key")
-        if self.config.option("transport") != "rest":
+        if self.config.option("transport") != "rest" and not self._ws_busy:
+            self._ws_busy = True  # from before the connect: a second answer must not open another
             try:
-                ws = await self._connection(sample_rate)
-            except (ProviderConnectError, ProviderServerError, ProviderTimeout):
-                ws = None  # the REST endpoint may still answer
-            if ws is not None:
-                async for pcm in self._over_ws(ws, text):
-                    yield pcm
-                return
+                try:
+                    ws = await self._connection(sample_rate)
+                except (ProviderConnectError, ProviderServerError, ProviderTimeout):
+                    ws = None  # the REST endpoint may still answer
+                if ws is not None:
+                    async for pcm in self._over_ws(ws, text):
+                        yield pcm
+                    return
+            finally:
+                self._ws_busy = False
         async for pcm in self._over_rest(text, sample_rate):
             yield pcm
 

@@ -2,7 +2,9 @@
 
 The audio is a 140 Hz buzz with harmonics, swelling at a syllable rate, so voice activity detectors
 on the far end hear speech. Options: `first_byte_ms` / `first_byte_jitter_ms`, `ms_per_char`
-(default 60), `chunk_ms` (default 100), `fail` ("connect", "auth", "slow"), `seed`.
+(default 60), `chunk_ms` (default 100), `realtime` (each chunk no sooner than it would play, as
+some vendors stream; otherwise all at once after the first byte), `fail` ("connect", "auth",
+"slow"), `seed`.
 """
 
 import asyncio
@@ -42,7 +44,8 @@ class SimulatedTts(Tts):
             await asyncio.sleep(3600)
         audio = voice_like(len(text) * float(self.config.option("ms_per_char", 60)) / 1000, sample_rate)
         step = int(sample_rate * float(self.config.option("chunk_ms", 100)) / 1000)
+        pace = step / sample_rate if self.config.option("realtime") else 0.0
         for i in range(0, len(audio), step):
             if i:
-                await asyncio.sleep(0)
+                await asyncio.sleep(pace)
             yield audio[i : i + step]
