@@ -28,8 +28,9 @@ MAX_EVENTS = 5000  # events a session keeps for its summary; observers still hea
 
 
 class EarlyLine:
-    """A fixed line synthesised before it is needed (the greeting of an outbound call while its
-    answer is screened): its audio waits, bounded by the line's own length, until it is spoken."""
+    """A line synthesised before it is needed (the greeting of an outbound call while its answer is
+    screened; a reply's next piece while the one before it is said): its audio waits, bounded by the
+    line's own length, until it is spoken."""
 
     def __init__(self, text: str, audio: AsyncIterator[Pcm]) -> None:
         self.text = text
