@@ -91,6 +91,9 @@ async def build_platform(settings: Settings) -> Platform:
     try:
         await check_database(engine)
         await upgrade(engine)
+        # the clients the stored agents use, before the node serves: loading one later holds the GIL
+        # and stalls every call's media (and the SIP answers an edge's health checks wait for)
+        await warm_providers(make_sessionmaker(engine))
         services = AppServices(
             sessions=make_sessionmaker(engine),
             secrets=await asyncio.to_thread(secret_box, settings),
@@ -155,13 +158,6 @@ async def build_platform(settings: Settings) -> Platform:
         await engine.dispose()
         raise
     return Platform(settings=settings, engine=engine, app=create_app(engine, services), services=services)
-
-
-async def _warm(services: AppServices) -> None:
-    try:
-        await warm_providers(services.sessions)
-    except Exception:  # each call loads its own providers anyway
-        log.exception("loading the agents' provider clients failed")
 
 
 def recording_store(settings: Settings) -> RecordingStore | None:
@@ -381,7 +377,6 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             sip, platform.services.sessions, platform.services.secrets, settings.registration_sync_s
         )
         registrations.start()
-        warming = asyncio.create_task(_warm(platform.services), name="warm-providers")
         log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])
         try:
             await run_until_signalled(_HttpServer(config), before_exit=drain)
@@ -395,7 +390,6 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             await sip.stop()
             await admission.aclose()
             retention.cancel()
-            warming.cancel()
             await records.aclose()
             await records.recorder.aclose()
             if records.webhooks is not None:

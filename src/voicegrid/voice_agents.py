@@ -44,8 +44,8 @@ def knowledge_text(kb: dict[str, Any]) -> str:
 
 
 async def warm_providers(sessions: async_sessionmaker[AsyncSession], limit: int = 10_000) -> None:
-    """Load the clients the stored agents use (in the background once a node serves: it is ready
-    without them, and a call that comes first loads its own)."""
+    """Load the clients the stored agents use (at a node's start, before it serves; an agent made
+    later has its clients loaded by its first call)."""
     async with sessions() as session:
         rows = (await session.execute(select(Agent.stt, Agent.llm, Agent.tts).limit(limit))).all()
     wanted = set()

@@ -1,9 +1,11 @@
 """Provider names to factories, per stage; `build_*` wraps an agent's ordered list in failover.
 
 Factories import their client on first use, so importing the registry loads no vendor library, and a
-node starts without the clients its agents do not use. `load()` imports the clients a call needs (and
-loads the embedded STT's engine and dictionary) in a thread, once per process, before the call's
-session is built: an import on the event loop would hold the GIL and stall every call's media.
+node starts without the clients its agents do not use. `load()` imports the clients wanted (and loads
+the embedded STT's engine and dictionary) in a thread, once per process: at a node's start for the
+stored agents, before it serves, and for a later agent before its first call's session is built.
+Loading holds the GIL for a while (the embedded STT about half a second): it stalls the media of
+the calls under way once per node and provider, which is why a node does it before serving.
 """
 
 import asyncio
