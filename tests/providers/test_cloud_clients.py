@@ -5,6 +5,7 @@ hands the turn to the next provider inside a failover list.
 """
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -104,7 +105,11 @@ async def test_deepgram_stt_maps_each_fault_and_fails_over_within_the_utterance(
     for emulator in (broken, healthy):
         emulators.append(await running(emulator))
     errors: list[ProviderError] = []
-    stt = build_stt([config("deepgram", broken), config("deepgram", healthy)], lambda s, e: errors.append(e))
+    # endpointing longer than the syllables' gaps: the utterance is cut by the fault, not by its end
+    configs = [
+        dataclasses.replace(config("deepgram", e), options={"endpointing_ms": 300}) for e in (broken, healthy)
+    ]
+    stt = build_stt(configs, lambda s, e: errors.append(e))
     stream = await stt.open(16000, "en-US", Meter())
     await say(stream, 0.5)
     await stream.finalize()
