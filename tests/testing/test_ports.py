@@ -24,3 +24,14 @@ def test_a_single_port_is_never_one_of_a_block_given_before_and_a_block_of_400_i
     for _ in range(20):
         assert free_udp_and_tcp_port() not in taken
     assert free_port_block(400)  # singles given before do not stand in a large block's way
+
+
+def test_a_block_never_overlaps_one_given_just_before_whose_taker_may_not_have_bound_it_yet() -> None:
+    """A test gives voicegrid a block for its RTP and then SIPp a block for its media, both probed
+    free before either binds: the second must not fall over the first."""
+    for _ in range(30):
+        ours, sipps = free_port_block(2), free_port_block(4)
+        assert not set(range(ours, ours + 2)) & set(range(sipps, sipps + 4))
+    small = [free_port_block(4) for _ in range(40)]
+    spans = [set(range(b, b + 4)) for b in small]
+    assert all(not (a & b) for i, a in enumerate(spans) for b in spans[i + 1 :])

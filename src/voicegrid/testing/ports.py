@@ -41,8 +41,8 @@ def free_udp_and_tcp_port() -> int:
 _BLOCK_LOW, _BLOCK_HIGH = 12000, 20000
 _WORKER_SLICES = 8
 # Single ports come from the top of a worker's slice and blocks from the rest, so neither can be
-# given where the other was given and not yet bound; a single port is not given twice while its
-# first taker may not have bound it (the last 64 are remembered).
+# given where the other was given and not yet bound; no port is given twice while its first taker
+# may not have bound it (the last 64 ports and blocks are remembered).
 _SINGLES = 200
 _given: deque[range] = deque(maxlen=64)
 
@@ -62,11 +62,17 @@ def free_port_block(count: int = 4) -> int:
     ephemeral range: for a peer that binds several ports from one base (SIPp's -mp binds
     audio RTP and RTCP, then video RTP and RTCP), which a single probed port cannot promise."""
     low, high = _worker_slice()
-    for _ in range(200):
+    for attempt in range(400):
         base = random.randrange(low, high - _SINGLES - count, 2)
+        block = range(base, base + count)
+        # not over a block given lately, whose taker may not have bound it yet (a test that gives
+        # voicegrid one block and SIPp another saw SIPp bind voicegrid's RTP ports); past 200 tries
+        # (a large block in a crowded slice) only the probe decides
+        if attempt < 200 and any(block.start < g.stop and g.start < block.stop for g in _given):
+            continue
         sockets: list[socket.socket] = []
         try:
-            for port in range(base, base + count):
+            for port in block:
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 sockets.append(s)
                 s.bind(("127.0.0.1", port))
@@ -75,6 +81,7 @@ def free_port_block(count: int = 4) -> int:
         finally:
             for s in sockets:
                 s.close()
+        _given.append(block)
         return base
     raise RuntimeError(f"no {count} consecutive UDP ports free in {low}-{high}")
 
