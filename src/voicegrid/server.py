@@ -93,9 +93,10 @@ async def build_platform(settings: Settings) -> Platform:
         await upgrade(engine)
         # the clients the stored agents use, before the node serves: loading one later holds the GIL
         # and stalls every call's media (and the SIP answers an edge's health checks wait for)
-        await warm_providers(make_sessionmaker(engine))
+        sessions = make_sessionmaker(engine)
+        await warm_providers(sessions)
         services = AppServices(
-            sessions=make_sessionmaker(engine),
+            sessions=sessions,
             secrets=await asyncio.to_thread(secret_box, settings),
             public_url=settings.effective_public_url,
         )
@@ -105,7 +106,6 @@ async def build_platform(settings: Settings) -> Platform:
             metrics.watch_degraded(lambda: backend.degraded)
         await backend.start()
         services.admission = admission = Admission(backend, metrics)
-        sessions = services.sessions
         recorder = Recorder(
             Journal(Path(settings.data_dir) / "journal"),
             functools.partial(write_call_records, sessions, deltas=record_deltas),

@@ -43,17 +43,23 @@ def knowledge_text(kb: dict[str, Any]) -> str:
     return "\n".join(line for line in lines if line.strip())
 
 
+def choices(stage: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A stage's provider choices in order: the first, then its fallbacks."""
+    stage = stage or {}
+    return [c for c in [stage, *(stage.get("fallbacks") or [])] if isinstance(c, dict)]
+
+
 async def warm_providers(sessions: async_sessionmaker[AsyncSession], limit: int = 10_000) -> None:
     """Load the clients the stored agents use (at a node's start, before it serves; an agent made
     later has its clients loaded by its first call)."""
     async with sessions() as session:
         rows = (await session.execute(select(Agent.stt, Agent.llm, Agent.tts).limit(limit))).all()
-    wanted = set()
-    for row in rows:
-        for stage, value in zip(("stt", "llm", "tts"), row, strict=True):
-            for choice in [value or {}, *((value or {}).get("fallbacks") or [])]:
-                if isinstance(choice, dict):
-                    wanted.add((stage, str(choice.get("provider"))))
+    wanted = {
+        (stage, str(choice.get("provider")))
+        for row in rows
+        for stage, value in zip(("stt", "llm", "tts"), row, strict=True)
+        for choice in choices(value)
+    }
     await registry.load(wanted)
 
 
@@ -81,7 +87,7 @@ class VoiceAgentFactory:
         ids = {
             c.get("credential_id")
             for stage in (agent.stt, agent.llm, agent.tts)
-            for c in [stage, *stage.get("fallbacks", [])]
+            for c in choices(stage)
             if c.get("credential_id")
         }
         return await self._credential_rows(agent.business_id, ids)
@@ -97,7 +103,7 @@ class VoiceAgentFactory:
 
     def _configs(self, stage: str, agent: Agent, creds: dict[str, Credential]) -> list[ProviderConfig]:
         value = {"stt": agent.stt, "llm": agent.llm, "tts": agent.tts}[stage]
-        return [self._config(stage, agent, choice, creds) for choice in [value, *value.get("fallbacks", [])]]
+        return [self._config(stage, agent, choice, creds) for choice in choices(value)]
 
     def _config(
         self, stage: str, agent: Agent, choice: dict[str, Any], creds: dict[str, Credential]
