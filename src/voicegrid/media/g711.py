@@ -101,11 +101,11 @@ def _bits(pcm: bytes | Pcm) -> npt.NDArray[np.uint16]:
 
 
 def _samples(pcm: bytes | Pcm) -> Pcm:
-    if isinstance(pcm, bytes | bytearray | memoryview):
-        if len(pcm) % 2:
-            raise CodecError("PCM16 needs an even number of bytes")
-        return np.frombuffer(pcm, dtype="<i2")
-    return pcm
+    if isinstance(pcm, np.ndarray):  # the common case first: a union isinstance costs 0.4 us a frame
+        return pcm
+    if len(pcm) % 2:
+        raise CodecError("PCM16 needs an even number of bytes")
+    return np.frombuffer(pcm, dtype="<i2")
 
 
 # The same tables indexed by the sample's 16 bits read unsigned: one table read per sample, with no
@@ -114,13 +114,10 @@ _ULAW_BY_BITS = np.roll(ULAW_ENCODE, -32768)
 _ALAW_BY_BITS = np.roll(ALAW_ENCODE, -32768)
 
 
-def _linear(pcm: bytes | Pcm) -> bytes | Pcm:
-    """16-bit samples the C codec can read: bytes as they are, arrays as contiguous int16."""
-    if isinstance(pcm, bytes | bytearray | memoryview):
-        if len(pcm) % 2:
-            raise CodecError("PCM16 needs an even number of bytes")
-        return pcm
-    return np.ascontiguousarray(pcm if pcm.dtype == np.int16 else pcm.astype(np.int16))
+def _linear(pcm: bytes | Pcm) -> Pcm:
+    """16-bit samples the C codec can read: contiguous int16 (bytes are viewed, not copied)."""
+    samples = _samples(pcm)  # no dtype argument below: it costs 0.5 us a call even when nothing changes
+    return np.ascontiguousarray(samples if samples.dtype == np.int16 else samples.astype(np.int16))
 
 
 def ulaw_encode(pcm: bytes | Pcm) -> bytes:
