@@ -266,6 +266,14 @@ async def test_a_callers_hello_before_the_greeting_is_heard_neither_drops_it_nor
     assert not [e for e in session.events if isinstance(e, BargeIn)]
 
 
+def turn_ended_after_speech_s(session: VoiceSession) -> float:
+    """Seconds from the end of the caller's speech to the end of the first turn."""
+    turn = session.turns[0]
+    assert turn.turn_end_at is not None
+    assert turn.speech_end_at is not None
+    return turn.turn_end_at - turn.speech_end_at
+
+
 async def test_the_stts_own_end_of_speech_ends_the_turn_before_the_vads_quiet() -> None:
     """The STT endpoints 60 ms after speech and its final comes 50 ms later: the turn ends then, not
     after the VAD's 200 ms of quiet plus a finalize and its final."""
@@ -276,10 +284,7 @@ async def test_the_stts_own_end_of_speech_ends_the_turn_before_the_vads_quiet() 
     await line.run(session, seconds=2.5)
     await session.wait_closed()
     assert [(t.user_text, t.agent_text) for t in session.turns] == [("are you open", "Until ten.")]
-    turn = session.turns[0]
-    assert turn.turn_end_at is not None
-    assert turn.speech_end_at is not None
-    assert turn.turn_end_at - turn.speech_end_at < 0.15  # the VAD would have called it at 0.2
+    assert turn_ended_after_speech_s(session) < 0.15  # the VAD would have called it at 0.2
 
 
 async def test_a_caller_who_goes_on_after_the_stt_ended_the_turn_is_heard_whole() -> None:
@@ -324,11 +329,8 @@ async def test_an_stt_end_of_speech_that_beats_the_vads_half_quiet_ends_the_turn
     await line.run(session, seconds=3.5)
     await session.wait_closed()
     assert [(t.user_text, t.agent_text) for t in session.turns] == [("are you open", "Until ten.")]
-    turn = session.turns[0]
-    assert turn.turn_end_at is not None
-    assert turn.speech_end_at is not None
-    assert turn.turn_end_at - turn.speech_end_at < 0.3  # max_wait would make it 1.5
-    assert turn.stt_final_at is not None
+    assert turn_ended_after_speech_s(session) < 0.3  # max_wait would make it 1.5
+    assert session.turns[0].stt_final_at is not None
 
 
 async def test_a_short_first_clause_goes_at_once_and_the_rest_follows_it_without_a_gap() -> None:
