@@ -24,8 +24,9 @@ from voicegrid.media.g711 import ulaw_encode
 from voicegrid.media.rtp import RtpPacket
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.media.vad import VoiceDetector
+from voicegrid.telephony.agents import EchoAgent
 from voicegrid.telephony.media_clock import MediaClock
-from voicegrid.telephony.rtp_session import EchoAgent, RtpSession
+from voicegrid.telephony.rtp_session import RtpSession
 
 REMOTE = ("127.0.0.1", 40000)
 

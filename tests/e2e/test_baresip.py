@@ -12,10 +12,10 @@ from tests.support.baresip import make_baresip, run_baresip, stop
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.useragent import Addr, UserAgent
+from voicegrid.telephony.agents import EchoAgent
 from voicegrid.telephony.book import CallState
 from voicegrid.telephony.calls import CallControl, Decision
 from voicegrid.telephony.plan import CallPlan
-from voicegrid.telephony.rtp_session import EchoAgent
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 

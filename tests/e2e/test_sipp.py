@@ -17,11 +17,11 @@ from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.sip.message import Request
 from voicegrid.sip.registration import Registration
 from voicegrid.sip.useragent import Addr, UserAgent
+from voicegrid.telephony.agents import EchoAgent
 from voicegrid.telephony.book import Call, CallState
 from voicegrid.telephony.calls import CallControl, Decision, DialPlan
 from voicegrid.telephony.plan import CallPlan
 from voicegrid.telephony.ratelimit import SourceRateLimiter
-from voicegrid.telephony.rtp_session import EchoAgent
 from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port
 
 

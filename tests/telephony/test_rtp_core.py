@@ -6,8 +6,9 @@ import numpy as np
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.media.rtp import RtpPacket
+from voicegrid.telephony.agents import EchoAgent
 from voicegrid.telephony.media_clock import MediaClock
-from voicegrid.telephony.rtp_session import EchoAgent, RtpSession
+from voicegrid.telephony.rtp_session import RtpSession
 
 PEER = ("192.0.2.10", 40000)
 TONE = (8000 * np.sin(2 * np.pi * 440 * np.arange(16000) / 8000)).astype(np.int16)  # 2 s

@@ -10,8 +10,9 @@ from voicegrid.media.codecs import make_codec
 from voicegrid.media.dtmf import event_packets
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.media.rtp import RtpPacket
+from voicegrid.telephony.agents import EchoAgent
 from voicegrid.telephony.media_clock import MediaClock
-from voicegrid.telephony.rtp_session import EchoAgent, RtpSession
+from voicegrid.telephony.rtp_session import RtpSession
 from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port
 
 
@@ -179,7 +180,7 @@ async def test_two_sessions_exchange_rtcp_reports_about_each_others_streams(
 
 
 async def test_the_play_agent_sends_a_1_khz_beep_then_quiet(clock: MediaClock) -> None:
-    from voicegrid.telephony.rtp_session import PlayAgent
+    from voicegrid.telephony.agents import PlayAgent
 
     session, peer, dest = await _pair(clock)
     session.agent = PlayAgent()

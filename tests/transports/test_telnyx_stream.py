@@ -8,7 +8,7 @@ import numpy as np
 
 from voicegrid.media.g711 import alaw_decode, alaw_encode
 from voicegrid.media.session import AudioFrame, CallSession
-from voicegrid.telephony.rtp_session import EchoAgent
+from voicegrid.telephony.agents import EchoAgent
 from voicegrid.transports.telnyx import TelnyxStream
 
 TONE = (6000 * np.sin(2 * np.pi * 400 * np.arange(160) / 8000)).astype(np.int16)

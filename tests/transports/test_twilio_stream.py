@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from voicegrid.media.session import AudioFrame, CallSession
-from voicegrid.telephony.rtp_session import EchoAgent
+from voicegrid.telephony.agents import EchoAgent
 from voicegrid.transports.twilio import TwilioStream
 
 START = json.dumps(

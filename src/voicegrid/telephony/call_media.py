@@ -10,10 +10,11 @@ from typing import Any
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.ports import PortAllocator, PortsExhausted
 from voicegrid.media.recording import CallMix
+from voicegrid.telephony.agents import SilentAgent
 from voicegrid.telephony.book import Call
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.recording_file import RecordingFile, recording_path
-from voicegrid.telephony.rtp_session import RtpSession, SilentAgent
+from voicegrid.telephony.rtp_session import RtpSession
 
 log = logging.getLogger(__name__)
 MAX_RECORDING_S = 4 * 3600

@@ -18,7 +18,7 @@ from voicegrid.media.session import Talker
 from voicegrid.providers.errors import ProviderError
 from voicegrid.store.models import Agent, Business, Reseller
 from voicegrid.telephony.admission import Admission
-from voicegrid.telephony.rtp_session import agent_for_kind
+from voicegrid.telephony.agents import agent_for_kind
 
 log = logging.getLogger(__name__)
 

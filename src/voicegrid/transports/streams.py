@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from voicegrid.core.ids import new_id
 from voicegrid.media.session import CallSession, Talker
 from voicegrid.store.models import Agent, Business, Reseller
+from voicegrid.telephony.agents import SilentAgent
 from voicegrid.telephony.book import Call, CallBook
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.plan import CallPlanner, Refuse
-from voicegrid.telephony.rtp_session import SilentAgent
 from voicegrid.tenancy import InvalidInput, normalize_e164
 
 log = logging.getLogger(__name__)
