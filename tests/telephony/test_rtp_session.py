@@ -151,6 +151,26 @@ async def test_a_call_without_rtp_hangs_up_after_the_timeout(clock: MediaClock) 
     assert session.counters.silence_sent > 0  # it kept sending comfort silence meanwhile
 
 
+async def test_packets_the_kernel_refuses_are_counted_lost_and_the_clock_keeps_ticking_the_call(
+    clock: MediaClock,
+) -> None:
+    # Broadcast without SO_BROADCAST: sendto fails with EACCES on every packet (as with no route).
+    session = RtpSession(
+        codec=make_codec("PCMU"), remote=("255.255.255.255", 9), agent=EchoAgent(), clock=clock
+    )
+    await session.open("127.0.0.1", free_udp_and_tcp_port())
+    try:
+        await asyncio.sleep(0.2)
+        failed_then = session.counters.send_failed
+        await asyncio.sleep(0.2)
+    finally:
+        session.close()
+    assert failed_then > 0
+    assert session.counters.send_failed > failed_then  # still ticked: the failure did not remove it
+    assert session.counters.sent == 0
+    assert session.octets_sent == 0
+
+
 async def test_two_sessions_exchange_rtcp_reports_about_each_others_streams(
     clock: MediaClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:

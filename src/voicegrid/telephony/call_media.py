@@ -14,22 +14,10 @@ from voicegrid.telephony.agents import SilentAgent
 from voicegrid.telephony.book import Call
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.recording_file import RecordingFile, recording_path
-from voicegrid.telephony.rtp_session import RtpSession
+from voicegrid.telephony.rtp_session import RtpSession, bind_udp
 
 log = logging.getLogger(__name__)
 MAX_RECORDING_S = 4 * 3600
-
-
-def _bound(host: str, port: int) -> socket.socket | None:
-    """A UDP socket bound to `port`, held until the call's session takes it; None when it is taken."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        return None
-    sock.setblocking(False)
-    return sock
 
 
 class CallMedia:
@@ -56,8 +44,8 @@ class CallMedia:
             for _ in range(self.ports.capacity):  # other processes' ports are skipped, however many
                 port = self.ports.allocate()
                 busy.append(port)  # given back unless it is the one returned, whatever is raised
-                rtp = _bound(host, port)
-                rtcp = _bound(host, port + 1) if rtp is not None else None
+                rtp = bind_udp(host, port)
+                rtcp = bind_udp(host, port + 1) if rtp is not None else None
                 if rtp is not None and rtcp is not None:
                     self._held[port] = (rtp, rtcp)
                     busy.pop()
@@ -124,6 +112,7 @@ class CallMedia:
             call.media_summary = {
                 "packets_received": c.received,
                 "packets_sent": c.sent,
+                "packets_send_failed": c.send_failed,
                 "silence_sent": c.silence_sent,
                 "packets_lost": session.stats.lost,
                 "jitter_ms": round(session.stats.jitter_ms, 2),

@@ -49,6 +49,18 @@ class Sender(Protocol):
     def close(self) -> None: ...
 
 
+def bind_udp(host: str, port: int) -> socket.socket | None:
+    """A non-blocking UDP socket bound to `port` of `host`; None when the port is taken."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        return None
+    sock.setblocking(False)
+    return sock
+
+
 class _Rtcp(asyncio.DatagramProtocol):
     def __init__(self, session: "RtpSession") -> None:
         self.session = session
@@ -77,6 +89,7 @@ class RtpCounters:
     wrong_source: int = 0
     unknown_payload: int = 0
     sent: int = 0
+    send_failed: int = 0  # not taken by the kernel (buffer full, no route): dropped, never queued
     silence_sent: int = 0
     dtmf_received: int = 0
     latched: bool = False
@@ -122,6 +135,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.outbound = OutboundAudio(codec.sample_rate, encode=codec.encode if stateless else None)
         self._dtmf_out: deque[bytes] = deque()
         self._transport: Sender | None = None
+        self._sendto: Callable[[bytes, tuple[str, int]], object] = lambda data, addr: None
         self._ssrc = secrets.randbits(32)
         self._seq = secrets.randbits(16)
         self._ts = secrets.randbits(32)
@@ -142,35 +156,39 @@ class RtpSession(asyncio.DatagramProtocol):
         """Start on `port` (RTCP on the next): on the sockets bound for it when it was offered, or
         bound now."""
         loop = asyncio.get_running_loop()
-        rtp_sock, rtcp_sock = held if held is not None else (None, None)
+        rtp_sock, rtcp_sock = held if held is not None else (bind_udp(host, port), bind_udp(host, port + 1))
+        if rtp_sock is None:
+            if rtcp_sock is not None:
+                rtcp_sock.close()
+            raise OSError(f"RTP port {port} is taken")
         try:
-            if rtp_sock is not None:
-                transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=rtp_sock)
-            else:
-                transport, _ = await loop.create_datagram_endpoint(lambda: self, local_addr=(host, port))
+            transport, _ = await loop.create_datagram_endpoint(lambda: self, sock=rtp_sock)
         except BaseException:
             for sock in (rtp_sock, rtcp_sock):
                 if sock is not None:
                     sock.close()
             raise
         rtcp_transport = None
-        try:
-            if rtcp_sock is not None:
+        if rtcp_sock is None:  # RTCP is optional: the call goes on without reports
+            log.info("no RTCP socket on %s: the port is taken", port + 1)
+        else:
+            try:
                 rtcp_transport, _ = await loop.create_datagram_endpoint(lambda: _Rtcp(self), sock=rtcp_sock)
-            else:
-                rtcp_transport, _ = await loop.create_datagram_endpoint(
-                    lambda: _Rtcp(self), local_addr=(host, port + 1)
-                )
-        except OSError as exc:  # RTCP is optional: the call goes on without reports
-            log.info("no RTCP socket on %s: %s", port + 1, exc)
-            if rtcp_sock is not None:
+            except OSError as exc:
+                log.info("no RTCP socket on %s: %s", port + 1, exc)
                 rtcp_sock.close()
-        self.attach(transport, rtcp_transport)
+        self.attach(transport, rtcp_transport, rtp_sock)
 
-    def attach(self, transport: Sender, rtcp_transport: Sender | None = None) -> None:
+    def attach(
+        self, transport: Sender, rtcp_transport: Sender | None = None, sock: socket.socket | None = None
+    ) -> None:
         """Start on these transports (sockets; a test's recorder of what is sent): the clock ticks
-        the session from now on and the agent is told the call started."""
+        the session from now on and the agent is told the call started. Given the RTP transport's
+        own socket, packets go out on it directly."""
         self._transport, self._rtcp_transport = transport, rtcp_transport
+        # The socket's own sendto, not the loop transport's: a packet the kernel cannot take now is
+        # dropped (late media is worthless), where the transport would queue it in memory, unbounded.
+        self._sendto = sock.sendto if sock is not None else transport.sendto
         self._last_rx = self.clock.now()
         self.clock.register(self)
         self.agent.on_start(self)
@@ -346,9 +364,13 @@ class RtpSession(asyncio.DatagramProtocol):
                 payload = self._silence or self.codec.encode(np.zeros(self.codec.samples_per_frame, np.int16))
             else:
                 payload = frame[1] or self.codec.encode(frame[0])
-        self._transport.sendto(rtp_header(pt, self._seq, self._ts, self._ssrc, marker) + payload, self.remote)
-        self.counters.sent += 1
-        self._octets_sent += len(payload)
+        try:
+            self._sendto(rtp_header(pt, self._seq, self._ts, self._ssrc, marker) + payload, self.remote)
+        except OSError:  # a full socket buffer or no route: late media is worthless, the packet is lost
+            self.counters.send_failed += 1
+        else:
+            self.counters.sent += 1
+            self._octets_sent += len(payload)
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + self.codec.timestamp_step) & 0xFFFFFFFF
 
