@@ -6,6 +6,7 @@ hands the turn to the next provider inside a failover list.
 
 import asyncio
 import dataclasses
+import json
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -167,23 +168,74 @@ async def test_tts_clients_speak_several_sentences_at_the_calls_rate(
         assert '{"type": "Clear"}' in emulator.messages
 
 
-async def test_aura_speaks_a_piece_made_while_its_socket_is_busy_over_rest_and_both_are_whole(
+def said_samples(text: str, rate: int) -> object:
+    """The emulators' audio for `text`: 60 ms a character."""
+    return pytest.approx(len(text) * 0.060 * rate, abs=rate * 0.02)
+
+
+async def test_aura_pieces_asked_for_at_once_share_the_calls_socket_in_order_and_each_is_whole(
     emulators: list[Emulator],
 ) -> None:
-    """The pipeline synthesises the next piece while one is still arriving: the call's one Aura
-    socket carries one answer at a time, so the other goes by the REST endpoint, not mixed in."""
-    emulator = await running(DeepgramEmulator(api_key=KEY, first_byte_ms=50))
-    emulators.append(emulator)
+    """The pipeline synthesises the next piece while one is still arriving: its text goes out on the
+    call's one socket at once, and its audio is read after the audio of the piece before."""
+    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=50)
+    emulators.append(await running(emulator))
     tts = build_tts([config("deepgram", emulator)])
     meter = Meter()
-    assert await speak(tts, "Hello.", 8000, meter) > 0  # the call's socket is open
-    first, second = "Yes,", "we are open until ten tonight, every day of the week."
-    counts = await asyncio.gather(speak(tts, first, 8000, meter), speak(tts, second, 8000, meter))
-    for text, samples in zip((first, second), counts, strict=True):
-        assert samples == pytest.approx(len(text) * 0.060 * 8000, abs=8000 * 0.02)
-    assert emulator.requests == 2  # the socket, and one REST request for the piece made meanwhile
-    assert await speak(tts, "Goodbye!", 8000, meter) > 0  # the socket is free again
+    first, second, third = "Yes,", "we are open until ten tonight,", "every day of the week."
+    counts = await asyncio.gather(*(speak(tts, text, 8000, meter) for text in (first, second, third)))
+    for text, samples in zip((first, second, third), counts, strict=True):
+        assert samples == said_samples(text, 8000)
+    assert emulator.requests == 1  # one socket, no REST request
+    speaks = [json.loads(m)["text"] for m in emulator.messages if json.loads(m)["type"] == "Speak"]
+    assert speaks == [first, second, third]
+    assert await speak(tts, "Goodbye!", 8000, meter) == said_samples("Goodbye!", 8000)
+    await tts.aclose()
+
+
+async def test_a_piece_given_up_mid_audio_voids_the_pieces_sent_after_it_and_the_next_clears_first(
+    emulators: list[Emulator],
+) -> None:
+    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=20)
+    emulators.append(await running(emulator))
+    tts = build_tts([config("deepgram", emulator)])
+    meter = Meter()
+    long_text = "This answer is long enough to be cut off by the caller before its audio is all here."
+    heard = asyncio.Event()
+
+    async def cut_short() -> None:
+        async for _ in tts.synthesize(long_text, 8000, meter):
+            heard.set()
+            await asyncio.sleep(3600)  # the caller talks over it: cancelled below
+
+    speaking = asyncio.create_task(cut_short())
+    await heard.wait()
+    after = asyncio.create_task(speak(tts, "And one more thing.", 8000, meter))  # sent behind it
+    await asyncio.sleep(0.05)
+    speaking.cancel()
+    # the piece sent behind the cut one cannot tell its audio from the leftovers: it is said by REST
+    assert await after == said_samples("And one more thing.", 8000)
     assert emulator.requests == 2
+    assert await speak(tts, "Sorry, go on.", 8000, meter) == said_samples("Sorry, go on.", 8000)
+    assert '{"type": "Clear"}' in emulator.messages
+    assert emulator.requests == 2  # back on the socket, cleared
+    await tts.aclose()
+
+
+async def test_aura_pieces_past_deepgrams_twenty_flushes_a_minute_go_by_rest(
+    emulators: list[Emulator],
+) -> None:
+    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=1)
+    emulators.append(await running(emulator))
+    tts = build_tts([config("deepgram", emulator)])
+    meter = Meter()
+    for i in range(20):
+        assert await speak(tts, f"Piece {i}.", 8000, meter) > 0
+    assert emulator.requests == 1
+    assert await speak(tts, "One too many.", 8000, meter) == said_samples("One too many.", 8000)
+    assert emulator.requests == 2  # REST
+    flushes = [m for m in emulator.messages if json.loads(m)["type"] == "Flush"]
+    assert len(flushes) == 20
     await tts.aclose()
 
 

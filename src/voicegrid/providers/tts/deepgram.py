@@ -8,10 +8,12 @@ WebSocket reference, "Flush", "Clear", "Close"; and the REST /v1/speak reference
 - send `{"type": "Speak", "text"}`, then `{"type": "Flush"}`; audio comes back as binary frames, then
   `{"type": "Flushed", "sequence_id"}`; `{"type": "Clear"}` drops queued text (answered by `Cleared`);
   `{"type": "Close"}` ends the connection;
+- the pieces of a reply share the socket, in order (`speak_line`);
 - REST: `POST {base}/v1/speak?model=..&encoding=linear16&sample_rate=..&container=none` with
   `{"text": ...}`; the body is the audio, streamed.
 """
 
+import asyncio
 import contextlib
 import json
 from collections.abc import AsyncGenerator
@@ -34,9 +36,14 @@ from voicegrid.providers.errors import (
     for_status,
 )
 from voicegrid.providers.tts.base import Tts
+from voicegrid.providers.tts.speak_line import SpeakLine
 from voicegrid.providers.ws import ClientConnection, closed_error, open_ws, websockets
 
 DEFAULT_BASE = "https://api.deepgram.com"
+
+
+class _Void(Exception):
+    """The piece's text went out on a socket whose audio it can no longer tell apart: say it by REST."""
 
 
 class AuraTts(Tts):
@@ -45,9 +52,11 @@ class AuraTts(Tts):
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
         self._ws: ClientConnection | None = None
+        self._line = SpeakLine()  # the order of the pieces on the socket
         self._ws_rate = 0
-        self._needs_clear = False
-        self._ws_busy = False  # one answer at a time on the socket; one made meanwhile goes by REST
+        self._connecting = asyncio.Lock()  # pieces asked for at once share one socket
+        self._sending = asyncio.Lock()  # a piece's Speak and its Flush go out together
+        self._rest: httpx.AsyncClient | None = None  # kept for the call: no connection per piece
 
     def _query(self, sample_rate: int, rest: bool) -> str:
         query: dict[str, str | int] = {
@@ -67,56 +76,70 @@ class AuraTts(Tts):
 
     def cancel(self) -> None:
         if self._ws is not None:
-            self._needs_clear = True
+            self._line.void_outstanding()
 
     async def aclose(self) -> None:
         ws, self._ws = self._ws, None
+        rest, self._rest = self._rest, None
         if ws is not None:
             with contextlib.suppress(websockets.ConnectionClosed, OSError):
                 await ws.send(json.dumps({"type": "Close"}))
             await ws.close()
+        if rest is not None:
+            await rest.aclose()
 
     async def _synthesize(self, text: str, sample_rate: int, usage: Usage) -> AsyncGenerator[Pcm, None]:
         if not self.config.api_key:
             raise ProviderAuthError(self.name, "no API key")
-        if self.config.option("transport") != "rest" and not self._ws_busy:
-            self._ws_busy = True  # from before the connect: a second answer must not open another
+        if self.config.option("transport") != "rest":
             try:
+                ws: ClientConnection | None = await self._connection(sample_rate)
+            except (ProviderConnectError, ProviderServerError, ProviderTimeout):
+                ws = None  # the REST endpoint may still answer
+            line = self._line
+            ticket = line.take(asyncio.get_running_loop().time()) if ws is not None else None
+            if ws is not None and ticket is not None:
                 try:
-                    ws = await self._connection(sample_rate)
-                except (ProviderConnectError, ProviderServerError, ProviderTimeout):
-                    ws = None  # the REST endpoint may still answer
-                if ws is not None:
-                    async for pcm in self._over_ws(ws, text):
+                    async for pcm in self._over_ws(ws, line, ticket, text):
                         yield pcm
                     return
-            finally:
-                self._ws_busy = False
+                except _Void:
+                    pass
         async for pcm in self._over_rest(text, sample_rate):
             yield pcm
 
     async def _connection(self, sample_rate: int) -> ClientConnection:
-        if self._ws is not None and self._ws_rate != sample_rate:
-            await self.aclose()
-        if self._ws is None:
-            url = f"{self._base(True)}/v1/speak?{self._query(sample_rate, rest=False)}"
-            headers = {"Authorization": f"Token {self.config.api_key}"}
-            self._ws = await open_ws(
-                self.name, url, headers, self.config.connect_timeout_s, self.config.destinations
-            )
-            self._ws_rate, self._needs_clear = sample_rate, False
-        return self._ws
+        async with self._connecting:
+            if self._ws is not None and self._ws_rate != sample_rate:
+                await self.aclose()
+            if self._ws is None:
+                url = f"{self._base(True)}/v1/speak?{self._query(sample_rate, rest=False)}"
+                headers = {"Authorization": f"Token {self.config.api_key}"}
+                self._ws = await open_ws(
+                    self.name, url, headers, self.config.connect_timeout_s, self.config.destinations
+                )
+                self._ws_rate, self._line = sample_rate, SpeakLine()
+            return self._ws
 
-    async def _over_ws(self, ws: ClientConnection, text: str) -> AsyncGenerator[Pcm, None]:
-        carry = b""
+    async def _over_ws(
+        self, ws: ClientConnection, line: SpeakLine, ticket: int, text: str
+    ) -> AsyncGenerator[Pcm, None]:
+        carry, sent, whole = b"", False, False
         try:
-            if self._needs_clear:  # the last answer was cut off: drop what the server still holds
-                await ws.send(json.dumps({"type": "Clear"}))
-                while not _is(await ws.recv(), "Cleared"):
-                    pass
-                self._needs_clear = False
-            await ws.send(json.dumps({"type": "Speak", "text": text}))
-            await ws.send(json.dumps({"type": "Flush"}))
+            if line.may_send_early(ticket):  # the server starts on it while the piece before arrives
+                await self._send_piece(ws, text)
+                sent = True
+            await line.turn(ticket)
+            if sent and not line.valid(ticket):
+                raise _Void
+            if not sent:
+                if line.must_clear():  # a piece before was given up: drop what the server still holds
+                    await ws.send(json.dumps({"type": "Clear"}))
+                    while not _is(await ws.recv(), "Cleared"):
+                        pass
+                await self._send_piece(ws, text)
+                sent = True
+                line.sent(ticket)
             while True:
                 message = await ws.recv()
                 if isinstance(message, bytes):
@@ -128,26 +151,31 @@ class AuraTts(Tts):
                     continue
                 parsed = _parse(self.name, message)
                 if parsed.get("type") == "Flushed":
+                    whole = True
                     return
                 if parsed.get("type") == "Error":
                     raise ProviderProtocolError(self.name, str(parsed.get("description") or parsed)[:200])
         except websockets.ConnectionClosed as exc:
-            self._ws = None
+            if self._ws is ws:
+                self._ws = None
             raise closed_error(self.name, exc) from exc
-        except BaseException:
-            self._needs_clear = True  # cancelled or failed mid-answer: clear before the next one
-            raise
+        finally:
+            line.finish(ticket, leftover=sent and not whole)
+
+    async def _send_piece(self, ws: ClientConnection, text: str) -> None:
+        async with self._sending:
+            await ws.send(json.dumps({"type": "Speak", "text": text}))
+            await ws.send(json.dumps({"type": "Flush"}))
 
     async def _over_rest(self, text: str, sample_rate: int) -> AsyncGenerator[Pcm, None]:
         url = f"{self._base(False)}/v1/speak?{self._query(sample_rate, rest=True)}"
         headers = {"Authorization": f"Token {self.config.api_key}", "Content-Type": "application/json"}
-        timeout = httpx.Timeout(self.config.first_byte_timeout_s, connect=self.config.connect_timeout_s)
+        if self._rest is None:
+            timeout = httpx.Timeout(self.config.first_byte_timeout_s, connect=self.config.connect_timeout_s)
+            self._rest = pinned_client(self.config.destinations, timeout=timeout)
         carry = b""
         try:
-            async with (
-                pinned_client(self.config.destinations, timeout=timeout) as client,
-                client.stream("POST", url, headers=headers, json={"text": text}) as response,
-            ):
+            async with self._rest.stream("POST", url, headers=headers, json={"text": text}) as response:
                 if response.status_code >= 400:
                     body = (await response.aread())[:200].decode(errors="replace")
                     raise for_status(self.name, response.status_code, f"HTTP {response.status_code}: {body}")
