@@ -20,6 +20,13 @@ COLUMNS = [
 ]
 
 
+def goal_text(goal: dict[str, float]) -> str:
+    return (
+        f">= {goal['calls_per_core']:g} calls per core, RTP lateness p99 <= {goal['rtp_lateness_ms_p99']:g} ms, "
+        f"platform p95 <= {goal['platform_ms_p95']:g} ms, <= {goal['rss_mb_per_call']:g} MB per call, no failed call"
+    )
+
+
 def markdown(summary: dict[str, Any]) -> str:
     lines = [
         "| "
@@ -42,6 +49,16 @@ def markdown(summary: dict[str, Any]) -> str:
         f"RTP lateness p99 {summary['rtp_lateness_ms_p99']} ms.",
         f"Stopped at N = {summary['max_n']}: {summary['stopped_because']}.",
     ]
+    if "goal" in summary:
+        met = summary["goal_met_at_n"]
+        lines.append(
+            f"Issue 21's goal ({goal_text(summary['goal'])}): "
+            + (
+                f"met at N = {met}."
+                if met
+                else f"not met; at the best step: {summary['goal_missed_at_best']}."
+            )
+        )
     profiled = [s for s in summary["steps"] if s.get("profile", {}).get("samples")]
     for step in profiled[-2:]:
         prof = step["profile"]

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 from bench.harness import procfs
+from bench.harness.harness import GOAL, Step, judge
 from bench.harness.pcap import PcapError, RtpPacket, lateness_ms, read_rtp
 from bench.harness.profile import summarize
 from bench.harness.report import markdown
@@ -117,6 +118,26 @@ def test_the_markdown_table_has_a_row_per_step_and_states_why_the_run_stopped(tm
     assert "| - |" in rows[1]  # no figure is not a zero
     assert "0.10 / 0.02 / 0.03 / 0.20" in rows[0]
     assert "Stopped at N = 60: the machine was saturated" in text
+
+
+def test_a_step_that_passes_the_harness_is_judged_apart_against_issue_21s_stricter_goal() -> None:
+    step = Step(mode="one process per core", n=200, processes=2, succeeded=200, failed=0, turns=900)
+    step.calls_per_core, step.rss_mb_per_call, step.rtp_lateness_ms_p99, step.platform_ms_p95 = (
+        190.0,
+        0.4,
+        9.0,
+        20.0,
+    )
+    judge(step)
+    assert step.passed
+    assert step.goal_missed == "190.0 calls per core; rtp_lateness_ms_p99 9.0 > 5; platform_ms_p95 20.0 > 10"
+    step.calls_per_core, step.rtp_lateness_ms_p99, step.platform_ms_p95 = GOAL["calls_per_core"], 5.0, 10.0
+    judge(step)
+    assert step.goal_missed == ""
+    step.failed = 1
+    judge(step)
+    assert not step.passed
+    assert step.goal_missed.startswith("1 calls failed")
 
 
 def test_a_py_spy_profile_adds_up_into_functions_and_the_parts_of_a_call() -> None:
