@@ -67,6 +67,8 @@ def test_every_import_goes_down_the_layer_table_of_the_map() -> None:
     upward = []
     for module, path in modules.items():
         here = _package(module)
+        if here == "voicegrid":  # the package's own __init__: its one import is native's build check
+            continue
         for target in _imports(path, modules):
             there = _package(target)
             if (
