@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from voicegrid import native
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.g711 import ulaw_encode
 from voicegrid.media.rtp import RtpPacket
@@ -108,6 +109,7 @@ def measure(calls: int, seconds: float, agent: str) -> dict[str, Any]:
         "cpu_share_per_call_percent": round(cpu / handled * 50 * 100, 3),  # 50 packets a second
         "calls_per_core_media_only": round(1 / (cpu / handled * 50)),
         "wall_s": round(wall, 2),
+        "compiled": native.compiled(),  # the media modules this run loaded built (tools/build_native.py)
     }
 
 
@@ -125,7 +127,8 @@ def main() -> None:
         print(
             f"{r['agent']:>12}: {r['us_per_packet_in_and_out']} us per packet in and out, "
             f"{r['cpu_share_per_call_percent']} % of a core per call, "
-            f"{r['calls_per_core_media_only']} calls per core (media path alone)"
+            f"{r['calls_per_core_media_only']} calls per core (media path alone); "
+            f"{len(r['compiled'])} of {len(native.MODULES)} media modules compiled"
         )
     date = datetime.now(UTC).date().isoformat()
     out = args.out or Path(__file__).parent / "results" / f"rtp_path-{args.agent}-{date}.json"

@@ -15,6 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from tests.support.serve import env_without_voicegrid, serving
+from voicegrid import native
 from voicegrid.api.routes.media_streams import START_TIMEOUT_S
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.transports.carrier import MAX_FRAME_BYTES
@@ -40,6 +41,16 @@ def _closed_by_node(node: dict[str, Any], reason: str) -> float:
     metrics = httpx.get(f"{node['http']}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text
     line = f'voicegrid_media_sockets_closed_total{{reason="{reason}"}} '
     return next(float(row[len(line) :]) for row in metrics.splitlines() if row.startswith(line))
+
+
+def test_the_node_says_in_metrics_how_many_media_modules_it_runs_compiled(node: dict[str, Any]) -> None:
+    metrics = httpx.get(f"{node['http']}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}).text
+    rows = dict(
+        row.rsplit(" ", 1) for row in metrics.splitlines() if row.startswith("voicegrid_media_modules{")
+    )
+    built = sum(1 for module in native.MODULES if native.built(module))  # what `make native` built here
+    assert float(rows['voicegrid_media_modules{compiled="yes"}']) == built
+    assert float(rows['voicegrid_media_modules{compiled="no"}']) == len(native.MODULES) - built
 
 
 def _start(api_key: str, agent_id: str) -> str:

@@ -1,11 +1,13 @@
-"""SIP protection counters in /metrics: what the node refused strangers, read when scraped."""
+"""SIP protection counters in /metrics (what the node refused strangers, read when scraped), and
+whether the node runs its media path compiled."""
 
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry
-from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from voicegrid import native
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.telephony.sip_transport import SipEndpoint
 
@@ -37,5 +39,19 @@ class SipGuardCollector(Collector):
         yield closed
 
 
+class MediaBuildCollector(Collector):
+    def collect(self) -> Iterator[Metric]:
+        modules = GaugeMetricFamily(
+            "voicegrid_media_modules",
+            "The media path's modules (voicegrid.native.MODULES), by whether this node runs them compiled",
+            labels=["compiled"],
+        )
+        compiled = len(native.compiled())
+        modules.add_metric(["yes"], compiled)
+        modules.add_metric(["no"], len(native.MODULES) - compiled)
+        yield modules
+
+
 def watch_sip(registry: CollectorRegistry, ua: UserAgent, endpoint: SipEndpoint) -> None:
     registry.register(SipGuardCollector(ua, endpoint))
+    registry.register(MediaBuildCollector())
