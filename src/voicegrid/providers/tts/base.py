@@ -12,10 +12,25 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+import numpy as np
+
 from voicegrid.media.session import Pcm
 from voicegrid.providers.base import Failover, Meter, ProviderConfig, Usage, timed
 from voicegrid.providers.errors import ProviderError
 from voicegrid.providers.stt.base import ErrorSink
+
+
+class Pcm16:
+    """Little-endian 16-bit samples from blocks cut anywhere: an odd byte waits for the next block."""
+
+    def __init__(self) -> None:
+        self._carry = b""
+
+    def feed(self, block: bytes) -> Pcm | None:
+        data = self._carry + block
+        cut = len(data) // 2 * 2
+        self._carry = data[cut:]
+        return np.frombuffer(data[:cut], dtype="<i2").astype(np.int16) if cut else None
 
 
 class TtsStage(ABC):

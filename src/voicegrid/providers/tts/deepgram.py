@@ -20,7 +20,6 @@ from collections.abc import AsyncGenerator
 from urllib.parse import urlencode
 
 import httpx
-import numpy as np
 
 from voicegrid.core.egress import DestinationError
 from voicegrid.core.pinned import pinned_client
@@ -35,7 +34,7 @@ from voicegrid.providers.errors import (
     ProviderTimeout,
     for_status,
 )
-from voicegrid.providers.tts.base import Tts
+from voicegrid.providers.tts.base import Pcm16, Tts
 from voicegrid.providers.tts.speak_line import SpeakLine
 from voicegrid.providers.ws import ClientConnection, closed_error, open_ws, websockets
 
@@ -124,7 +123,7 @@ class AuraTts(Tts):
     async def _over_ws(
         self, ws: ClientConnection, line: SpeakLine, ticket: int, text: str
     ) -> AsyncGenerator[Pcm, None]:
-        carry, sent, whole = b"", False, False
+        samples, sent, whole = Pcm16(), False, False
         try:
             if line.may_send_early(ticket):  # the server starts on it while the piece before arrives
                 await self._send_piece(ws, text)
@@ -143,11 +142,9 @@ class AuraTts(Tts):
             while True:
                 message = await ws.recv()
                 if isinstance(message, bytes):
-                    data = carry + message
-                    cut = len(data) // 2 * 2
-                    carry = data[cut:]
-                    if cut:
-                        yield np.frombuffer(data[:cut], dtype="<i2").astype(np.int16)
+                    pcm = samples.feed(message)
+                    if pcm is not None:
+                        yield pcm
                     continue
                 parsed = _parse(self.name, message)
                 if parsed.get("type") == "Flushed":
@@ -173,18 +170,16 @@ class AuraTts(Tts):
         if self._rest is None:
             timeout = httpx.Timeout(self.config.first_byte_timeout_s, connect=self.config.connect_timeout_s)
             self._rest = pinned_client(self.config.destinations, timeout=timeout)
-        carry = b""
+        samples = Pcm16()
         try:
             async with self._rest.stream("POST", url, headers=headers, json={"text": text}) as response:
                 if response.status_code >= 400:
                     body = (await response.aread())[:200].decode(errors="replace")
                     raise for_status(self.name, response.status_code, f"HTTP {response.status_code}: {body}")
                 async for block in response.aiter_bytes():
-                    data = carry + block
-                    cut = len(data) // 2 * 2
-                    carry = data[cut:]
-                    if cut:
-                        yield np.frombuffer(data[:cut], dtype="<i2").astype(np.int16)
+                    pcm = samples.feed(block)
+                    if pcm is not None:
+                        yield pcm
         except httpx.TimeoutException as exc:
             raise ProviderTimeout(self.name, "REST speak timed out") from exc
         except httpx.HTTPError as exc:

@@ -20,13 +20,11 @@ import json
 from collections.abc import AsyncGenerator
 from urllib.parse import quote, urlencode
 
-import numpy as np
-
 from voicegrid.media.g711 import ulaw_decode
 from voicegrid.media.session import Pcm
 from voicegrid.providers.base import Usage
 from voicegrid.providers.errors import ProviderAuthError, ProviderProtocolError
-from voicegrid.providers.tts.base import Tts
+from voicegrid.providers.tts.base import Pcm16, Tts
 from voicegrid.providers.ws import closed_error, open_ws, websockets
 
 DEFAULT_BASE = "wss://api.elevenlabs.io"
@@ -54,7 +52,7 @@ class ElevenLabsTts(Tts):
             self.config.connect_timeout_s,
             self.config.destinations,
         )
-        carry = b""
+        samples = Pcm16()
         try:
             await ws.send(
                 json.dumps({"text": " ", "voice_settings": {"stability": 0.5, "similarity_boost": 0.8}})
@@ -80,11 +78,9 @@ class ElevenLabsTts(Tts):
                     if fmt == "ulaw_8000":
                         yield ulaw_decode(data)
                     else:
-                        data = carry + data
-                        cut = len(data) // 2 * 2
-                        carry = data[cut:]
-                        if cut:
-                            yield np.frombuffer(data[:cut], dtype="<i2").astype(np.int16)
+                        pcm = samples.feed(data)
+                        if pcm is not None:
+                            yield pcm
                 if message.get("isFinal"):
                     return
         except websockets.ConnectionClosedOK:
