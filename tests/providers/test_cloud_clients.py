@@ -24,6 +24,7 @@ from voicegrid.providers.errors import (
 )
 from voicegrid.providers.llm.base import LlmUsage, TextDelta, ToolCall, ToolSpec
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
+from voicegrid.providers.tts.base import TtsStage
 from voicegrid.providers.tts.simulated import voice_like
 from voicegrid.testing.emulators import DeepgramEmulator, ElevenLabsEmulator, Emulator, Faults, OpenAiEmulator
 
@@ -173,14 +174,19 @@ def said_samples(text: str, rate: int) -> object:
     return pytest.approx(len(text) * 0.060 * rate, abs=rate * 0.02)
 
 
+async def aura(emulators: list[Emulator], first_byte_ms: int) -> tuple[DeepgramEmulator, TtsStage]:
+    """A running Deepgram emulator and an Aura client of it."""
+    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=first_byte_ms)
+    emulators.append(await running(emulator))
+    return emulator, build_tts([config("deepgram", emulator)])
+
+
 async def test_aura_pieces_asked_for_at_once_share_the_calls_socket_in_order_and_each_is_whole(
     emulators: list[Emulator],
 ) -> None:
     """The pipeline synthesises the next piece while one is still arriving: its text goes out on the
     call's one socket at once, and its audio is read after the audio of the piece before."""
-    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=50)
-    emulators.append(await running(emulator))
-    tts = build_tts([config("deepgram", emulator)])
+    emulator, tts = await aura(emulators, first_byte_ms=50)
     meter = Meter()
     first, second, third = "Yes,", "we are open until ten tonight,", "every day of the week."
     counts = await asyncio.gather(*(speak(tts, text, 8000, meter) for text in (first, second, third)))
@@ -196,9 +202,7 @@ async def test_aura_pieces_asked_for_at_once_share_the_calls_socket_in_order_and
 async def test_a_piece_given_up_mid_audio_voids_the_pieces_sent_after_it_and_the_next_clears_first(
     emulators: list[Emulator],
 ) -> None:
-    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=20)
-    emulators.append(await running(emulator))
-    tts = build_tts([config("deepgram", emulator)])
+    emulator, tts = await aura(emulators, first_byte_ms=20)
     meter = Meter()
     long_text = "This answer is long enough to be cut off by the caller before its audio is all here."
     heard = asyncio.Event()
@@ -225,9 +229,7 @@ async def test_a_piece_given_up_mid_audio_voids_the_pieces_sent_after_it_and_the
 async def test_aura_pieces_past_deepgrams_twenty_flushes_a_minute_go_by_rest(
     emulators: list[Emulator],
 ) -> None:
-    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=1)
-    emulators.append(await running(emulator))
-    tts = build_tts([config("deepgram", emulator)])
+    emulator, tts = await aura(emulators, first_byte_ms=1)
     meter = Meter()
     for i in range(20):
         assert await speak(tts, f"Piece {i}.", 8000, meter) > 0
