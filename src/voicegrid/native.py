@@ -45,16 +45,13 @@ def shared_libraries() -> list[Path]:
 def all_builds(everywhere: bool = False) -> list[Path]:
     """The compiled builds in the folders of the listed modules (a build left there by an earlier
     list is one too), or `everywhere` under the package (what a clean removes)."""
-    if everywhere:
-        folders = [path for path in (SRC / "voicegrid").rglob("*") if path.is_dir()] + [SRC / "voicegrid"]
-    else:
-        folders = sorted({source(module).parent for module in MODULES})
-    return sorted(
-        folder / name
-        for folder in folders
-        for name in os.listdir(folder)
-        if any(name.endswith(suffix) for suffix in EXTENSION_SUFFIXES)
+    folders = sorted({source(module).parent for module in MODULES})
+    found = (
+        (SRC / "voicegrid").rglob("*")
+        if everywhere
+        else (f / name for f in folders for name in os.listdir(f))
     )
+    return sorted(path for path in found if path.name.endswith(tuple(EXTENSION_SUFFIXES)))
 
 
 def _module(build: Path) -> str:
