@@ -1,5 +1,5 @@
 """The analysis worker process leaves with its node: a node killed with -9 (no shutdown, no cleanup)
-leaves no worker behind holding memory."""
+leaves no worker behind holding memory, and a node told to stop is never held by its worker."""
 
 import os
 import signal
@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from tests.support.serve import serving
 
 NODE = """
 import concurrent.futures, multiprocessing, os, sys
@@ -58,3 +60,24 @@ def test_a_worker_whose_node_is_gone_before_it_starts_leaves_at_once() -> None:
     done = subprocess.run([sys.executable, "-c", script], timeout=20, check=False)
     assert done.returncode == 0
     assert time.monotonic() - started < 10
+
+
+def _spawned_children(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+def test_a_node_told_to_stop_is_not_held_by_a_worker_stuck_mid_analysis(tmp_path: Path) -> None:
+    # a worker that never finishes what it is doing (stopped): Python's exit joins a pool's
+    # processes, so a node that only asked its pool to shut down waited for it for ever
+    nodes: list["subprocess.Popen[bytes]"] = []
+    worker_pid = 0
+    try:
+        with serving(tmp_path / "var", processes=nodes):
+            (worker_pid,) = _spawned_children(nodes[0].pid)
+            os.kill(worker_pid, signal.SIGSTOP)
+        # serving() sent SIGTERM and saw the node exit 0 within its bound
+        assert not _alive(worker_pid)
+    finally:
+        if worker_pid and _alive(worker_pid):
+            os.kill(worker_pid, signal.SIGKILL)

@@ -62,6 +62,17 @@ def _lower_priority() -> None:
                 os.setpriority(os.PRIO_PROCESS, child.pid or 0, WORKER_NICE)
 
 
+def _stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Stop the worker now, even mid-analysis (its claim lapses and is taken up again): Python's
+    exit joins a pool's processes, and a worker still busy (below the node's priority, on a loaded
+    machine: still importing) held a stopped node for as long as it took."""
+    workers = list((pool._processes or {}).values())  # private: 3.14 adds terminate_workers()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+
+
 def _warmed(done: "asyncio.Future[dict[str, Any]]") -> None:
     if not done.cancelled() and done.exception() is not None:  # the worker is replaced at its next use
         log.warning("call analyses: the worker did not warm up: %s", done.exception())
@@ -139,7 +150,7 @@ class Analyses:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            _stop_pool(self._pool)
 
     async def wait_idle(self) -> None:
         """Until no analysis is under way on this node."""
