@@ -1,6 +1,8 @@
 """An RTP session over real UDP sockets on loopback, with a Python peer and the echo agent."""
 
 import asyncio
+import socket
+import time
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -251,3 +253,41 @@ async def test_a_far_end_that_sends_no_audio_is_heard_as_quiet_on_time_not_as_no
     assert session.counters.received == 0
     assert 35 <= len(listener.frames) <= 60  # about one a tick for a second
     assert all(loudest == 0 and concealed for loudest, concealed in listener.frames)
+
+
+async def test_a_caller_s_words_sent_while_the_node_stood_still_play_whole_with_no_hole(
+    clock: MediaClock,
+) -> None:
+    """The node's loop stops for half a second (a stall, a pause of the process) while the caller
+    talks: the words that waited in the socket meanwhile play in order, without a hole of quiet in
+    the middle of them, which the turn-taking would hear as the end of the caller's turn."""
+    peer_port = free_udp_and_tcp_port()
+    caller = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    caller.bind(("127.0.0.1", peer_port))
+    listener = Listener()
+    session = RtpSession(
+        codec=make_codec("PCMU"), remote=("127.0.0.1", peer_port), agent=listener, clock=clock
+    )
+    our_port = free_udp_and_tcp_port()
+    await session.open("127.0.0.1", our_port)
+
+    def send(i: int) -> None:
+        payload = ulaw_encode(TONE[i * 160 : (i + 1) * 160])
+        caller.sendto(bytes(RtpPacket(0, 100 + i, i * 160, 0xAB, payload)), ("127.0.0.1", our_port))
+
+    try:
+        async for i in _every_20_ms(10):
+            send(i)
+        for i in range(10, 35):  # the loop stands still: nothing is read, no tick runs
+            send(i)
+            time.sleep(0.02)
+        async for i in _every_20_ms(15):
+            send(35 + i)
+        await asyncio.sleep(0.5)
+    finally:
+        session.close()
+        caller.close()
+    tone = [n for n, (loudest, concealed) in enumerate(listener.frames) if loudest > 1000 and not concealed]
+    assert len(tone) == 50  # every packet played
+    spoken = listener.frames[tone[0] : tone[-1] + 1]
+    assert [concealed for _, concealed in spoken] == [False] * 50

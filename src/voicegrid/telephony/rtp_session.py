@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 
 
 RTCP_INTERVAL_S = 5.0
+# A tick this late means the loop stood still (a stall, a pause of the process): what arrived
+# meanwhile waits in the socket, and the clock's catch-up runs tick after tick without the loop
+# reading it. Read it first, or the stall plays as silence mid-word and the words come after it.
+LATE_DRAIN_S = 0.06
+DRAIN_MAX = 64  # datagrams read in one late tick: the jitter buffer's own capacity
+DATAGRAM_MAX = 8192
 NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 to 1970
 
 
@@ -136,6 +142,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self._dtmf_out: deque[bytes] = deque()
         self._transport: Sender | None = None
         self._sendto: Callable[[bytes, tuple[str, int]], object] = lambda data, addr: None
+        self._sock: socket.socket | None = None
         self._ssrc = secrets.randbits(32)
         self._seq = secrets.randbits(16)
         self._ts = secrets.randbits(32)
@@ -189,6 +196,7 @@ class RtpSession(asyncio.DatagramProtocol):
         # The socket's own sendto, not the loop transport's: a packet the kernel cannot take now is
         # dropped (late media is worthless), where the transport would queue it in memory, unbounded.
         self._sendto = sock.sendto if sock is not None else transport.sendto
+        self._sock = sock
         self._last_rx = self.clock.now()
         self.clock.register(self)
         self.agent.on_start(self)
@@ -268,6 +276,15 @@ class RtpSession(asyncio.DatagramProtocol):
         self.stats.update(packet.sequence, packet.timestamp, now)
         self.jitter.push(packet, now)
 
+    def _drain(self, sock: socket.socket, now: float) -> None:
+        """What waits in the socket, read now, in the order it came (see LATE_DRAIN_S)."""
+        for _ in range(DRAIN_MAX):
+            try:
+                data, addr = sock.recvfrom(DATAGRAM_MAX)
+            except OSError:  # nothing more (or the socket's own error, which its transport reports)
+                return
+            self.receive(data, (addr[0], addr[1]), now)
+
     # ---- RTCP ----------------------------------------------------------------------------------
     @property
     def ssrc(self) -> int:
@@ -309,6 +326,10 @@ class RtpSession(asyncio.DatagramProtocol):
     def on_tick(self, scheduled: float, now: float) -> None:
         if self._closed:
             return
+        if now - scheduled > LATE_DRAIN_S and self._sock is not None:
+            self._drain(self._sock, now)
+            if self._closed:  # what it read ended the call (a transfer's DTMF, a hangup)
+                return
         self._play(now)
         self._send()
         if now >= self._next_rtcp:
