@@ -33,6 +33,10 @@ from voicegrid.telephony.trials import TrialBook, TrialResult, TrialTurn
 
 TALKING_RMS = 250.0
 AGENT_DONE_S = 1.0  # quiet after agent speech that ends its turn
+# No packets at all (concealed frames) is a stall of the far end or the network, not quiet: a far
+# end that sends comfort noise or silence frames would resume mid-word. Its turn ends on this much
+# of it (a far end that suppresses silence, and sends nothing when quiet, is slower, never stuck).
+AGENT_GONE_S = 3.0
 TARGET = re.compile(r"^sip:(?P<user>[^@]+)@(?P<host>[^:;]+)(?::(?P<port>\d+))?$")
 
 
@@ -68,6 +72,7 @@ class ScriptedCaller:
         self._speech: dict[int, Pcm] = {}
         self._agent_turn: Turn | None = None
         self._agent_quiet_s = 0.0
+        self._agent_gone_s = 0.0  # of it, concealed frames: no packet came
         self._we_speak = False
         self._our_line_end: float | None = None
         self._waiting_since = time.monotonic()
@@ -94,20 +99,24 @@ class ScriptedCaller:
         if self._we_speak:
             return
         turn = self._agent_turn
-        if talking:
-            if turn is None:
-                turn = self._agent_turn = Turn("agent")
-                if self._our_line_end is not None:
-                    turn.voice_to_voice_ms = (now - self._our_line_end) * 1000
-                self.turns.append(turn)
-            self._agent_quiet_s = 0.0
+        if talking and turn is None:
+            turn = self._agent_turn = Turn("agent")
+            if self._our_line_end is not None:
+                turn.voice_to_voice_ms = (now - self._our_line_end) * 1000
+            self.turns.append(turn)
         if turn is not None:
             turn.audio.append(frame.pcm.copy())
-            if not talking:
-                self._agent_quiet_s += frame.duration_s
-            else:
+            if talking:
+                self._agent_quiet_s = self._agent_gone_s = 0.0
                 turn.audio_ms += frame.duration_s * 1000
-            if self._agent_quiet_s >= AGENT_DONE_S:
+            elif frame.concealed:
+                self._agent_gone_s += frame.duration_s
+            else:
+                self._agent_quiet_s += frame.duration_s
+            if (
+                self._agent_quiet_s >= AGENT_DONE_S
+                or self._agent_quiet_s + self._agent_gone_s >= AGENT_GONE_S
+            ):
                 self._agent_turn = None
                 self._next_line(session)
         elif now - self._waiting_since > self.answer_timeout_s:
