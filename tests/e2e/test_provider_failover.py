@@ -86,11 +86,12 @@ async def test_wrong_cloud_credentials_fail_over_to_the_embedded_engines_within_
         await openai.stop()
     assert result["completed"], json.dumps([result, record], indent=1)
     said = [t["text"] for t in result["turns"] if t["speaker"] == "agent"]
+    heard = json.dumps([result["turns"], record["conversation"]["transcript"]], indent=1)
     assert said == [
         "Hello, Bella Pizza.",
         "We are open every day from 11 am to 10 pm.",
         "Thank you for calling. Goodbye!",
-    ]
+    ], heard
     errors = record["conversation"]["failovers"]
     # Each cloud provider failed once, with the vendor's refusal, and was not tried again.
     assert sorted((e["stage"], e["error"]["kind"], e["error"]["status"]) for e in errors) == [
