@@ -70,7 +70,7 @@ def _spawned_children(pid: int) -> list[int]:
 def test_a_node_told_to_stop_is_not_held_by_a_worker_stuck_mid_analysis(tmp_path: Path) -> None:
     # a worker that never finishes what it is doing (stopped): Python's exit joins a pool's
     # processes, so a node that only asked its pool to shut down waited for it for ever
-    nodes: list["subprocess.Popen[bytes]"] = []
+    nodes: list[subprocess.Popen[bytes]] = []
     worker_pid = 0
     try:
         with serving(tmp_path / "var", processes=nodes):

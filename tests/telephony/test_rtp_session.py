@@ -280,7 +280,7 @@ async def test_a_caller_s_words_sent_while_the_node_stood_still_play_whole_with_
             send(i)
         for i in range(10, 35):  # the loop stands still: nothing is read, no tick runs
             send(i)
-            time.sleep(0.02)
+            time.sleep(0.02)  # noqa: ASYNC251 - blocking the loop is what is under test
         async for i in _every_20_ms(15):
             send(35 + i)
         await asyncio.sleep(0.5)
