@@ -99,6 +99,7 @@ class Analyses:
         tick_s: float = 2.0,
         per_second: float = 2.0,
         processes: int = 1,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sessions, self.records, self.catalog, self.model_for = sessions, records, catalog, model_for
         self.concurrency, self.per_business, self.tick_s = concurrency, per_business, tick_s
@@ -106,7 +107,8 @@ class Analyses:
         # Started analyses per second on this node: each costs the node's own loop its database work
         # (~25 ms of CPU on SQLite), so a backlog drains at this pace and never crowds the live calls.
         self.per_second = per_second
-        self._tokens, self._filled = max(1.0, per_second), time.monotonic()
+        self.clock = clock  # what the rate is measured on (a test's own)
+        self._tokens, self._filled = max(1.0, per_second), clock()
         self.counts = AnalysisCounts()
         self.running: Counter[str] = Counter()  # business -> analyses under way on this node
         self._tasks: set[asyncio.Task[None]] = set()
@@ -169,7 +171,7 @@ class Analyses:
             self._kick.clear()
 
     def _take_tokens(self, wanted: int) -> int:
-        clock = time.monotonic()
+        clock = self.clock()
         self._tokens = min(max(1.0, self.per_second), self._tokens + (clock - self._filled) * self.per_second)
         self._filled = clock
         granted = min(wanted, int(self._tokens))
