@@ -10,7 +10,10 @@ from voicegrid.capacity.errors import SlotUnavailable
 from voicegrid.capacity.leases import Lease, Limit, Refusal
 
 HOLD_S = 0.25  # one TTS request
-BOUND_S = 0.3  # the agent's slot wait (turn.slot_wait_ms)
+# How long a request may wait for a slot. The agent's default (turn.slot_wait_ms) is 0.3 s; here a
+# second, since what is under test is who is served, and a loaded machine's own scheduling (a free
+# slot noticed, a Redis reply read) took a request of a business under its share past 0.3 s.
+BOUND_S = 1.0
 
 
 def limits(
