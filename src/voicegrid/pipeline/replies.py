@@ -76,6 +76,7 @@ class Replies:
     _silent: asyncio.Event
     _last_activity: float
     _reprompts: int
+    _user_speaking: bool
     _early: "EarlyLine | None"
     _opening: asyncio.Task[None] | None
     _deferred: asyncio.Task[None] | None
@@ -336,3 +337,23 @@ class Replies:
                 words.append(" ".join(parts[:keep]))
             break
         return " ".join(words)
+
+    async def _idle(self) -> None:
+        """Silence on the line: a re-prompt after `reprompt_after_s`, then a goodbye and hang-up."""
+        while True:
+            await asyncio.sleep(0.25)
+            now = self.clock()
+            busy = (
+                self._user_speaking or self._audible or (self._reply is not None and not self._reply.done())
+            )
+            if busy:
+                self._last_activity = now
+                continue
+            if now - self._last_activity < self.config.reprompt_after_s:
+                continue
+            self._last_activity = now
+            if self._reprompts >= self.config.max_reprompts:
+                self._start_reply(self._say(self.config.goodbye_text, end="no answer"))
+                return
+            self._reprompts += 1
+            self._start_reply(self._say(self.config.reprompt_text))

@@ -429,22 +429,3 @@ class VoiceSession(Replies):
         if opening is not None and not opening.done() and self._reply is opening:
             return self._after_opening(opening, reply)
         return self._start_reply(reply)
-
-    async def _idle(self) -> None:
-        while True:
-            await asyncio.sleep(0.25)
-            now = self.clock()
-            busy = (
-                self._user_speaking or self._audible or (self._reply is not None and not self._reply.done())
-            )
-            if busy:
-                self._last_activity = now
-                continue
-            if now - self._last_activity < self.config.reprompt_after_s:
-                continue
-            self._last_activity = now
-            if self._reprompts >= self.config.max_reprompts:
-                self._start_reply(self._say(self.config.goodbye_text, end="no answer"))
-                return
-            self._reprompts += 1
-            self._start_reply(self._say(self.config.reprompt_text))
