@@ -24,6 +24,7 @@ from voicegrid.providers.errors import (
 )
 from voicegrid.providers.llm.base import LlmUsage, TextDelta, ToolCall, ToolSpec
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
+from voicegrid.providers.stt.base import Transcript
 from voicegrid.providers.tts.base import TtsStage
 from voicegrid.providers.tts.simulated import voice_like
 from voicegrid.testing.emulators import DeepgramEmulator, ElevenLabsEmulator, Emulator, Faults, OpenAiEmulator
@@ -68,11 +69,15 @@ async def say(stream: object, seconds: float, rate: int = 16000) -> None:
 
 
 async def final(stream: object) -> str:
+    return (await final_transcript(stream)).text
+
+
+async def final_transcript(stream: object) -> Transcript:
     while True:
         item = await asyncio.wait_for(stream.recv(), 5)  # type: ignore[attr-defined]
         assert item is not None
         if item.is_final:
-            return str(item.text)
+            return item  # type: ignore[no-any-return]
 
 
 # ---- Deepgram STT -------------------------------------------------------------------------------
@@ -84,13 +89,19 @@ async def test_deepgram_stt_transcribes_each_utterance_of_a_conversation(
     emulators.append(await running(emulator))
     meter = Meter()
     stream = await build_stt([config("deepgram", emulator, model)]).open(16000, "en-US", meter)
-    heard = []
+    heard, ends = [], []
     for _ in range(3):
         await say(stream, 0.5)
         await stream.finalize()
-        heard.append(await final(stream))
+        transcript = await final_transcript(stream)
+        heard.append(transcript.text)
+        ends.append(transcript.audio_end_s)
     await stream.aclose()
     assert heard == ["hello", "are you open", "bye"]
+    # where each final's audio ends on the stream (its start and duration): in order, within the
+    # audio sent (a final may end at a pause inside an utterance: the emulator endpoints as Deepgram)
+    assert None not in ends
+    assert 0 < ends[0] < ends[1] < ends[2] <= 3 * 0.9 + 0.01  # type: ignore[operator]
     usage = meter.line("stt", "deepgram", model)
     assert usage.audio_seconds == pytest.approx(3 * 0.9, abs=0.05)
     if model.startswith("nova"):

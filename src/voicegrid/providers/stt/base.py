@@ -11,7 +11,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from voicegrid.providers.base import Meter, ProviderConfig, Usage
 from voicegrid.providers.errors import ProviderClosed, ProviderError, ProviderTimeout
@@ -27,6 +27,9 @@ class Transcript:
     speech_final: bool = False  # the provider's endpointing says the speaker paused or finished
     confidence: float = 1.0
     provider: str = ""
+    # where the transcript's audio ends, in seconds of the audio sent on its stream (None: unknown):
+    # a final that comes late can be told from one of the words said after it
+    audio_end_s: float | None = None
 
 
 class TranscriptStream(ABC):
@@ -58,12 +61,14 @@ class SttStream(TranscriptStream):
     def __init__(self, provider: str, sample_rate: int, usage: Usage) -> None:
         super().__init__(provider, sample_rate)
         self.usage = usage
+        self.sent_s = 0.0  # audio sent on this stream
         self._events: asyncio.Queue[Transcript | ProviderError | None] = asyncio.Queue()
 
     async def send(self, pcm: bytes) -> None:
         if self.closed:
             raise ProviderClosed(self.provider, "stream is closed")
         self.usage.audio_seconds += len(pcm) / 2 / self.sample_rate
+        self.sent_s += len(pcm) / 2 / self.sample_rate
         await self._send(pcm)
 
     async def finalize(self) -> None:
@@ -189,6 +194,8 @@ class FallbackSttStream(TranscriptStream):
         self.index = owner.first - 1  # _next() moves on to the first provider to try
         self.inner: TranscriptStream | None = None
         self._replay: deque[bytes] = deque(maxlen=int(REPLAY_SECONDS * 50))
+        self._sent_s = 0.0  # audio sent on this stream
+        self._offset_s = 0.0  # where the current provider's audio starts in it (its replay's start)
         self.switches = 0
         self.last_switch_at: float | None = None
 
@@ -218,19 +225,19 @@ class FallbackSttStream(TranscriptStream):
                 self.switches += 1
                 self.last_switch_at = time.monotonic()
                 await _quietly_close(old)
+                self._offset_s = self._sent_s - sum(len(c) for c in self._replay) / 2 / self.sample_rate
                 for chunk in list(self._replay):
                     await inner.send(chunk)
             return
 
     async def send(self, pcm: bytes) -> None:
         self._replay.append(pcm)
-        while True:
-            assert self.inner is not None
-            try:
-                await self.inner.send(pcm)
-                return
-            except ProviderError as exc:
-                await self._next(exc)
+        self._sent_s += len(pcm) / 2 / self.sample_rate
+        assert self.inner is not None
+        try:
+            await self.inner.send(pcm)
+        except ProviderError as exc:
+            await self._next(exc)  # the next provider is sent the replay, this chunk included
 
     async def finalize(self) -> None:
         while True:
@@ -261,6 +268,8 @@ class FallbackSttStream(TranscriptStream):
                 continue
             if item is not None and item.is_final:
                 self._replay.clear()
+            if item is not None and item.audio_end_s is not None:
+                item = replace(item, audio_end_s=item.audio_end_s + self._offset_s)
             return item
 
     async def aclose(self) -> None:

@@ -18,6 +18,7 @@ The base URL is configurable (`wss://api.deepgram.com` by default), for self-hos
 import asyncio
 import contextlib
 import json
+import math
 import time
 from urllib.parse import urlencode
 
@@ -139,18 +140,16 @@ class DeepgramStream(SttStream):
             except (KeyError, IndexError, TypeError, ValueError) as exc:
                 raise ProviderProtocolError(self.provider, "Results without a transcript") from exc
             is_final = bool(message.get("is_final"))
+            end = _seconds(message.get("start"), message.get("duration"))
             if text or is_final:
-                self.emit(
-                    Transcript(text, is_final, bool(message.get("speech_final")), confidence, self.provider)
-                )
+                speech_final = bool(message.get("speech_final"))
+                self.emit(Transcript(text, is_final, speech_final, confidence, self.provider, end))
         elif kind == "TurnInfo":
             event, text = message.get("event"), str(message.get("transcript", ""))
             if event == "EndOfTurn":
-                self.emit(
-                    Transcript(
-                        text, True, True, float(message.get("end_of_turn_confidence", 1.0)), self.provider
-                    )
-                )
+                confidence = float(message.get("end_of_turn_confidence", 1.0))
+                end = _seconds(message.get("audio_window_end"), 0.0)
+                self.emit(Transcript(text, True, True, confidence, self.provider, end))
             elif event in ("Update", "EagerEndOfTurn", "TurnResumed", "StartOfTurn") and text:
                 self.emit(Transcript(text, False, provider=self.provider))
         elif kind == "Error":
@@ -167,3 +166,12 @@ class DeepgramStream(SttStream):
             self._reader.cancel()
         await self.ws.close()
         self.end()
+
+
+def _seconds(start: object, duration: object) -> float | None:
+    """Where a result's audio ends on the stream (`start` + `duration`, seconds); None when the
+    message does not say, or says it with something other than two finite numbers."""
+    if not isinstance(start, int | float) or not isinstance(duration, int | float):
+        return None
+    end = float(start) + float(duration)
+    return end if math.isfinite(end) else None

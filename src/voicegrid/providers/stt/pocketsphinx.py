@@ -224,6 +224,7 @@ class PocketsphinxStream(SttStream):
     async def _finalize(self) -> None:
         if not self._pending:
             return
+        end = self.sent_s  # the utterance is all the audio sent so far
         pcm = np.frombuffer(b"".join(self._pending), dtype=np.int16)
         self._pending, self._pending_bytes = [], 0
         rate = self.sample_rate
@@ -241,7 +242,7 @@ class PocketsphinxStream(SttStream):
             text = await run_local(decode)
         except (RuntimeError, ValueError, IndexError) as exc:  # the engine's own failures
             raise ProviderClosed(self.provider, f"decoder failed: {exc}") from exc
-        self.emit(Transcript(text, True, True, provider=self.provider))
+        self.emit(Transcript(text, True, True, provider=self.provider, audio_end_s=end))
 
     async def _close(self) -> None:
         self.end()

@@ -77,13 +77,13 @@ class SimulatedSttStream(SttStream):
         self._interim_sent = False
         text = self.owner.next_line()
         delay = sample_latency_s(self.owner.config.options, "final", 150.0, self.owner._rng)
-        task = asyncio.get_running_loop().create_task(self._later(delay, text))
+        task = asyncio.get_running_loop().create_task(self._later(delay, text, self.sent_s))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _later(self, delay: float, text: str) -> None:
+    async def _later(self, delay: float, text: str, end: float) -> None:
         await asyncio.sleep(delay)
-        self.emit(Transcript(text, True, True, provider=self.provider))
+        self.emit(Transcript(text, True, True, provider=self.provider, audio_end_s=end))
 
     async def _close(self) -> None:
         for task in list(self._tasks):

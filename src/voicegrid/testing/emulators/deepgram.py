@@ -59,6 +59,7 @@ class DeepgramEmulator(Emulator):
         rate = int(ws.query_params.get("sample_rate", "16000"))
         endpointing = float(ws.query_params.get("endpointing", "300")) / 1000
         voiced_s = quiet_s = 0.0
+        heard_s = segment_s = 0.0  # audio on this connection; where the next result's audio starts
         pending: set[asyncio.Task[None]] = set()
         if flux:
             await ws.send_text(json.dumps({"type": "Connected", "request_id": "emulated"}))
@@ -71,6 +72,7 @@ class DeepgramEmulator(Emulator):
                     samples = np.frombuffer(message["bytes"][: len(message["bytes"]) // 2 * 2], dtype="<i2")
                     seconds = len(samples) / rate
                     self.audio_seconds += seconds
+                    heard_s += seconds
                     loud = rms(samples) > VOICED_RMS
                     if loud:
                         voiced_s += seconds
@@ -82,14 +84,16 @@ class DeepgramEmulator(Emulator):
                         quiet_s += seconds
                         if quiet_s >= endpointing and voiced_s >= 0.1:
                             voiced_s = quiet_s = 0.0
-                            self._later(pending, ws, flux, fault, from_finalize=False)
+                            self._later(pending, ws, flux, fault, (segment_s, heard_s), from_finalize=False)
+                            segment_s = heard_s
                     continue
                 text = message.get("text") or ""
                 self.messages.append(text)
                 kind = json.loads(text).get("type") if text.startswith("{") else None
                 if kind == "Finalize" and voiced_s >= 0.1:
                     voiced_s = quiet_s = 0.0
-                    self._later(pending, ws, flux, fault, from_finalize=True)
+                    self._later(pending, ws, flux, fault, (segment_s, heard_s), from_finalize=True)
+                    segment_s = heard_s
                 elif kind == "CloseStream":
                     await asyncio.gather(*pending, return_exceptions=True)
                     await ws.send_text(
@@ -106,14 +110,30 @@ class DeepgramEmulator(Emulator):
                 task.cancel()
 
     def _later(
-        self, pending: set[asyncio.Task[None]], ws: WebSocket, flux: bool, fault: str, from_finalize: bool
+        self,
+        pending: set[asyncio.Task[None]],
+        ws: WebSocket,
+        flux: bool,
+        fault: str,
+        window: tuple[float, float],
+        from_finalize: bool,
     ) -> None:
         text = str(self.next_line(""))
-        task = asyncio.get_running_loop().create_task(self._final(ws, flux, fault, text, from_finalize))
+        final = self._final(ws, flux, fault, text, window, from_finalize)
+        task = asyncio.get_running_loop().create_task(final)
         pending.add(task)
         task.add_done_callback(pending.discard)
 
-    async def _final(self, ws: WebSocket, flux: bool, fault: str, text: str, from_finalize: bool) -> None:
+    async def _final(
+        self,
+        ws: WebSocket,
+        flux: bool,
+        fault: str,
+        text: str,
+        window: tuple[float, float],  # the result's audio, in seconds of this connection's
+        from_finalize: bool,
+    ) -> None:
+        start, end = window
         await self.first_byte(fault)
         with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             if flux:
@@ -124,6 +144,8 @@ class DeepgramEmulator(Emulator):
                             "event": "EndOfTurn",
                             "transcript": text,
                             "end_of_turn_confidence": 0.9,
+                            "audio_window_start": round(start, 3),
+                            "audio_window_end": round(end, 3),
                         }
                     )
                 )
@@ -135,6 +157,8 @@ class DeepgramEmulator(Emulator):
                         "is_final": True,
                         "speech_final": True,
                         "from_finalize": from_finalize,
+                        "start": round(start, 3),
+                        "duration": round(end - start, 3),
                         "channel": {"alternatives": [{"transcript": text, "confidence": 0.98}]},
                     }
                 )
