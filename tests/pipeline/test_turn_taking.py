@@ -354,3 +354,18 @@ async def test_a_short_first_clause_goes_at_once_and_the_rest_follows_it_without
     spans = line.voiced_spans()
     assert len(spans) == 1  # no gap between "Yes," and the rest
     assert spans[0][1] - spans[0][0] > 1.4  # all of it: 26 characters at 60 ms
+
+
+async def test_a_final_that_comes_after_its_turn_was_answered_is_not_said_again_in_the_next() -> None:
+    """The STT's final is later than max_wait: the turn is answered on the interim transcript, and
+    the late final (the same words) must not be carried into the caller's next turn."""
+    session = session_with(
+        [{"transcripts": ["are you open today", "thank you bye"], "final_ms": 1500, "interim": True}],
+        [{"replies": ["We are open.", "Goodbye."], "first_token_ms": 50}],
+        max_wait_ms=600,
+    )
+    line = Line(speech=[(0.5, 0.8), (5.0, 0.6)])
+    await line.run(session, seconds=8)
+    await session.wait_closed()
+    # each turn on its interim (the first half of its words); neither final is said again after it
+    assert [t.user_text for t in session.turns] == ["are you", "thank"]

@@ -7,9 +7,11 @@ own tasks, which live and die with the call:
   listen   STT stream: send audio, read transcripts (failover inside `FallbackStt`)
   turns    end of turn = VAD quiet for `min_silence_ms`, then the STT's final (or `max_wait_ms`);
            or the STT's own end of speech (a final with `speech_final`), when it comes first (before
-           half that quiet: then the turn ends at the quiet, with no wait, if nothing was said since)
+           half that quiet: then the turn ends at the quiet, with no wait, if nothing was said since);
+           a turn answered on what came by `max_wait_ms` is not said again when its late final
+           comes (told by where a transcript's audio ends on the stream, `audio_end_s`)
   reply    LLM stream -> sentences -> TTS -> the call's outbound queue; tools between rounds
-  idle     re-prompt after silence, then goodbye and hang up
+  idle     re-prompt after silence, then goodbye and hang up (in `Replies`)
 
 A reply the caller has not heard yet is dropped if the caller goes on talking; its words join the
 next turn. A reply being heard is cut by barge-in: outbound audio is flushed in the same frame the
@@ -85,6 +87,9 @@ class VoiceSession(Replies):
         self._deferred: asyncio.Task[None] | None = None
         self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
         self._held = bytearray()  # caller audio not yet sent to the STT (less than one chunk)
+        # Seconds of audio sent to the STT; where the last turn's audio ended on it; and up to where a
+        # turn was answered without its final (a final for that audio, when it comes, is not said again).
+        self._sent_s = self._finalized_s = self._answered_s = 0.0
         self._chunk_bytes = 1
         self._stt_alive = True
         self._speech_ended = asyncio.Event()
@@ -162,8 +167,10 @@ class VoiceSession(Replies):
         if not self._held:
             return
         if self._audio.qsize() * self._chunk_bytes >= MAX_AUDIO_BACKLOG_S * self.sample_rate * 2:
-            self._audio.get_nowait()
+            dropped = self._audio.get_nowait()
+            self._sent_s -= len(dropped or b"") / 2 / self.sample_rate  # the STT never hears it
         self._audio.put_nowait(bytes(self._held))
+        self._sent_s += len(self._held) / 2 / self.sample_rate
         self._held.clear()
 
     def on_dtmf(self, session: CallSession, digit: str) -> None:
@@ -234,6 +241,7 @@ class VoiceSession(Replies):
             if self._stt_alive:
                 self._send_held()
                 self._audio.put_nowait(None)  # finalize: transcribe what is buffered now
+                self._finalized_s = self._sent_s
             self._speech_over(now, state.silence_ms)
             if self._end_heard_at is not None and state.voiced_frames - self._end_heard_at <= 2:
                 self._final_at = now  # the STT's end of speech came first and nothing was said since
@@ -366,6 +374,8 @@ class VoiceSession(Replies):
         self._stt_alive = False
 
     def _on_transcript(self, transcript: Transcript) -> None:
+        if transcript.audio_end_s is not None and transcript.audio_end_s <= self._answered_s + 0.01:
+            return  # of words a turn was answered on already, without waiting for it: late
         if not transcript.is_final:
             self._interim = transcript.text
             return
@@ -382,7 +392,7 @@ class VoiceSession(Replies):
         while True:
             await self._speech_ended.wait()
             self._speech_ended.clear()
-            speech_end, finalize_at = self._speech_end_at, self._finalize_at
+            speech_end, finalize_at, finalized_s = self._speech_end_at, self._finalize_at, self._finalized_s
             early: asyncio.Task[None] | None = None
             if self.config.early_llm and self._interim and not self._final.is_set():
                 early = self._take_turn(speech_end, finalize_at, self._interim, final=False)
@@ -397,7 +407,9 @@ class VoiceSession(Replies):
                     pass
             if self._user_speaking:
                 continue  # the caller went on: this turn is not over
-            text = " ".join(self._finals) if got_final or self._finals else self._interim
+            if not got_final:  # answered on what has come: what comes later of it is not said again
+                self._answered_s = max(self._answered_s, finalized_s)
+            text = " ".join(self._finals) if got_final else " ".join([*self._finals, self._interim]).strip()
             if early is not None and self._reply_turn is not None:
                 if same_words(self._reply_turn.user_text, (self._carry + " " + text).strip()):
                     self._finals.clear()
