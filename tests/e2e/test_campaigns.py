@@ -353,8 +353,9 @@ async def test_two_campaigns_under_one_business_limit_share_it_and_neither_starv
     quiet_answers(carrier_dir)
     carrier_port = free_udp_and_tcp_port()
     carrier = start_carrier(carrier_dir, carrier_port)
+    clock = MovableClock(START)
     try:
-        async with dialling_platform(tmp_path / "data", MovableClock(START)) as d:
+        async with dialling_platform(tmp_path / "data", clock) as d:
             run = d.run
             reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
             business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))[
@@ -369,11 +370,15 @@ async def test_two_campaigns_under_one_business_limit_share_it_and_neither_starv
             ids = []
             for name, first in (("a", 1000), ("b", 2000)):  # last digits 0-3: people, who talk 5.5 s
                 contacts = [{"number": f"+1212555{first + 10 * i + i % 4}"} for i in range(10)]
+                # both open at 10:30 in New York, half an hour on: the first started cannot take
+                # the whole limit before the second is started (calls are not taken back)
+                window = {"start": "10:30", "end": "20:00", "days": [0, 1, 2, 3, 4]}
                 spec = {"name": name, "agent_id": agent, "max_concurrent": 4, "calls_per_second": 10,
-                        "contacts": contacts}  # fmt: skip
+                        "window": window, "contacts": contacts}  # fmt: skip
                 ids.append((await run.ok("POST", f"{base}/campaigns", json=spec))["id"])
             for cid in ids:
                 await run.ok("POST", f"{base}/campaigns/{cid}/start")
+            clock.advance(1800)
             shares: list[tuple[int, int]] = []  # each campaign's calls under way, while both wait
             while True:
                 got = [await run.ok("GET", f"{base}/campaigns/{cid}") for cid in ids]
