@@ -101,6 +101,8 @@ async def reply(llm: KnowledgeBaseLlm, said: str, tools: list[ToolSpec]) -> tupl
         ("are you opened tonight", "Every day 11 to 10.", []),  # a misheard word still matches
         ("can i talk to a person", "Transferring.", ["transfer_call"]),
         ("thank you bye", GOODBYE_TEXT, ["end_call"]),
+        ("hours you bye", GOODBYE_TEXT, ["end_call"]),  # one keyword, then goodbye: leaving
+        ("what hours are you open bye", "Every day 11 to 10.", []),  # asked, then goodbye: answered
         ("purple elephants", FALLBACK, []),
     ],
 )

@@ -101,7 +101,10 @@ class KnowledgeBaseLlm(Llm):
             if points > best_score:
                 best, best_score = entry, points
         bye = any(w in GOODBYE for w in said) or ("thank" in said and len(said) <= 4)
-        if bye and best_score < 2.0:
+        # a caller whose last word is goodbye is leaving, unless they asked more than one keyword's
+        # worth (one word like it is what an STT makes of "thank you, bye" as "ten you bye")
+        leaving = said[-1] in ("bye", "goodbye") and best_score <= 2.0
+        if bye and (best_score < 2.0 or leaving):
             calls = [("end_call", {"reason": "caller said goodbye"})] if "end_call" in tool_names else []
             return GOODBYE_TEXT, calls
         if best is None or best_score < 1.0:
