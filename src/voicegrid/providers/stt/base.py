@@ -67,8 +67,9 @@ class SttStream(TranscriptStream):
     async def send(self, pcm: bytes) -> None:
         if self.closed:
             raise ProviderClosed(self.provider, "stream is closed")
-        self.usage.audio_seconds += len(pcm) / 2 / self.sample_rate
-        self.sent_s += len(pcm) / 2 / self.sample_rate
+        seconds = len(pcm) / 2 / self.sample_rate
+        self.usage.audio_seconds += seconds
+        self.sent_s += seconds
         await self._send(pcm)
 
     async def finalize(self) -> None:
