@@ -22,7 +22,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ import numpy as np
 from voicegrid.caller import place_call
 from voicegrid.testing.emulators import DeepgramEmulator, OpenAiEmulator
 from voicegrid.testing.emulators.agent import credential_body, emulated_agent
-from voicegrid.testing.ports import free_port
+from voicegrid.testing.ports import free_port, free_udp_and_tcp_port
 
 LINES = ["are you open tonight", "do you deliver to the harbour", "thank you, bye"]
 
@@ -88,7 +87,7 @@ async def main() -> None:
     for emulator in (stt, tts, llm):
         await emulator.start()
     workdir = Path(tempfile.mkdtemp(prefix="voice-latency-"))
-    http, sip = free_port(), free_port(socket.SOCK_DGRAM)
+    http, sip = free_port(), free_udp_and_tcp_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEGRID_")}
     env["VOICEGRID_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the emulators are on loopback
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing

@@ -9,7 +9,6 @@ platform's own record of the call (what the agent meant to say) is read from the
 import asyncio
 import contextlib
 import re
-import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,12 +144,6 @@ class ScriptedCaller:
         self.done.set()
 
 
-def _free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _agent_knowledge(api: httpx.AsyncClient, number: str) -> list[str]:
     """The called agent's phrases (greeting, FAQ), for a language model that knows its words."""
     with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, StopIteration):
@@ -201,13 +194,13 @@ class Dialled:
 
 async def dial(target: str, host: str, port: int, lines: list[str], timeout_s: float) -> Dialled:
     """Call `target` at `host`:`port` from loopback, say `lines` in turn, hang up (bounded by `timeout_s`)."""
-    local = _free_udp_port()
     sip = CallControl(
-        UserAgent(("udp", "127.0.0.1", local)),
+        UserAgent(("udp", "127.0.0.1", 0)),
         _refuse,
         ports=PortAllocator(46000, 46999),
     )
-    await sip.start("127.0.0.1", local)
+    await sip.start("127.0.0.1", 0)  # any port free for both UDP and TCP
+    local = sip.ua.local[2]
     caller = ScriptedCaller(lines)
     try:
         call = sip.dial(target, ("udp", host, port), from_uri=f"sip:caller@127.0.0.1:{local}", agent=caller)

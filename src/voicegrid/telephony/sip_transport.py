@@ -13,6 +13,7 @@ bytes wait for it, never buffered without end.
 """
 
 import asyncio
+import errno
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from voicegrid.telephony.errors import TransportError
 
 log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 5.0
+ANY_PORT_TRIES = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,14 +74,24 @@ class SipEndpoint:
         self.port = 0
 
     async def start(self, host: str, port: int) -> None:
-        try:
-            self._udp, _ = await self._loop.create_datagram_endpoint(
-                lambda: _Udp(self), local_addr=(host, port)
-            )
-            self.port = self._udp.get_extra_info("sockname")[1]
-            self._server = await asyncio.start_server(self._serve_tcp, host, self.port)
-        except OSError as exc:
-            raise TransportError(f"cannot listen for SIP on {host}:{port}: {exc.strerror}") from exc
+        """Listen on `port` for UDP and TCP; port 0 is any port free for both: the kernel picks the
+        UDP one, and when that number is taken for TCP (any process's outgoing connection may hold
+        it) another is picked, up to `ANY_PORT_TRIES` times."""
+        for attempt in range(1 if port else ANY_PORT_TRIES):
+            try:
+                self._udp, _ = await self._loop.create_datagram_endpoint(
+                    lambda: _Udp(self), local_addr=(host, port)
+                )
+                self.port = self._udp.get_extra_info("sockname")[1]
+                self._server = await asyncio.start_server(self._serve_tcp, host, self.port)
+                return
+            except OSError as exc:
+                if self._udp is not None:
+                    self._udp.close()
+                    self._udp = None
+                if port or exc.errno != errno.EADDRINUSE or attempt == ANY_PORT_TRIES - 1:
+                    where = f"{host}:{port or self.port}"
+                    raise TransportError(f"cannot listen for SIP on {where}: {exc.strerror}") from exc
 
     async def stop(self) -> None:
         if self._timer is not None:

@@ -8,17 +8,17 @@ import subprocess
 from collections import deque
 
 
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def free_port() -> int:
+    """A port for a peer to listen on, free now: probed for both UDP and TCP, whichever it binds."""
+    return free_udp_and_tcp_port()
 
 
 def free_udp_and_tcp_port() -> int:
     """A port free for both UDP and TCP, as a SIP listener needs, from below the ephemeral range:
     a port bound to 0 comes from the kernel's ephemeral range, where any process's outgoing TCP
     connection may take it as its own port between our probe and the peer's bind (baresip then
-    exits with EADDRINUSE); below it, nothing takes a port unasked."""
+    exits with EADDRINUSE, a node's HTTP listener fails to start); below it, nothing takes a port
+    unasked."""
     low, high = _worker_slice()
     for _ in range(200):
         port = random.randrange(high - _SINGLES, high)  # the slice's top: no block is given from there
