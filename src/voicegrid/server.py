@@ -24,7 +24,7 @@ from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.analytics.shared_outbox import SharedDeliveries
 from voicegrid.analytics.webhooks import WebhookSender
-from voicegrid.api import AppServices, create_app
+from voicegrid.api.app import create_app
 from voicegrid.api.fleet_calls import answer
 from voicegrid.api.media_socket import MediaSockets, upgrade_protocol
 from voicegrid.api.routes.capacity import load_provider_limits
@@ -40,6 +40,7 @@ from voicegrid.core.clock import utcnow
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
+from voicegrid.services import AppServices
 from voicegrid.sip.limits import RequestLimits
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade

@@ -3,8 +3,8 @@ OpenAPI document), so a list route added later is held to it too."""
 
 from typing import Any
 
-from voicegrid.api import AppServices
 from voicegrid.api.app import create_app
+from voicegrid.services import AppServices
 from voicegrid.store import make_engine, make_sessionmaker
 
 # GET routes that return a list inside something that is not a collection of resources. Each

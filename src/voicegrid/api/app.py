@@ -5,7 +5,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from voicegrid import __version__
 from voicegrid.api.body_limit import BodyLimitMiddleware
-from voicegrid.api.context import AppServices
 from voicegrid.api.errors import install_error_handlers
 from voicegrid.api.idempotency import IdempotencyMiddleware
 from voicegrid.api.owners import in_business, in_own_business, in_own_level, in_reseller
@@ -36,6 +35,7 @@ from voicegrid.api.routes import (
     trunks,
     users,
 )
+from voicegrid.services import AppServices
 
 BUSINESS_PREFIX = "/v1/businesses/{business_id}"
 RESELLER_PREFIX = "/v1/resellers/{reseller_id}"

@@ -2,54 +2,20 @@
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicegrid.core.clock import utcnow
-from voicegrid.pipeline.gating import ProviderSlots
-from voicegrid.pipeline.tools import ToolTests
+from voicegrid.services import AppServices
 from voicegrid.store.models import ApiKey, Business, Reseller
-from voicegrid.telephony.admission import Admission
-from voicegrid.telephony.analyses import ModelFor
-from voicegrid.telephony.plan import VoiceAgentBuilder
-from voicegrid.telephony.records import CallRecords
-from voicegrid.telephony.service import CallService
-from voicegrid.telephony.trials import TrialRunner
-from voicegrid.tenancy import Forbidden, NotAuthenticated, Principal, Role, Scope, SecretBox
+from voicegrid.tenancy import Forbidden, NotAuthenticated, Principal, Role, Scope
 from voicegrid.tenancy.keys import hash_api_key
-from voicegrid.transports.streams import StreamCalls
-
-if TYPE_CHECKING:  # Redis's client loads only on a node of a fleet
-    from voicegrid.telephony.fleet import Fleet
 
 # last_used_at is written at most this often per key, so reads do not turn into writes.
 LAST_USED_GRANULARITY = timedelta(seconds=60)
-
-
-@dataclass(slots=True)
-class AppServices:
-    sessions: async_sessionmaker[AsyncSession]
-    secrets: SecretBox
-    public_url: str
-    calls: "CallService | None" = None  # set once the SIP stack runs
-    # builds a voice agent's pipeline for one conversation (the composition root sets it)
-    voice_agent: "VoiceAgentBuilder | None" = None
-    analysis_model: "ModelFor | None" = None  # the business's model for a post-call analysis
-    admission: "Admission | None" = None  # business and reseller limits, shared by SIP and the API
-    provider_slots: "ProviderSlots | None" = None  # the provider accounts' pools (per-turn gating)
-    records: "CallRecords | None" = None  # finished calls -> journal -> store
-    streams: "StreamCalls | None" = None  # calls over WebSocket media streams (set with the SIP stack)
-    fleet: "Fleet | None" = None  # the other nodes: who holds which call, and asking them (Redis)
-    trials: "TrialRunner | None" = None  # drafts' trial calls to this node (set with the SIP stack)
-    # an agent's tool tried as a call would run it (the composition root sets the operator's policy)
-    tool_tests: "ToolTests | None" = None
-
-    def __post_init__(self) -> None:
-        if self.tool_tests is None:
-            self.tool_tests = ToolTests(lambda business_id: self.secrets.webhook_key(business_id))
 
 
 @dataclass(slots=True)

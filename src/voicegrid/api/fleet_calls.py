@@ -16,8 +16,9 @@ import httpx
 from fastapi.responses import StreamingResponse
 
 from voicegrid.api.call_views import CallOut, render
-from voicegrid.api.context import AppServices, Ctx
+from voicegrid.api.context import Ctx
 from voicegrid.core.pinned import tls_context
+from voicegrid.services import AppServices
 from voicegrid.telephony.errors import FleetUnavailable
 from voicegrid.telephony.service import TelephonyUnavailable
 from voicegrid.tenancy import NotFound, TenancyError

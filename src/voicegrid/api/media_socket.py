@@ -32,7 +32,6 @@ from picows.picows import WSProtocol  # type: ignore[attr-defined]  # not in its
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from voicegrid.api.context import AppServices
 from voicegrid.api.routes.media_streams import (
     START_TIMEOUT_S,
     UNSUPPORTED_DATA,
@@ -40,6 +39,7 @@ from voicegrid.api.routes.media_streams import (
     telnyx_credentials,
     twilio_credentials,
 )
+from voicegrid.services import AppServices
 from voicegrid.transports.carrier import MAX_FRAME_BYTES, CarrierStream, StreamStart
 from voicegrid.transports.streams import POLICY_VIOLATION, TRY_AGAIN_LATER
 from voicegrid.transports.telnyx import TelnyxStream

@@ -28,8 +28,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
-from voicegrid.api.context import AppServices, principal_for_key
+from voicegrid.api.context import principal_for_key
 from voicegrid.api.routes.dashboard import CSP, PAGE_HEADERS
+from voicegrid.services import AppServices
 from voicegrid.store import agent_versions as versions
 from voicegrid.store.models import Agent
 from voicegrid.telephony.book import Call
