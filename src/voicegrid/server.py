@@ -27,7 +27,6 @@ from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.api.app import create_app
 from voicegrid.api.fleet_calls import answer
 from voicegrid.api.media_socket import MediaSockets, upgrade_protocol
-from voicegrid.api.routes.capacity import load_provider_limits
 from voicegrid.bootstrap import ensure_admin_key, secret_box
 from voicegrid.caller import Trials
 from voicegrid.capacity.backend import Backend
@@ -46,6 +45,7 @@ from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
 from voicegrid.store.billing import full_catalog
 from voicegrid.store.call_records import record_refused, write_call_records
+from voicegrid.store.provider_limits import load_provider_limits
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.analyses import Analyses
 from voicegrid.telephony.book import CallState

@@ -12,19 +12,18 @@ from typing import Any, Literal
 from fastapi import APIRouter
 from fastapi.responses import Response
 from pydantic import Field, model_validator
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from voicegrid.api import audit
 from voicegrid.api.context import CtxDep
 from voicegrid.api.owners import platform_only
 from voicegrid.api.schemas import In, Out
 from voicegrid.capacity.resilient import ResilientBackend
-from voicegrid.pipeline.gating import DEFAULT_LIMITS, PlanLimit
+from voicegrid.pipeline.gating import PlanLimit
 from voicegrid.store.models import PlatformSetting
+from voicegrid.store.provider_limits import SETTING, load_provider_limits
 from voicegrid.tenancy import Role
 
 router = APIRouter(tags=["capacity"])
-SETTING = "provider_slots"
 
 
 class ProviderLimit(In):
@@ -70,18 +69,6 @@ class CapacityOut(Out):
     node: str | None
     pools: dict[str, dict[str, Any]]
     outbound_queue: int
-
-
-async def load_provider_limits(
-    sessions: async_sessionmaker[AsyncSession],
-) -> dict[tuple[str, str], PlanLimit]:
-    """What the platform stated, else the defaults from PROVIDER_FACTS.md."""
-    async with sessions() as session:
-        row = await session.get(PlatformSetting, SETTING)
-    if row is None:
-        return dict(DEFAULT_LIMITS)
-    items = [ProviderLimit.model_validate(item) for item in json.loads(row.value)]
-    return {(item.stage, item.provider): item.plan() for item in items}
 
 
 def _render(limits: dict[tuple[str, str], PlanLimit]) -> ProviderLimitsOut:
