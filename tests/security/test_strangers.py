@@ -210,7 +210,7 @@ async def test_a_tcp_peer_that_does_not_read_is_dropped_not_buffered(patient_end
 
 def test_a_node_started_with_a_low_file_limit_raises_it_to_the_hard_limit() -> None:
     script = (
-        "import resource; from voicegrid.server import raise_file_limit\n"
+        "import resource; from voicegrid.process import raise_file_limit\n"
         "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
         "resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))\n"
         "print(raise_file_limit(), resource.getrlimit(resource.RLIMIT_NOFILE)[0], min(hard, 1 << 20))\n"
