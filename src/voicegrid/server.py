@@ -35,6 +35,7 @@ from voicegrid.core.clock import utcnow
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
+from voicegrid.pipeline.provider_limits import load_provider_limits
 from voicegrid.process import HttpServer, raise_file_limit, run_until_signalled, tune_gc
 from voicegrid.services import AppServices
 from voicegrid.sip.limits import RequestLimits
@@ -42,7 +43,6 @@ from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
 from voicegrid.store.billing import full_catalog
 from voicegrid.store.call_records import record_refused, write_call_records
-from voicegrid.store.provider_limits import load_provider_limits
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.analyses import Analyses
 from voicegrid.telephony.book import CallState

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from tests.api.world import World
 from tests.support.platform import Running
 from voicegrid.api.routes.capacity import ProviderLimit
-from voicegrid.store.provider_limits import plan_of
+from voicegrid.pipeline.provider_limits import plan_of
 
 
 async def test_the_platform_states_provider_limits_and_the_pools_in_use_follow(

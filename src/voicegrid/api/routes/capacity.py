@@ -19,8 +19,8 @@ from voicegrid.api.owners import platform_only
 from voicegrid.api.schemas import In, Out
 from voicegrid.capacity.resilient import ResilientBackend
 from voicegrid.pipeline.gating import PlanLimit
+from voicegrid.pipeline.provider_limits import SETTING, load_provider_limits
 from voicegrid.store.models import PlatformSetting
-from voicegrid.store.provider_limits import SETTING, load_provider_limits
 from voicegrid.tenancy import Role
 
 router = APIRouter(tags=["capacity"])
