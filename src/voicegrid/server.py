@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 import uvicorn
-from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
@@ -20,11 +19,7 @@ from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.analytics.shared_outbox import SharedDeliveries
 from voicegrid.analytics.webhooks import WebhookSender
-from voicegrid.api.app import create_app
-from voicegrid.api.fleet_calls import answer
-from voicegrid.api.media_socket import MediaSockets, upgrade_protocol
 from voicegrid.bootstrap import ensure_admin_key, secret_box
-from voicegrid.caller import Trials
 from voicegrid.capacity.backend import Backend
 from voicegrid.capacity.memory import MemoryBackend
 from voicegrid.capacity.metrics import CapacityMetrics
@@ -33,11 +28,12 @@ from voicegrid.catalog import load_catalog
 from voicegrid.config import Settings
 from voicegrid.core.clock import utcnow
 from voicegrid.demo import demo_file, seed_demo
+from voicegrid.http_front import Asgi, HttpFront, ProtocolFactory
 from voicegrid.media.ports import PortAllocator
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.pipeline.provider_limits import load_provider_limits
 from voicegrid.process import HttpServer, raise_file_limit, run_until_signalled, tune_gc
-from voicegrid.services import AppServices
+from voicegrid.services import AppServices, unready_reason
 from voicegrid.sip.limits import RequestLimits
 from voicegrid.sip.useragent import UserAgent
 from voicegrid.store import check_database, make_engine, make_sessionmaker, upgrade
@@ -62,16 +58,27 @@ from voicegrid.transports.streams import StreamCalls
 from voicegrid.voice_agents import VoiceAgentFactory, warm_providers
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from voicegrid.telephony.fleet import Fleet
 
 log = logging.getLogger("voicegrid")
 
 
 @dataclass(slots=True)
+class Core:
+    """The node's database and services, before any of its listeners."""
+
+    settings: Settings
+    engine: AsyncEngine
+    services: AppServices
+
+
+@dataclass(slots=True)
 class Platform:
     settings: Settings
     engine: AsyncEngine
-    app: FastAPI
+    app: "FastAPI"
     services: AppServices
 
 
@@ -82,7 +89,15 @@ def prepare_data_dir(data_dir: Path) -> None:
 
 
 async def build_platform(settings: Settings) -> Platform:
-    """Open and migrate the database, load the secrets key, and build the app. Raises DatabaseUnavailable."""
+    """The node's core and its REST API, built at once (for tests that drive the API in process)."""
+    from voicegrid.api.app import create_app
+
+    core = await build_core(settings)
+    return Platform(core.settings, core.engine, create_app(core.engine, core.services), core.services)
+
+
+async def build_core(settings: Settings) -> Core:
+    """Open and migrate the database, load the secrets key, build the services. Raises DatabaseUnavailable."""
     await asyncio.to_thread(prepare_data_dir, Path(settings.data_dir))
     engine = make_engine(settings.effective_database_url)
     admission: Admission | None = None
@@ -155,7 +170,7 @@ async def build_platform(settings: Settings) -> Platform:
             await admission.backend.aclose()
         await engine.dispose()
         raise
-    return Platform(settings=settings, engine=engine, app=create_app(engine, services), services=services)
+    return Core(settings=settings, engine=engine, services=services)
 
 
 def recording_store(settings: Settings) -> RecordingStore | None:
@@ -191,6 +206,7 @@ def start_fleet(
     the other nodes' requests about them. None on a node of its own."""
     if not settings.capacity_url:
         return None
+    from voicegrid.api.fleet_calls import answer  # the API's answers to the other nodes
     from voicegrid.telephony.fleet import Fleet
 
     book = sip.book
@@ -217,7 +233,7 @@ def _announce(text: str) -> None:
 
 
 async def serve(settings: Settings, *, demo: bool) -> None:
-    platform = await build_platform(settings)
+    platform = await build_core(settings)
     try:
         async with platform.services.sessions() as session:
             admin_key = await ensure_admin_key(session, settings)
@@ -233,9 +249,13 @@ async def serve(settings: Settings, *, demo: bool) -> None:
                 f"\n  Demo business ready: Bella Pizza (credentials in {demo_file(settings)})\n"
                 f"    curl -H 'Authorization: Bearer <api_key>' {info['http_url']}/v1/agents\n"
             )
-        media_sockets = MediaSockets(platform.services, settings.media_streams_waiting)
+        # /healthz and /readyz at once; the REST API once loaded, after the node takes calls
+        front = HttpFront(
+            functools.partial(unready_reason, platform.engine, platform.services),
+            cast(ProtocolFactory, WebSocketsSansIOProtocol),
+        )
         config = uvicorn.Config(
-            platform.app,
+            front,
             host=settings.http_host,
             port=settings.http_port,
             log_level=settings.log_level,
@@ -246,7 +266,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             proxy_headers=bool(settings.trusted_proxies),
             forwarded_allow_ips=list(settings.trusted_proxies) or None,
             # carrier media sockets leave the ASGI stack at the upgrade; the rest keep uvicorn's own
-            ws=cast(Any, upgrade_protocol(media_sockets, WebSocketsSansIOProtocol)),
+            ws=cast(Any, front.ws_protocol),
         )
         admission = platform.services.admission
         assert admission is not None
@@ -284,9 +304,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         tune_gc()
         await sip.start(settings.sip_host, settings.sip_port)
         assert sip.endpoint is not None
-        platform.services.trials = Trials(sip.book, trial_book, (settings.sip_host, sip.endpoint.port))
         watch_sip(admission.metrics.registry, sip.ua, sip.endpoint)
-        admission.metrics.registry.register(media_sockets)
         records = platform.services.records
         assert records is not None
         records.recorder.start()
@@ -362,9 +380,25 @@ async def serve(settings: Settings, *, demo: bool) -> None:
         )
         registrations.start()
         log.info("SIP on %s:%s (UDP and TCP)", settings.sip_host, sip.ua.local[2])
+
+        def build_api() -> tuple[Asgi, ProtocolFactory]:
+            from voicegrid.api.app import create_app
+            from voicegrid.api.media_socket import MediaSockets, upgrade_protocol
+            from voicegrid.caller import Trials  # drafts' trial calls, which only the API places
+
+            assert sip.endpoint is not None
+            platform.services.trials = Trials(sip.book, trial_book, (settings.sip_host, sip.endpoint.port))
+            sockets = MediaSockets(platform.services, settings.media_streams_waiting)
+            admission.metrics.registry.register(sockets)
+            return create_app(platform.engine, platform.services), upgrade_protocol(
+                sockets, WebSocketsSansIOProtocol
+            )
+
+        loading = asyncio.create_task(front.load(build_api), name="rest-api")
         try:
             await run_until_signalled(HttpServer(config), before_exit=drain)
         finally:
+            loading.cancel()
             await calls.drain_queue()  # when the drain did not run (the HTTP server failed)
             await campaigns.aclose()  # what ended is stored; the campaigns are given back
             await analyses.aclose()  # what is under way lapses, and is taken up again

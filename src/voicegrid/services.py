@@ -5,10 +5,12 @@ its REST API is loaded."""
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from voicegrid.pipeline.gating import ProviderSlots
 from voicegrid.pipeline.tools import ToolTests
+from voicegrid.store.engine import check_database
+from voicegrid.store.errors import DatabaseUnavailable
 from voicegrid.telephony.admission import Admission
 from voicegrid.telephony.analyses import ModelFor
 from voicegrid.telephony.plan import VoiceAgentBuilder
@@ -43,3 +45,16 @@ class AppServices:
     def __post_init__(self) -> None:
         if self.tool_tests is None:
             self.tool_tests = ToolTests(lambda business_id: self.secrets.webhook_key(business_id))
+
+
+async def unready_reason(engine: AsyncEngine, services: AppServices) -> str | None:
+    """Why the node cannot serve, or None: its database does not answer, or its call records are
+    not being stored (calls would pile up in the journal). What /readyz answers."""
+    try:
+        await check_database(engine, timeout_s=2.0)
+    except DatabaseUnavailable as exc:
+        return exc.reason
+    records = services.records
+    if records is not None and not records.recorder.healthy:
+        return f"call records are not being stored: {records.recorder.last_error}"
+    return None

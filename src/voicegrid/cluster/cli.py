@@ -7,8 +7,6 @@ from typing import Annotated
 
 import typer
 
-from voicegrid.cluster.up import start_cluster
-
 cluster_app = typer.Typer(no_args_is_help=True, help="Many nodes behind Kamailio, on this machine.")
 
 
@@ -26,6 +24,8 @@ def up(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     typer.echo(f"starting PostgreSQL, Redis, {nodes} node(s) and Kamailio ...", err=True)
+    from voicegrid.cluster.up import start_cluster  # its test servers and clients, only when run
+
     cluster = start_cluster(nodes, data_dir.resolve())
     try:
         manifest = cluster.manifest()

@@ -7,8 +7,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from voicegrid.api.context import CtxDep
-from voicegrid.store.engine import check_database
-from voicegrid.store.errors import DatabaseUnavailable
+from voicegrid.services import unready_reason
 
 router = APIRouter(tags=["meta"])
 
@@ -40,12 +39,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="The process can serve: its database answers")
 async def readyz(request: Request) -> Any:
-    try:
-        await check_database(request.app.state.engine, timeout_s=2.0)
-    except DatabaseUnavailable as exc:
-        return JSONResponse({"status": "unavailable", "reason": exc.reason}, status_code=503)
-    records = request.app.state.services.records
-    if records is not None and not records.recorder.healthy:  # calls would pile up in the journal
-        reason = f"call records are not being stored: {records.recorder.last_error}"
+    reason = await unready_reason(request.app.state.engine, request.app.state.services)
+    if reason is not None:
         return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
     return {"status": "ok"}
