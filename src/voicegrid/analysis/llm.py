@@ -15,8 +15,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from voicegrid.analysis.errors import InvalidOutput
 from voicegrid.analysis.findings import CallInput
 from voicegrid.analysis.plan import AnalysisPlan, strict_compatible
@@ -119,6 +117,8 @@ def read_answer(text: str, schema: dict[str, Any]) -> dict[str, Any]:
         answer = json.loads(text)
     except ValueError as exc:
         raise InvalidOutput(f"not JSON: {exc}") from None
+    from jsonschema import Draft202012Validator  # when first needed (see plan.check_schema)
+
     errors = sorted(Draft202012Validator(schema).iter_errors(answer), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]

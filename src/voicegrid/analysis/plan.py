@@ -11,8 +11,6 @@ our CPU (catastrophic backtracking).
 import json
 from typing import Any, Literal
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from voicegrid.analysis.errors import SchemaRefused
@@ -81,6 +79,11 @@ def check_schema(schema: Any) -> dict[str, Any]:
     if size > MAX_SCHEMA_BYTES:
         raise SchemaRefused(f"{size} bytes of JSON; at most {MAX_SCHEMA_BYTES}")
     _walk(schema, 0, [0])
+    # jsonschema is a fifth of a second of imports: loaded when first needed (a node loads it with
+    # its REST API, after it serves), not before a node can take calls
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
