@@ -2,6 +2,7 @@
 
 import asyncio
 import functools
+import importlib
 import logging
 import sys
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from voicegrid.capacity.resilient import ResilientBackend
 from voicegrid.catalog import load_catalog
 from voicegrid.config import Settings
 from voicegrid.core.clock import utcnow
+from voicegrid.core.pinned import tls_context
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.http_front import Asgi, HttpFront, ProtocolFactory
 from voicegrid.media.ports import PortAllocator
@@ -385,6 +387,9 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             from voicegrid.api.app import create_app
             from voicegrid.api.media_socket import MediaSockets, upgrade_protocol
             from voicegrid.caller import Trials  # drafts' trial calls, which only the API places
+
+            importlib.import_module("jsonschema")  # the analyses' schema checks: here, not on the loop
+            tls_context()  # the CA bundle, read here for the first webhook and cloud provider
 
             assert sip.endpoint is not None
             platform.services.trials = Trials(sip.book, trial_book, (settings.sip_host, sip.endpoint.port))

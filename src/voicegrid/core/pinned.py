@@ -42,14 +42,21 @@ def tls_context() -> ssl.SSLContext:
 class PinnedTransport(httpx.AsyncBaseTransport):
     def __init__(self, policy: Destinations, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self.policy = policy
-        self.inner = inner or httpx.AsyncHTTPTransport(trust_env=False, verify=tls_context())
+        self._inner = inner  # made at the first request: the TLS context is not a node's start's work
+
+    @property
+    def inner(self) -> httpx.AsyncBaseTransport:
+        if self._inner is None:
+            self._inner = httpx.AsyncHTTPTransport(trust_env=False, verify=tls_context())
+        return self._inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         await pin_request(self.policy, request)
         return await self.inner.handle_async_request(request)
 
     async def aclose(self) -> None:
-        await self.inner.aclose()
+        if self._inner is not None:
+            await self._inner.aclose()
 
 
 def pinned_client(policy: Destinations, **kwargs: Any) -> httpx.AsyncClient:
