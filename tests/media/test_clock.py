@@ -93,3 +93,60 @@ async def test_an_idle_clock_does_not_wake_and_resumes_on_the_next_slot_when_a_s
         assert clock.ticks <= 6  # one waking per period for the one busy slot, not one per slot
     finally:
         await clock.stop()
+
+
+def test_a_stream_moved_to_another_sub_slot_is_due_there_only() -> None:
+    schedule = MediaSchedule(0.020, 4)
+    schedule.add("a")  # slot 0
+    schedule.add("b")  # slot 1
+    schedule.move("a", 2)
+    assert schedule.slot_of("a") == 2
+    assert [schedule.due(t) for t in range(4)] == [[], ["b"], ["a"], []]
+    schedule.move("gone", 3)  # not a member: nothing happens
+    assert schedule.slot_of("gone") is None
+    assert len(schedule) == 2
+
+
+async def _first_ticks(stream: Recorder, count: int) -> None:
+    stream.enough = count
+    if len(stream.scheduled) < count:
+        stream.done.clear()
+        await stream.done.wait()
+
+
+@pytest.mark.virtual_time
+async def test_a_hurried_stream_sends_at_the_next_sub_slot_then_every_period_on_its_new_phase() -> None:
+    clock = MediaClock(0.020, 4, clock=asyncio.get_running_loop().time)
+    alone = Recorder(enough=1000)  # the only stream: the clock sleeps a whole period between its turns
+    clock.register(alone)
+    clock.start()
+    try:
+        await _first_ticks(alone, 1)
+        first = alone.scheduled[0]
+        await asyncio.sleep(first + 0.007 - clock.now())  # between sub-slots 1 and 2 of the period
+        clock.hurry(alone)
+        await _first_ticks(alone, 4)
+    finally:
+        await clock.stop()
+    assert clock.hurried == 1
+    assert alone.scheduled[1] == pytest.approx(first + 0.010)  # sub-slot 2, not its own turn at +20 ms
+    gaps = [b - a for a, b in zip(alone.scheduled[1:], alone.scheduled[2:], strict=False)]
+    assert gaps == pytest.approx([0.020] * len(gaps))
+
+
+@pytest.mark.virtual_time
+async def test_a_stream_whose_own_turn_is_next_anyway_is_not_moved() -> None:
+    clock = MediaClock(0.020, 4, clock=asyncio.get_running_loop().time)
+    stream = Recorder(enough=1000)
+    clock.register(stream)
+    clock.start()
+    try:
+        await _first_ticks(stream, 1)
+        first = stream.scheduled[0]
+        await asyncio.sleep(first + 0.017 - clock.now())  # its own turn is the next sub-slot
+        clock.hurry(stream)
+        await _first_ticks(stream, 3)
+    finally:
+        await clock.stop()
+    assert clock.hurried == 0
+    assert stream.scheduled[:3] == pytest.approx([first, first + 0.020, first + 0.040])

@@ -1,12 +1,16 @@
 """The RTP session's core on virtual time: packets are fed with the time they arrive and the clock's
 ticks are called by the test, so seconds of a call pass in microseconds and nothing sleeps."""
 
+import asyncio
+from collections.abc import Callable
+
 import numpy as np
+import pytest
 
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.media.rtp import RtpPacket
-from voicegrid.telephony.agents import EchoAgent
+from voicegrid.telephony.agents import EchoAgent, SilentAgent
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.rtp_session import RtpSession
 
@@ -98,3 +102,68 @@ def test_rtcp_reports_go_out_on_the_sessions_clock() -> None:
     _tick(session, time, 12.0)
     assert 2 <= len(rtcp.sent) <= 3  # one every five seconds
     assert {addr for _, addr in rtcp.sent} == {(PEER[0], PEER[1] + 1)}
+
+
+class TimedWire(Wire):
+    """What the session sends, with the (virtual) time it went."""
+
+    def __init__(self, time: Callable[[], float]) -> None:
+        super().__init__()
+        self.time = time
+        self.at: list[float] = []
+
+    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
+        super().sendto(data, addr)
+        self.at.append(self.time())
+
+
+async def _running(agent: EchoAgent) -> tuple[RtpSession, TimedWire, MediaClock]:
+    loop = asyncio.get_running_loop()
+    clock = MediaClock(clock=loop.time)
+    clock.start()
+    wire = TimedWire(loop.time)
+    session = RtpSession(codec=make_codec("PCMU"), remote=PEER, agent=agent, clock=clock)
+    session.attach(wire)
+    return session, wire, clock
+
+
+@pytest.mark.virtual_time
+async def test_a_reply_after_silence_leaves_within_a_sub_slot_marked_as_a_talkspurt_on_a_new_phase() -> None:
+    session, wire, clock = await _running(SilentAgent())
+    try:
+        await asyncio.sleep(0.2)  # comfort silence, every 20 ms on the stream's own phase
+        phase = wire.at[-1]
+        await asyncio.sleep(phase + 0.002 - clock.now())  # its own next turn is 18 ms away
+        queued_at = clock.now()
+        session.queue(TONE[:1600])  # 200 ms of a reply
+        await asyncio.sleep(0.3)
+    finally:
+        session.close()
+        await clock.stop()
+    packets = [RtpPacket.parse(data) for data, _ in wire.sent]
+    first = next(i for i, p in enumerate(packets) if p.payload != bytes([0xFF]) * 160)
+    assert queued_at < wire.at[first] <= queued_at + 0.005 + 1e-9  # not at phase + 20 ms
+    assert [p.marker for p in packets[first:]] == [True] + [False] * (len(packets) - first - 1)
+    assert wire.at[first + 1 :] == pytest.approx(
+        [wire.at[first] + 0.02 * (i + 1) for i in range(len(packets) - first - 1)]
+    )
+    assert [p.sequence for p in packets] == [(packets[0].sequence + i) & 0xFFFF for i in range(len(packets))]
+    assert clock.hurried == 1
+
+
+@pytest.mark.virtual_time
+async def test_audio_an_agent_queues_within_its_own_tick_does_not_move_the_stream() -> None:
+    session, wire, clock = await _running(EchoAgent())
+    try:
+        await asyncio.sleep(0.2)
+        for i in range(30):  # the caller's tone, echoed from within the session's ticks
+            payload = ulaw_encode(TONE[i * 160 : (i + 1) * 160])
+            session.receive(bytes(RtpPacket(0, 7 + i, i * 160, 0xAB, payload)), PEER, clock.now())
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)
+    finally:
+        session.close()
+        await clock.stop()
+    gaps = [b - a for a, b in zip(wire.at, wire.at[1:], strict=False)]
+    assert gaps == pytest.approx([0.02] * len(gaps))
+    assert clock.hurried == 0

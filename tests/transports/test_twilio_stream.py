@@ -1,11 +1,15 @@
 """The Twilio Media Streams core, fed frames and ticks: marks, clear, DTMF, bad frames."""
 
+import asyncio
+import itertools
 import json
 
 import numpy as np
+import pytest
 
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.telephony.agents import EchoAgent
+from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.transports.twilio import TwilioStream
 
 START = json.dumps(
@@ -75,3 +79,26 @@ def test_bad_frames_are_counted_and_ignored() -> None:
         stream.receive(text)
     assert stream.counters.invalid == 4
     assert closed == []
+
+
+@pytest.mark.virtual_time
+async def test_a_reply_after_silence_goes_to_twilio_at_the_clock_s_next_sub_slot() -> None:
+    loop = asyncio.get_running_loop()
+    stream, sent, _ = _stream()
+    at: list[float] = []
+    stream.send_text = lambda text: (sent.append(json.loads(text)), at.append(loop.time()))  # type: ignore[method-assign]
+    clock = MediaClock(clock=loop.time)
+    stream.clock = clock
+    clock.register(stream)
+    clock.start()
+    try:
+        await asyncio.sleep(0.101)  # nothing to say: nothing sent, the stream's turn every 20 ms
+        queued_at = clock.now()
+        stream.queue(np.ones(480, dtype=np.int16))  # three frames of a reply
+        await asyncio.sleep(0.1)
+    finally:
+        clock.unregister(stream)
+        await clock.stop()
+    assert [m["event"] for m in sent] == ["media"] * 3
+    assert queued_at < at[0] <= queued_at + 0.005 + 1e-9
+    assert [b - a for a, b in itertools.pairwise(at)] == pytest.approx([0.02, 0.02])

@@ -26,6 +26,18 @@ class MediaSchedule:
         self._slot_of[stream] = slot
         return slot
 
+    def slot_of(self, stream: Hashable) -> int | None:
+        return self._slot_of.get(stream)
+
+    def move(self, stream: Hashable, slot: int) -> None:
+        """Give a stream another sub-slot (its phase), keeping its place in no other."""
+        old = self._slot_of.get(stream)
+        if old is None or old == slot:
+            return
+        self._members[old].pop(stream, None)
+        self._members[slot][stream] = None
+        self._slot_of[stream] = slot
+
     def remove(self, stream: Hashable) -> None:
         slot = self._slot_of.pop(stream, None)
         if slot is not None:

@@ -4,6 +4,7 @@ paced by the media clock, and a hang-up that runs once and says why."""
 from collections.abc import Callable
 
 from voicegrid.media.session import OutboundAudio, Pcm, Talker
+from voicegrid.telephony.media_clock import MediaClock
 
 
 class StreamLegBase:
@@ -12,6 +13,7 @@ class StreamLegBase:
     def __init__(self, on_close: Callable[[str], None]) -> None:
         self.on_close = on_close
         self.agent: Talker | None = None  # set once the call is admitted
+        self.clock: MediaClock | None = None  # the one that paces it, once the call is up
         self.outbound = OutboundAudio(self.sample_rate)
         self.closed = False
         self.close_reason: str | None = None  # remote, agent, local
@@ -24,6 +26,8 @@ class StreamLegBase:
         return len(self.outbound)
 
     def queue(self, pcm: Pcm) -> None:
+        if self.clock is not None and not self.outbound:  # a reply's first audio: at the next sub-slot
+            self.clock.hurry(self)
         self.outbound.push(pcm)
 
     def mark_played(self, callback: Callable[[], None]) -> None:

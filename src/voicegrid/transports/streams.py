@@ -48,6 +48,7 @@ class StreamLeg(CallSession, Protocol):
     """A media stream's sans-I/O core, as the call sees it."""
 
     agent: Talker | None
+    clock: MediaClock | None  # what paces it: a reply's first audio is hurried to its next sub-slot
     closed: bool
     close_reason: str | None
 
@@ -99,6 +100,7 @@ class StreamCalls:
         hangs up, the socket goes, the API hangs up, or the agent's maximum duration passes."""
         stream.agent = call.agent or SilentAgent()
         call.leg = stream
+        stream.clock = self.clock
         self.clock.register(stream)
         self.book.answered(call)
         try:
