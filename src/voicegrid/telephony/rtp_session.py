@@ -150,9 +150,6 @@ class RtpSession(asyncio.DatagramProtocol):
         self._last_rx = clock.now()
         self._last_pcm: Pcm | None = None
         self._closed = False
-        self._quiet = True  # the last packet sent was comfort silence
-        self._ticking = False  # inside this stream's own tick (an agent that answers at once)
-        self._marker = False  # the next audio packet starts a talkspurt on a new phase
         self.ended_reason: str | None = None
         self.remote_ssrc: int | None = None
         self._silence = (
@@ -218,11 +215,9 @@ class RtpSession(asyncio.DatagramProtocol):
 
     # ---- CallSession ---------------------------------------------------------------------------
     def queue(self, pcm: Pcm) -> None:
-        if self._quiet and not self._ticking and not self.outbound and not self._dtmf_out:
-            # audio after silence (a reply's first): out at the clock's next sub-slot, not this
-            # stream's own turn up to 20 ms on; the packet says a talkspurt starts on a new phase
-            self.clock.hurry(self)
-            self._marker = True
+        # Not hurried to an earlier sub-slot as media streams are (`MediaClock.hurry`): the comfort
+        # silence already sent fills the stream's timeline up to its next turn, and the far end
+        # plays by timestamp, so an earlier packet would only wait in its jitter buffer.
         self.outbound.push(pcm)
 
     def mark_played(self, callback: Callable[[], None]) -> None:
@@ -334,14 +329,12 @@ class RtpSession(asyncio.DatagramProtocol):
     def on_tick(self, scheduled: float, now: float) -> None:
         if self._closed:
             return
-        self._ticking = True
         if now - scheduled > LATE_DRAIN_S and self._sock is not None:
             self._drain(self._sock, now)
             if self._closed:  # what it read ended the call (a transfer's DTMF, a hangup)
                 return
         self._play(now)
         self._send()
-        self._ticking = False
         if now >= self._next_rtcp:
             self._next_rtcp = now + RTCP_INTERVAL_S
             self._send_rtcp()
@@ -390,13 +383,11 @@ class RtpSession(asyncio.DatagramProtocol):
                 self._played = None
                 if self.mix.ready:
                     self._on_recorded(self.mix.take())
-            self._quiet = frame is None
             if frame is None:
                 self.counters.silence_sent += 1
                 payload = self._silence or self.codec.encode(np.zeros(self.codec.samples_per_frame, np.int16))
             else:
                 payload = frame[1] or self.codec.encode(frame[0])
-                marker, self._marker = self._marker, False
         try:
             self._sendto(rtp_header(pt, self._seq, self._ts, self._ssrc, marker) + payload, self.remote)
         except OSError:  # a full socket buffer or no route: late media is worthless, the packet is lost
