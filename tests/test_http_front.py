@@ -25,6 +25,10 @@ def _protocols(name: str) -> ProtocolFactory:
     return lambda **uvicorn: _Protocol(name, **uvicorn)
 
 
+async def _ready() -> str | None:
+    return None
+
+
 def _front(reason: str | None = None, wait_s: float = 30.0) -> HttpFront:
     async def unready() -> str | None:
         return reason
@@ -137,3 +141,23 @@ async def test_the_server_s_lifespan_starts_and_stops_without_the_api() -> None:
 
     await asyncio.wait_for(front({"type": "lifespan"}, messages.get, send), 5)
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
+
+
+async def test_past_the_cap_of_waiting_requests_a_request_is_refused_at_once_not_held() -> None:
+    gate = threading.Event()
+    front = HttpFront(_ready, _protocols("uvicorn's own"), max_waiting=2)
+    loading = asyncio.create_task(front.load(_gated(gate)))
+    try:
+        async with _client(front) as client:
+            held = [asyncio.create_task(client.get(f"/v1/agents/{i}")) for i in range(2)]
+            await asyncio.sleep(0.1)  # both are in, held for the API
+            assert front.waiting == 2
+            refused = await client.get("/v1/agents/3")
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"] == "1"
+            gate.set()
+            assert [(await r).text for r in held] == ["api /v1/agents/0", "api /v1/agents/1"]
+        assert front.waiting == 0
+    finally:
+        gate.set()
+        await loading

@@ -5,7 +5,9 @@ and their pydantic models: about a second of CPU and most of the start's imports
 that, in a thread, while the node already serves. Until it is there:
 
 - `/healthz` and `/readyz` are answered here, as the API answers them (`services.unready_reason`);
-- any other request waits for the API, at most `wait_s`, then gets 503 with Retry-After;
+- any other request waits for the API, at most `wait_s`, then gets 503 with Retry-After; at most
+  `max_waiting` wait at once (what a stranger can make the node hold while it loads), and past that
+  a request gets the 503 at once;
 - a WebSocket upgrade takes uvicorn's own protocol (carriers' media streams then go through the API's
   ASGI routes, slower, not refused); once loaded, carrier paths take the fast protocol (`ws_protocol`).
 
@@ -37,10 +39,13 @@ class HttpFront:
         fallback_ws: ProtocolFactory,
         *,
         wait_s: float = 30.0,
+        max_waiting: int = 256,
     ) -> None:
         self.unready = unready  # why the node cannot serve, or None (what /readyz answers)
         self.fallback_ws = fallback_ws  # uvicorn's own WebSocket protocol, until the API is loaded
         self.wait_s = wait_s
+        self.max_waiting = max_waiting
+        self.waiting = 0
         self.api: Asgi | None = None
         self.upgrade: ProtocolFactory | None = None  # the carrier sockets' protocol, loaded with the API
         self.failed: str | None = None
@@ -70,12 +75,15 @@ class HttpFront:
             await _lifespan(receive, send)
             return
         probe = scope["type"] == "http" and scope["path"] in PROBES
-        if self.api is None and not probe and not self.loaded.is_set():
+        if self.api is None and not probe and not self.loaded.is_set() and self.waiting < self.max_waiting:
+            self.waiting += 1
             try:
                 async with asyncio.timeout(self.wait_s):
                     await self.loaded.wait()
             except TimeoutError:
                 pass
+            finally:
+                self.waiting -= 1
         if self.api is not None:
             await self.api(scope, receive, send)
         elif probe:
