@@ -19,7 +19,7 @@ from voicegrid.api.owners import platform_only
 from voicegrid.api.schemas import In, Out
 from voicegrid.capacity.resilient import ResilientBackend
 from voicegrid.pipeline.gating import PlanLimit
-from voicegrid.pipeline.provider_limits import SETTING, load_provider_limits
+from voicegrid.pipeline.provider_limits import SETTING, load_provider_limits, plan_of
 from voicegrid.store.models import PlatformSetting
 from voicegrid.tenancy import Role
 
@@ -50,7 +50,7 @@ class ProviderLimit(In):
         return self
 
     def plan(self) -> PlanLimit:
-        return PlanLimit(self.slots, self.rpm, self.tpm, self.weights, self.minimums)
+        return plan_of(self.model_dump())[1]  # as a starting node reads it back from the store
 
 
 class ProviderLimits(In):
