@@ -5,8 +5,9 @@ clock sleeps until a stream registers.
 Each stream's `on_tick(scheduled, now)` is called at its turn; it sends one packet (audio, or
 comfort silence when nothing is queued) and may use `now - scheduled` as its lateness.
 
-A stream whose audio comes after silence is `hurry`-ed to the next sub-slot: a reply's first packet
-leaves within a sub-slot (5 ms) of its audio, not up to a period (20 ms) later.
+A media stream (carrier, browser) whose audio comes after silence is `hurry`-ed to the next
+sub-slot: a reply's first message leaves within a sub-slot (5 ms) of its audio, not up to a period
+(20 ms) later. RTP sessions are not: see `RtpSession.queue`.
 """
 
 import asyncio
@@ -59,8 +60,8 @@ class MediaClock:
         self.schedule.remove(id(stream))
 
     def hurry(self, stream: object) -> None:
-        """Move `stream` to the next sub-slot, if its own turn comes later in the period. Its packets
-        are closer once (the receiver's jitter buffer takes an early packet), then 20 ms apart again."""
+        """Move `stream` to the next sub-slot, if its own turn comes later in the period; from then on
+        it is ticked every period on that phase. For streams that send nothing while quiet."""
         key = id(stream)
         slot = self.schedule.slot_of(key)
         if slot is None or self._start is None:
