@@ -25,15 +25,11 @@ def _protocols(name: str) -> ProtocolFactory:
     return lambda **uvicorn: _Protocol(name, **uvicorn)
 
 
-async def _ready() -> str | None:
-    return None
-
-
-def _front(reason: str | None = None, wait_s: float = 30.0) -> HttpFront:
+def _front(reason: str | None = None, wait_s: float = 30.0, max_waiting: int = 256) -> HttpFront:
     async def unready() -> str | None:
         return reason
 
-    return HttpFront(unready, _protocols("uvicorn's own"), wait_s=wait_s)
+    return HttpFront(unready, _protocols("uvicorn's own"), wait_s=wait_s, max_waiting=max_waiting)
 
 
 def _gated(gate: threading.Event) -> Callable[[], tuple[Asgi, ProtocolFactory | None]]:
@@ -145,7 +141,7 @@ async def test_the_server_s_lifespan_starts_and_stops_without_the_api() -> None:
 
 async def test_past_the_cap_of_waiting_requests_a_request_is_refused_at_once_not_held() -> None:
     gate = threading.Event()
-    front = HttpFront(_ready, _protocols("uvicorn's own"), max_waiting=2)
+    front = _front(max_waiting=2)
     loading = asyncio.create_task(front.load(_gated(gate)))
     try:
         async with _client(front) as client:
