@@ -74,7 +74,13 @@ def serving(
         if process.poll() != -signal.SIGKILL:  # killed by the test on purpose: nothing to stop
             process.send_signal(signal.SIGTERM)
             try:
-                assert process.wait(timeout=15) == 0, log.read_text()
+                try:
+                    code = process.wait(timeout=15)
+                except subprocess.TimeoutExpired:  # say what the node was doing, not only that it hung
+                    raise AssertionError(
+                        "voicegrid did not stop within 15 s:\n" + log.read_text()[-4000:]
+                    ) from None
+                assert code == 0, log.read_text()
             finally:
                 if process.poll() is None:
                     process.kill()
