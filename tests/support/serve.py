@@ -13,9 +13,13 @@ from typing import Any
 
 import httpx
 
+from voicegrid.config import Settings
 from voicegrid.testing.ports import free_port, free_udp_and_tcp_port
 
 VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
+
+# a stopped node may drain its calls for `drain_seconds` (30 by default): a slow machine gets that, and more
+STOP_WITHIN_S = float(Settings.model_fields["drain_seconds"].default) + 15
 
 
 def env_without_voicegrid(**extra: str) -> dict[str, str]:
@@ -75,10 +79,10 @@ def serving(
             process.send_signal(signal.SIGTERM)
             try:
                 try:
-                    code = process.wait(timeout=15)
+                    code = process.wait(timeout=STOP_WITHIN_S)
                 except subprocess.TimeoutExpired:  # say what the node was doing, not only that it hung
                     raise AssertionError(
-                        "voicegrid did not stop within 15 s:\n" + log.read_text()[-4000:]
+                        f"voicegrid did not stop within {STOP_WITHIN_S} s:\n" + log.read_text()[-4000:]
                     ) from None
                 assert code == 0, log.read_text()
             finally:
