@@ -46,26 +46,9 @@ class EarlyLine:
         finally:
             self.chunks.put_nowait(None)
 
-    def audio(self) -> AsyncIterator[Pcm]:
-        return _Chunks(self.chunks)
-
-
-class _Chunks:
-    """An early line's audio as it comes, until its end (an iterator class, not an async generator:
-    this module is compiled with mypyc, which has none)."""
-
-    def __init__(self, chunks: "asyncio.Queue[Pcm | None]") -> None:
-        self.chunks: asyncio.Queue[Pcm | None] | None = chunks
-
-    def __aiter__(self) -> "_Chunks":
-        return self
-
-    async def __anext__(self) -> Pcm:
-        pcm = None if self.chunks is None else await self.chunks.get()
-        if pcm is None:
-            self.chunks = None  # ended: it stays ended, as a generator does
-            raise StopAsyncIteration
-        return pcm
+    async def audio(self) -> AsyncIterator[Pcm]:
+        while (pcm := await self.chunks.get()) is not None:
+            yield pcm
 
 
 class Replies:
