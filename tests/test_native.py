@@ -56,3 +56,21 @@ def test_a_build_of_a_module_no_longer_listed_is_refused(tree: Path, monkeypatch
     assert native.stale() == ["voicegrid.media.jitter"]
     with pytest.raises(native.StaleBuild):
         native.check()
+
+
+def test_the_records_made_for_every_packet_are_built_by_compiled_code_when_their_module_is_compiled() -> None:
+    """A dataclass's generated __init__ is Python even in a compiled class (a frozen one's too), and
+    costs about 0.5 us a record: the records made for each packet write their __init__ out."""
+    import types
+
+    from voicegrid.media.jitter import Frame
+    from voicegrid.media.rtp import RtpPacket
+    from voicegrid.media.session import AudioFrame
+
+    loaded = native.compiled()
+    for record in (RtpPacket, Frame, AudioFrame):
+        interpreted = isinstance(record.__dict__["__init__"], types.FunctionType)
+        assert interpreted == (record.__module__ not in loaded), record
+    assert RtpPacket(0, 1, 160, 7, b"x") == RtpPacket(0, 1, 160, 7, b"x")  # still compared field by field
+    assert Frame(3, None).lost
+    assert Frame(3, None) == Frame(3, None, None)

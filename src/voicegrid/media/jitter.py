@@ -11,11 +11,18 @@ from dataclasses import dataclass
 from voicegrid.media.rtp import RtpPacket
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)  # not frozen: compiled, a frozen dataclass's __init__ is interpreted
 class Frame:
+    """One frame out of the buffer; nothing changes it after it is made."""
+
     sequence: int  # extended (never wraps)
     payload: bytes | None  # None: lost, to be concealed
-    timestamp: int | None = None
+    timestamp: int | None
+
+    def __init__(self, sequence: int, payload: bytes | None, timestamp: int | None = None) -> None:
+        self.sequence = sequence
+        self.payload = payload
+        self.timestamp = timestamp
 
     @property
     def lost(self) -> bool:

@@ -22,17 +22,39 @@ def header(payload_type: int, sequence: int, timestamp: int, ssrc: int, marker: 
     return _HEADER.pack(0x80, b1, sequence & 0xFFFF, timestamp & 0xFFFFFFFF, ssrc)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)  # __init__ written out: compiled, dataclass's own is interpreted
 class RtpPacket:
     payload_type: int
     sequence: int
     timestamp: int
     ssrc: int
-    payload: bytes = b""
-    marker: bool = False
-    csrc: tuple[int, ...] = ()  # immutable: no list made for each packet
-    extension: tuple[int, bytes] | None = None  # (profile, data) of a header extension
-    padding: int = 0  # padding bytes that came after the payload
+    payload: bytes
+    marker: bool
+    csrc: tuple[int, ...]  # immutable: no list made for each packet
+    extension: tuple[int, bytes] | None  # (profile, data) of a header extension
+    padding: int  # padding bytes that came after the payload
+
+    def __init__(
+        self,
+        payload_type: int,
+        sequence: int,
+        timestamp: int,
+        ssrc: int,
+        payload: bytes = b"",
+        marker: bool = False,
+        csrc: tuple[int, ...] = (),
+        extension: tuple[int, bytes] | None = None,
+        padding: int = 0,
+    ) -> None:
+        self.payload_type = payload_type
+        self.sequence = sequence
+        self.timestamp = timestamp
+        self.ssrc = ssrc
+        self.payload = payload
+        self.marker = marker
+        self.csrc = csrc
+        self.extension = extension
+        self.padding = padding
 
     @classmethod
     def parse(cls, data: bytes) -> "RtpPacket":

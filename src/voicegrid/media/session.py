@@ -17,12 +17,20 @@ import numpy.typing as npt
 Pcm = npt.NDArray[np.int16]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, init=False)  # not frozen: compiled, a frozen dataclass's __init__ is interpreted
 class AudioFrame:
+    """20 ms of a call's audio as it was heard; nothing changes it after it is made."""
+
     pcm: Pcm  # int16 mono
     sample_rate: int
     timestamp_s: float  # media time of the first sample, from the start of the call's audio
-    concealed: bool = False  # produced by loss concealment, not heard from the caller
+    concealed: bool  # produced by loss concealment, not heard from the caller
+
+    def __init__(self, pcm: Pcm, sample_rate: int, timestamp_s: float, concealed: bool = False) -> None:
+        self.pcm = pcm
+        self.sample_rate = sample_rate
+        self.timestamp_s = timestamp_s
+        self.concealed = concealed
 
     @property
     def duration_s(self) -> float:
