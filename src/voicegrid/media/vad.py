@@ -18,12 +18,12 @@ from voicegrid.media.session import Pcm, rms
 RATES = (8000, 16000, 32000, 48000)
 
 
-def level(pcm: Pcm) -> float:
-    """The frame's RMS, in C for 16-bit frames (0.2 us, not 1.7-4 us: every frame of every call
+def level(samples: Pcm) -> float:
+    """The RMS of contiguous 16-bit samples, in C (0.2 us, not 1.7-4 us: every frame of every call
     passes here); truncated to a whole sample value, which a floor in the hundreds does not feel."""
-    if c_g711 is not None and pcm.dtype == np.int16 and pcm.flags.c_contiguous:
-        return float(c_g711.rms(pcm, 2))
-    return rms(pcm)
+    if c_g711 is not None:
+        return float(c_g711.rms(samples, 2))
+    return rms(samples)
 
 
 @dataclass(slots=True)
@@ -62,15 +62,16 @@ class VoiceDetector:
     def is_voiced(self, pcm: Pcm) -> bool:
         if not len(pcm):
             return False
-        if level(pcm) < self.min_rms:  # webrtcvad calls faint hiss speech; a floor keeps it honest
-            return False
-        ms = len(pcm) * 1000 // self.sample_rate
-        if ms not in (10, 20, 30) or len(pcm) * 1000 % self.sample_rate:
-            return True
-        # the C detector reads the samples' own buffer: the wrapper's Python and a copy were 1.2 us a frame
+        # the C level and detector read the samples' own buffer (the wrapper's Python and a copy
+        # were 1.2 us a frame): contiguous 16-bit samples, made so once here when they are not
         samples = pcm
         if pcm.dtype != np.int16 or not pcm.flags.c_contiguous:
             samples = np.ascontiguousarray(pcm, np.int16)
+        if level(samples) < self.min_rms:  # webrtcvad calls faint hiss speech; a floor keeps it honest
+            return False
+        ms = len(samples) * 1000 // self.sample_rate
+        if ms not in (10, 20, 30) or len(samples) * 1000 % self.sample_rate:
+            return True
         return bool(_webrtcvad.process(self._handle, self.sample_rate, samples, len(samples)))
 
     def end_speech(self) -> None:
