@@ -7,7 +7,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.support.conversation import Finished
 from tests.support.receiver import Receiver
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.webhooks import WebhookSender
@@ -17,7 +16,7 @@ from voicegrid.core.egress import PERMISSIVE
 from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import erase_content, get_call_record, record_refused, write_call_records
 from voicegrid.store.models import Business, Reseller
-from voicegrid.telephony.book import Call, CallState
+from voicegrid.telephony.book import Call, CallState, EndedConversation
 from voicegrid.telephony.records import CallRecords
 
 
@@ -130,7 +129,8 @@ async def test_while_the_database_is_away_calls_are_still_masked_and_announced(
             call = Call(call_id, "inbound", f"{call_id}@t", state=CallState.ENDED, business_id=business_id)
             call.created_at = call.ended_at = utcnow() - timedelta(seconds=5)
             text = "my card is 4111 1111 1111 1111"
-            call.conversation = Finished({"transcript": [{"speaker": "caller", "text": text}], "usage": []})
+            said = [{"speaker": "caller", "text": text}]
+            call.conversation = EndedConversation({"transcript": said, "usage": []})
             records.ended(call)
         await records.aclose()
         await receiver.wait_for(1)

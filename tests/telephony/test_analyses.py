@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.support.conversation import Finished
 from tests.support.receiver import Receiver
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.rollup import record_deltas
@@ -33,7 +32,7 @@ from voicegrid.store.call_records import get_call_record, list_call_records, wri
 from voicegrid.store.models import Agent, Business, CallRecord, Credential, Reseller
 from voicegrid.store.rollups import call_rollups
 from voicegrid.telephony.analyses import Analyses
-from voicegrid.telephony.book import Call, CallState
+from voicegrid.telephony.book import Call, CallState, EndedConversation
 from voicegrid.telephony.records import CallRecords
 from voicegrid.tenancy import SecretBox
 from voicegrid.testing.emulators.openai import OpenAiEmulator
@@ -139,7 +138,8 @@ async def end_call(platform: Platform, call_id: str, transcript: list[dict[str, 
     call.created_at, call.answered_at, call.ended_at = started, started, started + timedelta(seconds=40)
     call.outcome, call.ended_by = "completed", "agent"
     tools = [{"type": "tool", "at": 1.0, "name": "end_call", "arguments": "{}", "result": "ok", "ok": True}]
-    call.conversation = Finished({"transcript": transcript, "usage": [], "turns": [], "tools": tools})
+    summary = {"transcript": transcript, "usage": [], "turns": [], "tools": tools}
+    call.conversation = EndedConversation(summary)
     platform.records.ended(call)
     await platform.records.aclose()
     assert await platform.recorder.drain() == 1

@@ -7,7 +7,6 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from tests.support.conversation import Finished
 from tests.support.receiver import Receiver
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.rollup import record_deltas
@@ -19,7 +18,8 @@ from voicegrid.core.webhooks import verify
 from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import get_call_record, write_call_records
 from voicegrid.store.models import Business, Reseller
-from voicegrid.telephony.book import Call, CallState
+from voicegrid.telephony.agents import EchoAgent
+from voicegrid.telephony.book import Call, CallState, EndedConversation
 from voicegrid.telephony.records import CallRecords, Retention
 
 
@@ -49,9 +49,11 @@ async def test_a_call_of_a_masking_business_is_stored_masked_and_retention_later
     )
     call.outcome, call.ended_by, call.from_number = "completed", "remote", "+15550001"
     transcript = [{"speaker": "caller", "text": "my card is 4111 1111 1111 1111, call me on 555 010 0199"}]
-    call.conversation = Finished({"transcript": transcript, "usage": [], "turns": []})
+    call.conversation = EndedConversation({"transcript": transcript, "usage": [], "turns": []})
+    call.agent = EchoAgent()  # what carried the call, until its record is made
     records.ended(call)
     await records.aclose()
+    assert call.agent is None
     assert await recorder.drain() == 1
     async with sessions() as session:
         stored = await get_call_record(session, "biz_1", "call_rec_1")

@@ -193,10 +193,15 @@ class VoiceSession(Replies):
 
     async def wait_closed(self) -> None:
         """For tests and shutdown: until the session's tasks have finished."""
-        for task in (self._task, self._reply):
-            if task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        for task in filter(None, (self._task, self._reply)):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def release(self) -> None:
+        """Once the call is over and its summary taken, let go of all it holds: all of it refers back
+        to the session, so it would wait for the cycle collector, which runs rarely."""
+        if all(t is None or t.done() for t in (self._task, self._reply, self._opening, self._deferred)):
+            vars(self).clear()
 
     # ---- what the API shows of the call --------------------------------------------------------
     def summary(self) -> dict[str, Any]:
@@ -332,6 +337,8 @@ class VoiceSession(Replies):
                     tg.create_task(self._read(stream))
                 tg.create_task(self._turns())
                 tg.create_task(self._idle())
+        except asyncio.CancelledError as cancelled:  # without the traceback by which Python 3.11's
+            raise cancelled.with_traceback(None) from None  # TaskGroup holds this frame in a cycle
         except Exception:  # a bug in one task must end the conversation, not the process
             log.exception("voice session failed")
             if self.session is not None:

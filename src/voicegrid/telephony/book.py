@@ -46,6 +46,29 @@ class Leg(Protocol):
     def hangup(self, reason: str = "agent") -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class EndedConversation:
+    """What an ended call keeps of its conversation: the summary it showed last (transcript, turns,
+    usage), without the pipeline that made it."""
+
+    kept: dict[str, Any]
+
+    def summary(self) -> dict[str, Any]:
+        return self.kept
+
+    async def wait_closed(self) -> None:
+        return None
+
+    async def reserve_stt(self) -> None:
+        return None
+
+    async def unreserve_stt(self) -> None:
+        return None
+
+    def release(self) -> None:
+        return None
+
+
 @dataclass(eq=False)
 class Call:
     id: str
@@ -106,6 +129,22 @@ class Call:
     def summary(self) -> dict[str, Any] | None:
         """The conversation so far (voice agents), as the API and the record show it."""
         return self.conversation.summary() if self.conversation is not None else None
+
+    def settle(self) -> None:
+        """Once the call has ended and its record is made: let go of what carried it (the agent's
+        pipeline and its provider connections, the SIP request, transaction and dialog, the media
+        description, the recording's writer, the call it was bridged to), keeping what the API
+        shows of an ended call. Without this, an ended call held its whole pipeline (about 100 KB)
+        for as long as the book kept it, and, the pipeline being full of references back to itself,
+        the cycle collector had to free it after that."""
+        if self.state is not CallState.ENDED:
+            return
+        live = self.conversation
+        if live is not None and not isinstance(live, EndedConversation):
+            self.conversation = EndedConversation(live.summary())
+            live.release()
+        self.agent = self.leg = self.dialog = self.media = self.incoming = None
+        self.invite_tx = self.recording = self.bridged_to = self.on_end = None
 
 
 class CallBook:

@@ -30,6 +30,9 @@ class Conversation(Protocol):
     async def wait_closed(self) -> None: ...
     async def reserve_stt(self) -> ProviderError | None: ...
     async def unreserve_stt(self) -> None: ...
+    def release(self) -> None:
+        """Once the call is over and its summary taken: let go of all it holds (nothing is asked of
+        it afterwards)."""
 
 
 class VoiceAgent(Talker, Conversation, Protocol):

@@ -112,6 +112,8 @@ class CallRecords:
         """A `CallBook.ended_listeners` entry."""
         if call.business_id is not None:
             self._spawn(self._record(call))
+        else:  # nothing to record: let go of its pipeline once the other listeners have seen it
+            asyncio.get_running_loop().call_soon(call.settle)
 
     def answered(self, call: Call) -> None:
         """A `CallBook.answered_listeners` entry: the business's `call.started` event."""
@@ -143,6 +145,12 @@ class CallRecords:
         await self._notify(billing, call.business_id or "", "call.started", data)
 
     async def _record(self, call: Call) -> None:
+        try:
+            await self._make_record(call)
+        finally:
+            call.settle()  # made or not, the call's pipeline is let go
+
+    async def _make_record(self, call: Call) -> None:
         if call.conversation is not None:  # the pipeline's last turn and usage land as it closes
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(2.0):
