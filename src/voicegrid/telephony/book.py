@@ -9,6 +9,8 @@ webhooks hear of every one. Every call on a transport has a `leg`: how to hang i
 
 import asyncio
 import logging
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,7 +32,10 @@ if TYPE_CHECKING:
     from voicegrid.telephony.rtp_session import RtpSession
 
 log = logging.getLogger(__name__)
-MAX_KEPT_CALLS = 10_000  # ended calls kept in memory for the API; their records are in the store
+# Ended calls stay in memory for the API a minute (their records are stored by then, and the API
+# reads them from the store), and never more than MAX_KEPT_CALLS of them (the store is slow, say).
+KEEP_ENDED_S = 60.0
+MAX_KEPT_CALLS = 10_000
 
 
 class CallState(Enum):
@@ -148,21 +153,34 @@ class Call:
 
 
 class CallBook:
-    def __init__(self, max_kept: int = MAX_KEPT_CALLS) -> None:
-        self.max_kept = max_kept
+    def __init__(
+        self,
+        max_kept: int = MAX_KEPT_CALLS,
+        keep_ended_s: float = KEEP_ENDED_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_kept, self.keep_ended_s, self.clock = max_kept, keep_ended_s, clock
         self.by_id: dict[str, Call] = {}
+        self._ended: deque[tuple[float, Call]] = deque()  # (when, call), in the order they ended
         self.ended_listeners: list[Callable[[Call], None]] = []  # e.g. the call records
         self.answered_listeners: list[Callable[[Call], None]] = []  # e.g. call.started webhooks
 
     def keep(self, call: Call) -> list[Call]:
-        """Keep `call`; returns the oldest ended calls forgotten to make room (live ones always stay)."""
+        """Keep `call`; returns the ended calls forgotten meanwhile (live ones always stay)."""
         self.by_id[call.id] = call
-        if len(self.by_id) <= self.max_kept:
-            return []
-        old = [c for c in self.by_id.values() if c.state is CallState.ENDED][: self.max_kept // 10]
-        for gone in old:
-            self.by_id.pop(gone.id, None)
-        return old
+        return self.forget_ended()
+
+    def forget_ended(self) -> list[Call]:
+        """Forget the calls that ended more than `keep_ended_s` ago, and the oldest ended ones while
+        more than `max_kept` calls are kept; returns them."""
+        gone = []
+        horizon = self.clock() - self.keep_ended_s
+        while self._ended and (self._ended[0][0] <= horizon or len(self.by_id) > self.max_kept):
+            _, old = self._ended.popleft()
+            if self.by_id.get(old.id) is old:
+                del self.by_id[old.id]
+                gone.append(old)
+        return gone
 
     @property
     def active(self) -> list[Call]:
@@ -184,6 +202,7 @@ class CallBook:
             return
         call.state = CallState.ENDED
         call.ended_at = utcnow()
+        self._ended.append((self.clock(), call))
         call.ended_by = call.ended_by or by
         call.outcome = call.outcome or outcome or "completed"
         call.ended.set()
