@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
+from voicegrid.core.tasks import TaskGroup
 from voicegrid.media.session import CallSession, Pcm
 from voicegrid.pipeline.config import VoiceConfig
 from voicegrid.pipeline.events import Event, Said, ToolInvoked, TurnMetrics
@@ -214,7 +215,7 @@ class Replies:
         splitter = SentenceSplitter()
         text: list[str] = []
         calls: list[ToolCall] = []
-        async with asyncio.TaskGroup() as tg:
+        async with TaskGroup() as tg:
             tg.create_task(self._speak_queue(sentences, turn))
             try:
                 async for chunk in self.llm.stream(list(self.history), self.tools.specs(), self.meter):
@@ -257,7 +258,7 @@ class Replies:
             lines.put_nowait(None)
 
         try:
-            async with asyncio.TaskGroup() as tg:
+            async with TaskGroup() as tg:
                 tg.create_task(make())
                 while (line := await lines.get()) is not None:
                     await self._speak(line.text, turn, line.audio())

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicegrid.core.clock import loop_clock
+from voicegrid.core.tasks import TaskGroup
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.media.vad import VoiceDetector
 from voicegrid.pipeline.config import VoiceConfig
@@ -328,7 +329,7 @@ class VoiceSession(Replies):
         try:
             if self._message is not None:  # a voicemail drop: said whole, no turns, no STT (on_audio)
                 return await self._start_reply(self._say(self._message, end="voicemail"))
-            async with asyncio.TaskGroup() as tg:
+            async with TaskGroup() as tg:
                 if self.config.greeting:
                     self._opening = self._start_reply(self._say(self.config.greeting))
                 stream = await self._open_stt()
@@ -337,8 +338,6 @@ class VoiceSession(Replies):
                     tg.create_task(self._read(stream))
                 tg.create_task(self._turns())
                 tg.create_task(self._idle())
-        except asyncio.CancelledError as cancelled:  # without the traceback by which Python 3.11's
-            raise cancelled.with_traceback(None) from None  # TaskGroup holds this frame in a cycle
         except Exception:  # a bug in one task must end the conversation, not the process
             log.exception("voice session failed")
             if self.session is not None:
