@@ -253,13 +253,15 @@ def run_step(
     idle: procfs.Usage,
     per_call: bool = False,
     attempt: int = 1,
+    index: int = 0,
 ) -> Step:
     """N calls across the cluster's workers (per_call: one call to each worker), measured in the window."""
     workers = len(cluster.workers)
     shares = [1] * workers if per_call else [n // workers + (i < n % workers) for i in range(workers)]
     ramp_s = max(shares) / config.rate_cps
     hold_ms = int((ramp_s + config.settle_s + config.window_s + 2.0) * 1000)
-    stepdir = cluster.workdir / f"step-{mode.split()[-1]}-{n}{f'-{attempt}' if attempt > 1 else ''}"
+    # the step's index too: the same N may come again (a steady load, to see whether memory levels off)
+    stepdir = cluster.workdir / f"step{index}-{mode.split()[-1]}-{n}{f'-{attempt}' if attempt > 1 else ''}"
     stepdir.mkdir()
     if config.analysis_backlog:
         demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
@@ -392,7 +394,15 @@ def run(config: LoadConfig, progress: Progress = lambda _what, _done: None) -> d
             for attempt in (1, 2):
                 progress(f"{n} calls on {config.workers} workers", (index + 0.05) / total_steps)
                 step = run_step(
-                    "one process per core", cluster, n, config, audio, others, idle, attempt=attempt
+                    "one process per core",
+                    cluster,
+                    n,
+                    config,
+                    audio,
+                    others,
+                    idle,
+                    attempt=attempt,
+                    index=index,
                 )
                 steps.append(step)
                 verdict = "passed" if step.passed else "missed: " + step.why
