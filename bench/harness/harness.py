@@ -189,25 +189,38 @@ def configure(
 def records_since(
     cluster: Cluster, since: datetime, expected: int, wait_s: float = 20.0
 ) -> list[dict[str, Any]]:
-    """The call records stored since `since` (waiting up to `wait_s` for `expected` of them)."""
+    """The ended calls' records made since `since` (waiting up to `wait_s` for `expected` of them),
+    read newest first a page at a time and only down to `since`: reading the whole day's records at
+    every step grew with the run, and the worker that served the reads held that in its RSS, as if
+    the calls had left it behind."""
     demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
     headers = {"Authorization": f"Bearer {demo['api_key']}"}
-    first = (since - timedelta(days=1)).date().isoformat()
-    last = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     deadline = time.monotonic() + wait_s
     while True:
-        response = httpx.get(
-            f"{cluster.http[0]}/v1/calls/export",
-            params={"from": first, "to": last, "format": "ndjson"},
-            headers=headers,
-            timeout=30,
-        )
-        response.raise_for_status()
-        found = [r for line in response.text.splitlines() if (r := json.loads(line))]
-        found = [r for r in found if datetime.fromisoformat(r["created_at"]) >= since]
+        found: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            response = httpx.get(
+                f"{cluster.http[0]}/v1/calls",
+                params={"limit": 200} | ({"cursor": cursor} if cursor else {}),
+                headers=headers,
+                timeout=30,
+            )
+            response.raise_for_status()
+            page = response.json()
+            recent = [c for c in page["items"] if _created(c) >= since]
+            found += [c for c in recent if c.get("latency") is not None]  # ended, its record made
+            cursor = page["next_cursor"]
+            if cursor is None or len(recent) < len(page["items"]):
+                break
         if len(found) >= expected or time.monotonic() > deadline:
             return found
         time.sleep(1.0)
+
+
+def _created(call: dict[str, Any]) -> datetime:
+    created = datetime.fromisoformat(call["created_at"])
+    return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
 
 
 def summarize_turns(step: Step, records: list[dict[str, Any]]) -> None:
