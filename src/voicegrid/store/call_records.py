@@ -172,9 +172,9 @@ async def iter_call_records(
     session: AsyncSession, business_id: str, first: datetime, last: datetime, batch: int = 100
 ) -> AsyncIterator[dict[str, Any]]:
     """A business's records created in [first, last), oldest first, read in keyset batches (an
-    export of a month streams without holding the month in memory). The batch is small because a
-    node that serves calls keeps the heap each batch grew into: 1,000 whole records a batch grew a
-    worker's RSS by megabytes that its later calls did not reuse."""
+    export of a month streams without holding the month in memory). The batch is small: the records
+    of a batch are freed, but a serving node keeps most of the heap they grew into, so a batch's
+    size (whole records, transcripts and all) is what an export costs the node's RSS for good."""
     after: tuple[datetime, str] | None = None
     while True:
         stmt = select(CallRecord).where(
