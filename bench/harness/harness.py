@@ -208,7 +208,7 @@ def records_since(
             )
             response.raise_for_status()
             page = response.json()
-            recent = [c for c in page["items"] if _created(c) >= since]
+            recent = [c for c in page["items"] if datetime.fromisoformat(c["created_at"]) >= since]
             found += [c for c in recent if c.get("latency") is not None]  # ended, its record made
             cursor = page["next_cursor"]
             if cursor is None or len(recent) < len(page["items"]):
@@ -216,11 +216,6 @@ def records_since(
         if len(found) >= expected or time.monotonic() > deadline:
             return found
         time.sleep(1.0)
-
-
-def _created(call: dict[str, Any]) -> datetime:
-    created = datetime.fromisoformat(call["created_at"])
-    return created if created.tzinfo is not None else created.replace(tzinfo=UTC)
 
 
 def summarize_turns(step: Step, records: list[dict[str, Any]]) -> None:
