@@ -343,6 +343,30 @@ async def test_openai_client_streams_text_tool_calls_and_usage_over_turns(emulat
     assert line.tokens_out > 0
 
 
+async def test_openai_client_keeps_one_connection_from_turn_to_turn(emulators: list[Emulator]) -> None:
+    emulator = OpenAiEmulator(api_key=KEY, script=["We open at eleven."], loop_script=True)
+    emulators.append(await running(emulator))
+    llm = build_llm([config("openai", emulator)])
+    for _ in range(5):
+        text, _calls, usage = await ask(llm, [{"role": "user", "content": "When?"}], Meter())
+        assert (text, len(usage)) == ("We open at eleven.", 1)
+    assert emulator.requests == 5
+    assert len(emulator.connections) == 1  # read to its end, each answer gave its connection back
+
+
+async def test_an_llm_server_that_goes_on_after_done_delays_the_turn_a_moment_and_loses_its_connection(
+    emulators: list[Emulator],
+) -> None:
+    emulator = OpenAiEmulator(api_key=KEY, script=["Fine."], loop_script=True, endless_tail=True)
+    emulators.append(await running(emulator))
+    llm = build_llm([config("openai", emulator)])
+    async with asyncio.timeout(10):  # a guard against a hang, not a measure
+        for _ in range(2):
+            text, _calls, usage = await ask(llm, [{"role": "user", "content": "OK?"}], Meter())
+            assert (text, len(usage)) == ("Fine.", 1)
+    assert len(emulator.connections) == 2  # not kept: the pool never gets a connection mid-answer
+
+
 @pytest.mark.parametrize("fault", sorted(FAULT_ERRORS))
 async def test_openai_client_maps_each_fault_and_the_next_provider_answers_the_turn(
     emulators: list[Emulator], fault: str

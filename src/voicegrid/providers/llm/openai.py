@@ -14,7 +14,8 @@ and most of a second of every node's start, for one POST and an event stream.
 """
 
 import asyncio
-from collections.abc import AsyncGenerator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import httpx
@@ -37,6 +38,10 @@ from voicegrid.providers.llm.sse import EventStream
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 MAX_ERROR_BODY = 16 * 1024
+# What is read past `[DONE]` (the body's last chunk, normally a few bytes), and for how long: a
+# response read to its end gives its connection back to the pool; one closed before its end closes
+# the connection, and the next turn paid a new TCP and TLS handshake before its first token.
+MAX_TAIL_BYTES, TAIL_S = 16 * 1024, 1.0
 
 # One client per account (endpoint policy, timeouts) and event loop: calls share its connection pool,
 # so a turn reuses a warm connection, and no call pays for a client's TLS context (~8 ms of CPU).
@@ -186,7 +191,8 @@ class OpenAiLlm(Llm):
                 raise await status_error(self.name, response)
             events = EventStream(self.name)
             done = False
-            async for block in response.aiter_bytes():
+            blocks = response.aiter_bytes()
+            async for block in blocks:
                 for data in events.feed(block):
                     if data == b"[DONE]":
                         done = True
@@ -202,6 +208,7 @@ class OpenAiLlm(Llm):
                             started = started or isinstance(item, TextDelta)
                             yield item
                 if done:
+                    await read_tail(blocks)
                     break
         except httpx.TimeoutException as exc:
             raise ProviderTimeout(self.name, "request timed out") from exc
@@ -219,6 +226,17 @@ class OpenAiLlm(Llm):
         for index in sorted(calls):
             call = calls[index]
             yield ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])
+
+
+async def read_tail(blocks: AsyncIterator[bytes]) -> None:
+    """Read a finished answer's body to its end, bounded, so that its connection can be kept."""
+    left = MAX_TAIL_BYTES
+    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+        async with asyncio.timeout(TAIL_S):
+            async for block in blocks:
+                left -= len(block)
+                if left < 0:
+                    return  # a server that goes on after [DONE]: its connection is closed, not kept
 
 
 def parse_chunk(provider: str, data: bytes) -> object:

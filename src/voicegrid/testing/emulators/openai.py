@@ -70,14 +70,18 @@ def _closed(node: Any) -> bool:
 
 
 class OpenAiEmulator(Emulator):
-    def __init__(self, *, token_ms: float = 5.0, **kwargs: Any) -> None:
+    def __init__(self, *, token_ms: float = 5.0, endless_tail: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.token_ms = token_ms
+        self.endless_tail = endless_tail  # a broken server: SSE comments after [DONE], never an end
         self.app.router.routes.append(Route("/v1/chat/completions", self.completions, methods=["POST"]))
         self.bodies: list[dict[str, Any]] = []
+        self.connections: set[tuple[str, int]] = set()  # the clients' (address, port): one a TCP connection
 
     async def completions(self, request: Request) -> Response:
         self.requests += 1
+        if request.client is not None:
+            self.connections.add((request.client.host, request.client.port))
         fault = self.faults.next()
         if request.headers.get("authorization") != f"Bearer {self.api_key}":
             return JSONResponse(
@@ -172,5 +176,8 @@ class OpenAiEmulator(Emulator):
                 }
                 yield f"data: {json.dumps(data)}\n\n"
             yield "data: [DONE]\n\n"
+            while self.endless_tail:
+                yield ": still here\n\n"
+                await asyncio.sleep(0.01)
 
         return StreamingResponse(events(), media_type="text/event-stream")
