@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from voicegrid.telephony.errors import TelephonyError
 
 log = logging.getLogger(__name__)
@@ -66,6 +64,8 @@ class RecordingStore:
         return f"{self.bucket.prefix}/{business_id}/{call_id}.wav"
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError  # loaded with boto3 in __init__
+
         try:
             return await asyncio.to_thread(getattr(self._client, method), Bucket=self.bucket.name, **kwargs)
         except ClientError as exc:

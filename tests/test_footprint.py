@@ -1,0 +1,19 @@
+"""What a node holds in memory: libraries it never uses stay out of its process."""
+
+import subprocess
+import sys
+
+UNUSED = ("rich", "pygments", "botocore", "boto3")
+
+
+def test_a_node_without_a_bucket_loads_neither_httpxs_command_line_client_nor_the_s3_library() -> None:
+    """httpx's command-line client (rich, pygments) and botocore are megabytes of a node's RSS
+    (bench/idle.py). A fresh interpreter, which imports `voicegrid` first as `voicegrid serve` does,
+    so that nothing of the suite's own imports counts."""
+    script = (
+        "import sys\n"
+        "import voicegrid.cli, voicegrid.server, voicegrid.api.app, voicegrid.telephony.recording_store\n"
+        f"print(sorted(m for m in {UNUSED!r} if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert found.stdout.strip() == "[]", found.stderr
