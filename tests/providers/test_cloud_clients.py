@@ -175,8 +175,8 @@ async def test_tts_clients_speak_several_sentences_at_the_calls_rate(
     await tts.aclose()
     usage = next(u for u in meter.lines() if u.provider == provider)
     assert usage.characters == len("Hello there.We are open until ten tonight.Goodbye!Again.")
+    assert emulator.requests == 1  # one WebSocket for the whole call
     if provider == "deepgram":
-        assert emulator.requests == 1  # one WebSocket for the whole call
         assert '{"type": "Clear"}' in emulator.messages
 
 
@@ -190,6 +190,21 @@ async def aura(emulators: list[Emulator], first_byte_ms: int) -> tuple[DeepgramE
     emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=first_byte_ms)
     emulators.append(await running(emulator))
     return emulator, build_tts([config("deepgram", emulator)])
+
+
+async def heard_first_audio(tts: TtsStage, meter: Meter) -> "asyncio.Task[None]":
+    """A long piece being said, once its first audio came: cancel the task to cut it off."""
+    heard = asyncio.Event()
+
+    async def cut_short() -> None:
+        text = "This answer is long enough to be cut off by the caller before its audio is all here."
+        async for _ in tts.synthesize(text, 8000, meter):
+            heard.set()
+            await asyncio.sleep(3600)  # the caller talks over it: cancelled by the test
+
+    speaking = asyncio.create_task(cut_short())
+    await heard.wait()
+    return speaking
 
 
 async def test_aura_pieces_asked_for_at_once_share_the_calls_socket_in_order_and_each_is_whole(
@@ -215,16 +230,7 @@ async def test_a_piece_given_up_mid_audio_voids_the_pieces_sent_after_it_and_the
 ) -> None:
     emulator, tts = await aura(emulators, first_byte_ms=20)
     meter = Meter()
-    long_text = "This answer is long enough to be cut off by the caller before its audio is all here."
-    heard = asyncio.Event()
-
-    async def cut_short() -> None:
-        async for _ in tts.synthesize(long_text, 8000, meter):
-            heard.set()
-            await asyncio.sleep(3600)  # the caller talks over it: cancelled below
-
-    speaking = asyncio.create_task(cut_short())
-    await heard.wait()
+    speaking = await heard_first_audio(tts, meter)
     after = asyncio.create_task(speak(tts, "And one more thing.", 8000, meter))  # sent behind it
     await asyncio.sleep(0.05)
     speaking.cancel()
@@ -250,6 +256,77 @@ async def test_aura_pieces_past_deepgrams_twenty_flushes_a_minute_go_by_rest(
     flushes = [m for m in emulator.messages if json.loads(m)["type"] == "Flush"]
     assert len(flushes) == 20
     await tts.aclose()
+
+
+async def elevenlabs(
+    emulators: list[Emulator], first_byte_ms: int, **kwargs: float
+) -> tuple[ElevenLabsEmulator, TtsStage]:
+    """A running ElevenLabs emulator and a client of it."""
+    emulator = ElevenLabsEmulator(api_key=KEY, first_byte_ms=first_byte_ms, **kwargs)
+    emulators.append(await running(emulator))
+    return emulator, build_tts([config("elevenlabs", emulator)])
+
+
+async def test_elevenlabs_pieces_asked_for_at_once_are_each_a_context_of_the_calls_one_connection(
+    emulators: list[Emulator],
+) -> None:
+    emulator, tts = await elevenlabs(emulators, first_byte_ms=50)
+    meter = Meter()
+    texts = ("Yes,", "we are open until ten tonight,", "every day of the week.")
+    counts = await asyncio.gather(*(speak(tts, text, 8000, meter) for text in texts))
+    for text, samples in zip(texts, counts, strict=True):
+        assert samples == said_samples(text, 8000)
+    assert emulator.requests == 1
+    flushed = {m["context_id"]: m["text"].strip() for m in emulator.messages if m.get("flush")}
+    assert sorted(flushed.values()) == sorted(texts)  # one context a piece
+    closed = [m["context_id"] for m in emulator.messages if m.get("close_context")]
+    assert sorted(closed) == sorted(flushed)
+    await tts.aclose()
+    assert emulator.messages[-1] == {"close_socket": True}
+    assert emulator.errors == []
+
+
+async def test_after_an_elevenlabs_piece_is_cut_off_the_next_one_hears_only_its_own_audio(
+    emulators: list[Emulator],
+) -> None:
+    emulator, tts = await elevenlabs(emulators, first_byte_ms=20)
+    meter = Meter()
+    speaking = await heard_first_audio(tts, meter)
+    speaking.cancel()
+    # the rest of the cut piece's audio still comes on the connection, for its own context
+    assert await speak(tts, "Sorry, go on.", 8000, meter) == said_samples("Sorry, go on.", 8000)
+    assert emulator.requests == 1
+    await tts.aclose()
+
+
+async def test_a_connection_the_server_closed_while_the_caller_thought_is_replaced_for_the_next_piece(
+    emulators: list[Emulator],
+) -> None:
+    emulator, tts = await elevenlabs(emulators, first_byte_ms=5, max_idle_s=0.2)
+    meter = Meter()
+    assert await speak(tts, "Hello there.", 8000, meter) == said_samples("Hello there.", 8000)
+    await asyncio.sleep(0.5)  # past the server's inactivity timeout: it closed the connection
+    assert await speak(tts, "Still there?", 8000, meter) == said_samples("Still there?", 8000)
+    assert emulator.requests == 2
+    await tts.aclose()
+
+
+async def test_pieces_given_up_before_their_end_never_make_a_sixth_context_on_one_connection(
+    emulators: list[Emulator],
+) -> None:
+    """ElevenLabs refuses a sixth open context and closes the connection: contexts given up and not
+    yet final count, so at five the next piece goes on a new connection."""
+    emulator, tts = await elevenlabs(emulators, first_byte_ms=300)
+    meter = Meter()
+    given_up = [asyncio.create_task(speak(tts, f"Piece number {i}.", 8000, meter)) for i in range(5)]
+    await asyncio.sleep(0.1)  # all five sent; the server is still on the first one's first byte
+    for task in given_up:
+        task.cancel()
+    await asyncio.gather(*given_up, return_exceptions=True)
+    assert await speak(tts, "And now?", 8000, meter) == said_samples("And now?", 8000)
+    assert emulator.requests == 2
+    await tts.aclose()
+    assert emulator.errors == []
 
 
 @pytest.mark.parametrize("provider", ["deepgram", "elevenlabs"])

@@ -1,6 +1,6 @@
 """Local servers that speak the providers' wire protocols, with scripted output and fault injection.
 
-`DeepgramEmulator` (live STT and Aura-2 TTS), `ElevenLabsEmulator` (stream-input TTS) and
+`DeepgramEmulator` (live STT and Aura-2 TTS), `ElevenLabsEmulator` (multi-context TTS) and
 `OpenAiEmulator` (streaming chat completions). Each runs in-process on a loopback port, or as
 `voicegrid emulate <name> --port N`. `telnyx.TelnyxMediaStream` plays the other side: Telnyx
 opening a media stream to us.

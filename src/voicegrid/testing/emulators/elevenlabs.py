@@ -1,10 +1,13 @@
-"""An emulator of ElevenLabs' WebSocket stream-input TTS (`/v1/text-to-speech/{voice}/stream-input`).
+"""An emulator of ElevenLabs' multi-context WebSocket TTS (`/v1/text-to-speech/{voice}/multi-stream-input`).
 
-It follows the ElevenLabs API reference (elevenlabs.io/docs/api-reference/websocket): the `xi-api-key`
-header, `model_id` and `output_format` (`pcm_16000`, `pcm_8000`, `ulaw_8000`) in the query; text
-messages `{"text", "flush"}`, `{"text": ""}` to close; answers `{"audio": <base64>, "isFinal": false,
-"normalizedAlignment": ...}` then `{"isFinal": true}`. Bad credentials close with code 1008 after an
-error message, as the service does.
+It follows the ElevenLabs API reference ("Multi-Context WebSocket"): the `xi-api-key` header,
+`model_id`, `output_format` (`pcm_16000`, `pcm_8000`, `ulaw_8000`) and `inactivity_timeout` in the
+query; messages `{"text", "context_id", "voice_settings"?, "flush"?}`, `{"context_id",
+"close_context": true}` and `{"close_socket": true}`; answers `{"audio": <base64>, "contextId"}` and,
+once a closed context's audio is out, `{"isFinal": true, "contextId"}`. As the service does: bad
+credentials get an error message and a close with code 1008; a sixth open context, an error and a
+close with 1008; a connection with no message for `inactivity_timeout` seconds (at most `max_idle_s`
+here, for tests) is closed. One context is said at a time, in the order its messages came.
 """
 
 import asyncio
@@ -20,50 +23,72 @@ from voicegrid.providers.tts.simulated import voice_like
 from voicegrid.testing.emulators.base import Emulator
 
 MS_PER_CHAR = 60
+MAX_CONTEXTS = 5
 
 
 class ElevenLabsEmulator(Emulator):
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, max_idle_s: float = 180.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.max_idle_s = max_idle_s
         self.app.router.routes.append(
-            WebSocketRoute("/v1/text-to-speech/{voice}/stream-input", self.stream_input)
+            WebSocketRoute("/v1/text-to-speech/{voice}/multi-stream-input", self.multi_stream_input)
         )
         self.messages: list[dict[str, Any]] = []
+        self.errors: list[str] = []  # what it refused, as it told the client
 
-    async def stream_input(self, ws: WebSocket) -> None:
+    async def multi_stream_input(self, ws: WebSocket) -> None:
         self.requests += 1
         fault = self.faults.next()
         if await self.ws_refuse(ws, fault, True):
             return
         await ws.accept()
         if ws.headers.get("xi-api-key") != self.api_key:
-            await ws.send_text(
-                json.dumps({"message": "Invalid API key", "error": "invalid_api_key", "code": 1008})
-            )
-            await ws.close(code=1008, reason="invalid api key")
+            await self._refuse(ws, "Invalid API key", "invalid_api_key")
             return
         fmt = ws.query_params.get("output_format", "pcm_16000")
         rate = int(fmt.rsplit("_", 1)[-1])
-        text: list[str] = []
+        idle_s = min(float(ws.query_params.get("inactivity_timeout", 20)), self.max_idle_s)
+        texts: dict[str, list[str]] = {}  # the open contexts and their text not yet said
         try:
             while True:
-                message = json.loads(await ws.receive_text())
+                try:
+                    async with asyncio.timeout(idle_s):
+                        message = json.loads(await ws.receive_text())
+                except TimeoutError:
+                    await ws.close(code=1000, reason="inactivity timeout")
+                    return
                 self.messages.append(message)
-                piece = str(message.get("text", ""))
-                if piece.strip():
-                    text.append(piece.strip())
-                if (message.get("flush") or piece == "") and text:
-                    if not await self._speak(ws, " ".join(text), fmt, rate, fault):
-                        return
-                    text = []
-                if piece == "":
-                    await ws.send_text(json.dumps({"isFinal": True}))
+                if message.get("close_socket"):
                     await ws.close()
                     return
+                context = str(message.get("context_id", ""))
+                if context not in texts:
+                    if len(texts) >= MAX_CONTEXTS:
+                        await self._refuse(
+                            ws, "Maximum simultaneous contexts exceeded", "max_active_conversations"
+                        )
+                        return
+                    texts[context] = []
+                piece = str(message.get("text", "")).strip()
+                if piece:
+                    texts[context].append(piece)
+                closing = bool(message.get("close_context"))
+                if (message.get("flush") or closing) and texts[context]:
+                    if not await self._speak(ws, context, " ".join(texts[context]), fmt, rate, fault):
+                        return
+                    texts[context] = []
+                if closing:
+                    del texts[context]
+                    await ws.send_text(json.dumps({"isFinal": True, "contextId": context}))
         except WebSocketDisconnect:
             pass
 
-    async def _speak(self, ws: WebSocket, text: str, fmt: str, rate: int, fault: str) -> bool:
+    async def _refuse(self, ws: WebSocket, message: str, error: str) -> None:
+        self.errors.append(error)
+        await ws.send_text(json.dumps({"message": message, "error": error, "code": 1008}))
+        await ws.close(code=1008, reason=error)
+
+    async def _speak(self, ws: WebSocket, context: str, text: str, fmt: str, rate: int, fault: str) -> bool:
         await self.first_byte(fault)
         pcm = voice_like(len(text) * MS_PER_CHAR / 1000, rate)
         data = ulaw_encode(pcm) if fmt.startswith("ulaw") else pcm.tobytes()
@@ -72,11 +97,7 @@ class ElevenLabsEmulator(Emulator):
             if fault == "disconnect" and i:
                 await ws.close(code=1011, reason="emulated failure")
                 return False
-            chunk = {
-                "audio": base64.b64encode(data[i : i + step]).decode(),
-                "isFinal": False,
-                "normalizedAlignment": None,
-            }
+            chunk = {"audio": base64.b64encode(data[i : i + step]).decode(), "contextId": context}
             await ws.send_text(json.dumps(chunk))
             await asyncio.sleep(0)
         return True
