@@ -311,6 +311,18 @@ async def test_a_connection_the_server_closed_while_the_caller_thought_is_replac
     await tts.aclose()
 
 
+async def test_a_piece_whose_connection_went_away_before_any_of_its_audio_is_said_on_a_new_one(
+    emulators: list[Emulator],
+) -> None:
+    emulator, tts = await elevenlabs(emulators, first_byte_ms=5, drop_first_after=2)
+    meter = Meter()
+    assert await speak(tts, "We open at eleven.", 8000, meter) == said_samples("We open at eleven.", 8000)
+    assert emulator.requests == 2
+    flushed = [m["text"].strip() for m in emulator.messages if m.get("flush")]
+    assert flushed == ["We open at eleven."] * 2  # sent again; heard once (the samples above)
+    await tts.aclose()
+
+
 async def test_pieces_given_up_before_their_end_never_make_a_sixth_context_on_one_connection(
     emulators: list[Emulator],
 ) -> None:

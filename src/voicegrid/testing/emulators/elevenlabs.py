@@ -7,7 +7,8 @@ query; messages `{"text", "context_id", "voice_settings"?, "flush"?}`, `{"contex
 once a closed context's audio is out, `{"isFinal": true, "contextId"}`. As the service does: bad
 credentials get an error message and a close with code 1008; a sixth open context, an error and a
 close with 1008; a connection with no message for `inactivity_timeout` seconds (at most `max_idle_s`
-here, for tests) is closed. One context is said at a time, in the order its messages came.
+here, for tests) is closed; `drop_first_after` closes the first connection as a message comes,
+before any audio, as a restarting server would. One context is said at a time, in the order its messages came.
 """
 
 import asyncio
@@ -27,9 +28,12 @@ MAX_CONTEXTS = 5
 
 
 class ElevenLabsEmulator(Emulator):
-    def __init__(self, *, max_idle_s: float = 180.0, **kwargs: Any) -> None:
+    def __init__(
+        self, *, max_idle_s: float = 180.0, drop_first_after: int | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.max_idle_s = max_idle_s
+        self.drop_first_after = drop_first_after  # the first connection goes after that many messages
         self.app.router.routes.append(
             WebSocketRoute("/v1/text-to-speech/{voice}/multi-stream-input", self.multi_stream_input)
         )
@@ -58,6 +62,9 @@ class ElevenLabsEmulator(Emulator):
                     await ws.close(code=1000, reason="inactivity timeout")
                     return
                 self.messages.append(message)
+                if self.requests == 1 and len(self.messages) == self.drop_first_after:
+                    await ws.close(code=1001, reason="going away")  # a restart, as a piece is sent
+                    return
                 if message.get("close_socket"):
                     await ws.close()
                     return
