@@ -121,8 +121,7 @@ class VoiceSession(Replies):
 
     # ---- admission --------------------------------------------------------------------------------
     async def reserve_stt(self) -> ProviderError | None:
-        """The call holds an STT stream for its length: take its slot before answering. Returns why
-        not when no STT provider of the agent has room (the call is then refused)."""
+        """Take the STT slot the call holds for its length, before answering: None, or why not (refused)."""
         try:
             await self.stt.reserve()
         except ProviderError as exc:
@@ -352,6 +351,7 @@ class VoiceSession(Replies):
             with contextlib.suppress(ProviderError, OSError, TimeoutError):
                 async with asyncio.timeout(2):
                     await self.tts.aclose()
+            await self.tools.aclose()
 
     async def _open_stt(self) -> TranscriptStream | None:
         try:

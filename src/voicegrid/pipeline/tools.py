@@ -11,10 +11,12 @@ or one of its `targets` (a number, a SIP URI, or a number prefix ending in `*`);
 so the caller, asks for beyond that is refused. Webhooks are POSTed as JSON
 `{"tool", "arguments", "call_id", "agent_id"}` with the header
 `X-Voicegrid-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` under the business's
-webhook key, so the receiver can check origin and freshness.
+webhook key, so the receiver can check origin and freshness. A call's webhooks share one client,
+closed when the call ends: the second one to a service reuses the connection of the first.
 """
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -32,6 +34,8 @@ from voicegrid.tenancy.errors import InvalidInput
 from voicegrid.tenancy.phone import normalize_e164
 
 MAX_RESULT_BYTES = 16 * 1024
+# A call's webhooks share a client: at most one idle connection kept, for a quarter of a minute.
+CALL_LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=1, keepalive_expiry=15.0)
 DIGITS = set("0123456789*#ABCDabcd")
 
 
@@ -59,7 +63,23 @@ class ToolRunner:
         self.signing_key = signing_key
         self.call_id = call_id
         self.agent_id = agent_id
-        self._http = http
+        self._http = http  # shared, and closed by whoever gave it
+        self._own: httpx.AsyncClient | None = None  # the call's own, from its first webhook to its end
+
+    def _client(self) -> httpx.AsyncClient:
+        if self._http is not None:
+            return self._http
+        if self._own is None:  # kept for the call: its next webhook skips the TCP and TLS handshakes
+            self._own = pinned_client(self.destinations, follow_redirects=False, limits=CALL_LIMITS)
+        return self._own
+
+    async def aclose(self) -> None:
+        """The call is over: its own connections go (bounded; never raises)."""
+        own, self._own = self._own, None
+        if own is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(2):
+                    await own.aclose()
 
     def specs(self) -> list[ToolSpec]:
         specs = []
@@ -124,7 +144,7 @@ class ToolRunner:
             "Accept-Encoding": "identity",  # what is read is capped as it comes: nothing to inflate
         }
         timeout = float(tool.get("timeout_ms", 5000)) / 1000
-        client = self._http or pinned_client(self.destinations, follow_redirects=False)
+        client = self._client()
         try:
             async with asyncio.timeout(timeout):  # a whole-request deadline; httpx times each read
                 status, text = await _post_capped(client, str(tool["url"]), body, headers, read_s=timeout)
@@ -140,9 +160,6 @@ class ToolRunner:
             return ToolOutcome(
                 json.dumps({"error": f"the {name} service is unreachable: {type(exc).__name__}"}), ok=False
             )
-        finally:
-            if self._http is None:
-                await client.aclose()
         if status >= 400:
             return ToolOutcome(
                 json.dumps({"error": f"the {name} service answered {status}", "body": text}), ok=False
@@ -190,6 +207,7 @@ class ToolTests:
         if self._running.get(business_id, 0) >= self.per_business:
             raise ToolTestsBusy(f"{self.per_business} tool tests of this business are under way already")
         self._running[business_id] = self._running.get(business_id, 0) + 1
+        runner: ToolRunner | None = None
         try:
             runner = ToolRunner(
                 [tool],
@@ -201,6 +219,8 @@ class ToolTests:
             )
             return await runner.run(ToolCall("test", str(tool["name"]), json.dumps(arguments)))
         finally:
+            if runner is not None:
+                await runner.aclose()
             self._running[business_id] -= 1
             if not self._running[business_id]:
                 del self._running[business_id]
