@@ -337,7 +337,9 @@ async def test_pieces_given_up_before_their_end_never_make_a_sixth_context_on_on
     await asyncio.gather(*given_up, return_exceptions=True)
     assert await speak(tts, "And now?", 8000, meter) == said_samples("And now?", 8000)
     assert emulator.requests == 2
-    await tts.aclose()
+    await tts.aclose()  # the call is over: the replaced connection goes too, its pieces unsaid
+    async with asyncio.timeout(5):  # a guard against a hang, not a measure
+        await emulator.none_open.wait()
     assert emulator.errors == []
 
 

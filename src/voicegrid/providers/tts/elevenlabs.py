@@ -105,10 +105,10 @@ class _Socket:
         await self.close()
 
     async def close(self) -> None:
-        self._fail(ProviderClosed(self.provider, "connection replaced"))
+        """Idempotent. Its messages go out before it waits for the close handshake: a close cut
+        short there still ends the connection (the server closes it on `close_socket`)."""
+        self._fail(ProviderClosed(self.provider, "connection closed by the client"))
         self.reader.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.reader
         with contextlib.suppress(websockets.ConnectionClosed, OSError):
             await self.ws.send(json.dumps({"close_socket": True}))
         await self.ws.close()
@@ -181,15 +181,17 @@ class ElevenLabsTts(Tts):
         self._socket: _Socket | None = None
         self._connecting = asyncio.Lock()  # pieces asked for at once share one connection
         self._contexts = itertools.count(1)
-        self._retiring: set[asyncio.Task[None]] = set()  # replaced connections, closing meanwhile
+        self._retiring: dict[asyncio.Task[None], _Socket] = {}  # replaced, finishing their pieces
 
     async def aclose(self) -> None:
-        socket, self._socket = self._socket, None
-        if socket is not None:
-            await socket.close()
-        for task in list(self._retiring):
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        """The call is over: every connection closes now, replaced ones included (their pieces too)."""
+        sockets = [] if self._socket is None else [self._socket]
+        self._socket = None
+        for task, retiring in self._retiring.items():
+            task.cancel()
+            sockets.append(retiring)
+        self._retiring.clear()
+        await asyncio.gather(*(socket.close() for socket in sockets))
 
     async def _synthesize(self, text: str, sample_rate: int, usage: Usage) -> AsyncGenerator[Pcm, None]:
         if not self.config.api_key:
@@ -228,8 +230,8 @@ class ElevenLabsTts(Tts):
             self._socket = None
             if socket is not None:  # it finishes what it is saying; this piece does not wait for it
                 task = asyncio.get_running_loop().create_task(socket.retire(), name="elevenlabs-retire")
-                self._retiring.add(task)
-                task.add_done_callback(self._retiring.discard)
+                self._retiring[task] = socket
+                task.add_done_callback(lambda done: self._retiring.pop(done, None))
             base = (self.config.base_url or DEFAULT_BASE).rstrip("/").replace("https://", "wss://")
             base = base.replace("http://", "ws://")
             voice = quote(str(self.config.option("voice_id") or DEFAULT_VOICE), safe="")

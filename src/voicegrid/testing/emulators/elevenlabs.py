@@ -39,9 +39,22 @@ class ElevenLabsEmulator(Emulator):
         )
         self.messages: list[dict[str, Any]] = []
         self.errors: list[str] = []  # what it refused, as it told the client
+        self.connected = 0  # connections open now
+        self.none_open = asyncio.Event()  # set while `connected` is 0
+        self.none_open.set()
 
     async def multi_stream_input(self, ws: WebSocket) -> None:
         self.requests += 1
+        self.connected += 1
+        self.none_open.clear()
+        try:
+            await self._serve(ws)
+        finally:
+            self.connected -= 1
+            if not self.connected:
+                self.none_open.set()
+
+    async def _serve(self, ws: WebSocket) -> None:
         fault = self.faults.next()
         if await self.ws_refuse(ws, fault, True):
             return
