@@ -18,6 +18,7 @@ from voicegrid.providers.errors import (
     ProviderAuthError,
     ProviderClosed,
     ProviderError,
+    ProviderProtocolError,
     ProviderRateLimited,
     ProviderServerError,
     ProviderTimeout,
@@ -25,6 +26,7 @@ from voicegrid.providers.errors import (
 from voicegrid.providers.llm.base import LlmUsage, TextDelta, ToolCall, ToolSpec
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
 from voicegrid.providers.stt.base import Transcript
+from voicegrid.providers.tts import elevenlabs as elevenlabs_client
 from voicegrid.providers.tts.base import TtsStage
 from voicegrid.providers.tts.simulated import voice_like
 from voicegrid.testing.emulators import DeepgramEmulator, ElevenLabsEmulator, Emulator, Faults, OpenAiEmulator
@@ -320,6 +322,29 @@ async def test_a_piece_whose_connection_went_away_before_any_of_its_audio_is_sai
     assert emulator.requests == 2
     flushed = [m["text"].strip() for m in emulator.messages if m.get("flush")]
     assert flushed == ["We open at eleven."] * 2  # sent again; heard once (the samples above)
+    await tts.aclose()
+
+
+async def test_a_piece_that_does_not_take_its_audio_is_failed_past_the_cap_not_held_without_end(
+    emulators: list[Emulator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The socket's reader does not wait for a piece: what a piece leaves waiting is capped (here at
+    10 KB; 8 MB in service), and past the cap the piece fails while the connection serves on."""
+    monkeypatch.setattr(elevenlabs_client, "MAX_WAITING_BYTES", 10_000)
+    emulator, tts = await elevenlabs(emulators, first_byte_ms=5)
+    meter = Meter()
+    slow = tts.synthesize(
+        "A long answer of many words, so that its audio is far more than the cap.", 8000, meter
+    )
+
+    async def lag() -> None:
+        async for _ in slow:
+            await asyncio.sleep(0.2)  # a consumer that lags while the rest of the audio comes
+
+    with pytest.raises(ProviderProtocolError, match="more audio than a piece holds"):
+        await lag()
+    assert await speak(tts, "Next.", 8000, meter) == said_samples("Next.", 8000)
+    assert emulator.requests == 1
     await tts.aclose()
 
 

@@ -50,10 +50,20 @@ MODELS = ("eleven_flash_v2_5", "eleven_turbo_v2_5", "eleven_multilingual_v2")
 VOICE_SETTINGS = {"stability": 0.5, "similarity_boost": 0.8}
 MAX_CONTEXTS = 5  # ElevenLabs' limit per connection
 INACTIVITY_S = 180  # the longest the API keeps an idle connection: a caller may pause between turns
-MAX_WAITING = 1024  # audio messages of one piece not yet taken (a piece's audio is far fewer)
+# Audio of one piece read off the socket and not yet taken: the reader does not wait for the piece,
+# so this bounds what a server may make us hold (a piece's audio is a few hundred KB).
+MAX_WAITING_BYTES = 8 * 1024 * 1024
 RETIRE_S = 30.0  # how long a replaced connection may go on saying the pieces it has, at most
 
 _Item = bytes | ProviderError | None  # audio, a failure, or the piece's end
+
+
+class _Audio(asyncio.Queue[_Item]):
+    """What came for one piece and is not yet taken; `waiting` counts its audio bytes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = 0
 
 
 class _Socket:
@@ -63,7 +73,7 @@ class _Socket:
         self.provider = provider
         self.ws = ws
         self.fmt = fmt
-        self.pieces: dict[str, asyncio.Queue[_Item]] = {}  # contexts whose piece is being said
+        self.pieces: dict[str, _Audio] = {}  # contexts whose piece is being said
         self.dropped: set[str] = set()  # contexts given up before their end, not yet final
         self.failure: ProviderError | None = None
         self._settled = asyncio.Event()  # a piece left `pieces`
@@ -74,8 +84,8 @@ class _Socket:
             self.failure is None and self.fmt == fmt and len(self.pieces) + len(self.dropped) < MAX_CONTEXTS
         )
 
-    def open(self, context: str) -> "asyncio.Queue[_Item]":
-        queue: asyncio.Queue[_Item] = asyncio.Queue()
+    def open(self, context: str) -> _Audio:
+        queue = _Audio()
         if self.failure is not None:
             queue.put_nowait(self.failure)
         else:
@@ -143,11 +153,13 @@ class _Socket:
             return
         if message.get("audio") and queue is not None:
             try:
-                queue.put_nowait(base64.b64decode(message["audio"], validate=True))
+                audio = base64.b64decode(message["audio"], validate=True)
             except (binascii.Error, TypeError):
                 self._end(str(context), ProviderProtocolError(self.provider, "audio that is not base64"))
                 return
-            if queue.qsize() > MAX_WAITING:
+            queue.waiting += len(audio)
+            queue.put_nowait(audio)
+            if queue.waiting > MAX_WAITING_BYTES:
                 self._end(str(context), ProviderProtocolError(self.provider, "more audio than a piece holds"))
                 return
         if message.get("isFinal") and isinstance(context, str):
@@ -211,7 +223,7 @@ class ElevenLabsTts(Tts):
                 while (item := await queue.get()) is not None:
                     if isinstance(item, ProviderError):
                         raise item
-                    heard = True
+                    heard, queue.waiting = True, queue.waiting - len(item)
                     pcm = ulaw_decode(item) if fmt == "ulaw_8000" else samples.feed(item)
                     if pcm is not None:
                         yield pcm
