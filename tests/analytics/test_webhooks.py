@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.cycles import cyclic_garbage
 from tests.support.receiver import Receiver
 from voicegrid.analytics.errors import OutboxError
 from voicegrid.analytics.outbox import Delivery, parse_delivery
@@ -67,6 +68,25 @@ async def test_an_event_is_retried_with_backoff_until_the_endpoint_takes_it_and_
     }
     assert (sender.delivered, sender.failed, sender.pending) == (1, 0, 0)
     assert _names(tmp_path) == []  # taken: gone from the outbox
+
+
+async def test_deliveries_leave_no_reference_cycle_for_the_collector(tmp_path: Path) -> None:
+    receiver = Receiver(statuses=[])
+    await receiver.start()
+    sender = _sender(tmp_path, destinations=PERMISSIVE, backoff_s=0.05)
+    await sender.start()
+    try:
+        await sender.send(receiver.url, "biz_1", "call.started", {"id": "call_0"})
+        await receiver.wait_for(1)  # the sender's client and its pool, made once
+        with cyclic_garbage("httpx", "httpcore", "anyio") as left:
+            for n in range(1, 4):
+                await sender.send(receiver.url, "biz_1", "call.started", {"id": f"call_{n}"})
+            await receiver.wait_for(4)
+            await asyncio.sleep(0.05)
+        assert left == []
+        await sender.aclose()
+    finally:
+        await receiver.stop()
 
 
 async def test_a_refusal_is_not_retried_and_a_private_address_is_not_called_on_a_shared_platform(

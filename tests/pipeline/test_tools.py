@@ -3,6 +3,7 @@
 import asyncio
 import json
 
+from tests.support.cycles import cyclic_garbage
 from tests.support.voice import Line
 from voicegrid.core.egress import PERMISSIVE
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
@@ -45,6 +46,22 @@ async def test_a_calls_webhooks_share_one_connection_which_the_calls_end_closes(
         async with asyncio.timeout(5):  # a guard against a hang, not a measure
             await connections[0].wait()
     finally:
+        server.close()
+
+
+async def test_a_calls_webhooks_leave_no_reference_cycle_for_the_collector() -> None:
+    server, _connections, tool = await slots_service()
+    runner = ToolRunner([tool], signing_key=b"k" * 32, call_id="call_1", destinations=PERMISSIVE)
+    try:
+        await runner.run(ToolCall("0", "free_slots", "{}"))  # the call's client, made once
+        with cyclic_garbage("httpx", "httpcore", "anyio") as left:
+            for n in range(3):
+                assert json.loads((await runner.run(ToolCall(str(n), "free_slots", "{}"))).result) == {
+                    "slots": 3
+                }
+        assert left == []
+    finally:
+        await runner.aclose()
         server.close()
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 import numpy as np
 import pytest
 
+from tests.support.cycles import cyclic_garbage
 from voicegrid.core.egress import PERMISSIVE
 from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.errors import (
@@ -404,6 +405,21 @@ async def test_tts_clients_map_each_fault_and_the_next_provider_speaks_the_sente
     assert type(errors[-1]) is expected
 
 
+async def test_aura_pieces_said_by_rest_leave_no_reference_cycle_for_the_collector(
+    emulators: list[Emulator],
+) -> None:
+    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=1)
+    emulators.append(await running(emulator))
+    base = config("deepgram", emulator)
+    tts = build_tts([dataclasses.replace(base, options={"transport": "rest"})])
+    assert await speak(tts, "First.", 8000, Meter()) > 0  # the call's REST client, made once
+    with cyclic_garbage("httpx", "httpcore", "anyio") as left:
+        for _ in range(3):
+            assert await speak(tts, "Over REST.", 8000, Meter()) == said_samples("Over REST.", 8000)
+    await tts.aclose()
+    assert left == []
+
+
 async def test_aura_falls_back_to_rest_when_the_websocket_is_refused(emulators: list[Emulator]) -> None:
     emulator = DeepgramEmulator(api_key=KEY, faults=Faults("500", count=1), first_byte_ms=5)
     emulators.append(await running(emulator))
@@ -468,6 +484,19 @@ async def test_openai_client_keeps_one_connection_from_turn_to_turn(emulators: l
         assert (text, len(usage)) == ("We open at eleven.", 1)
     assert emulator.requests == 5
     assert len(emulator.connections) == 1  # read to its end, each answer gave its connection back
+
+
+async def test_an_llm_turn_leaves_no_reference_cycle_for_the_collector(emulators: list[Emulator]) -> None:
+    emulator = OpenAiEmulator(api_key=KEY, script=["We open at eleven."], loop_script=True)
+    emulators.append(await running(emulator))
+    llm = build_llm([config("openai", emulator)])
+    await ask(llm, [{"role": "user", "content": "When?"}], Meter())  # the client and its pool, made once
+    with cyclic_garbage("httpx", "httpcore", "anyio") as left:
+        for _ in range(5):
+            assert (await ask(llm, [{"role": "user", "content": "When?"}], Meter()))[
+                0
+            ] == "We open at eleven."
+    assert left == []
 
 
 async def test_an_llm_server_that_goes_on_after_done_delays_the_turn_a_moment_and_loses_its_connection(

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from voicegrid.api.call_views import CallOut, render
 from voicegrid.api.context import Ctx
-from voicegrid.core.pinned import tls_context
+from voicegrid.core.pinned import release, tls_context
 from voicegrid.services import AppServices
 from voicegrid.telephony.errors import FleetUnavailable
 from voicegrid.telephony.service import TelephonyUnavailable
@@ -153,6 +153,7 @@ async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
         raise TelephonyUnavailable(f"node {node}, which keeps the recording, did not answer: {exc}") from None
     if upstream.status_code != 200:
         await upstream.aclose()
+        release(upstream)
         await client.aclose()
         if upstream.status_code == 404:
             raise NotFound("this call has no recording (it was erased, or is past its retention)")
@@ -164,6 +165,7 @@ async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
                 yield chunk
         finally:
             await upstream.aclose()
+            release(upstream)
             await client.aclose()
 
     disposition = upstream.headers.get("content-disposition", "")

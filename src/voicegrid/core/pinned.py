@@ -6,8 +6,10 @@ checks). `ws_connect_args` does the same for a WebSocket handshake. Proxies from
 not used for these: they would connect on their own lookup.
 """
 
+import contextlib
 import functools
 import ssl
+from collections.abc import AsyncIterator
 from typing import Any, Protocol
 
 import certifi
@@ -62,6 +64,28 @@ class PinnedTransport(httpx.AsyncBaseTransport):
 def pinned_client(policy: Destinations, **kwargs: Any) -> httpx.AsyncClient:
     """An httpx client whose every request passes the policy and goes to the checked address."""
     return httpx.AsyncClient(transport=PinnedTransport(policy), trust_env=False, **kwargs)
+
+
+def release(response: httpx.Response) -> None:
+    """After a response is read or closed: break the reference cycle httpx leaves between it and its
+    stream (with the request, headers and pool entries, about 45 objects a request), which only the
+    cycle collector would free, stopping the event loop to do so (gen-0 pauses of 20-50 ms under
+    load, 2026-12-04). What is left of the response (status, headers, content read) stays."""
+    response.stream = httpx.ByteStream(b"")
+
+
+@contextlib.asynccontextmanager
+async def streamed(
+    client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+) -> AsyncIterator[httpx.Response]:
+    """`client.stream(...)`, with the response released (`release`) once closed, on every path."""
+    response: httpx.Response | None = None
+    try:
+        async with client.stream(method, url, **kwargs) as response:
+            yield response
+    finally:
+        if response is not None:
+            release(response)
 
 
 def ws_connect_args(target: Target) -> dict[str, Any]:
