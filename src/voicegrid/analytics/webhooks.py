@@ -40,7 +40,7 @@ from voicegrid.analytics.errors import OutboxError
 from voicegrid.analytics.outbox import Delivery, Outbox
 from voicegrid.core.egress import STRICT, DestinationRefused, Destinations, DestinationUnresolved
 from voicegrid.core.ids import new_id
-from voicegrid.core.pinned import PinnedTransport, release
+from voicegrid.core.pinned import PinnedTransport
 from voicegrid.core.webhooks import sign
 
 if TYPE_CHECKING:
@@ -223,7 +223,6 @@ class WebhookSender:
         try:
             async with asyncio.timeout(self.timeout_s):
                 response = await self._client.post(delivery.url, content=body, headers=headers)
-            release(response)
         except (httpx.HTTPError, TimeoutError, DestinationUnresolved) as exc:
             timed_out = isinstance(exc, TimeoutError)
             why = f"no answer within {self.timeout_s:g} s" if timed_out else str(exc) or type(exc).__name__

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from voicegrid.api.call_views import CallOut, render
 from voicegrid.api.context import Ctx
-from voicegrid.core.pinned import release, tls_context
+from voicegrid.core.pinned import ReleasingTransport
 from voicegrid.services import AppServices
 from voicegrid.telephony.errors import FleetUnavailable
 from voicegrid.telephony.service import TelephonyUnavailable
@@ -142,7 +142,7 @@ async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
         raise TelephonyUnavailable(f"node {node}, which keeps the recording, is not running")
     headers = {FORWARDED: fleet.node, "Authorization": request.headers.get("Authorization", "")}
     client = httpx.AsyncClient(
-        timeout=RECORDING_TIMEOUT, follow_redirects=False, trust_env=False, verify=tls_context()
+        transport=ReleasingTransport(), timeout=RECORDING_TIMEOUT, follow_redirects=False, trust_env=False
     )
     try:
         upstream = await client.send(
@@ -153,7 +153,6 @@ async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
         raise TelephonyUnavailable(f"node {node}, which keeps the recording, did not answer: {exc}") from None
     if upstream.status_code != 200:
         await upstream.aclose()
-        release(upstream)
         await client.aclose()
         if upstream.status_code == 404:
             raise NotFound("this call has no recording (it was erased, or is past its retention)")
@@ -165,7 +164,6 @@ async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
                 yield chunk
         finally:
             await upstream.aclose()
-            release(upstream)
             await client.aclose()
 
     disposition = upstream.headers.get("content-disposition", "")

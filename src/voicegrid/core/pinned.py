@@ -6,7 +6,6 @@ checks). `ws_connect_args` does the same for a WebSocket handshake. Proxies from
 not used for these: they would connect on their own lookup.
 """
 
-import contextlib
 import functools
 import ssl
 from collections.abc import AsyncIterator
@@ -41,9 +40,32 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-class PinnedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, policy: Destinations, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        self.policy = policy
+class _ReleasedOnClose(httpx.AsyncByteStream):
+    """A response's stream that, once closed, takes itself off its response. httpx's client wraps it in
+    a stream that refers back to the response: a cycle (request, response, streams, headers, pool
+    entries: about 45 objects a request) that only the cycle collector would free, stopping the event
+    loop to do so (gen-0 pauses of 20-50 ms under load, 2026-12-04)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        self._inner: httpx.AsyncByteStream = response.stream
+        self._response: httpx.Response | None = response
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._inner.__aiter__()  # the inner stream's own iterator: no layer per chunk
+
+    async def aclose(self) -> None:
+        try:
+            await self._inner.aclose()
+        finally:
+            if self._response is not None:  # what was read (status, headers, content) stays
+                self._response.stream, self._response = httpx.ByteStream(b""), None
+
+
+class ReleasingTransport(httpx.AsyncBaseTransport):
+    """An httpx transport whose responses leave no reference cycle once closed (`_ReleasedOnClose`)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
         self._inner = inner  # made at the first request: the TLS context is not a node's start's work
 
     @property
@@ -53,39 +75,28 @@ class PinnedTransport(httpx.AsyncBaseTransport):
         return self._inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await pin_request(self.policy, request)
-        return await self.inner.handle_async_request(request)
+        response = await self.inner.handle_async_request(request)
+        response.stream = _ReleasedOnClose(response)
+        return response
 
     async def aclose(self) -> None:
         if self._inner is not None:
             await self._inner.aclose()
 
 
+class PinnedTransport(ReleasingTransport):
+    def __init__(self, policy: Destinations, inner: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(inner)
+        self.policy = policy
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await pin_request(self.policy, request)
+        return await super().handle_async_request(request)
+
+
 def pinned_client(policy: Destinations, **kwargs: Any) -> httpx.AsyncClient:
     """An httpx client whose every request passes the policy and goes to the checked address."""
     return httpx.AsyncClient(transport=PinnedTransport(policy), trust_env=False, **kwargs)
-
-
-def release(response: httpx.Response) -> None:
-    """After a response is read or closed: break the reference cycle httpx leaves between it and its
-    stream (with the request, headers and pool entries, about 45 objects a request), which only the
-    cycle collector would free, stopping the event loop to do so (gen-0 pauses of 20-50 ms under
-    load, 2026-12-04). What is left of the response (status, headers, content read) stays."""
-    response.stream = httpx.ByteStream(b"")
-
-
-@contextlib.asynccontextmanager
-async def streamed(
-    client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
-) -> AsyncIterator[httpx.Response]:
-    """`client.stream(...)`, with the response released (`release`) once closed, on every path."""
-    response: httpx.Response | None = None
-    try:
-        async with client.stream(method, url, **kwargs) as response:
-            yield response
-    finally:
-        if response is not None:
-            release(response)
 
 
 def ws_connect_args(target: Target) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from voicegrid.core.egress import STRICT, DestinationError, Destinations
-from voicegrid.core.pinned import pinned_client, streamed
+from voicegrid.core.pinned import pinned_client
 from voicegrid.core.webhooks import sign
 from voicegrid.pipeline.errors import ToolTestsBusy
 from voicegrid.providers.llm.base import ToolCall, ToolSpec
@@ -171,7 +171,7 @@ async def _post_capped(
     client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], *, read_s: float
 ) -> tuple[int, str]:
     """POST, then read at most MAX_RESULT_BYTES of the answer as it streams; the rest is never read."""
-    async with streamed(client, "POST", url, content=body, headers=headers, timeout=read_s) as response:
+    async with client.stream("POST", url, content=body, headers=headers, timeout=read_s) as response:
         kept = bytearray()
         async for chunk in response.aiter_raw():
             kept += chunk[: MAX_RESULT_BYTES - len(kept)]

@@ -22,7 +22,7 @@ import httpx
 import orjson
 
 from voicegrid.core.egress import DestinationError, Destinations
-from voicegrid.core.pinned import pinned_client, release
+from voicegrid.core.pinned import pinned_client
 from voicegrid.providers.base import Usage
 from voicegrid.providers.errors import (
     ProviderAuthError,
@@ -223,7 +223,6 @@ class OpenAiLlm(Llm):
         finally:
             if response is not None:
                 await response.aclose()
-                release(response)
         for index in sorted(calls):
             call = calls[index]
             yield ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])

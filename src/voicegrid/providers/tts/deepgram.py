@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import httpx
 
 from voicegrid.core.egress import DestinationError
-from voicegrid.core.pinned import pinned_client, streamed
+from voicegrid.core.pinned import pinned_client
 from voicegrid.media.session import Pcm
 from voicegrid.providers.base import ProviderConfig, Usage
 from voicegrid.providers.errors import (
@@ -172,7 +172,7 @@ class AuraTts(Tts):
             self._rest = pinned_client(self.config.destinations, timeout=timeout)
         samples = Pcm16()
         try:
-            async with streamed(self._rest, "POST", url, headers=headers, json={"text": text}) as response:
+            async with self._rest.stream("POST", url, headers=headers, json={"text": text}) as response:
                 if response.status_code >= 400:
                     body = (await response.aread())[:200].decode(errors="replace")
                     raise for_status(self.name, response.status_code, f"HTTP {response.status_code}: {body}")

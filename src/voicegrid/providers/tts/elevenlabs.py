@@ -170,10 +170,8 @@ class _Socket:
                 queue.put_nowait(None)
 
     def _end(self, context: str, error: ProviderError) -> None:
-        queue = self.pieces.pop(context)
-        self._settled.set()
-        queue.put_nowait(error)
-        self.dropped.add(context)
+        self.pieces[context].put_nowait(error)
+        self.drop(context)
 
     def _fail(self, error: ProviderError) -> None:
         if self.failure is None:
