@@ -49,7 +49,10 @@ async def _store_secrets(run: Running, world: World) -> list[str]:
 def _files_containing(paths: list[Path], needles: list[str]) -> list[str]:
     found = []
     for path in paths:
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:  # PostgreSQL drops some files as it runs (pg_internal.init, temp files)
+            continue
         found += [f"{needle} in {path.name}" for needle in needles if needle.encode() in data]
     return found
 
