@@ -384,7 +384,7 @@ async def test_two_campaigns_under_one_business_limit_share_it_and_neither_starv
                 got = [await run.ok("GET", f"{base}/campaigns/{cid}") for cid in ids]
                 if all(g["state"] == "finished" for g in got):
                     break
-                flying = [sum(f.campaign_id == cid for f in d.campaigns.flights.values()) for cid in ids]
+                flying = [d.campaigns.under_way(cid) for cid in ids]
                 if all(g["progress"]["waiting"] > 0 for g in got) and sum(flying) == 4:
                     shares.append((flying[0], flying[1]))
                 await asyncio.sleep(0.1)

@@ -139,7 +139,7 @@ class CampaignRunner:
         if self._dialling:
             await self._dial_round(held, now)
         for campaign in held:
-            if not self._flying(campaign.id):
+            if not any(f.campaign_id == campaign.id for f in self.flights.values()):  # ends all stored
                 await self._finish_if_done(campaign)
 
     async def _adopt(self, campaign: Campaign) -> None:
@@ -167,20 +167,23 @@ class CampaignRunner:
                     )
         active = [c for c in held if due.get(c.id)]
         while active:
-            campaign = min(active, key=lambda c: (self._flying(c.id), held.index(c)))
+            campaign = min(active, key=lambda c: (self.under_way(c.id), held.index(c)))
             outcome = await self._dial_next(campaign, due[campaign.id], now)
             if outcome == "dialled":
                 budget[campaign.id] -= 1
                 self._spend(campaign.id)
-            if outcome == "full" or budget[campaign.id] <= 0 or not due[campaign.id]:
+            if outcome == "full":  # the limits are shared: a slot freed meanwhile goes to the fewest
+                active = [c for c in active if c.business_id != campaign.business_id]
+            elif outcome == "paused" or budget[campaign.id] <= 0 or not due[campaign.id]:
                 active.remove(campaign)
 
-    def _flying(self, campaign_id: str) -> int:
-        return sum(f.campaign_id == campaign_id for f in self.flights.values())
+    def under_way(self, campaign_id: str) -> int:
+        """The campaign's calls under way: an ended call (its end not yet stored) holds no slot."""
+        return sum(f.campaign_id == campaign_id and a not in self.ends for a, f in self.flights.items())
 
     def _room(self, campaign: Campaign, now: float) -> int:
         """How many calls the campaign may start now: its free concurrency and its CPS tokens."""
-        flying = self._flying(campaign.id)
+        flying = self.under_way(campaign.id)
         rate = max(0.01, campaign.calls_per_second)
         tokens, at = self._buckets.get(campaign.id, (max(1.0, rate), now))
         tokens = min(max(1.0, rate), tokens + (now - at) * rate)
@@ -192,7 +195,8 @@ class CampaignRunner:
         self._buckets[campaign_id] = (tokens - 1, at)
 
     async def _dial_next(self, campaign: Campaign, due: list[CampaignContact], now: float) -> str:
-        """Dial the next due contact in its window: `dialled`, `skipped` (not now) or `full`."""
+        """Dial the next due contact in its window: `dialled`, `skipped` (not now), `full` (the limits
+        of its business or reseller) or `paused` (the campaign cannot dial)."""
         while due:
             contact = due.pop(0)
             opens = window_of(campaign.window).opens(
@@ -250,7 +254,7 @@ class CampaignRunner:
                     "campaign.paused",
                     {"campaign_id": campaign.id, "reason": f"cannot dial: {exc.message}"},
                 )
-            return "full"
+            return "paused"
         except Exception as exc:  # stored as failed: the retries for failures apply
             log.warning("campaign %s: %s not dialled: %s", campaign.id, contact.number, exc)
             self.ends[attempt.id] = "failed"
