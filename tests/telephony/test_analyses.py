@@ -330,7 +330,14 @@ async def test_a_worker_process_that_dies_is_replaced_and_its_analysis_done_on_t
 ) -> None:
     await add_agent(platform, {})
     await end_call(platform, "call_w1")
-    analyses = Analyses(platform.sessions, platform.records, load_catalog(), platform.factory.analysis_llm)
+    seconds = [0.0]  # the rate's clock: a second passes before each tick, however fast the machine
+    analyses = Analyses(
+        platform.sessions,
+        platform.records,
+        load_catalog(),
+        platform.factory.analysis_llm,
+        clock=lambda: seconds[0],
+    )
     try:
         await analyses.tick()
         await analyses.wait_idle()
@@ -339,9 +346,11 @@ async def test_a_worker_process_that_dies_is_replaced_and_its_analysis_done_on_t
             child.kill()  # out of memory, or an operator's kill
             child.join(5)
         await end_call(platform, "call_w2")
+        seconds[0] += 1
         await analyses.tick()
         await analyses.wait_idle()
         assert analyses.counts.retried == 1  # the dead worker's analysis went back to the queue
+        seconds[0] += 1
         await analyses.tick(time.time() + 60)  # past its backoff
         await analyses.wait_idle()
     finally:
