@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 UNUSED = ("rich", "pygments", "botocore", "boto3")
 
@@ -17,3 +18,19 @@ def test_a_node_without_a_bucket_loads_neither_httpxs_command_line_client_nor_th
     )
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert found.stdout.strip() == "[]", found.stderr
+
+
+def test_a_node_that_migrates_its_database_does_not_load_the_syntax_highlighter_of_alembics_templates(
+    tmp_path: Path,
+) -> None:
+    """mako, which alembic imports, loads pygments at import for its own error pages (about 4 MB)."""
+    script = (
+        "import asyncio, sys\n"
+        "import voicegrid\n"
+        "from voicegrid.store import make_engine, upgrade\n"
+        f"engine = make_engine('sqlite+aiosqlite:///{tmp_path / 'node.db'}')\n"
+        "asyncio.run(upgrade(engine))\n"
+        "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert found.stdout.strip() == "['alembic', 'mako']", found.stderr  # migrated, and no pygments

@@ -5,7 +5,9 @@ A node that starts on a database already at the head reads the version row and g
 """
 
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
@@ -27,9 +29,22 @@ def alembic_config() -> "Config":
     return cfg
 
 
-def _run(conn: Connection, op: str, revision: str) -> None:
-    from alembic import command  # only when a migration runs
+def _alembic_command() -> ModuleType:
+    """alembic's commands, imported without pygments: mako (alembic's templates) loads it at import
+    only to colour its own error pages (about 4 MB a migrated node kept), and does without it."""
+    refused = "pygments" not in sys.modules
+    if refused:
+        sys.modules["pygments"] = None  # type: ignore[assignment]  # import pygments: ImportError
+    try:
+        from alembic import command  # only when a migration runs
+    finally:
+        if refused and "pygments" in sys.modules and sys.modules["pygments"] is None:
+            del sys.modules["pygments"]
+    return command
 
+
+def _run(conn: Connection, op: str, revision: str) -> None:
+    command = _alembic_command()
     cfg = alembic_config()
     cfg.attributes["connection"] = conn
     if op == "upgrade":
