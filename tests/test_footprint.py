@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 UNUSED = ("rich", "pygments", "botocore", "boto3")
 
 
@@ -20,16 +22,19 @@ def test_a_node_without_a_bucket_loads_neither_httpxs_command_line_client_nor_th
     assert found.stdout.strip() == "[]", found.stderr
 
 
+@pytest.mark.parametrize("step", ["upgrade", "current_revision"])
 def test_a_node_that_migrates_its_database_does_not_load_the_syntax_highlighter_of_alembics_templates(
-    tmp_path: Path,
+    tmp_path: Path, step: str
 ) -> None:
-    """mako, which alembic imports, loads pygments at import for its own error pages (about 4 MB)."""
+    """mako, which alembic imports, loads pygments at import for its own error pages (about 4 MB);
+    each way into alembic (a migration, or the revision asked) imports it without."""
     script = (
         "import asyncio, sys\n"
         "import voicegrid\n"
-        "from voicegrid.store import make_engine, upgrade\n"
+        f"from voicegrid.store.migrate import {step} as step\n"
+        "from voicegrid.store import make_engine\n"
         f"engine = make_engine('sqlite+aiosqlite:///{tmp_path / 'node.db'}')\n"
-        "asyncio.run(upgrade(engine))\n"
+        "asyncio.run(step(engine))\n"
         "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))\n"
     )
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

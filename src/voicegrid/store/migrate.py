@@ -7,7 +7,6 @@ A node that starts on a database already at the head reads the version row and g
 import re
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, text
@@ -21,31 +20,37 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 _REVISION = re.compile(r'^(down_revision|revision)\b[^=\n]*=\s*(?:"([0-9A-Za-z_]{1,32})"|None)', re.MULTILINE)
 
 
+def _load_alembic() -> None:
+    """Import alembic (only when a migration runs or its revision is asked), with pygments refused:
+    mako, which alembic imports, loads it only to colour its own error pages (about 4 MB a node that
+    migrated kept), and does without it."""
+    if "alembic.runtime.migration" in sys.modules:
+        return
+    refused = "pygments" not in sys.modules
+    if refused:
+        sys.modules["pygments"] = None  # type: ignore[assignment]  # import pygments: ImportError
+    try:
+        import alembic.command
+        import alembic.config
+        import alembic.runtime.migration  # noqa: F401
+    finally:
+        if refused:
+            sys.modules.pop("pygments", None)
+
+
 def alembic_config() -> "Config":
-    from alembic.config import Config  # only when a migration runs
+    _load_alembic()
+    from alembic.config import Config
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
-def _alembic_command() -> ModuleType:
-    """alembic's commands, imported without pygments: mako (alembic's templates) loads it at import
-    only to colour its own error pages (about 4 MB a migrated node kept), and does without it."""
-    refused = "pygments" not in sys.modules
-    if refused:
-        sys.modules["pygments"] = None  # type: ignore[assignment]  # import pygments: ImportError
-    try:
-        from alembic import command  # only when a migration runs
-    finally:
-        if refused and "pygments" in sys.modules and sys.modules["pygments"] is None:
-            del sys.modules["pygments"]
-    return command
-
-
 def _run(conn: Connection, op: str, revision: str) -> None:
-    command = _alembic_command()
     cfg = alembic_config()
+    from alembic import command
+
     cfg.attributes["connection"] = conn
     if op == "upgrade":
         command.upgrade(cfg, revision)
@@ -76,7 +81,8 @@ async def _version_row(engine: AsyncEngine) -> str | None:
 
 
 def _current(conn: Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext  # only when asked
+    _load_alembic()
+    from alembic.runtime.migration import MigrationContext
 
     return MigrationContext.configure(conn).get_current_revision()
 
