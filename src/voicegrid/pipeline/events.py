@@ -5,7 +5,7 @@ receive them outside the media path (the session calls them from its own tasks, 
 clock).
 """
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
 from voicegrid.pipeline.intervals import measure
@@ -33,7 +33,7 @@ class TurnMetrics:
 
     def as_dict(self) -> dict[str, Any]:
         """The stamps, and every interval and share by its one definition (`pipeline.intervals`)."""
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in _TURN_FIELDS}  # all plain values: no deep copy
         data.update(measure(data))
         return data
 
@@ -86,9 +86,15 @@ class SessionEnded:
 
 
 Event = TurnMetrics | BargeIn | ProviderFailed | ToolInvoked | Said | SessionEnded
+# The fields of the events a call has many of, whose values are all plain (str, number, bool,
+# None): read straight, where `asdict` walks and copies each value (most of a summary's time).
+_TURN_FIELDS = tuple(f.name for f in fields(TurnMetrics))
+_SAID_FIELDS = tuple(f.name for f in fields(Said))
 
 
 def as_dict(event: Event) -> dict[str, Any]:
     if isinstance(event, TurnMetrics):
         return event.as_dict()
+    if isinstance(event, Said):
+        return {name: getattr(event, name) for name in _SAID_FIELDS}
     return asdict(event)
