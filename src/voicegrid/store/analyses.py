@@ -31,19 +31,28 @@ class Due:
     attempts: int  # counting this one
 
 
-async def pending_analysis(session: AsyncSession, row: CallRecord, now: float) -> None:
+PlanCache = dict[tuple[str, str], Any]  # (agent, business) -> its (analysis, kind) row, or None
+
+
+async def pending_analysis(
+    session: AsyncSession, row: CallRecord, now: float, plans: PlanCache | None = None
+) -> None:
     """Queue the new record's analysis if the call was answered by a voice agent (echo and play agents
-    hold no conversation) whose plan is on."""
+    hold no conversation) whose plan is on. `plans`: the agents read so far in this transaction."""
     record = row.record
     if not row.agent_id or not row.business_id or not record.get("answered_at"):
         return
-    found = (
-        await session.execute(
-            select(Agent.analysis, Agent.kind).where(
-                Agent.id == row.agent_id, Agent.business_id == row.business_id
+    plans = {} if plans is None else plans
+    key = (row.agent_id, row.business_id)
+    if key not in plans:
+        plans[key] = (
+            await session.execute(
+                select(Agent.analysis, Agent.kind).where(
+                    Agent.id == row.agent_id, Agent.business_id == row.business_id
+                )
             )
-        )
-    ).first()
+        ).first()
+    found = plans[key]
     if found is None or found.kind != "voice" or found.analysis.get("enabled") is False:
         return
     plan = found.analysis

@@ -25,11 +25,48 @@ def added(counts: dict[str, Any] | None, more: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-async def add_to_rollups(
-    session: AsyncSession, call: dict[str, Any], providers: list[dict[str, Any]]
-) -> None:
-    """`call` and `providers` as analytics computes them for one record (see `analytics.rollup`)."""
-    key = (call["business_id"], call["day"], call["agent_id"], call["direction"])
+RecordDeltas = tuple[dict[str, Any], list[dict[str, Any]]]  # one record's: its call row's, its providers'
+
+
+async def add_to_rollups(session: AsyncSession, deltas: list[RecordDeltas]) -> None:
+    """Each record's `call` and `providers` (as analytics computes them, `analytics.rollup`), added
+    to the rows in the records' order. Each row is read (and locked) once for the whole batch, the
+    call rows first, then the provider rows, each in key order: nodes storing batches of the same
+    business and day lock the same rows in the same order, so they wait for each other and never
+    deadlock."""
+    call_keys = sorted({_call_key(call) for call, _ in deltas})
+    provider_keys = sorted({_provider_key(p) for _, providers in deltas for p in providers})
+    calls = {key: await _call_row(session, key) for key in call_keys}
+    units: dict[tuple[str, str, str, str], str] = {}
+    for _, providers in deltas:
+        for delta in providers:
+            units.setdefault(_provider_key(delta), delta["unit"])  # as the row's first record says
+    rows = {key: await _provider_row(session, key, units[key]) for key in provider_keys}
+    for call, providers in deltas:
+        row = calls[_call_key(call)]
+        for name in CALL_SUMS:
+            setattr(row, name, getattr(row, name) + call[name])
+        row.outcomes = added(row.outcomes, call["outcomes"])  # new dicts: JSON changes by assignment
+        row.latency = {
+            name: added((row.latency or {}).get(name), call["latency"].get(name, {}))
+            for name in {*(row.latency or {}), *call["latency"]}
+        }
+        for delta in providers:
+            prow = rows[_provider_key(delta)]
+            for name in PROVIDER_SUMS:
+                setattr(prow, name, getattr(prow, name) + delta[name])
+            prow.latency = added(prow.latency, delta["latency"])
+
+
+def _call_key(call: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (call["business_id"], call["day"], call["agent_id"], call["direction"])
+
+
+def _provider_key(delta: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (delta["business_id"], delta["day"], delta["stage"], delta["provider"])
+
+
+async def _call_row(session: AsyncSession, key: tuple[str, str, str, str]) -> CallRollup:
     row = await session.get(CallRollup, key, with_for_update=True)
     if row is None:
         row = CallRollup(
@@ -39,31 +76,19 @@ async def add_to_rollups(
             setattr(row, name, 0)
         row.intents, row.intents_answered = {}, {}
         session.add(row)
-    for name in CALL_SUMS:
-        setattr(row, name, getattr(row, name) + call[name])
-    row.outcomes = added(row.outcomes, call["outcomes"])  # new dicts: JSON changes by assignment
-    row.latency = {
-        name: added((row.latency or {}).get(name), call["latency"].get(name, {}))
-        for name in {*(row.latency or {}), *call["latency"]}
-    }
-    for delta in providers:
-        pkey = (delta["business_id"], delta["day"], delta["stage"], delta["provider"])
-        prow = await session.get(ProviderRollup, pkey, with_for_update=True)
-        if prow is None:
-            prow = ProviderRollup(
-                business_id=pkey[0],
-                day=pkey[1],
-                stage=pkey[2],
-                provider=pkey[3],
-                unit=delta["unit"],
-                latency={},
-            )
-            for name in PROVIDER_SUMS:
-                setattr(prow, name, 0)
-            session.add(prow)
+    return row
+
+
+async def _provider_row(session: AsyncSession, key: tuple[str, str, str, str], unit: str) -> ProviderRollup:
+    row = await session.get(ProviderRollup, key, with_for_update=True)
+    if row is None:
+        row = ProviderRollup(
+            business_id=key[0], day=key[1], stage=key[2], provider=key[3], unit=unit, latency={}
+        )
         for name in PROVIDER_SUMS:
-            setattr(prow, name, getattr(prow, name) + delta[name])
-        prow.latency = added(prow.latency, delta["latency"])
+            setattr(row, name, 0)
+        session.add(row)
+    return row
 
 
 def _as_dict(row: Any, names: tuple[str, ...]) -> dict[str, Any]:
