@@ -106,6 +106,13 @@ class Settings(BaseSettings):
     webhook_max_backoff_s: float = Field(
         default=3600.0, ge=1, le=86400, description="longest wait between two tries of a call event"
     )
+    record_batch_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="a call record waits, journaled, at most this to be stored with the records ending "
+        "near it (one transaction for them all); 0: each at once",
+    )
     registration_sync_s: float = Field(
         default=30.0, gt=0, description="how often trunk registrations follow the database"
     )

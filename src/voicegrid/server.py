@@ -125,6 +125,7 @@ async def build_core(settings: Settings) -> Core:
             Journal(Path(settings.data_dir) / "journal"),
             functools.partial(write_call_records, sessions, deltas=record_deltas),
             refused=record_refused,
+            gather_s=settings.record_batch_s,
         )
         async with sessions() as session:
             catalog = await full_catalog(session, load_catalog())

@@ -135,3 +135,27 @@ async def test_records_made_while_the_database_is_down_wait_in_the_journal_and_a
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(CallRecord)) == 6
     await engine.dispose()
+
+
+async def test_records_ending_close_together_are_stored_in_one_batch_after_the_gathering_wait(
+    tmp_path: Path,
+) -> None:
+    batches: list[list[str]] = []
+
+    async def write(records: list[dict[str, Any]]) -> None:
+        batches.append([r["id"] for r in records])
+
+    recorder = Recorder(Journal(tmp_path / "journal"), write, gather_s=1.0)
+    recorder.start()
+    try:
+        await asyncio.sleep(0.05)  # its first drain, of an empty journal
+        started = time.monotonic()
+        for n in range(4):  # journaled one after the other, well within the wait
+            await recorder.record(record(n))
+        while recorder.stored < 4:
+            assert time.monotonic() - started < 30, f"stored {recorder.stored} of 4"
+            await asyncio.sleep(0.05)
+        assert time.monotonic() - started >= 1.0  # nothing was stored before the wait was over
+        assert batches == [["call_0000", "call_0001", "call_0002", "call_0003"]]
+    finally:
+        await recorder.aclose()
