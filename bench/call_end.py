@@ -61,24 +61,9 @@ class SixTurns:
             t0 = 100.0 + 8.0 * i
             for speaker, text in LINES[(2 * i) % 6 : (2 * i) % 6 + 2]:
                 self.events.append(Said(t0, speaker, text, turn=i))  # type: ignore[arg-type]
-            self.events.append(
-                TurnMetrics(
-                    i,
-                    LINES[(2 * i) % 6][1],
-                    LINES[(2 * i) % 6 + 1][1],
-                    False,
-                    t0,
-                    t0 + 0.3,
-                    t0 + 0.45,
-                    t0 + 0.46,
-                    t0 + 0.86,
-                    t0 + 0.9,
-                    t0 + 1.05,
-                    t0 + 1.06,
-                    "openai",
-                    "elevenlabs",
-                )  # fmt: skip
-            )
+            stamps = [t0 + s for s in (0.0, 0.3, 0.45, 0.46, 0.86, 0.9, 1.05, 1.06)]  # every turn stamp
+            said = LINES[(2 * i) % 6][1], LINES[(2 * i) % 6 + 1][1]
+            self.events.append(TurnMetrics(i, *said, False, *stamps, "openai", "elevenlabs"))
         self.usage = [
             Usage("stt", "deepgram", "nova-3", audio_seconds=48.0, requests=1),
             Usage("llm", "openai", "gpt-4o-mini", tokens_in=2400, tokens_out=180, requests=6),
