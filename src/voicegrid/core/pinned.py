@@ -62,16 +62,23 @@ class _ReleasedOnClose(httpx.AsyncByteStream):
                 self._response.stream, self._response = httpx.ByteStream(b""), None
 
 
-class ReleasingTransport(httpx.AsyncBaseTransport):
-    """An httpx transport whose responses leave no reference cycle once closed (`_ReleasedOnClose`)."""
+DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's own
 
-    def __init__(self, inner: httpx.AsyncBaseTransport | None = None) -> None:
+
+class ReleasingTransport(httpx.AsyncBaseTransport):
+    """An httpx transport whose responses leave no reference cycle once closed (`_ReleasedOnClose`).
+    `limits`: its connection pool's (a client given a transport ignores its own `limits`)."""
+
+    def __init__(
+        self, inner: httpx.AsyncBaseTransport | None = None, limits: httpx.Limits = DEFAULT_LIMITS
+    ) -> None:
         self._inner = inner  # made at the first request: the TLS context is not a node's start's work
+        self.limits = limits
 
     @property
     def inner(self) -> httpx.AsyncBaseTransport:
         if self._inner is None:
-            self._inner = httpx.AsyncHTTPTransport(trust_env=False, verify=tls_context())
+            self._inner = httpx.AsyncHTTPTransport(trust_env=False, verify=tls_context(), limits=self.limits)
         return self._inner
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -85,8 +92,13 @@ class ReleasingTransport(httpx.AsyncBaseTransport):
 
 
 class PinnedTransport(ReleasingTransport):
-    def __init__(self, policy: Destinations, inner: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(inner)
+    def __init__(
+        self,
+        policy: Destinations,
+        inner: httpx.AsyncBaseTransport | None = None,
+        limits: httpx.Limits = DEFAULT_LIMITS,
+    ) -> None:
+        super().__init__(inner, limits)
         self.policy = policy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -94,9 +106,13 @@ class PinnedTransport(ReleasingTransport):
         return await super().handle_async_request(request)
 
 
-def pinned_client(policy: Destinations, **kwargs: Any) -> httpx.AsyncClient:
-    """An httpx client whose every request passes the policy and goes to the checked address."""
-    return httpx.AsyncClient(transport=PinnedTransport(policy), trust_env=False, **kwargs)
+def pinned_client(
+    policy: Destinations, *, limits: httpx.Limits = DEFAULT_LIMITS, **kwargs: Any
+) -> httpx.AsyncClient:
+    """An httpx client whose every request passes the policy and goes to the checked address. Its
+    `limits` go to the transport's pool: given to the client beside a transport, httpx would drop
+    them without a word (the LLM's 256 kept connections were 20, a tool's cap of 4 was 100)."""
+    return httpx.AsyncClient(transport=PinnedTransport(policy, limits=limits), trust_env=False, **kwargs)
 
 
 def ws_connect_args(target: Target) -> dict[str, Any]:
