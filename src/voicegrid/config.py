@@ -107,11 +107,11 @@ class Settings(BaseSettings):
         default=3600.0, ge=1, le=86400, description="longest wait between two tries of a call event"
     )
     record_batch_s: float = Field(
-        default=1.0,
+        default=0.0,
         ge=0,
         le=60,
-        description="a call record waits, journaled, at most this to be stored with the records ending "
-        "near it (one transaction for them all); 0: each at once",
+        description="a call record waits, journaled, this long to be stored with the records ending near "
+        "it (one transaction for them all; the API lists it that much later); 0: each at once",
     )
     registration_sync_s: float = Field(
         default=30.0, gt=0, description="how often trunk registrations follow the database"
