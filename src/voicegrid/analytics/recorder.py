@@ -53,7 +53,7 @@ class Recorder:
         self.journal, self.write, self.retry_s, self.timeout_s = journal, write, retry_s, timeout_s
         self.refused, self.max_retry_s = refused, max_retry_s
         # After a record comes, the drain waits this long for the records ending near it: a batch's
-        # transaction costs about 9 ms of CPU however small, a record in it about 0.7 (bench/call_end.py).
+        # transaction costs about 9 ms of CPU however small, a record in it about 0.5 (bench/call_end.py).
         self.gather_s = gather_s
         self.dead_letter = journal.directory / "dead-letter.jsonl"
         self._kick = asyncio.Event()

@@ -54,7 +54,7 @@ async def write_call_records(
 
     A batch reads what it needs once: its businesses and its records already stored in one query
     each, each agent's analysis plan once, each rollup row once (`add_to_rollups`). Read record by
-    record, a stored record cost about 13 ms of the event loop's CPU (bench/call_end.py)."""
+    record, each record of a batch of 200 cost about 9 ms of CPU; now about 0.5 (bench/call_end.py)."""
     async with sessions() as session, session.begin():
         named = {r["business_id"] for r in records if r.get("business_id")}
         present = set(await session.scalars(select(Business.id).where(Business.id.in_(named))))
