@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from tests.support.store import store_with
 from voicegrid.analytics import CallFacts, Journal, Recorder, build_record
 from voicegrid.catalog import load_catalog, rate
-from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import get_call_record, list_call_records, write_call_records
-from voicegrid.store.models import Business, CallRecord, Reseller
+from voicegrid.store.models import CallRecord
 from voicegrid.testing.postgres_server import PostgresServer, start_postgres
 
 
@@ -79,14 +79,7 @@ def own_postgres() -> Iterator[PostgresServer]:
 async def test_records_made_while_the_database_is_down_wait_in_the_journal_and_are_all_stored_when_it_returns(
     tmp_path: Path, own_postgres: PostgresServer
 ) -> None:
-    engine = make_engine(own_postgres.url())
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:  # records are kept for businesses that exist
-        session.add(Reseller(id="res_1", name="Acme"))
-        await session.flush()
-        session.add(Business(id="biz_1", reseller_id="res_1", name="Bella"))
-        await session.commit()
+    engine, sessions = await store_with(own_postgres.url(), "biz_1")  # records are kept for businesses
     recorder = Recorder(
         Journal(tmp_path / "journal"),
         functools.partial(write_call_records, sessions),

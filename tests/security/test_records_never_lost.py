@@ -8,14 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.receiver import Receiver
+from tests.support.store import store_with
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.webhooks import WebhookSender
 from voicegrid.catalog import load_catalog
 from voicegrid.core.clock import utcnow
 from voicegrid.core.egress import PERMISSIVE
-from voicegrid.store import make_engine, make_sessionmaker, upgrade
+from voicegrid.store import make_engine, make_sessionmaker
 from voicegrid.store.call_records import erase_content, get_call_record, record_refused, write_call_records
-from voicegrid.store.models import Business, Reseller
+from voicegrid.store.models import Business
 from voicegrid.telephony.book import Call, CallState, EndedConversation
 from voicegrid.telephony.records import CallRecords
 
@@ -36,15 +37,7 @@ def _record(call_id: str, **extra: Any) -> dict[str, Any]:
 
 
 async def _store(database_url: str) -> Any:
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        session.add(Reseller(id="res_1", name="Acme"))
-        await session.flush()
-        session.add(Business(id="biz_1", reseller_id="res_1", name="Bella"))
-        await session.commit()
-    return engine, sessions
+    return await store_with(database_url, "biz_1")
 
 
 async def _until(condition: Any, seconds: float = 5.0) -> None:

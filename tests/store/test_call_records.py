@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from tests.api.test_analytics import record
+from tests.support.store import store_with
 from voicegrid.analytics.rollup import record_deltas
-from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import erase_content, get_call_record, write_call_records
-from voicegrid.store.models import Business, CallRecord, Reseller
+from voicegrid.store.models import CallRecord
 from voicegrid.store.rollups import call_rollups, provider_rollups
 
 
@@ -33,14 +33,7 @@ def without_business(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def test_a_batch_stores_and_counts_its_records_as_writing_them_one_at_a_time_does(
     database_url: str,
 ) -> None:
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        session.add(Reseller(id="res_1", name="Acme"))
-        await session.flush()
-        session.add_all([Business(id=b, reseller_id="res_1", name=b) for b in ("biz_batch", "biz_single")])
-        await session.commit()
+    engine, sessions = await store_with(database_url, "biz_batch", "biz_single")
     gone = calls_of("biz_gone")[0]  # a deleted business's record: not written
     batch = calls_of("biz_batch")
     single = calls_of("biz_single")
@@ -81,14 +74,7 @@ async def test_a_batch_stores_and_counts_its_records_as_writing_them_one_at_a_ti
 async def test_a_record_whose_content_was_erased_stays_erased_when_its_batch_is_written_again(
     database_url: str,
 ) -> None:
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        session.add(Reseller(id="res_1", name="Acme"))
-        await session.flush()
-        session.add(Business(id="biz_1", reseller_id="res_1", name="Bella"))
-        await session.commit()
+    engine, sessions = await store_with(database_url, "biz_1")
     calls = calls_of("biz_1")
     await write_call_records(sessions, calls, deltas=record_deltas)
     async with sessions() as session:

@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.support.receiver import Receiver
+from tests.support.store import store_with
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.analytics.webhooks import WebhookSender
@@ -27,9 +28,8 @@ from voicegrid.core.clock import utcnow
 from voicegrid.core.egress import PERMISSIVE
 from voicegrid.demo import KNOWLEDGE
 from voicegrid.pipeline.gating import PlanLimit, ProviderSlots
-from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import get_call_record, list_call_records, write_call_records
-from voicegrid.store.models import Agent, Business, CallRecord, Credential, Reseller
+from voicegrid.store.models import Agent, CallRecord, Credential
 from voicegrid.store.rollups import call_rollups
 from voicegrid.telephony.analyses import Analyses
 from voicegrid.telephony.book import Call, CallState, EndedConversation
@@ -70,14 +70,7 @@ class Platform:
 async def platform(database_url: str, tmp_path: Path) -> AsyncIterator[Platform]:
     receiver = Receiver()
     await receiver.start()
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        session.add(Reseller(id="res_1", name="Acme"))
-        await session.flush()
-        session.add(Business(id="biz_1", reseller_id="res_1", name="Bella", webhook_url=receiver.url))
-        await session.commit()
+    engine, sessions = await store_with(database_url, "biz_1", webhook_url=receiver.url)
     recorder = Recorder(
         Journal(tmp_path / "journal"), functools.partial(write_call_records, sessions, deltas=record_deltas)
     )

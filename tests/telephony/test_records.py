@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from tests.support.receiver import Receiver
+from tests.support.store import store_with
 from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.analytics.webhooks import WebhookSender
@@ -15,9 +16,7 @@ from voicegrid.catalog import load_catalog
 from voicegrid.core.clock import utcnow
 from voicegrid.core.egress import PERMISSIVE
 from voicegrid.core.webhooks import verify
-from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import get_call_record, write_call_records
-from voicegrid.store.models import Business, Reseller
 from voicegrid.telephony.agents import EchoAgent
 from voicegrid.telephony.book import Call, CallState, EndedConversation
 from voicegrid.telephony.records import CallRecords, Retention
@@ -26,14 +25,7 @@ from voicegrid.telephony.records import CallRecords, Retention
 async def test_a_call_of_a_masking_business_is_stored_masked_and_retention_later_erases_its_content(
     database_url: str, tmp_path: Path
 ) -> None:
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        session.add(Reseller(id="res_1", name="Acme"))
-        await session.flush()  # the business refers to it
-        session.add(Business(id="biz_1", reseller_id="res_1", name="Bella", mask_pii=True, retention_days=30))
-        await session.commit()
+    engine, sessions = await store_with(database_url, "biz_1", mask_pii=True, retention_days=30)
     recorder = Recorder(
         Journal(tmp_path / "journal"), functools.partial(write_call_records, sessions, deltas=record_deltas)
     )
@@ -82,14 +74,7 @@ async def test_a_business_with_a_webhook_hears_call_started_and_call_ended_with_
 ) -> None:
     receiver = Receiver()
     await receiver.start()
-    engine = make_engine(database_url)
-    await upgrade(engine)
-    sessions = make_sessionmaker(engine)
-    async with sessions() as session:
-        session.add(Reseller(id="res_1", name="Acme"))
-        await session.flush()
-        session.add(Business(id="biz_1", reseller_id="res_1", name="Bella", webhook_url=receiver.url))
-        await session.commit()
+    engine, sessions = await store_with(database_url, "biz_1", webhook_url=receiver.url)
     recorder = Recorder(Journal(tmp_path / "journal"), functools.partial(write_call_records, sessions))
     key = b"business-key-32-bytes-long......"
     sender = WebhookSender(tmp_path / "webhooks", lambda _: key, destinations=PERMISSIVE, backoff_s=0.01)
