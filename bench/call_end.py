@@ -33,8 +33,9 @@ from voicegrid.analytics import Journal, Recorder
 from voicegrid.analytics.metrics import CallMetrics
 from voicegrid.analytics.rollup import record_deltas
 from voicegrid.catalog import load_catalog
-from voicegrid.pipeline.events import Event, Said, TurnMetrics, as_dict
-from voicegrid.providers.base import Usage
+from voicegrid.pipeline.events import Event, Said, TurnMetrics
+from voicegrid.pipeline.session import VoiceSession
+from voicegrid.providers.base import Meter
 from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.call_records import write_call_records
 from voicegrid.store.models import Business, Reseller
@@ -52,33 +53,29 @@ LINES = [
 
 
 class SixTurns:
-    """A conversation as a voice session ends one: events in the order they came, summed up the way
-    `VoiceSession.summary` does."""
+    """A conversation as a voice session ends one: its events in the order they came, its turns and
+    its meter, summed up by `VoiceSession.summary` itself."""
+
+    summary = VoiceSession.summary  # reads only events, turns and meter, which this holds
 
     def __init__(self) -> None:
         self.events: list[Event] = []
+        self.turns: list[TurnMetrics] = []
+        self.meter = Meter()
         for i in range(6):
             t0 = 100.0 + 8.0 * i
             for speaker, text in LINES[(2 * i) % 6 : (2 * i) % 6 + 2]:
                 self.events.append(Said(t0, speaker, text, turn=i))  # type: ignore[arg-type]
             stamps = [t0 + s for s in (0.0, 0.3, 0.45, 0.46, 0.86, 0.9, 1.05, 1.06)]  # every turn stamp
             said = LINES[(2 * i) % 6][1], LINES[(2 * i) % 6 + 1][1]
-            self.events.append(TurnMetrics(i, *said, False, *stamps, "openai", "elevenlabs"))
-        self.usage = [
-            Usage("stt", "deepgram", "nova-3", audio_seconds=48.0, requests=1),
-            Usage("llm", "openai", "gpt-4o-mini", tokens_in=2400, tokens_out=180, requests=6),
-            Usage("tts", "elevenlabs", "eleven_flash_v2_5", characters=220, requests=6),
-        ]
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "transcript": [as_dict(e) for e in self.events if isinstance(e, Said)],
-            "turns": [as_dict(e) for e in self.events if isinstance(e, TurnMetrics)],
-            "usage": [u.as_dict() for u in self.usage],
-            "failovers": [],
-            "tools": [],
-            "barge_ins": [],
-        }
+            self.turns.append(TurnMetrics(i, *said, False, *stamps, "openai", "elevenlabs"))
+            self.events.append(self.turns[-1])
+        stt = self.meter.line("stt", "deepgram", "nova-3")
+        stt.audio_seconds, stt.requests = 48.0, 1
+        llm = self.meter.line("llm", "openai", "gpt-4o-mini")
+        llm.tokens_in, llm.tokens_out, llm.requests = 2400, 180, 6
+        tts = self.meter.line("tts", "elevenlabs", "eleven_flash_v2_5")
+        tts.characters, tts.requests = 220, 6
 
     async def wait_closed(self) -> None:
         return None
