@@ -68,7 +68,7 @@ def make_baresip(workdir: Path, codec: str = "PCMU", *, record: bool = False, sw
         check=True,
         timeout=30,
     )
-    sip_port = free_udp_and_tcp_port()  # baresip listens on both
+    sip_port = free_udp_and_tcp_port(span=2)  # UDP and TCP on it, TLS on the next: all must be free
     rtp_low = free_port_block(22)  # its RTP and RTCP ports, none of which a parallel test may take
     config = CONFIG.format(sip_port=sip_port, tone=tone, rtp_low=rtp_low, rtp_high=rtp_low + 20)
     if record:

@@ -35,3 +35,12 @@ def test_a_block_never_overlaps_one_given_just_before_whose_taker_may_not_have_b
     small = [free_port_block(4) for _ in range(40)]
     spans = [set(range(b, b + 4)) for b in small]
     assert all(not (a & b) for i, a in enumerate(spans) for b in spans[i + 1 :])
+
+
+def test_a_span_of_ports_is_free_for_udp_and_tcp_and_none_of_it_is_given_again() -> None:
+    port = free_udp_and_tcp_port(span=2)  # baresip: SIP on the port, SIP over TLS on the next
+    for p in (port, port + 1):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+            udp.bind(("127.0.0.1", p))
+            tcp.bind(("127.0.0.1", p))
+    assert not {port, port + 1} & {free_udp_and_tcp_port() for _ in range(40)}

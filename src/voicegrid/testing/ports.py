@@ -1,5 +1,6 @@
 """Free loopback ports for the real peers the tests and benchmarks start, and stopping them."""
 
+import contextlib
 import os
 import random
 import signal
@@ -13,24 +14,29 @@ def free_port() -> int:
     return free_udp_and_tcp_port()
 
 
-def free_udp_and_tcp_port() -> int:
+def free_udp_and_tcp_port(span: int = 1) -> int:
     """A port free for both UDP and TCP, as a SIP listener needs, from below the ephemeral range:
     a port bound to 0 comes from the kernel's ephemeral range, where any process's outgoing TCP
     connection may take it as its own port between our probe and the peer's bind (baresip then
     exits with EADDRINUSE, a node's HTTP listener fails to start); below it, nothing takes a port
-    unasked."""
+    unasked. `span`: the ports after it the peer binds too, all probed and given with it (baresip
+    listens for SIP over TLS on the next port)."""
     low, high = _worker_slice()
     for _ in range(200):
-        port = random.randrange(high - _SINGLES, high)  # the slice's top: no block is given from there
-        if any(port in given for given in _given):
+        port = random.randrange(high - _SINGLES, high - span + 1)  # the slice's top: no block from there
+        ports = range(port, port + span)
+        if any(p in given for given in _given for p in ports):
             continue
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, socket.socket() as tcp:
+        with contextlib.ExitStack() as probes:
             try:
-                udp.bind(("127.0.0.1", port))
-                tcp.bind(("127.0.0.1", port))
+                for p in ports:
+                    probes.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM)).bind(
+                        ("127.0.0.1", p)
+                    )
+                    probes.enter_context(socket.socket()).bind(("127.0.0.1", p))
             except OSError:
                 continue
-        _given.append(range(port, port + 1))
+        _given.append(ports)
         return port
     raise RuntimeError(f"no port free for both UDP and TCP in {low}-{high}")
 
