@@ -11,7 +11,6 @@ import asyncio
 import logging
 import secrets
 import socket
-import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from voicegrid.media.rtp import ReceiverStats, RtpPacket
 from voicegrid.media.rtp import header as rtp_header
 from voicegrid.media.session import AudioFrame, OutboundAudio, Pcm, Talker
 from voicegrid.telephony.media_clock import MediaClock
+from voicegrid.telephony.rtp_reports import RtcpView, sender_report
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,6 @@ RTCP_INTERVAL_S = 5.0
 LATE_DRAIN_S = 0.06
 DRAIN_MAX = 64  # datagrams read in one late tick: the jitter buffer's own capacity
 DATAGRAM_MAX = 8192
-NTP_EPOCH_OFFSET = 2_208_988_800  # seconds from 1900 to 1970
-
-
-def ntp_timestamp(unix_s: float) -> int:
-    seconds = int(unix_s) + NTP_EPOCH_OFFSET
-    return (seconds << 32) | int((unix_s % 1) * (1 << 32))
 
 
 class Sender(Protocol):
@@ -73,19 +67,6 @@ class _Rtcp(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.session.rtcp_received(data, addr)
-
-
-@dataclass
-class RtcpView:
-    """What RTCP told us: the peer's own view of our stream (loss and jitter at their end)."""
-
-    reports_received: int = 0
-    reports_sent: int = 0
-    blocks_about_us: int = 0  # report blocks whose SSRC is our stream's
-    malformed: int = 0
-    remote_fraction_lost: float = 0.0
-    remote_cumulative_lost: int = 0
-    remote_jitter_ms: float = 0.0
 
 
 @dataclass
@@ -304,7 +285,7 @@ class RtpSession(asyncio.DatagramProtocol):
     def _send_rtcp(self, goodbye: bool = False) -> None:
         if self._rtcp_transport is None:
             return
-        self._rtcp_transport.sendto(_rtcp_for(self, goodbye), (self.remote[0], self.remote[1] + 1))
+        self._rtcp_transport.sendto(sender_report(self, goodbye), (self.remote[0], self.remote[1] + 1))
         self.rtcp.reports_sent += 1
 
     def rtcp_received(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -397,29 +378,3 @@ class RtpSession(asyncio.DatagramProtocol):
             self._octets_sent += len(payload)
         self._seq = (self._seq + 1) & 0xFFFF
         self._ts = (self._ts + self.codec.timestamp_step) & 0xFFFFFFFF
-
-
-def _rtcp_for(session: "RtpSession", goodbye: bool) -> bytes:
-    blocks = []
-    if session.stats.started and session.stats.received:
-        blocks.append(
-            rtcp.ReportBlock(
-                ssrc=session.remote_ssrc or 0,
-                fraction_lost=session.stats.fraction_lost_since_last(),
-                cumulative_lost=session.stats.lost,
-                highest_seq=(session.stats.cycles + session.stats.max_seq) & 0xFFFFFFFF,
-                jitter=int(session.stats.jitter),
-            )
-        )
-    report = rtcp.SenderReport(
-        session.ssrc,
-        ntp_timestamp(time.time()),
-        session.rtp_timestamp,
-        session.counters.sent,
-        session.octets_sent,
-        blocks,
-    )
-    data = bytes(report) + bytes(rtcp.SourceDescription(session.ssrc, f"voicegrid@{session.remote[0]}"))
-    if goodbye:
-        data += bytes(rtcp.Goodbye([session.ssrc]))
-    return data
