@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     rtp_port_min: int = Field(default=40000, ge=1024, le=65534)
     rtp_port_max: int = Field(default=49999, ge=1025, le=65535)
     no_rtp_timeout_s: float = Field(default=30.0, gt=0)
+    rtp_suppress_silence: bool = Field(
+        default=False, description="send no RTP while the agent is quiet, but a keepalive each second"
+    )
     drain_seconds: float = Field(default=30.0, ge=0, description="on SIGTERM, how long calls may go on")
     analysis_concurrency: int = Field(
         default=4, ge=1, le=64, description="post-call analyses under way on a node at once"

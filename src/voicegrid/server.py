@@ -294,6 +294,7 @@ async def serve(settings: Settings, *, demo: bool) -> None:
             ).decide,
             ports=PortAllocator(settings.rtp_port_min, settings.rtp_port_max),
             no_rtp_timeout_s=settings.no_rtp_timeout_s,
+            suppress_silence=settings.rtp_suppress_silence,
             limiter=SourceRateLimiter(settings.invite_rate_per_source, 2 * settings.invite_rate_per_source),
             recordings_dir=Path(settings.data_dir) / "recordings",
             tcp=TcpLimits(

@@ -16,6 +16,7 @@ from voicegrid.telephony.agents import EchoAgent
 from voicegrid.telephony.book import CallState
 from voicegrid.telephony.calls import CallControl, Decision
 from voicegrid.telephony.plan import CallPlan
+from voicegrid.telephony.rtp_session import RtpSession
 from voicegrid.testing.ports import free_udp_and_tcp_port
 
 
@@ -132,3 +133,49 @@ async def test_baresip_hears_its_own_voice_back_from_the_echo_agent(tmp_path: Pa
     echoed = heard[8000 + lag : 16000 + lag]
     assert np.corrcoef(echoed, probe)[0, 1] > 0.9  # the same sound, through G.711 twice
     assert 0.5 < np.std(echoed) / np.std(probe) < 2.0  # at about the same level
+
+
+class Bursts(EchoAgent):
+    """Says 0.4 s of a 1 kHz tone at the start of every second it hears, and nothing in between."""
+
+    def __init__(self) -> None:
+        self.frames = 0
+        self.session: CallSession | None = None
+        self.tone = (8000 * np.sin(2 * np.pi * 1000 * np.arange(3200) / 8000)).astype(np.int16)
+
+    def on_start(self, session: CallSession) -> None:
+        self.session = session
+
+    def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
+        if self.frames % 50 == 10:
+            session.queue(self.tone)
+        self.frames += 1
+
+
+async def test_baresip_plays_each_reply_after_suppressed_silence_whole_and_on_time(tmp_path: Path) -> None:
+    talker = Bursts()
+
+    async def bursts(request: Request, source: Addr, call_id: str) -> Decision:
+        return Decision(200, plan=CallPlan(talker=talker))
+
+    port = free_udp_and_tcp_port()
+    calls = CallControl(UserAgent(("udp", "127.0.0.1", port)), bursts, suppress_silence=True)
+    await calls.start("127.0.0.1", port)
+    try:
+        phone = await asyncio.to_thread(lambda: make_baresip(tmp_path, record=True))
+        process = await run_baresip(phone, "-e", f"/dial sip:+15550101@127.0.0.1:{port}", quit_after_s=5)
+        await stop(process)
+    finally:
+        await calls.stop()
+    session = talker.session
+    assert isinstance(session, RtpSession)
+    # what we sent: the first tick's silence, then only the bursts, every quiet tick suppressed
+    assert session.counters.silence_suppressed > 100
+    bursts_sent = session.counters.sent - session.counters.silence_sent
+    assert bursts_sent >= 60
+    assert session.counters.silence_sent <= 2  # no gap reached the keepalive's second
+    # baresip decoded each talkspurt (its marker bit, its timestamp jump) whole: it dumps every frame
+    # it decodes, so every tone frame sent is there (but for the last burst, which the hang-up may cut)
+    heard = await asyncio.to_thread(lambda: _wav(next(tmp_path.glob("dump-*-dec.wav"))))
+    loud = np.sqrt(np.mean(heard[: len(heard) // 160 * 160].reshape(-1, 160) ** 2, axis=1)) > 1000
+    assert bursts_sent - 20 <= int(loud.sum()) <= bursts_sent

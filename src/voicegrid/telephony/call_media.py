@@ -27,10 +27,12 @@ class CallMedia:
         clock: MediaClock,
         *,
         no_rtp_timeout_s: float = 30.0,
+        suppress_silence: bool = False,
         recordings_dir: Path | None = None,
     ) -> None:
         self.ports, self.clock = ports, clock
         self.no_rtp_timeout_s = no_rtp_timeout_s
+        self.suppress_silence = suppress_silence
         self.recordings_dir = recordings_dir
         # RTP and RTCP sockets bound when a port goes into an SDP, until the session opens on them
         # (or the call ends first): another process cannot take a port we have offered
@@ -86,6 +88,7 @@ class CallMedia:
             on_hangup=on_hangup,
             on_transfer=on_transfer,
             no_rtp_timeout_s=self.no_rtp_timeout_s,
+            suppress_silence=self.suppress_silence,
             mix=CallMix(media.codec.sample_rate, call.max_duration_s or MAX_RECORDING_S)
             if recording is not None
             else None,
@@ -114,6 +117,7 @@ class CallMedia:
                 "packets_sent": c.sent,
                 "packets_send_failed": c.send_failed,
                 "silence_sent": c.silence_sent,
+                "silence_suppressed": c.silence_suppressed,
                 "packets_lost": session.stats.lost,
                 "jitter_ms": round(session.stats.jitter_ms, 2),
                 "malformed": c.malformed,

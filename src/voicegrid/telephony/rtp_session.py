@@ -5,6 +5,12 @@ when the first packet comes from the right host but another port; nothing else c
 stream), parsed, counted, telephone events to the agent, audio through the jitter buffer to the
 agent as 20 ms PCM frames. Send: each clock tick sends the next queued frame, or comfort silence
 so carriers see media, or DTMF events when asked. No packet for `no_rtp_timeout_s` hangs up.
+
+With `suppress_silence` (RFC 3551 section 4.1), a tick with nothing queued sends nothing but one
+frame of silence every `KEEPALIVE_S`, for NATs and media timers on the way. A reply after such a gap
+is a new talkspurt: it is hurried to the clock's next sub-slot, and its first packet carries the
+marker bit and a timestamp that counts the quiet time, so the far end plays it at once instead of
+at the stream's next 20 ms turn, and the silence costs no packets.
 """
 
 import asyncio
@@ -40,6 +46,7 @@ RTCP_INTERVAL_S = 5.0
 LATE_DRAIN_S = 0.06
 DRAIN_MAX = 64  # datagrams read in one late tick: the jitter buffer's own capacity
 DATAGRAM_MAX = 8192
+KEEPALIVE_S = 1.0  # with silence suppressed: one frame of silence this often, so the path stays open
 
 
 class Sender(Protocol):
@@ -78,6 +85,7 @@ class RtpCounters:
     sent: int = 0
     send_failed: int = 0  # not taken by the kernel (buffer full, no route): dropped, never queued
     silence_sent: int = 0
+    silence_suppressed: int = 0  # ticks that sent nothing (suppress_silence)
     dtmf_received: int = 0
     latched: bool = False
 
@@ -96,8 +104,16 @@ class RtpSession(asyncio.DatagramProtocol):
         no_rtp_timeout_s: float = 30.0,
         mix: CallMix | None = None,
         on_recorded: Callable[[bytes], None] = lambda chunk: None,
+        suppress_silence: bool = False,
     ) -> None:
         self.codec = codec
+        self.suppress_silence = suppress_silence
+        self._period = clock.schedule.period_s
+        self._sent_at: float | None = None  # the tick the last packet went on
+        self._gap = False  # silence suppressed since then: the next packet starts a talkspurt
+        self._play_due = -1.0  # when the caller's next frame is due to play (see on_tick)
+        self._ticking = False
+        self._unmixed: deque[Pcm] = deque(maxlen=4)  # frames sent, for the recording's next played tick
         self.mix = mix  # both directions, mixed, for the recording
         self._on_recorded = on_recorded  # each chunk of the mix, to be written as the call goes
         self._played: Pcm | None = None
@@ -196,10 +212,15 @@ class RtpSession(asyncio.DatagramProtocol):
 
     # ---- CallSession ---------------------------------------------------------------------------
     def queue(self, pcm: Pcm) -> None:
-        # Not hurried to an earlier sub-slot as media streams are (`MediaClock.hurry`): the comfort
-        # silence already sent fills the stream's timeline up to its next turn, and the far end
-        # plays by timestamp, so an earlier packet would only wait in its jitter buffer.
+        # Hurried to an earlier sub-slot (`MediaClock.hurry`) only after suppressed silence: comfort
+        # silence fills the stream's timeline up to its next turn, and the far end plays by
+        # timestamp, so an earlier packet would only wait in its jitter buffer. Not from within its
+        # own tick (an echo), whose send comes next anyway.
         self.outbound.push(pcm)
+        last = self._sent_at  # the talkspurt's first packet must not overlap it: a period after it
+        ready = len(self.outbound) > 0 and last is not None and self.clock.now() >= last + self._period
+        if self._gap and not self._ticking and ready:
+            self.clock.hurry(self)
 
     def mark_played(self, callback: Callable[[], None]) -> None:
         self.outbound.mark(callback)
@@ -276,7 +297,13 @@ class RtpSession(asyncio.DatagramProtocol):
 
     @property
     def rtp_timestamp(self) -> int:
-        return self._ts
+        """Our stream's RTP time now (for a sender report), counting suppressed silence."""
+        return self._ts_at(self.clock.now()) if self._gap else self._ts
+
+    def _ts_at(self, at: float) -> int:
+        """The timestamp of a packet sent at `at` after a gap: the last one's, plus the time since."""
+        quiet = at - (at if self._sent_at is None else self._sent_at) - self._period
+        return (self._ts + max(0, round(quiet * self.codec.rtp_clock_rate))) & 0xFFFFFFFF
 
     @property
     def octets_sent(self) -> int:
@@ -314,8 +341,19 @@ class RtpSession(asyncio.DatagramProtocol):
             self._drain(self._sock, now)
             if self._closed:  # what it read ended the call (a transfer's DTMF, a hangup)
                 return
-        self._play(now)
-        self._send()
+        # A tick a reply was hurried to may come before the caller's next frame is due: it sends, but
+        # the caller's audio keeps its own cadence, a frame a period after the last one was due (not
+        # after this tick, which would drift: an underrun or a skipped frame per reply).
+        due = self._play_due
+        played = scheduled >= due - self.clock.schedule.slot_s / 2
+        self._ticking = True  # what the agent queues as it hears this frame is sent by this tick
+        if played:
+            self._play_due = (due if scheduled - due < self._period else scheduled) + self._period
+            self._play(now)
+        self._send(scheduled)
+        self._ticking = False
+        if played and self.mix is not None:
+            self._mix(self.mix)
         if now >= self._next_rtcp:
             self._next_rtcp = now + RTCP_INTERVAL_S
             self._send_rtcp()
@@ -350,25 +388,36 @@ class RtpSession(asyncio.DatagramProtocol):
         self.agent.on_audio(self, AudioFrame(pcm, self.sample_rate, self._media_time, concealed))
         self._media_time += len(pcm) / self.sample_rate
 
-    def _send(self) -> None:
+    def _mix(self, mix: CallMix) -> None:
+        mix.tick(self._played, self._unmixed.popleft() if self._unmixed else None)
+        self._played = None
+        if mix.ready:
+            self._on_recorded(mix.take())
+
+    def _send(self, scheduled: float) -> None:
         if self._transport is None:
             return
-        marker = False
         if self._dtmf_out and self.telephone_event is not None:
             payload, pt = self._dtmf_out.popleft(), self.telephone_event
         else:
             frame = self.outbound.pop_frame()
             pt = self.codec.payload_type
-            if self.mix is not None:
-                self.mix.tick(self._played, frame[0] if frame is not None else None)
-                self._played = None
-                if self.mix.ready:
-                    self._on_recorded(self.mix.take())
             if frame is None:
+                last = self._sent_at
+                if self.suppress_silence and last is not None and scheduled - last < KEEPALIVE_S:
+                    self._gap = True
+                    self.counters.silence_suppressed += 1
+                    return
                 self.counters.silence_sent += 1
                 payload = self._silence or self.codec.encode(np.zeros(self.codec.samples_per_frame, np.int16))
             else:
+                if self.mix is not None:
+                    self._unmixed.append(frame[0])
                 payload = frame[1] or self.codec.encode(frame[0])
+        marker = self._gap  # a talkspurt's first packet (RFC 3551 section 4.1)
+        if marker:
+            self._ts, self._gap = self._ts_at(scheduled), False
+        self._sent_at = scheduled
         try:
             self._sendto(rtp_header(pt, self._seq, self._ts, self._ssrc, marker) + payload, self.remote)
         except OSError:  # a full socket buffer or no route: late media is worthless, the packet is lost

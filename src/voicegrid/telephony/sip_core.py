@@ -68,6 +68,7 @@ class CallCore:
         ports: PortAllocator | None = None,
         clock: MediaClock | None = None,
         no_rtp_timeout_s: float = 30.0,
+        suppress_silence: bool = False,
         limiter: SourceRateLimiter | None = None,
         recordings_dir: Path | None = None,
         transfer_route: TransferRoute | None = None,
@@ -89,6 +90,7 @@ class CallCore:
             ports or PortAllocator(),
             self.clock,
             no_rtp_timeout_s=no_rtp_timeout_s,
+            suppress_silence=suppress_silence,
             recordings_dir=recordings_dir,
         )
         self.transfers = Transfers(transfer_route)
