@@ -65,6 +65,13 @@ def load(
             "its whole window alongside the live turns",
         ),
     ] = 0,
+    suppress_silence: Annotated[
+        bool,
+        typer.Option(
+            "--suppress-silence",
+            help="the workers send no RTP while the agent is quiet (VOICEGRID_RTP_SUPPRESS_SILENCE)",
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="the JSON summary (default bench/results)")
     ] = None,
@@ -83,6 +90,7 @@ def load(
         profile=profile,
         analysis=analysis,
         analysis_backlog=analysis_backlog if analysis else 0,
+        suppress_silence=suppress_silence,
     )
     columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
     if cluster:

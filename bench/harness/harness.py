@@ -65,6 +65,7 @@ class LoadConfig:
     profile: bool = False  # py-spy on the first worker through each window
     analysis: bool = False  # the load agent's calls are analysed (embedded engine) once they end
     analysis_backlog: int = 0  # calls queued for analysis before each step, worked through in its window
+    suppress_silence: bool = False  # VOICEGRID_RTP_SUPPRESS_SILENCE on the workers
 
 
 @dataclass
@@ -368,6 +369,10 @@ def stop_reason(step: Step, cores: int) -> str:
     )
 
 
+def worker_settings(config: LoadConfig) -> dict[str, str]:
+    return {"VOICEGRID_RTP_SUPPRESS_SILENCE": "true"} if config.suppress_silence else {}
+
+
 def run(config: LoadConfig, progress: Progress = lambda _what, _done: None) -> dict[str, Any]:
     config.workdir.mkdir(parents=True, exist_ok=True)
     cores = os.cpu_count() or 1
@@ -381,7 +386,7 @@ def run(config: LoadConfig, progress: Progress = lambda _what, _done: None) -> d
     }
     others = {"emulators": [e.proc.pid for e in emulators.values()]}
     steps: list[Step] = []
-    cluster = Cluster(config.workdir)
+    cluster = Cluster(config.workdir, settings=worker_settings(config))
     idle_mb: float | None = None
     try:
         progress(f"starting {config.workers} voicegrid workers", 0.02)
@@ -443,7 +448,7 @@ def compare(
     """The same load with one VoiceSession per OS process: one voicegrid process per call."""
     n = config.compare_n
     progress(f"process per call: starting {n} voicegrid processes", (total_steps - 1) / total_steps)
-    cluster = Cluster(config.workdir / "per-call")
+    cluster = Cluster(config.workdir / "per-call", settings=worker_settings(config))
     cluster.workdir.mkdir(parents=True, exist_ok=True)
     try:
         cluster.add_worker(demo=True, rtp_ports=20)
@@ -477,6 +482,7 @@ def summarize(config: LoadConfig, steps: list[Step], cores: int) -> dict[str, An
             "tts_first_byte": config.tts_ms,
         },
         "window_s": config.window_s,
+        "settings": worker_settings(config),
         "calls_per_core": best.calls_per_core if best else None,
         "rss_mb_per_call": best.rss_mb_per_call if best else None,
         "platform_ms_p95": best.platform_ms_p95 if best else None,

@@ -142,6 +142,7 @@ class Cluster:
     workers: list[Proc] = field(default_factory=list)
     http: list[str] = field(default_factory=list)
     sip_ports: list[int] = field(default_factory=list)
+    settings: dict[str, str] = field(default_factory=dict)  # more VOICEGRID_ settings, for every worker
 
     @property
     def database_url(self) -> str:
@@ -160,6 +161,7 @@ class Cluster:
             "VOICEGRID_RTP_PORT_MAX": str(low + rtp_ports - 1),
             "VOICEGRID_LOG_LEVEL": "warning",
             "VOICEGRID_DRAIN_SECONDS": "5",
+            **self.settings,
         }
 
     def add_worker(self, *, demo: bool = False, rtp_ports: int = 2500) -> Proc:

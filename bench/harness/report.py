@@ -49,6 +49,10 @@ def markdown(summary: dict[str, Any]) -> str:
         f"RTP lateness p99 {summary['rtp_lateness_ms_p99']} ms.",
         f"Stopped at N = {summary['max_n']}: {summary['stopped_because']}.",
     ]
+    if summary.get("settings"):
+        lines.append(
+            "Worker settings: " + ", ".join(f"`{k}={v}`" for k, v in summary["settings"].items()) + "."
+        )
     if "goal" in summary:
         met = summary["goal_met_at_n"]
         lines.append(
