@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from voicegrid.media.codecs import make_codec
+from voicegrid.media.dtmf import DtmfReceiver, event_packets
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
 from voicegrid.media.rtp import RtpPacket
 from voicegrid.telephony.agents import EchoAgent, SilentAgent
@@ -150,3 +151,26 @@ async def test_a_reply_after_silence_keeps_the_streams_20_ms_timeline_that_the_f
     assert gaps == pytest.approx([0.02] * len(gaps))
     assert [p.timestamp - packets[0].timestamp for p in packets] == [160 * i for i in range(len(packets))]
     assert clock.hurried == 0
+
+
+def test_each_digit_sent_is_one_event_with_one_timestamp_and_a_marker_on_its_first_packet() -> None:
+    time = Time()
+    session, rtp, _ = _session(time)
+    _tick(session, time, 0.1)
+    session.send_dtmf("1155#")
+    _tick(session, time, 2.0)
+    packets = [RtpPacket.parse(data) for data, _ in rtp.sent]
+    events = [p for p in packets if p.payload_type == 101]
+    per_digit = len(event_packets("1"))
+    assert len(events) == 5 * per_digit
+    for n in range(5):  # one timestamp per event, its first packet marked, the next event's later
+        event = events[n * per_digit : (n + 1) * per_digit]
+        assert {p.timestamp for p in event} == {event[0].timestamp}
+        assert [p.marker for p in event] == [True] + [False] * (per_digit - 1)
+    # a receiver that tells events apart by their timestamp (RFC 4733 section 2.5.1) hears each once
+    receiver = DtmfReceiver()
+    heard = [receiver.receive(p.timestamp, p.payload) for p in events]
+    assert [d.digit for d in heard if d is not None] == list("1155#")
+    # the audio after them goes on on the stream's own timeline, as if each packet had been audio
+    assert packets[-1].payload_type == 0
+    assert packets[-1].timestamp - packets[0].timestamp == 160 * (len(packets) - 1)

@@ -136,7 +136,8 @@ class RtpSession(asyncio.DatagramProtocol):
         # G.711 is stateless: what is queued is encoded as it comes, a chunk at a time, not per tick
         stateless = codec.silence_byte is not None
         self.outbound = OutboundAudio(codec.sample_rate, encode=codec.encode if stateless else None)
-        self._dtmf_out: deque[bytes] = deque()
+        self._dtmf_out: deque[tuple[bytes, bool]] = deque()  # event payloads, True: an event's first
+        self._event_ts = 0  # the timestamp of the event being sent: the tick it began on
         self._transport: Sender | None = None
         self._sendto: Callable[[bytes, tuple[str, int]], object] = lambda data, addr: None
         self._sock: socket.socket | None = None
@@ -241,7 +242,7 @@ class RtpSession(asyncio.DatagramProtocol):
 
     def send_dtmf(self, digits: str) -> None:
         for digit in digits:
-            self._dtmf_out.extend(event_packets(digit))
+            self._dtmf_out.extend((payload, i == 0) for i, payload in enumerate(event_packets(digit)))
 
     # ---- receive -------------------------------------------------------------------------------
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
@@ -397,8 +398,10 @@ class RtpSession(asyncio.DatagramProtocol):
     def _send(self, scheduled: float) -> None:
         if self._transport is None:
             return
+        event_start, ts = False, -1
         if self._dtmf_out and self.telephone_event is not None:
-            payload, pt = self._dtmf_out.popleft(), self.telephone_event
+            (payload, event_start), pt = self._dtmf_out.popleft(), self.telephone_event
+            ts = self._event_ts  # every packet of an event carries its start (RFC 4733 section 2.5.1.2)
         else:
             frame = self.outbound.pop_frame()
             pt = self.codec.payload_type
@@ -414,12 +417,16 @@ class RtpSession(asyncio.DatagramProtocol):
                 if self.mix is not None:
                     self._unmixed.append(frame[0])
                 payload = frame[1] or self.codec.encode(frame[0])
-        marker = self._gap  # a talkspurt's first packet (RFC 3551 section 4.1)
-        if marker:
+        # the marker: a talkspurt's first packet (RFC 3551 section 4.1), an event's (RFC 4733 2.5.1.3)
+        marker = self._gap or event_start
+        if self._gap:
             self._ts, self._gap = self._ts_at(scheduled), False
+        if event_start:
+            self._event_ts = ts = self._ts
         self._sent_at = scheduled
         try:
-            self._sendto(rtp_header(pt, self._seq, self._ts, self._ssrc, marker) + payload, self.remote)
+            header = rtp_header(pt, self._seq, self._ts if ts < 0 else ts, self._ssrc, marker)
+            self._sendto(header + payload, self.remote)
         except OSError:  # a full socket buffer or no route: late media is worthless, the packet is lost
             self.counters.send_failed += 1
         else:
