@@ -22,7 +22,7 @@ import httpx
 import numpy as np
 
 from bench.harness import analysis_backlog, procfs, profile
-from bench.harness.pcap import lateness_ms, read_rtp
+from bench.harness.pcap import clock_skew_ms_per_s, lateness_ms, read_rtp
 from bench.harness.processes import (
     Cluster,
     Emulator,
@@ -82,6 +82,7 @@ class Step:
     rss_mb_per_call: float | None = None
     rtp_lateness_ms_p99: float | None = None
     rtp_packets: int = 0
+    rtp_clock_skew_ms_per_s: float | None = None  # the capture's clock against the RTP timestamps'
     voice_to_voice_ms_p50: float | None = None
     voice_to_voice_ms_p95: float | None = None
     platform_ms_p95: float | None = None
@@ -336,6 +337,7 @@ def run_step(
         packets = list(read_rtp((stepdir / "rtp.pcap").read_bytes()))
         late = lateness_ms(packets, t0 + 0.5, t1 - 0.5)
         step.rtp_packets, step.rtp_lateness_ms_p99 = len(late), pct(late, 99)
+        step.rtp_clock_skew_ms_per_s = clock_skew_ms_per_s(packets, t0 + 0.5, t1 - 0.5)
         for caller in callers:
             caller.popen.wait(timeout=hold_ms / 1000 + 120)
     except BaseException:  # an interrupted step leaves no caller behind

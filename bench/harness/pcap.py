@@ -6,6 +6,7 @@ packet's lateness is how far its offset is above that. Classic pcap only (what t
 Ethernet (Linux `lo`) or Linux cooked captures; the reader is bounded by packet count and length.
 """
 
+import statistics
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,13 +81,13 @@ def _rtp(ip: bytes, at: float) -> RtpPacket | None:
     return RtpPacket(at, src, dst, ssrc, seq, timestamp, payload_type)
 
 
-def lateness_ms(packets: list[RtpPacket], start: float = 0.0, end: float = float("inf")) -> list[float]:
-    """Each packet's lateness (ms) within its stream, for packets captured between start and end."""
+def _offsets(packets: list[RtpPacket], start: float, end: float) -> list[list[tuple[float, float]]]:
+    """Per stream, each packet's (capture time, capture time less its RTP time since the first)."""
     streams: dict[tuple[int, int, int], list[RtpPacket]] = {}
     for packet in packets:
         if start <= packet.at <= end:
             streams.setdefault((packet.src_port, packet.dst_port, packet.ssrc), []).append(packet)
-    late: list[float] = []
+    out = []
     for stream in streams.values():
         stream.sort(key=lambda p: p.at)
         unwrapped, previous = 0, stream[0].timestamp
@@ -95,7 +96,33 @@ def lateness_ms(packets: list[RtpPacket], start: float = 0.0, end: float = float
             step = (packet.timestamp - previous) & 0xFFFFFFFF
             unwrapped += step if step < 0x80000000 else step - 0x100000000
             previous = packet.timestamp
-            offsets.append(packet.at - unwrapped / RTP_CLOCK[packet.payload_type])
-        best = min(offsets)
-        late.extend((offset - best) * 1000 for offset in offsets)
+            offsets.append((packet.at, packet.at - unwrapped / RTP_CLOCK[packet.payload_type]))
+        out.append(offsets)
+    return out
+
+
+def lateness_ms(packets: list[RtpPacket], start: float = 0.0, end: float = float("inf")) -> list[float]:
+    """Each packet's lateness (ms) within its stream, for packets captured between start and end."""
+    late: list[float] = []
+    for offsets in _offsets(packets, start, end):
+        best = min(offset for _, offset in offsets)
+        late.extend((offset - best) * 1000 for _, offset in offsets)
     return late
+
+
+def clock_skew_ms_per_s(
+    packets: list[RtpPacket], start: float = 0.0, end: float = float("inf")
+) -> float | None:
+    """How fast the streams' offsets grow, in ms per second, the median over streams of 5 s or more:
+    about 0 when the capture's clock and the senders' run at one rate. Lateness is measured against
+    each stream's earliest packet, so a skew adds to it, growing through the window; this says so."""
+    slopes = []
+    for offsets in _offsets(packets, start, end):
+        times = [at for at, _ in offsets]
+        if len(offsets) < 3 or times[-1] - times[0] < 5.0:
+            continue
+        mean_t = sum(times) / len(times)
+        mean_o = sum(o for _, o in offsets) / len(offsets)
+        spread = sum((t - mean_t) ** 2 for t in times)
+        slopes.append(sum((t - mean_t) * (o - mean_o) for t, o in offsets) / spread)
+    return round(statistics.median(slopes) * 1000, 3) if slopes else None

@@ -20,6 +20,9 @@ COLUMNS = [
 ]
 
 
+SKEW_NOTE_MS_PER_S = 0.5  # a skew this big is named under the table
+
+
 def goal_text(goal: dict[str, float]) -> str:
     return (
         f">= {goal['calls_per_core']:g} calls per core, RTP lateness p99 <= {goal['rtp_lateness_ms_p99']:g} ms, "
@@ -49,6 +52,15 @@ def markdown(summary: dict[str, Any]) -> str:
         f"RTP lateness p99 {summary['rtp_lateness_ms_p99']} ms.",
         f"Stopped at N = {summary['max_n']}: {summary['stopped_because']}.",
     ]
+    skewed = [
+        s for s in summary["steps"] if abs(s.get("rtp_clock_skew_ms_per_s") or 0.0) >= SKEW_NOTE_MS_PER_S
+    ]
+    for step in skewed:
+        lines.append(
+            f"At N = {step['n']} ({step['mode']}, try {step.get('attempt', 1)}) the capture's clock ran "
+            f"{step['rtp_clock_skew_ms_per_s']} ms per second off the RTP timestamps' in every stream "
+            "(the median): that step's RTP lateness includes the skew, growing through its window."
+        )
     if summary.get("settings"):
         lines.append(
             "Worker settings: " + ", ".join(f"`{k}={v}`" for k, v in summary["settings"].items()) + "."

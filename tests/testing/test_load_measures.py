@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from bench.harness import procfs
 from bench.harness.harness import GOAL, Step, judge
-from bench.harness.pcap import PcapError, RtpPacket, lateness_ms, read_rtp
+from bench.harness.pcap import PcapError, RtpPacket, clock_skew_ms_per_s, lateness_ms, read_rtp
 from bench.harness.profile import summarize
 from bench.harness.report import markdown
 from hypothesis import given, settings
@@ -49,6 +49,38 @@ def test_each_stream_is_judged_against_its_own_timeline_and_timestamps_may_wrap(
     late = lateness_ms(list(read_rtp(_pcap(sorted(a + b), nanos=True))))
     assert len(late) == 60
     assert max(late) == pytest.approx(0.0, abs=0.01)  # another phase is not lateness
+
+
+def test_a_capture_clock_that_runs_apart_from_the_senders_is_measured_as_a_skew_not_hidden() -> None:
+    t0 = 1_700_000_000.0
+    on_time = [(t0 + 0.020 * n, _frame(40000, 20000, n, 160 * n, ssrc=1)) for n in range(400)]
+    # 0.5% slow: each 20 ms of RTP time takes 20.1 ms on the capture's clock, 5 ms more every second
+    slow = [(t0 + 0.0201 * n, _frame(40002, 20002, n, 160 * n, ssrc=2)) for n in range(400)]
+    short = [(t0 + 0.020 * n, _frame(40004, 20004, n, 160 * n, ssrc=3)) for n in range(100)]  # 2 s
+    assert clock_skew_ms_per_s(list(read_rtp(_pcap(on_time)))) == pytest.approx(0.0, abs=1e-3)
+    assert clock_skew_ms_per_s(list(read_rtp(_pcap(slow)))) == pytest.approx(0.1 / 20.1 * 1000, abs=1e-3)
+    assert clock_skew_ms_per_s(list(read_rtp(_pcap(short)))) is None  # too short to tell
+    late = lateness_ms(list(read_rtp(_pcap(slow))))
+    assert max(late) == pytest.approx(399 * 0.1, abs=0.01)  # what the lateness alone would report
+
+
+def test_a_step_with_a_skewed_capture_clock_says_so_under_the_table() -> None:
+    step = {
+        "mode": "one process per core",
+        "n": 400,
+        "attempt": 2,
+        "cores": {},
+        "rtp_clock_skew_ms_per_s": 4.97,
+    }
+    summary = {
+        "steps": [step, {**step, "attempt": 1, "rtp_clock_skew_ms_per_s": 0.02}],
+        "calls_per_core": 400.0, "best_n": 400, "workers": 2, "machine_cores": 2, "rss_mb_per_call": 0.4,
+        "platform_ms_p95": 9.0, "rtp_lateness_ms_p99": 140.0, "max_n": 400, "stopped_because": "x",
+    }  # fmt: skip
+    notes = [line for line in markdown(summary).splitlines() if "off the RTP timestamps" in line]
+    assert len(notes) == 1
+    assert "N = 400 (one process per core, try 2)" in notes[0]
+    assert "4.97 ms per second" in notes[0]
 
 
 def test_rtcp_and_other_traffic_are_not_counted_and_the_window_bounds_the_packets() -> None:
