@@ -277,3 +277,24 @@ def test_a_disabled_business_and_an_unknown_source_are_refused_with_403(tmp_path
         )
         assert "SIP/2.0 403 Business disabled" in sipp_errors(tmp_path / "disabled")
         assert disabled.returncode != 0
+
+
+def test_a_node_set_to_suppress_silence_sends_no_rtp_while_its_agent_is_quiet(tmp_path: Path) -> None:
+    sip_port = free_udp_and_tcp_port()
+    env = env_without_voicegrid(VOICEGRID_RTP_SUPPRESS_SILENCE="true")
+    with serving(tmp_path / "var", "--demo", sip_port=sip_port, env=env) as (url, _):
+        demo = json.loads((tmp_path / "var" / "demo.json").read_text())
+        api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"})
+        ok = _sipp(sip_port, tmp_path / "uac", "-sn", "uac", "-s", "+15550100", "-m", "1", "-d", "8000")
+        assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr[-2000:]
+        quality: dict[str, float] = {}
+        for _ in range(100):  # the record is stored just after the hang-up
+            calls = api.get("/v1/calls").json()["items"]
+            quality = calls[0]["quality"] if calls else {}
+            if "silence_suppressed" in quality:
+                break
+            time.sleep(0.1)
+    # 8 s of ticks: the greeting's packets, then nothing but the first tick's and a keepalive a second
+    assert quality["silence_suppressed"] > 50
+    assert quality["silence_sent"] <= 1 + 8
+    assert 350 <= quality["packets_sent"] + quality["silence_suppressed"] <= 440
