@@ -39,7 +39,9 @@ async def test_any_port_whose_number_is_taken_for_tcp_is_passed_over_for_one_fre
     endpoint = _endpoint()
     try:
         await endpoint.start("127.0.0.1", 0)
-        assert len(picks) == 2
+        # the first pick passed over; the kernel's next one is free for both, or, when a parallel
+        # test's connection happens to hold its TCP number too, a later one
+        assert len(picks) >= 2
         assert endpoint.port not in (0, taken)
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp, pytest.raises(OSError, match="in use"):
             udp.bind(("127.0.0.1", endpoint.port))  # ours, for UDP
