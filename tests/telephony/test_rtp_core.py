@@ -3,11 +3,11 @@ ticks are called by the test, so seconds of a call pass in microseconds and noth
 
 import asyncio
 import itertools
-from collections.abc import Callable
 
 import numpy as np
 import pytest
 
+from tests.support.rtp import PEER, TONE, Wire, running
 from voicegrid.media.codecs import make_codec
 from voicegrid.media.dtmf import DtmfReceiver, event_packets
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
@@ -15,22 +15,6 @@ from voicegrid.media.rtp import RtpPacket
 from voicegrid.telephony.agents import EchoAgent, SilentAgent
 from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.rtp_session import RtpSession
-
-PEER = ("192.0.2.10", 40000)
-TONE = (8000 * np.sin(2 * np.pi * 440 * np.arange(16000) / 8000)).astype(np.int16)  # 2 s
-
-
-class Wire:
-    """What the session sends, kept instead of sent."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[bytes, tuple[str, int]]] = []
-
-    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
-        self.sent.append((data, addr))
-
-    def close(self) -> None:
-        pass
 
 
 class Time:
@@ -106,34 +90,11 @@ def test_rtcp_reports_go_out_on_the_sessions_clock() -> None:
     assert {addr for _, addr in rtcp.sent} == {(PEER[0], PEER[1] + 1)}
 
 
-class TimedWire(Wire):
-    """What the session sends, with the (virtual) time it went."""
-
-    def __init__(self, time: Callable[[], float]) -> None:
-        super().__init__()
-        self.time = time
-        self.at: list[float] = []
-
-    def sendto(self, data: bytes, addr: tuple[str, int]) -> None:
-        super().sendto(data, addr)
-        self.at.append(self.time())
-
-
-async def _running(agent: EchoAgent) -> tuple[RtpSession, TimedWire, MediaClock]:
-    loop = asyncio.get_running_loop()
-    clock = MediaClock(clock=loop.time)
-    clock.start()
-    wire = TimedWire(loop.time)
-    session = RtpSession(codec=make_codec("PCMU"), remote=PEER, agent=agent, clock=clock)
-    session.attach(wire)
-    return session, wire, clock
-
-
 @pytest.mark.virtual_time
 async def test_a_reply_after_silence_keeps_the_streams_20_ms_timeline_that_the_far_end_plays_by() -> None:
     # comfort silence has filled the timeline up to the stream's next turn: an earlier packet would
     # only wait in the far end's jitter buffer, so RTP is not hurried the way media streams are
-    session, wire, clock = await _running(SilentAgent())
+    session, wire, clock = await running(SilentAgent())
     try:
         await asyncio.sleep(0.2)
         await asyncio.sleep(max(0.0, wire.at[-1] + 0.002 - clock.now()))

@@ -9,15 +9,13 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from tests.telephony.test_rtp_core import PEER, TONE, TimedWire
-from voicegrid.media.codecs import make_codec
+from tests.support.rtp import PEER, TONE, TimedWire, running
 from voicegrid.media.g711 import ulaw_encode
 from voicegrid.media.jitter import JitterCounters
 from voicegrid.media.recording import CallMix
 from voicegrid.media.rtp import RtpPacket
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.telephony.agents import EchoAgent, SilentAgent
-from voicegrid.telephony.media_clock import MediaClock
 from voicegrid.telephony.rtp_session import KEEPALIVE_S, RtpSession
 
 SILENCE = bytes([0xFF]) * 160
@@ -36,20 +34,6 @@ class Listener(SilentAgent):
         self.last_at = self.clock()
 
 
-async def _running(
-    agent: EchoAgent, *, suppress: bool = True, mix: CallMix | None = None
-) -> tuple[RtpSession, TimedWire, MediaClock]:
-    loop = asyncio.get_running_loop()
-    clock = MediaClock(clock=loop.time)
-    clock.start()
-    wire = TimedWire(loop.time)
-    session = RtpSession(
-        codec=make_codec("PCMU"), remote=PEER, agent=agent, clock=clock, suppress_silence=suppress, mix=mix
-    )
-    session.attach(wire)
-    return session, wire, clock
-
-
 async def _caller_speaks(session: RtpSession, seconds: float) -> None:
     """The caller's side: a packet of the tone every 20 ms, on its own clock."""
     loop = asyncio.get_running_loop()
@@ -66,7 +50,7 @@ def _packets(wire: TimedWire) -> list[RtpPacket]:
 
 @pytest.mark.virtual_time
 async def test_a_quiet_agent_sends_one_keepalive_a_second_instead_of_fifty_packets() -> None:
-    session, wire, clock = await _running(SilentAgent())
+    session, wire, clock = await running(SilentAgent(), suppress_silence=True)
     try:
         await asyncio.sleep(5.01)
     finally:
@@ -86,7 +70,7 @@ async def test_a_quiet_agent_sends_one_keepalive_a_second_instead_of_fifty_packe
 @pytest.mark.virtual_time
 async def test_a_reply_after_suppressed_silence_leaves_at_the_next_sub_slot_as_a_marked_talkspurt() -> None:
     agent = Listener(asyncio.get_running_loop().time)
-    session, wire, clock = await _running(agent)
+    session, wire, clock = await running(agent, suppress_silence=True)
     try:
         await asyncio.sleep(0.2)
         # just after the stream's own turn, so its next turn is more than 15 ms away
@@ -114,7 +98,7 @@ async def test_a_reply_after_suppressed_silence_leaves_at_the_next_sub_slot_as_a
 async def _hear_with_replies(suppress: bool) -> tuple[int, JitterCounters, int, int]:
     """The caller talks for 8 s while twenty replies start; what the agent heard, and how."""
     agent = Listener(asyncio.get_running_loop().time)
-    session, _, clock = await _running(agent, suppress=suppress, mix=CallMix(8000))
+    session, _, clock = await running(agent, suppress_silence=suppress, mix=CallMix(8000))
     try:
         caller = asyncio.get_running_loop().create_task(_caller_speaks(session, 8.0))
         for i in range(20):  # with suppression, each is moved to an earlier sub-slot
@@ -146,7 +130,7 @@ async def test_the_callers_audio_plays_on_its_own_20_ms_cadence_through_hurried_
 
 @pytest.mark.virtual_time
 async def test_an_echo_within_its_own_tick_is_not_hurried_and_stays_one_contiguous_talkspurt() -> None:
-    session, wire, clock = await _running(EchoAgent())
+    session, wire, clock = await running(EchoAgent(), suppress_silence=True)
     try:
         await asyncio.sleep(0.1)
         await _caller_speaks(session, 0.6)
@@ -167,7 +151,7 @@ async def test_an_echo_within_its_own_tick_is_not_hurried_and_stays_one_contiguo
 
 @pytest.mark.virtual_time
 async def test_the_sender_report_s_rtp_time_runs_on_through_suppressed_silence() -> None:
-    session, _, clock = await _running(SilentAgent())
+    session, _, clock = await running(SilentAgent(), suppress_silence=True)
     try:
         await asyncio.sleep(0.101)
         early = session.rtp_timestamp
@@ -181,7 +165,7 @@ async def test_the_sender_report_s_rtp_time_runs_on_through_suppressed_silence()
 
 @pytest.mark.virtual_time
 async def test_without_suppression_a_quiet_agent_still_sends_comfort_silence_every_20_ms() -> None:
-    session, wire, clock = await _running(SilentAgent(), suppress=False)
+    session, wire, clock = await running(SilentAgent())
     try:
         await asyncio.sleep(1.0)
     finally:
