@@ -109,6 +109,7 @@ class RtpSession(asyncio.DatagramProtocol):
         self.codec = codec
         self.suppress_silence = suppress_silence
         self._period = clock.schedule.period_s
+        self._half_slot = clock.schedule.slot_s / 2  # the tolerance of a tick's time against a due time
         self._sent_at: float | None = None  # the tick the last packet went on
         self._gap = False  # silence suppressed since then: the next packet starts a talkspurt
         self._play_due = -1.0  # when the caller's next frame is due to play (see on_tick)
@@ -219,8 +220,8 @@ class RtpSession(asyncio.DatagramProtocol):
         # own tick (an echo), whose send comes next anyway.
         self.outbound.push(pcm)
         last = self._sent_at  # the talkspurt's first packet must not overlap it: a period after it
-        ready = len(self.outbound) > 0 and last is not None and self.clock.now() >= last + self._period
-        if self._gap and not self._ticking and ready:
+        gap = self._gap and not self._ticking and len(self.outbound) > 0 and last is not None
+        if gap and last is not None and self.clock.now() >= last + self._period:
             self.clock.hurry(self)
 
     def mark_played(self, callback: Callable[[], None]) -> None:
@@ -346,7 +347,7 @@ class RtpSession(asyncio.DatagramProtocol):
         # the caller's audio keeps its own cadence, a frame a period after the last one was due (not
         # after this tick, which would drift: an underrun or a skipped frame per reply).
         due = self._play_due
-        played = scheduled >= due - self.clock.schedule.slot_s / 2
+        played = scheduled >= due - self._half_slot
         self._ticking = True  # what the agent queues as it hears this frame is sent by this tick
         if played:
             self._play_due = (due if scheduled - due < self._period else scheduled) + self._period
@@ -398,10 +399,9 @@ class RtpSession(asyncio.DatagramProtocol):
     def _send(self, scheduled: float) -> None:
         if self._transport is None:
             return
-        event_start, ts = False, -1
+        event = event_start = False
         if self._dtmf_out and self.telephone_event is not None:
-            (payload, event_start), pt = self._dtmf_out.popleft(), self.telephone_event
-            ts = self._event_ts  # every packet of an event carries its start (RFC 4733 section 2.5.1.2)
+            (payload, event_start), pt, event = self._dtmf_out.popleft(), self.telephone_event, True
         else:
             frame = self.outbound.pop_frame()
             pt = self.codec.payload_type
@@ -422,11 +422,11 @@ class RtpSession(asyncio.DatagramProtocol):
         if self._gap:
             self._ts, self._gap = self._ts_at(scheduled), False
         if event_start:
-            self._event_ts = ts = self._ts
+            self._event_ts = self._ts
+        ts = self._event_ts if event else self._ts  # an event's packets carry its start (RFC 4733 2.5.1.2)
         self._sent_at = scheduled
         try:
-            header = rtp_header(pt, self._seq, self._ts if ts < 0 else ts, self._ssrc, marker)
-            self._sendto(header + payload, self.remote)
+            self._sendto(rtp_header(pt, self._seq, ts, self._ssrc, marker) + payload, self.remote)
         except OSError:  # a full socket buffer or no route: late media is worthless, the packet is lost
             self.counters.send_failed += 1
         else:
