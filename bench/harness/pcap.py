@@ -118,11 +118,7 @@ def clock_skew_ms_per_s(
     each stream's earliest packet, so a skew adds to it, growing through the window; this says so."""
     slopes = []
     for offsets in _offsets(packets, start, end):
-        times = [at for at, _ in offsets]
-        if len(offsets) < 3 or times[-1] - times[0] < 5.0:
-            continue
-        mean_t = sum(times) / len(times)
-        mean_o = sum(o for _, o in offsets) / len(offsets)
-        spread = sum((t - mean_t) ** 2 for t in times)
-        slopes.append(sum((t - mean_t) * (o - mean_o) for t, o in offsets) / spread)
+        times, lags = [at for at, _ in offsets], [offset for _, offset in offsets]
+        if len(offsets) >= 3 and times[-1] - times[0] >= 5.0:
+            slopes.append(statistics.linear_regression(times, lags).slope)
     return round(statistics.median(slopes) * 1000, 3) if slopes else None
