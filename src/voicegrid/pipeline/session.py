@@ -28,6 +28,7 @@ from voicegrid.core.clock import loop_clock
 from voicegrid.core.tasks import TaskGroup
 from voicegrid.media.session import AudioFrame, CallSession
 from voicegrid.media.vad import VoiceDetector
+from voicegrid.pipeline.caller_audio import CallerAudio
 from voicegrid.pipeline.config import VoiceConfig
 from voicegrid.pipeline.events import (
     BargeIn,
@@ -49,7 +50,6 @@ from voicegrid.providers.stt.base import SttStage, Transcript, TranscriptStream
 from voicegrid.providers.tts.base import TtsStage
 
 log = logging.getLogger(__name__)
-MAX_AUDIO_BACKLOG_S = 10.0  # audio waiting for a slow STT; older chunks are dropped
 
 
 class VoiceSession(Replies):
@@ -86,12 +86,10 @@ class VoiceSession(Replies):
         # person answering "hello?" as it starts); a turn that ends before it is said is answered after.
         self._opening: asyncio.Task[None] | None = None
         self._deferred: asyncio.Task[None] | None = None
-        self._audio: asyncio.Queue[bytes | None] = asyncio.Queue()
-        self._held = bytearray()  # caller audio not yet sent to the STT (less than one chunk)
-        # Seconds of audio sent to the STT; where the last turn's audio ended on it; and up to where a
-        # turn was answered without its final (a final for that audio, when it comes, is not said again).
-        self._sent_s = self._finalized_s = self._answered_s = 0.0
-        self._chunk_bytes = 1
+        self._caller = CallerAudio()
+        # Where the last turn's audio ended on the STT stream; and up to where a turn was answered
+        # without its final (a final for that audio, when it comes, is not said again).
+        self._finalized_s = self._answered_s = 0.0
         self._stt_alive = True
         self._speech_ended = asyncio.Event()
         self._final = asyncio.Event()
@@ -141,7 +139,7 @@ class VoiceSession(Replies):
     def on_start(self, session: CallSession) -> None:
         self.session = session
         self.sample_rate = session.sample_rate
-        self._chunk_bytes = max(1, int(self.sample_rate * 2 * self.config.stt_chunk_ms / 1000))
+        self._caller.start(self.sample_rate, self.config.stt_chunk_ms)
         self.vad = VoiceDetector(
             self.sample_rate,
             aggressiveness=self.config.vad_aggressiveness,
@@ -154,24 +152,9 @@ class VoiceSession(Replies):
     def on_audio(self, session: CallSession, frame: AudioFrame) -> None:
         if self.ended_reason is not None or self.vad is None or self._message is not None:
             return
-        if self._stt_alive:
-            # Frames go to the STT in chunks of stt_chunk_ms (Deepgram asks for 20-250 ms a message):
-            # a fifth of the messages, wake-ups and syscalls of one per 20 ms frame. The turn's end
-            # flushes what is held, so the final transcript waits for nothing.
-            self._held.extend(frame.pcm.tobytes())
-            if len(self._held) >= self._chunk_bytes:
-                self._send_held()
+        if self._stt_alive:  # in chunks; the turn's end flushes what is held, so its final waits for nothing
+            self._caller.add(frame.pcm.tobytes())
         self._vad_step(frame)
-
-    def _send_held(self) -> None:
-        if not self._held:
-            return
-        if self._audio.qsize() * self._chunk_bytes >= MAX_AUDIO_BACKLOG_S * self.sample_rate * 2:
-            dropped = self._audio.get_nowait()
-            self._sent_s -= len(dropped or b"") / 2 / self.sample_rate  # the STT never hears it
-        self._audio.put_nowait(bytes(self._held))
-        self._sent_s += len(self._held) / 2 / self.sample_rate
-        self._held.clear()
 
     def on_dtmf(self, session: CallSession, digit: str) -> None:
         self._emit(Said(self.clock(), "caller", f"[pressed {digit}]"))
@@ -244,9 +227,7 @@ class VoiceSession(Replies):
                 self._drop_unheard_reply()
         elif was and not speaking:
             if self._stt_alive:
-                self._send_held()
-                self._audio.put_nowait(None)  # finalize: transcribe what is buffered now
-                self._finalized_s = self._sent_s
+                self._finalized_s = self._caller.finalize()  # transcribe what is buffered now
             self._speech_over(now, state.silence_ms)
             if self._end_heard_at is not None and state.voiced_frames - self._end_heard_at <= 2:
                 self._final_at = now  # the STT's end of speech came first and nothing was said since
@@ -363,7 +344,7 @@ class VoiceSession(Replies):
     async def _pump(self, stream: TranscriptStream) -> None:
         try:
             while True:
-                item = await self._audio.get()
+                item = await self._caller.queue.get()
                 if item is None:
                     await stream.finalize()
                 else:
