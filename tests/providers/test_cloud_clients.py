@@ -26,6 +26,7 @@ from voicegrid.providers.errors import (
 )
 from voicegrid.providers.llm.base import LlmUsage, TextDelta, ToolCall, ToolSpec
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
+from voicegrid.providers.stt import deepgram as deepgram_client
 from voicegrid.providers.stt.base import Transcript
 from voicegrid.providers.tts import elevenlabs as elevenlabs_client
 from voicegrid.providers.tts.base import TtsStage
@@ -147,6 +148,28 @@ async def test_deepgram_stt_with_a_wrong_key_is_an_auth_error_that_is_not_retrya
     with pytest.raises(ProviderAuthError) as caught:
         await build_stt([config("deepgram", emulator, key="wrong")]).open(16000, "en-US", Meter())
     assert not caught.value.retryable
+
+
+@pytest.mark.parametrize("keepalive_s", [0.15, 5.0])
+async def test_a_deepgram_stream_that_hears_no_audio_is_held_open_by_keepalives_and_closed_without(
+    emulators: list[Emulator], monkeypatch: pytest.MonkeyPatch, keepalive_s: float
+) -> None:
+    # Deepgram closes a stream that gets neither audio nor a message for 10 s (NET-0001); here 0.5 s.
+    monkeypatch.setattr(deepgram_client, "KEEPALIVE_S", keepalive_s)
+    emulator = DeepgramEmulator(api_key=KEY, first_byte_ms=10, idle_timeout_s=0.5, script=["still here"])
+    emulators.append(await running(emulator))
+    stream = await build_stt([config("deepgram", emulator)]).open(16000, "en-US", Meter())
+    await asyncio.sleep(1.2)  # a caller who has not said a word yet, on an agent that sends speech only
+    if keepalive_s < 0.5:
+        await say(stream, 0.5)
+        await stream.finalize()
+        assert await final(stream) == "still here"
+        assert emulator.messages.count('{"type": "KeepAlive"}') >= 5
+        await stream.aclose()
+    else:
+        with pytest.raises(ProviderClosed, match="NET-0001"):
+            await asyncio.wait_for(stream.recv(), 5)
+        assert '{"type": "KeepAlive"}' not in emulator.messages
 
 
 # ---- TTS: Aura-2 and ElevenLabs ----------------------------------------------------------------

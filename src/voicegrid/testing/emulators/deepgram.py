@@ -7,7 +7,9 @@ its `Flushed` / `Cleared` answers; and the REST /v1/speak). Auth is `Authorizati
 
 Transcripts come from the script, one per utterance. An utterance ends when the audio has been quiet
 for `endpointing` ms after speech, or on `Finalize`; the final `Results` (or Flux `EndOfTurn`) is
-sent `first_byte_ms` later. Aura returns a voice-like buzz as long as the text would take to say.
+sent `first_byte_ms` later. A live stream that gets neither audio nor a message for
+`idle_timeout_s` (Deepgram's 10 s) is closed with 1011 and `NET-0001`, as the "Audio Keep Alive" page
+says. Aura returns a voice-like buzz as long as the text would take to say.
 """
 
 import asyncio
@@ -27,6 +29,7 @@ from voicegrid.testing.emulators.base import Emulator
 
 VOICED_RMS = 300.0
 MS_PER_CHAR = 60
+IDLE_TIMEOUT_S = 10.0  # no audio and no message (KeepAlive) for this long closes a live stream
 
 
 def _token_ok(headers: Any, key: str) -> bool:
@@ -35,8 +38,9 @@ def _token_ok(headers: Any, key: str) -> bool:
 
 
 class DeepgramEmulator(Emulator):
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, idle_timeout_s: float = IDLE_TIMEOUT_S, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.idle_timeout_s = idle_timeout_s
         self.app.router.routes.extend(
             [
                 WebSocketRoute("/v1/listen", self.listen),
@@ -65,7 +69,12 @@ class DeepgramEmulator(Emulator):
             await ws.send_text(json.dumps({"type": "Connected", "request_id": "emulated"}))
         try:
             while True:
-                message = await ws.receive()
+                try:
+                    async with asyncio.timeout(self.idle_timeout_s):
+                        message = await ws.receive()
+                except TimeoutError:
+                    await ws.close(code=1011, reason="NET-0001")
+                    return
                 if message["type"] == "websocket.disconnect":
                     break
                 if message.get("bytes") is not None:
