@@ -6,14 +6,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from voicegrid.config import Settings
+from voicegrid.testing.emulators import Emulator
 from voicegrid.testing.ports import free_port, free_udp_and_tcp_port
 
 VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
@@ -88,6 +89,23 @@ def serving(
             finally:
                 if process.poll() is None:
                     process.kill()
+
+
+@asynccontextmanager
+async def demo_node_reaching(tmp_path: Path, *emulators: Emulator) -> AsyncIterator[tuple[str, int, str]]:
+    """The emulators started, and a demo node whose tenants' provider URLs may lead to loopback, where
+    they listen (an operator's choice, off by default): the node's API URL, its SIP port and the demo
+    business's API key. Everything is stopped after."""
+    for emulator in emulators:
+        await emulator.start()
+    data, sip = tmp_path / "var", free_udp_and_tcp_port()
+    try:
+        env = env_without_voicegrid(VOICEGRID_ALLOW_PRIVATE_DESTINATIONS="true")
+        with serving(data, "--demo", sip_port=sip, env=env) as (url, _log):
+            yield url, sip, json.loads((data / "demo.json").read_text())["api_key"]
+    finally:
+        for emulator in emulators:
+            await emulator.stop()
 
 
 def demo_call(data_dir: Path, sip_port: int, *lines: str) -> dict[str, Any]:
