@@ -369,3 +369,25 @@ async def test_a_final_that_comes_after_its_turn_was_answered_is_not_said_again_
     await session.wait_closed()
     # each turn on its interim (the first half of its words); neither final is said again after it
     assert [t.user_text for t in session.turns] == ["are you", "thank"]
+
+
+@pytest.mark.parametrize("speech_only", [False, True])
+async def test_an_agent_that_sends_the_stt_speech_only_takes_the_same_turns_on_half_the_audio(
+    speech_only: bool,
+) -> None:
+    stt: list[dict[str, object]] = [{"transcripts": ["are you open", "do you deliver"], "final_ms": 50}]
+    llm: list[dict[str, object]] = [{"replies": ["Until ten.", "We do."], "first_token_ms": 50}]
+    session = session_with(stt, llm, stt_speech_only=speech_only)
+    line = Line(speech=[(2.0, 0.8), (6.0, 0.8)])
+    await line.run(session, seconds=9.5)
+    await session.wait_closed()
+    assert [(t.user_text, t.agent_text) for t in session.turns] == [
+        ("are you open", "Until ten."),
+        ("do you deliver", "We do."),
+    ]
+    assert 0.2 <= turn_ended_after_speech_s(session) < 0.3  # the VAD's quiet, then the final at once
+    heard = next(u for u in session.meter.lines() if u.stage == "stt").audio_seconds
+    if speech_only:  # each line with its pre-roll (0.5-0.6 s) and the hangover (1 s) after it
+        assert 2 * (0.5 + 0.8 + 1.0) <= heard <= 2 * (0.6 + 0.8 + 1.0) + 0.1
+    else:
+        assert heard == pytest.approx(9.5, abs=0.1)

@@ -15,6 +15,7 @@ class VoiceConfig:
     barge_in_ms: float = 200.0  # voiced audio over the agent that interrupts it
     vad_aggressiveness: int = 2
     stt_chunk_ms: float = 100.0  # caller audio sent to the STT per message (flushed at a turn's end)
+    stt_speech_only: bool = False  # the STT hears the caller's speech (with a pre-roll), not the quiet
     early_llm: bool = False  # start the LLM on a stable interim transcript before the final
     reprompt_after_s: float = 8.0
     reprompt_text: str = "Are you still there?"

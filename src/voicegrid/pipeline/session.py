@@ -86,7 +86,7 @@ class VoiceSession(Replies):
         # person answering "hello?" as it starts); a turn that ends before it is said is answered after.
         self._opening: asyncio.Task[None] | None = None
         self._deferred: asyncio.Task[None] | None = None
-        self._caller = CallerAudio()
+        self._caller = CallerAudio(config.stt_speech_only)
         # Where the last turn's audio ended on the STT stream; and up to where a turn was answered
         # without its final (a final for that audio, when it comes, is not said again).
         self._finalized_s = self._answered_s = 0.0
@@ -155,6 +155,8 @@ class VoiceSession(Replies):
         if self._stt_alive:  # in chunks; the turn's end flushes what is held, so its final waits for nothing
             self._caller.add(frame.pcm.tobytes())
         self._vad_step(frame)
+        if not self._user_speaking:
+            self._caller.quiet_for(self.vad.state.silence_ms)
 
     def on_dtmf(self, session: CallSession, digit: str) -> None:
         self._emit(Said(self.clock(), "caller", f"[pressed {digit}]"))
@@ -213,6 +215,7 @@ class VoiceSession(Replies):
             self._barge_in(now)
         if speaking and not was:
             self._user_speaking = True
+            self._caller.speech_started()
             self._last_activity = now
             self._reprompts = 0
             self._speech_ended.clear()

@@ -70,6 +70,13 @@ class TurnSettings(In):
         le=500,
         description="caller audio per STT message: smaller lets the STT's own endpointing end turns sooner",
     )
+    stt_speech_only: bool = Field(
+        default=False,
+        description=(
+            "the STT hears only the caller's speech, from 0.5 s before the local VAD hears it to 1 s after "
+            "it ends, and keepalives between: Deepgram bills the audio sent; speech the VAD misses is lost"
+        ),
+    )
     slot_wait_ms: int = Field(
         default=300, ge=0, le=5000, description="wait for a TTS/LLM slot, then use the next provider"
     )
