@@ -33,7 +33,7 @@ from voicegrid.tenancy.secrets import SecretBox
 log = logging.getLogger(__name__)
 TURN_KEYS = (
     "min_silence_ms", "max_wait_ms", "barge_in_ms", "early_llm", "reprompt_after_s", "max_reprompts",
-    "stt_chunk_ms", "stt_speech_only",
+    "vad_aggressiveness", "stt_chunk_ms", "stt_speech_only",
 )  # fmt: skip
 
 
