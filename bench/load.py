@@ -72,6 +72,13 @@ def load(
             help="the workers send no RTP while the agent is quiet (VOICEGRID_RTP_SUPPRESS_SILENCE)",
         ),
     ] = False,
+    stt_speech_only: Annotated[
+        bool,
+        typer.Option(
+            "--stt-speech-only",
+            help="the load agent sends its STT the caller's speech only (turn setting stt_speech_only)",
+        ),
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="the JSON summary (default bench/results)")
     ] = None,
@@ -91,6 +98,7 @@ def load(
         analysis=analysis,
         analysis_backlog=analysis_backlog if analysis else 0,
         suppress_silence=suppress_silence,
+        stt_speech_only=stt_speech_only,
     )
     columns = [TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn()]
     if cluster:

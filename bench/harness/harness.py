@@ -66,6 +66,7 @@ class LoadConfig:
     analysis: bool = False  # the load agent's calls are analysed (embedded engine) once they end
     analysis_backlog: int = 0  # calls queued for analysis before each step, worked through in its window
     suppress_silence: bool = False  # VOICEGRID_RTP_SUPPRESS_SILENCE on the workers
+    stt_speech_only: bool = False  # the load agent's turn setting: the STT hears the caller's speech only
 
 
 @dataclass
@@ -86,6 +87,7 @@ class Step:
     voice_to_voice_ms_p50: float | None = None
     voice_to_voice_ms_p95: float | None = None
     platform_ms_p95: float | None = None
+    stt_audio_share: float | None = None  # STT audio billed over the calls' answered time
     analyses_in_window: int | None = None  # post-call analyses the workers finished in the window
     turns: int = 0
     records: int = 0
@@ -151,6 +153,7 @@ def configure(
     analysis: bool = False,
     stt_endpointing_ms: int | None = None,
     stt_chunk_ms: int | None = None,
+    stt_speech_only: bool = False,
 ) -> str:
     """The demo business answers +15550177 with an agent on the emulated providers, with no provider
     plan limit in the way (the platform's own density is measured, not a vendor's quota). The STT's
@@ -174,7 +177,11 @@ def configure(
             stt=credential("deepgram", emulators["stt"].url),
             llm=credential("openai", emulators["llm"].url + "/v1"),
             tts=credential("deepgram", emulators["tts"].url),
-            turn={"reprompt_after_s": 60, **({"stt_chunk_ms": stt_chunk_ms} if stt_chunk_ms else {})},
+            turn={
+                "reprompt_after_s": 60,
+                **({"stt_chunk_ms": stt_chunk_ms} if stt_chunk_ms else {}),
+                **({"stt_speech_only": True} if stt_speech_only else {}),
+            },
             knowledge_base=KNOWLEDGE,  # what the analysis matches callers' questions against
             analysis=analysis_backlog.PLAN if analysis else analysis_backlog.OFF,
         )
@@ -220,11 +227,28 @@ def records_since(
         time.sleep(1.0)
 
 
+def stt_audio_share(records: list[dict[str, Any]]) -> float | None:
+    """The STT audio the records' costs bill (Deepgram bills audio sent) over the calls' answered time."""
+    heard_s = sum(
+        float(item["quantity"]) * 60
+        for r in records
+        for item in (r.get("cost") or {}).get("items", [])
+        if item.get("component") == "stt" and item.get("unit") == "minute"
+    )
+    answered_s = sum(
+        (datetime.fromisoformat(r["ended_at"]) - datetime.fromisoformat(r["answered_at"])).total_seconds()
+        for r in records
+        if r.get("answered_at") and r.get("ended_at")
+    )
+    return round(heard_s / answered_s, 3) if answered_s > 0 else None
+
+
 def summarize_turns(step: Step, records: list[dict[str, Any]]) -> None:
     turns = [t for r in records for t in (r.get("latency") or {}).get("turns", [])]
     v2v = [float(t["voice_to_voice_ms"]) for t in turns if t.get("voice_to_voice_ms") is not None]
     platform = [float(t["platform_ms"]) for t in turns if t.get("platform_ms") is not None]
     step.records, step.turns = len(records), len(v2v)
+    step.stt_audio_share = stt_audio_share(records)
     step.voice_to_voice_ms_p50, step.voice_to_voice_ms_p95 = pct(v2v, 50), pct(v2v, 95)
     step.platform_ms_p95 = pct(platform, 95)
 
@@ -395,7 +419,14 @@ def run(config: LoadConfig, progress: Progress = lambda _what, _done: None) -> d
         cluster.add_worker(demo=True)
         cluster.wait_ready()
         demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
-        agent_id = configure(cluster.http[0], cluster.admin_key, demo["api_key"], emulators, config.analysis)
+        agent_id = configure(
+            cluster.http[0],
+            cluster.admin_key,
+            demo["api_key"],
+            emulators,
+            config.analysis,
+            stt_speech_only=config.stt_speech_only,
+        )
         (cluster.workdir / "load-agent").write_text(agent_id)
         for _ in range(config.workers - 1):
             cluster.add_worker()
@@ -456,7 +487,13 @@ def compare(
         cluster.add_worker(demo=True, rtp_ports=20)
         cluster.wait_ready()
         demo = json.loads((cluster.workdir / "worker0" / "demo.json").read_text())
-        configure(cluster.http[0], cluster.admin_key, demo["api_key"], emulators)
+        configure(
+            cluster.http[0],
+            cluster.admin_key,
+            demo["api_key"],
+            emulators,
+            stt_speech_only=config.stt_speech_only,
+        )
         for _ in range(n - 1):
             cluster.add_worker(rtp_ports=20)
         cluster.wait_ready()
@@ -485,6 +522,7 @@ def summarize(config: LoadConfig, steps: list[Step], cores: int) -> dict[str, An
         },
         "window_s": config.window_s,
         "settings": worker_settings(config),
+        "agent_turn": {"stt_speech_only": True} if config.stt_speech_only else {},
         "calls_per_core": best.calls_per_core if best else None,
         "rss_mb_per_call": best.rss_mb_per_call if best else None,
         "platform_ms_p95": best.platform_ms_p95 if best else None,

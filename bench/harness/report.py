@@ -16,6 +16,7 @@ COLUMNS = [
     ("voice_to_voice_ms_p50", "v2v p50 ms"),
     ("voice_to_voice_ms_p95", "v2v p95 ms"),
     ("turns", "turns"),
+    ("stt_audio_share", "STT audio / call time"),
     ("analyses_in_window", "analyses in window"),
 ]
 
@@ -64,6 +65,12 @@ def markdown(summary: dict[str, Any]) -> str:
     if summary.get("settings"):
         lines.append(
             "Worker settings: " + ", ".join(f"`{k}={v}`" for k, v in summary["settings"].items()) + "."
+        )
+    if summary.get("agent_turn"):
+        lines.append(
+            "Load agent's turn settings: "
+            + ", ".join(f"`{k}={v}`" for k, v in summary["agent_turn"].items())
+            + "."
         )
     if "goal" in summary:
         met = summary["goal_met_at_n"]

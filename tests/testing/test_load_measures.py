@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from bench.harness import procfs
-from bench.harness.harness import GOAL, Step, judge
+from bench.harness.harness import GOAL, Step, judge, stt_audio_share
 from bench.harness.pcap import PcapError, RtpPacket, clock_skew_ms_per_s, lateness_ms, read_rtp
 from bench.harness.profile import summarize
 from bench.harness.report import markdown
@@ -193,3 +193,18 @@ def test_a_py_spy_profile_adds_up_into_functions_and_the_parts_of_a_call() -> No
         "LLM request and stream": 20.0,
     }
     assert summarize("") == {"samples": 0}
+
+
+def test_the_stt_audio_share_is_the_billed_stt_minutes_over_the_answered_time_of_the_calls() -> None:
+    def record(answered: str | None, ended: str, stt_minutes: list[float]) -> dict[str, object]:
+        items = [{"component": "stt", "unit": "minute", "quantity": m} for m in stt_minutes]
+        items.append({"component": "telephony", "unit": "minute", "quantity": 9.0})  # not the STT's
+        return {"answered_at": answered, "ended_at": ended, "cost": {"items": items}}
+
+    records = [
+        record("2026-12-04T10:00:00+00:00", "2026-12-04T10:01:00+00:00", [0.25]),
+        record("2026-12-04T10:00:30+00:00", "2026-12-04T10:01:30+00:00", [0.25, 0.25]),  # after a failover
+        record(None, "2026-12-04T10:00:05+00:00", []),  # never answered: no time, no audio
+    ]
+    assert stt_audio_share(records) == pytest.approx((15 + 30) / 120)
+    assert stt_audio_share([]) is None
