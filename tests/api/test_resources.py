@@ -64,6 +64,27 @@ async def test_an_unknown_provider_is_rejected_with_the_known_ones_listed(run: R
     assert "elevenlabs" in detail["msg"]
 
 
+async def test_speech_only_is_refused_with_a_flux_stt_whether_created_so_or_changed_to_it(
+    run: Running, world: World
+) -> None:
+    base = f"/v1/businesses/{world.business_a1}/agents"
+    flux = {"provider": "deepgram", "model": "flux-general-en"}
+    refused = await run.admin(
+        "POST", base, json={"name": "x", "stt": flux, "turn": {"stt_speech_only": True}}
+    )
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "turn.stt_speech_only"]
+    nova = await run.ok("POST", base, json={"name": "y", "turn": {"stt_speech_only": True}})
+    assert nova["turn"]["stt_speech_only"] is True
+    changed = await run.admin(
+        "PATCH", f"{base}/{nova['id']}", json={"stt": {"provider": "simulated", "fallbacks": [flux]}}
+    )
+    assert changed.status_code == 422
+    on_flux = await run.ok("POST", base, json={"name": "z", "stt": flux})
+    changed = await run.admin("PATCH", f"{base}/{on_flux['id']}", json={"turn": {"stt_speech_only": True}})
+    assert changed.status_code == 422
+
+
 async def test_an_agent_may_only_use_credentials_of_its_own_business(run: Running, world: World) -> None:
     other = await run.ok(
         "POST",

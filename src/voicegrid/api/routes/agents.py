@@ -266,6 +266,15 @@ async def build(
     message = given.get("voicemail_message", existing.voicemail_message if existing is not None else "")
     if amd == "message" and not message:
         raise InvalidInput("voicemail_message", "amd `message` needs the `voicemail_message` to leave")
+    turn = given.get("turn") or (existing.turn if existing is not None else None) or {}
+    stt = given.get("stt") or (existing.stt if existing is not None else None) or {}
+    if turn.get("stt_speech_only") and any(
+        str(c.get("model") or "").startswith("flux") for c in [stt, *(stt.get("fallbacks") or [])]
+    ):
+        raise InvalidInput(
+            "turn.stt_speech_only",
+            "Flux ends a turn on the quiet it hears and is not finalized on request: send it all the audio",
+        )
     values = dict(given)
     if existing is None:
         values["business_id"] = owner.business_id
