@@ -226,7 +226,7 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{s['generator_late_ms_p99']} | {s['stolen_cores']} | {'yes' if s['passed'] else s['why']} |"
         )
     agent = summary.get("agent", {})
-    turns = ", ".join(f"{k} {v}" for k, v in agent.items() if v is not None) or "the platform's defaults"
+    turns = ", ".join(f"{k} {v}" for k, v in agent.items() if v not in (None, False)) or "the platform's defaults"
     lines = ["\n".join(rows), "", f"Best: {summary['best']}. The agent's STT settings: {turns}.", ""]
     for s in summary["steps"]:
         prof = s.get("profile") or {}
@@ -248,6 +248,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--stt-endpointing-ms", type=int, default=None, help="the STT's own endpointing")
     parser.add_argument("--stt-chunk-ms", type=int, default=None, help="caller audio per STT message")
+    parser.add_argument(
+        "--stt-speech-only", action="store_true", help="the STT hears the caller's speech only"
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
@@ -273,6 +276,7 @@ def main() -> None:
         agent_id = configure(
             cluster.http[0], cluster.admin_key, demo["api_key"], emulators,
             stt_endpointing_ms=args.stt_endpointing_ms, stt_chunk_ms=args.stt_chunk_ms,
+            stt_speech_only=args.stt_speech_only,
         )  # fmt: skip
         time.sleep(3.0)
         idle_mb = round(procfs.usage(worker.pid).rss_bytes / 2**20, 1)
@@ -311,7 +315,11 @@ def main() -> None:
     best = f"{passed[-1].calls_per_core} calls per core at N = {passed[-1].n}" if passed else "no step passed"
     summary = {"date": datetime.now(UTC).isoformat(timespec="seconds"), "machine_cores": cores,
                "idle_worker_rss_mb": idle_mb, "best": best,
-               "agent": {"stt_endpointing_ms": args.stt_endpointing_ms, "stt_chunk_ms": args.stt_chunk_ms},
+               "agent": {
+                   "stt_endpointing_ms": args.stt_endpointing_ms,
+                   "stt_chunk_ms": args.stt_chunk_ms,
+                   "stt_speech_only": args.stt_speech_only,
+               },
                "steps": [{k: v for k, v in asdict(s).items() if k != "spy"} for s in results]}  # fmt: skip
     date = datetime.now(UTC).date().isoformat()
     out = args.out or Path(__file__).parent / "results" / f"streams-{date}.json"
