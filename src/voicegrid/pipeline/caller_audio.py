@@ -27,7 +27,6 @@ class CallerAudio:
         self.sent_s = 0.0  # seconds of audio queued for the STT, dropped chunks taken off
         self.speech_only = speech_only
         self.holding = speech_only  # held back: the caller is quiet (speech only)
-        self.held_back_s = 0.0  # audio the STT did not hear (speech only)
         self._held = bytearray()  # caller audio not yet queued (less than one chunk, or the pre-roll)
         self._rate = 8000
         self._chunk_bytes = 1
@@ -45,7 +44,6 @@ class CallerAudio:
             extra = len(self._held) - self._pre_roll_bytes
             if extra >= self._chunk_bytes:  # trimmed a chunk at a time, not a frame at a time
                 del self._held[:extra]
-                self.held_back_s += extra / 2 / self._rate
         elif len(self._held) >= self._chunk_bytes:
             self.flush()
 
