@@ -226,7 +226,9 @@ def markdown(summary: dict[str, Any]) -> str:
             f"{s['generator_late_ms_p99']} | {s['stolen_cores']} | {'yes' if s['passed'] else s['why']} |"
         )
     agent = summary.get("agent", {})
-    turns = ", ".join(f"{k} {v}" for k, v in agent.items() if v not in (None, False)) or "the platform's defaults"
+    turns = (
+        ", ".join(f"{k} {v}" for k, v in agent.items() if v not in (None, False)) or "the platform's defaults"
+    )
     lines = ["\n".join(rows), "", f"Best: {summary['best']}. The agent's STT settings: {turns}.", ""]
     for s in summary["steps"]:
         prof = s.get("profile") or {}
