@@ -5,8 +5,10 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from tests.support.serve import env_without_voicegrid, serving
 from tests.support.sipp import SCENARIOS, sipp_argv, sipp_command, sipp_errors
@@ -157,6 +159,7 @@ def test_an_api_call_through_a_digest_trunk_connects_is_watched_hung_up_and_its_
                     "outbound_username": "carrier",
                     "outbound_password": "pa55word",
                     "caller_ids": ["+15550100"],
+                    "rtp_suppress_silence": True,
                 },
             ).json()
             refused = api.post(
@@ -189,10 +192,17 @@ def test_an_api_call_through_a_digest_trunk_connects_is_watched_hung_up_and_its_
                     break
                 time.sleep(0.1)
             assert state == "up"
+            time.sleep(4.0)  # the greeting, then the agent is quiet
             hung = api.post(f"/v1/calls/{call['id']}/hangup")
             assert hung.status_code == 202
             ended = api.get(f"/v1/calls/{call['id']}").json()
             assert (ended["state"], ended["outcome"], ended["ended_by"]) == ("ended", "answered", "local")
+            for _ in range(50):  # the media's counters are kept once its session has closed
+                if "silence_suppressed" in ended["quality"]:
+                    break
+                time.sleep(0.1)
+                ended = api.get(f"/v1/calls/{call['id']}").json()
+            assert ended["quality"]["silence_suppressed"] > 0  # the trunk's setting, on a node without it
             other = api.get("/v1/calls/call_01AAAAAAAAAAAAAAAAAAAAAAAA")
             assert other.status_code == 404
             recording = api.get(f"/v1/calls/{call['id']}/recording")
@@ -279,22 +289,37 @@ def test_a_disabled_business_and_an_unknown_source_are_refused_with_403(tmp_path
         assert disabled.returncode != 0
 
 
-def test_a_node_set_to_suppress_silence_sends_no_rtp_while_its_agent_is_quiet(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("node", "trunk", "suppressed"),
+    [("true", None, True), ("false", True, True), ("true", False, False)],
+    ids=["set-on-the-node", "set-on-the-trunk", "the-trunk-keeps-comfort-silence-on-a-suppressing-node"],
+)
+def test_a_call_sends_no_rtp_while_its_agent_is_quiet_when_its_trunk_or_else_its_node_says_so(
+    tmp_path: Path, node: str, trunk: bool | None, suppressed: bool
+) -> None:
     sip_port = free_udp_and_tcp_port()
-    env = env_without_voicegrid(VOICEGRID_RTP_SUPPRESS_SILENCE="true")
+    env = env_without_voicegrid(VOICEGRID_RTP_SUPPRESS_SILENCE=node)
     with serving(tmp_path / "var", "--demo", sip_port=sip_port, env=env) as (url, _):
         demo = json.loads((tmp_path / "var" / "demo.json").read_text())
         api = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {demo['api_key']}"})
+        loopback = api.get("/v1/trunks").json()["items"][0]  # the demo's: the source of SIPp's call
+        if trunk is not None:
+            api.patch(f"/v1/trunks/{loopback['id']}", json={"rtp_suppress_silence": trunk}).raise_for_status()
         ok = _sipp(sip_port, tmp_path / "uac", "-sn", "uac", "-s", "+15550100", "-m", "1", "-d", "8000")
         assert ok.returncode == 0, ok.stdout[-3000:] + ok.stderr[-2000:]
-        quality: dict[str, float] = {}
+        call: dict[str, Any] = {}
         for _ in range(100):  # the record is stored just after the hang-up
             calls = api.get("/v1/calls").json()["items"]
-            quality = calls[0]["quality"] if calls else {}
-            if "silence_suppressed" in quality:
+            call = calls[0] if calls else {}
+            if "silence_suppressed" in call.get("quality", {}):
                 break
             time.sleep(0.1)
-    # 8 s of ticks: the greeting's packets, then nothing but the first tick's and a keepalive a second
-    assert quality["silence_suppressed"] > 50
-    assert quality["silence_sent"] <= 1 + 8
-    assert 350 <= quality["packets_sent"] + quality["silence_suppressed"] <= 440
+    quality = call["quality"]
+    assert call["trunk_id"] == loopback["id"]  # an inbound call names the trunk it came through
+    assert 350 <= quality["packets_sent"] + quality["silence_suppressed"] <= 440  # 8 s of ticks
+    if suppressed:  # the greeting's packets, then nothing but the first tick's and a keepalive a second
+        assert quality["silence_suppressed"] > 50
+        assert quality["silence_sent"] <= 1 + 8
+    else:
+        assert quality["silence_suppressed"] == 0
+        assert quality["silence_sent"] > 50

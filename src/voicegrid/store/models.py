@@ -205,6 +205,7 @@ class Trunk(BusinessOwned, Base):
     outbound_password_enc: Mapped[str | None] = mapped_column(Text)
     caller_ids: Mapped[list[Any]] = mapped_column(default=list)
     register_with_carrier: Mapped[bool] = mapped_column(Boolean, default=False)
+    rtp_suppress_silence: Mapped[bool | None] = mapped_column(Boolean)  # None: the node's setting
 
 
 class Credential(BusinessOwned, Base):

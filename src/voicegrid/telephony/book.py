@@ -102,6 +102,7 @@ class Call:
     agent_id: str | None = None
     agent_version: int | None = None
     trunk_id: str | None = None
+    suppress_silence: bool | None = None  # its trunk's RTP silence suppression; None: the node's setting
     from_number: str | None = None
     to: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
@@ -130,6 +131,8 @@ class Call:
         self.max_duration_s = plan.max_duration_s
         self.record = plan.record
         self.on_end = plan.release
+        if plan.trunk_id is not None:
+            self.trunk_id, self.suppress_silence = plan.trunk_id, plan.suppress_silence
 
     def summary(self) -> dict[str, Any] | None:
         """The conversation so far (voice agents), as the API and the record show it."""

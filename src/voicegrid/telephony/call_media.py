@@ -88,7 +88,9 @@ class CallMedia:
             on_hangup=on_hangup,
             on_transfer=on_transfer,
             no_rtp_timeout_s=self.no_rtp_timeout_s,
-            suppress_silence=self.suppress_silence,
+            suppress_silence=self.suppress_silence
+            if call.suppress_silence is None
+            else call.suppress_silence,
             mix=CallMix(media.codec.sample_rate, call.max_duration_s or MAX_RECORDING_S)
             if recording is not None
             else None,

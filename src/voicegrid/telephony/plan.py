@@ -73,6 +73,8 @@ class CallPlan:
     record: bool = False
     release: Callable[[], None] | None = None  # gives back what admission took (the call's lease)
     metadata: tuple[tuple[str, str], ...] = ()  # added to the call's (a trial call says so)
+    trunk_id: str | None = None  # the business's trunk the call came through (inbound)
+    suppress_silence: bool | None = None  # that trunk's RTP silence suppression; None: the node's
 
 
 def _over(refusal: Refusal) -> Refuse:

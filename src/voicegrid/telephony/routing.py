@@ -10,6 +10,7 @@ import ipaddress
 import logging
 import os
 import time
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -79,9 +80,10 @@ class InboundRouter:
             for algorithm in algorithms
         ]
 
-    def _check_digest(self, request: Request, trunks: list[Trunk]) -> Decision | None:
-        """None when a trunk's credentials are proven; else the challenge or refusal to send."""
+    def _check_digest(self, request: Request, trunks: list[Trunk]) -> Decision | Trunk:
+        """The trunk whose credentials are proven; else the challenge or refusal to send."""
         passwords: dict[str, str] = {}
+        owners: dict[str, Trunk] = {}
         algorithms: dict[str, list[str]] = {}
         credentialed = [t for t in trunks if t.inbound_username and t.inbound_password_enc]
         for trunk in credentialed:
@@ -93,6 +95,7 @@ class InboundRouter:
                     passwords[trunk.inbound_username] = self.secrets.decrypt(
                         trunk.inbound_password_enc, f"trunk:{trunk.id}:inbound"
                     )
+                    owners[trunk.inbound_username] = trunk
                 except SecretError:
                     log.warning(
                         "trunk %s: inbound password cannot be decrypted with the configured key", trunk.id
@@ -111,8 +114,8 @@ class InboundRouter:
             request_uri=request.uri,
             algorithms_for=lambda user: algorithms.get(user, ()),
         )
-        if verdict.ok:
-            return None
+        if verdict.ok and verdict.username in owners:
+            return owners[verdict.username]
         if verdict.stale:
             return Decision(401, headers=self._challenges(now, credentialed, stale=True))
         log.info("INVITE refused: %s", verdict.reason)
@@ -155,11 +158,16 @@ class InboundRouter:
                     select(Trunk).where(Trunk.business_id == row.business_id, Trunk.enabled)
                 )
             ).all()
-        if not any(source_allowed(source[1], list(t.inbound_cidrs)) for t in trunks):
-            refusal = self._check_digest(request, list(trunks))
-            if refusal is not None:
-                log.info("INVITE to %s from %s refused: %s", number, source[1], refusal.status)
-                return refusal
+        # The call comes through the first trunk (by id) whose networks hold its source, else the one
+        # whose credentials it proves: the trunk's RTP settings are the call's, and its record names it.
+        by_id = sorted(trunks, key=lambda t: t.id)
+        trunk = next((t for t in by_id if source_allowed(source[1], list(t.inbound_cidrs))), None)
+        if trunk is None:
+            proven = self._check_digest(request, list(trunks))
+            if isinstance(proven, Decision):
+                log.info("INVITE to %s from %s refused: %s", number, source[1], proven.status)
+                return proven
+            trunk = proven
         if business is None or not business.enabled:
             return Decision(403, "Business disabled")
         if row.agent_id is None:
@@ -171,4 +179,6 @@ class InboundRouter:
         if isinstance(plan, Refuse):
             log.info("INVITE to %s refused: %s", number, plan.limit or f"{plan.status} {plan.reason}")
             return Decision.refuse(plan)
-        return Decision(200, plan=plan)
+        return Decision(
+            200, plan=replace(plan, trunk_id=trunk.id, suppress_silence=trunk.rtp_suppress_silence)
+        )

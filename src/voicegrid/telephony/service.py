@@ -105,6 +105,7 @@ class _Outbound:
 
     def describe(self, call: Call) -> None:
         call.business_id, call.agent_id, call.trunk_id = self.business.id, self.agent.id, self.plan.trunk_id
+        call.suppress_silence = self.plan.suppress_silence
         call.from_number = self.plan.from_uri.split(":", 1)[1].split("@", 1)[0]
         call.to, call.metadata = self.plan.to_uri, dict(self.request.metadata or {})
 
@@ -190,7 +191,9 @@ class CallService:
             credentials = (trunk.outbound_username, password)
         host = trunk.outbound_host or ""
         dest = (trunk.transport, host.strip("[]"), trunk.outbound_port)
-        return DialPlan(to_uri, dest, f"sip:{number}@{host}", credentials, trunk.id)
+        return DialPlan(
+            to_uri, dest, f"sip:{number}@{host}", credentials, trunk.id, trunk.rtp_suppress_silence
+        )
 
     async def transfer_route(self, call: Call, target: str) -> DialPlan | None:
         """Where a bridged transfer goes: through the call's business's own trunk, like any outbound call."""

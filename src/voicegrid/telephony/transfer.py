@@ -29,6 +29,7 @@ class DialPlan:
     from_uri: str
     credentials: tuple[str, str] | None = None
     trunk_id: str | None = None
+    suppress_silence: bool | None = None  # the trunk's RTP silence suppression; None: the node's
 
 
 TransferRoute = Callable[[Call, str], Awaitable[DialPlan | None]]

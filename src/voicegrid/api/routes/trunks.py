@@ -38,6 +38,11 @@ class TrunkFields(In):
     outbound_username: str | None = Field(default=None, min_length=1, max_length=200, pattern=_USERNAME)
     caller_ids: list[str] = Field(default_factory=list, max_length=1000)
     register_with_carrier: bool = False
+    rtp_suppress_silence: bool | None = Field(
+        default=None,
+        description="no RTP while the agent is quiet on this trunk's calls (a keepalive a second); "
+        "null: the node's VOICEGRID_RTP_SUPPRESS_SILENCE",
+    )
 
 
 class TrunkCreate(TrunkFields):
@@ -68,6 +73,7 @@ class TrunkUpdate(In):
     outbound_password: str | None = _SECRET
     caller_ids: list[str] | None = Field(default=None, max_length=1000)
     register_with_carrier: bool | None = None
+    rtp_suppress_silence: bool | None = None
 
 
 class TrunkOut(Stamped, TrunkFields):
