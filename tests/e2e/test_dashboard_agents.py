@@ -99,6 +99,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 assert page.get_attribute("#f-max-call-seconds", "aria-invalid") == "true"
                 errors.clear()  # the browser logs the 422 above as a failed resource; that one is expected
                 page.fill("#f-max-call-seconds", "600")
+                page.check("#f-turn-stt-speech-only")  # the tried call's STT hears the caller's lines only
                 page.click("#save-draft")
                 says(page, "agent-note", "Draft saved")
                 assert page.is_visible("#draft-state")
@@ -116,6 +117,7 @@ def test_a_business_admin_builds_tries_and_publishes_an_agent_that_then_answers_
                 page.click("#publish")
                 says(page, "agent-note", "Published")
                 assert page.text_content("#published-version") == "published version 2"
+                assert owner.get(f"/v1/agents/{agent_id}").json()["turn"]["stt_speech_only"] is True
                 assert page.locator("#versions tr[data-version='2'] .pill").text_content() == "in use"
                 assert EMAIL in (page.text_content("#versions tr[data-version='2']") or "")
 

@@ -171,6 +171,9 @@ function AgentEditor({ ctx, base, agent: first, draft: firstDraft, versions: fir
           errors=${errors} hint=${`${hint} Default: ${fallback}.`.trim()} />`)}
         <${CheckField} label="Start thinking on a steady partial transcript (faster answers, more LLM use)" path=${field("turn.early_llm")}
           checked=${config.turn.early_llm} onChange=${(v) => set("turn.early_llm", v)} errors=${errors} />
+        <${CheckField} label="Send speech to text only the caller's speech (a third of the audio billed on a typical call; words the detector misses are not heard; not with Flux)"
+          path=${field("turn.stt_speech_only")} checked=${config.turn.stt_speech_only}
+          onChange=${(v) => set("turn.stt_speech_only", v)} errors=${errors} />
       </section>
       <section class="card"><h2>Calls</h2>
         <${TextField} label="Longest call (seconds)" type="number" path=${field("max_call_seconds")} value=${config.max_call_seconds}
