@@ -125,7 +125,9 @@ def test_a_node_killed_with_minus_9_loses_no_capacity_no_webhook_and_no_finished
         refusals = {n: log_of(cluster, n).count(f"max_concurrent_calls={LIMIT}") for n in ("node1", "node3")}
         assert sum(refusals.values()) == 988, refusals  # refused by the live nodes, each once
         new_nodes = Counter(c["node"] for c in _calls(cluster) if c["id"] not in long_ids)
-        assert set(new_nodes) == {"node1", "node3"}  # none to the dead node
+        # none to the dead node; which live node wins the 12 leases is a race (a node whose first
+        # database use after the restart is slow may lose them all, as one did in CI)
+        assert set(new_nodes) <= {"node1", "node3"}
         assert sum(new_nodes.values()) == 12
         flood.kill()
         held.kill()
