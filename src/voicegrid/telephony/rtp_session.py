@@ -220,8 +220,8 @@ class RtpSession(asyncio.DatagramProtocol):
         # own tick (an echo), whose send comes next anyway.
         self.outbound.push(pcm)
         last = self._sent_at  # the talkspurt's first packet must not overlap it: a period after it
-        gap = self._gap and not self._ticking and len(self.outbound) > 0 and last is not None
-        if gap and last is not None and self.clock.now() >= last + self._period:
+        gap = self._gap and not self._ticking and len(self.outbound) > 0
+        if gap and last is not None and self.clock.now() >= last + self._period:  # clock read in a gap only
             self.clock.hurry(self)
 
     def mark_played(self, callback: Callable[[], None]) -> None:
