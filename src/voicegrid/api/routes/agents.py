@@ -12,6 +12,7 @@ from voicegrid.api.owners import Owner
 from voicegrid.api.resources import ResourceSpec
 from voicegrid.api.schemas import In, LongText, Name, ShortText, Stamped
 from voicegrid.providers.options import check_options
+from voicegrid.providers.stt.base import is_flux
 from voicegrid.store import agent_versions as versions
 from voicegrid.store.models import Agent, ApiKey, Credential, PhoneNumber, User
 from voicegrid.telephony.targets import sip_target
@@ -269,7 +270,7 @@ async def build(
     turn = given.get("turn") or (existing.turn if existing is not None else None) or {}
     stt = given.get("stt") or (existing.stt if existing is not None else None) or {}
     if turn.get("stt_speech_only") and any(
-        str(c.get("model") or "").startswith("flux") for c in [stt, *(stt.get("fallbacks") or [])]
+        is_flux(str(c.get("provider")), c.get("model")) for c in [stt, *(stt.get("fallbacks") or [])]
     ):
         raise InvalidInput(
             "turn.stt_speech_only",

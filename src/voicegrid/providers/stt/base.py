@@ -20,6 +20,11 @@ ErrorSink = Callable[[str, ProviderError], None]  # (stage, error)
 REPLAY_SECONDS = 30.0  # audio kept for a failover replay, since the last final transcript
 
 
+def is_flux(provider: str, model: str | None) -> bool:
+    """Deepgram's Flux (`/v2/listen`): it ends turns on the quiet it hears and takes no Finalize."""
+    return provider == "deepgram" and (model or "").startswith("flux")
+
+
 @dataclass(frozen=True, slots=True)
 class Transcript:
     text: str

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 from voicegrid.providers.base import Usage
 from voicegrid.providers.errors import ProviderAuthError, ProviderError, ProviderProtocolError
-from voicegrid.providers.stt.base import Stt, SttStream, Transcript
+from voicegrid.providers.stt.base import Stt, SttStream, Transcript, is_flux
 from voicegrid.providers.ws import ClientConnection, closed_error, open_ws, websockets
 
 DEFAULT_BASE = "wss://api.deepgram.com"
@@ -42,7 +42,7 @@ class DeepgramStt(Stt):
         base = (self.config.base_url or DEFAULT_BASE).rstrip("/")
         base = base.replace("https://", "wss://").replace("http://", "ws://")
         model = self.config.model or "nova-3"
-        if model.startswith("flux"):
+        if is_flux(self.name, model):
             query = {"model": model, "encoding": "linear16", "sample_rate": sample_rate}
             return f"{base}/v2/listen?{urlencode(query)}"
         query = {
@@ -68,9 +68,7 @@ class DeepgramStt(Stt):
             self.config.connect_timeout_s,
             self.config.destinations,
         )
-        stream = DeepgramStream(
-            self.name, sample_rate, usage, ws, flux=(self.config.model or "").startswith("flux")
-        )
+        stream = DeepgramStream(self.name, sample_rate, usage, ws, flux=is_flux(self.name, self.config.model))
         stream.start()
         return stream
 
