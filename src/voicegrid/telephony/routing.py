@@ -155,13 +155,14 @@ class InboundRouter:
             business = await session.get(Business, row.business_id)
             trunks = (
                 await session.scalars(
-                    select(Trunk).where(Trunk.business_id == row.business_id, Trunk.enabled)
+                    select(Trunk)
+                    .where(Trunk.business_id == row.business_id, Trunk.enabled)
+                    .order_by(Trunk.id)  # which trunk a call comes through: the first that holds it
                 )
             ).all()
         # The call comes through the first trunk (by id) whose networks hold its source, else the one
         # whose credentials it proves: the trunk's RTP settings are the call's, and its record names it.
-        by_id = sorted(trunks, key=lambda t: t.id)
-        trunk = next((t for t in by_id if source_allowed(source[1], list(t.inbound_cidrs))), None)
+        trunk = next((t for t in trunks if source_allowed(source[1], list(t.inbound_cidrs))), None)
         if trunk is None:
             proven = self._check_digest(request, list(trunks))
             if isinstance(proven, Decision):
