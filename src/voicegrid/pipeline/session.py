@@ -155,7 +155,7 @@ class VoiceSession(Replies):
         if self._stt_alive:  # in chunks; the turn's end flushes what is held, so its final waits for nothing
             self._caller.add(frame.pcm.tobytes())
         self._vad_step(frame)
-        if not self._user_speaking:
+        if self._caller.speech_only and not self._user_speaking:  # no call a frame when it is off
             self._caller.quiet_for(self.vad.state.silence_ms)
 
     def on_dtmf(self, session: CallSession, digit: str) -> None:
