@@ -514,7 +514,7 @@ async def test_an_llm_turn_leaves_no_reference_cycle_for_the_collector(emulators
     emulators.append(await running(emulator))
     llm = build_llm([config("openai", emulator)])
     await ask(llm, [{"role": "user", "content": "When?"}], Meter())  # the client and its pool, made once
-    with cyclic_garbage("httpx", "httpcore", "anyio") as left:
+    with cyclic_garbage("voicegrid.core", "voicegrid.providers", "asyncio", "uvloop") as left:
         for _ in range(5):
             assert (await ask(llm, [{"role": "user", "content": "When?"}], Meter()))[
                 0

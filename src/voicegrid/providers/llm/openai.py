@@ -9,8 +9,9 @@ fragments keyed by `index` (id and name first, then pieces of `arguments`), and 
 carries `usage` with `prompt_tokens_details.cached_tokens`. Errors are a status with
 `{"error": {"message": ...}}`. No retries here: failover is ours.
 
-Our own client over httpx, not the `openai` SDK: the SDK (and its own HTTP stack) took about 40 MB
-and most of a second of every node's start, for one POST and an event stream.
+Our own client, not the `openai` SDK: the SDK (and its own HTTP stack) took about 40 MB and most of a
+second of every node's start, for one POST and an event stream. Over our own HTTP/1.1 client
+(`core.http_client`), not httpx: httpx's pool cost milliseconds of CPU a turn (see there).
 """
 
 import asyncio
@@ -18,11 +19,11 @@ import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-import httpx
 import orjson
 
 from voicegrid.core.egress import DestinationError, Destinations
-from voicegrid.core.pinned import pinned_client
+from voicegrid.core.errors import HttpConnectError, HttpError, HttpRequestRefused, HttpTimeout
+from voicegrid.core.http_client import HttpClient, HttpResponse
 from voicegrid.providers.base import Usage
 from voicegrid.providers.errors import (
     ProviderAuthError,
@@ -47,13 +48,13 @@ MAX_TAIL_BYTES, TAIL_S = 16 * 1024, 1.0
 # so a turn reuses a warm connection, and no call pays for a client's TLS context (~8 ms of CPU).
 # A pool belongs to the loop that opened its connections, hence the loop in the key.
 _ClientKey = tuple[asyncio.AbstractEventLoop, float, float, Destinations]
-_CLIENTS: dict[_ClientKey, httpx.AsyncClient] = {}
+_CLIENTS: dict[_ClientKey, HttpClient] = {}
 MAX_CLIENTS = 256
 # Hundreds of calls share an account: enough kept-alive connections that a turn rarely opens one.
-LIMITS = httpx.Limits(max_connections=1000, max_keepalive_connections=256)
+MAX_CONNECTIONS, MAX_KEPT = 1000, 256
 
 
-def shared_client(idle_s: float, connect_s: float, destinations: Destinations) -> httpx.AsyncClient:
+def shared_client(idle_s: float, connect_s: float, destinations: Destinations) -> HttpClient:
     """Its requests (and any redirect) reach only what the destination policy allows, as checked."""
     loop = asyncio.get_running_loop()
     key = (loop, idle_s, connect_s, destinations)
@@ -63,21 +64,25 @@ def shared_client(idle_s: float, connect_s: float, destinations: Destinations) -
             del _CLIENTS[gone]
         if len(_CLIENTS) >= MAX_CLIENTS:  # accounts come and go; the oldest is dropped, its pool with it
             _CLIENTS.pop(next(iter(_CLIENTS)))
-        client = _CLIENTS[key] = pinned_client(
-            destinations, timeout=httpx.Timeout(idle_s, connect=connect_s), limits=LIMITS
+        client = _CLIENTS[key] = HttpClient(
+            destinations,
+            connect_timeout_s=connect_s,
+            read_timeout_s=idle_s,
+            max_connections=MAX_CONNECTIONS,
+            max_idle=MAX_KEPT,
         )
     return client
 
 
-async def status_error(provider: str, response: httpx.Response) -> ProviderError:
+async def status_error(provider: str, response: HttpResponse) -> ProviderError:
     """The error for a refused request, with the start of the API's own message (read capped)."""
     body = b""
-    async for block in response.aiter_bytes():
+    async for block in response:
         body += block
         if len(body) >= MAX_ERROR_BODY:
             break
     message = _error_message(body[:MAX_ERROR_BODY]) or body[:200].decode(errors="replace")
-    return for_status(provider, response.status_code, f"HTTP {response.status_code}: {message[:200]}")
+    return for_status(provider, response.status, f"HTTP {response.status}: {message[:200]}")
 
 
 def _error_message(body: bytes) -> str:
@@ -138,16 +143,16 @@ class OpenAiLlm(Llm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.name = self.config.provider
-        self._client: httpx.AsyncClient | None = None
+        self._client: HttpClient | None = None
 
-    def client(self) -> httpx.AsyncClient:
+    def client(self) -> HttpClient:
         if self._client is None:
             self._client = shared_client(
                 self.config.idle_timeout_s, self.config.connect_timeout_s, self.config.destinations
             )
         return self._client
 
-    def _request(self, messages: list[Message], tools: list[ToolSpec]) -> httpx.Request:
+    def _request(self, messages: list[Message], tools: list[ToolSpec]) -> tuple[str, dict[str, str], bytes]:
         params: dict[str, Any] = {
             "model": self.config.model or "gpt-4o-mini",
             "messages": messages,
@@ -169,9 +174,7 @@ class OpenAiLlm(Llm):
             "Content-Type": "application/json",
             "Accept": "text/event-stream",
         }
-        return self.client().build_request(
-            "POST", base + "/chat/completions", headers=headers, content=orjson.dumps(params)
-        )
+        return base + "/chat/completions", headers, orjson.dumps(params)
 
     async def _stream(
         self, messages: list[Message], tools: list[ToolSpec], usage: Usage
@@ -180,19 +183,15 @@ class OpenAiLlm(Llm):
             raise ProviderAuthError(self.name, "no API key")
         calls: dict[int, dict[str, str]] = {}
         started = False
+        url, headers, body = self._request(messages, tools)
+        response: HttpResponse | None = None
         try:
-            request = self._request(messages, tools)
-        except httpx.HTTPError as exc:  # an endpoint httpx cannot even form a request for
-            raise ProviderConnectError(self.name, f"bad endpoint: {type(exc).__name__}") from exc
-        response: httpx.Response | None = None
-        try:
-            response = await self.client().send(request, stream=True)
-            if response.status_code >= 400:
+            response = await self.client().stream("POST", url, headers, body)
+            if response.status >= 400:
                 raise await status_error(self.name, response)
             events = EventStream(self.name)
             done = False
-            blocks = response.aiter_bytes()
-            async for block in blocks:
+            async for block in response:
                 for data in events.feed(block):
                     if data == b"[DONE]":
                         done = True
@@ -208,15 +207,17 @@ class OpenAiLlm(Llm):
                             started = started or isinstance(item, TextDelta)
                             yield item
                 if done:
-                    await read_tail(blocks)
+                    await read_tail(response)
                     break
-        except httpx.TimeoutException as exc:
+        except (HttpTimeout, TimeoutError) as exc:  # TimeoutError: the name's lookup
             raise ProviderTimeout(self.name, "request timed out") from exc
-        except httpx.HTTPError as exc:
+        except HttpRequestRefused as exc:  # an endpoint or key no request is formed with
+            raise ProviderConnectError(self.name, f"bad endpoint: {exc}") from exc
+        except HttpError as exc:
             if started:  # the connection dropped mid-answer
                 raise ProviderClosed(self.name, "stream cut off mid-answer") from exc
-            if isinstance(exc, httpx.ConnectError):
-                raise ProviderConnectError(self.name, f"cannot connect: {type(exc).__name__}") from exc
+            if isinstance(exc, HttpConnectError):
+                raise ProviderConnectError(self.name, f"cannot connect: {exc}") from exc
             raise ProviderClosed(self.name, f"stream failed: {type(exc).__name__}") from exc
         except DestinationError as exc:
             raise ProviderConnectError(self.name, f"endpoint not allowed: {exc.reason}") from exc
@@ -231,7 +232,7 @@ class OpenAiLlm(Llm):
 async def read_tail(blocks: AsyncIterator[bytes]) -> None:
     """Read a finished answer's body to its end, bounded, so that its connection can be kept."""
     left = MAX_TAIL_BYTES
-    with contextlib.suppress(httpx.HTTPError, TimeoutError):
+    with contextlib.suppress(HttpError, TimeoutError):
         async with asyncio.timeout(TAIL_S):
             async for block in blocks:
                 left -= len(block)
