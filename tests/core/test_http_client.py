@@ -61,6 +61,23 @@ async def test_at_most_max_connections_are_open_at_once_and_the_rest_wait_their_
     assert counting.most_at_once == 3
 
 
+async def test_an_idle_connection_is_closed_after_keepalive_though_its_destination_is_not_called_again() -> (
+    None
+):
+    counting = Counting(hold_s=0.0)
+    server = await counting.start()
+    http = client(keepalive_s=0.2)
+    try:
+        assert await get(http, f"http://127.0.0.1:{counting.port}/") == (200, b"ok")
+        assert counting.open_now == 1  # kept
+        await asyncio.sleep(1.0)  # five times keepalive_s: swept by then, whatever the timer's rounding
+        assert counting.open_now == 0
+    finally:
+        await http.aclose()
+        server.close()
+    assert counting.opened == 1
+
+
 async def test_a_response_closed_before_its_end_closes_its_connection_and_the_next_request_opens_one() -> (
     None
 ):

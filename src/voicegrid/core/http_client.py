@@ -9,9 +9,10 @@ connections per destination: taking one and giving it back cost the same at any 
 Each request's URL passes `Destinations.resolve` and goes to the address it checked, with the name
 kept for Host and for TLS (SNI and the certificate), as `core.pinned` does for httpx. Caps and
 timeouts: `max_connections` open at once (a request waits `read_timeout_s` for one); at most
-`max_idle` kept per destination, each for `keepalive_s`; `connect_timeout_s` for the lookup and the
-TCP and TLS handshakes; `read_timeout_s` for each wait for the response's next bytes; a response's
-unread bytes beyond `HIGH_WATER` stop the socket's reading until they are read.
+`max_idle` kept per destination, each for `keepalive_s` (a timer closes those past it);
+`connect_timeout_s` for the lookup and the TCP and TLS handshakes; `read_timeout_s` for each wait
+for the response's next bytes; a response's unread bytes beyond `HIGH_WATER` stop the socket's
+reading until they are read.
 """
 
 import asyncio
@@ -191,6 +192,7 @@ class HttpClient:
         self._waiters: deque[asyncio.Future[None]] = deque()  # requests waiting for a connection
         self._idle: dict[_Key, deque[_Connection]] = {}
         self._live: set[_Connection] = set()  # every open connection, idle or not, for aclose
+        self._sweep: asyncio.TimerHandle | None = None  # closes idle connections past keepalive_s
 
     async def stream(self, method: str, url: str, headers: dict[str, str], body: bytes = b"") -> HttpResponse:
         """Send a request; the response once its head has come (its body is then read from it)."""
@@ -230,7 +232,22 @@ class HttpClient:
             return
         connection.idle_since = time.monotonic()
         idle.append(connection)
+        if self._sweep is None:
+            self._sweep = asyncio.get_running_loop().call_later(self.keepalive_s, self._sweep_idle)
         self._wake_one()
+
+    def _sweep_idle(self) -> None:
+        """Close what has idled past `keepalive_s`, whether or not its destination is asked for again
+        (a tenant's endpoint that is no longer called must not keep our sockets open)."""
+        self._sweep = None
+        stale = time.monotonic() - self.keepalive_s
+        for key, idle in list(self._idle.items()):
+            while idle and (idle[0].closed or idle[0].idle_since <= stale):
+                idle.popleft().close()
+            if not idle:
+                del self._idle[key]
+        if self._idle:
+            self._sweep = asyncio.get_running_loop().call_later(self.keepalive_s, self._sweep_idle)
 
     def _take(self, key: _Key) -> _Connection | None:
         idle = self._idle.get(key)
@@ -311,6 +328,9 @@ class HttpClient:
         self._wake_one()
 
     async def aclose(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         for connection in list(self._live):
             connection.close()
         self._idle.clear()
