@@ -140,3 +140,32 @@ async def test_a_refused_handshake_is_a_provider_error_of_its_status_and_a_redir
 async def test_a_host_the_policy_refuses_is_never_connected_to() -> None:
     with pytest.raises(ProviderConnectError, match="not allowed"):
         await open_ws("deepgram", "ws://127.0.0.1:9/v1/listen", {}, 3.0, Destinations())
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/v1/listen?x=1", {"Authorization": "Token k\r\nX-Injected: yes"}),
+        ("/v1/listen?x=1", {"Authorization": "Token k\nX-Injected: yes"}),
+        ("/v1/listen?x=1 HTTP/1.1\r\nX-Injected: yes", {"Authorization": "Token k"}),
+        ("/v1/listen?x=1", {"Bad Name": "k"}),
+    ],
+)
+async def test_a_key_or_endpoint_that_would_add_a_header_line_is_refused_before_any_connection(
+    path: str, headers: dict[str, str]
+) -> None:
+    connections: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(await reader.read(4096))
+        writer.close()
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(ProviderConnectError, match="bad endpoint or key"):
+            await open_ws("deepgram", f"ws://127.0.0.1:{port}{path}", headers, 3.0, LOOPBACK)
+        await asyncio.sleep(0.1)
+    finally:
+        server.close()
+    assert connections == []  # picows would have written the lines as given

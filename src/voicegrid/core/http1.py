@@ -1,8 +1,9 @@
 """HTTP/1.1 for our own requests (RFC 9112), sans-I/O: a request's bytes out, a response's events in.
 
-`request_bytes` writes a request after the one check of this boundary: a tenant's endpoint and API
-key reach the path and header lines, so a target or a header with a control character, a space in
-the target or a non-token header name is refused (`HttpRequestRefused`), never written.
+`check_request` is the one check of this boundary, for our HTTP requests (`request_bytes`) and the
+provider clients' WebSocket handshakes (`providers.ws.open_ws`): a tenant's endpoint and API key
+reach the request line and header lines, so a target or a header with a control character, a space
+in the target or a non-token header name is refused (`HttpRequestRefused`), never written.
 
 `ResponseParser` is fed what the socket gives and returns, in order, the response's `Head`, its body's
 pieces (`bytes`) and `END`. The body is framed as RFC 9112 section 6.3 says: none for 1xx, 204 and
@@ -53,15 +54,9 @@ Event = Head | bytes | _End
 
 def request_bytes(method: str, target: str, host: str, headers: dict[str, str], body: bytes) -> bytes:
     """A request's bytes: `target` in origin-form (path and query), Host, Content-Length, `headers`."""
-    if not _TARGET.fullmatch(target):
-        raise HttpRequestRefused("a request target with a space, a control or a non-ASCII character")
+    check_request(target, headers)
     lines = [f"{method} {target} HTTP/1.1", f"Host: {host}", f"Content-Length: {len(body)}"]
-    for name, value in headers.items():
-        if not _TOKEN.fullmatch(name.encode("latin-1", "replace")) or name.lower() in _OURS:
-            raise HttpRequestRefused(f"a header name we do not send: {name[:40]!r}")
-        if "\r" in value or "\n" in value or "\x00" in value:
-            raise HttpRequestRefused(f"a control character in the value of {name}")
-        lines.append(f"{name}: {value}")
+    lines += [f"{name}: {value}" for name, value in headers.items()]
     try:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
     except UnicodeEncodeError:
@@ -69,7 +64,31 @@ def request_bytes(method: str, target: str, host: str, headers: dict[str, str], 
     return head + body
 
 
-_OURS = {"host", "content-length", "transfer-encoding", "connection"}
+def check_request(target: str, headers: dict[str, str]) -> None:
+    """The one check of a request line's target and of header fields we are given (an HTTP request's
+    or a WebSocket handshake's): HttpRequestRefused for a target with a space, a control or a
+    non-ASCII character, a header name that is not a token or is one we set ourselves, and a value
+    with CR, LF or NUL or that is not Latin-1 text."""
+    if not _TARGET.fullmatch(target):
+        raise HttpRequestRefused("a request target with a space, a control or a non-ASCII character")
+    for name, value in headers.items():
+        if not _TOKEN.fullmatch(name.encode("latin-1", "replace")) or name.lower() in _OURS:
+            raise HttpRequestRefused(f"a header name we do not send: {name[:40]!r}")
+        if "\r" in value or "\n" in value or "\x00" in value:
+            raise HttpRequestRefused(f"a control character in the value of {name}")
+        try:
+            value.encode("latin-1")
+        except UnicodeEncodeError:
+            raise HttpRequestRefused(f"a value of {name} that is not Latin-1 text") from None
+
+
+_OURS = {
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "upgrade",
+}  # set by us, or the handshake
 
 
 class ResponseParser:

@@ -33,6 +33,8 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError, Conne
 from websockets.frames import Close
 
 from voicegrid.core.egress import DestinationError, Destinations
+from voicegrid.core.errors import HttpRequestRefused
+from voicegrid.core.http1 import check_request
 from voicegrid.core.pinned import tls_context
 from voicegrid.providers.errors import ProviderConnectError, ProviderError, for_status
 
@@ -178,6 +180,10 @@ async def open_ws(
         raise ProviderConnectError(provider, "endpoint did not resolve in time") from exc
     scheme, rest = url.split("://", 1)
     path = rest[len(rest.split("/", 1)[0]) :] or "/"
+    try:  # picows writes the path and the headers as given: a key with CR LF would add header lines
+        check_request(path, headers)
+    except HttpRequestRefused as exc:
+        raise ProviderConnectError(provider, f"bad endpoint or key: {exc}") from exc
     address = f"[{target.address}]" if ":" in target.address else target.address
     secure = scheme in ("wss", "https")
     default_port = 443 if secure else 80
