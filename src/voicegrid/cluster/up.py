@@ -102,11 +102,14 @@ class Cluster:
         }  # fmt: skip
 
     def write_manifest(self) -> Path:
-        """cluster.json, owner-only: it holds the admin key and the demo's API key."""
+        """cluster.json, owner-only: it holds the admin key and the demo's API key. Written beside it,
+        then renamed onto it: whoever waits for the file never reads it half written."""
         path = self.manifest_path
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as out:
             json.dump(self.manifest(), out, indent=2)
+        os.replace(tmp, path)
         return path
 
     def stop(self) -> None:
