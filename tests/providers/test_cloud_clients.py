@@ -18,6 +18,7 @@ from voicegrid.providers.base import Meter, ProviderConfig
 from voicegrid.providers.errors import (
     ProviderAuthError,
     ProviderClosed,
+    ProviderConnectError,
     ProviderError,
     ProviderProtocolError,
     ProviderRateLimited,
@@ -496,6 +497,18 @@ async def test_openai_client_streams_text_tool_calls_and_usage_over_turns(emulat
     assert line.requests == 2
     assert line.tokens_in > 0
     assert line.tokens_out > 0
+
+
+@pytest.mark.parametrize("key", ["k\r\nX-Injected: yes", "k\nX-Injected: yes", "k\x00"])
+async def test_an_llm_key_that_would_add_a_header_line_is_refused_and_nothing_reaches_the_endpoint(
+    emulators: list[Emulator], key: str
+) -> None:
+    emulator = OpenAiEmulator(api_key=KEY, script=["Never said."])
+    emulators.append(await running(emulator))
+    llm = build_llm([config("openai", emulator, key=key)])
+    with pytest.raises(ProviderConnectError, match="bad endpoint"):
+        await ask(llm, [{"role": "user", "content": "hi"}], Meter())
+    assert (emulator.requests, len(emulator.connections)) == (0, 0)
 
 
 async def test_openai_client_keeps_one_connection_from_turn_to_turn(emulators: list[Emulator]) -> None:
