@@ -1,13 +1,20 @@
 """Our HTTP/1.1 client against real servers on loopback: its pool, caps, timeouts and checks."""
 
 import asyncio
+import datetime
+import ssl
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tests.support.counting_http import Counting
-from voicegrid.core.egress import PERMISSIVE, STRICT, DestinationRefused
+from voicegrid.core.egress import PERMISSIVE, STRICT, DestinationRefused, Destinations
 from voicegrid.core.errors import HttpClosed, HttpConnectError, HttpRequestRefused, HttpTimeout
 from voicegrid.core.http_client import HttpClient
 from voicegrid.providers.llm.openai import shared_client
@@ -229,3 +236,94 @@ async def test_a_large_body_comes_whole_through_the_paused_and_resumed_socket() 
         await http.aclose()
         server.close()
     assert got == blob
+
+
+def self_signed(name: str) -> tuple[bytes, bytes]:
+    """A certificate for `name` and its key, PEM, made here (no file of ours holds a key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), pem_key
+
+
+async def tls_server(tmp_path: Path, name: str) -> tuple[asyncio.Server, int, ssl.SSLContext, list[str]]:
+    """An HTTPS server on loopback with a certificate for `name`, the client context that trusts that
+    certificate, and the names the clients asked for (SNI)."""
+    cert, key = self_signed(name)
+    (tmp_path / "cert.pem").write_bytes(cert)
+    (tmp_path / "key.pem").write_bytes(key)
+    server_side = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_side.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    asked: list[str] = []
+    server_side.sni_callback = lambda sock, server_name, context: asked.append(server_name or "") and None
+    client_side = ssl.create_default_context(cadata=cert.decode())
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nsecret")
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=server_side)
+    return server, server.sockets[0].getsockname()[1], client_side, asked
+
+
+def loopback_names(*names: str) -> Destinations:
+    """A policy whose lookup answers 127.0.0.1 for `names`: the connection goes to loopback while the
+    client speaks to the name (Host, SNI, the certificate check)."""
+
+    async def resolver(host: str, port: int) -> list[str]:
+        if host not in names:
+            raise OSError(f"{host} is not a test name")
+        return ["127.0.0.1"]
+
+    return Destinations(allow_private=True, resolver=resolver)
+
+
+async def test_https_goes_to_the_checked_address_and_speaks_to_the_name_sni_and_certificate_alike(
+    tmp_path: Path,
+) -> None:
+    server, port, trusted, asked = await tls_server(tmp_path, "llm.example.test")
+    http = HttpClient(
+        loopback_names("llm.example.test"), connect_timeout_s=2.0, read_timeout_s=2.0, tls=trusted
+    )
+    try:
+        assert await get(http, f"https://llm.example.test:{port}/v1/x") == (200, b"secret")
+    finally:
+        await http.aclose()
+        server.close()
+    assert asked == ["llm.example.test"]
+
+
+async def test_https_to_a_server_whose_certificate_is_for_another_name_is_a_connect_error(
+    tmp_path: Path,
+) -> None:
+    server, port, trusted, _ = await tls_server(tmp_path, "other.example.test")
+    http = HttpClient(
+        loopback_names("llm.example.test"), connect_timeout_s=2.0, read_timeout_s=2.0, tls=trusted
+    )
+    try:
+        with pytest.raises(HttpConnectError):
+            await get(http, f"https://llm.example.test:{port}/v1/x")
+    finally:
+        await http.aclose()
+        server.close()

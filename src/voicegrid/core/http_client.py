@@ -181,8 +181,10 @@ class HttpClient:
         max_connections: int = 1000,
         max_idle: int = 256,
         keepalive_s: float = 5.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.destinations = destinations
+        self._tls = tls  # None: the process's context (certifi's CAs)
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
         self.max_idle = max_idle
@@ -308,7 +310,7 @@ class HttpClient:
                     lambda: connection,
                     target.address,
                     target.port,
-                    ssl=tls_context() if tls else None,
+                    ssl=(self._tls or tls_context()) if tls else None,
                     server_hostname=target.host if tls else None,
                 )
         except TimeoutError:
