@@ -1,7 +1,6 @@
 """The demo business `voicegrid serve --demo` seeds once: Acme Voice resells to Bella Pizza."""
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicegrid.config import Settings
+from voicegrid.core.files import write_private_json
 from voicegrid.core.ids import new_id
 from voicegrid.store import agent_versions as versions
 from voicegrid.store.models import Agent, ApiKey, Business, PhoneNumber, PlatformSetting, Reseller, Trunk
@@ -66,17 +66,6 @@ KNOWLEDGE = {
 
 def demo_file(settings: Settings) -> Path:
     return Path(settings.data_dir) / "demo.json"
-
-
-def _write_private(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    os.chmod(tmp, 0o600)
-    tmp.replace(path)
 
 
 async def _new_business_key(session: AsyncSession, business: Business) -> str:
@@ -197,5 +186,5 @@ def _describe(settings: Settings, business: Business, agent_id: str, key: str, p
         "sip_uri": f"sip:{DEMO_NUMBER}@{settings.sip_host}:{settings.sip_port}",
         "http_url": settings.effective_public_url,
     }
-    _write_private(path, data)
+    write_private_json(path, data)
     return data

@@ -4,7 +4,6 @@ on free loopback ports; `<data dir>/cluster.json` says where each is, and how to
 import base64
 import contextlib
 import json
-import os
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from typing import Any
 
 from voicegrid.cluster.edge import KamailioEdge, start_edge
 from voicegrid.cluster.nodes import Node, NodeError, Shared, start_node
+from voicegrid.core.files import write_private_json
 from voicegrid.testing.postgres_server import PostgresServer, start_postgres
 from voicegrid.testing.redis_server import RedisServer, start_redis
 
@@ -102,15 +102,9 @@ class Cluster:
         }  # fmt: skip
 
     def write_manifest(self) -> Path:
-        """cluster.json, owner-only: it holds the admin key and the demo's API key. Written beside it,
-        then renamed onto it: whoever waits for the file never reads it half written."""
-        path = self.manifest_path
-        tmp = path.with_name(path.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as out:
-            json.dump(self.manifest(), out, indent=2)
-        os.replace(tmp, path)
-        return path
+        """cluster.json, owner-only: it holds the admin key and the demo's API key."""
+        write_private_json(self.manifest_path, self.manifest())
+        return self.manifest_path
 
     def stop(self) -> None:
         """Everything this cluster started, by pid: the edge first (no new calls), then the nodes
