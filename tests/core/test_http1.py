@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from voicegrid.core.egress import Target
 from voicegrid.core.errors import HttpClosed, HttpError, HttpProtocolError, HttpRequestRefused
 from voicegrid.core.http1 import END, Event, Head, ResponseParser, request_bytes
 
@@ -183,3 +184,18 @@ def test_a_target_or_header_a_tenant_could_bend_into_another_line_is_refused(
 ) -> None:
     with pytest.raises(HttpRequestRefused):
         request_bytes("POST", target, "api.example.com", headers, b"")
+
+
+@pytest.mark.parametrize(
+    ("target", "authority"),
+    [
+        (Target("https", "api.example.com", 443, "203.0.113.7"), "api.example.com"),
+        (Target("http", "api.example.com", 8080, "203.0.113.7"), "api.example.com:8080"),
+        (Target("wss", "2001:db8::1", 443, "2001:db8::1"), "[2001:db8::1]"),
+        (Target("ws", "2001:db8::1", 8080, "2001:db8::1"), "[2001:db8::1]:8080"),
+    ],
+)
+def test_the_host_header_names_the_host_brackets_an_ipv6_literal_and_omits_the_schemes_own_port(
+    target: Target, authority: str
+) -> None:
+    assert target.authority == authority

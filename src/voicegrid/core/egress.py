@@ -82,6 +82,13 @@ class Target:
     port: int
     address: str
 
+    @property
+    def authority(self) -> str:
+        """What a Host header carries: the name (an IPv6 literal in brackets), and the port unless it
+        is the scheme's own."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+
 
 @dataclass(frozen=True)
 class Destinations:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from typing import cast
 from urllib.parse import urlsplit
 
-from voicegrid.core.egress import DEFAULT_PORTS, Destinations, Target
+from voicegrid.core.egress import Destinations, Target
 from voicegrid.core.errors import HttpClosed, HttpConnectError, HttpError, HttpTimeout
 from voicegrid.core.http1 import END, Event, Head, ResponseParser, request_bytes
 from voicegrid.core.pinned import tls_context
@@ -202,7 +202,7 @@ class HttpClient:
             target = await self.destinations.resolve(url)  # DestinationError: not a URL we call
         parts = urlsplit(url)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        request = request_bytes(method, path, _host(target), headers, body)
+        request = request_bytes(method, path, target.authority, headers, body)
         key = (target.scheme, target.host, target.port, target.address)
         for attempt in (1, 2):
             connection, reused = await self._acquire(target, key)
@@ -336,9 +336,3 @@ class HttpClient:
         for connection in list(self._live):
             connection.close()
         self._idle.clear()
-
-
-def _host(target: Target) -> str:
-    """The Host header: the name (an IPv6 literal in brackets), and the port unless the scheme's own."""
-    host = f"[{target.host}]" if ":" in target.host else target.host
-    return host if target.port == DEFAULT_PORTS[target.scheme] else f"{host}:{target.port}"

@@ -186,15 +186,13 @@ async def open_ws(
         raise ProviderConnectError(provider, f"bad endpoint or key: {exc}") from exc
     address = f"[{target.address}]" if ":" in target.address else target.address
     secure = scheme in ("wss", "https")
-    default_port = 443 if secure else 80
-    host = target.host if target.port == default_port else f"{target.host}:{target.port}"
     tls_name: dict[str, Any] = {"server_hostname": target.host} if secure else {}
     try:
         async with asyncio.timeout(timeout_s):
             _, listener = await ws_connect(
                 ClientConnection,
                 f"{'wss' if secure else 'ws'}://{address}:{target.port}{path}",
-                extra_headers={**headers, "Host": host},
+                extra_headers={**headers, "Host": target.authority},
                 ssl_context=tls_context() if secure else None,
                 max_redirects=0,
                 max_frame_size=MAX_MESSAGE,
