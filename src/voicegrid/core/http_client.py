@@ -242,22 +242,24 @@ class HttpClient:
         """Close what has idled past `keepalive_s`, whether or not its destination is asked for again
         (a tenant's endpoint that is no longer called must not keep our sockets open)."""
         self._sweep = None
-        stale = time.monotonic() - self.keepalive_s
         for key, idle in list(self._idle.items()):
-            while idle and (idle[0].closed or idle[0].idle_since <= stale):
-                idle.popleft().close()
+            self._drop_stale(idle)
             if not idle:
                 del self._idle[key]
         if self._idle:
             self._sweep = asyncio.get_running_loop().call_later(self.keepalive_s, self._sweep_idle)
 
+    def _drop_stale(self, idle: deque[_Connection]) -> None:
+        """Close, oldest first, what the server closed or what idled past `keepalive_s`."""
+        stale = time.monotonic() - self.keepalive_s
+        while idle and (idle[0].closed or idle[0].idle_since <= stale):
+            idle.popleft().close()
+
     def _take(self, key: _Key) -> _Connection | None:
         idle = self._idle.get(key)
         if not idle:
             return None
-        stale = time.monotonic() - self.keepalive_s
-        while idle and (idle[0].closed or idle[0].idle_since < stale):  # the oldest first
-            idle.popleft().close()
+        self._drop_stale(idle)
         while idle:
             connection = idle.pop()  # the newest: the likeliest to be warm and alive
             if not connection.closed:
