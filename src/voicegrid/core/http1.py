@@ -105,7 +105,7 @@ class ResponseParser:
         self._state = "head"  # head, length, chunk-size, chunk-data, chunk-end, trailers, close, done
         self._left = 0  # body bytes (length) or chunk bytes (chunk-data) still to come
         self._interim = 0
-        self._version_11 = True
+        self._reusable = True  # HTTP/1.1, no Connection: close, framing we trust: a next request may follow
 
     def feed(self, data: bytes) -> list[Event]:
         """The events `data` completes."""
@@ -220,7 +220,7 @@ class ResponseParser:
                 raise HttpProtocolError(f"an unexpected interim response {code}")
             return True
         head = Head(code, tuple(fields))
-        self._version_11 = status.group(1) == b"1"
+        self._reusable = status.group(1) == b"1"
         events.append(head)
         self._frame(head, events)
         return not self.done
@@ -230,13 +230,13 @@ class ResponseParser:
         lengths = {v for k, v in head.headers if k == "content-length"}
         connection = ",".join(v for k, v in head.headers if k == "connection").lower()
         if "close" in {token.strip() for token in connection.split(",")}:
-            self._version_11 = False
+            self._reusable = False
         if self.head_request or head.status in (204, 304):
             self._finish(events)
         elif codings:
             last = ",".join(codings).rsplit(",", 1)[-1].strip().lower()
             self._state = "chunk-size" if last == "chunked" else "close"
-            self._version_11 = self._version_11 and not lengths and last == "chunked"
+            self._reusable = self._reusable and not lengths and last == "chunked"
         elif lengths:
             values = {v.strip() for value in lengths for v in value.split(",")}
             if len(values) != 1 or not _DIGITS.fullmatch(next(iter(values)).encode()):
@@ -250,5 +250,5 @@ class ResponseParser:
 
     def _finish(self, events: list[Event]) -> None:
         self.done, self._state = True, "done"
-        self.keep_alive = self._version_11 and not self._buffer
+        self.keep_alive = self._reusable and not self._buffer
         events.append(END)
