@@ -55,7 +55,7 @@ MAX_CONNECTIONS, MAX_KEPT = 1000, 256
 
 
 def shared_client(idle_s: float, connect_s: float, destinations: Destinations) -> HttpClient:
-    """Its requests (and any redirect) reach only what the destination policy allows, as checked."""
+    """Its requests reach only what the destination policy allows, as checked; it follows no redirect."""
     loop = asyncio.get_running_loop()
     key = (loop, idle_s, connect_s, destinations)
     client = _CLIENTS.get(key)
