@@ -7,8 +7,10 @@ the process's start to its first 200 on /readyz (the database answers, SIP and H
 after `--settle-s` of idling, the RSS of the serving process and of its whole process tree (the
 analysis worker included), read from /proc. The first run starts on an empty data directory (it
 creates and migrates the database); the others on the same one, as a node that restarts or joins a
-fleet whose database exists. Printed and saved to bench/results/idle-<date>.json and .md, with the
-stolen time.
+fleet whose database exists. Then the floor: the RSS of a bare interpreter that imports only the
+third-party parts the node is built on (DESIGN.md's chosen parts), one after the other, so the figure
+says how much of the node's idle memory is its own and how much its parts hold however they are used.
+Printed and saved to bench/results/idle-<date>.json and .md, with the stolen time.
 """
 
 import argparse
@@ -32,6 +34,32 @@ from bench.harness.processes import VOICEGRID
 from voicegrid.testing.ports import free_port, free_udp_and_tcp_port
 
 RESULTS = Path(__file__).with_name("results")
+# The node's third-party parts, in the order its start imports them: (what, module).
+PARTS = (
+    ("CLI: typer", "typer"),
+    ("models and settings: pydantic, pydantic-settings", "pydantic_settings"),
+    ("storage: SQLAlchemy 2 (Core, ORM, asyncio)", "sqlalchemy.ext.asyncio"),
+    ("storage: aiosqlite and its dialect", "sqlalchemy.dialects.sqlite.aiosqlite"),
+    ("media: numpy", "numpy"),
+    ("media: soxr", "soxr"),
+    ("secrets: cryptography AES-GCM", "cryptography.hazmat.primitives.ciphers.aead"),
+    ("metrics: prometheus-client", "prometheus_client"),
+    ("HTTP server: uvicorn", "uvicorn"),
+    ("event loop: uvloop", "uvloop"),
+    ("WebSocket client: picows", "picows"),
+    ("WebSocket server: websockets", "websockets"),
+    ("API: FastAPI, Starlette", "fastapi"),
+)
+FLOOR = """
+import importlib, json, sys
+def rss():
+    return int(open("/proc/self/statm").read().split()[1]) * 4096
+rows = [("bare interpreter", rss())]
+for name in sys.argv[1:]:
+    importlib.import_module(name)
+    rows.append((name, rss()))
+print(json.dumps(rows))
+"""
 
 
 def children(pid: int) -> list[int]:
@@ -97,6 +125,26 @@ def one_run(workdir: Path, demo: bool, settle_s: float) -> dict[str, float]:
         log.close()
 
 
+def floor() -> list[dict[str, object]]:
+    """What the parts alone hold: a fresh interpreter's RSS after each import, in the node's order."""
+    out = subprocess.run(
+        [sys.executable, "-c", FLOOR, *(module for _, module in PARTS)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    rows = json.loads(out.stdout)
+    labels = ["bare interpreter", *(what for what, _ in PARTS)]
+    result, before = [], 0
+    for label, (_, rss) in zip(labels, rows, strict=True):
+        result.append(
+            {"part": label, "adds_mb": round((rss - before) / 2**20, 1), "rss_mb": round(rss / 2**20, 1)}
+        )
+        before = rss
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -111,6 +159,7 @@ def main() -> None:
         for _ in range(args.runs):
             runs.append(one_run(Path(tmp), args.demo, args.settle_s))
             print(json.dumps(runs[-1]), flush=True)
+        parts = floor()
     machine_after = procfs.machine()
     stolen = (machine_after.stolen_s - machine_before.stolen_s) / (time.monotonic() - wall_before)
     summary = {
@@ -122,6 +171,8 @@ def main() -> None:
         "ready_s_worst": max(r["ready_s"] for r in runs[1:] or runs),
         "rss_mb_worst": max(r["rss_mb"] for r in runs),
         "tree_rss_mb_worst": max(r["tree_rss_mb"] for r in runs),
+        "floor_rss_mb": parts[-1]["rss_mb"],
+        "floor": parts,
         "stolen_cores": round(stolen, 3),
         "cores": os.cpu_count(),
     }
@@ -138,6 +189,13 @@ def main() -> None:
         f"ready in {summary['ready_s_best']}-{summary['ready_s_worst']} s. Idle RSS at most "
         f"{summary['rss_mb_worst']} MB (process tree {summary['tree_rss_mb_worst']} MB); "
         f"stolen cores {summary['stolen_cores']} of {summary['cores']}.\n"
+    )
+    md += (
+        "\nThe floor: a bare interpreter importing only the node's third-party parts, in the node's order, "
+        f"holds {summary['floor_rss_mb']} MB before any of voicegrid's own code.\n\n"
+        "| part | adds MB | RSS MB |\n|---|---|---|\n"
+        + "\n".join(f"| {p['part']} | {p['adds_mb']} | {p['rss_mb']} |" for p in parts)
+        + "\n"
     )
     out.with_suffix(".md").write_text(md)
     print(md)
