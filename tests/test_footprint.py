@@ -39,3 +39,21 @@ def test_a_node_that_migrates_its_database_does_not_load_the_syntax_highlighter_
     )
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert found.stdout.strip() == "['alembic', 'mako']", found.stderr  # migrated, and no pygments
+
+
+NODE_ONLY = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "numpy", "cryptography", "prometheus_client")
+
+
+def test_the_analysis_worker_holds_the_command_line_and_its_engine_but_not_the_nodes_storage_or_api() -> None:
+    """A spawned worker imports the node's main module (`voicegrid`'s script: `voicegrid.cli`) before
+    its own work; the command line imports what each command runs inside that command, so the worker
+    holds only typer and the embedded engine (about 65 MB, not 95: bench/idle.py's process tree)."""
+    script = (
+        "import sys\n"
+        "import voicegrid.cli\n"
+        "from voicegrid.analysis import worker\n"
+        "worker.warm_up()\n"
+        f"print(sorted(m for m in {NODE_ONLY!r} if m in sys.modules))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert found.stdout.strip() == "[]", found.stderr

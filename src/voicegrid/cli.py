@@ -1,20 +1,24 @@
-"""The `voicegrid` command: serve the platform, and manage its database."""
+"""The `voicegrid` command: serve the platform, and manage its database.
+
+This module imports only typer at its top: each command imports what it runs. The analysis worker
+(a spawned process) imports the node's main module, which is this one, and so holds only what the
+command line itself needs, not the node's storage and API (`bench/idle.py` measures both).
+"""
 
 import asyncio
 import logging
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from voicegrid import __version__
 from voicegrid.cluster.cli import cluster_app
-from voicegrid.config import Settings, load_settings
 from voicegrid.report_cli import report as report_command
-from voicegrid.store.errors import DatabaseUnavailable
-from voicegrid.telephony.errors import TransportError
-from voicegrid.tenancy import SecretError
+
+if TYPE_CHECKING:
+    from voicegrid.config import Settings
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="voicegrid: AI phone agents, multi-tenant."
@@ -39,6 +43,10 @@ T = TypeVar("T")
 
 def _run(coro: Coroutine[Any, Any, T]) -> T | None:
     """Run on uvloop when present; turn the expected start-up failures into one line and exit code 2."""
+    from voicegrid.store.errors import DatabaseUnavailable
+    from voicegrid.telephony.errors import TransportError
+    from voicegrid.tenancy import SecretError
+
     try:
         try:
             import uvloop
@@ -59,7 +67,9 @@ def _run(coro: Coroutine[Any, Any, T]) -> T | None:
         return None
 
 
-def _settings(config: Path | None, **overrides: Any) -> Settings:
+def _settings(config: Path | None, **overrides: Any) -> "Settings":
+    from voicegrid.config import load_settings
+
     try:
         return load_settings(config, **overrides)
     except (FileNotFoundError, ValueError) as exc:

@@ -3,35 +3,30 @@
 import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from voicegrid.catalog import load_catalog
-from voicegrid.config import Settings
-from voicegrid.report import Branding, Inputs, build
-from voicegrid.report.facts import ASSUMED
-from voicegrid.report.figures import CANDIDATES, Stack
+if TYPE_CHECKING:  # the report's modules load when it is written, not with the command line
+    from voicegrid.config import Settings
+    from voicegrid.report import Branding, Inputs
+    from voicegrid.report.figures import Stack
 
-STACKS = {
-    "aura": CANDIDATES[0],
-    "elevenlabs": CANDIDATES[1],
-    "elevenlabs-multilingual": CANDIDATES[2],
-    "embedded": CANDIDATES[3],
-}
+STACKS = ("aura", "elevenlabs", "elevenlabs-multilingual", "embedded")  # report.figures.CANDIDATES
 
 
-def _today(spec: str, carrier: str) -> Stack:
-    try:
-        stack = STACKS[spec]
-    except KeyError:
-        raise typer.BadParameter(f"one of {', '.join(STACKS)}", param_hint="--today") from None
+def _today(spec: str, carrier: str) -> "Stack":
+    from voicegrid.report.figures import CANDIDATES, Stack
+
+    if spec not in STACKS:
+        raise typer.BadParameter(f"one of {', '.join(STACKS)}", param_hint="--today")
+    stack = CANDIDATES[STACKS.index(spec)]
     return Stack(stack.name, stack.stt, stack.llm, stack.tts, carrier)
 
 
 async def _from_records(
-    settings: Settings, business_id: str | None, first: date, last: date
-) -> tuple[Inputs, Branding]:
+    settings: "Settings", business_id: str | None, first: date, last: date
+) -> "tuple[Inputs, Branding]":
     from voicegrid.demo import demo_file
     from voicegrid.report.stored import branding_of, business_inputs
     from voicegrid.store import check_database, make_engine, make_sessionmaker
@@ -54,7 +49,7 @@ async def _from_records(
         await engine.dispose()
 
 
-async def _reseller_brand(settings: Settings, reseller_id: str) -> Branding:
+async def _reseller_brand(settings: "Settings", reseller_id: str) -> "Branding":
     from voicegrid.report.stored import reseller_branding
     from voicegrid.store import check_database, make_engine, make_sessionmaker
     from voicegrid.store.models import Reseller
@@ -110,7 +105,10 @@ def report(
 ) -> None:
     """Write the plan: the answer, how a call works, concurrency, cost, growing, security, rollout,
     questions to settle and a glossary, from your figures (or your call records) and the catalog."""
+    from voicegrid.catalog import load_catalog
     from voicegrid.cli import _run, _settings
+    from voicegrid.report import Branding, Inputs, build
+    from voicegrid.report.facts import ASSUMED
     from voicegrid.report.pdf import PdfError, print_pdf
 
     if carrier not in ("sip", "twilio", "telnyx"):
