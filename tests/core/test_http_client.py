@@ -117,6 +117,53 @@ async def test_a_response_closed_before_its_end_closes_its_connection_and_the_ne
     assert opened == 2
 
 
+async def test_a_request_reads_at_most_max_body_of_an_endless_answer_and_closes_its_connection() -> None:
+    """A tenant's endpoint that streams without end (or lies in Content-Length) makes us hold
+    `max_body` bytes, not what it sends."""
+    opened, sent = 0, 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal opened, sent
+        opened += 1
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
+        try:
+            while sent < 64 * 2**20:  # the test's own bound: 64 MiB at most
+                writer.write(b"x" * 65536)
+                sent += 65536
+                await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()
+
+    server, url = await serving(handler)
+    http = client()
+    try:
+        reply = await http.request("POST", url, {}, b"{}", max_body=1000)
+        await asyncio.sleep(0.2)
+    finally:
+        await http.aclose()
+        server.close()
+    assert (reply.status, reply.body, reply.truncated) == (200, b"x" * 1000, True)
+    assert sent < 64 * 2**20  # our side closed: the server's writes failed long before its bound
+    assert http._open_count == 0
+
+
+async def test_an_answer_of_exactly_max_body_is_whole_and_its_connection_kept() -> None:
+    counting = Counting(hold_s=0.0)
+    server = await counting.start()
+    http = client()
+    url = f"http://127.0.0.1:{counting.port}/"
+    try:
+        first = await http.request("GET", url, {}, max_body=2)
+        second = await http.request("GET", url, {}, max_body=2)
+    finally:
+        await http.aclose()
+        server.close()
+    assert (first.body, first.truncated, second.body, second.truncated) == (b"ok", False, b"ok", False)
+    assert counting.opened == 1
+
+
 async def test_a_kept_connection_the_server_dropped_as_the_request_went_is_retried_once_on_a_new_one() -> (
     None
 ):

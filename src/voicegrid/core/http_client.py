@@ -12,7 +12,8 @@ timeouts: `max_connections` open at once (a request waits `read_timeout_s` for o
 `max_idle` kept per destination, each for `keepalive_s` (a timer closes those past it);
 `connect_timeout_s` for the lookup and the TCP and TLS handshakes; `read_timeout_s` for each wait
 for the response's next bytes; a response's unread bytes beyond `HIGH_WATER` stop the socket's
-reading until they are read.
+reading until they are read; `request` reads at most `max_body` bytes of an answer (a destination a
+tenant controls cannot make us hold more), and the caller puts a deadline on the whole exchange.
 """
 
 import asyncio
@@ -20,6 +21,7 @@ import ssl
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import cast
 from urllib.parse import urlsplit
 
@@ -171,6 +173,14 @@ class HttpResponse:
             connection.close()
 
 
+@dataclass(frozen=True, slots=True)
+class HttpReply:
+    status: int
+    head: Head
+    body: bytes  # at most the `max_body` asked for
+    truncated: bool  # more came: the rest was not read, and its connection was closed
+
+
 class HttpClient:
     def __init__(
         self,
@@ -222,6 +232,24 @@ class HttpClient:
             assert isinstance(event, Head)
             return HttpResponse(self, connection, event)
         raise AssertionError("unreachable")
+
+    async def request(
+        self, method: str, url: str, headers: dict[str, str], body: bytes = b"", *, max_body: int
+    ) -> HttpReply:
+        """Send a request and read its answer, at most `max_body` bytes of it."""
+        response = await self.stream(method, url, headers, body)
+        kept, truncated = bytearray(), False
+        try:
+            async for block in response:
+                room = max_body - len(kept)
+                if len(block) > room:
+                    kept += block[:room]
+                    truncated = True
+                    break
+                kept += block
+        finally:
+            await response.aclose()  # an answer read to its end gave its connection back already
+        return HttpReply(response.status, response.head, bytes(kept), truncated)
 
     def give_back(self, connection: _Connection) -> None:
         """A connection whose response was read to its end: kept for the next request, or closed."""
