@@ -78,7 +78,7 @@ async def test_deliveries_leave_no_reference_cycle_for_the_collector(tmp_path: P
     try:
         await sender.send(receiver.url, "biz_1", "call.started", {"id": "call_0"})
         await receiver.wait_for(1)  # the sender's client and its pool, made once
-        with cyclic_garbage("httpx", "httpcore", "anyio") as left:
+        with cyclic_garbage("voicegrid.core", "asyncio") as left:
             for n in range(1, 4):
                 await sender.send(receiver.url, "biz_1", "call.started", {"id": f"call_{n}"})
             await receiver.wait_for(4)
@@ -275,3 +275,60 @@ async def test_an_attempt_that_fails_inside_the_sender_is_retried_not_stranded(t
         await receiver.stop()
     assert receiver.received[0].headers["x-voicegrid-attempt"] == "2"
     assert (sender.delivered, sender.pending) == (1, 0)
+
+
+async def test_an_endpoint_that_answers_without_end_is_delivered_and_we_read_no_more_than_the_cap(
+    tmp_path: Path,
+) -> None:
+    """Only the status is used: a hostile endpoint's endless body holds MAX_ANSWER_BYTES of ours at most."""
+    sent = 0
+    done = asyncio.Event()
+
+    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal sent
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        try:
+            while sent < 64 * 2**20:  # the test's own bound
+                writer.write(b"10000\r\n" + b"x" * 65536 + b"\r\n")
+                sent += 65536
+                await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()
+        done.set()
+
+    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    sender = _sender(tmp_path, destinations=PERMISSIVE, backoff_s=0.01)
+    await sender.start()
+    try:
+        await sender.send(
+            f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook", "biz_1", "call.ended", {}
+        )
+        async with asyncio.timeout(10):
+            await done.wait()
+        await sender.aclose()
+    finally:
+        server.close()
+    assert (sender.delivered, sender.failed) == (1, 0)
+    assert sent < 64 * 2**20  # we closed the connection once past the cap
+
+
+async def test_a_url_no_request_line_may_carry_is_given_up_at_once_not_retried(tmp_path: Path) -> None:
+    receiver = Receiver()
+    await receiver.start()
+    sender = _sender(tmp_path, destinations=PERMISSIVE, backoff_s=0.01)
+    await sender.start()
+    try:
+        await sender.send(receiver.url + "/a b\r\nX-Injected: 1", "biz_1", "call.ended", {"id": "c"})
+        for _ in range(100):
+            if sender.failed:
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # time for a retry, had there been one
+        await sender.aclose()
+    finally:
+        await receiver.stop()
+    assert receiver.received == []
+    assert (sender.failed, sender.pending) == (1, 0)
+    assert _names(tmp_path) == []

@@ -19,6 +19,8 @@ times order the events of a call.
 The signing key is not stored: the business id is, and the key is derived when each attempt is signed.
 At most `max_pending` events wait on a node (beyond that an event is counted as dropped and logged: a
 business's dead endpoint must not fill the node's disk), and at most `concurrency` attempts run at once.
+Of each answer only its status is used, and at most `MAX_ANSWER_BYTES` of its body is read (an
+endpoint that streams without end holds that much of our memory, not what it sends).
 """
 
 import asyncio
@@ -34,13 +36,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from voicegrid.analytics.errors import OutboxError
 from voicegrid.analytics.outbox import Delivery, Outbox
 from voicegrid.core.egress import STRICT, DestinationRefused, Destinations, DestinationUnresolved
+from voicegrid.core.errors import HttpError, HttpRequestRefused
+from voicegrid.core.http_client import HttpClient
 from voicegrid.core.ids import new_id
-from voicegrid.core.pinned import PinnedTransport
 from voicegrid.core.webhooks import sign
 
 if TYPE_CHECKING:
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY_STATUSES = {408, 429}
+MAX_ANSWER_BYTES = 64 * 1024  # of an endpoint's answer, only the status is used
+IDLE_PER_ENDPOINT = 2  # connections kept to one endpoint between its events
 
 
 class WebhookSender:
@@ -74,9 +77,13 @@ class WebhookSender:
         self.attempts, self.backoff_s = attempts, backoff_s
         self.max_backoff_s, self.timeout_s, self.max_pending = max_backoff_s, timeout_s, max_pending
         self.concurrency, self.clock, self.on_result = concurrency, clock, on_result
-        self._transport = PinnedTransport(destinations)  # every attempt goes to the address it checked
-        self._client = httpx.AsyncClient(
-            transport=self._transport, timeout=timeout_s, follow_redirects=False, trust_env=False
+        # every attempt goes to the address it checked; no redirect is followed
+        self._client = HttpClient(
+            destinations,
+            connect_timeout_s=timeout_s,
+            read_timeout_s=timeout_s,
+            max_connections=2 * concurrency,
+            max_idle=IDLE_PER_ENDPOINT,
         )
         self._due: list[tuple[float, int, Delivery]] = []  # a heap by next attempt
         self._seq = 0
@@ -90,11 +97,11 @@ class WebhookSender:
 
     @property
     def destinations(self) -> Destinations:
-        return self._transport.policy
+        return self._client.destinations
 
     @destinations.setter
     def destinations(self, policy: Destinations) -> None:
-        self._transport.policy = policy
+        self._client.destinations = policy
 
     @property
     def pending(self) -> int:
@@ -222,14 +229,18 @@ class WebhookSender:
         }
         try:
             async with asyncio.timeout(self.timeout_s):
-                response = await self._client.post(delivery.url, content=body, headers=headers)
-        except (httpx.HTTPError, TimeoutError, DestinationUnresolved) as exc:
+                reply = await self._client.request(
+                    "POST", delivery.url, headers, body, max_body=MAX_ANSWER_BYTES
+                )
+        except HttpRequestRefused:
+            raise  # no request can be made of that URL: another try would not change it
+        except (HttpError, TimeoutError, DestinationUnresolved) as exc:
             timed_out = isinstance(exc, TimeoutError)
             why = f"no answer within {self.timeout_s:g} s" if timed_out else str(exc) or type(exc).__name__
             attempt = delivery.attempt + 1
             log.info("webhook %s to %s, attempt %d: %s", delivery.event, delivery.url, attempt, why)
             return None, why
-        return response.status_code, ""
+        return reply.status, ""
 
     async def _attempt_guarded(self, delivery: Delivery) -> None:
         try:
@@ -248,6 +259,11 @@ class WebhookSender:
             log.warning("webhook %s not sent to %s: %s", delivery.event, delivery.url, exc.reason)
             why = f"{exc.reason} (VOICEGRID_ALLOW_PRIVATE_DESTINATIONS is off)"
             return await self._finish(replace(delivery, last_error=why), delivered=False)
+        except HttpRequestRefused as exc:
+            log.warning("webhook %s not sent: %s", delivery.event, exc)
+            return await self._finish(
+                replace(delivery, last_error=f"not a URL we call: {exc}"), delivered=False
+            )
         tried = replace(delivery, attempt=delivery.attempt + 1, last_status=status, last_error=why)
         if status is not None and 200 <= status < 300:
             return await self._finish(tried, delivered=True)
