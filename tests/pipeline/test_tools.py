@@ -3,10 +3,12 @@
 import asyncio
 import json
 
+from tests.support.counting_http import Counting
 from tests.support.cycles import cyclic_garbage
 from tests.support.voice import Line
 from voicegrid.core.egress import PERMISSIVE
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
+from voicegrid.pipeline.tools import CALL_MAX_CONNECTIONS, call_client
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.llm.base import ToolCall
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
@@ -54,7 +56,7 @@ async def test_a_calls_webhooks_leave_no_reference_cycle_for_the_collector() -> 
     runner = ToolRunner([tool], signing_key=b"k" * 32, call_id="call_1", destinations=PERMISSIVE)
     try:
         await runner.run(ToolCall("0", "free_slots", "{}"))  # the call's client, made once
-        with cyclic_garbage("httpx", "httpcore", "anyio") as left:
+        with cyclic_garbage("voicegrid.core", "asyncio") as left:
             for n in range(3):
                 assert json.loads((await runner.run(ToolCall(str(n), "free_slots", "{}"))).result) == {
                     "slots": 3
@@ -89,3 +91,21 @@ async def test_the_end_of_a_conversation_closes_the_connection_its_tools_kept() 
             await connections[0].wait()
     finally:
         server.close()
+
+
+async def test_a_calls_tool_client_holds_at_most_its_four_connections_to_a_tenants_endpoint() -> None:
+    counting = Counting()
+    server = await counting.start()
+    client = call_client(PERMISSIVE)
+    try:
+        replies = await asyncio.gather(
+            *(
+                client.request("GET", f"http://127.0.0.1:{counting.port}/t{n}", {}, max_body=64)
+                for n in range(10)
+            )
+        )
+    finally:
+        await client.aclose()
+        server.close()
+    assert [r.status for r in replies] == [200] * 10  # the rest waited for a connection
+    assert counting.most_at_once == CALL_MAX_CONNECTIONS == 4

@@ -23,10 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
 from voicegrid.core.egress import STRICT, DestinationError, Destinations
-from voicegrid.core.pinned import pinned_client
+from voicegrid.core.errors import HttpError, HttpTimeout
+from voicegrid.core.http_client import HttpClient
 from voicegrid.core.webhooks import sign
 from voicegrid.pipeline.errors import ToolTestsBusy
 from voicegrid.providers.llm.base import ToolCall, ToolSpec
@@ -34,8 +33,9 @@ from voicegrid.tenancy.errors import InvalidInput
 from voicegrid.tenancy.phone import normalize_e164
 
 MAX_RESULT_BYTES = 16 * 1024
-# A call's webhooks share a client: at most one idle connection kept, for a quarter of a minute.
-CALL_LIMITS = httpx.Limits(max_connections=4, max_keepalive_connections=1, keepalive_expiry=15.0)
+# A call's webhooks share a client: at most 4 connections, one kept idle, for a quarter of a minute.
+CALL_MAX_CONNECTIONS, CALL_MAX_IDLE, CALL_KEEPALIVE_S = 4, 1, 15.0
+MAX_TIMEOUT_S = 30.0  # a tool's own timeout_ms is at most this (the whole request's deadline)
 DIGITS = set("0123456789*#ABCDabcd")
 
 
@@ -55,7 +55,7 @@ class ToolRunner:
         signing_key: bytes = b"",
         call_id: str = "",
         agent_id: str = "",
-        http: httpx.AsyncClient | None = None,
+        http: HttpClient | None = None,
         destinations: Destinations = STRICT,
     ) -> None:
         self.destinations = destinations
@@ -64,13 +64,13 @@ class ToolRunner:
         self.call_id = call_id
         self.agent_id = agent_id
         self._http = http  # shared, and closed by whoever gave it
-        self._own: httpx.AsyncClient | None = None  # the call's own, from its first webhook to its end
+        self._own: HttpClient | None = None  # the call's own, from its first webhook to its end
 
-    def _client(self) -> httpx.AsyncClient:
+    def _client(self) -> HttpClient:
         if self._http is not None:
             return self._http
         if self._own is None:  # kept for the call: its next webhook skips the TCP and TLS handshakes
-            self._own = pinned_client(self.destinations, follow_redirects=False, limits=CALL_LIMITS)
+            self._own = call_client(self.destinations)
         return self._own
 
     async def aclose(self) -> None:
@@ -146,20 +146,23 @@ class ToolRunner:
         timeout = float(tool.get("timeout_ms", 5000)) / 1000
         client = self._client()
         try:
-            async with asyncio.timeout(timeout):  # a whole-request deadline; httpx times each read
-                status, text = await _post_capped(client, str(tool["url"]), body, headers, read_s=timeout)
+            async with asyncio.timeout(timeout):  # a whole-request deadline; the client times each read
+                reply = await client.request(
+                    "POST", str(tool["url"]), headers, body, max_body=MAX_RESULT_BYTES
+                )
         except DestinationError as exc:
             return ToolOutcome(
                 json.dumps({"error": f"the {name} service's address is not allowed: {exc.reason}"}), ok=False
             )
-        except (httpx.TimeoutException, TimeoutError):
+        except (HttpTimeout, TimeoutError):
             return ToolOutcome(
                 json.dumps({"error": f"the {name} service did not answer in {timeout:g} s"}), ok=False
             )
-        except httpx.HTTPError as exc:
+        except HttpError as exc:
             return ToolOutcome(
                 json.dumps({"error": f"the {name} service is unreachable: {type(exc).__name__}"}), ok=False
             )
+        status, text = reply.status, reply.body.decode("utf-8", errors="replace")
         if status >= 400:
             return ToolOutcome(
                 json.dumps({"error": f"the {name} service answered {status}", "body": text}), ok=False
@@ -167,17 +170,16 @@ class ToolRunner:
         return ToolOutcome(text or json.dumps({"ok": True}))
 
 
-async def _post_capped(
-    client: httpx.AsyncClient, url: str, body: bytes, headers: dict[str, str], *, read_s: float
-) -> tuple[int, str]:
-    """POST, then read at most MAX_RESULT_BYTES of the answer as it streams; the rest is never read."""
-    async with client.stream("POST", url, content=body, headers=headers, timeout=read_s) as response:
-        kept = bytearray()
-        async for chunk in response.aiter_raw():
-            kept += chunk[: MAX_RESULT_BYTES - len(kept)]
-            if len(kept) >= MAX_RESULT_BYTES:
-                break
-        return response.status_code, kept.decode("utf-8", errors="replace")
+def call_client(destinations: Destinations) -> HttpClient:
+    """A call's webhooks' client: every request to the address its policy checked, no redirect followed."""
+    return HttpClient(
+        destinations,
+        connect_timeout_s=MAX_TIMEOUT_S,
+        read_timeout_s=MAX_TIMEOUT_S,
+        max_connections=CALL_MAX_CONNECTIONS,
+        max_idle=CALL_MAX_IDLE,
+        keepalive_s=CALL_KEEPALIVE_S,
+    )
 
 
 class ToolTests:
@@ -193,7 +195,7 @@ class ToolTests:
         *,
         per_business: int = 2,
         per_node: int = 16,
-        http: httpx.AsyncClient | None = None,
+        http: HttpClient | None = None,
     ) -> None:
         self.signing_key, self.destinations, self.http = signing_key, destinations, http
         self.per_business, self.per_node = per_business, per_node
