@@ -29,16 +29,14 @@ from voicegrid.providers.errors import (
     ProviderAuthError,
     ProviderClosed,
     ProviderConnectError,
-    ProviderError,
     ProviderProtocolError,
     ProviderTimeout,
-    for_status,
 )
 from voicegrid.providers.llm.base import Llm, LlmChunk, LlmUsage, Message, TextDelta, ToolCall, ToolSpec
 from voicegrid.providers.llm.sse import EventStream
+from voicegrid.providers.refusals import status_error
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
-MAX_ERROR_BODY = 16 * 1024
 # What is read past `[DONE]` (the body's last chunk, normally a few bytes), and for how long: a
 # response read to its end gives its connection back to the pool; one closed before its end closes
 # the connection, and the next turn paid a new TCP and TLS handshake before its first token.
@@ -72,28 +70,6 @@ def shared_client(idle_s: float, connect_s: float, destinations: Destinations) -
             max_idle=MAX_KEPT,
         )
     return client
-
-
-async def status_error(provider: str, response: HttpResponse) -> ProviderError:
-    """The error for a refused request, with the start of the API's own message (read capped)."""
-    body = b""
-    async for block in response:
-        body += block
-        if len(body) >= MAX_ERROR_BODY:
-            break
-    message = _error_message(body[:MAX_ERROR_BODY]) or body[:200].decode(errors="replace")
-    return for_status(provider, response.status, f"HTTP {response.status}: {message[:200]}")
-
-
-def _error_message(body: bytes) -> str:
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return ""
-    error = parsed.get("error") if isinstance(parsed, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message") or "")
-    return str(error or "")
 
 
 ToolFragment = tuple[int, str, str, str]  # index, id, name piece, arguments piece
