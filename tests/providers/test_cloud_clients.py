@@ -31,6 +31,7 @@ from voicegrid.providers.stt import deepgram as deepgram_client
 from voicegrid.providers.stt.base import Transcript
 from voicegrid.providers.tts import elevenlabs as elevenlabs_client
 from voicegrid.providers.tts.base import TtsStage
+from voicegrid.providers.tts.deepgram import AuraTts
 from voicegrid.providers.tts.simulated import voice_like
 from voicegrid.testing.emulators import DeepgramEmulator, ElevenLabsEmulator, Emulator, Faults, OpenAiEmulator
 
@@ -437,11 +438,27 @@ async def test_aura_pieces_said_by_rest_leave_no_reference_cycle_for_the_collect
     base = config("deepgram", emulator)
     tts = build_tts([dataclasses.replace(base, options={"transport": "rest"})])
     assert await speak(tts, "First.", 8000, Meter()) > 0  # the call's REST client, made once
-    with cyclic_garbage("httpx", "httpcore", "anyio") as left:
+    with cyclic_garbage("voicegrid.core", "voicegrid.providers", "asyncio") as left:
         for _ in range(3):
             assert await speak(tts, "Over REST.", 8000, Meter()) == said_samples("Over REST.", 8000)
     await tts.aclose()
     assert left == []
+
+
+async def test_an_aura_rest_refusal_is_its_status_error_with_deepgrams_own_message(
+    emulators: list[Emulator],
+) -> None:
+    emulator = DeepgramEmulator(api_key=KEY)
+    emulators.append(await running(emulator))
+    tts = AuraTts(
+        dataclasses.replace(config("deepgram", emulator, key="wrong"), options={"transport": "rest"})
+    )
+    try:
+        with pytest.raises(ProviderAuthError, match="HTTP 401: emulated 401"):
+            await speak(tts, "Over REST.", 8000, Meter())
+    finally:
+        await tts.aclose()
+    assert emulator.requests == 1
 
 
 async def test_aura_falls_back_to_rest_when_the_websocket_is_refused(emulators: list[Emulator]) -> None:

@@ -21,11 +21,14 @@ async def status_error(provider: str, response: HttpResponse) -> ProviderError:
 
 
 def _error_message(body: bytes) -> str:
+    """OpenAI's `{"error": {"message"}}`, Deepgram's `{"err_msg"}` or `{"message"}`; else nothing."""
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         return ""
-    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if not isinstance(parsed, dict):
+        return ""
+    error = parsed.get("error")
     if isinstance(error, dict):
         return str(error.get("message") or "")
-    return str(error or "")
+    return str(error or parsed.get("err_msg") or parsed.get("message") or "")

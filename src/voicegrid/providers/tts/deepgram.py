@@ -19,10 +19,9 @@ import json
 from collections.abc import AsyncGenerator
 from urllib.parse import urlencode
 
-import httpx
-
 from voicegrid.core.egress import DestinationError
-from voicegrid.core.pinned import pinned_client
+from voicegrid.core.errors import HttpError, HttpRequestRefused, HttpTimeout
+from voicegrid.core.http_client import HttpClient, HttpResponse
 from voicegrid.media.session import Pcm
 from voicegrid.providers.base import ProviderConfig, Usage
 from voicegrid.providers.errors import (
@@ -32,13 +31,14 @@ from voicegrid.providers.errors import (
     ProviderProtocolError,
     ProviderServerError,
     ProviderTimeout,
-    for_status,
 )
+from voicegrid.providers.refusals import status_error
 from voicegrid.providers.tts.base import Pcm16, Tts
 from voicegrid.providers.tts.speak_line import SpeakLine
 from voicegrid.providers.ws import ClientConnection, closed_error, open_ws, websockets
 
 DEFAULT_BASE = "https://api.deepgram.com"
+REST_CONNECTIONS = 4  # a call's pieces said at once over REST (the socket is down)
 
 
 class _Void(Exception):
@@ -55,7 +55,7 @@ class AuraTts(Tts):
         self._ws_rate = 0
         self._connecting = asyncio.Lock()  # pieces asked for at once share one socket
         self._sending = asyncio.Lock()  # a piece's Speak and its Flush go out together
-        self._rest: httpx.AsyncClient | None = None  # kept for the call: no connection per piece
+        self._rest: HttpClient | None = None  # kept for the call: no connection per piece
 
     def _query(self, sample_rate: int, rest: bool) -> str:
         query: dict[str, str | int] = {
@@ -168,24 +168,34 @@ class AuraTts(Tts):
         url = f"{self._base(False)}/v1/speak?{self._query(sample_rate, rest=True)}"
         headers = {"Authorization": f"Token {self.config.api_key}", "Content-Type": "application/json"}
         if self._rest is None:
-            timeout = httpx.Timeout(self.config.first_byte_timeout_s, connect=self.config.connect_timeout_s)
-            self._rest = pinned_client(self.config.destinations, timeout=timeout)
+            self._rest = HttpClient(
+                self.config.destinations,
+                connect_timeout_s=self.config.connect_timeout_s,
+                read_timeout_s=self.config.first_byte_timeout_s,
+                max_connections=REST_CONNECTIONS,
+                max_idle=1,
+            )
         samples = Pcm16()
+        response: HttpResponse | None = None
         try:
-            async with self._rest.stream("POST", url, headers=headers, json={"text": text}) as response:
-                if response.status_code >= 400:
-                    body = (await response.aread())[:200].decode(errors="replace")
-                    raise for_status(self.name, response.status_code, f"HTTP {response.status_code}: {body}")
-                async for block in response.aiter_bytes():
-                    pcm = samples.feed(block)
-                    if pcm is not None:
-                        yield pcm
-        except httpx.TimeoutException as exc:
+            response = await self._rest.stream("POST", url, headers, json.dumps({"text": text}).encode())
+            if response.status >= 400:
+                raise await status_error(self.name, response)
+            async for block in response:
+                pcm = samples.feed(block)
+                if pcm is not None:
+                    yield pcm
+        except (HttpTimeout, TimeoutError) as exc:  # TimeoutError: the name's lookup
             raise ProviderTimeout(self.name, "REST speak timed out") from exc
-        except httpx.HTTPError as exc:
+        except HttpRequestRefused as exc:  # an endpoint or key no request is formed with
+            raise ProviderConnectError(self.name, f"bad endpoint: {exc}") from exc
+        except HttpError as exc:
             raise ProviderConnectError(self.name, f"REST speak failed: {type(exc).__name__}") from exc
         except DestinationError as exc:
             raise ProviderConnectError(self.name, f"endpoint not allowed: {exc.reason}") from exc
+        finally:
+            if response is not None:
+                await response.aclose()
 
 
 def _parse(provider: str, message: str | bytes) -> dict[str, object]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -227,6 +227,14 @@ class DeepgramEmulator(Emulator):
             await ws.send_bytes(audio[i : i + step])
             await asyncio.sleep(0)
         await ws.send_text(json.dumps({"type": "Flushed", "sequence_id": sequence}))
+
+    def http_fault(self, fault: str) -> Response | None:
+        """Deepgram's own error body (its "Errors" reference): `err_code`, `err_msg`, `request_id`."""
+        if fault not in ("401", "429", "500"):
+            return None
+        status = int(fault)
+        body = {"err_code": f"EMULATED_{status}", "err_msg": f"emulated {status}", "request_id": "emulated"}
+        return JSONResponse(body, status_code=status, headers={"Retry-After": "1"} if status == 429 else None)
 
     async def speak_rest(self, request: Request) -> Response:
         self.requests += 1
