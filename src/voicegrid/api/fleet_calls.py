@@ -11,13 +11,15 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import quote
 
-import httpx
 from fastapi.responses import StreamingResponse
 
 from voicegrid.api.call_views import CallOut, render
 from voicegrid.api.context import Ctx
-from voicegrid.core.pinned import ReleasingTransport
+from voicegrid.core.egress import PERMISSIVE, DestinationError
+from voicegrid.core.errors import HttpError
+from voicegrid.core.http_client import HttpClient
 from voicegrid.services import AppServices
 from voicegrid.telephony.errors import FleetUnavailable
 from voicegrid.telephony.service import TelephonyUnavailable
@@ -124,7 +126,7 @@ async def remote_live(ctx: Ctx, business_id: str) -> list[CallOut]:
 
 
 FORWARDED = "X-Voicegrid-Forwarded"  # a request one node sent another: never sent on again
-RECORDING_TIMEOUT = httpx.Timeout(10.0, read=30.0)
+RECORDING_CONNECT_S, RECORDING_READ_S = 10.0, 30.0
 
 
 async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
@@ -141,32 +143,34 @@ async def forward_recording(ctx: Ctx, node: str) -> StreamingResponse:
     if base is None:
         raise TelephonyUnavailable(f"node {node}, which keeps the recording, is not running")
     headers = {FORWARDED: fleet.node, "Authorization": request.headers.get("Authorization", "")}
-    client = httpx.AsyncClient(
-        transport=ReleasingTransport(), timeout=RECORDING_TIMEOUT, follow_redirects=False, trust_env=False
+    # a fleet node's own URL, from the fleet's registry (on the operator's network): not a tenant's
+    client = HttpClient(
+        PERMISSIVE, connect_timeout_s=RECORDING_CONNECT_S, read_timeout_s=RECORDING_READ_S, max_connections=1
     )
     try:
-        upstream = await client.send(
-            client.build_request("GET", base.rstrip("/") + request.url.path, headers=headers), stream=True
-        )
-    except httpx.HTTPError as exc:
+        upstream = await client.stream("GET", base.rstrip("/") + quote(request.url.path), headers)
+    except (HttpError, DestinationError, TimeoutError) as exc:  # TimeoutError: the name's lookup
         await client.aclose()
         raise TelephonyUnavailable(f"node {node}, which keeps the recording, did not answer: {exc}") from None
-    if upstream.status_code != 200:
+    except BaseException:
+        await client.aclose()
+        raise
+    if upstream.status != 200:
         await upstream.aclose()
         await client.aclose()
-        if upstream.status_code == 404:
+        if upstream.status == 404:
             raise NotFound("this call has no recording (it was erased, or is past its retention)")
-        raise TelephonyUnavailable(f"node {node} answered {upstream.status_code} for the recording")
+        raise TelephonyUnavailable(f"node {node} answered {upstream.status} for the recording")
 
     async def body() -> AsyncIterator[bytes]:
         try:
-            async for chunk in upstream.aiter_bytes():
+            async for chunk in upstream:
                 yield chunk
         finally:
             await upstream.aclose()
             await client.aclose()
 
-    disposition = upstream.headers.get("content-disposition", "")
+    disposition = upstream.head.get("content-disposition") or ""
     return StreamingResponse(
         body(), media_type="audio/wav", headers={"Content-Disposition": disposition} if disposition else None
     )
