@@ -6,16 +6,18 @@ from pathlib import Path
 
 import pytest
 
-UNUSED = ("rich", "pygments", "botocore", "boto3")
+UNUSED = ("rich", "pygments", "botocore", "boto3", "httpx", "httpcore")
 
 
-def test_a_node_without_a_bucket_loads_neither_httpxs_command_line_client_nor_the_s3_library() -> None:
-    """httpx's command-line client (rich, pygments) and botocore are megabytes of a node's RSS
-    (bench/idle.py). A fresh interpreter, which imports `voicegrid` first as `voicegrid serve` does,
-    so that nothing of the suite's own imports counts."""
+def test_a_node_without_a_bucket_loads_neither_a_second_http_stack_nor_the_s3_library() -> None:
+    """httpx (and its command-line client's rich and pygments) and botocore are megabytes of a node's
+    RSS (bench/idle.py); the node's requests go over `core.http_client`. A fresh interpreter, which
+    imports `voicegrid` first as `voicegrid serve` does, so that nothing of the suite's own imports
+    counts; the modules are those the node's start imports (`server.build_api` among them)."""
     script = (
         "import sys\n"
         "import voicegrid.cli, voicegrid.server, voicegrid.api.app, voicegrid.telephony.recording_store\n"
+        "import voicegrid.api.media_socket, voicegrid.caller\n"
         f"print(sorted(m for m in {UNUSED!r} if m in sys.modules))\n"
     )
     found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)

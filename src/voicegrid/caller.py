@@ -12,9 +12,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import numpy as np
 
 from voicegrid.media.ports import PortAllocator
@@ -29,6 +28,9 @@ from voicegrid.telephony.book import Call, CallBook, CallState
 from voicegrid.telephony.calls import CallControl, Decision
 from voicegrid.telephony.trials import PREFIX as TRIAL
 from voicegrid.telephony.trials import TrialBook, TrialResult, TrialTurn
+
+if TYPE_CHECKING:  # the test caller's API client: the node, which imports this module, never runs it
+    import httpx
 
 TALKING_RMS = 250.0
 AGENT_DONE_S = 1.0  # quiet after agent speech that ends its turn
@@ -144,8 +146,10 @@ class ScriptedCaller:
         self.done.set()
 
 
-async def _agent_knowledge(api: httpx.AsyncClient, number: str) -> list[str]:
+async def _agent_knowledge(api: "httpx.AsyncClient", number: str) -> list[str]:
     """The called agent's phrases (greeting, FAQ), for a language model that knows its words."""
+    import httpx
+
     with contextlib.suppress(httpx.HTTPError, KeyError, ValueError, StopIteration):
         numbers = (await api.get("/v1/numbers", params={"limit": 200})).json()["items"]
         agent_id = next(n["agent_id"] for n in numbers if n["number"] == number)
@@ -245,6 +249,8 @@ async def place_call(
     record: dict[str, Any] = {}
     phrases: list[str] = []
     if api_url and api_key:
+        import httpx
+
         async with httpx.AsyncClient(
             base_url=api_url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10
         ) as api:

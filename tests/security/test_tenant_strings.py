@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.receiver import Receiver
 from voicegrid.core.egress import PERMISSIVE, STRICT, Destinations
-from voicegrid.core.pinned import pinned_client
+from voicegrid.core.http_client import HttpClient
 from voicegrid.pipeline.speech import for_speech
 from voicegrid.pipeline.tools import ToolRunner
 from voicegrid.providers.base import Meter, ProviderConfig, Usage
@@ -118,17 +118,22 @@ async def test_a_name_is_looked_up_once_and_the_connection_goes_to_the_address_c
     receiver = Receiver()
     await receiver.start()
     try:
-        async with pinned_client(policy) as client:
-            response = await client.post(f"http://hooks.tenant.example:{receiver.port}/h", content=b"{}")
+        client = HttpClient(policy, connect_timeout_s=5.0, read_timeout_s=5.0)
+        url = f"http://hooks.tenant.example:{receiver.port}/h"
+        try:
+            reply = await client.request("POST", url, {}, b"{}", max_body=1024)
+        finally:
+            await client.aclose()
     finally:
         await receiver.stop()
-    assert response.status_code == 200
+    assert reply.status == 200
     assert lookups == ["hooks.tenant.example"]
     assert receiver.received[0].headers["host"] == f"hooks.tenant.example:{receiver.port}"
     refusing = Destinations(resolver=resolver)  # the same answer under the default policy
-    async with pinned_client(refusing) as client:
-        with pytest.raises(Exception, match="not a public address"):
-            await client.get("http://hooks.tenant.example/")
+    client = HttpClient(refusing, connect_timeout_s=5.0, read_timeout_s=5.0)
+    with pytest.raises(Exception, match="not a public address"):
+        await client.request("GET", "http://hooks.tenant.example/", {}, max_body=1024)
+    await client.aclose()
 
 
 async def test_a_provider_endpoint_into_our_network_is_refused_before_connecting() -> None:

@@ -1,4 +1,6 @@
-"""Our own HTTP/1.1 client for the requests every turn makes (the LLM's streamed answer).
+"""Our own HTTP/1.1 client: the node's one HTTP stack out, for the requests every turn makes (the
+LLM's streamed answer), tenants' webhooks and tools, Aura's REST fallback and recordings kept by
+another node.
 
 Why not httpx here: httpcore's pool, at every request and every response's end, walks all its
 connections and asks each whether it has expired, which polls its socket (a system call and a few
@@ -7,13 +9,14 @@ milliseconds of CPU before its request left (`bench/llm_client.py`). Here the po
 connections per destination: taking one and giving it back cost the same at any size.
 
 Each request's URL passes `Destinations.resolve` and goes to the address it checked, with the name
-kept for Host and for TLS (SNI and the certificate), as `core.pinned` does for httpx. Caps and
-timeouts: `max_connections` open at once (a request waits `read_timeout_s` for one); at most
-`max_idle` kept per destination, each for `keepalive_s` (a timer closes those past it);
-`connect_timeout_s` for the lookup and the TCP and TLS handshakes; `read_timeout_s` for each wait
-for the response's next bytes; a response's unread bytes beyond `HIGH_WATER` stop the socket's
-reading until they are read; `request` reads at most `max_body` bytes of an answer (a destination a
-tenant controls cannot make us hold more), and the caller puts a deadline on the whole exchange.
+kept for Host and for TLS (SNI and the certificate); no redirect is followed, and no proxy from the
+environment is used (it would connect on its own lookup). Caps and timeouts: `max_connections`
+open at once (a request waits `read_timeout_s` for one); at most `max_idle` kept per destination,
+each for `keepalive_s` (a timer closes those past it); `connect_timeout_s` for the lookup and the
+TCP and TLS handshakes; `read_timeout_s` for each wait for the response's next bytes; a response's
+unread bytes beyond `HIGH_WATER` stop the socket's reading until they are read; `request` reads at
+most `max_body` bytes of an answer (a destination a tenant controls cannot make us hold more), and
+the caller puts a deadline on the whole exchange.
 """
 
 import asyncio
