@@ -28,7 +28,7 @@ from voicegrid.capacity.resilient import ResilientBackend
 from voicegrid.catalog import load_catalog
 from voicegrid.config import Settings
 from voicegrid.core.clock import utcnow
-from voicegrid.core.pinned import tls_context
+from voicegrid.core.tls import tls_context
 from voicegrid.demo import demo_file, seed_demo
 from voicegrid.http_front import Asgi, HttpFront, ProtocolFactory
 from voicegrid.media.ports import PortAllocator

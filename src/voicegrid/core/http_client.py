@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 from voicegrid.core.egress import Destinations, Target
 from voicegrid.core.errors import HttpClosed, HttpConnectError, HttpError, HttpTimeout
 from voicegrid.core.http1 import END, Event, Head, ResponseParser, request_bytes
-from voicegrid.core.pinned import tls_context
+from voicegrid.core.tls import tls_context
 
 HIGH_WATER, LOW_WATER = 256 * 1024, 64 * 1024
 _Key = tuple[str, str, int, str]  # scheme, host, port, address

@@ -35,7 +35,7 @@ from websockets.frames import Close
 from voicegrid.core.egress import DestinationError, Destinations
 from voicegrid.core.errors import HttpRequestRefused
 from voicegrid.core.http1 import check_request
-from voicegrid.core.pinned import tls_context
+from voicegrid.core.tls import tls_context
 from voicegrid.providers.errors import ProviderConnectError, ProviderError, for_status
 
 MAX_MESSAGE = 4 * 1024 * 1024
