@@ -41,6 +41,10 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # response read to its end gives its connection back to the pool; one closed before its end closes
 # the connection, and the next turn paid a new TCP and TLS handshake before its first token.
 MAX_TAIL_BYTES, TAIL_S = 16 * 1024, 1.0
+# An answer's text and tool calls, whatever the server sends (an endpoint is a tenant's to name, and
+# may never stop): a spoken answer past this many characters is minutes of speech.
+MAX_ANSWER_CHARS = 32 * 1024
+MAX_TOOL_CALLS, MAX_TOOL_CALL_CHARS = 16, 64 * 1024
 
 # One client per account (endpoint policy, timeouts) and event loop: calls share its connection pool,
 # so a turn reuses a warm connection, and no call pays for a client's TLS context (~8 ms of CPU).
@@ -158,7 +162,7 @@ class OpenAiLlm(Llm):
         if self.config.provider == "openai" and not self.config.api_key and not self.config.base_url:
             raise ProviderAuthError(self.name, "no API key")
         calls: dict[int, dict[str, str]] = {}
-        started = False
+        started, said = False, 0
         url, headers, body = self._request(messages, tools)
         response: HttpResponse | None = None
         try:
@@ -174,13 +178,12 @@ class OpenAiLlm(Llm):
                         break
                     for item in read_chunk(self.name, parse_chunk(self.name, data)):
                         if isinstance(item, tuple):  # a piece of a tool call: whole ones go out at the end
-                            index, call_id, name, arguments = item
-                            slot = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
-                            slot["id"] = call_id or slot["id"]
-                            slot["name"] += name
-                            slot["arguments"] += arguments
+                            _add_fragment(self.name, calls, item)
                         else:
-                            started = started or isinstance(item, TextDelta)
+                            if isinstance(item, TextDelta):
+                                started, said = True, said + len(item.text)
+                                if said > MAX_ANSWER_CHARS:
+                                    raise ProviderProtocolError(self.name, "an answer over the size cap")
                             yield item
                 if done:
                     await read_tail(response)
@@ -203,6 +206,19 @@ class OpenAiLlm(Llm):
         for index in sorted(calls):
             call = calls[index]
             yield ToolCall(call["id"] or f"call_{index}", call["name"], call["arguments"])
+
+
+def _add_fragment(provider: str, calls: dict[int, dict[str, str]], fragment: ToolFragment) -> None:
+    """A piece of a tool call into its call, within the caps on how many calls and how long each."""
+    index, call_id, name, arguments = fragment
+    if not 0 <= index < MAX_TOOL_CALLS:
+        raise ProviderProtocolError(provider, f"a tool call index out of 0-{MAX_TOOL_CALLS - 1}")
+    slot = calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+    slot["id"] = call_id or slot["id"]
+    slot["name"] += name
+    slot["arguments"] += arguments
+    if len(slot["id"]) + len(slot["name"]) + len(slot["arguments"]) > MAX_TOOL_CALL_CHARS:
+        raise ProviderProtocolError(provider, "a tool call over the size cap")
 
 
 async def read_tail(blocks: AsyncIterator[bytes]) -> None:
