@@ -11,9 +11,11 @@ from voicegrid.core.egress import PERMISSIVE
 from voicegrid.core.webhooks import verify
 from voicegrid.pipeline import ToolRunner, VoiceConfig, VoiceSession
 from voicegrid.pipeline.events import BargeIn, ProviderFailed, Said
+from voicegrid.pipeline.session import MAX_TURN_CHARS
 from voicegrid.providers.base import ProviderConfig
 from voicegrid.providers.llm.base import ToolCall
 from voicegrid.providers.registry import build_llm, build_stt, build_tts
+from voicegrid.providers.stt.base import Transcript
 
 pytestmark = pytest.mark.virtual_time
 
@@ -391,3 +393,28 @@ async def test_an_agent_that_sends_the_stt_speech_only_takes_the_same_turns_on_h
         assert 2 * (0.5 + 0.8 + 1.0) <= heard <= 2 * (0.6 + 0.8 + 1.0) + 0.1
     else:
         assert heard == pytest.approx(9.5, abs=0.1)
+
+
+async def test_a_turn_holds_at_most_its_newest_eight_thousand_characters_however_much_the_stt_sends() -> None:
+    """A caller who talks without end, or an STT endpoint that sends without end: the turn, and the
+    prompt it makes, keep the newest MAX_TURN_CHARS characters."""
+    endless = " ".join(f"word{n}" for n in range(4000))  # about 35,000 characters in one final
+    session = session_with(
+        [{"transcripts": [endless], "final_ms": 50}], [{"replies": ["I see."], "first_token_ms": 50}]
+    )
+    line = Line(speech=[(0.5, 0.8)])
+    await line.run(session, seconds=3)
+    await session.wait_closed()
+    assert [t.user_text for t in session.turns] == [endless[-MAX_TURN_CHARS:]]
+    asked = [m for m in session.history if m["role"] == "user"]
+    assert asked[0]["content"] == endless[-MAX_TURN_CHARS:]
+
+
+def test_finals_that_keep_coming_within_one_turn_keep_only_the_newest_words() -> None:
+    session = session_with([{"transcripts": []}], [{"replies": []}])
+    for n in range(100):  # 100 finals of 1,000 characters before the turn ends
+        session._on_transcript(Transcript(f"{n:04d}" + "x" * 996, is_final=True))
+    kept = list(session._finals)
+    assert sum(map(len, kept)) <= MAX_TURN_CHARS
+    assert kept[-1].startswith("0099")
+    assert kept[0].startswith(f"{100 - len(kept):04d}")  # the oldest went first, in order

@@ -21,6 +21,7 @@ decision is made, and only the words actually played enter the history.
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -50,6 +51,9 @@ from voicegrid.providers.stt.base import SttStage, Transcript, TranscriptStream
 from voicegrid.providers.tts.base import TtsStage
 
 log = logging.getLogger(__name__)
+# A turn's words, at most (its newest kept): an STT endpoint is a tenant's to name and a caller may talk
+# without end, so what a turn holds, and the prompt it makes, stays bounded (about nine minutes of talk).
+MAX_TURN_CHARS = 8 * 1024
 
 
 class VoiceSession(Replies):
@@ -93,7 +97,8 @@ class VoiceSession(Replies):
         self._stt_alive = True
         self._speech_ended = asyncio.Event()
         self._final = asyncio.Event()
-        self._finals: list[str] = []
+        self._finals: deque[str] = deque()
+        self._finals_chars = 0
         self._final_at: float | None = None
         self._end_heard_at: int | None = None  # voiced frames when the STT heard the end before the VAD
         self._interim = ""
@@ -367,10 +372,13 @@ class VoiceSession(Replies):
         if transcript.audio_end_s is not None and transcript.audio_end_s <= self._answered_s + 0.01:
             return  # of words a turn was answered on already, without waiting for it: late
         if not transcript.is_final:
-            self._interim = transcript.text
+            self._interim = transcript.text[-MAX_TURN_CHARS:]
             return
         if transcript.text.strip():
-            self._finals.append(transcript.text.strip())
+            self._finals.append(transcript.text.strip()[-MAX_TURN_CHARS:])
+            self._finals_chars += len(self._finals[-1])
+            while self._finals_chars > MAX_TURN_CHARS:  # the turn's oldest words go first
+                self._finals_chars -= len(self._finals.popleft())
         self._interim = ""
         self._final_at = self.clock()
         if not self._user_speaking or (transcript.speech_final and self._stt_heard_the_end()):
@@ -403,6 +411,7 @@ class VoiceSession(Replies):
             if early is not None and self._reply_turn is not None:
                 if same_words(self._reply_turn.user_text, (self._carry + " " + text).strip()):
                     self._finals.clear()
+                    self._finals_chars = 0
                     self._interim = ""
                     self._reply_turn.stt_final_at = self._final_at if got_final else None
                     continue
@@ -413,9 +422,10 @@ class VoiceSession(Replies):
     def _take_turn(
         self, speech_end: float, finalize_at: float, text: str, *, final: bool
     ) -> asyncio.Task[None]:
-        said = (self._carry + " " + text).strip()
+        said = (self._carry + " " + text).strip()[-MAX_TURN_CHARS:]
         self._carry = ""
         self._finals.clear()
+        self._finals_chars = 0
         self._interim = ""
         self._turn_index += 1
         turn = TurnMetrics(
