@@ -192,7 +192,12 @@ def test_an_api_call_through_a_digest_trunk_connects_is_watched_hung_up_and_its_
                     break
                 time.sleep(0.1)
             assert state == "up"
-            time.sleep(4.0)  # the greeting, then the agent is quiet
+            for _ in range(150):  # the greeting is said once all of its audio went out (about 4 s)
+                conversation = api.get(f"/v1/calls/{call['id']}").json().get("conversation") or {}
+                if any(line["speaker"] == "agent" for line in conversation.get("transcript") or []):
+                    break
+                time.sleep(0.1)
+            time.sleep(0.5)  # then the agent is quiet: 25 ticks of silence, suppressed on this trunk
             hung = api.post(f"/v1/calls/{call['id']}/hangup")
             assert hung.status_code == 202
             ended = api.get(f"/v1/calls/{call['id']}").json()
