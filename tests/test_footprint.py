@@ -49,7 +49,7 @@ NODE_ONLY = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "numpy", "cryptogr
 def test_the_analysis_worker_holds_the_command_line_and_its_engine_but_not_the_nodes_storage_or_api() -> None:
     """A spawned worker imports the node's main module (`voicegrid`'s script: `voicegrid.cli`) before
     its own work; the command line imports what each command runs inside that command, so the worker
-    holds only typer and the embedded engine (about 65 MB, not 95: bench/idle.py's process tree)."""
+    holds only typer and the embedded engine (about 65 MB, not 92: bench/idle.py's process tree)."""
     script = (
         "import sys\n"
         "import voicegrid.cli\n"
