@@ -6,10 +6,10 @@ send lock and drain per message). `ClientConnection` offers what the clients use
 connection (`send`, `recv`, `async for`, `close`) and raises its `ConnectionClosedOK` /
 `ConnectionClosedError`, so one place maps closes and handshake failures to provider errors.
 
-Bounds: a message (fragments included) of at most `MAX_MESSAGE`; at most `MAX_QUEUE` messages
-unread, then the socket stops reading until the client catches up; a send waits while the kernel's
-buffer is full; the close handshake waits `CLOSE_TIMEOUT_S`. Connections go to the address the
-destination policy checked, never a redirect.
+Bounds: a message of at most `MAX_MESSAGE` in at most `MAX_FRAGMENTS` frames; at most `MAX_QUEUE`
+messages or `MAX_UNREAD` bytes unread, then the socket stops reading until the client catches up;
+a send waits while the kernel's buffer is full; the close handshake waits `CLOSE_TIMEOUT_S`.
+Connections go to the address the destination policy checked, never a redirect.
 """
 
 import asyncio
@@ -39,7 +39,9 @@ from voicegrid.core.tls import tls_context
 from voicegrid.providers.errors import ProviderConnectError, ProviderError, for_status
 
 MAX_MESSAGE = 4 * 1024 * 1024
+MAX_FRAGMENTS = 1024  # frames of one message: a peer's one-byte frames cost an object each
 MAX_QUEUE = 64
+MAX_UNREAD = 4 * 1024 * 1024  # bytes of unread messages (64 of the largest would be 256 MiB)
 CLOSE_TIMEOUT_S = 2.0
 _NORMAL = (1000, 1001)
 
@@ -51,6 +53,8 @@ class ClientConnection(WSListener):
         self._waiter: asyncio.Future[None] | None = None
         self._fragments: list[bytes] | None = None
         self._fragments_text = False
+        self._fragments_size = 0
+        self._unread = 0  # bytes (characters, for text) of the messages in the inbox
         self._rcvd: Close | None = None
         self._gone = False
         self._reading_paused = False
@@ -72,9 +76,11 @@ class ClientConnection(WSListener):
                 )
             else:
                 self._fragments, self._fragments_text = [frame.get_payload_as_bytes()], kind is WSMsgType.TEXT
+                self._fragments_size = len(self._fragments[0])
         elif kind is WSMsgType.CONTINUATION and self._fragments is not None:
             self._fragments.append(frame.get_payload_as_bytes())
-            if sum(len(part) for part in self._fragments) > MAX_MESSAGE:
+            self._fragments_size += len(self._fragments[-1])
+            if self._fragments_size > MAX_MESSAGE or len(self._fragments) > MAX_FRAGMENTS:
                 self._fragments = None
                 self._abort(WSCloseCode.MESSAGE_TOO_BIG)
             elif frame.fin:
@@ -100,7 +106,9 @@ class ClientConnection(WSListener):
 
     def _deliver(self, message: str | bytes) -> None:
         self._inbox.append(message)
-        if len(self._inbox) >= MAX_QUEUE and not self._reading_paused and self.transport is not None:
+        self._unread += len(message)
+        full = len(self._inbox) >= MAX_QUEUE or self._unread >= MAX_UNREAD
+        if full and not self._reading_paused and self.transport is not None:
             self._reading_paused = True  # the client is behind: let TCP push back on the provider
             self.transport.underlying_transport.pause_reading()
         self._wake()
@@ -131,7 +139,9 @@ class ClientConnection(WSListener):
             finally:
                 self._waiter = None
         message = self._inbox.popleft()
-        if self._reading_paused and len(self._inbox) <= MAX_QUEUE // 2 and self.transport is not None:
+        self._unread -= len(message)
+        room = len(self._inbox) <= MAX_QUEUE // 2 and self._unread <= MAX_UNREAD // 2
+        if self._reading_paused and room and self.transport is not None:
             self._reading_paused = False
             self.transport.underlying_transport.resume_reading()
         return message
