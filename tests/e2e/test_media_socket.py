@@ -18,7 +18,7 @@ from tests.support.serve import env_without_voicegrid, serving
 from voicegrid import native
 from voicegrid.api.routes.media_streams import START_TIMEOUT_S
 from voicegrid.media.g711 import ulaw_decode, ulaw_encode
-from voicegrid.transports.carrier import MAX_FRAME_BYTES
+from voicegrid.transports.carrier import MAX_FRAGMENTS, MAX_FRAME_BYTES
 
 SID = "MZ00000000000000000000000000000001"
 ADMIN = "vg_admin_media_socket_test_key_0123456789"
@@ -119,6 +119,23 @@ def test_a_message_over_the_cap_closes_the_socket_whole_or_in_fragments(node: di
 
     asyncio.run(main())
     assert _closed_by_node(node, "too_big") > before  # at least the fragments (picows may count the whole)
+
+
+def test_a_message_in_more_frames_than_the_cap_closes_the_socket_though_it_is_small(
+    node: dict[str, Any],
+) -> None:
+    """One-byte frames: 64 Ki of them cost the node an object each and, summed again at each frame,
+    about 40 s of its event loop, every call's media stopped; a message comes in at most
+    MAX_FRAGMENTS frames."""
+    before = _closed_by_node(node, "too_big")
+
+    async def main() -> None:
+        async with connect(node["ws"] + "/v1/media-streams/twilio") as ws:
+            await ws.send(["x"] * (MAX_FRAGMENTS + 1))
+            assert await _closed(ws) == (1009, "message too big")
+
+    asyncio.run(main())
+    assert _closed_by_node(node, "too_big") > before
 
 
 def test_pings_are_answered_and_a_close_is_answered_with_a_close(node: dict[str, Any]) -> None:

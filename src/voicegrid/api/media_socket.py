@@ -40,7 +40,7 @@ from voicegrid.api.routes.media_streams import (
     twilio_credentials,
 )
 from voicegrid.services import AppServices
-from voicegrid.transports.carrier import MAX_FRAME_BYTES, CarrierStream, StreamStart
+from voicegrid.transports.carrier import MAX_FRAGMENTS, MAX_FRAME_BYTES, CarrierStream, StreamStart
 from voicegrid.transports.streams import POLICY_VIOLATION, TRY_AGAIN_LATER
 from voicegrid.transports.telnyx import TelnyxStream
 from voicegrid.transports.twilio import TwilioStream
@@ -119,6 +119,7 @@ class _CarrierSocket(WSListener):
         self.started = asyncio.Event()  # the `start` frame came (or the socket went first)
         self.counted = False  # holds one of the waiting places
         self.fragments: list[bytes] | None = None  # a text message sent in pieces, so far
+        self.fragments_size = 0
         self.early: deque[bytes] | None = deque(maxlen=MAX_EARLY)  # None once the agent listens
 
     # ---- picows' callbacks -----------------------------------------------------------------------
@@ -140,9 +141,11 @@ class _CarrierSocket(WSListener):
             self._message(frame.get_payload_as_bytes())
         elif kind is WSMsgType.TEXT:
             self.fragments = [frame.get_payload_as_bytes()]
+            self.fragments_size = len(self.fragments[0])
         elif kind is WSMsgType.CONTINUATION and self.fragments is not None:
             self.fragments.append(frame.get_payload_as_bytes())
-            if sum(len(part) for part in self.fragments) > MAX_FRAME_BYTES:
+            self.fragments_size += len(self.fragments[-1])  # kept as it grows: no sum per frame
+            if self.fragments_size > MAX_FRAME_BYTES or len(self.fragments) > MAX_FRAGMENTS:
                 self.sockets.too_big += 1
                 self.close(MESSAGE_TOO_BIG, "message too big")
             elif frame.fin:

@@ -23,6 +23,7 @@ from voicegrid.transports.leg import StreamLegBase
 
 log = logging.getLogger(__name__)
 MAX_FRAME_BYTES = 64 * 1024
+MAX_FRAGMENTS = 64  # frames of one message (carriers send each message whole, in one frame)
 MAX_PARAMETERS = 32
 MAX_PARAMETER_CHARS = 256
 DIGITS = frozenset("0123456789*#ABCD")
