@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from voicegrid.core.egress import Target
 from voicegrid.core.errors import HttpClosed, HttpError, HttpProtocolError, HttpRequestRefused
-from voicegrid.core.http1 import END, Event, Head, ResponseParser, request_bytes
+from voicegrid.core.http1 import END, MAX_HEAD_READS, Event, Head, ResponseParser, request_bytes
 
 CHUNKED = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -137,6 +137,29 @@ def test_a_response_that_breaks_the_grammar_is_an_error(data: bytes) -> None:
 def test_what_a_server_never_ends_is_refused_at_its_cap_not_held(data: bytes) -> None:
     with pytest.raises(HttpProtocolError):
         parse(data, step=1000)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [b"", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n"],  # the head, or the trailers
+)
+def test_a_section_trickled_a_byte_a_read_is_refused_after_the_cap_on_reads(before: bytes) -> None:
+    """Each read searches what is buffered again: one-byte reads of a 64 KiB head cost a second."""
+    section = b"HTTP/1.1 200 OK\r\n" if not before else b""
+    section += b"X-Pad: " + b"a" * (MAX_HEAD_READS + 10) + b"\r\n\r\n"
+    parser = ResponseParser()
+    parser.feed(before)
+    reads = MAX_HEAD_READS - (1 if before else 0)  # the head's one read counts: the cap is a response's
+    for i in range(reads):
+        parser.feed(section[i : i + 1])
+    with pytest.raises(HttpProtocolError, match=f"more than {MAX_HEAD_READS} reads"):
+        parser.feed(section[reads : reads + 1])
+
+
+def test_a_head_in_a_few_reads_of_any_size_is_read() -> None:
+    head = b"HTTP/1.1 200 OK\r\nX-Pad: " + b"a" * 60_000 + b"\r\nContent-Length: 2\r\n\r\nok"
+    _, events = parse(head, step=len(head) // MAX_HEAD_READS + 1)
+    assert events[-2:] == [b"ok", END]
 
 
 @settings(max_examples=400, deadline=None)

@@ -9,8 +9,10 @@ in the target or a non-token header name is refused (`HttpRequestRefused`), neve
 pieces (`bytes`) and `END`. The body is framed as RFC 9112 section 6.3 says: none for 1xx, 204 and
 304 (and a HEAD), else chunked when Transfer-Encoding ends in chunked, else Content-Length, else to
 the connection's close. Interim 1xx heads are skipped. Bounded: the head and each trailer section at
-`max_head` bytes and `max_headers` fields, a chunk-size line at `MAX_CHUNK_LINE`; what breaks the
-grammar or a bound raises `HttpProtocolError`, and the connection is not used again.
+`max_head` bytes and `max_headers` fields, the two in at most `MAX_HEAD_READS` reads (what is
+buffered is searched again at each read: one-byte reads of a 64 KiB head cost a second of CPU),
+a chunk-size line at `MAX_CHUNK_LINE`; what breaks the grammar or a bound raises `HttpProtocolError`, and the
+connection is not used again.
 """
 
 import re
@@ -22,6 +24,7 @@ MAX_HEAD = 64 * 1024
 MAX_HEADERS = 128
 MAX_CHUNK_LINE = 1024
 MAX_INTERIM = 8  # 1xx heads before the final one
+MAX_HEAD_READS = 256  # reads while a head or trailer section is unfinished (servers send it in one or two)
 
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(rb"[\t\x20-\x7e\x80-\xff]*")
@@ -105,6 +108,7 @@ class ResponseParser:
         self._state = "head"  # head, length, chunk-size, chunk-data, chunk-end, trailers, close, done
         self._left = 0  # body bytes (length) or chunk bytes (chunk-data) still to come
         self._interim = 0
+        self._head_reads = 0
         self._reusable = True  # HTTP/1.1, no Connection: close, framing we trust: a next request may follow
 
     def feed(self, data: bytes) -> list[Event]:
@@ -114,6 +118,10 @@ class ResponseParser:
                 self.keep_alive = False  # bytes after the response: not a connection to reuse
             return []
         self._buffer += data
+        if self._state in ("head", "trailers") and self._buffer:
+            self._head_reads += 1
+            if self._head_reads > MAX_HEAD_READS:
+                raise HttpProtocolError(f"a head or trailer section in more than {MAX_HEAD_READS} reads")
         events: list[Event] = []
         while not self.done and self._step(events):
             pass
