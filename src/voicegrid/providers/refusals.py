@@ -1,10 +1,19 @@
-"""A provider's refusal over HTTP: its status as our error (`for_status`), with the start of the
-API's own message, of which at most MAX_ERROR_BODY bytes are read."""
+"""A provider's request over HTTP that failed, as our error: refused with a status (`status_error`:
+`for_status`, with the start of the API's own message, of which at most MAX_ERROR_BODY bytes are
+read), or failed below HTTP (`http_failure`: the lookup, the connection, the stream)."""
 
 import orjson
 
+from voicegrid.core.egress import DestinationError
+from voicegrid.core.errors import HttpConnectError, HttpRequestRefused, HttpTimeout
 from voicegrid.core.http_client import HttpResponse
-from voicegrid.providers.errors import ProviderError, for_status
+from voicegrid.providers.errors import (
+    ProviderClosed,
+    ProviderConnectError,
+    ProviderError,
+    ProviderTimeout,
+    for_status,
+)
 
 MAX_ERROR_BODY = 16 * 1024
 
@@ -32,3 +41,19 @@ def _error_message(body: bytes) -> str:
     if isinstance(error, dict):
         return str(error.get("message") or "")
     return str(error or parsed.get("err_msg") or parsed.get("message") or "")
+
+
+def http_failure(provider: str, exc: Exception, *, started: bool) -> ProviderError:
+    """Our error for a request that `core.http_client` (or the destination policy) failed: `exc` is an
+    HttpError, a DestinationError or the lookup's TimeoutError; `started`: the answer had begun."""
+    if isinstance(exc, (HttpTimeout, TimeoutError)):
+        return ProviderTimeout(provider, "request timed out")
+    if isinstance(exc, HttpRequestRefused):  # an endpoint or key no request is formed with
+        return ProviderConnectError(provider, f"bad endpoint: {exc}")
+    if isinstance(exc, DestinationError):
+        return ProviderConnectError(provider, f"endpoint not allowed: {exc.reason}")
+    if started:  # the connection dropped mid-answer
+        return ProviderClosed(provider, "stream cut off mid-answer")
+    if isinstance(exc, HttpConnectError):
+        return ProviderConnectError(provider, f"cannot connect: {exc}")
+    return ProviderClosed(provider, f"stream failed: {type(exc).__name__}")

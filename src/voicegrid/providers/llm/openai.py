@@ -22,19 +22,17 @@ from typing import Any
 import orjson
 
 from voicegrid.core.egress import DestinationError, Destinations
-from voicegrid.core.errors import HttpConnectError, HttpError, HttpRequestRefused, HttpTimeout
+from voicegrid.core.errors import HttpError
 from voicegrid.core.http_client import HttpClient, HttpResponse
 from voicegrid.providers.base import Usage
 from voicegrid.providers.errors import (
     ProviderAuthError,
     ProviderClosed,
-    ProviderConnectError,
     ProviderProtocolError,
-    ProviderTimeout,
 )
 from voicegrid.providers.llm.base import Llm, LlmChunk, LlmUsage, Message, TextDelta, ToolCall, ToolSpec
 from voicegrid.providers.llm.sse import EventStream
-from voicegrid.providers.refusals import status_error
+from voicegrid.providers.refusals import http_failure, status_error
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 # What is read past `[DONE]` (the body's last chunk, normally a few bytes), and for how long: a
@@ -188,18 +186,8 @@ class OpenAiLlm(Llm):
                 if done:
                     await read_tail(response)
                     break
-        except (HttpTimeout, TimeoutError) as exc:  # TimeoutError: the name's lookup
-            raise ProviderTimeout(self.name, "request timed out") from exc
-        except HttpRequestRefused as exc:  # an endpoint or key no request is formed with
-            raise ProviderConnectError(self.name, f"bad endpoint: {exc}") from exc
-        except HttpError as exc:
-            if started:  # the connection dropped mid-answer
-                raise ProviderClosed(self.name, "stream cut off mid-answer") from exc
-            if isinstance(exc, HttpConnectError):
-                raise ProviderConnectError(self.name, f"cannot connect: {exc}") from exc
-            raise ProviderClosed(self.name, f"stream failed: {type(exc).__name__}") from exc
-        except DestinationError as exc:
-            raise ProviderConnectError(self.name, f"endpoint not allowed: {exc.reason}") from exc
+        except (HttpError, DestinationError, TimeoutError) as exc:  # TimeoutError: the name's lookup
+            raise http_failure(self.name, exc, started=started) from exc
         finally:
             if response is not None:
                 await response.aclose()

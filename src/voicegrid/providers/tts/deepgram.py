@@ -20,7 +20,7 @@ from collections.abc import AsyncGenerator
 from urllib.parse import urlencode
 
 from voicegrid.core.egress import DestinationError
-from voicegrid.core.errors import HttpError, HttpRequestRefused, HttpTimeout
+from voicegrid.core.errors import HttpError
 from voicegrid.core.http_client import HttpClient, HttpResponse
 from voicegrid.media.session import Pcm
 from voicegrid.providers.base import ProviderConfig, Usage
@@ -32,7 +32,7 @@ from voicegrid.providers.errors import (
     ProviderServerError,
     ProviderTimeout,
 )
-from voicegrid.providers.refusals import status_error
+from voicegrid.providers.refusals import http_failure, status_error
 from voicegrid.providers.tts.base import Pcm16, Tts
 from voicegrid.providers.tts.speak_line import SpeakLine
 from voicegrid.providers.ws import ClientConnection, closed_error, open_ws, websockets
@@ -177,6 +177,7 @@ class AuraTts(Tts):
             )
         samples = Pcm16()
         response: HttpResponse | None = None
+        started = False
         try:
             response = await self._rest.stream("POST", url, headers, json.dumps({"text": text}).encode())
             if response.status >= 400:
@@ -184,15 +185,10 @@ class AuraTts(Tts):
             async for block in response:
                 pcm = samples.feed(block)
                 if pcm is not None:
+                    started = True
                     yield pcm
-        except (HttpTimeout, TimeoutError) as exc:  # TimeoutError: the name's lookup
-            raise ProviderTimeout(self.name, "REST speak timed out") from exc
-        except HttpRequestRefused as exc:  # an endpoint or key no request is formed with
-            raise ProviderConnectError(self.name, f"bad endpoint: {exc}") from exc
-        except HttpError as exc:
-            raise ProviderConnectError(self.name, f"REST speak failed: {type(exc).__name__}") from exc
-        except DestinationError as exc:
-            raise ProviderConnectError(self.name, f"endpoint not allowed: {exc.reason}") from exc
+        except (HttpError, DestinationError, TimeoutError) as exc:  # TimeoutError: the name's lookup
+            raise http_failure(self.name, exc, started=started) from exc
         finally:
             if response is not None:
                 await response.aclose()
