@@ -386,6 +386,12 @@ class VoiceSession(Replies):
         elif transcript.speech_final and self.vad is not None:  # ends the turn at the VAD's quiet
             self._end_heard_at = self.vad.state.voiced_frames  # unless the caller says more
 
+    def _forget_heard(self) -> None:
+        """The STT's words so far belong to a turn taken (or already answered)."""
+        self._finals.clear()
+        self._finals_chars = 0
+        self._interim = ""
+
     async def _turns(self) -> None:
         while True:
             await self._speech_ended.wait()
@@ -410,9 +416,7 @@ class VoiceSession(Replies):
             text = " ".join(self._finals) if got_final else " ".join([*self._finals, self._interim]).strip()
             if early is not None and self._reply_turn is not None:
                 if same_words(self._reply_turn.user_text, (self._carry + " " + text).strip()):
-                    self._finals.clear()
-                    self._finals_chars = 0
-                    self._interim = ""
+                    self._forget_heard()
                     self._reply_turn.stt_final_at = self._final_at if got_final else None
                     continue
                 self._drop_unheard_reply()
@@ -424,9 +428,7 @@ class VoiceSession(Replies):
     ) -> asyncio.Task[None]:
         said = (self._carry + " " + text).strip()[-MAX_TURN_CHARS:]
         self._carry = ""
-        self._finals.clear()
-        self._finals_chars = 0
-        self._interim = ""
+        self._forget_heard()
         self._turn_index += 1
         turn = TurnMetrics(
             self._turn_index,
