@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.cycles import cyclic_garbage
+from tests.support.endless_http import Endless
 from tests.support.receiver import Receiver
 from voicegrid.analytics.errors import OutboxError
 from voicegrid.analytics.outbox import Delivery, parse_delivery
@@ -281,37 +282,19 @@ async def test_an_endpoint_that_answers_without_end_is_delivered_and_we_read_no_
     tmp_path: Path,
 ) -> None:
     """Only the status is used: a hostile endpoint's endless body holds MAX_ANSWER_BYTES of ours at most."""
-    sent = 0
-    done = asyncio.Event()
-
-    async def endless(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal sent
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        try:
-            while sent < 64 * 2**20:  # the test's own bound
-                writer.write(b"10000\r\n" + b"x" * 65536 + b"\r\n")
-                sent += 65536
-                await writer.drain()
-        except ConnectionError:
-            pass
-        writer.close()
-        done.set()
-
-    server = await asyncio.start_server(endless, "127.0.0.1", 0)
+    endless = Endless(lambda _n: b"x" * 65536, most=1024)  # 64 MiB at most
+    server = await endless.start()
     sender = _sender(tmp_path, destinations=PERMISSIVE, backoff_s=0.01)
     await sender.start()
     try:
-        await sender.send(
-            f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hook", "biz_1", "call.ended", {}
-        )
+        await sender.send(endless.url + "/hook", "biz_1", "call.ended", {})
         async with asyncio.timeout(10):
-            await done.wait()
+            await endless.done.wait()
         await sender.aclose()
     finally:
         server.close()
     assert (sender.delivered, sender.failed) == (1, 0)
-    assert sent < 64 * 2**20  # we closed the connection once past the cap
+    assert endless.sent < 1024  # we closed the connection once past the cap
 
 
 async def test_a_url_no_request_line_may_carry_is_given_up_at_once_not_retried(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.support.counting_http import Counting
+from tests.support.endless_http import Endless
 from voicegrid.core.egress import PERMISSIVE, STRICT, DestinationRefused, Destinations
 from voicegrid.core.errors import HttpClosed, HttpConnectError, HttpRequestRefused, HttpTimeout
 from voicegrid.core.http_client import HttpClient
@@ -120,32 +121,18 @@ async def test_a_response_closed_before_its_end_closes_its_connection_and_the_ne
 async def test_a_request_reads_at_most_max_body_of_an_endless_answer_and_closes_its_connection() -> None:
     """A tenant's endpoint that streams without end (or lies in Content-Length) makes us hold
     `max_body` bytes, not what it sends."""
-    opened, sent = 0, 0
-
-    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal opened, sent
-        opened += 1
-        await reader.readuntil(b"\r\n\r\n")
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n")
-        try:
-            while sent < 64 * 2**20:  # the test's own bound: 64 MiB at most
-                writer.write(b"x" * 65536)
-                sent += 65536
-                await writer.drain()
-        except ConnectionError:
-            pass
-        writer.close()
-
-    server, url = await serving(handler)
+    lying = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n"
+    endless = Endless(lambda _n: b"x" * 65536, most=1024, head=lying)  # 64 MiB at most
+    server = await endless.start()
     http = client()
     try:
-        reply = await http.request("POST", url, {}, b"{}", max_body=1000)
+        reply = await http.request("POST", endless.url + "/v1/x", {}, b"{}", max_body=1000)
         await asyncio.sleep(0.2)
     finally:
         await http.aclose()
         server.close()
     assert (reply.status, reply.body, reply.truncated) == (200, b"x" * 1000, True)
-    assert sent < 64 * 2**20  # our side closed: the server's writes failed long before its bound
+    assert endless.sent < 1024  # our side closed: the server's writes failed long before its bound
     assert http._open_count == 0
 
 

@@ -1,15 +1,14 @@
 """The event-stream reader under the OpenAI-format client: events whole however the bytes are cut,
 and bounded against a peer that never ends a line."""
 
-import asyncio
 import itertools
-from collections.abc import Callable
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.endless_http import Endless
 from voicegrid.core.egress import PERMISSIVE
 from voicegrid.providers import registry
 from voicegrid.providers.base import Meter, ProviderConfig
@@ -94,31 +93,6 @@ def _chunk(delta: dict[str, object]) -> bytes:
     return b"data: " + orjson.dumps({"choices": [{"delta": delta}]}) + b"\n\n"
 
 
-async def _endless(chunk: Callable[[int], bytes]) -> tuple[asyncio.Server, str, list[int]]:
-    """An OpenAI-format server that streams `chunk(n)` for n = 0, 1, ... and never ends the answer
-    (bounded by the test: 4,000 chunks), and how many it wrote."""
-    sent = [0]
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        head = await reader.readuntil(b"\r\n\r\n")
-        await reader.readexactly(int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0]))
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
-        )
-        try:
-            for n in range(4000):
-                data = chunk(n)
-                writer.write(b"%x\r\n%s\r\n" % (len(data), data))
-                sent[0] += 1
-                await writer.drain()
-        except ConnectionError:
-            pass
-        writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", sent
-
-
 async def _ask(base_url: str) -> tuple[list[LlmChunk], ProviderError | None]:
     llm = OpenAiLlm(ProviderConfig("openai", api_key="k", base_url=base_url, destinations=PERMISSIVE))
     got: list[LlmChunk] = []
@@ -131,16 +105,17 @@ async def _ask(base_url: str) -> tuple[list[LlmChunk], ProviderError | None]:
 
 
 async def test_an_answer_that_never_ends_is_cut_off_at_the_cap_after_what_came_was_said() -> None:
-    server, url, sent = await _endless(lambda _n: _chunk({"content": "word " * 200}))
+    endless = Endless(lambda _n: _chunk({"content": "word " * 200}), most=4000)
+    server = await endless.start()
     try:
-        got, error = await _ask(url)
+        got, error = await _ask(endless.url + "/v1")
     finally:
         server.close()
     assert isinstance(error, ProviderProtocolError)
     assert "an answer over the size cap" in str(error)
     text = "".join(item.text for item in got if isinstance(item, TextDelta))
     assert MAX_ANSWER_CHARS - 1000 < len(text) <= MAX_ANSWER_CHARS
-    assert sent[0] < 4000  # the connection was closed, not read on
+    assert endless.sent < 4000  # the connection was closed, not read on
 
 
 async def test_a_tool_call_that_never_ends_or_an_index_out_of_range_is_refused() -> None:
@@ -151,9 +126,10 @@ async def test_a_tool_call_that_never_ends_or_an_index_out_of_range_is_refused()
         return _chunk({"tool_calls": [{"index": n, "id": f"c{n}", "function": {"name": "f"}}]})
 
     for chunk, why in ((growing, "tool call over the size cap"), (numbered, "index out of")):
-        server, url, _sent = await _endless(chunk)
+        endless = Endless(chunk, most=4000)
+        server = await endless.start()
         try:
-            got, error = await _ask(url)
+            got, error = await _ask(endless.url + "/v1")
         finally:
             server.close()
         assert isinstance(error, ProviderProtocolError)
