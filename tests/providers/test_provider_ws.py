@@ -69,14 +69,23 @@ async def test_text_and_binary_messages_arrive_whole_and_in_order_and_a_normal_c
         await conn.send(b"more")
 
 
-async def test_a_message_over_the_cap_closes_the_connection_with_1009(servers: list[Server]) -> None:
+@pytest.mark.parametrize(
+    "frames",
+    [
+        [b"x" * (1 << 20)] * (MAX_MESSAGE // (1 << 20) + 1),  # over the size cap
+        [b"x"] * (MAX_FRAGMENTS + 10),  # small, in more frames than the cap: an object each
+    ],
+    ids=["size", "frames"],
+)
+async def test_a_message_over_a_cap_closes_the_connection_with_1009(
+    servers: list[Server], frames: list[bytes]
+) -> None:
     codes: list[int | None] = []
     closed = asyncio.Event()
 
     async def handler(ws: ServerConnection) -> None:
-        chunk = b"x" * (1 << 20)
         try:
-            await ws.send([chunk] * (MAX_MESSAGE // len(chunk) + 1))
+            await ws.send(frames)
             await ws.wait_closed()
         finally:
             codes.append(ws.close_code)
@@ -92,15 +101,20 @@ async def test_a_message_over_the_cap_closes_the_connection_with_1009(servers: l
     assert codes == [1009]
 
 
+@pytest.mark.parametrize(
+    ("count", "size"),
+    [(4000, 4000), (40, 1 << 20)],  # many small messages: the count cap; 40 MiB: the byte cap
+    ids=["count", "bytes"],
+)
 async def test_a_client_that_does_not_read_stops_reading_the_socket_and_loses_nothing(
-    servers: list[Server],
+    servers: list[Server], count: int, size: int
 ) -> None:
     sent = 0
 
     async def handler(ws: ServerConnection) -> None:
         nonlocal sent
-        for i in range(4000):
-            await ws.send(f"{i:08d}" + "y" * 4000)
+        for i in range(count):
+            await ws.send(f"{i:08d}" + "y" * size)
             sent = i + 1
         await ws.close()
 
@@ -110,57 +124,10 @@ async def test_a_client_that_does_not_read_stops_reading_the_socket_and_loses_no
     await asyncio.sleep(1.0)  # the server pushes as fast as the socket takes it
     assert conn._reading_paused
     assert len(conn._inbox) < MAX_QUEUE + 64  # what one read buffer held past the cap, no more
-    assert sent < 4000  # TCP pushed back on the sender
+    assert conn._unread < MAX_UNREAD + 2 * (1 << 20)
+    assert sent < count  # TCP pushed back on the sender
     got = [message async for message in conn]
-    assert [int(str(m)[:8]) for m in got] == list(range(4000))
-
-
-async def test_a_message_in_more_frames_than_the_cap_closes_the_connection_with_1009(
-    servers: list[Server],
-) -> None:
-    """One-byte frames cost an object each: a peer may not send a message in thousands of them."""
-    codes: list[int | None] = []
-    closed = asyncio.Event()
-
-    async def handler(ws: ServerConnection) -> None:
-        try:
-            await ws.send([b"x"] * (MAX_FRAGMENTS + 10))
-            await ws.wait_closed()
-        finally:
-            codes.append(ws.close_code)
-            closed.set()
-
-    server, url = await started(handler)
-    servers.append(server)
-    conn = await connect(url)
-    with pytest.raises(ConnectionClosedError):
-        await conn.recv()
-    async with asyncio.timeout(5):
-        await closed.wait()
-    assert codes == [1009]
-
-
-async def test_large_unread_messages_stop_the_reading_at_the_byte_cap_before_the_count_cap(
-    servers: list[Server],
-) -> None:
-    sent = 0
-
-    async def handler(ws: ServerConnection) -> None:
-        nonlocal sent
-        for i in range(40):  # 40 MiB, under the 64 messages of the count cap
-            await ws.send(f"{i:08d}".encode() + b"z" * (1 << 20))
-            sent = i + 1
-        await ws.close()
-
-    server, url = await started(handler)
-    servers.append(server)
-    conn = await connect(url)
-    await asyncio.sleep(1.0)  # the server pushes as fast as the socket takes it
-    assert conn._reading_paused
-    assert conn._unread < MAX_UNREAD + 2 * (1 << 20)  # what one read held past the cap, no more
-    assert sent < 40  # TCP pushed back on the sender
-    got = [message async for message in conn]
-    assert [int(bytes(m)[:8]) for m in got] == list(range(40))
+    assert [int(str(m)[:8]) for m in got] == list(range(count))
 
 
 async def test_a_refused_handshake_is_a_provider_error_of_its_status_and_a_redirect_is_not_followed(
