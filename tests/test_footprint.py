@@ -9,19 +9,23 @@ import pytest
 UNUSED = ("rich", "pygments", "botocore", "boto3", "httpx", "httpcore")
 
 
+def loaded(setup: str, names: tuple[str, ...]) -> str:
+    """Which of `names` a fresh interpreter holds after `setup` (so that nothing of the suite's own
+    imports counts), as the sorted list it prints; its stderr when it fails."""
+    script = f"import sys\n{setup}\nprint(sorted(m for m in {names!r} if m in sys.modules))\n"
+    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    return found.stdout.strip() or found.stderr
+
+
 def test_a_node_without_a_bucket_loads_neither_a_second_http_stack_nor_the_s3_library() -> None:
     """httpx (and its command-line client's rich and pygments) and botocore are megabytes of a node's
-    RSS (bench/idle.py); the node's requests go over `core.http_client`. A fresh interpreter, which
-    imports `voicegrid` first as `voicegrid serve` does, so that nothing of the suite's own imports
-    counts; the modules are those the node's start imports (`server.build_api` among them)."""
-    script = (
-        "import sys\n"
+    RSS (bench/idle.py); the node's requests go over `core.http_client`. The modules are those the
+    node's start imports, `voicegrid` first as `voicegrid serve` does (`server.build_api` among them)."""
+    setup = (
         "import voicegrid.cli, voicegrid.server, voicegrid.api.app, voicegrid.telephony.recording_store\n"
-        "import voicegrid.api.media_socket, voicegrid.caller\n"
-        f"print(sorted(m for m in {UNUSED!r} if m in sys.modules))\n"
+        "import voicegrid.api.media_socket, voicegrid.caller"
     )
-    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert found.stdout.strip() == "[]", found.stderr
+    assert loaded(setup, UNUSED) == "[]"
 
 
 @pytest.mark.parametrize("step", ["upgrade", "current_revision"])
@@ -30,17 +34,15 @@ def test_a_node_that_migrates_its_database_does_not_load_the_syntax_highlighter_
 ) -> None:
     """mako, which alembic imports, loads pygments at import for its own error pages (about 4 MB);
     each way into alembic (a migration, or the revision asked) imports it without."""
-    script = (
-        "import asyncio, sys\n"
+    setup = (
+        "import asyncio\n"
         "import voicegrid\n"
         f"from voicegrid.store.migrate import {step} as step\n"
         "from voicegrid.store import make_engine\n"
         f"engine = make_engine('sqlite+aiosqlite:///{tmp_path / 'node.db'}')\n"
-        "asyncio.run(step(engine))\n"
-        "print(sorted(m for m in ('alembic', 'mako', 'pygments') if m in sys.modules))\n"
+        "asyncio.run(step(engine))"
     )
-    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert found.stdout.strip() == "['alembic', 'mako']", found.stderr  # migrated, and no pygments
+    assert loaded(setup, ("alembic", "mako", "pygments")) == "['alembic', 'mako']"  # migrated, no pygments
 
 
 NODE_ONLY = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "numpy", "cryptography", "prometheus_client")
@@ -50,12 +52,5 @@ def test_the_analysis_worker_holds_the_command_line_and_its_engine_but_not_the_n
     """A spawned worker imports the node's main module (`voicegrid`'s script: `voicegrid.cli`) before
     its own work; the command line imports what each command runs inside that command, so the worker
     holds only typer and the embedded engine (about 65 MB, not 92: bench/idle.py's process tree)."""
-    script = (
-        "import sys\n"
-        "import voicegrid.cli\n"
-        "from voicegrid.analysis import worker\n"
-        "worker.warm_up()\n"
-        f"print(sorted(m for m in {NODE_ONLY!r} if m in sys.modules))\n"
-    )
-    found = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert found.stdout.strip() == "[]", found.stderr
+    setup = "import voicegrid.cli\nfrom voicegrid.analysis import worker\nworker.warm_up()"
+    assert loaded(setup, NODE_ONLY) == "[]"
