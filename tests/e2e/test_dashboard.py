@@ -44,9 +44,23 @@ def _prepare(url: str, demo: dict[str, Any]) -> None:
         assert response.status_code < 300, response.text
 
 
+# The page's text nodes that say what a script had no value for ("null", "undefined", "NaN").
+_NO_VALUE = """() => {
+  const walker = document.createTreeWalker(document.getElementById("page"), NodeFilter.SHOW_TEXT);
+  const found = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    if (text === "null" || text === "undefined" || text === "NaN") found.push(node.parentElement.outerHTML);
+  }
+  return found;
+}"""
+
+
 def _ready(page: Page, name: str) -> None:
+    """The page `name` is shown whole: no error, and no value missing from its text."""
     page.wait_for_selector(f"#page[data-page={name}][data-ready]", timeout=20_000)
     assert page.text_content("#page-error") == ""
+    assert page.evaluate(_NO_VALUE) == []
 
 
 def test_a_person_signs_in_and_reads_a_calls_cost_and_latency_under_the_resellers_brand(

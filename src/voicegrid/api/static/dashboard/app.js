@@ -24,6 +24,12 @@ function el(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value);
   }
+  return put(node, ...children);
+}
+
+// Append children to `node`, skipping the absent ones (null, undefined): the DOM's own append
+// would write them as the text "null".
+function put(node, ...children) {
   for (const child of children.flat()) {
     if (child !== null && child !== undefined) node.append(child instanceof Node ? child : String(child));
   }
@@ -331,7 +337,7 @@ async function overview(page) {
   const agentRows = byAgent.rows.filter((r) => r.analyzed > 0);
   const t = total.rows[0] || { calls: 0, minutes: 0, cost: 0, billable: 0, p50: {}, p95: {}, outcomes: {} };
   const exportCsv = exportButton(biz(`/analytics/calls?group_by=day&format=csv&${rangeQuery()}${directionQuery()}`), "calls-by-day.csv");
-  page.append(
+  put(page, 
     el("div", { class: "toolbar" }, el("h1", {}, "Overview"), rangePicker(() => route()), directionPicker(() => route()), exportCsv),
     el("div", { class: "kpis" },
       kpi("Calls", t.calls, "kpi-calls"),
@@ -405,7 +411,7 @@ async function calls(page) {
   });
   const list = (await api(biz("/calls?" + query.toString()))).items;
   const exportCsv = exportButton(biz(`/calls/export?format=csv&${rangeQuery()}`), "calls.csv");
-  page.append(
+  put(page, 
     el("h1", {}, "Calls"),
     el("div", { class: "toolbar" },
       filter("agent_id", agents.map((a) => [a.id, a.name])),
@@ -436,11 +442,11 @@ function verdict(analysis) {
 function analysisCard(a) {
   const card = el("section", { class: "card", id: "analysis" }, el("h2", {}, "What the call achieved"));
   if (!a || a.status === "pending") {
-    card.append(el("p", { class: "muted" }, a ? "The analysis is under way." : "Not analysed (the agent's analysis is off, or the call was not answered)."));
+    put(card, el("p", { class: "muted" }, a ? "The analysis is under way." : "Not analysed (the agent's analysis is off, or the call was not answered)."));
     return card;
   }
   const cost = a.engine === "llm" ? `${a.provider || ""} ${a.model || ""} · ${money(a.cost, 6)}` : "embedded, offline · free";
-  card.append(
+  put(card, 
     el("p", { class: "muted", id: "analysis-engine" }, `${cost} · ${a.ms === null || a.ms === undefined ? "–" : num(a.ms) + " ms"}`),
     a.status === "failed" ? el("p", { id: "analysis-failed" }, "The analysis failed: " + (a.reason || "")) : null,
     a.summary ? el("p", { id: "analysis-summary" }, a.summary) : null,
@@ -478,7 +484,7 @@ async function callDetail(page, id) {
     { numeric: [3, 5, 6], foot: ["Total", "", "", "", "", "", money(cost.total, 6)] });
   const billable = el("p", { class: "muted", id: "billable" }, `Billable to the business: ${money(cost.billable_total, 6)} ${cost.currency || ""}`);
   const player = el("div", { id: "recording" });
-  page.append(
+  put(page, 
     el("div", { class: "toolbar" }, el("h1", {}, "Call " + call.id), el("a", { href: "#/calls" }, "← all calls")),
     el("section", { class: "card facts" }, facts.map(([label, value]) =>
       el("div", {}, el("div", { class: "label" }, label), el("div", {}, value === null || value === undefined ? "–" : value)))),
@@ -509,7 +515,7 @@ async function callDetail(page, id) {
       .then((blob) => player.replaceChildren(el("audio", { controls: "", src: URL.createObjectURL(blob) })))
       .catch(() => player.replaceChildren(el("p", { class: "muted" }, "The recording is kept on the node that took the call, and is not reachable from here.")));
   } else {
-    player.append(el("p", { class: "muted" }, "This call was not recorded."));
+    put(player, el("p", { class: "muted" }, "This call was not recorded."));
   }
 }
 
@@ -518,7 +524,7 @@ async function providers(page) {
   const rows = data.rows;
   const label = (r) => `${r.stage} · ${r.provider}`;
   const exportCsv = exportButton(biz(`/analytics/providers?format=csv&${rangeQuery()}`), "providers.csv");
-  page.append(
+  put(page, 
     el("div", { class: "toolbar" }, el("h1", {}, "Providers"), rangePicker(() => route()), exportCsv),
     el("div", { class: "grid" }, chart("chart-provider-cost", "Cost by provider (USD)"), chart("chart-provider-wait", "Wait for the provider (ms)")),
     el("section", { class: "card" }, rows.length === 0 ? el("p", { class: "muted" }, "No calls in this range.") :
@@ -533,7 +539,7 @@ async function providers(page) {
 
 async function recommendations(page) {
   const data = await api(biz(`/analytics/recommendations?${rangeQuery()}`));
-  page.append(
+  put(page, 
     el("div", { class: "toolbar" }, el("h1", {}, "Recommendations"), rangePicker(() => route())),
     el("p", { class: "muted" }, "Your recorded calls, re-rated on every other provider the price catalog knows, scaled to a month at your volume."),
     el("section", { class: "card" }, data.rows.length === 0 ? el("p", { class: "muted" }, "No calls to learn from yet.") :
@@ -565,7 +571,7 @@ async function plan(page) {
       status.textContent = error.status === 422 ? "No calls in this range to plan from." : String(error.message || error);
     }
   };
-  page.append(
+  put(page, 
     el("div", { class: "toolbar" }, el("h1", {}, "Plan"), rangePicker(() => route())),
     el("p", { class: "muted" }, "A document for the business's decision makers: recommended stack, cost per minute and per month, concurrency, growth, security, a rollout plan and a glossary, from its calls in the range, the price catalog and the planner."),
     el("section", { class: "card" },
@@ -576,7 +582,7 @@ async function plan(page) {
 
 async function live(page) {
   const data = await api(biz("/calls/live"));
-  page.append(
+  put(page, 
     el("h1", {}, "Live"),
     el("div", { class: "kpis" },
       kpi("Calls up now (all nodes)", data.in_use === null ? "–" : data.in_use, "kpi-in-use"),
@@ -634,7 +640,7 @@ async function campaigns(page) {
       $("page-error").textContent = error.message;
     }
   });
-  page.append(
+  put(page, 
     el("h1", {}, "Campaigns"),
     el("section", { class: "card" }, list.items.length === 0 ? el("p", { class: "muted" }, "No campaign yet.") :
       table(["Name", "State", "Waiting", "Calling", "Done", "Created"], list.items.map((c) => ({
@@ -661,7 +667,7 @@ async function campaignDetail(page, id) {
     try { await api(`${path}/${move}`, { method: "POST" }); route(); } catch (error) { $("page-error").textContent = error.message; }
   } }, move[0].toUpperCase() + move.slice(1));
   const p = c.progress;
-  page.append(
+  put(page, 
     el("div", { class: "toolbar" }, el("h1", {}, c.name), el("span", { id: "campaign-state", class: "muted" }, c.state),
       ...(MOVES[c.state] || []).map(act), exportButton(`${path}/export`, `campaign-${c.id}.csv`)),
     c.state_reason ? el("p", { class: "error", id: "campaign-reason" }, c.state_reason) : null,
