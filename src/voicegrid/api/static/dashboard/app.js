@@ -86,9 +86,16 @@ function primary() {
 
 // ---- the API ---------------------------------------------------------------------------------
 
+// One of a refused body's problems (FastAPI's 422 detail), as a person reads it: "window.end: ...".
+function problem(p) {
+  const where = (p.loc || []).filter((part) => part !== "body").join(".");
+  const what = String(p.msg || "").replace(/^Value error, /, "");
+  return where ? `${where}: ${what}` : what;
+}
+
 class ApiError extends Error {
   constructor(status, detail) {
-    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    super(typeof detail === "string" ? detail : Array.isArray(detail) ? detail.map(problem).join("; ") : JSON.stringify(detail));
     this.status = status;
     this.detail = detail;
   }
@@ -609,6 +616,19 @@ async function live(page) {
 
 const OUTCOMES = ["answered", "voicemail", "busy", "no-answer", "failed", "declined", "do-not-call", "interrupted", "cancelled"];
 const MOVES = { draft: ["start", "cancel"], running: ["pause", "cancel"], paused: ["resume", "cancel"] };
+const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+// "Mon-Fri 09:00-20:00": a stored window ({start, end, days}), as a person reads it.
+function windowText(w) {
+  const days = (w.days || [0, 1, 2, 3, 4]).slice().sort();
+  const runs = [];
+  for (const d of days) {
+    const last = runs[runs.length - 1];
+    if (last && last[1] === d - 1) last[1] = d; else runs.push([d, d]);
+  }
+  const named = runs.map(([a, b]) => (a === b ? DAYS[a] : `${DAYS[a]}-${DAYS[b]}`)).join(", ");
+  return `${named} ${w.start || "09:00"}-${w.end || "20:00"}`;
+}
 
 function progressCells(p) {
   return [p.waiting || 0, p.calling || 0, p.done || 0];
@@ -621,17 +641,25 @@ async function campaigns(page) {
   const name = el("input", { id: "campaign-name", required: "", placeholder: "Order reminders" });
   const file = el("input", { id: "campaign-file", type: "file", accept: ".csv,text/csv", required: "" });
   const concurrent = el("input", { id: "campaign-concurrent", type: "number", min: "1", max: "1000", value: "5" });
+  const opens = el("input", { id: "campaign-opens", type: "time", value: "09:00", required: "" });
+  const closes = el("input", { id: "campaign-closes", type: "time", value: "20:00", required: "" });
+  const days = DAYS.map((day, i) => el("input", { type: "checkbox", id: "campaign-day-" + i, value: String(i),
+    ...(i < 5 ? { checked: "" } : {}) }));
   const report = el("div", { id: "campaign-report" });
   const form = el("form", { id: "campaign-form" },
     el("label", {}, "Name ", name), el("label", {}, "Agent ", agentPick),
     el("label", {}, "Calls at once ", concurrent),
+    el("fieldset", { class: "plain window" }, el("legend", { class: "muted" }, "Calling window, in each contact's own time"),
+      el("label", {}, "From ", opens), el("label", {}, "To ", closes),
+      el("div", { class: "days" }, days.map((box, i) => el("label", {}, box, " " + DAYS[i])))),
     el("label", {}, "Contacts (CSV: number, name, timezone, and the agent's {placeholders}) ", file),
     el("button", { type: "submit", class: "primary" }, "Create campaign"), report);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
+      const hours = { start: opens.value, end: closes.value, days: days.filter((box) => box.checked).map((box) => Number(box.value)) };
       const made = await api(biz("/campaigns"), { method: "POST", json: {
-        name: name.value, agent_id: agentPick.value, max_concurrent: Number(concurrent.value) } });
+        name: name.value, agent_id: agentPick.value, max_concurrent: Number(concurrent.value), window: hours } });
       const text = await file.files[0].text();
       const taken = await api(biz(`/campaigns/${made.id}/contacts/import`), { method: "POST", csv: text });
       sessionStorage.setItem("voicegrid.import", JSON.stringify(taken));
@@ -671,16 +699,18 @@ async function campaignDetail(page, id) {
     el("div", { class: "toolbar" }, el("h1", {}, c.name), el("span", { id: "campaign-state", class: "muted" }, c.state),
       ...(MOVES[c.state] || []).map(act), exportButton(`${path}/export`, `campaign-${c.id}.csv`)),
     c.state_reason ? el("p", { class: "error", id: "campaign-reason" }, c.state_reason) : null,
+    el("p", { class: "muted" }, "Calls ", el("span", { id: "campaign-window" }, windowText(c.window)),
+      ", in each contact's own time; a contact waits for its window to open."),
     taken ? importReport(JSON.parse(taken)) : null,
     el("div", { class: "kpis" },
       kpi("Waiting", p.waiting || 0, "kpi-waiting"), kpi("Calling now", p.calling || 0, "kpi-calling"),
       kpi("Done", p.done || 0, "kpi-done"), kpi("Calls at once (most)", c.max_concurrent, "kpi-concurrent")),
     el("div", { class: "grid" }, chart("chart-outcomes", "Done, by outcome")),
     el("section", { class: "card" }, el("h2", {}, "Contacts"),
-      table(["Row", "Number", "Name", "State", "Outcome", "Attempts", "Calls"], contacts.items.map((k) => ({
-        cells: [k.row, k.number, k.name || "–", k.state, k.outcome || "–", k.attempts,
+      table(["Row", "Number", "Name", "State", "Next try", "Outcome", "Attempts", "Calls"], contacts.items.map((k) => ({
+        cells: [k.row, k.number, k.name || "–", k.state, when(k.next_at), k.outcome || "–", k.attempts,
           el("span", {}, k.calls.map((call) => el("a", { href: "#/calls/" + call.call_id }, call.outcome || call.state, " ")))],
-      })), { numeric: [0, 5] })));
+      })), { numeric: [0, 6] })));
   const done = OUTCOMES.filter((o) => p["done:" + o]);
   plot(page, "chart-outcomes", [{ type: "bar", x: done, y: done.map((o) => p["done:" + o]), marker: { color: primary() } }]);
   if (c.state === "running") state.timer = setInterval(() => { if (location.hash === "#/campaigns/" + id) route(); }, 3000);
