@@ -279,7 +279,7 @@ def start_node(workdir: Path) -> tuple[subprocess.Popen[bytes], str, int]:
         resource.setrlimit(resource.RLIMIT_NOFILE, (FILE_LIMIT, FILE_LIMIT))
 
     node = subprocess.Popen(
-        [sys.executable, "-m", "voicegrid.cli", "serve", "--demo", "--data-dir", str(workdir / "var"),
+        [sys.executable, "-m", "voicegrid", "serve", "--demo", "--data-dir", str(workdir / "var"),
          "--http-port", str(http), "--sip-port", str(sip)],
         env=env, stdout=(workdir / "node.log").open("wb"), stderr=subprocess.STDOUT, preexec_fn=low_file_limit,
     )  # fmt: skip

@@ -91,7 +91,7 @@ async def main() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("VOICEGRID_")}
     env["VOICEGRID_ALLOW_PRIVATE_DESTINATIONS"] = "true"  # the emulators are on loopback
     server = subprocess.Popen(  # noqa: ASYNC220 - started once, before any timing
-        [sys.executable, "-m", "voicegrid.cli", "serve", "--demo", "--data-dir", str(workdir / "var"),
+        [sys.executable, "-m", "voicegrid", "serve", "--demo", "--data-dir", str(workdir / "var"),
          "--http-port", str(http), "--sip-port", str(sip)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
@@ -48,9 +49,14 @@ def test_a_node_that_migrates_its_database_does_not_load_the_syntax_highlighter_
 NODE_ONLY = ("sqlalchemy", "fastapi", "starlette", "uvicorn", "numpy", "cryptography", "prometheus_client")
 
 
-def test_the_analysis_worker_holds_the_command_line_and_its_engine_but_not_the_nodes_storage_or_api() -> None:
-    """A spawned worker imports the node's main module (`voicegrid`'s script: `voicegrid.cli`) before
-    its own work; the command line imports what each command runs inside that command, so the worker
-    holds only typer and the embedded engine (about 65 MB, not 92: bench/idle.py's process tree)."""
-    setup = "import voicegrid.cli\nfrom voicegrid.analysis import worker\nworker.warm_up()"
-    assert loaded(setup, NODE_ONLY) == "[]"
+def test_the_analysis_worker_holds_its_engine_but_neither_the_command_line_nor_the_nodes_storage_or_api() -> (
+    None
+):
+    """A spawned worker imports its parent's main module (the `voicegrid` script, or `python -m
+    voicegrid`) before its own work. That entry imports the command line only when run, and each
+    command imports what it runs, so the worker holds only the embedded engine (bench/idle.py's
+    process tree)."""
+    (script,) = entry_points(group="console_scripts", name="voicegrid")
+    for main in (script.module, "voicegrid.__main__"):
+        setup = f"import {main}\nfrom voicegrid.analysis import worker\nworker.warm_up()"
+        assert loaded(setup, ("typer", "click", *NODE_ONLY)) == "[]", main

@@ -16,7 +16,7 @@ import httpx
 
 from voicegrid.testing.ports import free_port, free_udp_and_tcp_port
 
-VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
+VOICEGRID = [sys.executable, "-m", "voicegrid"]
 SCENARIO = Path(__file__).with_name("caller.xml")
 
 

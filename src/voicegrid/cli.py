@@ -1,8 +1,9 @@
 """The `voicegrid` command: serve the platform, and manage its database.
 
-This module imports only typer at its top: each command imports what it runs. The analysis worker
-(a spawned process) imports the node's main module, which is this one, and so holds only what the
-command line itself needs, not the node's storage and API (`bench/idle.py` measures both).
+This module imports only typer at its top: each command imports what it runs, so a command holds
+only what it needs (`bench/idle.py` measures the node's). The entry, `voicegrid.__main__`, imports
+this module only when run: the analysis worker, a spawned process that imports its parent's main
+module, holds neither this nor typer.
 """
 
 import asyncio

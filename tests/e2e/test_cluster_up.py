@@ -27,7 +27,7 @@ def test_cluster_up_writes_where_everything_is_answers_at_the_edge_and_stops_it_
 ) -> None:
     data = tmp_path / "cluster"
     up = subprocess.Popen(
-        [sys.executable, "-m", "voicegrid.cli", "cluster", "up", "--nodes", "2", "--data-dir", str(data)],
+        [sys.executable, "-m", "voicegrid", "cluster", "up", "--nodes", "2", "--data-dir", str(data)],
         stdout=subprocess.DEVNULL,
         stderr=(tmp_path / "up.log").open("wb"),
     )

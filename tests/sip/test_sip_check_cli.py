@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tests.sip.conformance import RFC4475, verdicts
 
-CHECK = [sys.executable, "-m", "voicegrid.cli", "sip", "check"]
+CHECK = [sys.executable, "-m", "voicegrid", "sip", "check"]
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:

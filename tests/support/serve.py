@@ -17,7 +17,7 @@ from voicegrid.config import Settings
 from voicegrid.testing.emulators import Emulator
 from voicegrid.testing.ports import free_port, free_udp_and_tcp_port
 
-VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
+VOICEGRID = [sys.executable, "-m", "voicegrid"]
 
 # a stopped node may drain its calls for `drain_seconds` (30 by default): a slow machine gets that, and more
 STOP_WITHIN_S = float(Settings.model_fields["drain_seconds"].default) + 15

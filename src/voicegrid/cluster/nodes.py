@@ -14,7 +14,7 @@ import httpx
 
 from voicegrid.testing.ports import free_port, free_udp_and_tcp_port
 
-VOICEGRID = [sys.executable, "-m", "voicegrid.cli"]
+VOICEGRID = [sys.executable, "-m", "voicegrid"]
 
 
 class NodeError(RuntimeError):
