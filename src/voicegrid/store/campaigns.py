@@ -73,6 +73,7 @@ async def due(session: AsyncSession, campaign_id: str, now: float, limit: int) -
             CampaignContact.campaign_id == campaign_id,
             CampaignContact.state == "waiting",
             CampaignContact.next_at <= now,
+            CampaignContact.window_at <= now,
         )
         .order_by(CampaignContact.next_at, CampaignContact.row)
         .limit(limit)
@@ -81,11 +82,16 @@ async def due(session: AsyncSession, campaign_id: str, now: float, limit: int) -
 
 
 async def postpone(session: AsyncSession, contact_id: str, until: float) -> None:
-    """A contact outside its calling window waits for it to open."""
+    """A contact outside its calling window waits for it to open, if its campaign still runs."""
+    running = select(Campaign.id).where(Campaign.state == "running")
     await session.execute(
         update(CampaignContact)
-        .where(CampaignContact.id == contact_id, CampaignContact.state == "waiting")
-        .values(next_at=until)
+        .where(
+            CampaignContact.id == contact_id,
+            CampaignContact.state == "waiting",
+            CampaignContact.campaign_id.in_(running),
+        )
+        .values(window_at=until)
     )
 
 

@@ -376,8 +376,9 @@ class Campaign(BusinessOwned, Base):
 
 
 class CampaignContact(Base):
-    """One contact of a campaign: `waiting` (from `next_at`, unix time), `calling`, or `done` with
-    its final outcome."""
+    """One contact of a campaign: `waiting` (due from `next_at`, unix time, and called from
+    `window_at`, when its calling window opens if it was closed when the contact was due),
+    `calling`, or `done` with its final outcome."""
 
     __tablename__ = "campaign_contacts"
     __table_args__ = (
@@ -393,6 +394,7 @@ class CampaignContact(Base):
     variables: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(String(16), default="waiting")
     next_at: Mapped[float] = mapped_column(Float, default=0.0)
+    window_at: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(32))  # the last attempt's, final once done
 

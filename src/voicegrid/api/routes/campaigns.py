@@ -250,6 +250,12 @@ async def cancel_campaign(loc: Loc, campaign_id: IdPath) -> Any:
     return await _move(loc, campaign_id, "cancel")
 
 
+def _next_try(contact: CampaignContact) -> datetime | None:
+    """When a waiting contact is called next: when it is due, or when its window opens after that."""
+    at = max(contact.next_at, contact.window_at)
+    return datetime.fromtimestamp(at, UTC) if contact.state == "waiting" and at else None
+
+
 async def _contacts_page(ctx: Ctx, rows: list[CampaignContact]) -> list[ContactOut]:
     tried = await store.attempts_of(ctx.session, [c.id for c in rows])
     attempts = {
@@ -264,7 +270,7 @@ async def _contacts_page(ctx: Ctx, rows: list[CampaignContact]) -> list[ContactO
         ContactOut(
             id=c.id, row=c.row, number=c.number, name=c.name, timezone=c.timezone, variables=c.variables,
             state=c.state, outcome=c.outcome, attempts=c.attempts, calls=attempts[c.id],
-            next_at=datetime.fromtimestamp(c.next_at, UTC) if c.state == "waiting" and c.next_at else None,
+            next_at=_next_try(c),
         )
         for c in rows
     ]  # fmt: skip
