@@ -329,6 +329,7 @@ for prefix, campaign_expect in ((B, business_route("campaigns")), ("/v1", own_bu
     EXPECT[("GET", f"{prefix}/campaigns")] = campaign_expect
     EXPECT[("POST", f"{prefix}/campaigns")] = campaign_expect
     EXPECT[("GET", one)] = campaign_expect
+    EXPECT[("PATCH", one)] = campaign_expect  # a fresh campaign is a draft, which may change
     EXPECT[("GET", f"{one}/contacts")] = campaign_expect
     EXPECT[("GET", f"{one}/export")] = campaign_expect
     EXPECT[("POST", f"{one}/contacts")] = campaign_expect
@@ -531,6 +532,8 @@ class Cases:
             path = path.replace("{campaign_id}", created["id"])
             if template.endswith("/contacts") and method == "POST":
                 return path, {"contacts": [{"number": "+12125550123", "name": "Ann"}]}
+            if method == "PATCH":
+                return path, {"max_concurrent": 2}
             return path, None
         if "{agent_id}" in path and not template.startswith("/talk/"):
             business = (

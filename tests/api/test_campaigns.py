@@ -138,6 +138,43 @@ async def test_a_campaign_moves_through_its_states_and_cancelling_ends_the_waiti
     assert (await run.admin("POST", f"{one}/resume")).status_code == 409
 
 
+async def test_a_draft_campaign_changes_what_is_given_checked_as_a_new_one_but_never_its_agent(
+    run: Running, world: World
+) -> None:
+    agent = await _ready(run, world.business_a1)
+    other_agent = await _ready(run, world.business_a2)
+    base = f"/v1/businesses/{world.business_a1}/campaigns"
+    made = await run.ok("POST", base, json={"name": "c", "agent_id": agent, "max_attempts": 3})
+    one = f"{base}/{made['id']}"
+    cases = [
+        ({"agent_id": other_agent}, "agent_id"),
+        ({"name": None}, "name"),
+        ({"caller_ids": ["+12125550999"]}, "caller_ids"),
+        ({"trunk_id": "trk_not_ours"}, "trunk_id"),
+        ({"window": {"start": "20:00", "end": "09:00"}}, "window"),
+        ({"amd": "message"}, "voicemail_message"),
+        ({"voicemail_message": "Hi {nickname}"}, "nickname"),  # no contact column was taken for it
+        ({"max_concurrent": 0}, "max_concurrent"),
+    ]
+    for change, field in cases:
+        refused = await run.admin("PATCH", one, json=change)
+        assert refused.status_code == 422, (change, refused.text)
+        assert field in refused.text, (change, refused.text)
+    assert await run.ok("GET", one) == made  # nothing of a refused change was kept
+    changed = await run.ok(
+        "PATCH", one, json={"max_concurrent": 9, "voicemail_message": "Hi {name}, call us", "amd": "message"}
+    )
+    assert (changed["max_concurrent"], changed["amd"], changed["voicemail_message"]) == (
+        9, "message", "Hi {name}, call us",
+    )  # fmt: skip
+    assert {k: v for k, v in changed.items() if k not in ("max_concurrent", "amd", "voicemail_message",
+            "updated_at")} == {k: v for k, v in made.items() if k not in ("max_concurrent", "amd",
+            "voicemail_message", "updated_at")}  # fmt: skip
+    assert (await run.ok("POST", f"{one}/cancel"))["state"] == "cancelled"
+    late = await run.admin("PATCH", one, json={"max_concurrent": 2})
+    assert late.status_code == 409, late.text
+
+
 async def test_the_export_has_every_contact_and_keeps_formulas_as_text(run: Running, world: World) -> None:
     agent = await _ready(run, world.business_a1)
     base = f"/v1/businesses/{world.business_a1}/campaigns"
@@ -161,9 +198,10 @@ async def test_a_business_never_sees_another_businesss_campaign(run: Running, wo
         ("GET", f"/v1/campaigns/{campaign}"),
         ("GET", f"/v1/campaigns/{campaign}/export"),
         ("POST", f"/v1/campaigns/{campaign}/start"),
+        ("PATCH", f"/v1/campaigns/{campaign}"),
         ("GET", f"/v1/businesses/{world.business_a1}/campaigns/{campaign}"),
     ):
-        assert (await run.as_key(key, method, path)).status_code == 404, path
+        assert (await run.as_key(key, method, path, json={"name": "mine"})).status_code == 404, path
     assert (await run.as_key(key, "GET", "/v1/campaigns")).json()["items"] == []
 
 

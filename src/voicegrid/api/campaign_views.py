@@ -80,6 +80,32 @@ class CampaignIn(In):
     contacts: list[ContactIn] = Field(default_factory=list, max_length=10_000)
 
 
+# What a draft or paused campaign may change: all but its agent (its contacts' columns were taken for
+# that agent's placeholders) and its contacts (added apart, and never taken back).
+CHANGEABLE = (
+    "name", "trunk_id", "caller_ids", "window", "max_concurrent", "calls_per_second", "retries",
+    "max_attempts", "ring_timeout_s", "amd", "voicemail_message",
+)  # fmt: skip
+
+
+class CampaignChange(In):
+    """The settings to change; those left out stay. A new window applies to the contacts waiting for
+    the old one too; new retries to the attempts that end from now; fewer attempts end the contacts
+    that have had them."""
+
+    name: Name | None = None
+    trunk_id: str | None = Field(default=None, max_length=40, description="null: any of the business's")
+    caller_ids: list[str] | None = Field(default=None, max_length=100)
+    window: WindowIn | None = None
+    max_concurrent: int | None = Field(default=None, ge=1, le=1000)
+    calls_per_second: float | None = Field(default=None, ge=0.1, le=100)
+    retries: dict[Retryable, RetryIn] | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=10)
+    ring_timeout_s: float | None = Field(default=None, ge=5, le=120)
+    amd: Amd | None = Field(default=None, description="null: the agent's own setting")
+    voicemail_message: str | None = Field(default=None, min_length=1, max_length=500)
+
+
 class RefusedRow(Out):
     row: int = Field(description="the CSV's row (the header is 1), or the index in `contacts` from 2")
     value: str

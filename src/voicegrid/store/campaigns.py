@@ -82,7 +82,8 @@ async def due(session: AsyncSession, campaign_id: str, now: float, limit: int) -
 
 
 async def postpone(session: AsyncSession, contact_id: str, until: float) -> None:
-    """A contact outside its calling window waits for it to open, if its campaign still runs."""
+    """A contact outside its calling window waits for it to open, if its campaign still runs (a
+    paused one may be given another window meanwhile: `reopen`)."""
     running = select(Campaign.id).where(Campaign.state == "running")
     await session.execute(
         update(CampaignContact)
@@ -93,6 +94,32 @@ async def postpone(session: AsyncSession, contact_id: str, until: float) -> None
         )
         .values(window_at=until)
     )
+
+
+async def reopen(session: AsyncSession, campaign_id: str) -> None:
+    """The campaign's window changed: its contacts waiting for the old one are judged again by the
+    new one when next due."""
+    await session.execute(
+        update(CampaignContact)
+        .where(CampaignContact.campaign_id == campaign_id, CampaignContact.window_at > 0)
+        .values(window_at=0.0)
+    )
+
+
+async def close_spent(session: AsyncSession, campaign_id: str, max_attempts: int) -> int:
+    """The campaign's attempts were lowered: contacts waiting with none left are done, with the
+    outcome of their last attempt; how many."""
+    spent = await session.scalars(
+        update(CampaignContact)
+        .where(
+            CampaignContact.campaign_id == campaign_id,
+            CampaignContact.state == "waiting",
+            CampaignContact.attempts >= max_attempts,
+        )
+        .values(state="done")
+        .returning(CampaignContact.id)
+    )
+    return len(spent.all())
 
 
 async def claim(session: AsyncSession, contact: CampaignContact, runner: str) -> CampaignAttempt | None:

@@ -5,7 +5,8 @@ contact's local calling window, with retries per outcome. Mounted twice, like ca
 Contacts come as JSON or as a CSV file (number, name, timezone, and a column per `{placeholder}`
 of the agent's greeting, prompt or voicemail message); an import answers, row by row, what it took
 and what it refused and why, and stores what it took in one transaction (or nothing).
-States: draft -> running <-> paused -> finished; any but finished -> cancelled.
+States: draft -> running <-> paused -> finished; any but finished -> cancelled. A draft or paused
+campaign's settings may change (PATCH), all but its agent.
 """
 
 import asyncio
@@ -14,14 +15,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
+from pydantic import ValidationError
 from sqlalchemy import insert, select
 
 from voicegrid.analytics.export import rows_csv
 from voicegrid.api import audit
 from voicegrid.api.body_limit import read_file_body
 from voicegrid.api.campaign_views import (
+    CHANGEABLE,
     AttemptOut,
+    CampaignChange,
     CampaignIn,
     CampaignOut,
     ContactOut,
@@ -224,6 +229,39 @@ async def _move(loc: Located, campaign_id: str, action: str) -> Any:
         await store.cancel_waiting(ctx.session, campaign.id)
         campaign.finished_at = datetime.now(UTC)
     _audit(ctx, owner, action, campaign.id, {"state": target})
+    await ctx.session.commit()
+    return await _view(ctx, campaign)
+
+
+@router.patch("/{campaign_id}", response_model=CampaignOut, summary="Change a draft or paused campaign")
+async def change_campaign(loc: Loc, campaign_id: IdPath, body: CampaignChange) -> Any:
+    ctx, locate_owner = loc
+    owner = await locate_owner(Action.WRITE)
+    campaign = await _campaign(ctx, owner, campaign_id)
+    if campaign.state not in ("draft", "paused"):
+        raise Conflict(f"a {campaign.state} campaign cannot change: pause it first")
+    given = body.model_dump(exclude_unset=True)
+    try:
+        whole = CampaignIn.model_validate(
+            {"agent_id": campaign.agent_id, **{f: getattr(campaign, f) for f in CHANGEABLE}, **given}
+        )
+    except ValidationError as exc:  # a setting that may not be null was given as null
+        raise RequestValidationError(
+            [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        ) from None
+    if body.voicemail_message is not None:
+        missing = placeholders(body.voicemail_message) - await _variables(ctx, campaign)
+        if missing:  # the contacts' columns were taken for the placeholders known then
+            raise InvalidInput("voicemail_message", f"no contact column for {', '.join(sorted(missing))}")
+    values = await _checked(ctx, owner, whole)
+    old_window = dict(campaign.window)
+    for name in CHANGEABLE:
+        setattr(campaign, name, values[name])
+    campaign.window = dict(campaign.window)
+    if campaign.window != old_window:
+        await store.reopen(ctx.session, campaign.id)
+    spent = await store.close_spent(ctx.session, campaign.id, campaign.max_attempts)
+    _audit(ctx, owner, "update", campaign.id, {**given, "contacts_done": spent} if spent else given)
     await ctx.session.commit()
     return await _view(ctx, campaign)
 

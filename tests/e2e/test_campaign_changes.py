@@ -1,0 +1,100 @@
+"""A campaign's settings changed while it is paused, against SIPp as the carrier: a new calling
+window reopens the contacts that were waiting for the old one, and fewer attempts end the contacts
+that have had theirs. The campaign's clock is moved by the test."""
+
+import asyncio
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.test_campaigns import _invites
+from tests.support.calls import wait_for
+from tests.support.carrier import quiet_answers, start_carrier
+from tests.support.dialer import MovableClock, dialling_platform
+from tests.support.platform import Running
+from voicegrid.testing.ports import free_udp_and_tcp_port, stop_process
+
+pytestmark = pytest.mark.xdist_group("campaigns")
+
+# Saturday 5 December 2026, 10:00 in New York: a weekday window opens on Monday at 09:00 (14:00 UTC).
+SATURDAY = datetime(2026, 12, 5, 15, 0, tzinfo=UTC).timestamp()
+MONDAY_OPENS = "2026-12-07T14:00:00Z"
+NUMBERS = ["+12125551000", "+12125551001", "+12125551004"]  # the carrier: two people, one busy line
+
+
+async def _contacts(run: Running, one: str) -> dict[str, dict[str, Any]]:
+    return {c["number"]: c for c in (await run.ok("GET", f"{one}/contacts"))["items"]}
+
+
+async def test_a_paused_campaign_given_a_new_window_and_fewer_attempts_calls_and_ends_by_them(
+    tmp_path: Path,
+) -> None:
+    carrier_dir = tmp_path / "carrier"
+    carrier_dir.mkdir()
+    quiet_answers(carrier_dir)
+    carrier_port = free_udp_and_tcp_port()
+    carrier = start_carrier(carrier_dir, carrier_port)
+    try:
+        async with dialling_platform(tmp_path / "data", MovableClock(SATURDAY)) as d:
+            run = d.run
+            reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
+            business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))[
+                "id"
+            ]
+            base = f"/v1/businesses/{business}"
+            trunk = {"name": "t", "outbound_host": "127.0.0.1", "outbound_port": carrier_port,
+                     "caller_ids": ["+12125550100"]}  # fmt: skip
+            await run.ok("POST", f"{base}/trunks", json=trunk)
+            agent = (await run.ok("POST", f"{base}/agents", json={"name": "echo", "kind": "echo"}))["id"]
+            spec = {"name": "weekdays", "agent_id": agent, "calls_per_second": 10,
+                    "contacts": [{"number": n} for n in NUMBERS]}  # fmt: skip
+            one = f"{base}/campaigns/" + (await run.ok("POST", f"{base}/campaigns", json=spec))["id"]
+            await run.ok("POST", f"{one}/start")
+
+            async def waiting_for_monday() -> bool:
+                found = await _contacts(run, one)
+                return all(c["next_at"] == MONDAY_OPENS for c in found.values())
+
+            assert await wait_for(waiting_for_monday, 20)
+            assert _invites(carrier_dir) == {}
+            refused = await run.admin("PATCH", one, json={"max_concurrent": 2})
+            assert refused.status_code == 409, refused.text  # a running campaign is paused first
+            await run.ok("POST", f"{one}/pause")
+            every_day = {"start": "09:00", "end": "20:00", "days": [0, 1, 2, 3, 4, 5, 6]}
+            changed = await run.ok("PATCH", one, json={"window": every_day, "max_concurrent": 2})
+            assert (changed["window"], changed["max_concurrent"], changed["name"]) == (
+                every_day,
+                2,
+                "weekdays",
+            )
+            assert all(c["next_at"] is None for c in (await _contacts(run, one)).values())  # due now
+            await run.ok("POST", f"{one}/resume")
+
+            async def answered_and_busy_waits() -> bool:
+                found = await _contacts(run, one)
+                busy = found[NUMBERS[2]]
+                return [found[n]["outcome"] for n in NUMBERS[:2]] == ["answered"] * 2 and (
+                    busy["state"],
+                    busy["outcome"],
+                ) == ("waiting", "busy")
+
+            assert await wait_for(answered_and_busy_waits, 60)
+            busy = (await _contacts(run, one))[NUMBERS[2]]
+            assert busy["attempts"] == 1
+            assert busy["next_at"] is not None  # tried again in 10 minutes
+            await run.ok("POST", f"{one}/pause")
+            fewer = await run.ok("PATCH", one, json={"max_attempts": 1})
+            assert fewer["progress"]["done:busy"] == 1
+            assert fewer["progress"]["waiting"] == 0
+            await run.ok("POST", f"{one}/resume")
+
+            async def finished() -> bool:
+                return bool((await run.ok("GET", one))["state"] == "finished")
+
+            assert await wait_for(finished, 20)
+            await asyncio.sleep(0.5)  # nothing more is dialled
+    finally:
+        stop_process(carrier)
+    assert _invites(carrier_dir) == {n: 1 for n in NUMBERS}
