@@ -88,6 +88,13 @@ def test_a_campaign_is_made_from_a_csv_file_run_and_exported_from_the_dashboard(
                     page.wait_for_function(
                         "() => document.getElementById('campaign-state')?.textContent === 'paused'"
                     )
+                    _ready(page, "campaign")
+                    page.fill("#change-concurrent", "1")  # paused: its settings may change
+                    assert page.is_checked("#change-day-6")
+                    page.click("#change-form button[type=submit]")
+                    page.wait_for_function(
+                        "() => document.querySelector('#kpi-concurrent .value')?.textContent === '1'"
+                    )
                     page.click("#campaign-resume")
                     page.wait_for_function(
                         "() => document.getElementById('campaign-state')?.textContent === 'finished'",

@@ -630,6 +630,39 @@ function windowText(w) {
   return `${named} ${w.start || "09:00"}-${w.end || "20:00"}`;
 }
 
+// A calling window's fields (ids `<prefix>-opens`, `<prefix>-closes`, `<prefix>-day-0` to 6), filled
+// from `w`; `value()` gives the window as the API takes it.
+function windowFields(prefix, w) {
+  const opens = el("input", { id: prefix + "-opens", type: "time", value: w.start, required: "" });
+  const closes = el("input", { id: prefix + "-closes", type: "time", value: w.end, required: "" });
+  const days = DAYS.map((day, i) => el("input", { type: "checkbox", id: `${prefix}-day-${i}`, value: String(i),
+    ...(w.days.includes(i) ? { checked: "" } : {}) }));
+  const node = el("fieldset", { class: "plain window" }, el("legend", { class: "muted" }, "Calling window, in each contact's own time"),
+    el("label", {}, "From ", opens), el("label", {}, "To ", closes),
+    el("div", { class: "days" }, days.map((box, i) => el("label", {}, box, " " + DAYS[i]))));
+  const value = () => ({ start: opens.value, end: closes.value, days: days.filter((box) => box.checked).map((box) => Number(box.value)) });
+  return { node, value };
+}
+
+// A draft or paused campaign's settings a person changes most: its window and its calls at once.
+function changeForm(path, c) {
+  const hours = windowFields("change", c.window);
+  const concurrent = el("input", { id: "change-concurrent", type: "number", min: "1", max: "1000", value: String(c.max_concurrent) });
+  const form = el("form", { id: "change-form" }, el("label", {}, "Calls at once ", concurrent), hours.node,
+    el("button", { type: "submit", class: "primary" }, "Save changes"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api(path, { method: "PATCH", json: { max_concurrent: Number(concurrent.value), window: hours.value() } });
+      route();
+    } catch (error) {
+      $("page-error").textContent = error.message;
+    }
+  });
+  return el("section", { class: "card" }, el("h2", {}, "Change"),
+    el("p", { class: "muted" }, "A new window applies to the contacts waiting for the old one too."), form);
+}
+
 function progressCells(p) {
   return [p.waiting || 0, p.calling || 0, p.done || 0];
 }
@@ -641,25 +674,19 @@ async function campaigns(page) {
   const name = el("input", { id: "campaign-name", required: "", placeholder: "Order reminders" });
   const file = el("input", { id: "campaign-file", type: "file", accept: ".csv,text/csv", required: "" });
   const concurrent = el("input", { id: "campaign-concurrent", type: "number", min: "1", max: "1000", value: "5" });
-  const opens = el("input", { id: "campaign-opens", type: "time", value: "09:00", required: "" });
-  const closes = el("input", { id: "campaign-closes", type: "time", value: "20:00", required: "" });
-  const days = DAYS.map((day, i) => el("input", { type: "checkbox", id: "campaign-day-" + i, value: String(i),
-    ...(i < 5 ? { checked: "" } : {}) }));
+  const hours = windowFields("campaign", { start: "09:00", end: "20:00", days: [0, 1, 2, 3, 4] });
   const report = el("div", { id: "campaign-report" });
   const form = el("form", { id: "campaign-form" },
     el("label", {}, "Name ", name), el("label", {}, "Agent ", agentPick),
     el("label", {}, "Calls at once ", concurrent),
-    el("fieldset", { class: "plain window" }, el("legend", { class: "muted" }, "Calling window, in each contact's own time"),
-      el("label", {}, "From ", opens), el("label", {}, "To ", closes),
-      el("div", { class: "days" }, days.map((box, i) => el("label", {}, box, " " + DAYS[i])))),
+    hours.node,
     el("label", {}, "Contacts (CSV: number, name, timezone, and the agent's {placeholders}) ", file),
     el("button", { type: "submit", class: "primary" }, "Create campaign"), report);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      const hours = { start: opens.value, end: closes.value, days: days.filter((box) => box.checked).map((box) => Number(box.value)) };
       const made = await api(biz("/campaigns"), { method: "POST", json: {
-        name: name.value, agent_id: agentPick.value, max_concurrent: Number(concurrent.value), window: hours } });
+        name: name.value, agent_id: agentPick.value, max_concurrent: Number(concurrent.value), window: hours.value() } });
       const text = await file.files[0].text();
       const taken = await api(biz(`/campaigns/${made.id}/contacts/import`), { method: "POST", csv: text });
       sessionStorage.setItem("voicegrid.import", JSON.stringify(taken));
@@ -706,6 +733,7 @@ async function campaignDetail(page, id) {
       kpi("Waiting", p.waiting || 0, "kpi-waiting"), kpi("Calling now", p.calling || 0, "kpi-calling"),
       kpi("Done", p.done || 0, "kpi-done"), kpi("Calls at once (most)", c.max_concurrent, "kpi-concurrent")),
     el("div", { class: "grid" }, chart("chart-outcomes", "Done, by outcome")),
+    c.state === "draft" || c.state === "paused" ? changeForm(path, c) : null,
     el("section", { class: "card" }, el("h2", {}, "Contacts"),
       table(["Row", "Number", "Name", "State", "Next try", "Outcome", "Attempts", "Calls"], contacts.items.map((k) => ({
         cells: [k.row, k.number, k.name || "–", k.state, when(k.next_at), k.outcome || "–", k.attempts,
