@@ -5,7 +5,7 @@ contact or end the same attempt. The caller commits."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -253,8 +253,19 @@ async def cancel_waiting(session: AsyncSession, campaign_id: str) -> int:
     return len(gone.all())
 
 
-def started(campaign: Campaign, at: datetime | None = None) -> None:
-    campaign.started_at = campaign.started_at or at or utcnow()
+async def move(
+    session: AsyncSession, campaign_id: str, sources: tuple[str, ...], values: dict[str, Any]
+) -> bool:
+    """Change the campaign (its state, or its settings) only if it is still in one of `sources`:
+    a request that read it before another moved it changes nothing. Whether it did."""
+    moved = await session.scalars(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.state.in_(sources))
+        .values(**values)
+        .returning(Campaign.id)
+        .execution_options(synchronize_session=False)
+    )
+    return moved.first() is not None
 
 
 async def contacts_after(

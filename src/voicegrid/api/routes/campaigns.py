@@ -39,6 +39,7 @@ from voicegrid.api.owners import IdPath, Owner, OwnerLocator, in_named_or_own_bu
 from voicegrid.api.pagination import Page, PageParams, fetch_page, page_params
 from voicegrid.campaigns.contacts import ContactList, contacts_from, parse_contacts
 from voicegrid.campaigns.rules import placeholders
+from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
 from voicegrid.store import campaigns as store
 from voicegrid.store.models import Agent, Campaign, CampaignContact, Trunk
@@ -220,16 +221,19 @@ async def _move(loc: Located, campaign_id: str, action: str) -> Any:
     owner = await locate_owner(Action.WRITE)
     campaign = await _campaign(ctx, owner, campaign_id)
     sources, target = MOVES[action]
-    if campaign.state not in sources:
-        raise Conflict(f"a {campaign.state} campaign cannot {action}")
-    campaign.state, campaign.state_reason = target, ""
+    values: dict[str, Any] = {"state": target, "state_reason": ""}
     if action == "start":
-        store.started(campaign)
+        values["started_at"] = campaign.started_at or utcnow()
+    if action == "cancel":
+        values["finished_at"] = utcnow()
+    if not await store.move(ctx.session, campaign.id, sources, values):
+        await ctx.session.refresh(campaign)
+        raise Conflict(f"a {campaign.state} campaign cannot {action}")
     if action == "cancel":
         await store.cancel_waiting(ctx.session, campaign.id)
-        campaign.finished_at = datetime.now(UTC)
     _audit(ctx, owner, action, campaign.id, {"state": target})
     await ctx.session.commit()
+    await ctx.session.refresh(campaign)
     return await _view(ctx, campaign)
 
 
@@ -254,15 +258,16 @@ async def change_campaign(loc: Loc, campaign_id: IdPath, body: CampaignChange) -
         if missing:  # the contacts' columns were taken for the placeholders known then
             raise InvalidInput("voicemail_message", f"no contact column for {', '.join(sorted(missing))}")
     values = await _checked(ctx, owner, whole)
-    old_window = dict(campaign.window)
-    for name in CHANGEABLE:
-        setattr(campaign, name, values[name])
-    campaign.window = dict(campaign.window)
-    if campaign.window != old_window:
+    changed = {name: values[name] for name in CHANGEABLE}
+    if not await store.move(ctx.session, campaign.id, ("draft", "paused"), changed):
+        await ctx.session.refresh(campaign)
+        raise Conflict(f"a {campaign.state} campaign cannot change: pause it first")
+    if changed["window"] != campaign.window:
         await store.reopen(ctx.session, campaign.id)
-    spent = await store.close_spent(ctx.session, campaign.id, campaign.max_attempts)
+    spent = await store.close_spent(ctx.session, campaign.id, changed["max_attempts"])
     _audit(ctx, owner, "update", campaign.id, {**given, "contacts_done": spent} if spent else given)
     await ctx.session.commit()
+    await ctx.session.refresh(campaign)
     return await _view(ctx, campaign)
 
 
