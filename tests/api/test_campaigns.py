@@ -3,6 +3,7 @@ nothing half-imported, moved through their states, exported; each business sees 
 
 import csv
 import io
+from typing import Any
 
 import httpx
 
@@ -23,6 +24,16 @@ async def _ready(run: Running, business: str) -> str:
 async def _import(run: Running, business: str, campaign: str, body: str | bytes) -> httpx.Response:
     path = f"/v1/businesses/{business}/campaigns/{campaign}/contacts/import"
     return await run.admin("POST", path, content=body, headers=CSV)
+
+
+async def _each_refused(
+    run: Running, method: str, path: str, body: dict[str, Any], cases: list[tuple[dict[str, Any], str]]
+) -> None:
+    """Each case (what is added to `body`, and the field the answer must name) is refused with 422."""
+    for extra, field in cases:
+        refused = await run.admin(method, path, json={**body, **extra})
+        assert refused.status_code == 422, (extra, refused.text)
+        assert field in refused.text, (extra, refused.text)
 
 
 async def test_contacts_in_json_are_taken_or_refused_row_by_row(run: Running, world: World) -> None:
@@ -70,10 +81,7 @@ async def test_a_campaign_is_checked_against_the_business_before_it_is_made(
         ({"agent_id": agent, "retries": {"answered": {"attempts": 2, "delay_s": 1}}}, "retries"),
         ({"agent_id": agent, "max_concurrent": 0}, "max_concurrent"),
     ]
-    for extra, field in cases:
-        refused = await run.admin("POST", base, json={"name": "c", **extra})
-        assert refused.status_code == 422, (extra, refused.text)
-        assert field in refused.text, (extra, refused.text)
+    await _each_refused(run, "POST", base, {"name": "c"}, cases)
     assert (await run.ok("GET", base))["items"] == []
 
 
@@ -156,10 +164,7 @@ async def test_a_draft_campaign_changes_what_is_given_checked_as_a_new_one_but_n
         ({"voicemail_message": "Hi {nickname}"}, "nickname"),  # no contact column was taken for it
         ({"max_concurrent": 0}, "max_concurrent"),
     ]
-    for change, field in cases:
-        refused = await run.admin("PATCH", one, json=change)
-        assert refused.status_code == 422, (change, refused.text)
-        assert field in refused.text, (change, refused.text)
+    await _each_refused(run, "PATCH", one, {}, cases)
     assert await run.ok("GET", one) == made  # nothing of a refused change was kept
     changed = await run.ok(
         "PATCH", one, json={"max_concurrent": 9, "voicemail_message": "Hi {name}, call us", "amd": "message"}

@@ -11,10 +11,10 @@ import pytest
 
 from tests.e2e.test_campaigns import _invites
 from tests.support.calls import wait_for
-from tests.support.carrier import quiet_answers, start_carrier
+from tests.support.carrier import start_quiet_carrier
 from tests.support.dialer import MovableClock, dialling_platform
 from tests.support.platform import Running
-from voicegrid.testing.ports import free_udp_and_tcp_port, stop_process
+from voicegrid.testing.ports import stop_process
 
 pytestmark = pytest.mark.xdist_group("campaigns")
 
@@ -31,11 +31,7 @@ async def _contacts(run: Running, one: str) -> dict[str, dict[str, Any]]:
 async def test_a_paused_campaign_given_a_new_window_and_fewer_attempts_calls_and_ends_by_them(
     tmp_path: Path,
 ) -> None:
-    carrier_dir = tmp_path / "carrier"
-    carrier_dir.mkdir()
-    quiet_answers(carrier_dir)
-    carrier_port = free_udp_and_tcp_port()
-    carrier = start_carrier(carrier_dir, carrier_port)
+    carrier_dir, carrier_port, carrier = start_quiet_carrier(tmp_path)
     try:
         async with dialling_platform(tmp_path / "data", MovableClock(SATURDAY)) as d:
             run = d.run

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.carrier import quiet_answers, start_carrier
+from tests.support.carrier import start_quiet_carrier
 from tests.support.serve import env_without_voicegrid, serving
-from voicegrid.testing.ports import free_udp_and_tcp_port, stop_process
+from voicegrid.testing.ports import stop_process
 
 pytestmark = pytest.mark.xdist_group("campaigns")
 ADMIN = "vg_admin_for_the_campaign_restart_test_01"
@@ -47,11 +47,7 @@ def _invites(workdir: Path) -> Counter[str]:
 def test_a_campaign_goes_on_after_its_node_stops_or_dies_and_no_contact_is_called_twice(
     tmp_path: Path,
 ) -> None:
-    carrier_dir = tmp_path / "carrier"
-    carrier_dir.mkdir()
-    quiet_answers(carrier_dir)
-    carrier_port = free_udp_and_tcp_port()
-    carrier = start_carrier(carrier_dir, carrier_port)
+    carrier_dir, carrier_port, carrier = start_quiet_carrier(tmp_path)
     env = env_without_voicegrid(
         VOICEGRID_ADMIN_KEY=ADMIN, VOICEGRID_CAMPAIGN_LEASE_S="4", VOICEGRID_CAMPAIGN_TICK_S="0.2"
     )

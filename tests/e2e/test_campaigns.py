@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from tests.support.calls import wait_for
-from tests.support.carrier import quiet_answers, start_carrier
+from tests.support.carrier import start_carrier, start_quiet_carrier
 from tests.support.dialer import Dialler, MovableClock, dialling_platform
 from tests.support.receiver import Receiver
 from voicegrid.media.g711 import ulaw_encode
@@ -348,11 +348,7 @@ async def test_a_campaign_that_cannot_dial_at_all_is_paused_with_the_reason_and_
 
 
 async def test_two_campaigns_under_one_business_limit_share_it_and_neither_starves(tmp_path: Path) -> None:
-    carrier_dir = tmp_path / "carrier"
-    carrier_dir.mkdir()
-    quiet_answers(carrier_dir)
-    carrier_port = free_udp_and_tcp_port()
-    carrier = start_carrier(carrier_dir, carrier_port)
+    _, carrier_port, carrier = start_quiet_carrier(tmp_path)
     clock = MovableClock(START)
     try:
         async with dialling_platform(tmp_path / "data", clock) as d:

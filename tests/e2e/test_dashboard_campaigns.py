@@ -11,19 +11,15 @@ from playwright.sync_api import sync_playwright
 from tests.e2e.test_campaign_restart import _midday_zone
 from tests.e2e.test_dashboard import _ready
 from tests.support.browser import ARGS, ARTIFACTS
-from tests.support.carrier import quiet_answers, start_carrier
+from tests.support.carrier import start_quiet_carrier
 from tests.support.serve import env_without_voicegrid, serving
-from voicegrid.testing.ports import free_udp_and_tcp_port, stop_process
+from voicegrid.testing.ports import stop_process
 
 
 def test_a_campaign_is_made_from_a_csv_file_run_and_exported_from_the_dashboard(
     chromium: str, tmp_path: Path
 ) -> None:
-    carrier_dir = tmp_path / "carrier"
-    carrier_dir.mkdir()
-    quiet_answers(carrier_dir)
-    carrier_port = free_udp_and_tcp_port()
-    carrier = start_carrier(carrier_dir, carrier_port)
+    _, carrier_port, carrier = start_quiet_carrier(tmp_path)
     zone = _midday_zone()
     contacts = tmp_path / "contacts.csv"
     contacts.write_text(

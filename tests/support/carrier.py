@@ -5,7 +5,7 @@ import subprocess
 from pathlib import Path
 
 from tests.support.sipp import SCENARIOS, sipp_argv
-from voicegrid.testing.ports import free_port_block
+from voicegrid.testing.ports import free_port_block, free_udp_and_tcp_port
 
 
 def quiet_answers(workdir: Path) -> None:
@@ -23,3 +23,13 @@ def start_carrier(workdir: Path, port: int) -> "subprocess.Popen[bytes]":
         "-mp", str(free_port_block(4)),
     )  # fmt: skip
     return subprocess.Popen(command, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_quiet_carrier(tmp_path: Path) -> "tuple[Path, int, subprocess.Popen[bytes]]":
+    """A carrier whose people and voicemail boxes play quiet, in `tmp_path/carrier`, on a free port:
+    its directory (the message trace), its port and its process (the test stops it by pid)."""
+    workdir = tmp_path / "carrier"
+    workdir.mkdir()
+    quiet_answers(workdir)
+    port = free_udp_and_tcp_port()
+    return workdir, port, start_carrier(workdir, port)
