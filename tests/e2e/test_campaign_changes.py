@@ -81,6 +81,9 @@ async def test_a_paused_campaign_given_a_new_window_and_fewer_attempts_calls_and
             assert busy["attempts"] == 1
             assert busy["next_at"] is not None  # tried again in 10 minutes
             await run.ok("POST", f"{one}/pause")
+            weekend = {"start": "08:00", "end": "20:00", "days": [5, 6]}
+            await run.ok("PATCH", one, json={"window": weekend})  # a retry's wait is not the window's
+            assert (await _contacts(run, one))[NUMBERS[2]]["next_at"] == busy["next_at"]
             fewer = await run.ok("PATCH", one, json={"max_attempts": 1})
             assert fewer["progress"]["done:busy"] == 1
             assert fewer["progress"]["waiting"] == 0

@@ -73,7 +73,6 @@ async def due(session: AsyncSession, campaign_id: str, now: float, limit: int) -
             CampaignContact.campaign_id == campaign_id,
             CampaignContact.state == "waiting",
             CampaignContact.next_at <= now,
-            CampaignContact.window_at <= now,
         )
         .order_by(CampaignContact.next_at, CampaignContact.row)
         .limit(limit)
@@ -92,17 +91,22 @@ async def postpone(session: AsyncSession, contact_id: str, until: float) -> None
             CampaignContact.state == "waiting",
             CampaignContact.campaign_id.in_(running),
         )
-        .values(window_at=until)
+        .values(next_at=until, window_at=until)  # window_at: next_at was moved by the window
     )
 
 
 async def reopen(session: AsyncSession, campaign_id: str) -> None:
-    """The campaign's window changed: its contacts waiting for the old one are judged again by the
-    new one when next due."""
+    """The campaign's window changed: its contacts waiting for the old one to open (they were due
+    when it was shut) are due again, to be judged by the new one."""
     await session.execute(
         update(CampaignContact)
-        .where(CampaignContact.campaign_id == campaign_id, CampaignContact.window_at > 0)
-        .values(window_at=0.0)
+        .where(
+            CampaignContact.campaign_id == campaign_id,
+            CampaignContact.state == "waiting",
+            CampaignContact.window_at > 0,
+            CampaignContact.next_at == CampaignContact.window_at,
+        )
+        .values(next_at=0.0, window_at=0.0)
     )
 
 
@@ -128,7 +132,7 @@ async def claim(session: AsyncSession, contact: CampaignContact, runner: str) ->
     taken = await session.scalars(
         update(CampaignContact)
         .where(CampaignContact.id == contact.id, CampaignContact.state == "waiting")
-        .values(state="calling", attempts=CampaignContact.attempts + 1)
+        .values(state="calling", attempts=CampaignContact.attempts + 1, window_at=0.0)
         .returning(CampaignContact.attempts)
     )
     attempts = taken.first()

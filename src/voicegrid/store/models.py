@@ -376,9 +376,9 @@ class Campaign(BusinessOwned, Base):
 
 
 class CampaignContact(Base):
-    """One contact of a campaign: `waiting` (due from `next_at`, unix time, and called from
-    `window_at`, when its calling window opens if it was closed when the contact was due),
-    `calling`, or `done` with its final outcome."""
+    """One contact of a campaign: `waiting` (due from `next_at`, unix time; `window_at` equal to it
+    when it was moved there because the contact's calling window was shut when it was due, so a
+    window changed later can make it due again), `calling`, or `done` with its final outcome."""
 
     __tablename__ = "campaign_contacts"
     __table_args__ = (

@@ -294,8 +294,8 @@ async def cancel_campaign(loc: Loc, campaign_id: IdPath) -> Any:
 
 
 def _next_try(contact: CampaignContact) -> datetime | None:
-    """When a waiting contact is called next: when it is due, or when its window opens after that."""
-    at = max(contact.next_at, contact.window_at)
+    """When a waiting contact is called next: when it is due (its retry, or its window's opening)."""
+    at = contact.next_at
     return datetime.fromtimestamp(at, UTC) if contact.state == "waiting" and at else None
 
 

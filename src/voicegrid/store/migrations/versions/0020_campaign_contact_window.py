@@ -1,5 +1,5 @@
-"""campaign contacts: when a contact's calling window opens (apart from when it is next due), so a
-window changed later reopens the contacts that were waiting for the old one
+"""campaign contacts: the window opening a contact's next_at was moved to, so a window changed
+later makes the contacts that were waiting for the old one due again
 
 Revision ID: 0020
 Revises: 0019
