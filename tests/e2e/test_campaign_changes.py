@@ -94,6 +94,20 @@ async def test_a_paused_campaign_given_a_new_window_and_fewer_attempts_calls_and
 
             assert await wait_for(finished, 20)
             await asyncio.sleep(0.5)  # nothing more is dialled
+
+            async def recorded() -> dict[str, Any] | None:  # each call's record, once stored
+                results: dict[str, Any] = (await run.ok("GET", one))["results"]
+                return results if results["calls"] == len(NUMBERS) else None
+
+            results = await wait_for(recorded, 20)
+            assert results is not None
+            calls = [
+                c["call_id"] for contact in (await _contacts(run, one)).values() for c in contact["calls"]
+            ]
+            costs = [(await run.ok("GET", f"{base}/calls/{c}"))["cost"]["total"] for c in calls]
+            assert results["cost"] == pytest.approx(sum(costs))
+            assert (results["answered"], results["analyzed"], results["success_rate"]) == (2, 0, None)
+            assert results["talk_minutes"] > 0.1  # two calls of about 6 s
     finally:
         stop_process(carrier)
     assert _invites(carrier_dir) == {n: 1 for n in NUMBERS}

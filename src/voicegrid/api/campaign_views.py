@@ -124,6 +124,20 @@ class ContactReport(Out):
                    ignored_columns=found.ignored_columns)  # fmt: skip
 
 
+class CampaignResults(Out):
+    """What the campaign's ended calls came to, from their records: money in the catalog's currency."""
+
+    calls: int = Field(description="ended calls with a stored record")
+    answered: int
+    talk_minutes: float = Field(description="from each answer to its hang-up")
+    cost: float
+    billable: float
+    analyzed: int = Field(description="calls whose analysis gave a verdict")
+    succeeded: int = Field(description="calls whose analysis judged them successful")
+    success_rate: float | None = Field(description="succeeded / analyzed")
+    cost_per_success: float | None = Field(description="the cost of all its calls / succeeded")
+
+
 class CampaignOut(Stamped):
     business_id: str
     name: str
@@ -144,6 +158,7 @@ class CampaignOut(Stamped):
     finished_at: datetime | None
     progress: dict[str, int] = Field(default_factory=dict, description="contacts by state and outcome")
     import_report: ContactReport | None = None
+    results: CampaignResults | None = Field(default=None, description="on GET of one campaign")
 
 
 class AttemptOut(Out):

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from voicegrid.core.clock import utcnow
 from voicegrid.core.ids import new_id
-from voicegrid.store.models import Campaign, CampaignAttempt, CampaignContact
+from voicegrid.store.models import CallRecord, Campaign, CampaignAttempt, CampaignContact
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +210,46 @@ async def end_attempt(
         kind,
         call_outcome,
         retry_at,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    """What a campaign's calls came to, from their stored records (a record is stored once its call
+    has ended, so a call under way is not in them yet)."""
+
+    calls: int
+    answered: int
+    talk_s: float
+    cost: float
+    billable: float
+    analyzed: int
+    succeeded: int
+
+
+async def results(session: AsyncSession, business_id: str, campaign_id: str) -> Results:
+    """The sums of the campaign's attempts' call records (an attempt's id is its call's), the
+    business's own only."""
+    answered_s = func.coalesce(CallRecord.record["answered_s"].as_float(), 0.0)
+    row = (
+        await session.execute(
+            select(
+                func.count(CallRecord.id),
+                func.count(CallRecord.id).filter(answered_s > 0),
+                func.coalesce(func.sum(answered_s), 0.0),
+                func.coalesce(func.sum(CallRecord.cost_total), 0.0),
+                func.coalesce(func.sum(CallRecord.billable_total), 0.0),
+                func.count(CallRecord.analysis_success),
+                func.count(CallRecord.id).filter(CallRecord.analysis_success.is_(True)),
+            )
+            .select_from(CampaignAttempt)
+            .join(CallRecord, CallRecord.id == CampaignAttempt.id)
+            .where(CampaignAttempt.campaign_id == campaign_id, CallRecord.business_id == business_id)
+        )
+    ).one()
+    calls, answered, talk, cost, billable, analyzed, succeeded = row
+    return Results(
+        int(calls), int(answered), float(talk), float(cost), float(billable), int(analyzed), int(succeeded)
     )
 
 

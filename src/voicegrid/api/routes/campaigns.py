@@ -29,6 +29,7 @@ from voicegrid.api.campaign_views import (
     CampaignChange,
     CampaignIn,
     CampaignOut,
+    CampaignResults,
     ContactOut,
     ContactReport,
     ContactsIn,
@@ -179,7 +180,17 @@ async def list_campaigns(loc: Loc, page: Annotated[PageParams, Depends(page_para
 async def get_campaign(loc: Loc, campaign_id: IdPath) -> Any:
     ctx, locate_owner = loc
     owner = await locate_owner(Action.READ)
-    return await _view(ctx, await _campaign(ctx, owner, campaign_id))
+    campaign = await _campaign(ctx, owner, campaign_id)
+    view = await _view(ctx, campaign)
+    got = await store.results(ctx.session, campaign.business_id, campaign.id)
+    view.results = CampaignResults(
+        calls=got.calls, answered=got.answered, talk_minutes=round(got.talk_s / 60, 3),
+        cost=round(got.cost, 6), billable=round(got.billable, 6), analyzed=got.analyzed,
+        succeeded=got.succeeded,
+        success_rate=round(got.succeeded / got.analyzed, 4) if got.analyzed else None,
+        cost_per_success=round(got.cost / got.succeeded, 6) if got.succeeded else None,
+    )  # fmt: skip
+    return view
 
 
 @router.post(
