@@ -4,16 +4,24 @@ started, paused, resumed, watched until it finishes, and exported."""
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 from playwright.sync_api import sync_playwright
 
-from tests.e2e.test_campaign_restart import _midday_zone
+from tests.e2e.test_campaign_restart import _midday_zone, _wait
 from tests.e2e.test_dashboard import _ready
 from tests.support.browser import ARGS, ARTIFACTS
 from tests.support.carrier import start_quiet_carrier
 from tests.support.serve import env_without_voicegrid, serving
 from voicegrid.testing.ports import stop_process
+
+
+def _results(campaign_url: str, key: str) -> dict[str, Any]:
+    got = httpx.get(campaign_url, headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    assert got.status_code == 200, got.text
+    results: dict[str, Any] = got.json()["results"]
+    return results
 
 
 def test_a_campaign_is_made_from_a_csv_file_run_and_exported_from_the_dashboard(
@@ -98,6 +106,22 @@ def test_a_campaign_is_made_from_a_csv_file_run_and_exported_from_the_dashboard(
                     )
                     _ready(page, "campaign")
                     assert page.text_content("#kpi-done .value") == "2"
+                    # the calls' records are stored as they end: once both are, the page sums them
+                    one = f"{url}/v1/campaigns/{page.url.split('#/campaigns/')[1]}"
+                    # and analysed (the demo agent's plan) a moment later
+                    results = _wait(
+                        lambda: (r := _results(one, key))["calls"] == r["analyzed"] == 2 and r,
+                        "both calls' records, analysed",
+                    )
+                    page.reload()
+                    _ready(page, "campaign")
+                    assert page.text_content("#kpi-answered .value") == "2 of 2"
+                    assert (page.text_content("#kpi-cost .value") or "").startswith("$")
+                    per_success = page.text_content("#kpi-cost-per-success .value") or ""
+                    if results["succeeded"]:
+                        assert per_success.startswith("$"), per_success
+                    else:
+                        assert per_success == "\u2013", per_success  # the dashboard's dash for none
                     assert page.locator("#chart-outcomes .main-svg").count() > 0
                     page.screenshot(path=str(ARTIFACTS / "dashboard-campaign.png"), full_page=True)
                     with page.expect_download() as download:

@@ -344,7 +344,7 @@ async function overview(page) {
   const agentRows = byAgent.rows.filter((r) => r.analyzed > 0);
   const t = total.rows[0] || { calls: 0, minutes: 0, cost: 0, billable: 0, p50: {}, p95: {}, outcomes: {} };
   const exportCsv = exportButton(biz(`/analytics/calls?group_by=day&format=csv&${rangeQuery()}${directionQuery()}`), "calls-by-day.csv");
-  put(page, 
+  put(page,
     el("div", { class: "toolbar" }, el("h1", {}, "Overview"), rangePicker(() => route()), directionPicker(() => route()), exportCsv),
     el("div", { class: "kpis" },
       kpi("Calls", t.calls, "kpi-calls"),
@@ -418,7 +418,7 @@ async function calls(page) {
   });
   const list = (await api(biz("/calls?" + query.toString()))).items;
   const exportCsv = exportButton(biz(`/calls/export?format=csv&${rangeQuery()}`), "calls.csv");
-  put(page, 
+  put(page,
     el("h1", {}, "Calls"),
     el("div", { class: "toolbar" },
       filter("agent_id", agents.map((a) => [a.id, a.name])),
@@ -453,7 +453,7 @@ function analysisCard(a) {
     return card;
   }
   const cost = a.engine === "llm" ? `${a.provider || ""} ${a.model || ""} · ${money(a.cost, 6)}` : "embedded, offline · free";
-  put(card, 
+  put(card,
     el("p", { class: "muted", id: "analysis-engine" }, `${cost} · ${a.ms === null || a.ms === undefined ? "–" : num(a.ms) + " ms"}`),
     a.status === "failed" ? el("p", { id: "analysis-failed" }, "The analysis failed: " + (a.reason || "")) : null,
     a.summary ? el("p", { id: "analysis-summary" }, a.summary) : null,
@@ -491,7 +491,7 @@ async function callDetail(page, id) {
     { numeric: [3, 5, 6], foot: ["Total", "", "", "", "", "", money(cost.total, 6)] });
   const billable = el("p", { class: "muted", id: "billable" }, `Billable to the business: ${money(cost.billable_total, 6)} ${cost.currency || ""}`);
   const player = el("div", { id: "recording" });
-  put(page, 
+  put(page,
     el("div", { class: "toolbar" }, el("h1", {}, "Call " + call.id), el("a", { href: "#/calls" }, "← all calls")),
     el("section", { class: "card facts" }, facts.map(([label, value]) =>
       el("div", {}, el("div", { class: "label" }, label), el("div", {}, value === null || value === undefined ? "–" : value)))),
@@ -531,7 +531,7 @@ async function providers(page) {
   const rows = data.rows;
   const label = (r) => `${r.stage} · ${r.provider}`;
   const exportCsv = exportButton(biz(`/analytics/providers?format=csv&${rangeQuery()}`), "providers.csv");
-  put(page, 
+  put(page,
     el("div", { class: "toolbar" }, el("h1", {}, "Providers"), rangePicker(() => route()), exportCsv),
     el("div", { class: "grid" }, chart("chart-provider-cost", "Cost by provider (USD)"), chart("chart-provider-wait", "Wait for the provider (ms)")),
     el("section", { class: "card" }, rows.length === 0 ? el("p", { class: "muted" }, "No calls in this range.") :
@@ -546,7 +546,7 @@ async function providers(page) {
 
 async function recommendations(page) {
   const data = await api(biz(`/analytics/recommendations?${rangeQuery()}`));
-  put(page, 
+  put(page,
     el("div", { class: "toolbar" }, el("h1", {}, "Recommendations"), rangePicker(() => route())),
     el("p", { class: "muted" }, "Your recorded calls, re-rated on every other provider the price catalog knows, scaled to a month at your volume."),
     el("section", { class: "card" }, data.rows.length === 0 ? el("p", { class: "muted" }, "No calls to learn from yet.") :
@@ -578,7 +578,7 @@ async function plan(page) {
       status.textContent = error.status === 422 ? "No calls in this range to plan from." : String(error.message || error);
     }
   };
-  put(page, 
+  put(page,
     el("div", { class: "toolbar" }, el("h1", {}, "Plan"), rangePicker(() => route())),
     el("p", { class: "muted" }, "A document for the business's decision makers: recommended stack, cost per minute and per month, concurrency, growth, security, a rollout plan and a glossary, from its calls in the range, the price catalog and the planner."),
     el("section", { class: "card" },
@@ -589,7 +589,7 @@ async function plan(page) {
 
 async function live(page) {
   const data = await api(biz("/calls/live"));
-  put(page, 
+  put(page,
     el("h1", {}, "Live"),
     el("div", { class: "kpis" },
       kpi("Calls up now (all nodes)", data.in_use === null ? "–" : data.in_use, "kpi-in-use"),
@@ -695,7 +695,7 @@ async function campaigns(page) {
       $("page-error").textContent = error.message;
     }
   });
-  put(page, 
+  put(page,
     el("h1", {}, "Campaigns"),
     el("section", { class: "card" }, list.items.length === 0 ? el("p", { class: "muted" }, "No campaign yet.") :
       table(["Name", "State", "Waiting", "Calling", "Done", "Created"], list.items.map((c) => ({
@@ -722,7 +722,8 @@ async function campaignDetail(page, id) {
     try { await api(`${path}/${move}`, { method: "POST" }); route(); } catch (error) { $("page-error").textContent = error.message; }
   } }, move[0].toUpperCase() + move.slice(1));
   const p = c.progress;
-  put(page, 
+  const r = c.results;  // from the ended calls' records
+  put(page,
     el("div", { class: "toolbar" }, el("h1", {}, c.name), el("span", { id: "campaign-state", class: "muted" }, c.state),
       ...(MOVES[c.state] || []).map(act), exportButton(`${path}/export`, `campaign-${c.id}.csv`)),
     c.state_reason ? el("p", { class: "error", id: "campaign-reason" }, c.state_reason) : null,
@@ -732,6 +733,10 @@ async function campaignDetail(page, id) {
     el("div", { class: "kpis" },
       kpi("Waiting", p.waiting || 0, "kpi-waiting"), kpi("Calling now", p.calling || 0, "kpi-calling"),
       kpi("Done", p.done || 0, "kpi-done"), kpi("Calls at once (most)", c.max_concurrent, "kpi-concurrent")),
+    el("div", { class: "kpis" },
+      kpi("Calls answered", `${r.answered} of ${r.calls}`, "kpi-answered"), kpi("Talk minutes", num(r.talk_minutes), "kpi-talk"),
+      kpi("Cost", money(r.cost, 2), "kpi-cost"),
+      kpi("Cost per success", r.analyzed ? money(r.cost_per_success, 2) : "not analysed", "kpi-cost-per-success")),
     el("div", { class: "grid" }, chart("chart-outcomes", "Done, by outcome")),
     c.state === "draft" || c.state === "paused" ? changeForm(path, c) : null,
     el("section", { class: "card" }, el("h2", {}, "Contacts"),
