@@ -3,6 +3,7 @@ nothing half-imported, moved through their states, exported; each business sees 
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -181,6 +182,31 @@ async def test_a_draft_campaign_changes_what_is_given_checked_as_a_new_one_but_n
     assert late.status_code == 409, late.text
 
 
+async def test_a_campaign_started_for_a_later_time_waits_scheduled_and_may_change_meanwhile(
+    run: Running, world: World
+) -> None:
+    agent = await _ready(run, world.business_a1)
+    base = f"/v1/businesses/{world.business_a1}/campaigns"
+    one = f"{base}/" + (await run.ok("POST", base, json={"name": "c", "agent_id": agent}))["id"]
+    naive = await run.admin("POST", f"{one}/start", json={"at": "2030-01-01T09:00:00"})
+    assert naive.status_code == 422, naive.text
+    assert "time zone" in naive.text
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    scheduled = await run.ok("POST", f"{one}/start", json={"at": later.isoformat()})
+    assert (scheduled["state"], scheduled["starts_at"], scheduled["started_at"]) == (
+        "scheduled", later.isoformat().replace("+00:00", "Z"), None,
+    )  # fmt: skip
+    assert (await run.ok("PATCH", one, json={"max_concurrent": 3}))["max_concurrent"] == 3
+    assert (await run.admin("POST", f"{one}/pause")).status_code == 409  # not running yet
+    sooner = later - timedelta(minutes=30)
+    moved = await run.ok("POST", f"{one}/start", json={"at": sooner.isoformat()})
+    assert (moved["state"], moved["starts_at"]) == ("scheduled", sooner.isoformat().replace("+00:00", "Z"))
+    now = await run.ok("POST", f"{one}/start", json={"at": "2026-01-01T00:00:00Z"})  # past: now
+    assert (now["state"], now["starts_at"]) == ("running", None)
+    assert now["started_at"] is not None
+    assert (await run.admin("POST", f"{one}/start")).status_code == 409
+
+
 async def test_the_export_has_every_contact_and_keeps_formulas_as_text(run: Running, world: World) -> None:
     agent = await _ready(run, world.business_a1)
     base = f"/v1/businesses/{world.business_a1}/campaigns"
@@ -200,14 +226,15 @@ async def test_a_business_never_sees_another_businesss_campaign(run: Running, wo
     theirs = f"/v1/businesses/{world.business_a2}/campaigns"
     campaign = (await run.ok("POST", theirs, json={"name": "theirs", "agent_id": agent}))["id"]
     key = world.key("business", "owner")  # business A1's
-    for method, path in (
-        ("GET", f"/v1/campaigns/{campaign}"),
-        ("GET", f"/v1/campaigns/{campaign}/export"),
-        ("POST", f"/v1/campaigns/{campaign}/start"),
-        ("PATCH", f"/v1/campaigns/{campaign}"),
-        ("GET", f"/v1/businesses/{world.business_a1}/campaigns/{campaign}"),
+    for method, path, body in (
+        ("GET", f"/v1/campaigns/{campaign}", None),
+        ("GET", f"/v1/campaigns/{campaign}/export", None),
+        ("POST", f"/v1/campaigns/{campaign}/start", None),
+        ("POST", f"/v1/campaigns/{campaign}/start", {"at": "2030-01-01T09:00:00Z"}),
+        ("PATCH", f"/v1/campaigns/{campaign}", {"name": "mine"}),
+        ("GET", f"/v1/businesses/{world.business_a1}/campaigns/{campaign}", None),
     ):
-        assert (await run.as_key(key, method, path, json={"name": "mine"})).status_code == 404, path
+        assert (await run.as_key(key, method, path, json=body)).status_code == 404, path
     assert (await run.as_key(key, "GET", "/v1/campaigns")).json()["items"] == []
 
 

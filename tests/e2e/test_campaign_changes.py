@@ -1,6 +1,7 @@
 """A campaign's settings changed while it is paused, against SIPp as the carrier: a new calling
 window reopens the contacts that were waiting for the old one, and fewer attempts end the contacts
-that have had theirs. The campaign's clock is moved by the test."""
+that have had theirs; a campaign scheduled for later starts by itself then. The campaign's clock is
+moved by the test."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -111,3 +112,45 @@ async def test_a_paused_campaign_given_a_new_window_and_fewer_attempts_calls_and
     finally:
         stop_process(carrier)
     assert _invites(carrier_dir) == {n: 1 for n in NUMBERS}
+
+
+async def test_a_campaign_scheduled_for_later_dials_nothing_until_then_and_then_starts_by_itself(
+    tmp_path: Path,
+) -> None:
+    carrier_dir, carrier_port, carrier = start_quiet_carrier(tmp_path)
+    clock = MovableClock(SATURDAY)
+    try:
+        async with dialling_platform(tmp_path / "data", clock) as d:
+            run = d.run
+            reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
+            business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))[
+                "id"
+            ]
+            base = f"/v1/businesses/{business}"
+            trunk = {"name": "t", "outbound_host": "127.0.0.1", "outbound_port": carrier_port,
+                     "caller_ids": ["+12125550100"]}  # fmt: skip
+            await run.ok("POST", f"{base}/trunks", json=trunk)
+            agent = (await run.ok("POST", f"{base}/agents", json={"name": "echo", "kind": "echo"}))["id"]
+            every_day = {"start": "09:00", "end": "20:00", "days": [0, 1, 2, 3, 4, 5, 6]}
+            spec = {"name": "at eleven", "agent_id": agent, "window": every_day,
+                    "contacts": [{"number": NUMBERS[0]}]}  # fmt: skip
+            one = f"{base}/campaigns/" + (await run.ok("POST", f"{base}/campaigns", json=spec))["id"]
+            at = datetime.fromtimestamp(SATURDAY + 3600, UTC).isoformat()  # 11:00 in New York
+            assert (await run.ok("POST", f"{one}/start", json={"at": at}))["state"] == "scheduled"
+            await asyncio.sleep(1.0)  # five of the runner's ticks
+            assert (await run.ok("GET", one))["state"] == "scheduled"
+            assert _invites(carrier_dir) == {}
+            clock.advance(3600)
+
+            async def finished() -> dict[str, Any] | None:
+                got: dict[str, Any] = await run.ok("GET", one)
+                return got if got["state"] == "finished" else None
+
+            got = await wait_for(finished, 30)
+            assert got is not None
+            assert got["starts_at"] is None
+            assert got["started_at"].startswith("2026-12-05T16:00")  # on the campaign's clock
+            assert got["progress"] == {"waiting": 0, "calling": 0, "done": 1, "done:answered": 1}
+    finally:
+        stop_process(carrier)
+    assert _invites(carrier_dir) == {NUMBERS[0]: 1}

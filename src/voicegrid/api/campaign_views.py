@@ -106,6 +106,19 @@ class CampaignChange(In):
     voicemail_message: str | None = Field(default=None, min_length=1, max_length=500)
 
 
+class StartIn(In):
+    at: datetime | None = Field(
+        default=None, description="start by itself then (with its time zone); absent or past: now"
+    )
+
+    @field_validator("at")
+    @classmethod
+    def _zoned(cls, at: datetime | None) -> datetime | None:
+        if at is not None and at.tzinfo is None:
+            raise ValueError("give the time with its time zone (Z or +hh:mm)")
+        return at
+
+
 class RefusedRow(Out):
     row: int = Field(description="the CSV's row (the header is 1), or the index in `contacts` from 2")
     value: str
@@ -156,6 +169,7 @@ class CampaignOut(Stamped):
     state_reason: str = Field(description="why the platform paused it (its trunk or agent could not dial)")
     started_at: datetime | None
     finished_at: datetime | None
+    starts_at: datetime | None = Field(description="a scheduled campaign's start")
     progress: dict[str, int] = Field(default_factory=dict, description="contacts by state and outcome")
     import_report: ContactReport | None = None
     results: CampaignResults | None = Field(default=None, description="on GET of one campaign")

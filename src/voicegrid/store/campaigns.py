@@ -5,6 +5,7 @@ contact or end the same attempt. The caller commits."""
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
@@ -44,6 +45,20 @@ async def run_campaigns(session: AsyncSession, runner: str, now: float, lease_s:
         return []
     found = await session.scalars(select(Campaign).where(Campaign.id.in_(ids)).order_by(Campaign.id))
     return list(found.all())
+
+
+async def start_due(session: AsyncSession, now: float) -> list[tuple[str, str]]:
+    """Start the scheduled campaigns whose time has come (any node's runner may; each is started
+    once): their (id, business id)."""
+    at = datetime.fromtimestamp(now, UTC)
+    started = await session.execute(
+        update(Campaign)
+        .where(Campaign.state == "scheduled", Campaign.starts_at <= at)
+        .values(state="running", starts_at=None, started_at=func.coalesce(Campaign.started_at, at))
+        .returning(Campaign.id, Campaign.business_id)
+        .execution_options(synchronize_session=False)
+    )
+    return [(campaign, business) for campaign, business in started.all()]
 
 
 async def give_back(session: AsyncSession, runner: str) -> None:

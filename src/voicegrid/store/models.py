@@ -367,12 +367,14 @@ class Campaign(BusinessOwned, Base):
     ring_timeout_s: Mapped[float] = mapped_column(Float, default=30.0)
     amd: Mapped[str | None] = mapped_column(String(16))  # off, detect, message; None: the agent's
     voicemail_message: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="draft")  # draft running paused cancelled finished
+    # draft, scheduled (until starts_at), running, paused, cancelled, finished
+    state: Mapped[str] = mapped_column(String(16), default="draft")
     state_reason: Mapped[str] = mapped_column(String(300), default="")  # why the platform paused it
     runner: Mapped[str | None] = mapped_column(String(120))
     runner_until: Mapped[float] = mapped_column(Float, default=0.0)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    starts_at: Mapped[datetime | None] = mapped_column()  # a scheduled campaign starts by itself then
 
 
 class CampaignContact(Base):

@@ -127,8 +127,12 @@ class CampaignRunner:
         now = self.clock()
         await self._store_ends()
         async with self.sessions() as session:
+            started = await store.start_due(session, now)
             held = await store.run_campaigns(session, self.id, now, self.lease_s)
             await session.commit()
+        for campaign_id, business_id in started:
+            log.info("campaign %s started at its scheduled time", campaign_id)
+            await self.notify(business_id, "campaign.started", {"campaign_id": campaign_id})
         if not held:
             return
         self._turn = (self._turn + 1) % len(held)

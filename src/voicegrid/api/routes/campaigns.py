@@ -5,8 +5,8 @@ contact's local calling window, with retries per outcome. Mounted twice, like ca
 Contacts come as JSON or as a CSV file (number, name, timezone, and a column per `{placeholder}`
 of the agent's greeting, prompt or voicemail message); an import answers, row by row, what it took
 and what it refused and why, and stores what it took in one transaction (or nothing).
-States: draft -> running <-> paused -> finished; any but finished -> cancelled. A draft or paused
-campaign's settings may change (PATCH), all but its agent.
+States: draft -> (scheduled ->) running <-> paused -> finished; any but finished -> cancelled. A
+draft, scheduled or paused campaign's settings may change (PATCH), all but its agent.
 """
 
 import asyncio
@@ -34,6 +34,7 @@ from voicegrid.api.campaign_views import (
     ContactReport,
     ContactsIn,
     RefusedRow,
+    StartIn,
 )
 from voicegrid.api.context import Ctx
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator, in_named_or_own_business
@@ -51,11 +52,13 @@ KIND = "campaigns"
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 Located = tuple[Ctx, OwnerLocator]
 MOVES = {  # action -> (the states it may start from, the state it leads to)
-    "start": (("draft",), "running"),
+    "start": (("draft", "scheduled"), "running"),
+    "schedule": (("draft", "scheduled"), "scheduled"),
     "pause": (("running",), "paused"),
     "resume": (("paused",), "running"),
-    "cancel": (("draft", "running", "paused"), "cancelled"),
+    "cancel": (("draft", "scheduled", "running", "paused"), "cancelled"),
 }
+CHANGING = ("draft", "scheduled", "paused")  # the states in which its settings may change
 
 
 Loc = Annotated[Located, Depends(in_named_or_own_business(KIND))]
@@ -90,7 +93,7 @@ async def _variables(ctx: Ctx, campaign: Campaign) -> set[str]:
 async def _add_contacts(ctx: Ctx, campaign: Campaign, found: ContactList) -> ContactReport:
     """Store the contacts taken (one transaction, with the caller's commit); numbers the campaign
     has already are refused."""
-    if campaign.state not in ("draft", "running", "paused"):
+    if campaign.state not in ("draft", "scheduled", "running", "paused"):
         raise Conflict(f"the campaign is {campaign.state}; contacts can no longer be added")
     numbers = [c.number for c in found.taken]
     have: set[str] = set()
@@ -227,14 +230,16 @@ async def import_contacts(loc: Loc, campaign_id: IdPath, request: Request, regio
     return report
 
 
-async def _move(loc: Located, campaign_id: str, action: str) -> Any:
+async def _move(loc: Located, campaign_id: str, action: str, at: datetime | None = None) -> Any:
     ctx, locate_owner = loc
     owner = await locate_owner(Action.WRITE)
     campaign = await _campaign(ctx, owner, campaign_id)
     sources, target = MOVES[action]
     values: dict[str, Any] = {"state": target, "state_reason": ""}
     if action == "start":
-        values["started_at"] = campaign.started_at or utcnow()
+        values["started_at"], values["starts_at"] = campaign.started_at or utcnow(), None
+    if action == "schedule":
+        values["starts_at"] = at
     if action == "cancel":
         values["finished_at"] = utcnow()
     if not await store.move(ctx.session, campaign.id, sources, values):
@@ -242,18 +247,19 @@ async def _move(loc: Located, campaign_id: str, action: str) -> Any:
         raise Conflict(f"a {campaign.state} campaign cannot {action}")
     if action == "cancel":
         await store.cancel_waiting(ctx.session, campaign.id)
-    _audit(ctx, owner, action, campaign.id, {"state": target})
+    changes = {"state": target} | ({"starts_at": at.isoformat()} if at is not None else {})
+    _audit(ctx, owner, action, campaign.id, changes)
     await ctx.session.commit()
     await ctx.session.refresh(campaign)
     return await _view(ctx, campaign)
 
 
-@router.patch("/{campaign_id}", response_model=CampaignOut, summary="Change a draft or paused campaign")
+@router.patch("/{campaign_id}", response_model=CampaignOut, summary="Change a campaign not running")
 async def change_campaign(loc: Loc, campaign_id: IdPath, body: CampaignChange) -> Any:
     ctx, locate_owner = loc
     owner = await locate_owner(Action.WRITE)
     campaign = await _campaign(ctx, owner, campaign_id)
-    if campaign.state not in ("draft", "paused"):
+    if campaign.state not in CHANGING:
         raise Conflict(f"a {campaign.state} campaign cannot change: pause it first")
     given = body.model_dump(exclude_unset=True)
     try:
@@ -270,7 +276,7 @@ async def change_campaign(loc: Loc, campaign_id: IdPath, body: CampaignChange) -
             raise InvalidInput("voicemail_message", f"no contact column for {', '.join(sorted(missing))}")
     values = await _checked(ctx, owner, whole)
     changed = {name: values[name] for name in CHANGEABLE}
-    if not await store.move(ctx.session, campaign.id, ("draft", "paused"), changed):
+    if not await store.move(ctx.session, campaign.id, CHANGING, changed):
         await ctx.session.refresh(campaign)
         raise Conflict(f"a {campaign.state} campaign cannot change: pause it first")
     if changed["window"] != campaign.window:
@@ -282,8 +288,11 @@ async def change_campaign(loc: Loc, campaign_id: IdPath, body: CampaignChange) -
     return await _view(ctx, campaign)
 
 
-@router.post("/{campaign_id}/start", response_model=CampaignOut, summary="Start calling")
-async def start_campaign(loc: Loc, campaign_id: IdPath) -> Any:
+@router.post("/{campaign_id}/start", response_model=CampaignOut, summary="Start calling, now or at a time")
+async def start_campaign(loc: Loc, campaign_id: IdPath, body: StartIn | None = None) -> Any:
+    at = body.at if body is not None else None
+    if at is not None and at > utcnow():  # scheduled: a node's runner starts it then
+        return await _move(loc, campaign_id, "schedule", at)
     return await _move(loc, campaign_id, "start")
 
 
