@@ -84,7 +84,17 @@ def test_a_campaign_is_made_from_a_csv_file_run_and_exported_from_the_dashboard(
                     assert page.text_content("#campaign-window") == "Mon-Sun 08:00-20:00"
                     assert page.text_content("#kpi-waiting .value") == "2"
 
-                    page.click("#campaign-start")
+                    page.fill("#campaign-at", "2030-01-02T09:30")  # the browser's local time
+                    page.click("#schedule-form button[type=submit]")
+                    page.wait_for_function(
+                        "() => document.getElementById('campaign-state')?.textContent === 'scheduled'"
+                    )
+                    _ready(page, "campaign")
+                    assert page.evaluate("() => new Date(2030, 0, 2, 9, 30).toLocaleString()") == (
+                        page.text_content("#campaign-starts")
+                    )
+                    page.screenshot(path=str(ARTIFACTS / "dashboard-campaign-scheduled.png"), full_page=True)
+                    page.click("#campaign-start")  # now, not then
                     page.wait_for_function(
                         "() => document.getElementById('campaign-state')?.textContent === 'running'"
                     )

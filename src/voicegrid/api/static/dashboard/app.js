@@ -615,7 +615,9 @@ async function live(page) {
 // ---- campaigns -------------------------------------------------------------------------------
 
 const OUTCOMES = ["answered", "voicemail", "busy", "no-answer", "failed", "declined", "do-not-call", "interrupted", "cancelled"];
-const MOVES = { draft: ["start", "cancel"], running: ["pause", "cancel"], paused: ["resume", "cancel"] };
+const MOVES = {
+  draft: ["start", "cancel"], scheduled: ["start", "cancel"], running: ["pause", "cancel"], paused: ["resume", "cancel"],
+};
 const DAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
 
 // "Mon-Fri 09:00-20:00": a stored window ({start, end, days}), as a person reads it.
@@ -644,7 +646,24 @@ function windowFields(prefix, w) {
   return { node, value };
 }
 
-// A draft or paused campaign's settings a person changes most: its window and its calls at once.
+// A campaign not yet started starts by itself at a time: the browser's local time, sent as UTC.
+function scheduleForm(path, c) {
+  const at = el("input", { id: "campaign-at", type: "datetime-local", required: "", "aria-label": "Start at" });
+  const form = el("form", { id: "schedule-form", class: "inline" }, el("label", {}, "Start by itself at ", at),
+    el("button", { type: "submit" }, c.state === "scheduled" ? "Move the start" : "Schedule"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      await api(`${path}/start`, { method: "POST", json: { at: new Date(at.value).toISOString() } });
+      route();
+    } catch (error) {
+      $("page-error").textContent = error.message;
+    }
+  });
+  return form;
+}
+
+// A campaign's settings a person changes most, until it runs or while paused: its window and its calls at once.
 function changeForm(path, c) {
   const hours = windowFields("change", c.window);
   const concurrent = el("input", { id: "change-concurrent", type: "number", min: "1", max: "1000", value: String(c.max_concurrent) });
@@ -727,6 +746,8 @@ async function campaignDetail(page, id) {
     el("div", { class: "toolbar" }, el("h1", {}, c.name), el("span", { id: "campaign-state", class: "muted" }, c.state),
       ...(MOVES[c.state] || []).map(act), exportButton(`${path}/export`, `campaign-${c.id}.csv`)),
     c.state_reason ? el("p", { class: "error", id: "campaign-reason" }, c.state_reason) : null,
+    c.starts_at ? el("p", {}, "Starts by itself at ", el("strong", { id: "campaign-starts" }, when(c.starts_at)), ".") : null,
+    c.state === "draft" || c.state === "scheduled" ? scheduleForm(path, c) : null,
     el("p", { class: "muted" }, "Calls ", el("span", { id: "campaign-window" }, windowText(c.window)),
       ", in each contact's own time; a contact waits for its window to open."),
     taken ? importReport(JSON.parse(taken)) : null,
@@ -738,7 +759,7 @@ async function campaignDetail(page, id) {
       kpi("Cost", money(r.cost, 2), "kpi-cost"),
       kpi("Cost per success", r.analyzed ? money(r.cost_per_success, 2) : "not analysed", "kpi-cost-per-success")),
     el("div", { class: "grid" }, chart("chart-outcomes", "Done, by outcome")),
-    c.state === "draft" || c.state === "paused" ? changeForm(path, c) : null,
+    ["draft", "scheduled", "paused"].includes(c.state) ? changeForm(path, c) : null,
     el("section", { class: "card" }, el("h2", {}, "Contacts"),
       table(["Row", "Number", "Name", "State", "Next try", "Outcome", "Attempts", "Calls"], contacts.items.map((k) => ({
         cells: [k.row, k.number, k.name || "–", k.state, when(k.next_at), k.outcome || "–", k.attempts,
