@@ -13,7 +13,7 @@ import pytest
 from tests.e2e.test_campaigns import _invites
 from tests.support.calls import wait_for
 from tests.support.carrier import start_quiet_carrier
-from tests.support.dialer import MovableClock, dialling_platform
+from tests.support.dialer import MovableClock, dialling_platform, echo_business
 from tests.support.platform import Running
 from voicegrid.testing.ports import stop_process
 
@@ -36,15 +36,7 @@ async def test_a_paused_campaign_given_a_new_window_and_fewer_attempts_calls_and
     try:
         async with dialling_platform(tmp_path / "data", MovableClock(SATURDAY)) as d:
             run = d.run
-            reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
-            business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))[
-                "id"
-            ]
-            base = f"/v1/businesses/{business}"
-            trunk = {"name": "t", "outbound_host": "127.0.0.1", "outbound_port": carrier_port,
-                     "caller_ids": ["+12125550100"]}  # fmt: skip
-            await run.ok("POST", f"{base}/trunks", json=trunk)
-            agent = (await run.ok("POST", f"{base}/agents", json={"name": "echo", "kind": "echo"}))["id"]
+            base, agent = await echo_business(run, carrier_port)
             spec = {"name": "weekdays", "agent_id": agent, "calls_per_second": 10,
                     "contacts": [{"number": n} for n in NUMBERS]}  # fmt: skip
             one = f"{base}/campaigns/" + (await run.ok("POST", f"{base}/campaigns", json=spec))["id"]
@@ -122,15 +114,7 @@ async def test_a_campaign_scheduled_for_later_dials_nothing_until_then_and_then_
     try:
         async with dialling_platform(tmp_path / "data", clock) as d:
             run = d.run
-            reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
-            business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))[
-                "id"
-            ]
-            base = f"/v1/businesses/{business}"
-            trunk = {"name": "t", "outbound_host": "127.0.0.1", "outbound_port": carrier_port,
-                     "caller_ids": ["+12125550100"]}  # fmt: skip
-            await run.ok("POST", f"{base}/trunks", json=trunk)
-            agent = (await run.ok("POST", f"{base}/agents", json={"name": "echo", "kind": "echo"}))["id"]
+            base, agent = await echo_business(run, carrier_port)
             every_day = {"start": "09:00", "end": "20:00", "days": [0, 1, 2, 3, 4, 5, 6]}
             spec = {"name": "at eleven", "agent_id": agent, "window": every_day,
                     "contacts": [{"number": NUMBERS[0]}]}  # fmt: skip

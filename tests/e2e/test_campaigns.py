@@ -20,7 +20,7 @@ import pytest
 
 from tests.support.calls import wait_for
 from tests.support.carrier import start_carrier, start_quiet_carrier
-from tests.support.dialer import Dialler, MovableClock, dialling_platform
+from tests.support.dialer import Dialler, MovableClock, dialling_platform, echo_business
 from tests.support.receiver import Receiver
 from voicegrid.media.g711 import ulaw_encode
 from voicegrid.testing.amd_corpus import RATE, line, speak, tone
@@ -353,16 +353,7 @@ async def test_two_campaigns_under_one_business_limit_share_it_and_neither_starv
     try:
         async with dialling_platform(tmp_path / "data", clock) as d:
             run = d.run
-            reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
-            business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))[
-                "id"
-            ]
-            base = f"/v1/businesses/{business}"
-            await run.ok("PUT", f"{base}/limits", json={"max_concurrent_calls": 4})
-            trunk = {"name": "t", "outbound_host": "127.0.0.1", "outbound_port": carrier_port,
-                     "caller_ids": ["+12125550100"]}  # fmt: skip
-            await run.ok("POST", f"{base}/trunks", json=trunk)
-            agent = (await run.ok("POST", f"{base}/agents", json={"name": "echo", "kind": "echo"}))["id"]
+            base, agent = await echo_business(run, carrier_port, limit=4)
             ids = []
             for name, first in (("a", 1000), ("b", 2000)):  # last digits 0-3: people, who talk 5.5 s
                 contacts = [{"number": f"+1212555{first + 10 * i + i % 4}"} for i in range(10)]

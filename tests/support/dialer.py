@@ -97,3 +97,18 @@ async def dialling_platform(
             await records.webhooks.aclose()
         await services.admission.backend.aclose()
         await platform.engine.dispose()
+
+
+async def echo_business(run: Running, carrier_port: int, *, limit: int | None = None) -> tuple[str, str]:
+    """A reseller's business with a trunk to the carrier on `carrier_port` (one caller ID) and an
+    echo agent (and a concurrent-call limit): its API base path and the agent's id."""
+    reseller = (await run.ok("POST", "/v1/resellers", json={"name": "R"}))["id"]
+    business = (await run.ok("POST", "/v1/businesses", json={"name": "B", "reseller_id": reseller}))["id"]
+    base = f"/v1/businesses/{business}"
+    if limit is not None:
+        await run.ok("PUT", f"{base}/limits", json={"max_concurrent_calls": limit})
+    trunk = {"name": "t", "outbound_host": "127.0.0.1", "outbound_port": carrier_port,
+             "caller_ids": ["+12125550100"]}  # fmt: skip
+    await run.ok("POST", f"{base}/trunks", json=trunk)
+    agent = (await run.ok("POST", f"{base}/agents", json={"name": "echo", "kind": "echo"}))["id"]
+    return base, agent
