@@ -45,12 +45,13 @@ async def test_a_campaigns_results_sum_its_own_calls_records_only(database_url: 
     engine, sessions = await store_with(database_url, "biz_1", "biz_2")
     at = datetime(2026, 12, 5, 12, tzinfo=UTC)
 
-    def record(call_id: str, business: str, answered_s: float, cost: float, ok: bool | None) -> CallRecord:
+    def record(call_id: str, business: str, cost: float, ok: bool | None) -> CallRecord:
         return CallRecord(
             id=call_id, business_id=business, direction="outbound", created_at=at, cost_total=cost,
-            billable_total=2 * cost, record={"answered_s": answered_s} if answered_s else {},
-            analysis_success=ok,
+            billable_total=2 * cost, analysis_success=ok,
         )  # fmt: skip
+
+    talked = [30.0, 90.0, 0.0, 0.0, 60.0]  # each attempt's, answer to hang-up
 
     try:
         async with sessions() as session:
@@ -64,15 +65,16 @@ async def test_a_campaigns_results_sum_its_own_calls_records_only(database_url: 
                                             number=f"+1212555010{n}", timezone="UTC"))  # fmt: skip
                 await session.flush()
                 session.add(CampaignAttempt(id=f"call_{n}", campaign_id=campaign, contact_id=f"cct_{n}",
-                                            attempt=1, runner="r", state="ended"))  # fmt: skip
+                                            attempt=1, runner="r", state="ended",
+                                            talk_s=talked[n]))  # fmt: skip
             session.add_all(
                 [
-                    record("call_0", "biz_1", 30.0, 0.01, True),
-                    record("call_1", "biz_1", 90.0, 0.03, False),
-                    record("call_2", "biz_1", 0.0, 0.002, None),  # busy: not answered, not analysed
+                    record("call_0", "biz_1", 0.01, True),
+                    record("call_1", "biz_1", 0.03, False),
+                    record("call_2", "biz_1", 0.002, None),  # busy: not answered, not analysed
                     # call_3 has no record yet (its call has not ended)
-                    record("call_4", "biz_1", 60.0, 1.0, True),  # another campaign's
-                    record("call_9", "biz_1", 60.0, 1.0, True),  # no campaign's
+                    record("call_4", "biz_1", 1.0, True),  # another campaign's
+                    record("call_9", "biz_1", 1.0, True),  # no campaign's
                 ]
             )
             await session.commit()

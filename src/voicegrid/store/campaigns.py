@@ -192,13 +192,14 @@ async def end_attempt(
     call_outcome: str | None,
     next_delay: NextDelay,
     now: float,
+    talk_s: float = 0.0,
 ) -> Ended | None:
     """End a dialling attempt as `kind` (the campaign's kind of outcome; `call_outcome` is the
     call's own) and decide the contact's next step; None if the attempt had ended already."""
     ended = await session.scalars(
         update(CampaignAttempt)
         .where(CampaignAttempt.id == attempt_id, CampaignAttempt.state == "dialling")
-        .values(state="ended", outcome=kind, call_outcome=call_outcome, ended_at=utcnow())
+        .values(state="ended", outcome=kind, call_outcome=call_outcome, talk_s=talk_s, ended_at=utcnow())
         .returning(CampaignAttempt.contact_id)
     )
     contact_id = ended.first()
@@ -243,15 +244,14 @@ class Results:
 
 
 async def results(session: AsyncSession, business_id: str, campaign_id: str) -> Results:
-    """The sums of the campaign's attempts' call records (an attempt's id is its call's), the
-    business's own only."""
-    answered_s = func.coalesce(CallRecord.record["answered_s"].as_float(), 0.0)
+    """The sums of the campaign's attempts and their call records (an attempt's id is its call's),
+    the business's own only; from columns (a record's JSON would be parsed row by row)."""
     row = (
         await session.execute(
             select(
                 func.count(CallRecord.id),
-                func.count(CallRecord.id).filter(answered_s > 0),
-                func.coalesce(func.sum(answered_s), 0.0),
+                func.count(CallRecord.id).filter(CampaignAttempt.talk_s > 0),
+                func.coalesce(func.sum(CampaignAttempt.talk_s), 0.0),
                 func.coalesce(func.sum(CallRecord.cost_total), 0.0),
                 func.coalesce(func.sum(CallRecord.billable_total), 0.0),
                 func.count(CallRecord.analysis_success),

@@ -418,5 +418,6 @@ class CampaignAttempt(Base):
     state: Mapped[str] = mapped_column(String(16), default="dialling")  # dialling, ended
     outcome: Mapped[str | None] = mapped_column(String(32))
     call_outcome: Mapped[str | None] = mapped_column(String(32))  # the call's own, before the campaign's
+    talk_s: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")  # answer to hang-up
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column()

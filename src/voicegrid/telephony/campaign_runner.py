@@ -47,6 +47,19 @@ async def _no_events(business_id: str, event: str, data: dict[str, Any]) -> None
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _End:
+    """How a campaign's call ended: its own outcome, and how long it talked."""
+
+    outcome: str | None
+    talk_s: float = 0.0
+
+    @classmethod
+    def of(cls, call: Call) -> "_End":
+        talked = call.ended_at - call.answered_at if call.answered_at and call.ended_at else None
+        return cls(call.outcome, talked.total_seconds() if talked else 0.0)
+
+
 @dataclass(slots=True)
 class _Flight:
     campaign_id: str
@@ -72,7 +85,7 @@ class CampaignRunner:
         self.tick_s, self.lease_s, self.notify = tick_s, lease_s, notify
         self.id = f"{node}/{new_id('run')}"  # this run: a restarted node is a new run
         self.flights: dict[str, _Flight] = {}  # attempts dialled by this run and not yet stored as ended
-        self.ends: dict[str, str | None] = {}  # attempt id -> the call's outcome, to store
+        self.ends: dict[str, _End] = {}  # attempt id -> how its call ended, to store
         self._buckets: dict[str, tuple[float, float]] = {}  # campaign -> (tokens, at)
         self._adopted: set[str] = set()  # campaigns whose earlier run's attempts were ended
         self._turn = 0
@@ -87,7 +100,7 @@ class CampaignRunner:
     def ended(self, call: Call) -> None:
         """A `CallBook.ended_listeners` entry: a campaign call's end is stored on the next tick."""
         if call.id in self.flights:
-            self.ends[call.id] = call.outcome
+            self.ends[call.id] = _End.of(call)
             self._wake.set()
 
     def stop_dialling(self) -> None:
@@ -244,7 +257,7 @@ class CampaignRunner:
                 await session.commit()
             return "full"
         except DoNotCallListed:
-            self.ends[attempt.id] = "do-not-call"
+            self.ends[attempt.id] = _End("do-not-call")
         except TenancyError as exc:  # the trunk, caller IDs or agent: no contact can be dialled
             del self.flights[attempt.id]
             async with self.sessions() as session:
@@ -261,11 +274,11 @@ class CampaignRunner:
             return "paused"
         except Exception as exc:  # stored as failed: the retries for failures apply
             log.warning("campaign %s: %s not dialled: %s", campaign.id, contact.number, exc)
-            self.ends[attempt.id] = "failed"
+            self.ends[attempt.id] = _End("failed")
         return "dialled"
 
     async def _store_ends(self) -> None:
-        for attempt_id, call_outcome in list(self.ends.items()):
+        for attempt_id, end in list(self.ends.items()):
             flight = self.flights.get(attempt_id)
             if flight is None:
                 del self.ends[attempt_id]
@@ -273,15 +286,17 @@ class CampaignRunner:
             async with self.sessions() as session:
                 campaign = await session.get(Campaign, flight.campaign_id)
             if campaign is not None:
-                await self._end(campaign, attempt_id, call_outcome, outcome_class(call_outcome))
+                await self._end(campaign, attempt_id, end.outcome, outcome_class(end.outcome), end.talk_s)
             self.ends.pop(attempt_id, None)
             self.flights.pop(attempt_id, None)
 
-    async def _end(self, campaign: Campaign, attempt_id: str, call_outcome: str | None, kind: str) -> None:
+    async def _end(
+        self, campaign: Campaign, attempt_id: str, call_outcome: str | None, kind: str, talk_s: float = 0.0
+    ) -> None:
         retries = retries_of(campaign.retries or {}, campaign.max_attempts)
         async with self.sessions() as session:
             ended = await store.end_attempt(
-                session, attempt_id, kind, call_outcome, retries.next_delay, self.clock()
+                session, attempt_id, kind, call_outcome, retries.next_delay, self.clock(), talk_s
             )
             await session.commit()
         if ended is None:
