@@ -80,8 +80,8 @@ class CampaignIn(In):
     contacts: list[ContactIn] = Field(default_factory=list, max_length=10_000)
 
 
-# What a draft or paused campaign may change: all but its agent (its contacts' columns were taken for
-# that agent's placeholders) and its contacts (added apart, and never taken back).
+# What a draft, scheduled or paused campaign may change: all but its agent (its contacts' columns were
+# taken for that agent's placeholders) and its contacts (added apart, and never taken back).
 CHANGEABLE = (
     "name", "trunk_id", "caller_ids", "window", "max_concurrent", "calls_per_second", "retries",
     "max_attempts", "ring_timeout_s", "amd", "voicemail_message",
@@ -138,7 +138,8 @@ class ContactReport(Out):
 
 
 class CampaignResults(Out):
-    """What the campaign's ended calls came to, from their records: money in the catalog's currency."""
+    """What the campaign's ended calls came to, from its attempts (talk time) and their calls' records
+    (money, in the catalog's currency; the analysis's verdict)."""
 
     calls: int = Field(description="ended calls with a stored record")
     answered: int

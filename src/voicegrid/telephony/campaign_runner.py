@@ -1,5 +1,6 @@
-"""Campaigns, dialled. Each node runs a `CampaignRunner`; each running campaign is held by one run
-at a time (a lease on its row, renewed every tick), which dials its due contacts:
+"""Campaigns, dialled. Each node runs a `CampaignRunner`; it starts the scheduled campaigns whose
+time came (any node's runner, once each), and each running campaign is held by one run at a time (a
+lease on its row, renewed every tick), which dials its due contacts:
 
 - only in the contact's local calling window (else the contact waits for it to open);
 - at most `max_concurrent` of the campaign's calls at once and `calls_per_second` (a token bucket);
