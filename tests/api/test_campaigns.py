@@ -215,9 +215,10 @@ async def test_the_export_has_every_contact_and_keeps_formulas_as_text(run: Runn
     exported = await run.admin("GET", f"{base}/{campaign}/export")
     assert exported.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(exported.text)))
-    assert [(r["number"], r["name"], r["state"], r["attempts"]) for r in rows] == [
-        ("+12125550199", '\'=HYPERLINK("http://x")', "waiting", "0"),
-        ("+12125550198", "", "waiting", "0"),
+    shown = ("number", "name", "state", "attempts", "talk_s", "next_try")
+    assert [tuple(r[k] for k in shown) for r in rows] == [
+        ("+12125550199", '\'=HYPERLINK("http://x")', "waiting", "0", "0.0", ""),
+        ("+12125550198", "", "waiting", "0", "0.0", ""),
     ]
 
 

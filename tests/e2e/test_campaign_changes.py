@@ -4,6 +4,8 @@ that have had theirs; a campaign scheduled for later starts by itself then. The 
 moved by the test."""
 
 import asyncio
+import csv
+import io
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -101,6 +103,11 @@ async def test_a_paused_campaign_given_a_new_window_and_fewer_attempts_calls_and
             assert results["cost"] == pytest.approx(sum(costs))
             assert (results["answered"], results["analyzed"], results["success_rate"]) == (2, 0, None)
             assert results["talk_minutes"] > 0.1  # two calls of about 6 s
+            exported = (await run.admin("GET", f"{one}/export")).text
+            rows = {r["number"]: r for r in csv.DictReader(io.StringIO(exported))}
+            assert [float(rows[n]["talk_s"]) > 3 for n in NUMBERS] == [True, True, False]
+            talked = sum(float(r["talk_s"]) for r in rows.values())
+            assert results["talk_minutes"] == pytest.approx(talked / 60, abs=0.01)
     finally:
         stop_process(carrier)
     assert _invites(carrier_dir) == {n: 1 for n in NUMBERS}

@@ -355,7 +355,10 @@ async def list_contacts(
     return {"items": await _contacts_page(ctx, rows), "next_cursor": cursor}
 
 
-EXPORT_COLUMNS = ("row", "number", "name", "timezone", "state", "outcome", "attempts", "call_ids", "outcomes")
+EXPORT_COLUMNS = (
+    "row", "number", "name", "timezone", "state", "outcome", "attempts", "call_ids", "outcomes", "talk_s",
+    "next_try",
+)  # fmt: skip
 
 
 @router.get(
@@ -377,7 +380,10 @@ async def export_campaign(loc: Loc, campaign_id: IdPath) -> StreamingResponse:
                 last = batch[-1][0].id
                 for c, tried in sorted(batch, key=lambda b: b[0].row):
                     ids, outcomes = " ".join(a.id for a in tried), " ".join(a.outcome or "" for a in tried)
-                    yield (c.row, c.number, c.name, c.timezone, c.state, c.outcome, c.attempts, ids, outcomes)
+                    talk = round(sum((a.talk_s for a in tried), 0.0), 1)
+                    next_try = _next_try(c)
+                    yield (c.row, c.number, c.name, c.timezone, c.state, c.outcome, c.attempts, ids, outcomes,
+                           talk, next_try.isoformat() if next_try else None)  # fmt: skip
 
     name = f"campaign-{campaign.id}.csv"
     return StreamingResponse(
