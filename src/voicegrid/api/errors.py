@@ -1,9 +1,13 @@
 """The one place where errors become HTTP responses."""
 
 import logging
+from collections.abc import Mapping
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from voicegrid.capacity.errors import OverLimit
@@ -13,6 +17,18 @@ from voicegrid.telephony.service import TelephonyUnavailable
 from voicegrid.tenancy import InvalidInput, TenancyError, TooManyAttempts
 
 log = logging.getLogger(__name__)
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated_body(model: type[M], data: Mapping[str, Any]) -> M:
+    """`data` as `model`, or the 422 a request body failing `model` gets: for a body made of what is
+    stored and what was sent (a change), checked whole as a new one would be."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+        ) from None
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import Field, StringConstraints, ValidationError
+from pydantic import Field, StringConstraints
 from sqlalchemy import select
 
 from voicegrid.api import audit
 from voicegrid.api.context import Ctx
+from voicegrid.api.errors import validated_body
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator, in_named_or_own_business
 from voicegrid.api.routes import agents
 from voicegrid.api.schemas import In, Out
@@ -108,12 +108,7 @@ def _plain(config: dict[str, Any]) -> dict[str, Any]:
 
 async def checked(ctx: Ctx, owner: Owner, agent: Agent, config: dict[str, Any]) -> dict[str, Any]:
     """A whole configuration checked as a new agent's would be (the same 422 shape as a request's)."""
-    try:
-        model = agents.AgentCreate.model_validate(config)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        ) from None
+    model = validated_body(agents.AgentCreate, config)
     values, _ = await agents.build(ctx, owner, agent.id, model.model_dump(), None)
     return {name: values[name] for name in versions.CONFIG_FIELDS}
 

@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
-from pydantic import ValidationError
 from sqlalchemy import insert, select
 
 from voicegrid.analytics.export import rows_csv
@@ -37,6 +35,7 @@ from voicegrid.api.campaign_views import (
     StartIn,
 )
 from voicegrid.api.context import Ctx
+from voicegrid.api.errors import validated_body
 from voicegrid.api.owners import IdPath, Owner, OwnerLocator, in_named_or_own_business
 from voicegrid.api.pagination import Page, PageParams, fetch_page, page_params
 from voicegrid.campaigns.contacts import ContactList, contacts_from, parse_contacts
@@ -262,14 +261,8 @@ async def change_campaign(loc: Loc, campaign_id: IdPath, body: CampaignChange) -
     if campaign.state not in CHANGING:
         raise Conflict(f"a {campaign.state} campaign cannot change: pause it first")
     given = body.model_dump(exclude_unset=True)
-    try:
-        whole = CampaignIn.model_validate(
-            {"agent_id": campaign.agent_id, **{f: getattr(campaign, f) for f in CHANGEABLE}, **given}
-        )
-    except ValidationError as exc:  # a setting that may not be null was given as null
-        raise RequestValidationError(
-            [{"loc": ("body", *e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
-        ) from None
+    stored = {"agent_id": campaign.agent_id, **{f: getattr(campaign, f) for f in CHANGEABLE}}
+    whole = validated_body(CampaignIn, stored | given)  # e.g. a setting that may not be null given null
     if body.voicemail_message is not None:
         missing = placeholders(body.voicemail_message) - await _variables(ctx, campaign)
         if missing:  # the contacts' columns were taken for the placeholders known then
