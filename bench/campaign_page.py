@@ -14,7 +14,7 @@ Saves bench/results/campaign_page-<date>.json.
 import argparse
 import asyncio
 import json
-import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +25,9 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.harness.harness import pct
 from voicegrid.store import campaigns as store
 from voicegrid.store import make_engine, make_sessionmaker, upgrade
 from voicegrid.store.models import (
@@ -84,14 +87,14 @@ async def _load(url: str, calls: int) -> None:
     await engine.dispose()
 
 
-async def _time(url: str, repeat: int) -> dict[str, dict[str, float]]:
+async def _time(url: str, repeat: int) -> dict[str, dict[str, float | None]]:
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)
     queries: dict[str, Callable[[AsyncSession], Awaitable[Any]]] = {
         "progress": lambda s: store.progress(s, "cmp_1"),
         "results": lambda s: store.results(s, "biz_1", "cmp_1"),
     }
-    out = {}
+    out: dict[str, dict[str, float | None]] = {}
     try:
         for name, query in queries.items():
             times = []
@@ -101,9 +104,7 @@ async def _time(url: str, repeat: int) -> dict[str, dict[str, float]]:
                     await query(session)
                     if i >= 3:  # the first warm the pool and the caches
                         times.append((time.perf_counter() - t0) * 1000)
-            times.sort()
-            out[name] = {"p50_ms": round(statistics.median(times), 1),
-                         "p95_ms": round(times[int(0.95 * (len(times) - 1))], 1)}  # fmt: skip
+            out[name] = {"p50_ms": pct(times, 50), "p95_ms": pct(times, 95)}
     finally:
         await engine.dispose()
     return out
